@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs what wsbench needs on Debian 12 and builds the Windows-side test
+# dependencies. Idempotent: when everything is present it installs nothing and
+# prints nothing (pass -v to hear what it checks).
+#
+# Needs root for apt-get (as on the project's machines). Everything it installs
+# comes from Debian's archive; nothing is downloaded from anywhere else.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+verbose=0
+[ "${1:-}" = "-v" ] && verbose=1
+say() { printf 'setup: %s\n' "$*"; }
+note() { [ "$verbose" = 1 ] && say "$@"; return 0; }
+
+packages=(
+  # native build and tests
+  cmake ninja-build g++ pkg-config libcli11-dev libbenchmark-dev libgtest-dev googletest
+  liburing-dev zlib1g-dev
+  # Windows build (mingw-w64, posix threads) and Wine to run it
+  mingw-w64 g++-mingw-w64-x86-64-posix g++-mingw-w64-i686-posix libz-mingw-w64-dev wine wine64
+  # fetching Google Benchmark's Debian sources for the mingw build
+  dpkg-dev
+  # the Java HdrHistogram reference, and a JDK that runs single-file drivers
+  libhdrhistogram-java openjdk-17-jdk-headless
+  # outside references measured against, and plotting
+  wrk sockperf nginx-light python3-matplotlib
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    say "need root to run: $*"; exit 1
+  fi
+}
+
+apt_updated=0
+apt_update() {
+  [ "$apt_updated" = 1 ] && return 0
+  as_root apt-get update -qq >/dev/null
+  apt_updated=1
+}
+
+# Google Benchmark for mingw is built from Debian's source package, which needs a
+# deb-src entry for the same suites as the binary archive.
+src_list=/etc/apt/sources.list.d/wsbench-src.sources
+if ! apt-cache showsrc benchmark 2>/dev/null | grep -q '^Package: benchmark'; then
+  say "adding a deb-src entry ($src_list) for Google Benchmark's sources"
+  as_root tee "$src_list" >/dev/null <<'SRC'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  apt_updated=0
+  apt_update
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "installing ${missing[*]}"
+  apt_update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  note "all ${#packages[@]} packages present"
+fi
+
+"$root/tools/build-mingw-deps.sh"
+
+# A Wine prefix inside the build folder, created once: its first start takes
+# several seconds, which would otherwise land inside the first test's timeout.
+prefix="$root/build/windows-cross/wineprefix"
+if [ ! -f "$prefix/system.reg" ]; then
+  say "creating the Wine prefix $prefix"
+  mkdir -p "$prefix"
+  WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d" \
+    wineboot -i >/dev/null 2>&1 || { say "wineboot failed in $prefix"; exit 1; }
+  WINEPREFIX="$prefix" wineserver -w 2>/dev/null || true
+fi
+note "ready"
