@@ -1,0 +1,168 @@
+// The frame every server model shares (namespace wsb::server): command line,
+// listener, orderly shutdown, admission, statistics and reports. A model file
+// only moves bytes between sockets and Connections (server/connection.hpp).
+//
+// A model's main() looks like this:
+//
+//   int main(int argc, char** argv) {
+//     return wsb::server::run_guarded([&] {
+//       wsb::server::Frame frame("epoll", "One thread, epoll(7), level-triggered.", 1);
+//       if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+//       wsb::net::socket_t listener = frame.open_listener({.nonblocking = true});
+//       frame.start([&] { /* unblock the loops: write an eventfd, post a completion... */ });
+//       StatsShard& shard = frame.shard();
+//       while (!frame.stopping()) { /* accept: frame.admit(shard); serve Connections */ }
+//       /* close sockets, join threads */
+//       return frame.finish();
+//     });
+//   }
+//
+// Construct the Frame first in main(), before any thread exists: it installs
+// the interrupt watcher, which (on POSIX) blocks SIGINT/SIGTERM in the calling
+// thread so that every thread created later inherits the mask and model loops
+// never see EINTR from them (platform/interrupt.hpp).
+//
+// Command line (every model): --bind, --port, --protocol, --threads,
+// --max-connections, --idle-timeout, --duration, --stats-interval, --stats-csv,
+// --quiet, --max-pending, --backlog, --stall, --help, --version. Durations take
+// units ("500ms", "3s", "2m"; a bare number is seconds). Models add their own
+// flags to cli() before parse().
+//
+// Output contract (scripts and the load generator rely on it):
+//  - Ready line. When the first listener is open, exactly one line goes to
+//    stdout and stdout is flushed:
+//        listening <addr>:<port> model=<name> protocol=<protocol>
+//    e.g. "listening 127.0.0.1:21234 model=epoll protocol=upper", or
+//    "listening [::1]:40123 model=iocp protocol=http"; the port is the real
+//    one when --port 0 let the OS choose. Nothing else goes to stdout before it.
+//  - Live line. Every --stats-interval, unless --quiet, one line on stderr:
+//        [   12.0s] online 10 peak 12 accepted 1234 req/s 45678 in 1.23 MB/s out 1.23 MB/s errors 0
+//    rewritten in place with '\r' when stderr is a terminal, else one line per
+//    interval. On Windows the console title shows "OnLine: N" (the seeds' habit).
+//  - --stats-csv FILE appends one row per interval (and one at finish) with a
+//    header row when the file is new.
+//  - Final statistics. finish() prints "key: value" lines on stdout, one fact
+//    per line, keys in snake_case, values without units in the key's unit:
+//        model: epoll
+//        protocol: upper
+//        ...
+//        errors.reset: 0
+//    so that a script can split each line at the first ": ".
+//
+// Stop requests: SIGINT/SIGTERM (POSIX), Ctrl-C/Ctrl-Break/closing the console
+// (Windows), the line "//q" on stdin (end of input is NOT a stop request), the
+// end of --duration, request_stop() and fail(). Each of them makes stopping()
+// true and calls the `wake` function given to start() exactly once, on a frame
+// thread. A second Ctrl-C/SIGINT/SIGTERM while already stopping exits the
+// process at once with status 130, without final statistics, for a server
+// whose shutdown hangs.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+#include "platform/net.hpp"
+#include "server/options.hpp"
+#include "server/stats.hpp"
+
+namespace wsb::server {
+
+class Frame {
+ public:
+  // model_name appears in the ready line and the reports ("iocp", "epoll");
+  // description is the paragraph --help shows; default_threads is what
+  // --threads 0 (the default) means for this model. Initialises the socket
+  // library (net::Startup) and installs the interrupt watcher.
+  Frame(std::string_view model_name, std::string_view description, int default_threads = 1);
+  ~Frame();
+  Frame(const Frame&) = delete;
+  Frame& operator=(const Frame&) = delete;
+
+  // The CLI11 application, for the model's own flags; add them before parse().
+  CLI::App& cli();
+
+  // What --max-connections 0 means for this model (e.g. a select() model bound
+  // by FD_SETSIZE); 0 = unlimited. Call before parse(); --help shows it.
+  void set_default_max_connections(int n);
+
+  // Parses the command line. nullopt: go on and run. Otherwise the process
+  // should return this exit code: 0 after --help or --version (printed to
+  // stdout), 2 after a usage error (message and usage printed to stderr), 1
+  // when the --stats-csv file cannot be opened for appending.
+  std::optional<int> parse(int argc, const char* const* argv);
+
+  const Options& options() const noexcept;
+  std::string_view model_name() const noexcept;
+
+  // Opens a listener for --bind/--port/--backlog (net::open_listener) and, the
+  // first time, prints the ready line. Later calls (one SO_REUSEPORT listener
+  // per thread) bind the port the first one got, so --port 0 works with them
+  // too. Throws net::NetError.
+  net::socket_t open_listener(net::ListenerFlags flags = {});
+  // The address of the first listener (valid after open_listener()).
+  const net::Endpoint& listen_endpoint() const noexcept;
+
+  // Starts the frame's threads: the stats reporter (which also enforces
+  // --duration) and the stdin "//q" watcher. `wake` is called exactly once, on
+  // the reporter thread, when a stop is requested (at once if one already was),
+  // so that the model can unblock its loops: close the listener, post a
+  // completion, set an event, write an eventfd. It must not throw or block
+  // for long. Call start() once.
+  void start(std::function<void()> wake);
+
+  // True once a stop was requested. Cheap (one relaxed atomic load): models may
+  // test it on every loop iteration.
+  bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
+  // Requests a stop. Any thread; idempotent; never blocks.
+  void request_stop() noexcept;
+  // A model thread hit a fatal error (e.g. its completion port failed): prints
+  // "<model>: <message>" on stderr, makes finish() return 1, requests a stop.
+  void fail(std::string_view message) noexcept;
+
+  // A new statistics shard for the calling thread, which becomes its only
+  // writer. Call once per I/O thread and keep the reference; it stays valid
+  // until the Frame is destroyed. A thread that ends (thread-per-client
+  // models) hands its shard back with retire(), and a later shard() call
+  // reuses it, so shards do not accumulate with connection churn. The counts
+  // of a retired shard are kept.
+  StatsShard& shard();
+  void retire(StatsShard& shard) noexcept;
+
+  // Admission control, called by the accepting thread with its own shard.
+  // Returns false, counting ErrorClass::refused, when --max-connections
+  // connections are online: close the socket at once. Otherwise counts the
+  // connection as accepted and online and returns true.
+  bool admit(StatsShard& shard) noexcept;
+  // A connection admitted earlier is closed: counts it on `shard` (the
+  // calling thread's) and takes it off the online count.
+  void release(StatsShard& shard) noexcept;
+
+  std::uint64_t online() const noexcept { return online_.load(std::memory_order_relaxed); }
+  std::uint64_t peak_online() const noexcept { return peak_.load(std::memory_order_relaxed); }
+  // Sums every shard (relaxed loads).
+  StatsTotals totals() const;
+
+  // Call after every model thread has stopped. Stops the frame threads, writes
+  // the last --stats-csv row, prints the final statistics on stdout and
+  // returns the process exit code (0, or 1 after fail()). Idempotent.
+  int finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> online_{0};
+  std::atomic<std::uint64_t> peak_{0};
+};
+
+// Runs a model's main body and turns an escaping exception (NetError from
+// open_listener, bad_alloc, ...) into "error: <what>" on stderr and exit code 1.
+int run_guarded(const std::function<int()>& body) noexcept;
+
+}  // namespace wsb::server
