@@ -1,0 +1,16 @@
+# The conformance suite's settings for each Winsock model (read by the native
+# build's tests/integration/server_suite, which drives the .exe under Wine).
+# One line per model: its executable, how many clients it must serve at once
+# (300 where the model allows: more than 64, to prove the grouping), and extra
+# server flags.
+wsb_server_suite(win-blocking-single   EXE server-blocking-single.exe   CONCURRENCY 1 SEQUENTIAL)
+wsb_server_suite(win-blocking-threads  EXE server-blocking-threads.exe  CONCURRENCY 300)
+wsb_server_suite(win-nonblocking       EXE server-nonblocking.exe       CONCURRENCY 300)
+wsb_server_suite(win-select            EXE server-select.exe            CONCURRENCY 300)
+wsb_server_suite(win-async-select      EXE server-async-select.exe      CONCURRENCY 300 ARGS --threads 2)
+wsb_server_suite(win-event-select      EXE server-event-select.exe      CONCURRENCY 300)
+wsb_server_suite(win-overlapped-event  EXE server-overlapped-event.exe  CONCURRENCY 300)
+wsb_server_suite(win-overlapped-routine EXE server-overlapped-routine.exe CONCURRENCY 300)
+wsb_server_suite(win-iocp              EXE server-iocp.exe              CONCURRENCY 300)
+wsb_server_suite(win-iocp-skip-reuse   EXE server-iocp.exe              CONCURRENCY 300 ARGS --skip-on-success --reuse-sockets)
+wsb_server_suite(win-rio               EXE server-rio.exe               CONCURRENCY 300 SKIP_REGEX "RIO is not available")
