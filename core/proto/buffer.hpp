@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace wsb {
@@ -50,9 +51,13 @@ class ByteBuffer {
   // n larger than the writable space is a broken invariant and aborts.
   void commit(std::size_t n) noexcept;
 
-  // Copies bytes to the back (prepare + memcpy + commit).
+  // Copies bytes to the back (prepare + memcpy + commit). The std::string and
+  // C-string overloads exist so that neither is ambiguous between span and
+  // string_view, and so that a string literal never drags its NUL along.
   void append(std::span<const char> bytes);
   void append(std::string_view bytes);
+  void append(const std::string& bytes) { append(std::string_view(bytes)); }
+  void append(const char* c_string) { append(std::string_view(c_string)); }
 
   // Drops every unread byte but keeps the memory.
   void clear() noexcept { begin_ = end_ = 0; }
