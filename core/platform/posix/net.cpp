@@ -1,0 +1,363 @@
+// BSD sockets implementation of platform/net.hpp (Linux; other POSIX systems
+// would need their own spellings of accept4 and MSG_NOSIGNAL).
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <string>
+
+#include "platform/detail.hpp"
+#include "platform/net.hpp"
+
+namespace wsb::net {
+
+static_assert(sizeof(sockaddr_storage) <= sizeof(Endpoint{}.storage));
+static_assert(alignof(sockaddr_storage) <= alignof(Endpoint));
+
+Startup::Startup() {
+  // send() on a socket whose peer has reset it raises SIGPIPE, which kills the
+  // process by default. Ignored, the call fails with EPIPE instead and the
+  // connection is counted and closed like any other reset.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  if (sigaction(SIGPIPE, &ignore, nullptr) != 0) {
+    throw NetError(errno, "cannot ignore SIGPIPE: " + error_text(errno));
+  }
+}
+
+// Nothing to undo: SIGPIPE stays ignored, which is what any socket program wants.
+Startup::~Startup() = default;
+
+int last_error() noexcept {
+  return errno;
+}
+
+std::string error_name(int code) {
+  switch (code) {
+#define WSB_ERRNO_NAME(e) \
+  case e:                 \
+    return #e;
+    WSB_ERRNO_NAME(EPERM)
+    WSB_ERRNO_NAME(ENOENT)
+    WSB_ERRNO_NAME(EINTR)
+    WSB_ERRNO_NAME(EIO)
+    WSB_ERRNO_NAME(EBADF)
+    WSB_ERRNO_NAME(EAGAIN)  // EWOULDBLOCK has the same value on Linux
+    WSB_ERRNO_NAME(ENOMEM)
+    WSB_ERRNO_NAME(EACCES)
+    WSB_ERRNO_NAME(EFAULT)
+    WSB_ERRNO_NAME(EINVAL)
+    WSB_ERRNO_NAME(ENFILE)
+    WSB_ERRNO_NAME(EMFILE)
+    WSB_ERRNO_NAME(ENOSPC)
+    WSB_ERRNO_NAME(EPIPE)
+    WSB_ERRNO_NAME(ENOTSOCK)
+    WSB_ERRNO_NAME(EDESTADDRREQ)
+    WSB_ERRNO_NAME(EMSGSIZE)
+    WSB_ERRNO_NAME(EPROTOTYPE)
+    WSB_ERRNO_NAME(ENOPROTOOPT)
+    WSB_ERRNO_NAME(EPROTONOSUPPORT)
+    WSB_ERRNO_NAME(EOPNOTSUPP)
+    WSB_ERRNO_NAME(EAFNOSUPPORT)
+    WSB_ERRNO_NAME(EADDRINUSE)
+    WSB_ERRNO_NAME(EADDRNOTAVAIL)
+    WSB_ERRNO_NAME(ENETDOWN)
+    WSB_ERRNO_NAME(ENETUNREACH)
+    WSB_ERRNO_NAME(ENETRESET)
+    WSB_ERRNO_NAME(ECONNABORTED)
+    WSB_ERRNO_NAME(ECONNRESET)
+    WSB_ERRNO_NAME(ENOBUFS)
+    WSB_ERRNO_NAME(EISCONN)
+    WSB_ERRNO_NAME(ENOTCONN)
+    WSB_ERRNO_NAME(ESHUTDOWN)
+    WSB_ERRNO_NAME(ETIMEDOUT)
+    WSB_ERRNO_NAME(ECONNREFUSED)
+    WSB_ERRNO_NAME(EHOSTDOWN)
+    WSB_ERRNO_NAME(EHOSTUNREACH)
+    WSB_ERRNO_NAME(EALREADY)
+    WSB_ERRNO_NAME(EINPROGRESS)
+    WSB_ERRNO_NAME(ECANCELED)
+#undef WSB_ERRNO_NAME
+    default:
+      return {};
+  }
+}
+
+std::string error_text(int code) {
+  const std::string name = error_name(code);
+  // std::system_category().message() is strerror without its thread-safety
+  // problems.
+  const std::string text = std::system_category().message(code);
+  return (name.empty() ? std::string("error") : name) + " (" + std::to_string(code) + "): " + text;
+}
+
+bool would_block(int code) noexcept {
+  return code == EAGAIN || code == EWOULDBLOCK;
+}
+bool in_progress(int code) noexcept {
+  return code == EINPROGRESS;
+}
+bool is_interrupted(int code) noexcept {
+  return code == EINTR;
+}
+
+bool is_reset(int code) noexcept {
+  return code == ECONNRESET || code == ECONNABORTED || code == EPIPE || code == ENETRESET;
+}
+
+bool is_out_of_descriptors(int code) noexcept {
+  return code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM;
+}
+
+sockaddr* Endpoint::address() noexcept {
+  return reinterpret_cast<sockaddr*>(storage);
+}
+const sockaddr* Endpoint::address() const noexcept {
+  return reinterpret_cast<const sockaddr*>(storage);
+}
+bool Endpoint::is_v4() const noexcept {
+  return length > 0 && address()->sa_family == AF_INET;
+}
+bool Endpoint::is_v6() const noexcept {
+  return length > 0 && address()->sa_family == AF_INET6;
+}
+
+std::uint16_t Endpoint::port() const noexcept {
+  if (is_v4()) return ntohs(reinterpret_cast<const sockaddr_in*>(storage)->sin_port);
+  if (is_v6()) return ntohs(reinterpret_cast<const sockaddr_in6*>(storage)->sin6_port);
+  return 0;
+}
+
+void Endpoint::set_port(std::uint16_t port) noexcept {
+  if (is_v4()) reinterpret_cast<sockaddr_in*>(storage)->sin_port = htons(port);
+  if (is_v6()) reinterpret_cast<sockaddr_in6*>(storage)->sin6_port = htons(port);
+}
+
+std::optional<Endpoint> Endpoint::from(const sockaddr* address, int length) noexcept {
+  if (address == nullptr || length <= 0 ||
+      static_cast<std::size_t>(length) > sizeof(Endpoint{}.storage)) {
+    return std::nullopt;
+  }
+  Endpoint e;
+  std::memcpy(e.storage, address, static_cast<std::size_t>(length));
+  e.length = length;
+  if (e.is_v4() && length >= static_cast<int>(sizeof(sockaddr_in))) return e;
+  if (e.is_v6() && length >= static_cast<int>(sizeof(sockaddr_in6))) return e;
+  return std::nullopt;
+}
+
+namespace detail {
+
+std::optional<Endpoint> numeric_endpoint(std::string_view literal, std::uint16_t port) {
+  const std::string text(literal);  // inet_pton needs a terminated string
+  Endpoint e;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(e.storage);
+  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    e.length = sizeof(sockaddr_in);
+    return e;
+  }
+  e = Endpoint{};
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(e.storage);
+  if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    e.length = sizeof(sockaddr_in6);
+    return e;
+  }
+  return std::nullopt;
+}
+
+std::string numeric_host(const Endpoint& endpoint) {
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* address = nullptr;
+  int family = 0;
+  if (endpoint.is_v4()) {
+    family = AF_INET;
+    address = &reinterpret_cast<const sockaddr_in*>(endpoint.storage)->sin_addr;
+  } else if (endpoint.is_v6()) {
+    family = AF_INET6;
+    address = &reinterpret_cast<const sockaddr_in6*>(endpoint.storage)->sin6_addr;
+  } else {
+    return "(none)";
+  }
+  if (inet_ntop(family, address, text, sizeof text) == nullptr) return "(invalid)";
+  return text;
+}
+
+BindFailure classify_bind_failure(int code) noexcept {
+  switch (code) {
+    case EADDRINUSE:
+      return BindFailure::in_use;
+    case EACCES:
+    case EPERM:
+      return BindFailure::access_denied;
+    case EADDRNOTAVAIL:
+      return BindFailure::not_local;
+    default:
+      return BindFailure::other;
+  }
+}
+
+}  // namespace detail
+
+namespace {
+
+std::optional<Endpoint> query_name(socket_t s, int (*query)(int, sockaddr*, socklen_t*)) noexcept {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (query(s, reinterpret_cast<sockaddr*>(&address), &length) != 0) return std::nullopt;
+  return Endpoint::from(reinterpret_cast<const sockaddr*>(&address), static_cast<int>(length));
+}
+
+bool set_int_option(socket_t s, int level, int name, int value) noexcept {
+  return setsockopt(s, level, name, &value, sizeof value) == 0;
+}
+
+}  // namespace
+
+std::optional<Endpoint> local_endpoint(socket_t s) noexcept {
+  return query_name(s, ::getsockname);
+}
+std::optional<Endpoint> peer_endpoint(socket_t s) noexcept {
+  return query_name(s, ::getpeername);
+}
+
+bool set_nodelay(socket_t s, bool on) noexcept {
+  return set_int_option(s, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+}
+
+bool set_nonblocking(socket_t s, bool on) noexcept {
+  const int flags = fcntl(s, F_GETFL);
+  if (flags < 0) return false;
+  const int wanted = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  return wanted == flags || fcntl(s, F_SETFL, wanted) == 0;
+}
+
+bool set_exclusive_address(socket_t s) noexcept {
+  // On POSIX, SO_REUSEADDR only allows binding while old connections of the
+  // same port linger in TIME_WAIT; a second bind over a live listener still
+  // fails with EADDRINUSE. (On Windows it would allow port stealing, which is
+  // why the Windows file uses SO_EXCLUSIVEADDRUSE instead.)
+  return set_int_option(s, SOL_SOCKET, SO_REUSEADDR, 1);
+}
+
+bool reuse_port_supported() noexcept {
+#if defined(SO_REUSEPORT)
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool set_reuse_port(socket_t s) noexcept {
+#if defined(SO_REUSEPORT)
+  return set_int_option(s, SOL_SOCKET, SO_REUSEPORT, 1);
+#else
+  (void)s;
+  errno = ENOPROTOOPT;
+  return false;
+#endif
+}
+
+bool shutdown_send(socket_t s) noexcept {
+  return ::shutdown(s, SHUT_WR) == 0;
+}
+
+bool close_socket(socket_t s) noexcept {
+  // close() must not be retried after EINTR on Linux: the descriptor is
+  // already released and could belong to another thread's new socket.
+  return ::close(s) == 0;
+}
+
+int default_backlog() noexcept {
+  return SOMAXCONN;
+}
+
+socket_t open_listener(const Endpoint& endpoint, int backlog, ListenerFlags flags) {
+  using detail::ListenerStep;
+  const auto fail = [&](ListenerStep step, int code, std::string_view what, int s) {
+    if (s >= 0) ::close(s);
+    throw NetError(code, detail::describe_listener_failure(step, endpoint, code, what));
+  };
+  const int family = endpoint.is_v6() ? AF_INET6 : AF_INET;
+  if (!endpoint.is_v4() && !endpoint.is_v6()) {
+    throw NetError(EAFNOSUPPORT, "cannot listen: the address is neither IPv4 nor IPv6");
+  }
+  const int type = SOCK_STREAM | SOCK_CLOEXEC | (flags.nonblocking ? SOCK_NONBLOCK : 0);
+  const int s = ::socket(family, type, IPPROTO_TCP);
+  if (s < 0) fail(ListenerStep::socket, errno, "socket()", s);
+  if (!set_exclusive_address(s)) fail(ListenerStep::option, errno, "setsockopt(SO_REUSEADDR)", s);
+  if (flags.reuse_port && !set_reuse_port(s)) {
+    fail(ListenerStep::option, errno, "setsockopt(SO_REUSEPORT)", s);
+  }
+  // Linux lets an IPv6 socket accept IPv4 connections unless IPV6_V6ONLY is
+  // set (the default comes from a sysctl); Windows defaults to IPv6-only. Set
+  // it so that "::1" means the same thing on both.
+  if (family == AF_INET6 && !set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, 1)) {
+    fail(ListenerStep::option, errno, "setsockopt(IPV6_V6ONLY)", s);
+  }
+  if (::bind(s, endpoint.address(), static_cast<socklen_t>(endpoint.length)) != 0) {
+    fail(ListenerStep::bind, errno, "bind()", s);
+  }
+  if (::listen(s, backlog) != 0) fail(ListenerStep::listen, errno, "listen()", s);
+  return s;
+}
+
+socket_t accept_connection(socket_t listener, Endpoint* peer) noexcept {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  int s;
+  do {
+    s = ::accept4(listener, reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
+  } while (s < 0 && errno == EINTR);
+  if (s >= 0 && peer != nullptr) {
+    *peer = Endpoint::from(reinterpret_cast<const sockaddr*>(&address), static_cast<int>(length))
+                .value_or(Endpoint{});
+  }
+  return s;
+}
+
+socket_t connect_to(const Endpoint& endpoint) {
+  const int family = endpoint.is_v6() ? AF_INET6 : AF_INET;
+  const int s = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+  if (s < 0) throw NetError(errno, "cannot create a socket: " + error_text(errno));
+  int rc;
+  do {
+    rc = ::connect(s, endpoint.address(), static_cast<socklen_t>(endpoint.length));
+  } while (rc != 0 && errno == EINTR);
+  if (rc != 0) {
+    const int code = errno;
+    ::close(s);
+    throw NetError(code, "cannot connect to " + to_string(endpoint) + ": " + error_text(code));
+  }
+  return s;
+}
+
+std::ptrdiff_t send_some(socket_t s, std::span<const char> bytes) noexcept {
+  ssize_t n;
+  do {
+    n = ::send(s, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+std::ptrdiff_t recv_some(socket_t s, std::span<char> bytes) noexcept {
+  ssize_t n;
+  do {
+    n = ::recv(s, bytes.data(), bytes.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+}  // namespace wsb::net
