@@ -155,8 +155,9 @@ class UpperDriver final : public PooledDriver {
     return done;
   }
 
-  void on_peer_closed() noexcept override {
+  std::size_t on_peer_closed() noexcept override {
     if (outstanding_ > 0) fail(ClientError::unexpected_close);
+    return 0;
   }
 
   void reset() noexcept override {
@@ -208,8 +209,9 @@ class EchoDriver final : public PooledDriver {
     return done;
   }
 
-  void on_peer_closed() noexcept override {
+  std::size_t on_peer_closed() noexcept override {
     if (outstanding_ > 0) fail(ClientError::unexpected_close);
+    return 0;
   }
 };
 

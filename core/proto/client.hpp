@@ -70,10 +70,10 @@ class ClientDriver {
   virtual std::size_t feed(std::span<const char> in) = 0;
 
   // The server closed the connection (recv returned 0). An outstanding or
-  // partially received response makes error() unexpected_close. For an http
-  // response without Content-Length or chunked framing, the close is what
-  // completes it; it is then counted in responses().
-  virtual void on_peer_closed() noexcept = 0;
+  // partially received response makes error() unexpected_close. An http
+  // response framed by the close itself (no Content-Length, not chunked) is
+  // completed by it: the return value counts it (0 or 1), like feed()'s.
+  virtual std::size_t on_peer_closed() noexcept = 0;
 
   // Requests written whose responses are not complete.
   std::size_t outstanding() const noexcept { return outstanding_; }

@@ -148,14 +148,21 @@ class HttpDriver final : public ClientDriver {
     return done;
   }
 
-  void on_peer_closed() noexcept override {
-    if (error_ != ClientError::none) return;
+  std::size_t on_peer_closed() noexcept override {
+    if (error_ != ClientError::none) return 0;
+    std::size_t done = 0;
     if (state_ == State::body && framing_ == Framing::until_close) {
       finish_response();
+      if (response_complete_) {
+        response_complete_ = false;
+        done = 1;
+      }
     }
-    if (outstanding_ > 0 || state_ != State::head || !head_.empty()) {
+    if (error_ == ClientError::none &&
+        (outstanding_ > 0 || state_ != State::head || !head_.empty())) {
       fail(ClientError::unexpected_close);
     }
+    return done;
   }
 
   void reset() noexcept override {
