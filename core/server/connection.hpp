@@ -18,7 +18,7 @@
 //
 // Threading: a Connection is used by one thread at a time, and its shard must
 // be the shard of the thread using it (or of a thread that is not running).
-// No member throws.
+// No member throws except the constructor (std::bad_alloc).
 #pragma once
 
 #include <chrono>
@@ -92,9 +92,12 @@ class Connection {
   // a clean close the replies still queued are sent, then finished().
   void on_peer_closed() noexcept;
 
-  // A socket error or a server decision ended the connection: counts `c` (once
-  // per connection; later calls are ignored) and drops pending output, so
-  // finished() is true.
+  // A socket error or a server decision ended the connection: counts `c`
+  // unless this connection already counted an error (each connection counts
+  // at most one, the first), and drops pending output, so finished() is true.
+  // A begin_send() block keeps its memory until the Connection is destroyed,
+  // so an overlapped send still in flight reads valid memory; the model must
+  // wait for such completions before destroying the Connection.
   void on_error(ErrorClass c) noexcept;
 
   // Pure query, counts nothing: --idle-timeout is set, the connection is not
@@ -129,7 +132,7 @@ class Connection {
   std::chrono::nanoseconds idle_timeout_;
   std::chrono::nanoseconds stall_pause_{0};
   std::chrono::nanoseconds stall_every_{0};
-  bool session_error_counted_ = false;
+  bool error_counted_ = false;  // one error class per connection, the first
   bool failed_ = false;
 };
 
