@@ -21,6 +21,9 @@ namespace {
 // Bounds on what a misbehaving server can make the driver buffer or skip.
 constexpr std::size_t max_response_head = 64 * 1024;
 constexpr std::size_t max_chunk_extension = 4 * 1024;
+// A split head is copied into head_; beyond this capacity the copy is freed
+// after use rather than kept for the connection's lifetime.
+constexpr std::size_t head_keep_capacity = 1024;
 
 enum class Framing : std::uint8_t { length, chunked, until_close };
 
@@ -211,7 +214,12 @@ class HttpDriver final : public ClientDriver {
     head_.append(p, take);
     if (end != HeadScanner::npos) {
       start_response(head_);
-      head_.clear();
+      // A rare huge head should not pin its memory for the connection's life.
+      if (head_.capacity() > head_keep_capacity) {
+        std::string().swap(head_);
+      } else {
+        head_.clear();
+      }
       scanner_ = HeadScanner();
     }
     return take;

@@ -60,7 +60,7 @@ class ServerSession {
   virtual void on_peer_closed() = 0;
 
   // Bytes of a partial request held inside the session (not counting `out`).
-  // Bounded per protocol: upper <= 1, echo 0, http <= limits.max_http_head.
+  // Bounded per protocol: upper 0, echo 0, http <= limits.max_http_head.
   virtual std::size_t buffered() const noexcept = 0;
 
   // Stop reading; send what is in `out`, then close.
@@ -85,13 +85,14 @@ class ServerSession {
 //
 // upper: a request is a u16 little-endian body length N (0..65535) and N
 //   bytes; the reply has the same framing with a-z upper-cased and every other
-//   byte unchanged. The reply is streamed: the session writes the reply header
-//   as soon as the request header is complete and transforms body bytes as
-//   they arrive, so it buffers at most one byte (half a length field) and a
-//   64 KiB frame costs no memory. Consequently, if the peer closes inside a
-//   frame, the part of the reply already produced is in `out` and error() is
-//   truncated; a server should then close without waiting for that output to
-//   drain (the peer gave up on the request anyway).
+//   byte unchanged. The reply is streamed: it is exactly as long as the
+//   request and each reply byte depends only on the request byte at the same
+//   position, so every byte fed produces its reply byte at once (length bytes
+//   copied, body bytes upper-cased). The session keeps only the frame state,
+//   never request bytes, so buffered() is 0 and a 64 KiB frame costs no memory.
+//   Consequently, if the peer closes inside a frame, the part of the reply
+//   already produced is in `out` and error() is truncated; a server may close
+//   without waiting for that output to drain (the peer gave up on the request).
 //
 // echo: every byte fed is appended to `out` unchanged.
 //
@@ -103,8 +104,10 @@ class ServerSession {
 //     (a "bare CR") is malformed. Empty lines before a request line are ignored
 //     (section 2.2 robustness), but count towards max_http_head.
 //   - The request line must be exactly method SP target SP HTTP/d.d with a
-//     token method and a target of visible ASCII; otherwise 400. A well-formed
-//     version whose major is not 1 gets 505 (RFC 9110 section 15.6.6).
+//     token method and a target of visible ASCII or bytes >= 0x80 (no CTL, SP
+//     or DEL); otherwise 400. A well-formed version whose major is not 1 gets
+//     505 (RFC 9110 section 15.6.6); HTTP/1.2 and later minors are served as
+//     HTTP/1.1 (RFC 9110 section 6.2).
 //   - A field line must be token ":" OWS value OWS, with no whitespace before
 //     the colon and no control characters except HTAB in the value; otherwise
 //     400. obs-fold (a line starting with SP or HTAB) is rejected with 400, the

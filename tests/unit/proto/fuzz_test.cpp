@@ -31,7 +31,7 @@ const std::vector<std::string>& http_templates() {
 
 // Byte-level mutations that hit the parsers' interesting characters.
 std::string mutate(std::mt19937_64& rng, std::string s) {
-  static const std::string specials = std::string("\r\n :,\t;\"\x7f\x80\xff", 13) + '\0';
+  static const std::string specials = std::string("\r\n :,\t;\"\x7f\x80\xff") + '\0';
   const int edits = static_cast<int>(rng() % 4);
   for (int e = 0; e < edits && !s.empty(); ++e) {
     const std::size_t at = rng() % s.size();
