@@ -64,9 +64,11 @@ class ClientDriver {
   virtual std::size_t write_request(ByteBuffer& out) = 0;
 
   // Verifies response bytes as they arrive. Returns the number of responses
-  // completed AND verified in this call. After the first failure error() is
-  // set, the rest of `in` and all later input are ignored (returns 0), and the
-  // connection must be dropped.
+  // completed AND verified in this call; responses complete in FIFO order, so
+  // a load generator pops that many send timestamps. On the first failure
+  // error() is set and the rest of `in` is ignored (responses completed
+  // earlier in the same call still count); later calls return 0. The
+  // connection must then be dropped (or the driver reset() for a new one).
   virtual std::size_t feed(std::span<const char> in) = 0;
 
   // The server closed the connection (recv returned 0). An outstanding or

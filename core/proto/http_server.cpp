@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -66,16 +67,19 @@ struct Head {
 };
 
 // request-line = method SP request-target SP HTTP-version, nothing else
-// (RFC 9112 section 3). Sets http11 for HTTP/1.1 and any later 1.x minor
-// version, which section 2.3 says to treat as the highest supported one.
-Verdict parse_request_line(std::string_view line, bool& http11) noexcept {
+// (RFC 9112 section 3). Returns nullopt for a valid line, else the error
+// verdict. Sets http11 for HTTP/1.1 and any later 1.x minor version, which
+// RFC 9110 section 6.2 says to process as the highest minor version supported.
+std::optional<Verdict> parse_request_line(std::string_view line, bool& http11) noexcept {
   std::size_t i = 0;
-  while (i < line.size() && is_tchar(line[i]))
+  while (i < line.size() && is_tchar(line[i])) {
     ++i;
+  }
   if (i == 0 || i == line.size() || line[i] != ' ') return Verdict::bad_request;
   const std::size_t target = ++i;
-  while (i < line.size() && is_target_char(line[i]))
+  while (i < line.size() && is_target_char(line[i])) {
     ++i;
+  }
   if (i == target || i == line.size() || line[i] != ' ') return Verdict::bad_request;
   const std::string_view version = line.substr(i + 1);
   if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !is_digit(version[5]) ||
@@ -84,7 +88,7 @@ Verdict parse_request_line(std::string_view line, bool& http11) noexcept {
   }
   if (version[5] != '1') return Verdict::bad_version;
   http11 = version[7] != '0';
-  return Verdict::ok_keep_alive;
+  return std::nullopt;
 }
 
 Head parse_head(std::string_view text, std::uint64_t max_body) noexcept {
@@ -96,9 +100,8 @@ Head parse_head(std::string_view text, std::uint64_t max_body) noexcept {
   while (lines.next(line) && line.empty()) {
   }
   bool http11 = false;
-  const Verdict start = parse_request_line(line, http11);
-  if (start != Verdict::ok_keep_alive) {
-    head.verdict = start;
+  if (const std::optional<Verdict> error = parse_request_line(line, http11)) {
+    head.verdict = *error;
     return head;
   }
 

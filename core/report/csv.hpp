@@ -32,7 +32,8 @@ class CsvWriter {
   CsvWriter& field(int v) { return field(static_cast<std::int64_t>(v)); }
   CsvWriter& field(unsigned v) { return field(static_cast<std::uint64_t>(v)); }
   // precision < 0: the shortest text that reads back as the same double;
-  // otherwise fixed notation with that many digits after the point.
+  // otherwise fixed notation with that many digits after the point (at most
+  // 100; larger values are clamped).
   // Non-finite values are written as "nan", "inf" and "-inf".
   CsvWriter& field(double v, int precision = -1);
 

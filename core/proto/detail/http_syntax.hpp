@@ -83,10 +83,12 @@ class LineReader {
 };
 
 inline std::string_view trim_ows(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
     s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
     s.remove_suffix(1);
+  }
   return s;
 }
 
@@ -96,8 +98,9 @@ inline std::string_view trim_ows(std::string_view s) noexcept {
 inline bool split_field_line(std::string_view line, std::string_view& name,
                              std::string_view& value) noexcept {
   std::size_t i = 0;
-  while (i < line.size() && is_tchar(line[i]))
+  while (i < line.size() && is_tchar(line[i])) {
     ++i;
+  }
   if (i == 0 || i == line.size() || line[i] != ':') return false;
   name = line.substr(0, i);
   for (std::size_t j = i + 1; j < line.size(); ++j) {
