@@ -81,7 +81,7 @@ bool in_progress(int code) noexcept;
 // The call was interrupted by a signal (EINTR, WSAEINTR): retry it.
 bool is_interrupted(int code) noexcept;
 // The peer reset or aborted the connection: WSAECONNRESET, WSAECONNABORTED,
-// WSAENETRESET, WSAESHUTDOWN, ERROR_NETNAME_DELETED (64, what IOCP reports for
+// WSAENETRESET, WSAEDISCON, ERROR_NETNAME_DELETED (64, what IOCP reports for
 // a reset), ERROR_CONNECTION_ABORTED; ECONNRESET, ECONNABORTED, EPIPE,
 // ENETRESET on POSIX.
 bool is_reset(int code) noexcept;
@@ -169,6 +169,11 @@ bool shutdown_send(socket_t s) noexcept;
 // closesocket() / close(). Returns false (last_error() set) on failure; the
 // descriptor is released either way.
 bool close_socket(socket_t s) noexcept;
+// An abortive close: SO_LINGER {on, 0 s} then close, so the peer gets a RST
+// instead of a FIN and its next recv/send fails with a reset. Only for fault
+// injection and for killing a stale peer; never for a normal close, which
+// would throw away data still queued for sending.
+bool reset_and_close(socket_t s) noexcept;
 
 // The platform's "as many as the system allows" listen backlog (SOMAXCONN).
 int default_backlog() noexcept;
@@ -195,16 +200,18 @@ socket_t open_listener(const Endpoint& endpoint, int backlog, ListenerFlags flag
 
 // accept() returning a socket that is not inherited by child processes
 // (accept4 SOCK_CLOEXEC on Linux). invalid_socket on failure, with
-// last_error() set; *peer receives the peer address when not null.
+// last_error() set; *peer receives the peer address when not null. Whether the
+// new socket inherits the listener's non-blocking mode differs (Windows: yes,
+// Linux: no), so a model sets the mode it needs explicitly.
 socket_t accept_connection(socket_t listener, Endpoint* peer = nullptr) noexcept;
 
 // A blocking TCP connect (for tests and simple tools). Throws NetError.
 socket_t connect_to(const Endpoint& endpoint);
 
-// One send()/recv() call. Returns the byte count (recv: 0 means the peer
-// closed), or -1 with last_error() set. Lengths above INT_MAX are clamped
-// (Winsock takes int), so a caller loops on partial transfers anyway.
-// send_some never raises SIGPIPE (MSG_NOSIGNAL where available).
+// One send()/recv() call (retried after EINTR on POSIX). Returns the byte
+// count (recv: 0 means the peer closed), or -1 with last_error() set. Lengths
+// above INT_MAX are clamped (Winsock takes int), so a caller loops on partial
+// transfers anyway. send_some never raises SIGPIPE (MSG_NOSIGNAL on Linux).
 std::ptrdiff_t send_some(socket_t s, std::span<const char> bytes) noexcept;
 std::ptrdiff_t recv_some(socket_t s, std::span<char> bytes) noexcept;
 

@@ -280,6 +280,13 @@ bool close_socket(socket_t s) noexcept {
   return ::close(s) == 0;
 }
 
+bool reset_and_close(socket_t s) noexcept {
+  const linger abort{1, 0};
+  const bool set = ::setsockopt(s, SOL_SOCKET, SO_LINGER, &abort, sizeof abort) == 0;
+  const bool closed = ::close(s) == 0;
+  return set && closed;
+}
+
 int default_backlog() noexcept {
   return SOMAXCONN;
 }

@@ -333,6 +333,16 @@ bool close_socket(socket_t s) noexcept {
   return ::closesocket(s) == 0;
 }
 
+bool reset_and_close(socket_t s) noexcept {
+  linger abort{};
+  abort.l_onoff = 1;
+  abort.l_linger = 0;
+  const bool set = ::setsockopt(s, SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&abort),
+                                sizeof abort) == 0;
+  const bool closed = ::closesocket(s) == 0;
+  return set && closed;
+}
+
 int default_backlog() noexcept {
   // SOMAXCONN on Windows is 0x7fffffff, a marker that asks the provider for
   // "a reasonable maximum" (about 200 on client editions), not a count.
