@@ -1,0 +1,266 @@
+// server-blocking-single: blocking Winsock sockets, one client at a time.
+//
+// The simplest server of the seed notes (003, "单线程服务器"): accept() blocks
+// until a client connects, then recv() and send() block while that one client
+// is served until it closes; only then does the loop accept the next client.
+// Clients that connect meanwhile wait in the listen backlog: the kernel
+// completes their handshake, so their connect() succeeds, but nobody reads
+// their requests until the client before them is done.
+//
+// Because one stalled client would stop the whole server, every accepted socket
+// gets SO_RCVTIMEO and SO_SNDTIMEO: a recv() or send() that makes no progress
+// for that long fails with WSAETIMEDOUT and the client is dropped.
+//
+// Shutdown: the frame's wake function runs on another thread and closes the
+// listener and the client socket. Winsock defines that closing a socket
+// cancels the blocking calls other threads have in progress on it (they fail,
+// with WSAEINTR on Windows and, under Wine 8, with ERROR_OPERATION_ABORTED from
+// accept() or WSAEINVAL from recv()), which is the only portable way to unblock
+// them: shutdown() does not wake a blocked recv() under Wine.
+#include <winsock2.h>
+#include <windows.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "platform/net.hpp"
+#include "server/connection.hpp"
+#include "server/frame.hpp"
+
+namespace {
+
+using wsb::server::Connection;
+using wsb::server::ErrorClass;
+using wsb::server::Frame;
+using wsb::server::StatsShard;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* description =
+    "Blocking sockets, one client at a time (seed 003's single-threaded server): accept() "
+    "blocks until a client connects, then recv()/send() block while that client is served "
+    "until it closes; the others wait in the listen backlog. SO_RCVTIMEO/SO_SNDTIMEO "
+    "(--idle-timeout, or 30 s when it is not given) keep one stalled client from hanging the "
+    "server. --threads must be 1.";
+
+// The socket timeout when --idle-timeout is not given. "Never" is no option for
+// this model: a client that connects and says nothing would stop the service.
+constexpr std::chrono::seconds default_io_timeout{30};
+// How long a clean close waits for the peer's FIN after sending its own.
+constexpr std::chrono::seconds drain_timeout{1};
+// Pause after the process ran out of sockets, before accept() is tried again.
+constexpr DWORD out_of_descriptors_pause_ms = 100;
+constexpr std::size_t recv_buffer_size = 64 * 1024;
+
+// SO_RCVTIMEO and SO_SNDTIMEO take a DWORD of milliseconds on Windows (POSIX
+// takes a struct timeval). 0 means "wait forever", so the value is rounded up
+// to at least 1 ms.
+bool set_io_timeouts(SOCKET s, std::chrono::nanoseconds timeout) noexcept {
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
+  const DWORD value = static_cast<DWORD>(std::clamp<decltype(ms)>(ms, 1, 0x7FFFFFFF));
+  const char* raw = reinterpret_cast<const char*>(&value);
+  return ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, raw, sizeof value) == 0 &&
+         ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, raw, sizeof value) == 0;
+}
+
+class BlockingSingleServer {
+ public:
+  BlockingSingleServer(Frame& frame, SOCKET listener)
+      : frame_(frame),
+        listener_(listener),
+        io_timeout_(frame.options().idle_timeout.count() > 0
+                        ? frame.options().idle_timeout
+                        : std::chrono::nanoseconds(default_io_timeout)),
+        buffer_(recv_buffer_size) {}
+
+  // The accept loop: runs on the main thread until a stop is requested.
+  void run() {
+    StatsShard& shard = frame_.shard();
+    while (!frame_.stopping()) {
+      // Blocks until a client connects (or the wake function closes the listener).
+      const SOCKET s = ::accept(listener_, nullptr, nullptr);
+      if (s == INVALID_SOCKET) {
+        const int code = ::WSAGetLastError();
+        if (frame_.stopping()) break;
+        const ErrorClass c = wsb::server::classify_accept_error(code);
+        shard.error(c);
+        if (c == ErrorClass::reset) continue;  // the client gave up while queued
+        if (c == ErrorClass::out_of_descriptors) {
+          ::Sleep(out_of_descriptors_pause_ms);
+          continue;
+        }
+        frame_.fail("accept() failed: " + wsb::net::error_text(code));
+        break;
+      }
+      if (!frame_.admit(shard)) {
+        ::closesocket(s);
+        continue;
+      }
+      if (publish(s)) serve(s, shard);
+      frame_.release(shard);
+    }
+    close_listener();
+  }
+
+  // Called once, on a frame thread, when a stop is requested.
+  void wake() noexcept {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    if (listener_open_) {
+      ::closesocket(listener_);
+      listener_open_ = false;
+    }
+    if (client_ != INVALID_SOCKET) {
+      ::closesocket(client_);
+      client_ = INVALID_SOCKET;
+    }
+  }
+
+ private:
+  // Makes `s` the client the wake function closes. False (and `s` closed) when
+  // a stop was requested first: the wake function has run and would not see it.
+  bool publish(SOCKET s) {
+    std::lock_guard lock(mutex_);
+    if (stopped_) {
+      ::closesocket(s);
+      return false;
+    }
+    client_ = s;
+    return true;
+  }
+
+  // Closes the client unless the wake function already did. After a stop no
+  // new socket is created, so a handle value the wake function closed can only
+  // be reused by a non-socket handle, on which recv()/send() fail harmlessly
+  // with WSAENOTSOCK.
+  void close_client() noexcept {
+    std::lock_guard lock(mutex_);
+    if (client_ != INVALID_SOCKET) {
+      ::closesocket(client_);
+      client_ = INVALID_SOCKET;
+    }
+  }
+
+  void close_listener() noexcept {
+    std::lock_guard lock(mutex_);
+    if (listener_open_) {
+      ::closesocket(listener_);
+      listener_open_ = false;
+    }
+  }
+
+  void serve(SOCKET s, StatsShard& shard) {
+    std::optional<Connection> conn;
+    try {
+      conn.emplace(frame_, shard);
+    } catch (const std::bad_alloc&) {
+      shard.error(ErrorClass::io);
+      close_client();
+      return;
+    }
+    if (!wsb::net::set_nodelay(s) || !set_io_timeouts(s, io_timeout_)) {
+      count_failure(*conn, ::WSAGetLastError());
+      close_client();
+      return;
+    }
+
+    bool broken = false;  // a recv()/send() failed
+    bool peer_closed = false;
+    while (!broken && !conn->finished()) {
+      // Everything the last request produced is sent before the next recv():
+      // output never piles up, so the connection cannot pass --max-pending
+      // (the blocking model's backpressure is simply not reading meanwhile).
+      // A blocking send() returns once its bytes are in the socket's send
+      // buffer; it can still return less than asked, so loop.
+      while (conn->want_write()) {
+        const std::ptrdiff_t n = wsb::net::send_some(s, conn->pending());
+        if (n < 0) {
+          count_failure(*conn, ::WSAGetLastError());
+          broken = true;
+          break;
+        }
+        conn->on_sent(static_cast<std::size_t>(n));
+      }
+      if (broken || conn->finished() || !conn->want_read()) break;
+
+      // Blocks until bytes arrive, the peer closes, or SO_RCVTIMEO expires.
+      const std::ptrdiff_t n = wsb::net::recv_some(s, buffer_);
+      if (n > 0) {
+        conn->on_received(std::span<const char>(buffer_.data(), static_cast<std::size_t>(n)));
+      } else if (n == 0) {
+        peer_closed = true;
+        conn->on_peer_closed();
+      } else {
+        count_failure(*conn, ::WSAGetLastError());
+        broken = true;
+      }
+    }
+
+    if (!broken && !conn->failed() && !frame_.stopping()) close_gracefully(s, peer_closed);
+    close_client();
+  }
+
+  // A clean close sends FIN first (shutdown SD_SEND) and reads until the peer's
+  // FIN before closesocket(): closing a socket with unread input makes Windows
+  // send RST, which can destroy the last reply before the peer has read it.
+  // When the peer closed first there is nothing left to wait for.
+  void close_gracefully(SOCKET s, bool peer_closed) {
+    if (!wsb::net::shutdown_send(s) || peer_closed) return;
+    if (!set_io_timeouts(s, drain_timeout)) return;
+    const Clock::time_point deadline = Clock::now() + drain_timeout;
+    while (Clock::now() < deadline) {
+      if (wsb::net::recv_some(s, buffer_) <= 0) break;  // FIN, error or timeout
+    }
+  }
+
+  // A recv()/send() failed. After a stop request the failure is the wake
+  // function closing the socket, not the client's doing, and is not counted.
+  void count_failure(Connection& conn, int code) noexcept {
+    if (frame_.stopping()) return;
+    // WSAETIMEDOUT is SO_RCVTIMEO/SO_SNDTIMEO firing: the client stalled. The
+    // Winsock documentation says the socket is then in an indeterminate state
+    // and must be closed, which the caller does.
+    conn.on_error(code == WSAETIMEDOUT ? ErrorClass::idle_timeout
+                                       : wsb::server::classify_io_error(code));
+  }
+
+  Frame& frame_;
+  const SOCKET listener_;
+  const std::chrono::nanoseconds io_timeout_;
+  std::vector<char> buffer_;
+
+  std::mutex mutex_;  // guards the three members below, shared with wake()
+  bool stopped_ = false;
+  bool listener_open_ = true;
+  SOCKET client_ = INVALID_SOCKET;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return wsb::server::run_guarded([&] {
+    Frame frame("blocking-single", description, 1);
+    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+    if (frame.options().threads != 1) {
+      std::fprintf(stderr,
+                   "blocking-single: --threads must be 1: this model serves one client at a "
+                   "time on one thread (see server-blocking-threads)\n");
+      return 2;
+    }
+    // A blocking listener, so that accept() waits. It is created with
+    // WSA_FLAG_OVERLAPPED although no overlapped I/O is done: the Winsock
+    // documentation says SO_RCVTIMEO and SO_SNDTIMEO never take effect on a
+    // socket created by WSASocket without that flag (Wine behaves the same),
+    // and accepted sockets inherit it from the listener.
+    const SOCKET listener = frame.open_listener({.overlapped = true});
+    BlockingSingleServer server(frame, listener);
+    frame.start([&server] { server.wake(); });
+    server.run();
+    return frame.finish();
+  });
+}
