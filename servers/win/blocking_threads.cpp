@@ -1,0 +1,373 @@
+// server-blocking-threads: blocking Winsock sockets, one thread per client.
+//
+// The seed notes' second server (003, "为每个连接开启一个线程"): the main
+// thread blocks in accept(); every accepted client gets a thread of its own,
+// which blocks in recv() and send() for that client only, so a slow client
+// stalls nobody else. The price is one thread per connection: a stack, a
+// kernel object, and a context switch whenever a client's data arrives.
+//
+// What the seed code gets wrong and this file does instead:
+//  - Threads are created with a small stack *reservation* (64 KiB, flag
+//    STACK_SIZE_PARAM_IS_A_RESERVATION). Without the flag the size is only the
+//    initial commit and each thread reserves the executable's default (1 MiB),
+//    so a few thousand threads exhaust a 32-bit address space.
+//  - --max-connections caps the thread count (default 1000).
+//  - Every thread is joined and its handle closed (the seed detaches them).
+//  - Shutdown unblocks the threads: the wake function closes the listener and
+//    every client socket. Winsock defines that closing a socket cancels the
+//    blocking calls other threads have in progress on it (they fail with
+//    WSAEINTR on Windows; under Wine 8 accept() fails with
+//    ERROR_OPERATION_ABORTED and recv() with WSAEINVAL); shutdown() does not
+//    wake a blocked recv() under Wine.
+#include <winsock2.h>
+#include <windows.h>
+#include <process.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <list>
+#include <mutex>
+#include <new>
+#include <span>
+#include <vector>
+
+#include "platform/net.hpp"
+#include "server/connection.hpp"
+#include "server/frame.hpp"
+
+namespace {
+
+using wsb::server::Connection;
+using wsb::server::ErrorClass;
+using wsb::server::Frame;
+using wsb::server::StatsShard;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* description =
+    "Blocking sockets, one thread per client (seed 003): the main thread blocks in accept() "
+    "and starts a thread with a 64 KiB stack reservation for each client, which blocks in "
+    "recv()/send() for that client alone. --max-connections caps the threads (default 1000); "
+    "--idle-timeout becomes SO_RCVTIMEO/SO_SNDTIMEO. --threads must be 1 (the acceptor).";
+
+constexpr unsigned stack_reservation = 64 * 1024;
+constexpr int default_max_connections = 1000;
+// Small, because there is one per thread: 1000 clients hold 16 MiB of buffers.
+constexpr std::size_t recv_buffer_size = 16 * 1024;
+// How long a clean close waits for the peer's FIN after sending its own.
+constexpr std::chrono::seconds drain_timeout{1};
+// Pause after the process ran out of sockets, before accept() is tried again.
+constexpr DWORD out_of_descriptors_pause_ms = 100;
+
+// SO_RCVTIMEO and SO_SNDTIMEO take a DWORD of milliseconds on Windows (POSIX
+// takes a struct timeval). 0 means "wait forever", so the value is rounded up
+// to at least 1 ms.
+bool set_io_timeouts(SOCKET s, std::chrono::nanoseconds timeout) noexcept {
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
+  const DWORD value = static_cast<DWORD>(std::clamp<decltype(ms)>(ms, 1, 0x7FFFFFFF));
+  const char* raw = reinterpret_cast<const char*>(&value);
+  return ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, raw, sizeof value) == 0 &&
+         ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, raw, sizeof value) == 0;
+}
+
+class BlockingThreadsServer;
+
+// One client and its thread. The node lives in BlockingThreadsServer::live_
+// while the thread serves it, then in exited_ until the acceptor joins it.
+struct Client {
+  Client(BlockingThreadsServer& server, SOCKET socket, StatsShard& shard)
+      : server(server), socket(socket), shard(shard) {}
+
+  BlockingThreadsServer& server;
+  const SOCKET socket;
+  // The client thread's statistics shard, taken by the acceptor (where running
+  // out of memory can be handled) and written only by the client thread.
+  StatsShard& shard;
+  // Written and read by the acceptor thread only.
+  HANDLE thread = nullptr;
+  // Guarded by the server's mutex. True once the socket is closed, by the
+  // client thread or by the wake function, so that it is closed exactly once.
+  bool closed = false;
+  std::list<Client>::iterator self;  // this node, for splicing it between lists
+};
+
+class BlockingThreadsServer {
+ public:
+  BlockingThreadsServer(Frame& frame, SOCKET listener) : frame_(frame), listener_(listener) {}
+
+  // The accept loop: runs on the main thread until a stop is requested, then
+  // joins every client thread.
+  void run() {
+    StatsShard& shard = frame_.shard();
+    while (!frame_.stopping()) {
+      // Blocks until a client connects (or the wake function closes the listener).
+      const SOCKET s = ::accept(listener_, nullptr, nullptr);
+      join_exited();
+      if (s == INVALID_SOCKET) {
+        const int code = ::WSAGetLastError();
+        if (frame_.stopping()) break;
+        const ErrorClass c = wsb::server::classify_accept_error(code);
+        shard.error(c);
+        if (c == ErrorClass::reset) continue;  // the client gave up while queued
+        if (c == ErrorClass::out_of_descriptors) {
+          ::Sleep(out_of_descriptors_pause_ms);
+          continue;
+        }
+        frame_.fail("accept() failed: " + wsb::net::error_text(code));
+        break;
+      }
+      // The thread cap: admit() refuses once --max-connections clients (and
+      // so client threads) are online.
+      if (!frame_.admit(shard)) {
+        ::closesocket(s);
+        continue;
+      }
+      start_client(s, shard);
+    }
+    close_listener();
+    join_all();
+  }
+
+  // Called once, on a frame thread, when a stop is requested: closes the
+  // listener and every client socket, which makes the blocked accept(),
+  // recv() and send() calls fail.
+  void wake() noexcept {
+    std::lock_guard lock(mutex_);
+    stopped_ = true;
+    if (listener_open_) {
+      ::closesocket(listener_);
+      listener_open_ = false;
+    }
+    for (Client& client : live_) {
+      if (!client.closed) {
+        ::closesocket(client.socket);
+        client.closed = true;
+      }
+    }
+  }
+
+ private:
+  static unsigned __stdcall client_main(void* arg) {
+    Client& client = *static_cast<Client*>(arg);
+    client.server.serve(client);
+    return 0;
+  }
+
+  void start_client(SOCKET s, StatsShard& acceptor_shard) {
+    Client* client = nullptr;
+    try {
+      StatsShard& client_shard = frame_.shard();
+      std::lock_guard lock(mutex_);
+      if (!stopped_) {
+        live_.emplace_back(*this, s, client_shard);
+        client = &live_.back();
+        client->self = std::prev(live_.end());
+      } else {
+        // The wake function has run and would not close this socket.
+        frame_.retire(client_shard);
+      }
+    } catch (const std::bad_alloc&) {
+      acceptor_shard.error(ErrorClass::io);
+    }
+    if (client == nullptr) {
+      ::closesocket(s);
+      frame_.release(acceptor_shard);
+      return;
+    }
+
+    // _beginthreadex rather than CreateThread so that the C runtime sets up
+    // its per-thread state; it passes the flag on to CreateThread.
+    const std::uintptr_t handle = ::_beginthreadex(nullptr, stack_reservation, &client_main, client,
+                                                   STACK_SIZE_PARAM_IS_A_RESERVATION, nullptr);
+    if (handle == 0) {
+      // Out of memory or address space for another thread stack: the nearest
+      // error class is running out of resources.
+      acceptor_shard.error(ErrorClass::out_of_descriptors);
+      StatsShard& client_shard = client->shard;
+      {
+        std::lock_guard lock(mutex_);
+        if (!client->closed) ::closesocket(s);
+        live_.erase(client->self);
+      }
+      frame_.retire(client_shard);
+      frame_.release(acceptor_shard);
+      return;
+    }
+    client->thread = reinterpret_cast<HANDLE>(handle);
+  }
+
+  // Runs on the client's thread.
+  void serve(Client& client) noexcept {
+    StatsShard& shard = client.shard;
+    const SOCKET s = client.socket;
+    try {
+      std::vector<char> buffer(recv_buffer_size);
+      Connection conn(frame_, shard);
+      bool peer_closed = false;
+      if (talk(s, conn, buffer, peer_closed) && !frame_.stopping()) {
+        close_gracefully(s, peer_closed, buffer);
+      }
+    } catch (const std::bad_alloc&) {
+      if (!frame_.stopping()) shard.error(ErrorClass::io);
+    }
+
+    frame_.release(shard);
+    {
+      std::lock_guard lock(mutex_);
+      if (!client.closed) {
+        ::closesocket(s);
+        client.closed = true;
+      }
+      // Hand the node to the acceptor, which joins this thread. splice() moves
+      // the node without allocating, so this cannot fail.
+      exited_.splice(exited_.end(), live_, client.self);
+    }
+    frame_.retire(shard);
+  }
+
+  // The request/reply loop. False when a recv()/send() failed (counted unless
+  // a stop is in progress); true when the connection ended cleanly.
+  bool talk(SOCKET s, Connection& conn, std::span<char> buffer, bool& peer_closed) noexcept {
+    if (!wsb::net::set_nodelay(s)) return count_failure(conn, ::WSAGetLastError());
+    // A stalled client blocks only its own thread, so the socket timeouts are
+    // set only when --idle-timeout asks for them.
+    const std::chrono::nanoseconds idle = frame_.options().idle_timeout;
+    if (idle.count() > 0 && !set_io_timeouts(s, idle)) {
+      return count_failure(conn, ::WSAGetLastError());
+    }
+
+    while (!conn.finished()) {
+      // Everything the last request produced is sent before the next recv():
+      // output never piles up, so the connection cannot pass --max-pending
+      // (the blocking model's backpressure is simply not reading meanwhile).
+      // A blocking send() can return less than asked, so loop.
+      while (conn.want_write()) {
+        const std::ptrdiff_t n = wsb::net::send_some(s, conn.pending());
+        if (n < 0) return count_failure(conn, ::WSAGetLastError());
+        conn.on_sent(static_cast<std::size_t>(n));
+      }
+      if (conn.finished() || !conn.want_read()) break;
+
+      // Blocks until bytes arrive, the peer closes, SO_RCVTIMEO expires or the
+      // wake function closes the socket.
+      const std::ptrdiff_t n = wsb::net::recv_some(s, buffer);
+      if (n > 0) {
+        conn.on_received(buffer.first(static_cast<std::size_t>(n)));
+      } else if (n == 0) {
+        peer_closed = true;
+        conn.on_peer_closed();
+      } else {
+        return count_failure(conn, ::WSAGetLastError());
+      }
+    }
+    return !conn.failed();
+  }
+
+  // A recv()/send() failed. After a stop request the failure is the wake
+  // function closing the socket, not the client's doing, and is not counted.
+  // Returns false for talk().
+  bool count_failure(Connection& conn, int code) noexcept {
+    if (frame_.stopping()) return false;
+    // WSAETIMEDOUT is SO_RCVTIMEO/SO_SNDTIMEO firing: the client stalled for
+    // --idle-timeout. The socket is then in an indeterminate state (Winsock
+    // documentation) and must be closed, which the caller does.
+    conn.on_error(code == WSAETIMEDOUT ? ErrorClass::idle_timeout
+                                       : wsb::server::classify_io_error(code));
+    return false;
+  }
+
+  // A clean close sends FIN first (shutdown SD_SEND) and reads until the peer's
+  // FIN before closesocket(): closing a socket with unread input makes Windows
+  // send RST, which can destroy the last reply before the peer has read it.
+  // When the peer closed first there is nothing left to wait for.
+  void close_gracefully(SOCKET s, bool peer_closed, std::span<char> buffer) noexcept {
+    if (!wsb::net::shutdown_send(s) || peer_closed) return;
+    if (!set_io_timeouts(s, drain_timeout)) return;
+    const Clock::time_point deadline = Clock::now() + drain_timeout;
+    while (Clock::now() < deadline) {
+      if (wsb::net::recv_some(s, buffer) <= 0) break;  // FIN, error or timeout
+    }
+  }
+
+  // Joins the threads that have finished serving. Called by the acceptor after
+  // every accept(), so finished threads never pile up while clients arrive.
+  void join_exited() noexcept {
+    std::list<Client> done;
+    {
+      std::lock_guard lock(mutex_);
+      done.splice(done.end(), exited_);
+    }
+    for (Client& client : done) {
+      // The thread is past its last use of the node; wait for it to return.
+      ::WaitForSingleObject(client.thread, INFINITE);
+      ::CloseHandle(client.thread);
+    }
+  }
+
+  // After the accept loop: waits until every client thread has returned. The
+  // wake function has closed (or is about to close) their sockets, so each
+  // one's blocked call fails and the thread exits.
+  void join_all() {
+    std::vector<HANDLE> threads;
+    {
+      std::lock_guard lock(mutex_);
+      for (const Client& client : live_)
+        threads.push_back(client.thread);
+      for (const Client& client : exited_)
+        threads.push_back(client.thread);
+    }
+    for (HANDLE thread : threads) {
+      ::WaitForSingleObject(thread, INFINITE);
+      ::CloseHandle(thread);
+    }
+    std::lock_guard lock(mutex_);
+    live_.clear();
+    exited_.clear();
+  }
+
+  void close_listener() noexcept {
+    std::lock_guard lock(mutex_);
+    if (listener_open_) {
+      ::closesocket(listener_);
+      listener_open_ = false;
+    }
+  }
+
+  Frame& frame_;
+  const SOCKET listener_;
+
+  // Guards the members below; shared by the acceptor, the client threads and
+  // wake(). Never held across a blocking socket call.
+  std::mutex mutex_;
+  bool stopped_ = false;
+  bool listener_open_ = true;
+  std::list<Client> live_;    // clients whose thread is serving them
+  std::list<Client> exited_;  // clients whose thread is done, to be joined
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return wsb::server::run_guarded([&] {
+    Frame frame("blocking-threads", description, 1);
+    frame.set_default_max_connections(default_max_connections);
+    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+    if (frame.options().threads != 1) {
+      std::fprintf(stderr,
+                   "blocking-threads: --threads must be 1: this model starts one thread per "
+                   "client (cap them with --max-connections)\n");
+      return 2;
+    }
+    // A blocking listener, so that accept() waits. It is created with
+    // WSA_FLAG_OVERLAPPED although no overlapped I/O is done: the Winsock
+    // documentation says SO_RCVTIMEO and SO_SNDTIMEO never take effect on a
+    // socket created by WSASocket without that flag (Wine behaves the same),
+    // and accepted sockets inherit it from the listener.
+    const SOCKET listener = frame.open_listener({.overlapped = true});
+    BlockingThreadsServer server(frame, listener);
+    frame.start([&server] { server.wake(); });
+    server.run();
+    return frame.finish();
+  });
+}
