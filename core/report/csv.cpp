@@ -78,7 +78,11 @@ CsvWriter& CsvWriter::field(double v, int precision) {
     return *this;
   }
   if (std::isinf(v)) {
-    v < 0 ? os_.write("-inf", 4) : os_.write("inf", 3);
+    if (v < 0) {
+      os_.write("-inf", 4);
+    } else {
+      os_.write("inf", 3);
+    }
     return *this;
   }
   // Fixed notation of 1e308 takes 309 digits before the point; 400 bytes plus
