@@ -1,0 +1,617 @@
+// WSAEventSelect: every socket gets an event object of its own, and a thread
+// sleeps in WSAWaitForMultipleEvents until one of them is signalled.
+//
+// The sequence of calls:
+//   listener:  WSAEventSelect(listener, ev, FD_ACCEPT)
+//              wait -> WSAEnumNetworkEvents -> accept() until WSAEWOULDBLOCK
+//   each peer: WSAEventSelect(s, own_ev, FD_READ | FD_WRITE | FD_CLOSE)
+//              wait -> WSAEnumNetworkEvents -> recv()/send() -> wait ...
+//
+// WSAWaitForMultipleEvents takes at most WSA_MAXIMUM_WAIT_EVENTS (64) handles,
+// so connections live in groups: one thread per group, whose slot 0 is a
+// control event (new sockets arrived / stop) and whose other 63 slots are
+// sockets. The accepting thread hands each new socket to the least loaded
+// group with room and starts another group thread when every group is full.
+// --threads N starts N group threads up front.
+//
+// Everything about the protocol lives in wsb::server::Connection; this file
+// only moves bytes between sockets and Connections.
+#include <winsock2.h>
+#include <windows.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "platform/net.hpp"
+#include "server/connection.hpp"
+#include "server/frame.hpp"
+
+namespace {
+
+using wsb::server::classify_accept_error;
+using wsb::server::classify_io_error;
+using wsb::server::Connection;
+using wsb::server::ErrorClass;
+using wsb::server::Frame;
+using wsb::server::StatsShard;
+using Clock = std::chrono::steady_clock;
+
+// One wait covers 64 handles; slot 0 of every group is its control event.
+constexpr std::size_t kSocketsPerGroup = WSA_MAXIMUM_WAIT_EVENTS - 1;
+// How often a group thread wakes up without network events: it expires idle
+// connections, ends lingering closes and retries sends that wait for an
+// FD_WRITE which Wine may never deliver (see Group::housekeeping).
+constexpr auto kTick = std::chrono::milliseconds(100);
+// How long a connection we closed (shutdown(SD_SEND)) may take to send its FIN
+// back before the socket is closed anyway.
+constexpr auto kLingerLimit = std::chrono::seconds(2);
+// Data is copied into the Connection at once, so one receive buffer per
+// thread suffices.
+constexpr int kReceiveBuffer = 64 * 1024;
+
+std::string wsa_failure(const char* call) {
+  const int code = ::WSAGetLastError();
+  return std::string(call) + " failed: " + wsb::net::error_text(code);
+}
+
+// A WSAEVENT that is closed with its owner. WSACreateEvent makes a
+// manual-reset event: it stays signalled until WSAEnumNetworkEvents (or
+// WSAResetEvent) resets it, so waiting on it again never loses a notification.
+class Event {
+ public:
+  Event() : handle_(::WSACreateEvent()) {
+    if (handle_ == WSA_INVALID_EVENT) {
+      throw wsb::net::NetError(::WSAGetLastError(), wsa_failure("WSACreateEvent()"));
+    }
+  }
+  ~Event() { ::WSACloseEvent(handle_); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  WSAEVENT get() const noexcept { return handle_; }
+
+ private:
+  WSAEVENT handle_;
+};
+
+DWORD milliseconds_until(Clock::time_point deadline, Clock::time_point now) {
+  if (deadline <= now) return 0;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+  return static_cast<DWORD>(std::min<long long>(ms, INFINITE - 1));
+}
+
+// One connection of a group: its socket, its event and its protocol state.
+struct Slot {
+  Slot(Frame& frame, StatsShard& shard, SOCKET s) : socket(s), connection(frame, shard) {}
+
+  SOCKET socket;
+  Event event;
+  Connection connection;
+  // FD_READ was reported and recv() has not been called since. Winsock posts
+  // FD_READ again only after the next recv(), so a notification that arrives
+  // while backpressure stops reading must be remembered here and answered
+  // with a recv() once the output has drained.
+  bool read_signalled = false;
+  // FD_CLOSE (graceful) was reported: the peer's FIN is in, and no further
+  // notification will come, so reading continues until recv() returns 0.
+  bool fin_reported = false;
+  // recv() returned 0.
+  bool eof = false;
+  // send() failed with WSAEWOULDBLOCK: the next send waits for FD_WRITE, which
+  // Winsock posts once buffer space frees up.
+  bool write_blocked = false;
+  Clock::time_point blocked_since;
+  // We sent our FIN after the last reply and discard input until the peer's
+  // FIN arrives, so that closesocket() does not reset a connection with
+  // unread data (which could destroy the replies still in flight).
+  bool lingering = false;
+  Clock::time_point linger_deadline;
+  // The socket is closed; the slot is removed from the arrays after the
+  // current pass over the signalled events.
+  bool closed = false;
+};
+
+// A group thread: up to 63 sockets and one control event in one wait.
+class Group {
+ public:
+  Group(Frame& frame, StatsShard& shard)
+      : frame_(frame), shard_(shard), buffer_(std::make_unique<char[]>(kReceiveBuffer)) {
+    events_[0] = control_.get();
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Group() {
+    request_stop();
+    thread_.join();
+    // The thread closed everything it had; this catches sockets assigned
+    // after it ended early (after frame.fail()). Its shard is ours now.
+    close_everything();
+  }
+  Group(const Group&) = delete;
+  Group& operator=(const Group&) = delete;
+
+  // Accepting thread only. Sockets assigned to this group and not yet closed.
+  // Only the accepting thread increases it, so a value below the limit stays
+  // below it until the next assign().
+  std::size_t load() const noexcept { return assigned_.load(std::memory_order_acquire); }
+
+  // Accepting thread only: queues an accepted socket for this group and wakes
+  // the group thread through its control event. Throws std::bad_alloc.
+  void assign(SOCKET s) {
+    {
+      std::lock_guard lock(mutex_);
+      inbox_.push_back(s);
+    }
+    assigned_.fetch_add(1, std::memory_order_acq_rel);
+    ::WSASetEvent(control_.get());
+  }
+
+  // Accepting thread, after it stopped accepting: the group closes every
+  // socket (including any still in the inbox) and its thread ends.
+  void request_stop() noexcept {
+    stop_.store(true, std::memory_order_release);
+    ::WSASetEvent(control_.get());
+  }
+
+ private:
+  void run() noexcept;
+  void service_signalled(DWORD first, DWORD count);
+  void take_inbox();
+  void adopt(SOCKET s);
+  void service(Slot& s, WSAEVENT event);
+  void progress(Slot& s);
+  enum class Received { data, eof, would_block, failed };
+  Received receive_once(Slot& s);
+  void flush(Slot& s);
+  void finish(Slot& s);
+  void discard_input(Slot& s);
+  void close(Slot& s);
+  void housekeeping(Clock::time_point now);
+  void compact();
+  void close_everything();
+
+  Frame& frame_;
+  StatsShard& shard_;
+  Event control_;
+  std::mutex mutex_;
+  std::vector<SOCKET> inbox_;  // guarded by mutex_
+  std::atomic<std::size_t> assigned_{0};
+  std::atomic<bool> stop_{false};
+  // Group thread only. events_[0] is control_; events_[i + 1] is
+  // slots_[i]->event, so a wait result maps to a slot without a search.
+  WSAEVENT events_[WSA_MAXIMUM_WAIT_EVENTS]{};
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::unique_ptr<char[]> buffer_;
+  std::thread thread_;  // last: starts after every other member exists
+};
+
+void Group::run() noexcept {
+  auto next_tick = Clock::now() + kTick;
+  for (;;) {
+    const DWORD count = static_cast<DWORD>(1 + slots_.size());
+    const DWORD rc = ::WSAWaitForMultipleEvents(count, events_, FALSE,
+                                                milliseconds_until(next_tick, Clock::now()), FALSE);
+    if (rc == WSA_WAIT_FAILED) {
+      frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
+      break;
+    }
+    if (rc != WSA_WAIT_TIMEOUT) service_signalled(rc - WSA_WAIT_EVENT_0, count);
+    if (stop_.load(std::memory_order_acquire)) break;
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      housekeeping(now);
+      next_tick = now + kTick;
+    }
+    compact();
+  }
+  close_everything();
+}
+
+// The wait reports only the LOWEST signalled index. Serving just that one and
+// waiting again would starve the sockets at high indexes whenever a low one is
+// busy, so after each served index the rest of the array is polled with a
+// zero timeout, which again yields the lowest signalled index above it. One
+// pass thus serves every event that is signalled, in index order, at the cost
+// of one extra wait per signalled event (not one per socket).
+void Group::service_signalled(DWORD first, DWORD count) {
+  DWORD index = first;
+  for (;;) {
+    if (index == 0) {
+      take_inbox();
+    } else {
+      service(*slots_[index - 1], events_[index]);
+    }
+    const DWORD next = index + 1;
+    if (next >= count) return;
+    const DWORD rc = ::WSAWaitForMultipleEvents(count - next, events_ + next, FALSE, 0, FALSE);
+    if (rc == WSA_WAIT_TIMEOUT) return;
+    if (rc == WSA_WAIT_FAILED) {
+      frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
+      return;
+    }
+    index = next + (rc - WSA_WAIT_EVENT_0);
+  }
+}
+
+void Group::take_inbox() {
+  // Reset before taking the inbox: a socket assigned after this point sets the
+  // event again, so it cannot be left behind unnoticed.
+  ::WSAResetEvent(control_.get());
+  std::vector<SOCKET> arrived;
+  {
+    std::lock_guard lock(mutex_);
+    arrived.swap(inbox_);
+  }
+  for (SOCKET s : arrived)
+    adopt(s);
+}
+
+void Group::adopt(SOCKET s) {
+  std::unique_ptr<Slot> slot;
+  try {
+    slot = std::make_unique<Slot>(frame_, shard_, s);
+  } catch (...) {
+    // Out of memory or out of event objects: this connection cannot be served.
+    shard_.error(ErrorClass::io);
+    ::closesocket(s);
+    frame_.release(shard_);
+    assigned_.fetch_sub(1, std::memory_order_acq_rel);
+    return;
+  }
+  // An accepted socket inherits the listener's WSAEventSelect registration
+  // (FD_ACCEPT on the listener's event) and its non-blocking mode. This call
+  // replaces the registration with the socket's own event and events. If data
+  // is already waiting, or the socket is writable (it is, after accept),
+  // Winsock records FD_READ/FD_WRITE at once, so nothing that arrived before
+  // is missed.
+  if (::WSAEventSelect(s, slot->event.get(), FD_READ | FD_WRITE | FD_CLOSE) == SOCKET_ERROR) {
+    slot->connection.on_error(classify_io_error(::WSAGetLastError()));
+    close(*slot);
+    return;
+  }
+  events_[1 + slots_.size()] = slot->event.get();
+  slots_.push_back(std::move(slot));
+}
+
+void Group::service(Slot& s, WSAEVENT event) {
+  if (s.closed) return;
+  // WSAEnumNetworkEvents returns the events recorded since the last call and
+  // resets both the record and the event object, in one call.
+  WSANETWORKEVENTS ne{};
+  if (::WSAEnumNetworkEvents(s.socket, event, &ne) == SOCKET_ERROR) {
+    s.connection.on_error(classify_io_error(::WSAGetLastError()));
+    close(s);
+    return;
+  }
+  // Each event carries its own error code; a non-zero one (e.g. WSAECONNRESET
+  // or WSAECONNABORTED with FD_CLOSE) ends the connection.
+  int error = 0;
+  if ((ne.lNetworkEvents & FD_READ) != 0) {
+    if (ne.iErrorCode[FD_READ_BIT] != 0) error = ne.iErrorCode[FD_READ_BIT];
+    s.read_signalled = true;
+  }
+  if ((ne.lNetworkEvents & FD_WRITE) != 0) {
+    if (ne.iErrorCode[FD_WRITE_BIT] != 0) error = ne.iErrorCode[FD_WRITE_BIT];
+    s.write_blocked = false;
+  }
+  if ((ne.lNetworkEvents & FD_CLOSE) != 0) {
+    if (ne.iErrorCode[FD_CLOSE_BIT] != 0) error = ne.iErrorCode[FD_CLOSE_BIT];
+    s.fin_reported = true;
+  }
+  if (error != 0) {
+    // A connection we already finished gets no error counted: its exchange
+    // was complete, and a reset after our FIN is the peer's business.
+    if (!s.lingering) s.connection.on_error(classify_io_error(error));
+    close(s);
+    return;
+  }
+  if (s.lingering) {
+    discard_input(s);
+  } else {
+    progress(s);
+  }
+}
+
+// Moves bytes in both directions until the socket has nothing more to offer
+// right now. One recv() per FD_READ keeps a chatty peer from monopolising the
+// thread: if more data is waiting, that recv() makes Winsock post FD_READ
+// again, and the socket is served again in the next pass.
+void Group::progress(Slot& s) {
+  for (;;) {
+    Received received = Received::data;
+    if ((s.read_signalled || s.fin_reported) && s.connection.want_read()) {
+      s.read_signalled = false;
+      received = receive_once(s);
+    }
+    if (!s.write_blocked && s.connection.want_write()) flush(s);
+    if (s.connection.finished()) {
+      finish(s);
+      return;
+    }
+    if (received == Received::would_block) return;
+    // Go round again only while there is input that may be read now: a
+    // deferred FD_READ whose backpressure the flush just lifted, or the rest
+    // of the data before a reported FIN (bounded: the peer sends no more).
+    if (!((s.read_signalled || s.fin_reported) && s.connection.want_read())) return;
+  }
+}
+
+Group::Received Group::receive_once(Slot& s) {
+  const int n = ::recv(s.socket, buffer_.get(), kReceiveBuffer, 0);
+  if (n > 0) {
+    s.connection.on_received({buffer_.get(), static_cast<std::size_t>(n)});
+    return Received::data;
+  }
+  if (n == 0) {
+    s.eof = true;
+    s.fin_reported = false;
+    s.connection.on_peer_closed();
+    return Received::eof;
+  }
+  const int code = ::WSAGetLastError();
+  // Winsock can report FD_READ and then have nothing to read (for instance
+  // after two recv() calls for one notification); that is not an error.
+  if (code == WSAEWOULDBLOCK) return Received::would_block;
+  s.connection.on_error(classify_io_error(code));
+  return Received::failed;
+}
+
+// send() until everything queued is out or the socket buffer is full. A
+// partial send is normal on a non-blocking socket: on_sent() consumes what
+// went out and the loop offers the rest.
+void Group::flush(Slot& s) {
+  while (s.connection.want_write()) {
+    const auto out = s.connection.pending();
+    const int length = static_cast<int>(std::min<std::size_t>(out.size(), INT_MAX));
+    const int n = ::send(s.socket, out.data(), length, 0);
+    if (n == SOCKET_ERROR) {
+      const int code = ::WSAGetLastError();
+      if (code == WSAEWOULDBLOCK) {
+        // From here on only FD_WRITE (or a housekeeping retry) resumes sending.
+        s.write_blocked = true;
+        s.blocked_since = Clock::now();
+      } else {
+        s.connection.on_error(classify_io_error(code));
+      }
+      return;
+    }
+    s.connection.on_sent(static_cast<std::size_t>(n));
+  }
+}
+
+// The Connection is finished: all replies are out (or it failed).
+void Group::finish(Slot& s) {
+  if (s.connection.failed() || s.eof) {
+    // A failed connection is closed at once. After the peer's FIN there is
+    // nothing left to read, so a graceful close needs no lingering either.
+    if (!s.connection.failed()) ::shutdown(s.socket, SD_SEND);
+    close(s);
+    return;
+  }
+  // We end the connection (e.g. HTTP "Connection: close" or a protocol
+  // error): send our FIN behind the replies, then read and discard until the
+  // peer's FIN, so that unread input does not turn closesocket() into a reset.
+  ::shutdown(s.socket, SD_SEND);
+  s.lingering = true;
+  s.linger_deadline = Clock::now() + kLingerLimit;
+  discard_input(s);
+}
+
+void Group::discard_input(Slot& s) {
+  // A few reads per notification, as in progress(): FD_READ comes again if
+  // the peer keeps sending.
+  for (int i = 0; i < 4; ++i) {
+    const int n = ::recv(s.socket, buffer_.get(), kReceiveBuffer, 0);
+    if (n > 0) continue;
+    if (n == SOCKET_ERROR && ::WSAGetLastError() == WSAEWOULDBLOCK) return;
+    close(s);  // the peer's FIN (n == 0) or a reset: done either way
+    return;
+  }
+}
+
+void Group::close(Slot& s) {
+  // closesocket() also cancels the WSAEventSelect registration. The event
+  // itself is closed when the slot is destroyed in compact(), after the pass
+  // that may still look at its index.
+  ::closesocket(s.socket);
+  s.closed = true;
+  frame_.release(shard_);
+  assigned_.fetch_sub(1, std::memory_order_acq_rel);
+}
+
+void Group::housekeeping(Clock::time_point now) {
+  for (auto& slot : slots_) {
+    Slot& s = *slot;
+    if (s.closed) continue;
+    if (s.lingering) {
+      if (now >= s.linger_deadline) close(s);
+      continue;
+    }
+    if (s.connection.expire_if_idle(now)) {
+      close(s);
+      continue;
+    }
+    // Wine does not always re-arm FD_WRITE after send() failed with
+    // WSAEWOULDBLOCK (stalls of about a second, or for good, are reported up
+    // to Wine 11), and a FIN reported by FD_CLOSE could meet a recv() that
+    // says WSAEWOULDBLOCK. Retrying instead of trusting the notification
+    // alone costs one failed send() per blocked socket per tick on Windows.
+    const bool send_stuck = s.write_blocked && now - s.blocked_since >= kTick;
+    if (send_stuck) s.write_blocked = false;
+    if (send_stuck || s.fin_reported) progress(s);
+  }
+}
+
+// Closed slots leave the arrays here, after the pass: moving the last slot into
+// a hole in the middle of a pass would let the scan skip it or visit it twice.
+void Group::compact() {
+  for (std::size_t i = 0; i < slots_.size();) {
+    if (!slots_[i]->closed) {
+      ++i;
+      continue;
+    }
+    const std::size_t last = slots_.size() - 1;
+    if (i != last) {
+      slots_[i] = std::move(slots_[last]);
+      events_[1 + i] = events_[1 + last];
+    }
+    slots_.pop_back();
+    events_[1 + last] = nullptr;
+  }
+}
+
+// Stop: every connection is closed where it stands (nothing is pending in the
+// kernel on behalf of this model, so closesocket() completes the job), and so
+// is every socket handed over but not yet adopted.
+void Group::close_everything() {
+  for (auto& slot : slots_) {
+    if (!slot->closed) close(*slot);
+  }
+  slots_.clear();
+  std::vector<SOCKET> left;
+  {
+    std::lock_guard lock(mutex_);
+    left.swap(inbox_);
+  }
+  for (SOCKET s : left) {
+    ::closesocket(s);
+    frame_.release(shard_);
+    assigned_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+
+// The accepting thread's side: a listener registered for FD_ACCEPT.
+class Acceptor {
+ public:
+  // stop_event is set by the frame's wake callback; it belongs to main() so
+  // that it outlives every call of that callback.
+  Acceptor(Frame& frame, SOCKET listener, WSAEVENT stop_event, int initial_groups)
+      : frame_(frame), listener_(listener), stop_event_(stop_event), shard_(frame.shard()) {
+    for (int i = 0; i < initial_groups; ++i)
+      add_group();
+    // The listener joins the event model too. WSAEventSelect also makes it
+    // non-blocking, which accept() below relies on.
+    if (::WSAEventSelect(listener_, listen_event_.get(), FD_ACCEPT) == SOCKET_ERROR) {
+      throw wsb::net::NetError(::WSAGetLastError(), wsa_failure("WSAEventSelect(listener)"));
+    }
+  }
+
+  void run() {
+    // The stop event is slot 0, so a stop wins over pending connections.
+    const WSAEVENT events[2] = {stop_event_, listen_event_.get()};
+    for (;;) {
+      const DWORD rc = ::WSAWaitForMultipleEvents(2, events, FALSE, WSA_INFINITE, FALSE);
+      if (rc == WSA_WAIT_FAILED) {
+        frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
+        break;
+      }
+      if (rc == WSA_WAIT_EVENT_0 || frame_.stopping()) break;
+      WSANETWORKEVENTS ne{};
+      if (::WSAEnumNetworkEvents(listener_, listen_event_.get(), &ne) == SOCKET_ERROR) {
+        frame_.fail(wsa_failure("WSAEnumNetworkEvents(listener)"));
+        break;
+      }
+      if ((ne.lNetworkEvents & FD_ACCEPT) == 0) continue;
+      if (ne.iErrorCode[FD_ACCEPT_BIT] != 0) {
+        shard_.error(classify_accept_error(ne.iErrorCode[FD_ACCEPT_BIT]));
+        continue;
+      }
+      accept_pending();
+    }
+    // No more hand-overs from here on; each group closes its sockets and its
+    // thread is joined.
+    for (auto& group : groups_)
+      group->request_stop();
+    groups_.clear();
+  }
+
+ private:
+  // accept() re-enables FD_ACCEPT, so draining the backlog until
+  // WSAEWOULDBLOCK and waiting again cannot miss a connection.
+  void accept_pending() {
+    while (!frame_.stopping()) {
+      const SOCKET s = ::accept(listener_, nullptr, nullptr);
+      if (s == INVALID_SOCKET) {
+        const int code = ::WSAGetLastError();
+        if (code == WSAEWOULDBLOCK) return;
+        shard_.error(classify_accept_error(code));
+        if (wsb::net::is_out_of_descriptors(code)) {
+          // The pending connection stays in the backlog and FD_ACCEPT comes
+          // straight back: pause instead of spinning (a stop ends the pause).
+          ::WSAWaitForMultipleEvents(1, &stop_event_, FALSE, 100, FALSE);
+          return;
+        }
+        continue;
+      }
+      if (!frame_.admit(shard_)) {
+        ::closesocket(s);
+        continue;
+      }
+      // Request/response traffic: do not let Nagle hold back small replies.
+      wsb::net::set_nodelay(s);
+      try {
+        group_with_room().assign(s);
+      } catch (...) {
+        // No memory for the inbox, or no thread for a new group.
+        shard_.error(ErrorClass::io);
+        ::closesocket(s);
+        frame_.release(shard_);
+      }
+    }
+  }
+
+  // The least loaded group that has room; a new group thread when all are full.
+  Group& group_with_room() {
+    Group* best = nullptr;
+    for (auto& group : groups_) {
+      if (group->load() < kSocketsPerGroup && (best == nullptr || group->load() < best->load())) {
+        best = group.get();
+      }
+    }
+    return best != nullptr ? *best : add_group();
+  }
+
+  Group& add_group() {
+    // The shard is taken here, on the accepting thread, but only the group's
+    // thread ever writes to it.
+    groups_.push_back(std::make_unique<Group>(frame_, frame_.shard()));
+    return *groups_.back();
+  }
+
+  Frame& frame_;
+  SOCKET listener_;
+  WSAEVENT stop_event_;
+  StatsShard& shard_;
+  Event listen_event_;
+  std::vector<std::unique_ptr<Group>> groups_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return wsb::server::run_guarded([&] {
+    Frame frame("event-select",
+                "WSAEventSelect: one event object per socket; each thread waits for up to 63 "
+                "sockets plus a control event with WSAWaitForMultipleEvents and serves every "
+                "signalled one. --threads N starts N group threads; more are added as groups "
+                "fill up.",
+                1);
+    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+    const SOCKET listener = frame.open_listener({.nonblocking = true});
+    const Event stop_event;
+    {
+      Acceptor acceptor(frame, listener, stop_event.get(), frame.options().threads);
+      frame.start([&stop_event] { ::WSASetEvent(stop_event.get()); });
+      acceptor.run();
+    }
+    ::closesocket(listener);
+    return frame.finish();
+  });
+}
