@@ -1,0 +1,660 @@
+// Overlapped I/O with completion routines: WSARecv and WSASend name a function
+// that the system calls when the operation is complete, as an asynchronous
+// procedure call (APC) on the thread that issued the operation, the next time
+// that thread waits alertably.
+//
+// The sequence of calls:
+//   accepting thread: AcceptEx(listener, new_socket, ..., &overlapped{hEvent})
+//                     wait -> WSAGetOverlappedResult -> SO_UPDATE_ACCEPT_CONTEXT
+//                     -> QueueUserAPC(adopt, io_thread, socket)
+//   I/O thread:       SleepEx(tick, TRUE)   (alertable: APCs and routines run inside)
+//                     adopt():           WSARecv(..., &receive, receive_done)
+//                     receive_done():    feed the Connection -> WSASend(..., send_done)
+//                                        and/or WSARecv(..., receive_done) again
+//                     send_done():       consume -> WSASend/WSARecv again
+//
+// Completion routines need no event objects, so there is no 64-handle limit:
+// an I/O thread serves any number of connections. They run only on the
+// issuing thread, which is why the accepting thread hands sockets over with
+// QueueUserAPC instead of starting I/O on them itself. --threads N sets the
+// number of I/O threads (default: one per processor); sockets are dealt out
+// round-robin.
+//
+// Everything about the protocol lives in wsb::server::Connection; this file
+// only moves bytes between sockets and Connections.
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+#include <mswsock.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "platform/net.hpp"
+#include "server/connection.hpp"
+#include "server/frame.hpp"
+
+namespace {
+
+using wsb::net::Endpoint;
+using wsb::server::classify_accept_error;
+using wsb::server::classify_io_error;
+using wsb::server::Connection;
+using wsb::server::ErrorClass;
+using wsb::server::Frame;
+using wsb::server::StatsShard;
+using Clock = std::chrono::steady_clock;
+
+// AcceptEx calls kept posted, so that a burst of connections finds sockets
+// ready (the listen backlog holds the rest).
+constexpr std::size_t kAcceptsPosted = 8;
+// Each connection owns its receive buffer: the kernel fills it while the
+// thread serves other connections.
+constexpr ULONG kReceiveBuffer = 16 * 1024;
+// The largest block handed to one WSASend; the kernel locks an overlapped
+// send's pages until it completes.
+constexpr std::size_t kMaxSendBlock = 1024 * 1024;
+// AcceptEx wants room for each address plus 16 bytes (its documentation).
+constexpr DWORD kAddressLength = sizeof(SOCKADDR_STORAGE) + 16;
+// How often the threads wake without anything to do: the I/O threads expire
+// idle connections and end lingering closes, the accepting thread retries
+// AcceptEx calls that could not be posted.
+constexpr auto kTick = std::chrono::milliseconds(100);
+// How long a connection we closed (shutdown(SD_SEND)) may take to send its
+// FIN back before the socket is closed anyway.
+constexpr auto kLingerLimit = std::chrono::seconds(2);
+
+std::string wsa_failure(const char* call) {
+  const int code = ::WSAGetLastError();
+  return std::string(call) + " failed: " + wsb::net::error_text(code);
+}
+
+DWORD milliseconds_until(Clock::time_point deadline, Clock::time_point now) {
+  if (deadline <= now) return 0;
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
+  return static_cast<DWORD>(std::min<long long>(ms, INFINITE - 1));
+}
+
+class Event {
+ public:
+  Event() : handle_(::WSACreateEvent()) {
+    if (handle_ == WSA_INVALID_EVENT) {
+      throw wsb::net::NetError(::WSAGetLastError(), wsa_failure("WSACreateEvent()"));
+    }
+  }
+  ~Event() { ::WSACloseEvent(handle_); }
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+  WSAEVENT get() const noexcept { return handle_; }
+
+ private:
+  WSAEVENT handle_;
+};
+
+// AcceptEx and GetAcceptExSockaddrs are extensions of the socket provider and
+// are asked for from the provider behind the socket.
+template <class Function>
+Function load_extension(SOCKET s, GUID id, const char* name) {
+  Function function = nullptr;
+  DWORD bytes = 0;
+  if (::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &function, sizeof function,
+                 &bytes, nullptr, nullptr) == SOCKET_ERROR) {
+    const int code = ::WSAGetLastError();
+    throw wsb::net::NetError(
+        code, std::string("cannot load ") + name + ": " + wsb::net::error_text(code));
+  }
+  return function;
+}
+
+class IoThread;
+
+struct Peer {
+  Peer(IoThread& thread, Frame& frame, StatsShard& shard, SOCKET s, const Endpoint& peer)
+      : owner(thread),
+        socket(s),
+        address(peer),
+        connection(frame, shard),
+        buffer(std::make_unique<char[]>(kReceiveBuffer)) {}
+
+  enum class State {
+    open,
+    lingering,  // our FIN is sent; input is read and dropped until the peer's FIN
+    closed,     // socket closed; freed when the last outstanding routine has run
+  };
+
+  IoThread& owner;
+  SOCKET socket;
+  // The peer's address as AcceptEx delivered it (for a debugger; nothing in
+  // the model needs it).
+  Endpoint address;
+  Connection connection;
+  // The OVERLAPPEDs belong to the Peer and must not move or be freed while an
+  // operation using them is outstanding. hEvent carries the Peer: a
+  // completion routine gets only the OVERLAPPED pointer, and with a routine
+  // the system does not use hEvent.
+  WSAOVERLAPPED receive{};
+  WSAOVERLAPPED send{};
+  bool receiving = false;  // a WSARecv is outstanding
+  bool sending = false;    // a WSASend is outstanding
+  // Operations posted whose routine has not run yet. The Peer, its
+  // OVERLAPPEDs and its buffers are freed only at zero: closesocket()
+  // completes outstanding operations with WSA_OPERATION_ABORTED, but their
+  // routines still run later and still point here.
+  int outstanding = 0;
+  State state = State::open;
+  bool eof = false;  // a receive completed with 0 bytes
+  Clock::time_point linger_deadline;
+  std::size_t index = 0;  // position in the owner's list
+  std::unique_ptr<char[]> buffer;
+};
+
+// An I/O thread: it issues every operation on its connections, so every
+// completion routine of those connections runs here, one at a time, and no
+// connection state needs a lock.
+class IoThread {
+ public:
+  IoThread(Frame& frame, StatsShard& shard) : frame_(frame), shard_(shard) {
+    thread_ = ::CreateThread(nullptr, 0, &IoThread::thread_main, this, 0, nullptr);
+    if (thread_ == nullptr) {
+      throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(),
+                              "CreateThread");
+    }
+  }
+  ~IoThread() {
+    request_stop();
+    ::WaitForSingleObject(thread_, INFINITE);
+    ::CloseHandle(thread_);
+  }
+  IoThread(const IoThread&) = delete;
+  IoThread& operator=(const IoThread&) = delete;
+
+  // Accepting thread: queues the socket to this thread as an APC. False if
+  // the APC could not be queued (the socket stays the caller's).
+  bool assign(SOCKET s, const Endpoint& peer) noexcept {
+    Handoff* handoff = new (std::nothrow) Handoff{this, s, peer};
+    if (handoff == nullptr) return false;
+    if (::QueueUserAPC(&IoThread::adopt_apc, thread_, reinterpret_cast<ULONG_PTR>(handoff)) == 0) {
+      delete handoff;
+      return false;
+    }
+    return true;
+  }
+
+  // Accepting thread, after its last assign(): APCs run in the order they were
+  // queued, so every socket handed over before is adopted before the stop.
+  void request_stop() noexcept {
+    if (stop_queued_.exchange(true)) return;
+    ::QueueUserAPC(&IoThread::stop_apc, thread_, reinterpret_cast<ULONG_PTR>(this));
+  }
+
+ private:
+  struct Handoff {
+    IoThread* thread;
+    SOCKET socket;
+    Endpoint peer;
+  };
+
+  static DWORD WINAPI thread_main(LPVOID self) {
+    static_cast<IoThread*>(self)->run();
+    return 0;
+  }
+  static void CALLBACK adopt_apc(ULONG_PTR parameter);
+  static void CALLBACK stop_apc(ULONG_PTR parameter);
+  static void CALLBACK receive_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped,
+                                    DWORD flags);
+  static void CALLBACK send_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped, DWORD flags);
+
+  void run();
+  void adopt(SOCKET s, const Endpoint& peer);
+  void on_received(Peer& p, DWORD error, DWORD bytes);
+  void on_sent(Peer& p, DWORD error, DWORD bytes);
+  void pump(Peer& p);
+  bool post_receive(Peer& p);
+  void post_send(Peer& p);
+  void finish(Peer& p);
+  void close(Peer& p);
+  void free_if_done(Peer& p);
+  void housekeeping(Clock::time_point now);
+  void close_all();
+
+  Frame& frame_;
+  StatsShard& shard_;
+  // This thread only. Unordered; Peer::index makes removal O(1).
+  std::vector<std::unique_ptr<Peer>> peers_;
+  bool stopping_ = false;  // set by stop_apc, on this thread
+  std::atomic<bool> stop_queued_{false};
+  HANDLE thread_ = nullptr;
+};
+
+// The thread does nothing but wait alertably: every piece of work arrives as
+// an APC (a socket to adopt, the stop request) or as a completion routine,
+// and SleepEx runs them all before it returns WAIT_IO_COMPLETION. The
+// timeout only paces the housekeeping.
+void IoThread::run() {
+  auto next_tick = Clock::now() + kTick;
+  bool closed_all = false;
+  while (!(stopping_ && peers_.empty())) {
+    ::SleepEx(milliseconds_until(next_tick, Clock::now()), TRUE);
+    if (stopping_ && !closed_all) {
+      close_all();
+      closed_all = true;
+    }
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      housekeeping(now);
+      next_tick = now + kTick;
+    }
+  }
+}
+
+void CALLBACK IoThread::adopt_apc(ULONG_PTR parameter) {
+  const std::unique_ptr<Handoff> handoff(reinterpret_cast<Handoff*>(parameter));
+  handoff->thread->adopt(handoff->socket, handoff->peer);
+}
+
+void CALLBACK IoThread::stop_apc(ULONG_PTR parameter) {
+  reinterpret_cast<IoThread*>(parameter)->stopping_ = true;
+}
+
+void CALLBACK IoThread::receive_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped,
+                                     DWORD /*flags*/) {
+  Peer& p = *static_cast<Peer*>(overlapped->hEvent);
+  p.owner.on_received(p, error, bytes);
+}
+
+void CALLBACK IoThread::send_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped,
+                                  DWORD /*flags*/) {
+  Peer& p = *static_cast<Peer*>(overlapped->hEvent);
+  p.owner.on_sent(p, error, bytes);
+}
+
+void IoThread::adopt(SOCKET s, const Endpoint& peer) {
+  if (stopping_) {
+    // Not expected (the stop APC is queued after the last hand-over).
+    ::closesocket(s);
+    frame_.release(shard_);
+    return;
+  }
+  try {
+    peers_.push_back(std::make_unique<Peer>(*this, frame_, shard_, s, peer));
+  } catch (...) {
+    shard_.error(ErrorClass::io);
+    ::closesocket(s);
+    frame_.release(shard_);
+    return;
+  }
+  Peer& p = *peers_.back();
+  p.index = peers_.size() - 1;
+  pump(p);
+  free_if_done(p);
+}
+
+// Runs inside SleepEx on this thread. Re-posts from here and never blocks:
+// every other connection of this thread waits while a routine runs.
+void IoThread::on_received(Peer& p, DWORD error, DWORD bytes) {
+  p.receiving = false;
+  --p.outstanding;
+  if (p.state == Peer::State::lingering) {
+    // Dropping input until the peer's FIN (0 bytes) or an error ends it.
+    if (error != 0 || bytes == 0 || !post_receive(p)) close(p);
+  } else if (p.state == Peer::State::open) {
+    if (error != 0) {
+      p.connection.on_error(classify_io_error(static_cast<int>(error)));
+    } else if (bytes == 0) {
+      p.eof = true;
+      p.connection.on_peer_closed();
+    } else {
+      p.connection.on_received({p.buffer.get(), bytes});
+    }
+    pump(p);
+  }
+  // Closed: this was an operation aborted by closesocket(); only its
+  // completion mattered.
+  free_if_done(p);  // last: may free p
+}
+
+void IoThread::on_sent(Peer& p, DWORD error, DWORD bytes) {
+  p.sending = false;
+  --p.outstanding;
+  if (p.state == Peer::State::open) {
+    if (error != 0) {
+      p.connection.on_error(classify_io_error(static_cast<int>(error)));
+    } else {
+      // A completed overlapped send normally carries every byte; fewer means
+      // the rest of the frozen block goes out with the next WSASend.
+      p.connection.on_sent(bytes);
+    }
+    pump(p);
+  }
+  free_if_done(p);  // last: may free p
+}
+
+// Starts what the Connection wants and is not outstanding yet: at most one
+// WSARecv and one WSASend per socket.
+void IoThread::pump(Peer& p) {
+  if (p.state != Peer::State::open) return;
+  if (!p.sending && p.connection.want_write()) post_send(p);
+  // want_read() is false while more than --max-pending reply bytes wait: no
+  // receive is posted until the sends have drained them (backpressure). A
+  // failed post is counted on the Connection, which is then finished.
+  if (!p.receiving && p.connection.want_read()) post_receive(p);
+  if (p.connection.finished()) finish(p);
+}
+
+bool IoThread::post_receive(Peer& p) {
+  p.receive = WSAOVERLAPPED{};
+  p.receive.hEvent = &p;
+  WSABUF buffer{kReceiveBuffer, p.buffer.get()};
+  DWORD flags = 0;
+  // Even when WSARecv completes at once (returns 0), receive_done is queued
+  // and runs in a later alertable wait, so both outcomes count as outstanding.
+  if (::WSARecv(p.socket, &buffer, 1, nullptr, &flags, &p.receive, &IoThread::receive_done) ==
+      SOCKET_ERROR) {
+    const int code = ::WSAGetLastError();
+    if (code != WSA_IO_PENDING) {
+      // No routine will run for a call that failed like this.
+      if (p.state == Peer::State::open) p.connection.on_error(classify_io_error(code));
+      return false;
+    }
+  }
+  p.receiving = true;
+  ++p.outstanding;
+  return true;
+}
+
+void IoThread::post_send(Peer& p) {
+  // begin_send() freezes the bytes in a block of their own, so receives that
+  // complete while this send is outstanding never move the memory the kernel
+  // is reading.
+  const auto block = p.connection.begin_send();
+  p.send = WSAOVERLAPPED{};
+  p.send.hEvent = &p;
+  // WSABUF::buf is not const, but WSASend only reads it.
+  WSABUF buffer{static_cast<ULONG>(std::min(block.size(), kMaxSendBlock)),
+                const_cast<char*>(block.data())};
+  if (::WSASend(p.socket, &buffer, 1, nullptr, 0, &p.send, &IoThread::send_done) == SOCKET_ERROR) {
+    const int code = ::WSAGetLastError();
+    if (code != WSA_IO_PENDING) {
+      p.connection.on_error(classify_io_error(code));
+      return;
+    }
+  }
+  p.sending = true;
+  ++p.outstanding;
+}
+
+// The Connection is finished: every reply is out (or it failed).
+void IoThread::finish(Peer& p) {
+  if (p.connection.failed() || p.eof) {
+    // A failed connection is closed at once; after the peer's FIN there is
+    // nothing left to read, so a graceful close needs no lingering either.
+    if (!p.connection.failed()) ::shutdown(p.socket, SD_SEND);
+    close(p);
+    return;
+  }
+  // We end the connection (HTTP "Connection: close", a protocol error): send
+  // our FIN behind the replies, then read and drop input until the peer's
+  // FIN, so that unread data does not turn closesocket() into a reset.
+  ::shutdown(p.socket, SD_SEND);
+  p.state = Peer::State::lingering;
+  p.linger_deadline = Clock::now() + kLingerLimit;
+  if (!p.receiving && !post_receive(p)) close(p);
+}
+
+// Ends the outstanding operations with WSA_OPERATION_ABORTED and closes the
+// socket. Their routines are still delivered to this thread later, which is
+// why the Peer lives on until `outstanding` is zero.
+//
+// On Windows closesocket() alone aborts them. Wine 8 does not: a WSASend
+// blocked on a peer that does not read stays pending after closesocket(),
+// its routine never runs and the Peer could never be freed. CancelIoEx first
+// works on both.
+void IoThread::close(Peer& p) {
+  if (p.state == Peer::State::closed) return;
+  if (p.outstanding != 0) ::CancelIoEx(reinterpret_cast<HANDLE>(p.socket), nullptr);
+  ::closesocket(p.socket);
+  p.socket = INVALID_SOCKET;
+  p.state = Peer::State::closed;
+  frame_.release(shard_);
+}
+
+void IoThread::free_if_done(Peer& p) {
+  if (p.state != Peer::State::closed || p.outstanding != 0) return;
+  const std::size_t i = p.index;
+  if (i != peers_.size() - 1) {
+    peers_[i] = std::move(peers_.back());  // destroys p
+    peers_[i]->index = i;
+  }
+  peers_.pop_back();  // destroys p, or the moved-from pointer
+}
+
+// Walks backwards so that free_if_done()'s swap with the last element only
+// moves peers that were already visited.
+void IoThread::housekeeping(Clock::time_point now) {
+  for (std::size_t i = peers_.size(); i-- > 0;) {
+    Peer& p = *peers_[i];
+    if (p.state == Peer::State::lingering && now >= p.linger_deadline) {
+      close(p);
+    } else if (p.state == Peer::State::open && p.connection.expire_if_idle(now)) {
+      close(p);  // counted as idle_timeout by expire_if_idle()
+    }
+    free_if_done(p);
+  }
+}
+
+void IoThread::close_all() {
+  for (std::size_t i = peers_.size(); i-- > 0;) {
+    Peer& p = *peers_[i];
+    close(p);
+    free_if_done(p);
+  }
+}
+
+// One posted AcceptEx: the socket it accepts into, and the buffer that
+// receives the local and remote address. AcceptEx has no completion-routine
+// parameter, so the accepting thread waits on events.
+struct PendingAccept {
+  PendingAccept() { overlapped.hEvent = event.get(); }
+  PendingAccept(const PendingAccept&) = delete;
+  PendingAccept& operator=(const PendingAccept&) = delete;
+
+  Event event;
+  WSAOVERLAPPED overlapped{};
+  SOCKET socket = INVALID_SOCKET;
+  bool in_flight = false;
+  char addresses[2 * kAddressLength]{};
+};
+
+class Acceptor {
+ public:
+  // stop_event is set by the frame's wake callback; it belongs to main() so
+  // that it outlives every call of that callback.
+  Acceptor(Frame& frame, SOCKET listener, WSAEVENT stop_event, int io_threads)
+      : frame_(frame),
+        listener_(listener),
+        family_(frame.listen_endpoint().is_v6() ? AF_INET6 : AF_INET),
+        shard_(frame.shard()),
+        accept_ex_(load_extension<LPFN_ACCEPTEX>(listener, WSAID_ACCEPTEX, "AcceptEx")),
+        get_addresses_(load_extension<LPFN_GETACCEPTEXSOCKADDRS>(
+            listener, WSAID_GETACCEPTEXSOCKADDRS, "GetAcceptExSockaddrs")),
+        accepts_(std::make_unique<PendingAccept[]>(kAcceptsPosted)) {
+    events_[0] = stop_event;
+    for (std::size_t i = 0; i < kAcceptsPosted; ++i)
+      events_[1 + i] = accepts_[i].event.get();
+    for (int i = 0; i < io_threads; ++i) {
+      threads_.push_back(std::make_unique<IoThread>(frame_, frame_.shard()));
+    }
+  }
+
+  void run() {
+    constexpr DWORD count = 1 + kAcceptsPosted;
+    auto next_tick = Clock::now();
+    for (;;) {
+      // Post every AcceptEx that is not in flight: after a completion, and
+      // each tick after a failure, so a shortage of sockets is retried
+      // without spinning.
+      const auto now = Clock::now();
+      if (now >= next_tick) {
+        for (std::size_t i = 0; i < kAcceptsPosted; ++i) {
+          if (!accepts_[i].in_flight) post(accepts_[i]);
+        }
+        next_tick = now + kTick;
+      }
+      const DWORD rc = ::WSAWaitForMultipleEvents(count, events_, FALSE,
+                                                  milliseconds_until(next_tick, now), FALSE);
+      if (rc == WSA_WAIT_FAILED) {
+        frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
+        break;
+      }
+      if (rc == WSA_WAIT_EVENT_0 || frame_.stopping()) break;
+      if (rc == WSA_WAIT_TIMEOUT) continue;
+      for (std::size_t i = 0; i < kAcceptsPosted; ++i) {
+        PendingAccept& a = accepts_[i];
+        if (a.in_flight && harvest(a)) post(a);
+      }
+    }
+    cancel_accepts();
+    // Shutdown via APC: each I/O thread closes its sockets, waits for the
+    // aborted operations' routines, frees its connections and ends.
+    for (auto& thread : threads_)
+      thread->request_stop();
+    threads_.clear();
+  }
+
+ private:
+  void post(PendingAccept& a) {
+    a.socket = ::WSASocketW(family_, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
+                            WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (a.socket == INVALID_SOCKET) {
+      shard_.error(classify_accept_error(::WSAGetLastError()));
+      return;
+    }
+    a.overlapped = WSAOVERLAPPED{};
+    a.overlapped.hEvent = a.event.get();
+    // dwReceiveDataLength = 0: complete on the connection, not on its first data.
+    DWORD received = 0;
+    if (!accept_ex_(listener_, a.socket, a.addresses, 0, kAddressLength, kAddressLength, &received,
+                    &a.overlapped)) {
+      const int code = ::WSAGetLastError();
+      if (code != ERROR_IO_PENDING) {
+        ::closesocket(a.socket);
+        a.socket = INVALID_SOCKET;
+        shard_.error(classify_accept_error(code));
+        return;
+      }
+    }
+    a.in_flight = true;  // an immediate success signals the event as well
+  }
+
+  bool harvest(PendingAccept& a) {
+    DWORD bytes = 0;
+    DWORD flags = 0;
+    const BOOL ok = ::WSAGetOverlappedResult(listener_, &a.overlapped, &bytes, FALSE, &flags);
+    const int code = ok ? 0 : ::WSAGetLastError();
+    if (!ok && code == WSA_IO_INCOMPLETE) return false;
+    ::WSAResetEvent(a.event.get());
+    a.in_flight = false;
+    const SOCKET s = a.socket;
+    a.socket = INVALID_SOCKET;
+    if (!ok) {
+      ::closesocket(s);
+      shard_.error(classify_accept_error(code));
+      return true;
+    }
+    // Until SO_UPDATE_ACCEPT_CONTEXT the socket does not know its listener:
+    // getpeername(), shutdown() and inherited options fail or are missing.
+    // (Wine ignores the option, so forgetting it would pass there.)
+    const SOCKET listener = listener_;
+    if (::setsockopt(s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
+                     reinterpret_cast<const char*>(&listener), sizeof listener) == SOCKET_ERROR) {
+      shard_.error(classify_accept_error(::WSAGetLastError()));
+      ::closesocket(s);
+      return true;
+    }
+    sockaddr* local = nullptr;
+    sockaddr* remote = nullptr;
+    int local_length = 0;
+    int remote_length = 0;
+    get_addresses_(a.addresses, 0, kAddressLength, kAddressLength, &local, &local_length, &remote,
+                   &remote_length);
+    const Endpoint peer = Endpoint::from(remote, remote_length).value_or(Endpoint{});
+    if (!frame_.admit(shard_)) {
+      ::closesocket(s);
+      return true;
+    }
+    // Options are not inherited through AcceptEx; small replies must not
+    // wait for Nagle.
+    wsb::net::set_nodelay(s);
+    // The I/O thread must issue the socket's operations itself (their
+    // routines run on the issuing thread), so the socket travels as an APC.
+    IoThread& thread = *threads_[next_thread_];
+    next_thread_ = (next_thread_ + 1) % threads_.size();
+    if (!thread.assign(s, peer)) {
+      shard_.error(ErrorClass::io);
+      ::closesocket(s);
+      frame_.release(shard_);
+    }
+    return true;
+  }
+
+  void cancel_accepts() {
+    ::CancelIoEx(reinterpret_cast<HANDLE>(listener_), nullptr);
+    for (std::size_t i = 0; i < kAcceptsPosted; ++i) {
+      PendingAccept& a = accepts_[i];
+      if (!a.in_flight) continue;
+      const WSAEVENT event = a.event.get();
+      ::WSAWaitForMultipleEvents(1, &event, TRUE, WSA_INFINITE, FALSE);
+      a.in_flight = false;
+      ::closesocket(a.socket);
+      a.socket = INVALID_SOCKET;
+    }
+  }
+
+  Frame& frame_;
+  SOCKET listener_;
+  int family_;
+  StatsShard& shard_;
+  LPFN_ACCEPTEX accept_ex_;
+  LPFN_GETACCEPTEXSOCKADDRS get_addresses_;
+  std::unique_ptr<PendingAccept[]> accepts_;
+  WSAEVENT events_[1 + kAcceptsPosted]{};
+  std::vector<std::unique_ptr<IoThread>> threads_;
+  std::size_t next_thread_ = 0;
+};
+
+int default_io_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(std::min(n, 64u));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return wsb::server::run_guarded([&] {
+    Frame frame("overlapped-routine",
+                "Overlapped I/O with completion routines: WSARecv/WSASend name a routine that "
+                "runs as an APC on the issuing I/O thread while it waits alertably (SleepEx); "
+                "the accepting thread hands sockets over with QueueUserAPC. --threads N sets "
+                "the number of I/O threads.",
+                default_io_threads());
+    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+    const SOCKET listener = frame.open_listener({.overlapped = true});
+    const Event stop_event;
+    {
+      Acceptor acceptor(frame, listener, stop_event.get(), frame.options().threads);
+      frame.start([&stop_event] { ::WSASetEvent(stop_event.get()); });
+      acceptor.run();
+    }
+    ::closesocket(listener);
+    return frame.finish();
+  });
+}
