@@ -161,6 +161,11 @@ Histogram decode_uncompressed(std::span<const std::uint8_t> bytes) {
                       " payload bytes, the header announces " +
                       std::to_string(header.payload_length));
   }
+  if (header.payload_length < bytes.size() - kHeaderSize) {
+    throw DecodeError("hdr decode: " +
+                      std::to_string(bytes.size() - kHeaderSize - header.payload_length) +
+                      " bytes follow the histogram");
+  }
   fill_counts(histogram, bytes.subspan(kHeaderSize, header.payload_length));
   return histogram;
 }
@@ -228,6 +233,11 @@ Histogram decode_compressed(std::span<const std::uint8_t> bytes) {
     throw DecodeError("hdr decode: the compressed length " + std::to_string(length) +
                       " exceeds the " + std::to_string(bytes.size() - kCompressedHeaderSize) +
                       " bytes present");
+  }
+  if (length < bytes.size() - kCompressedHeaderSize) {
+    throw DecodeError("hdr decode: " +
+                      std::to_string(bytes.size() - kCompressedHeaderSize - length) +
+                      " bytes follow the compressed histogram");
   }
   Inflater inflater(bytes.subspan(kCompressedHeaderSize, length));
   std::array<std::uint8_t, kHeaderSize> header_bytes{};

@@ -49,7 +49,8 @@ std::vector<std::uint8_t> encode(const Histogram& histogram);
 std::vector<std::uint8_t> encode_compressed(const Histogram& histogram,
                                             int level = kLogCompressionLevel);
 
-// Decodes either V2 form, chosen by its cookie. Throws DecodeError.
+// Decodes either V2 form, chosen by its cookie. bytes must hold exactly one
+// histogram: truncated input and trailing bytes both throw DecodeError.
 Histogram decode(std::span<const std::uint8_t> bytes);
 
 // Base64 with the standard alphabet and '=' padding, no line breaks.

@@ -13,8 +13,8 @@ namespace wsb::hdrtool {
 namespace {
 
 constexpr const char* kScaleHelp =
-    "Divide every printed value by X (Java's -outputValueUnitRatio). The default, 1, prints the "
-    "recorded values as they are; wsbench records latencies in nanoseconds, so 1000 prints "
+    "Divide every printed value by X (Java's -outputValueUnitRatio). The default, 1, prints raw "
+    "recorded values; wsbench records latencies in nanoseconds, so 1000 prints "
     "microseconds and 1e6 milliseconds (Java's own default)";
 
 constexpr const char* kDescription =

@@ -5,6 +5,7 @@
 #include <istream>
 #include <memory>
 #include <ostream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -80,8 +81,7 @@ int run_record(const RecordOptions& options, std::istream& in, std::ostream& out
                const Clock& clock) {
   hdr::Histogram histogram(options.lowest, options.highest, options.significant_figures);
   if (!hdr::is_valid_tag(options.tag)) {
-    err << "hdrtool record: --tag must not contain a comma, a space or a line break\n";
-    return kExitUsage;
+    throw std::invalid_argument("--tag must not contain a comma, a space or a line break");
   }
   const std::int64_t start_wall = options.start_time_ms ? *options.start_time_ms : clock.wall_ms();
   const std::int64_t start_steady = clock.steady_ms();

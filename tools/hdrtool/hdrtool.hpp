@@ -47,7 +47,8 @@ struct RecordOptions {
 };
 // Reads one integer per line from in (blank lines are skipped), writes the
 // .hlog to out. Bad lines are reported on err with their line numbers and
-// skipped; the result is then kExitDataError.
+// skipped; the result is then kExitDataError. An invalid configuration or tag
+// throws std::invalid_argument.
 int run_record(const RecordOptions& options, std::istream& in, std::ostream& out, std::ostream& err,
                const Clock& clock);
 

@@ -1,0 +1,252 @@
+// hdrtool's command line and commands, run in-process with string streams, a
+// fake clock and temporary files, so that they are tested on every platform.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "hdr/encoding.hpp"
+#include "hdr/histogram.hpp"
+#include "hdr/log.hpp"
+#include "hdr/output.hpp"
+#include "hdrtool.hpp"
+
+namespace {
+
+using wsb::hdr::Histogram;
+
+constexpr const char* kOneTwoThree = "HISTFAAAACN42pNpmSzMwMDAwgABzFCaEURcm7yEwf4DVISJiQkAY5YEkQ==";
+
+// A clock that stands still.
+struct FakeClock {
+  std::int64_t wall = 1'441'812'279'474;
+  std::int64_t steady = 0;
+  wsb::hdrtool::Clock clock() {
+    return {[this] { return wall; }, [this] { return steady; }};
+  }
+};
+
+struct Result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+Result hdrtool(std::vector<std::string> args, const std::string& input = "",
+            FakeClock* clock = nullptr) {
+  FakeClock still;
+  args.insert(args.begin(), "hdrtool");
+  std::vector<const char*> argv;
+  for (const std::string& a : args)
+    argv.push_back(a.c_str());
+  std::istringstream in(input);
+  std::ostringstream out;
+  std::ostringstream err;
+  Result r;
+  r.status = wsb::hdrtool::main(static_cast<int>(argv.size()), argv.data(), in, out, err,
+                                (clock ? clock : &still)->clock());
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+// A file in the temporary directory, removed with the object.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& name, const std::string& content = "")
+      : path_((std::filesystem::temp_directory_path() / ("wsb_hdrtool_test_" + name)).string()) {
+    std::ofstream(path_, std::ios::binary) << content;
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::vector<wsb::hdr::LogEntry> read_log(const std::string& text) {
+  std::istringstream in(text);
+  wsb::hdr::LogReader reader(in);
+  std::vector<wsb::hdr::LogEntry> entries;
+  while (auto e = reader.next())
+    entries.push_back(std::move(*e));
+  return entries;
+}
+
+TEST(Hdrtool, HelpAndUsageErrors) {
+  Result help = hdrtool({"--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("record"), std::string::npos);
+  EXPECT_NE(help.out.find("nanoseconds"), std::string::npos);
+  Result report_help = hdrtool({"report", "--help"});
+  EXPECT_EQ(report_help.status, 0);
+  EXPECT_NE(report_help.out.find("--scale"), std::string::npos);
+  EXPECT_NE(report_help.out.find("raw"), std::string::npos);
+
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{},
+                                              {"frobnicate"},
+                                              {"record", "--bogus"},
+                                              {"report"},
+                                              {"report", "x.hlog", "--scale", "-1"},
+                                              {"record", "--sigfigs", "abc"},
+                                              {"record", "--sigfigs", "6"},
+                                              {"record", "--lowest", "10", "--highest", "15"},
+                                              {"record", "--tag", "a,b"}}) {
+    Result r = hdrtool(bad);
+    EXPECT_EQ(r.status, 2) << (bad.empty() ? "" : bad.back());
+    EXPECT_NE(r.err.find("Usage"), std::string::npos) << r.err;
+  }
+}
+
+TEST(Hdrtool, RecordWritesTheJavaLogLine) {
+  Result r = hdrtool({"record", "--highest", "3600000000"}, "1\n2\n3\n");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(
+      r.out,
+      "#[Logged with hdrtool " WSB_VERSION_FOR_TESTS
+      "]\n"
+      "#[Histogram log format version 1.3]\n"
+      "#[StartTime: 1441812279.474 (seconds since epoch), Wed Sep 09 15:24:39 UTC 2015]\n"
+      "#[BaseTime: 1441812279.474 (seconds since epoch)]\n"
+      "\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n"
+      "0.000,0.000,0.000," +
+          std::string(kOneTwoThree) + "\n");
+}
+
+TEST(Hdrtool, RecordReportsBadLinesWithTheirNumbers) {
+  Result r = hdrtool({"record", "--start-time-ms", "0", "--tag", "run1"},
+                  "10\n  20 \r\nabc\n\n-5\n99999999999999999999\n4000000000000000\n30\n");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("line 3: \"abc\" is not an integer"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("line 5: \"-5\" is negative"), std::string::npos);
+  EXPECT_NE(r.err.find("line 6: \"99999999999999999999\" is out of the 64-bit range"),
+            std::string::npos);
+  EXPECT_NE(r.err.find("line 7: \"4000000000000000\" exceeds"), std::string::npos);
+  EXPECT_NE(r.err.find("4 of 8 lines"), std::string::npos);
+  const auto entries = read_log(r.out);
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].histogram.total_count(), 3);  // the good lines are kept
+  EXPECT_EQ(entries[0].histogram.tag(), "run1");
+  EXPECT_EQ(entries[0].histogram.max(), 30);
+}
+
+TEST(Hdrtool, RecordCutsIntervalsByArrivalTime) {
+  // record reads the steady clock once at the start, once per line and once
+  // at the end of input; these are the times it sees.
+  const std::vector<std::int64_t> times = {0, 0, 400, 800, 1200, 3600, 3700, 3800, 3900, 4200};
+  std::size_t call = 0;
+  const wsb::hdrtool::Clock clock{[] { return std::int64_t{1'441'812'279'474}; },
+                                  [&] { return times[std::min(call++, times.size() - 1)]; }};
+  std::istringstream in("1\n2\n3\n4\n5\n6\n7\n8\n");
+  std::ostringstream out;
+  std::ostringstream err;
+  const char* argv[] = {"hdrtool", "record", "--interval-ms", "1000"};
+  ASSERT_EQ(wsb::hdrtool::main(4, argv, in, out, err, clock), 0) << err.str();
+  EXPECT_EQ(call, times.size());
+  const auto entries = read_log(out.str());
+  // [0,1000): lines 1-3. [1000,2000): line 4. [2000,3000): nothing arrived,
+  // written empty. [3000,4000): lines 5-8. [4000,4200): the partial last one.
+  const std::vector<std::int64_t> expected_counts = {3, 1, 0, 4, 0};
+  ASSERT_EQ(entries.size(), expected_counts.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].histogram.total_count(), expected_counts[i]) << i;
+    EXPECT_DOUBLE_EQ(entries[i].timestamp_s, static_cast<double>(i)) << i;
+    EXPECT_DOUBLE_EQ(entries[i].length_s, i + 1 < entries.size() ? 1.0 : 0.2) << i;
+  }
+  EXPECT_EQ(entries[3].histogram.min(), 5);
+}
+
+TEST(Hdrtool, ReportMatchesTheDistributionOfTheSum) {
+  Result rec = hdrtool({"record", "--highest", "3600000000"}, "1\n2\n3\n");
+  ASSERT_EQ(rec.status, 0);
+  Result rep = hdrtool({"report", "-"}, rec.out);
+  ASSERT_EQ(rep.status, 0) << rep.err;
+  Histogram expected(1, 3'600'000'000, 3);
+  expected.record(1);
+  expected.record(2);
+  expected.record(3);
+  EXPECT_EQ(rep.out,
+            "#[StartTime: 1441812279.474 (seconds since epoch), Wed Sep 09 15:24:39 UTC 2015]\n" +
+                wsb::hdr::percentile_distribution(expected));
+  Result csv = hdrtool({"report", "-", "--csv", "--scale", "1000"}, rec.out);
+  EXPECT_EQ(csv.out,
+            "#[StartTime: 1441812279.474 (seconds since epoch), Wed Sep 09 15:24:39 UTC 2015]\n" +
+                wsb::hdr::percentile_distribution(expected, {5, 1000.0, true}));
+}
+
+TEST(Hdrtool, ReportSumsMatchingTagsAndHandlesEmptyAndBadLogs) {
+  std::string log = "#[StartTime: 0.000 (seconds since epoch), x]\n";
+  log += std::string("0.000,1.000,0.000,") + kOneTwoThree + "\n";
+  log += std::string("Tag=b,1.000,1.000,0.000,") + kOneTwoThree + "\n";
+  log += std::string("Tag=b,2.000,1.000,0.000,") + kOneTwoThree + "\n";
+  Result untagged = hdrtool({"report", "-"}, log);
+  ASSERT_EQ(untagged.status, 0);
+  // StartTime 0 prints no StartTime line (Java's rule).
+  EXPECT_EQ(untagged.out.rfind("       Value", 0), 0u);
+  EXPECT_NE(untagged.out.find("Total count    =            3]"), std::string::npos);
+  Result tagged = hdrtool({"report", "-", "--tag", "b"}, log);
+  EXPECT_NE(tagged.out.find("Total count    =            6]"), std::string::npos);
+  Result none = hdrtool({"report", "-", "--tag", "zzz"}, log);
+  EXPECT_EQ(none.status, 0);
+  EXPECT_EQ(none.out, wsb::hdr::percentile_distribution(Histogram(1, 1'000'000, 2)));
+  Result bad = hdrtool({"report", "-"}, log + "3.000,oops,0.000," + kOneTwoThree + "\n");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.err.find("line 5"), std::string::npos) << bad.err;
+  Result missing = hdrtool({"report", "/nonexistent/dir/x.hlog"});
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_NE(missing.err.find("cannot open"), std::string::npos);
+}
+
+TEST(Hdrtool, MergeIsTheExactUnion) {
+  FakeClock early;
+  early.wall = 1'700'000'000'000;
+  FakeClock late;
+  late.wall = 1'700'000'005'500;
+  Result a = hdrtool({"record"}, "100\n200\n", &early);
+  Result b = hdrtool({"record", "--tag", "B"}, "300\n300\n7\n", &late);
+  TempFile fa("merge_a.hlog", a.out);
+  TempFile fb("merge_b.hlog", b.out);
+  Result m = hdrtool({"merge", fb.path(), fa.path()});
+  ASSERT_EQ(m.status, 0) << m.err;
+  const auto entries = read_log(m.out);
+  ASSERT_EQ(entries.size(), 2u);
+  // Ordered by start time under the earliest StartTime, tags kept.
+  EXPECT_EQ(entries[0].histogram.total_count(), 2);
+  EXPECT_DOUBLE_EQ(entries[0].timestamp_s, 0.0);
+  EXPECT_EQ(entries[0].histogram.start_time_ms(), 1'700'000'000'000);
+  EXPECT_EQ(entries[1].histogram.tag(), "B");
+  EXPECT_DOUBLE_EQ(entries[1].timestamp_s, 5.5);
+  EXPECT_EQ(entries[1].histogram.count_at(300), 2);
+  EXPECT_NE(m.out.find("#[StartTime: 1700000000.000"), std::string::npos);
+  Result missing = hdrtool({"merge", fa.path(), "/nonexistent/x.hlog"});
+  EXPECT_EQ(missing.status, 2);
+}
+
+TEST(Hdrtool, DecodeDumpsLogsAndBase64) {
+  Result one = hdrtool({"decode", kOneTwoThree});
+  ASSERT_EQ(one.status, 0) << one.err;
+  EXPECT_EQ(one.out,
+            "histogram count=3 min=1 p50=2 p90=3 p99=3 p99.9=3 p99.99=3 max=3 mean=2.000 "
+            "stddev=0.816 config=1/3600000000/3\n");
+  Result values = hdrtool({"decode", "--values", kOneTwoThree});
+  EXPECT_NE(values.out.find("\n  1 1\n  2 1\n  3 1\n"), std::string::npos);
+  Result rec = hdrtool({"record", "--tag", "t"}, "5\n");
+  Result log = hdrtool({"decode", "-"}, rec.out);
+  ASSERT_EQ(log.status, 0);
+  EXPECT_EQ(log.out.rfind("interval 1 tag=t start=0.000 length=0.000 count=1 min=5", 0), 0u)
+      << log.out;
+  EXPECT_NE(log.out.find("start_time=1441812279.474 (Wed Sep 09 15:24:39 UTC 2015)"),
+            std::string::npos);
+  EXPECT_EQ(hdrtool({"decode", "HISTnonsense"}).status, 1);
+  EXPECT_EQ(hdrtool({"decode", "no-such-file.hlog"}).status, 1);
+}
+
+}  // namespace
