@@ -350,6 +350,18 @@ Group::Received Group::receive_once(Slot& s) {
     return Received::data;
   }
   if (n == 0) {
+    // Wine 8 reports a peer's reset like a FIN: FD_CLOSE with error 0, then
+    // recv() returns 0. A zero-byte send() tells the two apart: after a FIN
+    // it succeeds (sending stays legal on a half-closed connection), after a
+    // reset it fails with WSAECONNRESET. On Windows, where FD_CLOSE already
+    // carries the reset, it costs one call per connection.
+    if (::send(s.socket, buffer_.get(), 0, 0) == SOCKET_ERROR) {
+      const int code = ::WSAGetLastError();
+      if (wsb::net::is_reset(code)) {
+        s.connection.on_error(classify_io_error(code));
+        return Received::failed;
+      }
+    }
     s.eof = true;
     s.fin_reported = false;
     s.connection.on_peer_closed();
