@@ -162,9 +162,9 @@ Histogram decode_uncompressed(std::span<const std::uint8_t> bytes) {
                       std::to_string(header.payload_length));
   }
   if (header.payload_length < bytes.size() - kHeaderSize) {
-    throw DecodeError("hdr decode: " +
-                      std::to_string(bytes.size() - kHeaderSize - header.payload_length) +
-                      " bytes follow the histogram");
+    throw DecodeError(
+        "hdr decode: " + std::to_string(bytes.size() - kHeaderSize - header.payload_length) +
+        " bytes follow the histogram");
   }
   fill_counts(histogram, bytes.subspan(kHeaderSize, header.payload_length));
   return histogram;
@@ -235,9 +235,9 @@ Histogram decode_compressed(std::span<const std::uint8_t> bytes) {
                       " bytes present");
   }
   if (length < bytes.size() - kCompressedHeaderSize) {
-    throw DecodeError("hdr decode: " +
-                      std::to_string(bytes.size() - kCompressedHeaderSize - length) +
-                      " bytes follow the compressed histogram");
+    throw DecodeError(
+        "hdr decode: " + std::to_string(bytes.size() - kCompressedHeaderSize - length) +
+        " bytes follow the compressed histogram");
   }
   Inflater inflater(bytes.subspan(kCompressedHeaderSize, length));
   std::array<std::uint8_t, kHeaderSize> header_bytes{};

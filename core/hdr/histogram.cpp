@@ -51,7 +51,6 @@ Histogram::Histogram(std::int64_t lowest_discernible_value, std::int64_t highest
   leading_zero_count_base_ = 64 - unit_magnitude_ - sub_bucket_half_count_magnitude_ - 1;
   sub_bucket_half_count_ = std::uint64_t{1} << sub_bucket_half_count_magnitude_;
   sub_bucket_mask_ = ((std::uint64_t{1} << sub_bucket_count_magnitude) - 1) << unit_magnitude_;
-  unit_magnitude_mask_ = static_cast<std::int64_t>((std::uint64_t{1} << unit_magnitude_) - 1);
   bucket_count_ = buckets_needed(highest_, sub_bucket_count_magnitude, unit_magnitude_);
   counts_len_ = static_cast<std::uint64_t>(bucket_count_ + 1) << sub_bucket_half_count_magnitude_;
   counts_.assign(static_cast<std::size_t>(counts_len_), 0);
@@ -67,20 +66,15 @@ Histogram::Histogram(Histogram&& other) noexcept
       bucket_count_(other.bucket_count_),
       sub_bucket_half_count_(other.sub_bucket_half_count_),
       sub_bucket_mask_(other.sub_bucket_mask_),
-      unit_magnitude_mask_(other.unit_magnitude_mask_),
       counts_len_(other.counts_len_),
       counts_(std::move(other.counts_)),
       total_(other.total_),
-      min_raw_(other.min_raw_),
-      max_raw_(other.max_raw_),
       start_time_ms_(other.start_time_ms_),
       end_time_ms_(other.end_time_ms_),
       tag_(std::move(other.tag_)) {
   other.counts_.clear();
   other.counts_len_ = 0;
   other.total_ = 0;
-  other.min_raw_ = kNoMin;
-  other.max_raw_ = 0;
 }
 
 Histogram& Histogram::operator=(Histogram&& other) noexcept {
@@ -166,7 +160,6 @@ bool Histogram::record_corrected(std::int64_t value, std::int64_t expected_inter
   // to max(lowest_equivalent(m), I) there are k = (m - floor) / I + 1 of them.
   const std::int64_t interval = expected_interval;
   std::int64_t m = value - interval;  // value >= 0 and interval > 0: no overflow
-  std::int64_t smallest = -1;
   while (m >= interval) {
     const std::uint64_t index = index_of_unchecked(m);
     const std::int64_t floor = std::max(value_at_index(static_cast<std::size_t>(index)), interval);
@@ -174,18 +167,7 @@ bool Histogram::record_corrected(std::int64_t value, std::int64_t expected_inter
     const auto added = static_cast<std::int64_t>(static_cast<std::uint64_t>(k) *
                                                  static_cast<std::uint64_t>(count));
     add_at_index(index, added);
-    smallest = m - (k - 1) * interval;
-    m = smallest - interval;
-  }
-  if (smallest >= 0) {
-    // Every term is below value, so only the raw minimum can change. Java
-    // skips terms inside the first unit range; the smallest term above it is
-    // the candidate.
-    std::int64_t candidate = smallest;
-    if (candidate <= unit_magnitude_mask_) {
-      candidate += ((unit_magnitude_mask_ - candidate) / interval + 1) * interval;
-    }
-    if (candidate < value) min_raw_ = std::min(min_raw_, candidate);
+    m -= k * interval;  // k * interval <= m - floor + interval <= m: no overflow
   }
   return true;
 }
@@ -193,13 +175,9 @@ bool Histogram::record_corrected(std::int64_t value, std::int64_t expected_inter
 std::int64_t Histogram::add(const Histogram& other) {
   std::int64_t dropped = 0;
   if (same_layout(other)) {
-    // Identical index mapping: add counter to counter. The minimum and the
-    // maximum move exactly as if each range had been recorded at its lowest
-    // equivalent value, which is what the general path does.
+    // Identical index mapping: add counter to counter, which is what the
+    // general path below amounts to.
     const std::uint64_t n = other.counts_len_;
-    std::uint64_t first_above_zero = 0;
-    std::uint64_t last = 0;
-    bool any = false;
     for (std::uint64_t i = 0; i < n; ++i) {
       const std::int64_t c = other.counts_[i];
       if (c == 0) continue;
@@ -208,15 +186,6 @@ std::int64_t Histogram::add(const Histogram& other) {
         continue;
       }
       add_at_index(i, c);
-      if (i > 0 && first_above_zero == 0) first_above_zero = i;
-      last = i;
-      any = true;
-    }
-    if (any) {
-      update_min_max(value_at_index(static_cast<std::size_t>(last)));
-      if (first_above_zero != 0) {
-        update_min_max(value_at_index(static_cast<std::size_t>(first_above_zero)));
-      }
     }
   } else {
     for (std::uint64_t i = 0; i < other.counts_len_; ++i) {
@@ -264,8 +233,6 @@ void Histogram::grow_to_cover(std::int64_t value) {
 void Histogram::reset() noexcept {
   std::fill(counts_.begin(), counts_.end(), 0);
   total_ = 0;
-  min_raw_ = kNoMin;
-  max_raw_ = 0;
   start_time_ms_ = std::numeric_limits<std::int64_t>::max();
   end_time_ms_ = 0;
   tag_.clear();
@@ -282,12 +249,9 @@ void Histogram::swap(Histogram& other) noexcept {
   swap(bucket_count_, other.bucket_count_);
   swap(sub_bucket_half_count_, other.sub_bucket_half_count_);
   swap(sub_bucket_mask_, other.sub_bucket_mask_);
-  swap(unit_magnitude_mask_, other.unit_magnitude_mask_);
   swap(counts_len_, other.counts_len_);
   counts_.swap(other.counts_);
   swap(total_, other.total_);
-  swap(min_raw_, other.min_raw_);
-  swap(max_raw_, other.max_raw_);
   swap(start_time_ms_, other.start_time_ms_);
   swap(end_time_ms_, other.end_time_ms_);
   tag_.swap(other.tag_);
@@ -299,11 +263,21 @@ std::int64_t Histogram::min() const noexcept {
 }
 
 std::int64_t Histogram::min_nonzero() const noexcept {
-  return min_raw_ == kNoMin ? kNoMin : lowest_equivalent(min_raw_);
+  // The first counter holds exactly the values Java leaves out of the minimum
+  // (those below 1 << unit_magnitude); every later counter starts above them.
+  for (std::uint64_t i = 1; i < counts_len_; ++i) {
+    if (counts_[i] > 0) return value_at_index(static_cast<std::size_t>(i));
+  }
+  return std::numeric_limits<std::int64_t>::max();
 }
 
 std::int64_t Histogram::max() const noexcept {
-  return max_raw_ == 0 ? 0 : highest_equivalent(max_raw_);
+  for (std::uint64_t i = counts_len_; i > 0; --i) {
+    if (counts_[i - 1] > 0) {
+      return highest_equivalent(value_at_index(static_cast<std::size_t>(i - 1)));
+    }
+  }
+  return 0;
 }
 
 double Histogram::mean() const noexcept {

@@ -39,7 +39,7 @@ struct Result {
 };
 
 Result hdrtool(std::vector<std::string> args, const std::string& input = "",
-            FakeClock* clock = nullptr) {
+               FakeClock* clock = nullptr) {
   FakeClock still;
   args.insert(args.begin(), "hdrtool");
   std::vector<const char*> argv;
@@ -123,7 +123,7 @@ TEST(Hdrtool, RecordWritesTheJavaLogLine) {
 
 TEST(Hdrtool, RecordReportsBadLinesWithTheirNumbers) {
   Result r = hdrtool({"record", "--start-time-ms", "0", "--tag", "run1"},
-                  "10\n  20 \r\nabc\n\n-5\n99999999999999999999\n4000000000000000\n30\n");
+                     "10\n  20 \r\nabc\n\n-5\n99999999999999999999\n4000000000000000\n30\n");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("line 3: \"abc\" is not an integer"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("line 5: \"-5\" is negative"), std::string::npos);
