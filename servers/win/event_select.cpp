@@ -451,10 +451,10 @@ void Group::housekeeping(Clock::time_point now) {
       continue;
     }
     // Wine does not always re-arm FD_WRITE after send() failed with
-    // WSAEWOULDBLOCK (stalls of about a second, or for good, are reported up
-    // to Wine 11), and a FIN reported by FD_CLOSE could meet a recv() that
-    // says WSAEWOULDBLOCK. Retrying instead of trusting the notification
-    // alone costs one failed send() per blocked socket per tick on Windows.
+    // WSAEWOULDBLOCK (stalls of about a second are reported up to Wine 11),
+    // and a FIN reported by FD_CLOSE could meet a recv() that says
+    // WSAEWOULDBLOCK. Retrying instead of trusting the notification alone
+    // costs one failed send() per blocked socket per tick on Windows.
     const bool send_stuck = s.write_blocked && now - s.blocked_since >= kTick;
     if (send_stuck) s.write_blocked = false;
     if (send_stuck || s.fin_reported) progress(s);
