@@ -17,6 +17,10 @@
 //     });
 //   }
 //
+// The Frame owns the process's net::Startup: on Windows the last WSACleanup
+// closes every socket still open, so close the model's sockets before the
+// Frame is destroyed (or hold a Startup of your own).
+//
 // Construct the Frame first in main(), before any thread exists: it installs
 // the interrupt watcher, which (on POSIX) blocks SIGINT/SIGTERM in the calling
 // thread so that every thread created later inherits the mask and model loops

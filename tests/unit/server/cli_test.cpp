@@ -1,0 +1,219 @@
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "platform/net.hpp"
+#include "server/frame.hpp"
+#include "test_support.hpp"
+
+namespace wsb::server {
+namespace {
+
+using namespace std::chrono_literals;
+using test::make_frame;
+using test::parse_captured;
+
+TEST(Cli, Defaults) {
+  auto frame = make_frame({}, 3);
+  const Options& o = frame->options();
+  EXPECT_EQ(o.bind, "127.0.0.1");
+  EXPECT_EQ(o.port, 21234);
+  EXPECT_EQ(o.protocol, proto::Protocol::upper);
+  EXPECT_EQ(o.threads, 3);  // 0 on the command line means the model's default
+  EXPECT_EQ(o.max_connections, 0);
+  EXPECT_EQ(o.idle_timeout, 0ns);
+  EXPECT_EQ(o.duration, 0ns);
+  EXPECT_EQ(o.stats_interval, 1s);
+  EXPECT_EQ(o.stats_csv, "");
+  EXPECT_FALSE(o.quiet);
+  EXPECT_EQ(o.max_pending_output, std::size_t{1} << 20);
+  EXPECT_EQ(o.backlog, net::default_backlog());
+  EXPECT_FALSE(o.stall.has_value());
+  EXPECT_EQ(frame->model_name(), "test");
+}
+
+TEST(Cli, EveryFlagWithUnits) {
+  auto frame = make_frame({"--bind",
+                           "::1",
+                           "--port",
+                           "0",
+                           "--protocol",
+                           "http",
+                           "--threads",
+                           "4",
+                           "--max-connections",
+                           "100",
+                           "--idle-timeout",
+                           "500ms",
+                           "--duration",
+                           "1.5",
+                           "--stats-interval",
+                           "2s",
+                           "--quiet",
+                           "--max-pending",
+                           "64k",
+                           "--backlog",
+                           "16",
+                           "--stall",
+                           "50/2"});
+  const Options& o = frame->options();
+  EXPECT_EQ(o.bind, "::1");
+  EXPECT_EQ(o.port, 0);
+  EXPECT_EQ(o.protocol, proto::Protocol::http);
+  EXPECT_EQ(o.threads, 4);
+  EXPECT_EQ(o.max_connections, 100);
+  EXPECT_EQ(o.idle_timeout, 500ms);
+  EXPECT_EQ(o.duration, 1500ms);
+  EXPECT_EQ(o.stats_interval, 2s);
+  EXPECT_TRUE(o.quiet);
+  EXPECT_EQ(o.max_pending_output, 65536U);
+  EXPECT_EQ(o.backlog, 16);
+  ASSERT_TRUE(o.stall.has_value());
+  EXPECT_EQ(o.stall->pause, 50ms);
+  EXPECT_EQ(o.stall->every, 2s);
+}
+
+TEST(Cli, StallTakesUnitsToo) {
+  auto frame = make_frame({"--stall", "20ms/500ms", "--protocol", "echo", "--duration", "2m"});
+  ASSERT_TRUE(frame->options().stall.has_value());
+  EXPECT_EQ(frame->options().stall->pause, 20ms);
+  EXPECT_EQ(frame->options().stall->every, 500ms);
+  EXPECT_EQ(frame->options().protocol, proto::Protocol::echo);
+  EXPECT_EQ(frame->options().duration, 2min);
+}
+
+TEST(Cli, UnknownFlagPrintsUsageAndExits2) {
+  Frame frame("test", "A model for the unit tests.");
+  const auto parsed = parse_captured(frame, {"--no-such-flag"});
+  ASSERT_TRUE(parsed.exit_code.has_value());
+  EXPECT_EQ(*parsed.exit_code, 2);
+  EXPECT_EQ(parsed.out, "");
+  EXPECT_NE(parsed.err.find("--no-such-flag"), std::string::npos) << parsed.err;
+  EXPECT_NE(parsed.err.find("--port"), std::string::npos) << "no usage in: " << parsed.err;
+}
+
+TEST(Cli, BadValuesExit2) {
+  const std::vector<std::vector<std::string>> cases{
+      {"--duration", "5x"},      {"--protocol", "ftp"},       {"--port", "70000"},
+      {"--port", "-1"},          {"--stall", "3000/2"},       {"--stall", "abc"},
+      {"--stall", "0/1"},        {"--stats-interval", "1ms"}, {"--bind", "example.com"},
+      {"--threads", "-1"},       {"--max-pending", "1.5M"},   {"--max-connections", "-3"},
+      {"--backlog", "0"},        {"--idle-timeout", "-1s"},   {"--port"},
+      {"unexpected-positional"},
+  };
+  for (const auto& args : cases) {
+    Frame frame("test", "A model for the unit tests.");
+    const auto parsed = parse_captured(frame, args);
+    ASSERT_TRUE(parsed.exit_code.has_value()) << args[0];
+    EXPECT_EQ(*parsed.exit_code, 2) << args[0] << " " << (args.size() > 1 ? args[1] : "");
+    EXPECT_FALSE(parsed.err.empty()) << args[0];
+  }
+}
+
+TEST(Cli, HelpListsEveryFlagWithDefaultsAndExits0) {
+  Frame frame("test", "A model for the unit tests.", 2);
+  const auto parsed = parse_captured(frame, {"--help"});
+  ASSERT_TRUE(parsed.exit_code.has_value());
+  EXPECT_EQ(*parsed.exit_code, 0);
+  EXPECT_EQ(parsed.err, "");
+  for (const char* flag : {"--bind",
+                           "--port",
+                           "--protocol",
+                           "--threads",
+                           "--max-connections",
+                           "--idle-timeout",
+                           "--duration",
+                           "--stats-interval",
+                           "--stats-csv",
+                           "--quiet",
+                           "--max-pending",
+                           "--backlog",
+                           "--stall",
+                           "--help",
+                           "--version",
+                           "A model for the unit tests.",
+                           "21234",
+                           "127.0.0.1",
+                           "upper",
+                           "1048576",
+                           "model's default (2)",
+                           "//q"}) {
+    EXPECT_NE(parsed.out.find(flag), std::string::npos) << flag << " missing from\n" << parsed.out;
+  }
+}
+
+TEST(Cli, VersionExits0) {
+  Frame frame("test", "A model for the unit tests.");
+  const auto parsed = parse_captured(frame, {"--version"});
+  ASSERT_TRUE(parsed.exit_code.has_value());
+  EXPECT_EQ(*parsed.exit_code, 0);
+  EXPECT_NE(parsed.out.find("wsbench"), std::string::npos) << parsed.out;
+  EXPECT_NE(parsed.out.find("server-test"), std::string::npos) << parsed.out;
+}
+
+TEST(Cli, ModelFlagsAndDefaultMaxConnections) {
+  // One Frame at a time: each installs the process's interrupt watcher.
+  bool zero_byte_recv = false;
+  {
+    Frame frame("test", "A model for the unit tests.");
+    frame.cli().add_flag("--zero-byte-recv", zero_byte_recv, "A model's own flag");
+    frame.set_default_max_connections(64);
+    const auto help = parse_captured(frame, {"--help"});
+    EXPECT_NE(help.out.find("model's default (64)"), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("--zero-byte-recv"), std::string::npos);
+  }
+  {
+    Frame frame("test", "A model for the unit tests.");
+    frame.cli().add_flag("--zero-byte-recv", zero_byte_recv, "A model's own flag");
+    frame.set_default_max_connections(64);
+    EXPECT_FALSE(parse_captured(frame, {"--zero-byte-recv"}).exit_code.has_value());
+    EXPECT_TRUE(zero_byte_recv);
+    EXPECT_EQ(frame.options().max_connections, 64);
+  }
+  {
+    Frame frame("test", "A model for the unit tests.");
+    frame.set_default_max_connections(64);
+    EXPECT_FALSE(parse_captured(frame, {"--max-connections", "10"}).exit_code.has_value());
+    EXPECT_EQ(frame.options().max_connections, 10);
+  }
+}
+
+TEST(Cli, StatsCsvWithAForeignHeaderExits1) {
+  const auto path = std::filesystem::temp_directory_path() / "wsb_unit_server_foreign.csv";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "a,b,c\n1,2,3\n";
+  }
+  Frame frame("test", "A model for the unit tests.");
+  const auto parsed = parse_captured(frame, {"--stats-csv", path.string()});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(parsed.exit_code.has_value());
+  EXPECT_EQ(*parsed.exit_code, 1);
+  EXPECT_NE(parsed.err.find("header"), std::string::npos) << parsed.err;
+}
+
+TEST(Cli, StatsCsvInAMissingFolderExits1) {
+  const auto path = std::filesystem::temp_directory_path() / "wsb-no-such-folder" / "x.csv";
+  Frame frame("test", "A model for the unit tests.");
+  const auto parsed = parse_captured(frame, {"--stats-csv", path.string()});
+  ASSERT_TRUE(parsed.exit_code.has_value());
+  EXPECT_EQ(*parsed.exit_code, 1);
+}
+
+TEST(ErrorClasses, NamesAndClassification) {
+  EXPECT_EQ(name(ErrorClass::malformed), "malformed");
+  EXPECT_EQ(name(ErrorClass::idle_timeout), "idle_timeout");
+  EXPECT_EQ(name(ErrorClass::out_of_descriptors), "out_of_descriptors");
+  EXPECT_EQ(name(ErrorClass::io), "io");
+  EXPECT_EQ(name(ErrorClass::count_), "unknown");
+  for (std::size_t i = 0; i < error_class_count; ++i) {
+    const auto n = name(static_cast<ErrorClass>(i));
+    EXPECT_FALSE(n.empty());
+    EXPECT_EQ(n.find_first_not_of("abcdefghijklmnopqrstuvwxyz_"), std::string_view::npos) << n;
+  }
+}
+
+}  // namespace
+}  // namespace wsb::server

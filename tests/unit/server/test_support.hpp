@@ -1,0 +1,88 @@
+// Helpers shared by the server frame tests.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "server/frame.hpp"
+
+namespace wsb::server::test {
+
+// argv for Frame::parse: the program name followed by `args`.
+struct Argv {
+  explicit Argv(std::vector<std::string> args) : strings(std::move(args)) {
+    strings.insert(strings.begin(), "server-test");
+    for (const std::string& s : strings)
+      pointers.push_back(s.c_str());
+  }
+  int argc() const { return static_cast<int>(pointers.size()); }
+  const char* const* argv() const { return pointers.data(); }
+
+  std::vector<std::string> strings;
+  std::vector<const char*> pointers;
+};
+
+// The result of parsing a command line with output captured.
+struct Parsed {
+  std::optional<int> exit_code;
+  std::string out;
+  std::string err;
+};
+
+inline Parsed parse_captured(Frame& frame, std::vector<std::string> args) {
+  const Argv argv(std::move(args));
+  ::testing::internal::CaptureStdout();
+  ::testing::internal::CaptureStderr();
+  Parsed result;
+  result.exit_code = frame.parse(argv.argc(), argv.argv());
+  result.out = ::testing::internal::GetCapturedStdout();
+  result.err = ::testing::internal::GetCapturedStderr();
+  return result;
+}
+
+// A Frame named "test" whose command line parsed successfully.
+inline std::unique_ptr<Frame> make_frame(std::vector<std::string> args, int default_threads = 1) {
+  auto frame = std::make_unique<Frame>("test", "A model for the unit tests.", default_threads);
+  const Parsed parsed = parse_captured(*frame, std::move(args));
+  EXPECT_FALSE(parsed.exit_code.has_value()) << parsed.err;
+  return frame;
+}
+
+// finish() with its report captured; returns the report.
+inline std::string finish_captured(Frame& frame, int expected_exit_code = 0) {
+  ::testing::internal::CaptureStdout();
+  const int code = frame.finish();
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_EQ(code, expected_exit_code) << out;
+  return out;
+}
+
+// One request of the upper protocol: u16 little-endian length, then the body.
+inline std::string upper_frame(std::string_view body) {
+  std::string frame;
+  frame.push_back(static_cast<char>(body.size() & 0xff));
+  frame.push_back(static_cast<char>((body.size() >> 8) & 0xff));
+  frame.append(body);
+  return frame;
+}
+
+// Waits (bounded) until pred() holds.
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+}  // namespace wsb::server::test
