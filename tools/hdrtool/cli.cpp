@@ -39,6 +39,10 @@ int main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
          const Clock& clock) {
   CLI::App app{kDescription, "hdrtool"};
   app.require_subcommand(1);
+  // CLI11 reads "/name" as an option on Windows by default; here options are
+  // always "--name", so that a path such as /tmp/x.hlog means the same on
+  // every platform.
+  app.allow_windows_style_options(false);
 
   RecordOptions record;
   CLI::App* rec = app.add_subcommand(
