@@ -44,17 +44,15 @@
 // counts the connect_timeout itself. A kernel ETIMEDOUT/WSAETIMEDOUT (SYN
 // retries exhausted) is nevertheless reported as Failure::timed_out.
 //
-// Sending. Each open slot has an output buffer owned by the engine,
-// output(id). The workload appends requests to it (the driver writes straight
-// into it, no copy) and then calls flush(id). The engine sends everything
-// that was in the buffer, in order, and the workload may append more and
-// flush again at any time: bytes already handed to the kernel by a
-// completion-based engine (an in-flight WSASend or io_uring send) are NOT in
-// output(id) any more; the engine moved them to private storage whose address
-// stays fixed until the kernel reports the send complete, even if the slot is
-// closed meanwhile. So the workload never has to reason about in-flight
-// buffers, and output() never reallocates memory that the kernel is reading.
-// A send that fails is reported by on_closed() with the failure (the
+// Sending. Each connected slot (on_connected() reported success) has an
+// output buffer owned by the engine, output(id). The workload appends requests to it (the driver
+// writes straight into it, no copy) and then calls flush(id). The engine sends everything that was
+// in the buffer, in order, and the workload may append more and flush again at any time: bytes
+// already handed to the kernel by a completion-based engine (an in-flight WSASend or io_uring send)
+// are NOT in output(id) any more; the engine moved them to private storage whose address stays
+// fixed until the kernel reports the send complete, even if the slot is closed meanwhile. So the
+// workload never has to reason about in-flight buffers, and output() never reallocates memory that
+// the kernel is reading. A send that fails is reported by on_closed() with the failure (the
 // connection is then already closed). There is no "sent" callback: the
 // workload bounds the bytes it queues by its own pipeline and rate limits.
 // Connections that never send keep no output memory (ByteBuffer allocates
@@ -199,9 +197,9 @@ class Engine {
   // source when given (an address with port 0). Never calls back directly.
   virtual void connect(ConnId id, const net::Endpoint& target, const net::Endpoint* source) = 0;
 
-  // The output buffer of an open slot (see "Sending" above).
+  // The output buffer of a connected slot (see "Sending" above).
   virtual ByteBuffer& output(ConnId id) noexcept = 0;
-  // Sends what output(id) holds. No-op if it is empty.
+  // Sends what output(id) holds (connected slots only). No-op if it is empty.
   virtual void flush(ConnId id) noexcept = 0;
 
   // Ends an open connection without a callback (see "Closing" above).

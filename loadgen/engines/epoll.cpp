@@ -1,0 +1,344 @@
+// The epoll engine (Linux): non-blocking sockets registered once,
+// edge-triggered, for reading and writing.
+//
+// Edge-triggered registration for both directions means no epoll_ctl() call
+// after the first: a connection is added when its connect starts and removed
+// by close(). Reads go into one per-thread buffer, so a connection costs no
+// receive memory; a short read ends the read loop (the kernel raises a new
+// edge for data that arrives later) unless the peer's FIN or an error was
+// reported with the event, in which case the loop reads on until recv()
+// reports it. Sends are attempted at once from flush(); only what the socket
+// does not accept waits for the next EPOLLOUT edge.
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "engines/engine.hpp"
+#include "engines/posix_socket.hpp"
+
+namespace wsb::loadgen {
+
+namespace {
+
+// epoll data of the wake eventfd; connection data has the slot in the low
+// 32 bits and a generation in the high 32, which is never all ones.
+constexpr std::uint64_t kWakeToken = ~std::uint64_t{0};
+
+class EpollEngine final : public Engine {
+ public:
+  EpollEngine(const EngineConfig& config, EngineHandler& handler)
+      : handler_(handler), slots_(config.capacity), receive_(config.receive_size) {
+    epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_ < 0) {
+      throw EngineUnavailable("epoll_create1 failed: " + net::error_text(errno));
+    }
+    wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) {
+      const int err = errno;
+      ::close(epoll_);
+      throw EngineUnavailable("eventfd failed: " + net::error_text(err));
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.u64 = kWakeToken;
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
+      const int err = errno;
+      ::close(wake_fd_);
+      ::close(epoll_);
+      throw EngineUnavailable("epoll_ctl(eventfd) failed: " + net::error_text(err));
+    }
+    events_.resize(std::clamp<std::size_t>(config.capacity + 1, 16, 1024));
+  }
+
+  ~EpollEngine() override {
+    for (Slot& s : slots_) {
+      if (s.fd >= 0) {
+        posix::set_abortive_close(s.fd);
+        ::close(s.fd);
+      }
+    }
+    ::close(wake_fd_);
+    ::close(epoll_);
+  }
+
+  std::string_view name() const noexcept override { return "epoll"; }
+
+  void connect(ConnId id, const net::Endpoint& target, const net::Endpoint* source) override {
+    Slot& s = slots_[id];
+    ++s.generation;
+    s.out.clear();
+    s.want_write = false;
+    int err = 0;
+    const int fd = posix::open_client_socket(target, source, &err);
+    if (fd < 0) {
+      defer(id, Deferred::connected, posix::classify(err), err);
+      return;
+    }
+    int rc = ::connect(fd, target.address(), static_cast<socklen_t>(target.length));
+    if (rc != 0 && errno != EINPROGRESS) {
+      err = errno;
+      ::close(fd);
+      defer(id, Deferred::connected, posix::classify(err), err);
+      return;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.u64 = token(id, s.generation);
+    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      err = errno;
+      ::close(fd);
+      defer(id, Deferred::connected, posix::classify(err), err);
+      return;
+    }
+    s.fd = fd;
+    if (rc == 0) {
+      // Connected at once (possible on loopback): still reported from poll().
+      s.state = Slot::open;
+      defer(id, Deferred::connected, Failure::none, 0);
+    } else {
+      s.state = Slot::connecting;
+    }
+  }
+
+  ByteBuffer& output(ConnId id) noexcept override { return slots_[id].out; }
+
+  void flush(ConnId id) noexcept override {
+    Slot& s = slots_[id];
+    if (s.state != Slot::open || s.want_write) return;  // EPOLLOUT will carry on
+    send_pending(id);
+  }
+
+  void close(ConnId id, CloseMode mode) noexcept override {
+    Slot& s = slots_[id];
+    // A new generation makes stale events and deferred reports of this
+    // connection unrecognisable, so nothing more reaches the handler.
+    ++s.generation;
+    if (s.fd >= 0) {
+      if (mode == CloseMode::abort) posix::set_abortive_close(s.fd);
+      ::close(s.fd);  // also removes it from the epoll set (no duplicates exist)
+      s.fd = -1;
+    }
+    s.state = Slot::idle;
+    s.want_write = false;
+    s.out.clear();
+  }
+
+  void poll(Clock::time_point deadline) override {
+    if (!deferred_.empty()) {
+      deliver_deferred();
+      // Callbacks ran: return so that the workload looks at its timers.
+      wait(0);
+      return;
+    }
+    const auto left = deadline - Clock::now();
+    wait(std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::nanoseconds>(left).count()));
+  }
+
+  void wake() noexcept override {
+    const std::uint64_t one = 1;
+    // EAGAIN means the counter is already non-zero: a wake-up is pending anyway.
+    [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
+  }
+
+ private:
+  struct Slot {
+    enum State : std::uint8_t { idle, connecting, open, failed };
+    int fd = -1;
+    std::uint32_t generation = 0;
+    State state = idle;
+    bool want_write = false;  // output left over after EAGAIN; EPOLLOUT resumes it
+    ByteBuffer out;
+  };
+  struct Deferred {
+    enum What : std::uint8_t { connected, closed };
+    ConnId id;
+    std::uint32_t generation;
+    What what;
+    Failure failure;
+    int code;
+  };
+
+  static std::uint64_t token(ConnId id, std::uint32_t generation) noexcept {
+    return std::uint64_t{generation} << 32 | id;
+  }
+
+  void defer(ConnId id, Deferred::What what, Failure failure, int code) noexcept {
+    try {
+      deferred_.push_back({id, slots_[id].generation, what, failure, code});
+    } catch (...) {
+      // The vector's capacity is reserved for every slot below, so this
+      // cannot fail in practice; without memory the report would be lost.
+    }
+  }
+
+  void deliver_deferred() noexcept {
+    // Callbacks may defer more reports; those wait for the next poll().
+    pending_.swap(deferred_);
+    for (const Deferred& d : pending_) {
+      Slot& s = slots_[d.id];
+      if (s.generation != d.generation) continue;  // closed by the workload meanwhile
+      if (d.what == Deferred::connected) {
+        if (d.failure == Failure::none) {
+          handler_.on_connected(d.id, Failure::none, 0);
+        } else {
+          s.state = Slot::idle;
+          handler_.on_connected(d.id, d.failure, d.code);
+        }
+      } else {
+        s.state = Slot::idle;
+        handler_.on_closed(d.id, d.failure, d.code);
+      }
+    }
+    pending_.clear();
+  }
+
+  void wait(std::int64_t timeout_ns) {
+    timespec ts{};
+    ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000);
+    ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000);
+    int n;
+    if (use_pwait2_) {
+      n = ::epoll_pwait2(epoll_, events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
+      if (n < 0 && errno == ENOSYS) {
+        use_pwait2_ = false;  // kernel before 5.11: millisecond waits from now on
+        return;
+      }
+    } else {
+      // Rounded up, so that a wait never ends before the deadline it serves.
+      const std::int64_t ms = (timeout_ns + 999'999) / 1'000'000;
+      n = ::epoll_wait(epoll_, events_.data(), static_cast<int>(events_.size()),
+                       static_cast<int>(std::min<std::int64_t>(ms, 1'000'000)));
+    }
+    if (n < 0) {
+      if (errno == EINTR) return;
+      throw std::system_error(errno, std::generic_category(), "epoll_wait");
+    }
+    for (int i = 0; i < n; ++i)
+      dispatch(events_[static_cast<std::size_t>(i)]);
+  }
+
+  void dispatch(const epoll_event& ev) noexcept {
+    if (ev.data.u64 == kWakeToken) {
+      std::uint64_t value = 0;
+      [[maybe_unused]] const auto r = ::read(wake_fd_, &value, sizeof value);
+      return;
+    }
+    const auto id = static_cast<ConnId>(ev.data.u64 & 0xFFFFFFFFu);
+    const auto generation = static_cast<std::uint32_t>(ev.data.u64 >> 32);
+    Slot& s = slots_[id];
+    if (s.generation != generation || s.fd < 0) return;  // an event of a closed connection
+
+    if (s.state == Slot::connecting) {
+      if ((ev.events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return;
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+      if (err == 0 && (ev.events & EPOLLHUP) != 0) err = ECONNRESET;
+      if (err != 0) {
+        ::close(s.fd);
+        s.fd = -1;
+        s.state = Slot::idle;
+        ++s.generation;
+        handler_.on_connected(id, posix::classify(err), err);
+        return;
+      }
+      s.state = Slot::open;
+      handler_.on_connected(id, Failure::none, 0);
+      // The handler may have closed the slot or flushed requests already.
+      if (s.generation != generation || s.state != Slot::open) return;
+    }
+    if (s.state != Slot::open) return;
+    if ((ev.events & EPOLLOUT) != 0 && s.want_write) {
+      s.want_write = false;
+      send_pending(id);
+      if (s.generation != generation || s.state != Slot::open) return;
+    }
+    if ((ev.events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) {
+      read_ready(id, generation, (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+    }
+  }
+
+  void read_ready(ConnId id, std::uint32_t generation, bool until_eof) noexcept {
+    Slot& s = slots_[id];
+    for (;;) {
+      const ssize_t n = ::recv(s.fd, receive_.data(), receive_.size(), 0);
+      if (n > 0) {
+        handler_.on_data(id, receive_.data(), static_cast<std::size_t>(n));
+        if (s.generation != generation || s.state != Slot::open) return;
+        if (static_cast<std::size_t>(n) < receive_.size() && !until_eof) return;
+        continue;
+      }
+      if (n == 0) {
+        fail(id, Failure::none, 0);
+        return;
+      }
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (net::would_block(err)) return;
+      fail(id, posix::classify(err), err);
+      return;
+    }
+  }
+
+  void send_pending(ConnId id) noexcept {
+    Slot& s = slots_[id];
+    while (!s.out.empty()) {
+      const ssize_t n = ::send(s.fd, s.out.data(), s.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n >= 0) {
+        s.out.consume(static_cast<std::size_t>(n));
+        continue;
+      }
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (net::would_block(err)) {
+        s.want_write = true;
+        return;
+      }
+      // flush() may run outside poll(), where no callback is allowed: the
+      // socket is closed now and the failure reported from the next poll().
+      ::close(s.fd);
+      s.fd = -1;
+      s.state = Slot::failed;
+      s.out.clear();
+      defer(id, Deferred::closed, posix::classify(err), err);
+      return;
+    }
+  }
+
+  // The connection ended (end of stream or an error) inside poll(): close and report.
+  void fail(ConnId id, Failure failure, int code) noexcept {
+    Slot& s = slots_[id];
+    ::close(s.fd);
+    s.fd = -1;
+    s.state = Slot::idle;
+    s.want_write = false;
+    s.out.clear();
+    ++s.generation;
+    handler_.on_closed(id, failure, code);
+  }
+
+  EngineHandler& handler_;
+  std::vector<Slot> slots_;
+  std::vector<char> receive_;
+  std::vector<epoll_event> events_;
+  std::vector<Deferred> deferred_;
+  std::vector<Deferred> pending_;
+  int epoll_ = -1;
+  int wake_fd_ = -1;
+  bool use_pwait2_ = true;
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_epoll_engine(const EngineConfig& config, EngineHandler& handler) {
+  return std::make_unique<EpollEngine>(config, handler);
+}
+
+}  // namespace wsb::loadgen

@@ -1,0 +1,245 @@
+// loadgen: the load generator's entry point. Reads the command line, picks
+// the engine, checks that the run fits in the descriptor limit, starts the
+// server when asked (--spawn), runs the load and writes every report.
+// docs/loadgen.md describes the options, the outputs and the exit codes.
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "engines/engine.hpp"
+#include "options.hpp"
+#include "platform/console.hpp"
+#include "platform/interrupt.hpp"
+#include "platform/net.hpp"
+#include "platform/process.hpp"
+#include "report.hpp"
+#include "report/csv.hpp"
+#include "run.hpp"
+#include "spawn.hpp"
+#include "sys.hpp"
+
+#ifndef WSB_SOURCE_DIR
+#error "WSB_SOURCE_DIR must be defined by the build (the source tree, for --spawn wine:NAME)"
+#endif
+
+namespace wsb::loadgen {
+namespace {
+
+// Receives nothing: the engine probe never polls.
+class NoHandler final : public EngineHandler {
+  void on_connected(ConnId, Failure, int) noexcept override {}
+  void on_data(ConnId, const char*, std::size_t) noexcept override {}
+  void on_closed(ConnId, Failure, int) noexcept override {}
+};
+
+// The engine to use: the one named by --engine, or the first of this
+// platform's list that can run here. Each candidate is created once on this
+// thread to find out (io_uring may be compiled in but forbidden at run time,
+// e.g. by a container's seccomp policy); falling back is announced in one line.
+const EngineInfo* choose_engine(const Options& options) {
+  NoHandler handler;
+  EngineConfig probe;
+  probe.capacity = 1;
+  const auto& engines = available_engines();
+  for (std::size_t i = 0; i < engines.size(); ++i) {
+    const EngineInfo& e = engines[i];
+    if (!options.engine.empty() && e.name != options.engine) continue;
+    try {
+      e.make(probe, handler);
+      return &e;
+    } catch (const EngineUnavailable& ex) {
+      if (!options.engine.empty() || i + 1 == engines.size()) {
+        std::fprintf(stderr, "loadgen: engine %.*s cannot run here: %s\n",
+                     static_cast<int>(e.name.size()), e.name.data(), ex.what());
+        return nullptr;
+      }
+      std::fprintf(stderr, "loadgen: engine %.*s unavailable (%s); using %.*s\n",
+                   static_cast<int>(e.name.size()), e.name.data(), ex.what(),
+                   static_cast<int>(engines[i + 1].name.size()), engines[i + 1].name.data());
+    }
+  }
+  return nullptr;
+}
+
+int run_main(int argc, char** argv) {
+  Options options;
+  std::vector<EngineName> engine_names;
+  for (const EngineInfo& e : available_engines())
+    engine_names.push_back({e.name, e.description});
+  if (const auto code = parse_command_line(argc, argv, options, engine_names)) return *code;
+
+  // Before any other thread: the watcher's signal mask is inherited by the
+  // workers, so Ctrl-C never interrupts their waits (platform/interrupt.hpp).
+  RunSignals signals;
+  platform::InterruptWatcher interrupts([&signals](int count) {
+    if (count >= 2) {
+      // The spawned server dies with us (PR_SET_PDEATHSIG / job object).
+      static constexpr char message[] = "\nloadgen: second interrupt, exiting at once\n";
+      std::fwrite(message, 1, sizeof message - 1, stderr);
+      std::_Exit(130);
+    }
+    signals.interrupt();
+  });
+  net::Startup net_startup;
+
+  const EngineInfo* engine = choose_engine(options);
+  if (engine == nullptr) return kExitErrors;
+
+  // Descriptors: one per connection, two per worker (ring or epoll, eventfd),
+  // and a margin for stdio, pipes of a spawned server and output files.
+  const DescriptorLimit limit = raise_descriptor_limit();
+  const std::uint64_t needed =
+      std::uint64_t{options.connections} + 2ULL * static_cast<std::uint64_t>(options.threads) + 32;
+  if (limit.limit && needed + limit.in_use > *limit.limit) {
+    std::fprintf(stderr,
+                 "loadgen: %u connections need about %llu descriptors, but this process may "
+                 "open only %llu (RLIMIT_NOFILE, soft limit already raised to the hard limit; "
+                 "%llu in use); %s\n",
+                 options.connections, static_cast<unsigned long long>(needed),
+                 static_cast<unsigned long long>(*limit.limit),
+                 static_cast<unsigned long long>(limit.in_use), limit.remedy.c_str());
+    return kExitUsage;
+  }
+  if (!options.csv.empty()) {
+    try {
+      check_csv_file(options.csv);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "loadgen: %s\n", e.what());
+      return kExitUsage;
+    }
+  }
+
+  std::unique_ptr<SpawnedServer> server;
+  net::Endpoint target = options.target;
+  if (!options.spawn.empty()) {
+    try {
+      SpawnedServer::Request request;
+      request.command = resolve_server(options.spawn, executable_path().parent_path(),
+                                       WSB_SOURCE_DIR, windows_build());
+      request.args = options.spawn_args;
+      request.protocol = options.protocol;
+      request.ready_timeout = options.spawn_timeout;
+      server = std::make_unique<SpawnedServer>(std::move(request));
+    } catch (const SpawnError& e) {
+      std::fprintf(stderr, "loadgen: %s\n", e.what());
+      return kExitServerFailed;
+    }
+    target = server->ready().endpoint;
+    server->note_memory_before();
+    server->on_death([&signals] { signals.server_died(); });
+    if (!options.quiet) {
+      std::fprintf(stderr, "loadgen: spawned %s (model %s%s) listening on %s\n",
+                   server->command().program.c_str(), server->ready().model.c_str(),
+                   server->command().wine ? ", under Wine" : "", net::to_string(target).c_str());
+    }
+  }
+  for (const net::Endpoint& source : options.sources) {
+    if (source.is_v6() != target.is_v6()) {
+      std::fprintf(stderr,
+                   "loadgen: --source %s and the target %s are of different address "
+                   "families\n",
+                   net::host_to_string(source).c_str(), net::to_string(target).c_str());
+      return kExitUsage;
+    }
+  }
+
+  proto::ClientConfig config;
+  config.protocol = options.protocol;
+  config.size_min = options.size.min;
+  config.size_max = options.size.max;
+  config.seed = options.seed;
+  config.http_path = options.http_path;
+  config.http_host = options.http_host.empty() ? net::to_string(target) : options.http_host;
+  if (options.any_body) {
+    config.http_expect_body.reset();
+  } else {
+    config.http_expect_body = options.expect_body;
+  }
+  const proto::ClientFactory factory(config);
+
+  std::unique_ptr<IntervalOutputs> outputs;
+  try {
+    outputs = std::make_unique<IntervalOutputs>(
+        options, std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadgen: %s\n", e.what());
+    return kExitUsage;
+  }
+
+  const bool terminal = platform::stderr_is_terminal();
+  bool live_open = false;
+  RunHooks hooks;
+  hooks.on_interval = [&](const IntervalReport& interval) {
+    outputs->write(interval, options.mode);
+    if (options.quiet) return;
+    const std::string line = live_line(interval, options.mode);
+    if (terminal) {
+      std::fprintf(stderr, "\r%s\033[K", line.c_str());
+      live_open = true;
+    } else {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
+    std::fflush(stderr);
+  };
+  hooks.on_all_established = [&] {
+    if (server) server->note_memory_held();
+  };
+
+  RunResult result = run_load(options, *engine, target, factory, signals, hooks);
+  if (live_open) std::fputc('\n', stderr);
+
+  if (server) {
+    result.server = server->stop();
+    result.server_died = result.server_died || result.server->died;
+    if (result.server->died && !result.server->stderr_tail.empty()) {
+      std::fprintf(stderr, "loadgen: the server's last stderr output:\n%s\n",
+                   result.server->stderr_tail.c_str());
+    }
+  }
+  result.self = platform::sample_process();
+
+  int code;
+  const std::vector<SloVerdict> slo = evaluate_slo(options.slo, result.histograms[Series::latency]);
+  code = exit_code(options, result, slo);
+  if (options.mode == Mode::open && rate_shortfall_percent(options, result) > 1.0) {
+    std::fprintf(
+        stderr,
+        "loadgen: warning: achieved %.1f requests/s, %.1f%% below the requested %.1f "
+        "(the server or loadgen could not keep up; see --threads, --connections, "
+        "--pipeline)\n",
+        result.seconds > 0 ? static_cast<double>(result.totals.requests) / result.seconds : 0.0,
+        rate_shortfall_percent(options, result), options.rate);
+  }
+  std::cout << summary_text(options, result, slo) << std::flush;
+
+  try {
+    outputs->close();
+    if (!options.hgrm.empty()) write_hgrm(options.hgrm, result, options.mode);
+    if (!options.csv.empty()) {
+      report::append_row(options.csv, csv_header(), csv_row(options, result, slo, code));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadgen: %s\n", e.what());
+    if (code == kExitOk) code = kExitErrors;
+  }
+  return code;
+}
+
+}  // namespace
+}  // namespace wsb::loadgen
+
+int main(int argc, char** argv) {
+  try {
+    return wsb::loadgen::run_main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadgen: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "loadgen: unknown exception\n");
+  }
+  return wsb::loadgen::kExitErrors;
+}

@@ -1,0 +1,50 @@
+// One load-generation run (namespace wsb::loadgen): starts the workers,
+// moves the phases (warmup, measure, drain), collects an interval from every
+// worker each --interval and hands it to the caller, and returns the merged
+// result. The caller owns everything around it: the command line, the
+// spawned server, the outputs.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+
+#include "engines/engine.hpp"
+#include "options.hpp"
+#include "proto/client.hpp"
+#include "report.hpp"
+
+namespace wsb::loadgen {
+
+// Why a run should end early; set from other threads (the interrupt watcher,
+// the spawned server's monitor).
+class RunSignals {
+ public:
+  void interrupt() noexcept;
+  void server_died() noexcept;
+  bool interrupted() const noexcept;
+  bool server_dead() const noexcept;
+  // Sleeps until `until` or until a signal arrives (returns at once if one
+  // already did).
+  void wait_until(Clock::time_point until);
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  bool interrupted_ = false;
+  bool server_dead_ = false;
+};
+
+struct RunHooks {
+  // Called on the reporter thread for every interval (warmup ones included).
+  std::function<void(const IntervalReport&)> on_interval;
+  // --hold: called once when every connection has been established.
+  std::function<void()> on_all_established;
+};
+
+// Runs the load. `engine` must be available (checked by the caller), target
+// is the address to connect to, factory makes the connections' drivers.
+RunResult run_load(const Options& options, const EngineInfo& engine, const net::Endpoint& target,
+                   const proto::ClientFactory& factory, RunSignals& signals, const RunHooks& hooks);
+
+}  // namespace wsb::loadgen

@@ -1,0 +1,40 @@
+// Windows side of sys.hpp.
+#include <windows.h>
+
+#include <string>
+
+#include "sys.hpp"
+
+namespace wsb::loadgen {
+
+void tune_worker_thread() noexcept {
+  // Nothing to tune: waits on a completion port are not subject to a timer
+  // slack, and the workload polls again when a wait returns early.
+}
+
+DescriptorLimit raise_descriptor_limit() noexcept {
+  // Sockets are kernel handles, bounded by memory (and by the ephemeral port
+  // range per source address), not by a per-process descriptor limit.
+  DescriptorLimit out;
+  out.remedy = "Windows has no per-process socket limit";
+  return out;
+}
+
+bool windows_build() noexcept {
+  return true;
+}
+
+std::filesystem::path executable_path() {
+  std::wstring buffer(MAX_PATH, L'\0');
+  for (;;) {
+    const DWORD n = ::GetModuleFileNameW(nullptr, buffer.data(), static_cast<DWORD>(buffer.size()));
+    if (n == 0) return {};
+    if (n < buffer.size()) {
+      buffer.resize(n);
+      return std::filesystem::path(buffer);
+    }
+    buffer.resize(buffer.size() * 2);
+  }
+}
+
+}  // namespace wsb::loadgen

@@ -1,0 +1,565 @@
+#include "worker.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <optional>
+#include <queue>
+#include <utility>
+
+#include "schedule.hpp"
+#include "sys.hpp"
+
+namespace wsb::loadgen {
+
+namespace {
+
+// When a request was meant to go out and when it did (ns since the epoch).
+// In closed loop both are the send time.
+struct Stamp {
+  std::int64_t intended = 0;
+  std::int64_t sent = 0;
+};
+
+// A FIFO of stamps in a power-of-two ring that grows by doubling and never
+// shrinks: a connection's outstanding requests, oldest first. It allocates
+// nothing until the first push, so held idle connections cost no memory here.
+class StampFifo {
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+  std::size_t size() const noexcept { return size_; }
+  const Stamp& front() const noexcept { return items_[head_]; }
+  void pop() noexcept {
+    head_ = (head_ + 1) & (items_.size() - 1);
+    --size_;
+  }
+  void push(const Stamp& s) {
+    if (size_ == items_.size()) grow();
+    items_[(head_ + size_) & (items_.size() - 1)] = s;
+    ++size_;
+  }
+  void clear() noexcept { head_ = size_ = 0; }
+
+ private:
+  void grow() {
+    std::vector<Stamp> bigger(items_.empty() ? 2 : items_.size() * 2);
+    for (std::size_t i = 0; i < size_; ++i)
+      bigger[i] = items_[(head_ + i) & (items_.size() - 1)];
+    items_ = std::move(bigger);
+    head_ = 0;
+  }
+
+  std::vector<Stamp> items_;
+  std::size_t head_ = 0;
+  std::size_t size_ = 0;
+};
+
+// The longest a worker sleeps in poll() with nothing scheduled: the bound on
+// how late it notices a phase change if a wake() were ever lost.
+constexpr std::int64_t kMaxWaitNs = 100'000'000;
+
+}  // namespace
+
+enum class Worker::TimerKind : std::uint8_t {
+  none,
+  reconnect,        // back-off after a failed connect is over: queue a connect
+  connect_timeout,  // --connect-timeout of a pending connect
+  think,            // --think pause after a response is over: send again
+  schedule,         // open loop: the next request's intended time
+};
+
+struct Worker::Conn {
+  enum class St : std::uint8_t { idle, queued, connecting, open };
+
+  std::unique_ptr<proto::ClientDriver> driver;
+  StampFifo stamps;                  // outstanding requests, oldest first
+  std::int64_t connect_started = 0;  // ns since the epoch
+  std::int64_t timer = 0;            // when the pending timer fires
+  std::uint64_t next_k = 0;          // open loop: schedule index of the next request
+  std::uint32_t sent_here = 0;       // requests on the current connection (churn)
+  std::uint32_t done_here = 0;       // responses on the current connection (churn)
+  std::uint16_t failures = 0;        // consecutive connect failures (back-off)
+  TimerKind timer_kind = TimerKind::none;
+  St st = St::idle;
+  bool connected_once = false;
+};
+
+struct Worker::State {
+  struct Timer {
+    std::int64_t when;
+    ConnId id;
+    bool operator>(const Timer& o) const noexcept { return when > o.when; }
+  };
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
+  std::deque<ConnId> connect_queue;
+  ConnectPacer pacer{0.0, 0};
+  std::optional<OpenSchedule> schedule;
+  std::uint64_t outstanding = 0;    // requests outstanding on all connections
+  std::uint64_t measured_sent = 0;  // requests written since the measure phase began
+  std::uint32_t connected_once = 0;
+  std::int64_t scan_period = 0;
+  std::int64_t next_scan = 0;
+  std::int64_t pipeline = 1;
+  bool measuring = false;
+  bool draining = false;
+};
+
+Worker::Worker(const WorkerSetup& setup)
+    : setup_(setup),
+      options_(*setup.options),
+      control_(setup.control),
+      conns_(setup.connections),
+      state_(std::make_unique<State>()) {
+  State& s = *state_;
+  const double workers = static_cast<double>(setup.workers);
+  // Worker i of n gets 1/n of the connect rate, its grid shifted by i/rate so
+  // that the workers' connects interleave instead of coinciding.
+  s.pacer = ConnectPacer(options_.connect_rate / workers,
+                         options_.connect_rate > 0
+                             ? static_cast<std::int64_t>(1e9 * static_cast<double>(setup.index) /
+                                                         options_.connect_rate)
+                             : 0);
+  if (options_.mode == Mode::open) s.schedule.emplace(options_.rate, options_.connections);
+  // Request timeouts are found by a scan of the connections rather than one
+  // timer per request; an eighth of the timeout keeps the error within 12.5%.
+  s.scan_period = std::clamp<std::int64_t>(options_.timeout.count() / 8, 1'000'000, 100'000'000);
+  s.pipeline = options_.pipeline;
+  for (std::uint32_t i = 0; i < setup.connections; ++i) {
+    conns_[i].driver = setup.factory->make(setup.first_connection + i);
+  }
+}
+
+Worker::~Worker() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::wake() noexcept {
+  std::lock_guard lock(engine_mutex_);
+  if (engine_) engine_->wake();
+}
+
+std::int64_t Worker::now_ns() const noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - control_->epoch)
+      .count();
+}
+
+void Worker::run() {
+  tune_worker_thread();
+  try {
+    EngineConfig config;
+    config.capacity = setup_.connections;
+    auto engine = setup_.engine->make(config, *this);
+    {
+      std::lock_guard lock(engine_mutex_);
+      engine_ = std::move(engine);
+    }
+    loop();
+  } catch (const std::exception& e) {
+    failure_ = std::string("worker ") + std::to_string(setup_.index) + ": " + e.what();
+  }
+  std::unique_ptr<Engine> doomed;
+  {
+    std::lock_guard lock(engine_mutex_);
+    doomed = std::move(engine_);
+  }
+  // Destroyed outside the lock: the destructor may wait for the kernel to
+  // release buffers, and wake() must not wait for that.
+  doomed.reset();
+  open_.store(0, std::memory_order_relaxed);
+  finished_.store(true, std::memory_order_release);
+}
+
+bool Worker::may_send() noexcept {
+  State& s = *state_;
+  if (s.draining) return false;
+  if (!setup_.request_quota || !s.measuring) return true;
+  return s.measured_sent < *setup_.request_quota;
+}
+
+void Worker::loop() {
+  State& s = *state_;
+  for (ConnId id = 0; id < setup_.connections; ++id)
+    queue_connect(id);
+
+  for (;;) {
+    const std::int64_t now = now_ns();
+    const Phase ph = phase();
+    if (ph == Phase::stop) break;
+    if (ph != Phase::warmup && !s.measuring) s.measuring = true;
+    if (ph == Phase::drain) {
+      if (!s.draining) {
+        s.draining = true;
+        for (const ConnId id : s.connect_queue)
+          conns_[id].st = Conn::St::idle;
+        s.connect_queue.clear();
+      }
+      if (s.outstanding == 0 ||
+          now >= control_->drain_deadline_ns.load(std::memory_order_relaxed)) {
+        break;
+      }
+    }
+    if (setup_.request_quota && s.measuring && s.measured_sent >= *setup_.request_quota &&
+        s.outstanding == 0 && !quota_done_.load(std::memory_order_relaxed)) {
+      quota_done_.store(true, std::memory_order_release);
+    }
+
+    start_connects(now);
+    run_timers(now);
+    if (now >= s.next_scan) {
+      scan_timeouts(now);
+      s.next_scan = now + s.scan_period;
+    }
+    recorder_.service();
+
+    std::int64_t deadline = std::min(now + kMaxWaitNs, s.next_scan);
+    if (!s.timers.empty()) deadline = std::min(deadline, s.timers.top().when);
+    if (!s.connect_queue.empty() && !s.pacer.unlimited()) {
+      deadline = std::min(deadline, s.pacer.next_ns());
+    }
+    if (s.draining) {
+      deadline = std::min(deadline, control_->drain_deadline_ns.load(std::memory_order_relaxed));
+    }
+    engine_->poll(control_->epoch + std::chrono::nanoseconds(std::max(deadline, now)));
+  }
+  unfinished_ = s.outstanding;
+  close_all();
+  recorder_.service();
+}
+
+// ---- Connecting ---------------------------------------------------------------
+
+void Worker::queue_connect(ConnId id) noexcept {
+  Conn& c = conns_[id];
+  if (state_->draining || phase() == Phase::stop) {
+    c.st = Conn::St::idle;
+    return;
+  }
+  c.st = Conn::St::queued;
+  try {
+    state_->connect_queue.push_back(id);
+  } catch (...) {
+    // Out of memory for one deque block: the connection stays idle rather
+    // than the worker dying; the run's counters show the missing connection.
+    c.st = Conn::St::idle;
+  }
+}
+
+void Worker::start_connects(std::int64_t now) noexcept {
+  State& s = *state_;
+  const std::vector<net::Endpoint>& sources = options_.sources;
+  while (!s.connect_queue.empty() && s.pacer.try_acquire(now)) {
+    const ConnId id = s.connect_queue.front();
+    s.connect_queue.pop_front();
+    Conn& c = conns_[id];
+    c.st = Conn::St::connecting;
+    c.connect_started = now;
+    recorder_.add(Count::connect_attempts, 1);
+    const net::Endpoint* source =
+        sources.empty() ? nullptr : &sources[(setup_.first_connection + id) % sources.size()];
+    engine_->connect(id, setup_.target, source);
+    set_timer(id, now + options_.connect_timeout.count(), TimerKind::connect_timeout);
+  }
+}
+
+void Worker::on_connected(ConnId id, Failure failure, int /*code*/) noexcept {
+  State& s = *state_;
+  Conn& c = conns_[id];
+  const std::int64_t now = now_ns();
+  c.timer_kind = TimerKind::none;
+  if (failure != Failure::none) {
+    c.st = Conn::St::idle;
+    recorder_.error(failure == Failure::refused     ? ErrorKind::connect_refused
+                    : failure == Failure::timed_out ? ErrorKind::connect_timeout
+                                                    : ErrorKind::connect_failed);
+    if (c.failures < 0xFFFF) ++c.failures;
+    if (!s.draining) set_timer(id, now + reconnect_backoff_ns(c.failures), TimerKind::reconnect);
+    return;
+  }
+  c.st = Conn::St::open;
+  c.failures = 0;
+  c.sent_here = c.done_here = 0;
+  c.driver->reset();
+  c.stamps.clear();
+  open_.store(open_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  recorder_.add(Count::connects, 1);
+  recorder_.record(Series::connect, now - c.connect_started);
+  if (!c.connected_once) {
+    c.connected_once = true;
+    if (++s.connected_once == setup_.connections) {
+      all_connected_ns_.store(now, std::memory_order_release);
+    }
+  }
+  switch (options_.mode) {
+    case Mode::closed:
+    case Mode::churn:
+      fill(id, now);
+      break;
+    case Mode::open:
+      send_due(id, now);
+      break;
+    case Mode::hold:
+      break;
+  }
+}
+
+// ---- Sending ------------------------------------------------------------------
+
+void Worker::fill(ConnId id, std::int64_t now) noexcept {
+  State& s = *state_;
+  Conn& c = conns_[id];
+  if (c.st != Conn::St::open) return;
+  ByteBuffer& out = engine_->output(id);
+  std::uint64_t n = 0;
+  std::uint64_t bytes = 0;
+  try {
+    while (c.driver->outstanding() < static_cast<std::size_t>(s.pipeline) && may_send() &&
+           !c.driver->server_closing() && (options_.churn == 0 || c.sent_here < options_.churn)) {
+      bytes += c.driver->write_request(out);
+      c.stamps.push({now, now});
+      ++c.sent_here;
+      ++n;
+      ++s.outstanding;
+      if (s.measuring) ++s.measured_sent;
+    }
+  } catch (...) {
+    // Out of memory growing the output buffer or the stamp ring. What was
+    // written is still consistent (each request is pushed whole), so send it.
+  }
+  if (n == 0) return;
+  recorder_.add(Count::requests, n);
+  recorder_.add(Count::bytes_out, bytes);
+  engine_->flush(id);
+}
+
+void Worker::send_due(ConnId id, std::int64_t now) noexcept {
+  State& s = *state_;
+  Conn& c = conns_[id];
+  if (c.st != Conn::St::open) return;
+  const std::uint64_t g = setup_.first_connection + id;
+  ByteBuffer& out = engine_->output(id);
+  std::uint64_t n = 0;
+  std::uint64_t bytes = 0;
+  try {
+    while (c.driver->outstanding() < static_cast<std::size_t>(s.pipeline) && may_send() &&
+           !c.driver->server_closing()) {
+      const std::int64_t intended = s.schedule->intended_ns(g, c.next_k);
+      if (intended > now) {
+        set_timer(id, intended, TimerKind::schedule);
+        break;
+      }
+      bytes += c.driver->write_request(out);
+      c.stamps.push({intended, now});
+      ++c.next_k;
+      ++n;
+      ++s.outstanding;
+      if (s.measuring) ++s.measured_sent;
+    }
+  } catch (...) {
+    // As in fill(): send what was written.
+  }
+  if (n == 0) return;
+  recorder_.add(Count::requests, n);
+  recorder_.add(Count::bytes_out, bytes);
+  engine_->flush(id);
+}
+
+// ---- Receiving ----------------------------------------------------------------
+
+void Worker::responses(ConnId id, std::size_t n, std::int64_t now) noexcept {
+  State& s = *state_;
+  Conn& c = conns_[id];
+  const bool open_loop = options_.mode == Mode::open;
+  for (std::size_t i = 0; i < n && !c.stamps.empty(); ++i) {
+    const Stamp st = c.stamps.front();
+    c.stamps.pop();
+    if (open_loop) {
+      recorder_.record(Series::latency, now - st.intended);
+      recorder_.record(Series::uncorrected, now - st.sent);
+    } else {
+      recorder_.record(Series::latency, now - st.sent);
+    }
+  }
+  s.outstanding -= std::min<std::uint64_t>(s.outstanding, n);
+  c.done_here += static_cast<std::uint32_t>(n);
+  recorder_.add(Count::responses, n);
+}
+
+void Worker::after_responses(ConnId id, std::int64_t now) noexcept {
+  Conn& c = conns_[id];
+  if (options_.mode == Mode::churn && c.done_here >= options_.churn &&
+      c.driver->outstanding() == 0) {
+    engine_->close(id, CloseMode::graceful);
+    c.st = Conn::St::idle;
+    open_.store(open_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    recorder_.add(Count::churn_closes, 1);
+    if (c.timer_kind == TimerKind::think) c.timer_kind = TimerKind::none;
+    if (options_.think.count() > 0) {
+      set_timer(id, now + options_.think.count(), TimerKind::reconnect);
+    } else {
+      queue_connect(id);
+    }
+    return;
+  }
+  if (options_.mode == Mode::open) {
+    send_due(id, now);
+  } else if (options_.think.count() > 0) {
+    if (c.timer_kind == TimerKind::none) {
+      set_timer(id, now + options_.think.count(), TimerKind::think);
+    }
+  } else {
+    fill(id, now);
+  }
+}
+
+void Worker::on_data(ConnId id, const char* data, std::size_t size) noexcept {
+  Conn& c = conns_[id];
+  recorder_.add(Count::bytes_in, size);
+  const std::size_t n = c.driver->feed(std::span<const char>(data, size));
+  const std::int64_t now = now_ns();
+  if (n > 0) responses(id, n, now);
+  if (c.driver->error() != proto::ClientError::none) {
+    connection_failed(id, ErrorKind::mismatch, true);
+    return;
+  }
+  if (n > 0) after_responses(id, now);
+}
+
+void Worker::on_closed(ConnId id, Failure failure, int /*code*/) noexcept {
+  Conn& c = conns_[id];
+  if (failure != Failure::none) {
+    connection_failed(id, failure == Failure::reset ? ErrorKind::reset : ErrorKind::io, false);
+    return;
+  }
+  const std::int64_t now = now_ns();
+  const std::size_t n = c.driver->on_peer_closed();
+  if (n > 0) responses(id, n, now);
+  if (c.driver->error() != proto::ClientError::none) {
+    connection_failed(id,
+                      c.driver->error() == proto::ClientError::unexpected_close
+                          ? ErrorKind::closed
+                          : ErrorKind::mismatch,
+                      false);
+  } else if (options_.mode == Mode::hold) {
+    connection_failed(id, ErrorKind::closed, false);
+  } else {
+    // An orderly close with nothing outstanding (an HTTP server that said
+    // "Connection: close", or one closing idle connections): not an error.
+    connection_lost(id);
+  }
+}
+
+// ---- Failures -----------------------------------------------------------------
+
+void Worker::connection_failed(ConnId id, ErrorKind kind, bool abort) noexcept {
+  recorder_.error(kind);
+  if (abort) engine_->close(id, CloseMode::abort);
+  connection_lost(id);
+}
+
+void Worker::connection_lost(ConnId id) noexcept {
+  State& s = *state_;
+  Conn& c = conns_[id];
+  const std::uint64_t lost = c.stamps.size();
+  if (lost > 0) {
+    recorder_.add(Count::requests_failed, lost);
+    s.outstanding -= std::min(s.outstanding, lost);
+  }
+  c.stamps.clear();
+  if (c.st == Conn::St::open) {
+    open_.store(open_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
+  c.st = Conn::St::idle;
+  c.timer_kind = TimerKind::none;
+  // Requests of an open-loop schedule that were lost stay lost; the schedule
+  // goes on from the next index, so the offered rate does not change.
+  queue_connect(id);
+}
+
+// ---- Timers -------------------------------------------------------------------
+
+void Worker::set_timer(ConnId id, std::int64_t when, TimerKind kind) noexcept {
+  Conn& c = conns_[id];
+  c.timer = when;
+  c.timer_kind = kind;
+  try {
+    state_->timers.push({when, id});
+  } catch (...) {
+    // Out of memory for the heap: the timer is lost. A lost connect timeout
+    // or back-off leaves one connection idle; this is preferable to aborting.
+    c.timer_kind = TimerKind::none;
+  }
+}
+
+void Worker::run_timers(std::int64_t now) noexcept {
+  State& s = *state_;
+  while (!s.timers.empty() && s.timers.top().when <= now) {
+    const State::Timer t = s.timers.top();
+    s.timers.pop();
+    Conn& c = conns_[t.id];
+    // Each connection has at most one live timer; entries it replaced are stale.
+    if (c.timer_kind == TimerKind::none || c.timer != t.when) continue;
+    const TimerKind kind = c.timer_kind;
+    c.timer_kind = TimerKind::none;
+    switch (kind) {
+      case TimerKind::reconnect:
+        if (c.st == Conn::St::idle) queue_connect(t.id);
+        break;
+      case TimerKind::connect_timeout:
+        if (c.st == Conn::St::connecting) {
+          engine_->close(t.id, CloseMode::abort);
+          c.st = Conn::St::idle;
+          recorder_.error(ErrorKind::connect_timeout);
+          if (c.failures < 0xFFFF) ++c.failures;
+          if (!s.draining) {
+            set_timer(t.id, now + reconnect_backoff_ns(c.failures), TimerKind::reconnect);
+          }
+        }
+        break;
+      case TimerKind::think:
+        fill(t.id, now);
+        break;
+      case TimerKind::schedule:
+        send_due(t.id, now);
+        break;
+      case TimerKind::none:
+        break;
+    }
+  }
+}
+
+void Worker::scan_timeouts(std::int64_t now) noexcept {
+  const std::int64_t timeout = options_.timeout.count();
+  for (ConnId id = 0; id < setup_.connections; ++id) {
+    Conn& c = conns_[id];
+    if (c.st == Conn::St::open && !c.stamps.empty() && now - c.stamps.front().sent >= timeout) {
+      connection_failed(id, ErrorKind::request_timeout, true);
+    }
+  }
+}
+
+void Worker::close_all() noexcept {
+  for (ConnId id = 0; id < setup_.connections; ++id) {
+    Conn& c = conns_[id];
+    if (c.st == Conn::St::open) {
+      // Graceful, so that the server sees an orderly end of every connection
+      // and its own error counters stay clean.
+      engine_->close(id, CloseMode::graceful);
+    } else if (c.st == Conn::St::connecting) {
+      engine_->close(id, CloseMode::abort);
+    }
+    c.st = Conn::St::idle;
+  }
+  state_->connect_queue.clear();
+}
+
+}  // namespace wsb::loadgen
