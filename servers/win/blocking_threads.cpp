@@ -156,21 +156,21 @@ class BlockingThreadsServer {
 
   void start_client(SOCKET s, StatsShard& acceptor_shard) {
     Client* client = nullptr;
+    StatsShard* client_shard = nullptr;
     try {
-      StatsShard& client_shard = frame_.shard();
+      client_shard = &frame_.shard();
       std::lock_guard lock(mutex_);
+      // After a stop the wake function has run and would not close this socket.
       if (!stopped_) {
-        live_.emplace_back(*this, s, client_shard);
+        live_.emplace_back(*this, s, *client_shard);
         client = &live_.back();
         client->self = std::prev(live_.end());
-      } else {
-        // The wake function has run and would not close this socket.
-        frame_.retire(client_shard);
       }
     } catch (const std::bad_alloc&) {
       acceptor_shard.error(ErrorClass::io);
     }
     if (client == nullptr) {
+      if (client_shard != nullptr) frame_.retire(*client_shard);
       ::closesocket(s);
       frame_.release(acceptor_shard);
       return;
@@ -184,13 +184,12 @@ class BlockingThreadsServer {
       // Out of memory or address space for another thread stack: the nearest
       // error class is running out of resources.
       acceptor_shard.error(ErrorClass::out_of_descriptors);
-      StatsShard& client_shard = client->shard;
       {
         std::lock_guard lock(mutex_);
         if (!client->closed) ::closesocket(s);
         live_.erase(client->self);
       }
-      frame_.retire(client_shard);
+      frame_.retire(*client_shard);
       frame_.release(acceptor_shard);
       return;
     }
@@ -212,7 +211,6 @@ class BlockingThreadsServer {
       if (!frame_.stopping()) shard.error(ErrorClass::io);
     }
 
-    frame_.release(shard);
     {
       std::lock_guard lock(mutex_);
       if (!client.closed) {
@@ -220,9 +218,11 @@ class BlockingThreadsServer {
         client.closed = true;
       }
       // Hand the node to the acceptor, which joins this thread. splice() moves
-      // the node without allocating, so this cannot fail.
+      // the node without allocating, so this cannot fail. The node is not
+      // touched after the lock is released.
       exited_.splice(exited_.end(), live_, client.self);
     }
+    frame_.release(shard);
     frame_.retire(shard);
   }
 
