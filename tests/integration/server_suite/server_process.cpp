@@ -195,11 +195,18 @@ ServerProcess::ServerProcess(const std::string& exe, const std::vector<std::stri
       ::_exit(127);
     }
     ::execv(c_argv[0], c_argv.data());
-    const char msg[] = "server-suite: exec failed: ";
-    (void)!::write(2, msg, sizeof msg - 1);
-    const char* reason = ::strerror(errno);  // not async-signal-safe in theory; best effort
-    (void)!::write(2, reason, ::strlen(reason));
-    (void)!::write(2, "\n", 1);
+    // Only async-signal-safe calls here, so no strerror(): the errno number
+    // is formatted by hand.
+    char msg[64] = "server-suite: exec failed, errno ";
+    std::size_t len = std::strlen(msg);
+    char digits[12];
+    int n = 0;
+    for (int e = errno; n == 0 || e > 0; e /= 10)
+      digits[n++] = static_cast<char>('0' + e % 10);
+    while (n > 0)
+      msg[len++] = digits[--n];
+    msg[len++] = '\n';
+    (void)!::write(2, msg, len);
     ::_exit(127);
   }
 

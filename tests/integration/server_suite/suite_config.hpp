@@ -37,7 +37,7 @@ struct Limits {
   std::chrono::milliseconds ready{30'000};     // start until the ready line
   std::chrono::milliseconds stop{10'000};      // "//q" until exit
   std::chrono::milliseconds exchange{20'000};  // a small test's client traffic
-  std::chrono::milliseconds bulk{60'000};      // concurrency and backpressure traffic
+  std::chrono::milliseconds bulk{30'000};      // concurrency and backpressure traffic
   std::chrono::milliseconds settle{10'000};    // the server notices closed connections
 };
 const Limits& limits();

@@ -92,7 +92,8 @@ void Socket::abort() noexcept {
   close();
 }
 
-Socket connect_to(const Target& target, Clock::time_point deadline, std::string& error) {
+Socket connect_to(const Target& target, Clock::time_point deadline, std::string& error,
+                  int receive_buffer) {
   Socket s(::socket(target.address.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!s.valid()) {
     error = "socket: " + errno_text(errno);
@@ -100,6 +101,10 @@ Socket connect_to(const Target& target, Clock::time_point deadline, std::string&
   }
   const int one = 1;
   ::setsockopt(s.fd(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  // Before connect(): the window scale is negotiated in the handshake.
+  if (receive_buffer > 0) {
+    ::setsockopt(s.fd(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   if (::connect(s.fd(), reinterpret_cast<const sockaddr*>(&target.address), target.length) != 0) {
     if (errno != EINPROGRESS) {
       error = "connect to " + target.text + ": " + errno_text(errno);
@@ -118,6 +123,27 @@ Socket connect_to(const Target& target, Clock::time_point deadline, std::string&
     }
   }
   return s;
+}
+
+std::ptrdiff_t send_until_stalled(const Socket& s, std::string_view bytes,
+                                  std::chrono::milliseconds stall, Clock::time_point deadline,
+                                  std::string& error) {
+  std::ptrdiff_t sent = 0;
+  while (!bytes.empty() && Clock::now() < deadline) {
+    const ssize_t n = ::send(s.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n >= 0) {
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+      sent += n;
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
+      error = "send: " + errno_text(errno);
+      return -1;
+    }
+    if (!wait_for(s.fd(), POLLOUT, std::min(deadline, Clock::now() + stall))) break;
+  }
+  return sent;
 }
 
 bool send_all(const Socket& s, std::string_view bytes, Clock::time_point deadline,

@@ -59,8 +59,17 @@ class Socket {
 };
 
 // A non-blocking TCP socket (TCP_NODELAY on) connected to `target` before
-// `deadline`. On failure returns an invalid Socket and sets `error`.
-Socket connect_to(const Target& target, Clock::time_point deadline, std::string& error);
+// `deadline`, with SO_RCVBUF set first when receive_buffer > 0. On failure
+// returns an invalid Socket and sets `error`.
+Socket connect_to(const Target& target, Clock::time_point deadline, std::string& error,
+                  int receive_buffer = 0);
+
+// Sends until the socket stays unwritable for `stall` (the peer stopped
+// reading and every buffer on the way is full), everything is sent, or
+// `deadline` passes. Returns the bytes sent; -1 with `error` set on an error.
+std::ptrdiff_t send_until_stalled(const Socket& s, std::string_view bytes,
+                                  std::chrono::milliseconds stall, Clock::time_point deadline,
+                                  std::string& error);
 
 // Sends every byte before `deadline`. False with `error` set otherwise.
 bool send_all(const Socket& s, std::string_view bytes, Clock::time_point deadline,
