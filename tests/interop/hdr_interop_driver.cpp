@@ -77,7 +77,7 @@ std::vector<std::int64_t> generate(const std::string& kind, std::int64_t highest
                                    std::uint64_t seed) {
   Rng rng(seed);
   std::vector<std::int64_t> v;
-  const int n = 20000;
+  const int n = 10000;
   if (kind == "uniform") {
     const std::int64_t hi = std::min<std::int64_t>(highest, 2'000'000);
     for (int i = 0; i < n; ++i)
