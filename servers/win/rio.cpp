@@ -319,8 +319,8 @@ class RioServer {
     const auto bind = wsb::net::parse_endpoint(frame_.options().bind, 0);
     family_ = bind && bind->is_v6() ? AF_INET6 : AF_INET;
     // The table belongs to the provider of registered-I/O sockets, so it is
-    // asked for on one. Windows before 8 rejects the flag (WSAEINVAL); Wine
-    // accepts and ignores it, then fails the ioctl.
+    // asked for on one. Windows before 8 knows neither the flag nor the
+    // ioctl; Wine accepts and ignores the flag, then fails the ioctl.
     const SOCKET probe = ::WSASocketW(family_, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
                                       WSA_FLAG_OVERLAPPED | WSA_FLAG_REGISTERED_IO);
     if (probe == INVALID_SOCKET) {
