@@ -1,0 +1,368 @@
+// server-threads: blocking sockets, one thread per client.
+//
+// The counterpart of Winsock's blocking thread-per-client server: the main
+// thread blocks in accept(), and every connection gets a thread of its own
+// that blocks in recv() and send(). The code is the simplest of all models;
+// the price is a thread (a stack, a kernel task, a context switch per
+// request) per connection.
+//
+//   main:    accept4 -> admit -> pthread_create(serve) ; reap finished threads
+//   thread:  recv -> Connection -> send everything -> ... -> close
+//   stop:    the frame's wake function shuts the listener down, which makes
+//            the blocked accept() fail; main then shuts down every client
+//            socket (SHUT_RDWR), which makes blocked recv()/send() calls
+//            return, and joins every thread before the final statistics
+//
+// Threads are created with a small stack (64 KiB instead of glibc's default
+// of 8 MiB of address space) because the serving code needs little and a
+// thousand threads would otherwise reserve 8 GiB. --max-connections caps the
+// number of threads (default 2000: 125 MiB of stacks, a cap on what a
+// connection flood can make the server allocate, yet above the 1200
+// concurrent clients the conformance suite asks of the models that allow
+// them); --threads is not used (the connections decide the thread count). --idle-timeout becomes
+// SO_RCVTIMEO/SO_SNDTIMEO, so that a stalled client cannot hold its thread for ever.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "platform/net.hpp"
+#include "server/connection.hpp"
+#include "server/frame.hpp"
+
+namespace {
+
+using wsb::server::Connection;
+using wsb::server::ErrorClass;
+using wsb::server::Frame;
+using wsb::server::StatsShard;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t stack_size = 64 * 1024;
+// Each thread's receive buffer, on the heap rather than on the small stack.
+constexpr std::size_t receive_buffer_size = 16 * 1024;
+constexpr int default_max_connections = 2000;
+constexpr auto accept_pause = std::chrono::milliseconds(100);
+
+std::string errno_text(int code) {
+  return wsb::net::error_text(code);
+}
+
+// At most one line per second on stderr (accept failures can repeat fast).
+// Used by the accepting thread only.
+class RateLimitedLog {
+ public:
+  void operator()(const Frame& frame, const std::string& message) {
+    const auto now = Clock::now();
+    if (now < next_) {
+      ++suppressed_;
+      return;
+    }
+    std::fprintf(stderr, "%.*s: %s", static_cast<int>(frame.model_name().size()),
+                 frame.model_name().data(), message.c_str());
+    if (suppressed_ != 0) {
+      std::fprintf(stderr, " (%llu similar messages suppressed)",
+                   static_cast<unsigned long long>(suppressed_));
+    }
+    std::fputc('\n', stderr);
+    suppressed_ = 0;
+    next_ = now + std::chrono::seconds(1);
+  }
+
+ private:
+  Clock::time_point next_{};
+  std::uint64_t suppressed_ = 0;
+};
+
+// accept4() failing with EMFILE or ENFILE leaves any pending connection in
+// the backlog: the kernel allocates the new descriptor before it looks at the
+// queue. The listener therefore stays ready, and a loop that simply retried
+// would spin while the client waited in vain. A descriptor held in reserve
+// breaks the deadlock: closing it frees one slot, the pending connection is
+// accepted and closed at once (the client sees an orderly close, not a
+// hang), and the spare is taken again.
+class SpareDescriptor {
+ public:
+  enum class Outcome {
+    shed,          // one pending connection was accepted and closed
+    none_waiting,  // the backlog is empty: wait for the next client as usual
+    no_spare,      // no spare descriptor could be opened: pause accepting
+  };
+
+  SpareDescriptor() : fd_(open_spare()) {}
+  ~SpareDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SpareDescriptor(const SpareDescriptor&) = delete;
+  SpareDescriptor& operator=(const SpareDescriptor&) = delete;
+
+  Outcome shed(int listener) noexcept {
+    if (fd_ < 0) fd_ = open_spare();  // lost earlier: try to take it back first
+    if (fd_ < 0) return Outcome::no_spare;
+    // The listener is a blocking socket: accept only when poll() says that a
+    // connection is waiting, so that shedding never blocks.
+    pollfd waiting{listener, POLLIN, 0};
+    if (::poll(&waiting, 1, 0) != 1 || (waiting.revents & POLLIN) == 0) {
+      return Outcome::none_waiting;
+    }
+    ::close(fd_);
+    const int s = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (s >= 0) ::close(s);
+    // Fails if another thread took the freed slot meanwhile; the next call
+    // then reports no_spare.
+    fd_ = open_spare();
+    return s >= 0 ? Outcome::shed : Outcome::none_waiting;
+  }
+
+ private:
+  static int open_spare() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+  int fd_;
+};
+
+class Server {
+ public:
+  Server(Frame& frame, int listener) : frame_(frame), listener_(listener) {
+    pthread_attr_init(&attr_);
+    // glibc may need more than PTHREAD_STACK_MIN for its own TLS; never ask
+    // for less than the system minimum.
+    const long minimum = ::sysconf(_SC_THREAD_STACK_MIN);
+    const std::size_t size =
+        std::max<std::size_t>(stack_size, minimum > 0 ? static_cast<std::size_t>(minimum) : 0);
+    if (const int rc = pthread_attr_setstacksize(&attr_, size); rc != 0) {
+      throw std::runtime_error("pthread_attr_setstacksize failed: " + errno_text(rc));
+    }
+  }
+  ~Server() { pthread_attr_destroy(&attr_); }
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The accepting loop, on the main thread, until a stop is requested.
+  void accept_loop() {
+    StatsShard& shard = frame_.shard();
+    while (!frame_.stopping()) {
+      const int fd = wsb::net::accept_connection(listener_);
+      if (fd < 0) {
+        const int code = wsb::net::last_error();
+        if (frame_.stopping()) break;  // the listener was shut down
+        const ErrorClass c = wsb::server::classify_accept_error(code);
+        if (c == ErrorClass::out_of_descriptors) {
+          switch (spare_.shed(listener_)) {
+            case SpareDescriptor::Outcome::shed:
+              shard.error(c);  // one client turned away
+              log_(frame_, "accept: " + errno_text(code) +
+                               ": connection closed at once (raise the limit with ulimit -n)");
+              continue;
+            case SpareDescriptor::Outcome::none_waiting: {
+              // A blocking accept() fails at once in this state instead of
+              // waiting, so wait for a client here (bounded, for stop
+              // requests); by then a thread may have freed a descriptor.
+              pollfd arrival{listener_, POLLIN, 0};
+              ::poll(&arrival, 1, static_cast<int>(accept_pause.count()));
+              continue;
+            }
+            case SpareDescriptor::Outcome::no_spare:
+              break;
+          }
+        }
+        shard.error(c);
+        if (c == ErrorClass::reset) continue;  // the client gave up first
+        log_(frame_, "accept: " + errno_text(code) + "; accepting pauses for 100 ms");
+        // No spare, or an unexpected failure that would recur at once.
+        std::this_thread::sleep_for(accept_pause);
+        continue;
+      }
+      reap_finished();
+      if (!frame_.admit(shard)) {  // counted as refused
+        ::close(fd);
+        continue;
+      }
+      start_thread(fd, shard);
+    }
+  }
+
+  // After the accept loop: unblocks every serving thread and joins all.
+  void stop_and_join() {
+    std::vector<pthread_t> threads;
+    {
+      std::lock_guard lock(mutex_);
+      // A thread takes its descriptor out of live_ before closing it, so
+      // every descriptor seen here is still open and still that client's.
+      for (const auto& [fd, thread] : live_) {
+        ::shutdown(fd, SHUT_RDWR);
+        threads.push_back(thread);
+      }
+      threads.insert(threads.end(), finished_.begin(), finished_.end());
+      finished_.clear();
+    }
+    // Threads still running will add themselves to finished_ on the way
+    // out; they are joined here already, so that list is dropped afterwards.
+    for (const pthread_t t : threads)
+      pthread_join(t, nullptr);
+  }
+
+ private:
+  struct Task {
+    Server* server;
+    int fd;
+  };
+
+  static void* thread_main(void* arg) noexcept {
+    const std::unique_ptr<Task> task(static_cast<Task*>(arg));
+    task->server->serve(task->fd);
+    return nullptr;
+  }
+
+  void start_thread(int fd, StatsShard& shard) noexcept {
+    // Replies are small and sent at once; Nagle's algorithm would hold them
+    // back waiting for the client's ACK.
+    wsb::net::set_nodelay(fd);
+    const auto idle = frame_.options().idle_timeout;
+    if (idle.count() > 0) {
+      // Blocking calls return EAGAIN after this long, and the thread checks
+      // the connection's idle time: a silent client cannot hold its thread.
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(idle).count();
+      timeval tv{};
+      tv.tv_sec = static_cast<time_t>(us / 1'000'000);
+      tv.tv_usec = static_cast<suseconds_t>(us % 1'000'000);
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    Task* task = new (std::nothrow) Task{this, fd};
+    int rc = task == nullptr ? ENOMEM : 0;
+    if (rc == 0) {
+      // The entry exists before the thread does, and both happen under the
+      // lock, so the thread's removal of its entry on exit always finds it.
+      std::lock_guard lock(mutex_);
+      try {
+        const auto entry = live_.emplace(fd, pthread_t{}).first;
+        rc = pthread_create(&entry->second, &attr_, &Server::thread_main, task);
+        if (rc != 0) live_.erase(entry);
+      } catch (const std::bad_alloc&) {
+        rc = ENOMEM;
+      }
+    }
+    if (rc != 0) {
+      delete task;
+      // Out of threads or memory: the connection cannot be served.
+      shard.error(ErrorClass::io);
+      log_(frame_, "pthread_create: " + errno_text(rc) + "; connection closed");
+      ::close(fd);
+      frame_.release(shard);
+    }
+  }
+
+  // Joins the threads that have finished, so that their stacks do not pile
+  // up between connections.
+  void reap_finished() noexcept {
+    std::vector<pthread_t> done;
+    {
+      std::lock_guard lock(mutex_);
+      done.swap(finished_);
+    }
+    for (const pthread_t t : done)
+      pthread_join(t, nullptr);
+  }
+
+  // The body of a serving thread: blocking recv, then send every reply byte
+  // before the next recv, so the reply queue never exceeds one receive's
+  // worth and backpressure takes care of itself.
+  void serve(int fd) noexcept {
+    StatsShard& shard = frame_.shard();
+    {
+      const std::unique_ptr<char[]> buffer(new (std::nothrow) char[receive_buffer_size]);
+      Connection conn(frame_, shard);
+      if (buffer == nullptr) conn.on_error(ErrorClass::io);
+      while (!conn.finished() && !frame_.stopping()) {
+        if (conn.want_read()) {
+          const auto n = wsb::net::recv_some(fd, {buffer.get(), receive_buffer_size});
+          if (n > 0) {
+            conn.on_received({buffer.get(), static_cast<std::size_t>(n)});
+          } else if (n == 0) {
+            if (frame_.stopping()) break;  // our own shutdown(), not the peer
+            conn.on_peer_closed();
+          } else if (wsb::net::would_block(wsb::net::last_error())) {
+            conn.expire_if_idle(Clock::now());  // SO_RCVTIMEO elapsed
+          } else {
+            if (frame_.stopping()) break;
+            conn.on_error(wsb::server::classify_io_error(wsb::net::last_error()));
+          }
+        }
+        while (conn.want_write()) {
+          const auto n = wsb::net::send_some(fd, conn.pending());
+          if (n >= 0) {
+            conn.on_sent(static_cast<std::size_t>(n));
+          } else if (wsb::net::would_block(wsb::net::last_error())) {
+            // SO_SNDTIMEO elapsed: the client does not read.
+            if (conn.expire_if_idle(Clock::now())) break;
+          } else {
+            if (frame_.stopping()) break;
+            conn.on_error(wsb::server::classify_io_error(wsb::net::last_error()));
+          }
+        }
+        // A connection that wants neither to read nor to write is finished;
+        // this only guards against a spin should that ever not hold.
+        if (!conn.want_read() && !conn.want_write()) break;
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      live_.erase(fd);
+      finished_.push_back(pthread_self());
+    }
+    ::close(fd);
+    frame_.release(shard);
+    frame_.retire(shard);
+  }
+
+  Frame& frame_;
+  const int listener_;
+  pthread_attr_t attr_{};
+  std::mutex mutex_;
+  std::unordered_map<int, pthread_t> live_;  // open client descriptor -> its thread
+  std::vector<pthread_t> finished_;          // threads that are done, not yet joined
+  SpareDescriptor spare_;
+  RateLimitedLog log_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return wsb::server::run_guarded([&] {
+    Frame frame("threads",
+                "Blocking sockets, one thread per client (64 KiB stacks). The main thread "
+                "blocks in accept(); --max-connections caps the threads; --threads is not used.",
+                1);
+    frame.set_default_max_connections(default_max_connections);
+    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+    const int listener = frame.open_listener({});
+    Server server(frame, listener);
+    // shutdown() on a listening socket makes a blocked accept() return
+    // (EINVAL) on Linux; close() would not, and could even let the number be
+    // reused under the blocked call.
+    frame.start([listener] { ::shutdown(listener, SHUT_RDWR); });
+    server.accept_loop();
+    server.stop_and_join();
+    const int code = frame.finish();
+    // Only now: finish() has stopped the thread that calls the wake function.
+    ::close(listener);
+    return code;
+  });
+}
