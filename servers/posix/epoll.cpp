@@ -1,0 +1,614 @@
+// server-epoll: epoll(7), one event loop per thread.
+//
+// The Linux answer to the Winsock readiness models (WSAEventSelect,
+// WSAAsyncSelect, select) without their per-call cost: the kernel keeps the
+// interest list, so epoll_wait() costs O(ready descriptors), not O(all).
+//
+//   main:    one listener per loop thread (SO_REUSEPORT when --threads > 1),
+//            an eventfd for wake-ups, then the loops
+//   loop:    epoll_wait -> accept4 until EAGAIN / recv -> Connection -> send
+//   stop:    the frame writes the eventfd; every loop sees it, closes its
+//            connections and returns; main joins and prints the statistics
+//
+// Level-triggered (default): a descriptor is reported for as long as it is
+// ready, so one recv() per report is enough, and input interest (EPOLLIN) is
+// dropped while a connection is under backpressure, otherwise it would be
+// reported forever. Output interest (EPOLLOUT) is registered only while a
+// reply could not be sent completely.
+//
+// Edge-triggered (--edge): a descriptor is reported when it becomes ready, so
+// every read, write and accept must go on until EAGAIN; the loop keeps "still
+// readable / still writable" flags per connection because the kernel will not
+// say it again. Interest never changes after registration (EPOLLIN | EPOLLOUT
+// | EPOLLRDHUP | EPOLLET), which saves the epoll_ctl calls of the
+// level-triggered mode.
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "platform/net.hpp"
+#include "server/connection.hpp"
+#include "server/frame.hpp"
+
+namespace {
+
+using wsb::server::Connection;
+using wsb::server::ErrorClass;
+using wsb::server::Frame;
+using wsb::server::StatsShard;
+using Clock = std::chrono::steady_clock;
+
+// One receive buffer per loop thread. Every received chunk is handed to the
+// Connection at once (the session consumes all of it), so no per-connection
+// input buffer exists and nothing is allocated per request. 64 KiB takes a
+// large echo burst in one call and is small next to the socket buffers.
+constexpr std::size_t receive_buffer_size = 64 * 1024;
+// Events taken per epoll_wait(). More only matters when more connections are
+// ready at once; the rest are reported by the next call.
+constexpr int max_events = 512;
+// Level-triggered mode accepts at most this many connections per report of
+// the listener, so that a connection storm does not starve the established
+// connections; the listener stays readable and is reported again.
+constexpr int accept_batch = 64;
+// Edge-triggered mode reads a connection at most this many times per
+// wake-up before it serves the others; a connection with input left is
+// revisited after the next epoll_wait(), since no new edge will report it.
+constexpr int max_reads_per_turn = 16;
+// How long accepting pauses when the process is out of descriptors and even
+// the spare one cannot shed the pending connection, or after an unexpected
+// accept failure that would otherwise recur in a tight loop.
+constexpr auto accept_pause = std::chrono::milliseconds(100);
+
+// epoll_event.data of the two descriptors that are not connections. A
+// connection's tag is (generation << 32) | fd, whose low half is a descriptor
+// number (below 2^31), so neither value can be a connection's.
+constexpr std::uint64_t listener_tag = ~std::uint64_t{0};
+constexpr std::uint64_t wake_tag = ~std::uint64_t{0} - 1;
+
+std::string errno_text(int code) {
+  return wsb::net::error_text(code);
+}
+
+// SO_REUSEPORT lets every socket of the same user that also sets it bind the
+// port, so a second server started on a busy port would silently share it
+// instead of failing. Before the listeners of several loops are opened, a
+// plain socket is bound to the port once: that fails with EADDRINUSE if
+// anything holds the port. (Two servers starting in the same instant can
+// still both pass; with --port 0 the system picks an unused port anyway.)
+void refuse_busy_port(const Frame& frame) {
+  const auto& options = frame.options();
+  if (options.port == 0) return;
+  const auto endpoint = wsb::net::parse_endpoint(options.bind, options.port);
+  if (!endpoint) return;  // open_listener() reports a bad --bind
+  const int s = ::socket(endpoint->is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;  // open_listener() reports it
+  // The same options as the real listeners, minus SO_REUSEPORT, so that only
+  // a live socket on the port makes the bind fail.
+  const int one = 1;
+  ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (endpoint->is_v6()) ::setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  const int rc = ::bind(s, endpoint->address(), static_cast<socklen_t>(endpoint->length));
+  const int code = errno;
+  ::close(s);
+  if (rc != 0 && code == EADDRINUSE) {
+    throw wsb::net::NetError(code, "port " + std::to_string(options.port) + " on " + options.bind +
+                                       " is in use (EADDRINUSE): choose another with --port (or "
+                                       "--port 0 to let the system pick one)");
+  }
+}
+
+// At most one line per second per message kind on stderr: a server that is
+// out of descriptors fails thousands of accepts per second and must say so
+// without flooding its terminal.
+class RateLimitedLog {
+ public:
+  void operator()(const Frame& frame, const std::string& message) {
+    const auto now = Clock::now();
+    if (now < next_) {
+      ++suppressed_;
+      return;
+    }
+    std::fprintf(stderr, "%.*s: %s", static_cast<int>(frame.model_name().size()),
+                 frame.model_name().data(), message.c_str());
+    if (suppressed_ != 0) {
+      std::fprintf(stderr, " (%llu similar messages suppressed)",
+                   static_cast<unsigned long long>(suppressed_));
+    }
+    std::fputc('\n', stderr);
+    suppressed_ = 0;
+    next_ = now + std::chrono::seconds(1);
+  }
+
+ private:
+  Clock::time_point next_{};
+  std::uint64_t suppressed_ = 0;
+};
+
+// accept4() failing with EMFILE or ENFILE leaves any pending connection in
+// the backlog: the kernel allocates the new descriptor before it looks at the
+// queue. The listener therefore stays ready, and a loop that simply retried
+// would spin while the client waited in vain. A descriptor held in reserve
+// breaks the deadlock: closing it frees one slot, the pending connection is
+// accepted and closed at once (the client sees an orderly close, not a
+// hang), and the spare is taken again.
+class SpareDescriptor {
+ public:
+  enum class Outcome {
+    shed,          // one pending connection was accepted and closed
+    none_waiting,  // the backlog is empty: wait for the next client as usual
+    no_spare,      // no spare descriptor could be opened: pause accepting
+  };
+
+  SpareDescriptor() : fd_(open_spare()) {}
+  ~SpareDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SpareDescriptor(const SpareDescriptor&) = delete;
+  SpareDescriptor& operator=(const SpareDescriptor&) = delete;
+
+  Outcome shed(int listener) noexcept {
+    if (fd_ < 0) fd_ = open_spare();  // lost earlier: try to take it back first
+    if (fd_ < 0) return Outcome::no_spare;
+    ::close(fd_);
+    const int s = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (s >= 0) ::close(s);
+    // Fails if another thread took the freed slot meanwhile; the next call
+    // then reports no_spare.
+    fd_ = open_spare();
+    return s >= 0 ? Outcome::shed : Outcome::none_waiting;
+  }
+
+ private:
+  static int open_spare() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+  int fd_;
+};
+
+struct Slot {
+  std::optional<Connection> conn;
+  // Bumped when a connection takes the slot, so that an event still queued
+  // for the previous owner of the same descriptor number is recognised and
+  // ignored.
+  std::uint32_t generation = 0;
+  // Level-triggered: the events currently registered.
+  std::uint32_t interest = 0;
+  // Edge-triggered: not yet drained to EAGAIN in that direction.
+  bool readable = false;
+  bool writable = false;
+  // Edge-triggered: already in the revisit list (at most once).
+  bool revisit = false;
+};
+
+class Loop {
+ public:
+  Loop(Frame& frame, int listener, int wake_fd, bool edge)
+      : frame_(frame),
+        listener_(listener),
+        wake_fd_(wake_fd),
+        edge_(edge),
+        epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
+        buffer_(new char[receive_buffer_size]) {
+    if (epoll_fd_ < 0) {
+      const int code = errno;
+      throw wsb::net::NetError(code, "epoll_create1 failed: " + errno_text(code));
+    }
+    // The eventfd is shared by all loops and never read: once written it
+    // stays readable, so a level-triggered registration reports it to every
+    // loop, each of which then sees stopping() and leaves.
+    watch(wake_fd_, EPOLLIN, wake_tag);
+    watch(listener_, EPOLLIN | (edge_ ? EPOLLET : 0u), listener_tag);
+  }
+
+  ~Loop() {
+    ::close(epoll_fd_);
+    ::close(listener_);
+  }
+
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // The thread body. Never throws: failures end the server through fail().
+  void run() noexcept {
+    shard_ = &frame_.shard();
+    const auto idle_timeout = frame_.options().idle_timeout;
+    // Idle connections are found by a sweep over all slots, a bounded cost
+    // (one pass per interval) that needs no timer structure per connection.
+    const auto sweep_interval =
+        idle_timeout.count() > 0
+            ? std::clamp<Clock::duration>(
+                  std::chrono::duration_cast<Clock::duration>(idle_timeout / 8),
+                  std::chrono::milliseconds(1), std::chrono::milliseconds(250))
+            : Clock::duration::zero();
+    Clock::time_point next_sweep = Clock::now() + sweep_interval;
+    epoll_event events[max_events];
+
+    while (!frame_.stopping()) {
+      int timeout_ms = -1;
+      if (sweep_interval.count() > 0 || accept_paused_) {
+        const auto now = Clock::now();
+        if (sweep_interval.count() > 0 && now >= next_sweep) {
+          sweep_idle(now);
+          next_sweep = now + sweep_interval;
+        }
+        if (accept_paused_ && now >= resume_accept_at_) resume_accepting();
+        auto until = sweep_interval.count() > 0 ? next_sweep : Clock::time_point::max();
+        if (accept_paused_) until = std::min(until, resume_accept_at_);
+        if (until != Clock::time_point::max()) {
+          // Rounded up so that the loop does not wake a fraction of a
+          // millisecond early and spin until the deadline.
+          timeout_ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(
+                                            std::max(until - now, Clock::duration::zero()))
+                                            .count());
+        }
+      }
+      // Connections left with unread input (edge-triggered) must not wait.
+      if (!revisit_.empty()) timeout_ms = 0;
+      const int n = ::epoll_wait(epoll_fd_, events, max_events, timeout_ms);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        frame_.fail("epoll_wait failed: " + errno_text(errno));
+        break;
+      }
+      for (int i = 0; i < n && !frame_.stopping(); ++i) {
+        const std::uint64_t tag = events[i].data.u64;
+        if (tag == wake_tag) continue;  // the loop condition sees stopping()
+        if (tag == listener_tag) {
+          accept_connections();
+          continue;
+        }
+        const int fd = static_cast<int>(tag & 0xffffffffu);
+        Slot& slot = slots_[static_cast<std::size_t>(fd)];
+        if (!slot.conn || slot.generation != static_cast<std::uint32_t>(tag >> 32)) continue;
+        if (edge_) {
+          on_edge(fd, slot, events[i].events);
+        } else {
+          on_level(fd, slot, events[i].events);
+        }
+      }
+      if (!revisit_.empty()) serve_revisits();
+    }
+    close_all();
+  }
+
+ private:
+  void watch(int fd, std::uint32_t events, std::uint64_t tag) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.u64 = tag;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      const int code = errno;
+      throw wsb::net::NetError(code, "epoll_ctl(ADD) failed: " + errno_text(code));
+    }
+  }
+
+  static std::uint64_t tag_of(int fd, const Slot& slot) noexcept {
+    return (std::uint64_t{slot.generation} << 32) | static_cast<std::uint32_t>(fd);
+  }
+
+  void accept_connections() noexcept {
+    // Edge-triggered: the listener is reported once per burst of arrivals,
+    // so accepting must go on until EAGAIN.
+    for (int accepted = 0; edge_ || accepted < accept_batch; ++accepted) {
+      const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const int code = errno;
+        if (wsb::net::would_block(code)) return;
+        if (wsb::net::is_interrupted(code)) continue;
+        if (!on_accept_error(code)) return;
+        continue;
+      }
+      add_connection(fd);
+    }
+  }
+
+  // Returns whether to go on accepting.
+  bool on_accept_error(int code) noexcept {
+    const ErrorClass c = wsb::server::classify_accept_error(code);
+    if (c == ErrorClass::out_of_descriptors) {
+      switch (spare_.shed(listener_)) {
+        case SpareDescriptor::Outcome::shed:
+          shard_->error(c);  // one client turned away
+          log_(frame_, "accept4: " + errno_text(code) +
+                           ": connection closed at once (raise the limit with ulimit -n)");
+          return true;  // more may be waiting
+        case SpareDescriptor::Outcome::none_waiting:
+          // Like EAGAIN: the next client makes the listener ready again.
+          return false;
+        case SpareDescriptor::Outcome::no_spare:
+          break;
+      }
+    }
+    shard_->error(c);
+    if (c == ErrorClass::reset) return true;  // the client gave up first; the next one may be fine
+    log_(frame_, "accept4: " + errno_text(code) + "; accepting pauses for 100 ms");
+    // Out of descriptors with no spare, or an unexpected failure that would
+    // recur at once: take the listener out of the set for a while instead of
+    // spinning on it.
+    pause_accepting();
+    return false;
+  }
+
+  void pause_accepting() noexcept {
+    if (accept_paused_) return;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener_, nullptr);
+    accept_paused_ = true;
+    resume_accept_at_ = Clock::now() + accept_pause;
+  }
+
+  void resume_accepting() noexcept {
+    accept_paused_ = false;
+    // Adding a descriptor that is already ready reports it at once, in both
+    // modes, so connections that queued up meanwhile are not forgotten.
+    epoll_event ev{};
+    ev.events = EPOLLIN | (edge_ ? EPOLLET : 0u);
+    ev.data.u64 = listener_tag;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_, &ev) != 0) {
+      log_(frame_, "epoll_ctl(ADD listener): " + errno_text(errno));
+      pause_accepting();
+    }
+  }
+
+  void add_connection(int fd) noexcept {
+    if (!frame_.admit(*shard_)) {  // counted as refused
+      ::close(fd);
+      return;
+    }
+    // Replies are small and written in one send(); Nagle's algorithm would
+    // hold them back waiting for the client's ACK.
+    wsb::net::set_nodelay(fd);
+    const auto index = static_cast<std::size_t>(fd);
+    try {
+      if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
+      Slot& slot = slots_[index];
+      slot.conn.emplace(frame_, *shard_);
+      ++slot.generation;  // wraps after 2^32 connections on one descriptor, harmlessly
+      slot.readable = false;
+      slot.revisit = false;
+      // A new socket has send-buffer space; the first EPOLLOUT edge would say so anyway.
+      slot.writable = true;
+      slot.interest = edge_ ? (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) : EPOLLIN;
+      epoll_event ev{};
+      ev.events = slot.interest;
+      ev.data.u64 = tag_of(fd, slot);
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        const int code = errno;
+        log_(frame_, "epoll_ctl(ADD): " + errno_text(code));
+        slot.conn->on_error(wsb::server::classify_io_error(code));
+        slot.conn.reset();
+        ::close(fd);
+        frame_.release(*shard_);
+      }
+    } catch (const std::bad_alloc&) {
+      shard_->error(ErrorClass::io);
+      ::close(fd);
+      frame_.release(*shard_);
+    }
+  }
+
+  // One recv() into the loop's buffer. Returns false when the socket had
+  // nothing (EAGAIN).
+  bool receive(int fd, Connection& conn) noexcept {
+    ssize_t n;
+    do {
+      n = ::recv(fd, buffer_.get(), receive_buffer_size, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+      conn.on_received({buffer_.get(), static_cast<std::size_t>(n)});
+    } else if (n == 0) {
+      conn.on_peer_closed();
+    } else if (wsb::net::would_block(errno)) {
+      return false;
+    } else {
+      conn.on_error(wsb::server::classify_io_error(errno));
+    }
+    return true;
+  }
+
+  // Sends until nothing is pending or the socket buffer is full. Returns
+  // false when the socket buffer is full (EAGAIN) with bytes still pending.
+  bool flush(int fd, Connection& conn) noexcept {
+    while (conn.want_write()) {
+      const auto bytes = conn.pending();
+      ssize_t n;
+      do {
+        n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      } while (n < 0 && errno == EINTR);
+      if (n >= 0) {
+        conn.on_sent(static_cast<std::size_t>(n));
+      } else if (wsb::net::would_block(errno)) {
+        return false;
+      } else {
+        conn.on_error(wsb::server::classify_io_error(errno));
+      }
+    }
+    return true;
+  }
+
+  void on_level(int fd, Slot& slot, std::uint32_t events) noexcept {
+    Connection& conn = *slot.conn;
+    // EPOLLHUP and EPOLLERR are reported whether asked for or not; the recv()
+    // (or, under backpressure, the send()) then returns the end or the error.
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn.want_read()) receive(fd, conn);
+    // Replies go out at once rather than on the next EPOLLOUT report: the
+    // socket buffer almost always has room, and this saves a wait and an
+    // epoll_ctl per request.
+    flush(fd, conn);
+    if (conn.finished()) {
+      close_connection(fd, slot);
+      return;
+    }
+    const std::uint32_t wanted =
+        (conn.want_read() ? EPOLLIN : 0u) | (conn.want_write() ? EPOLLOUT : 0u);
+    if (wanted != slot.interest) {
+      epoll_event ev{};
+      ev.events = wanted;
+      ev.data.u64 = tag_of(fd, slot);
+      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
+        conn.on_error(wsb::server::classify_io_error(errno));
+        close_connection(fd, slot);
+        return;
+      }
+      slot.interest = wanted;
+    }
+  }
+
+  void on_edge(int fd, Slot& slot, std::uint32_t events) noexcept {
+    Connection& conn = *slot.conn;
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) slot.readable = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) slot.writable = true;
+    // Alternate between sending and reading until the socket has nothing
+    // more to give (readable cleared by EAGAIN) or the connection may not
+    // read (backpressure with a full send buffer, or closing). A flag that
+    // stays set is acted on when the next edge in the other direction
+    // arrives: e.g. an EPOLLOUT edge drains the backlog, and reading resumes.
+    for (int reads = 0;; ++reads) {
+      if (slot.writable && conn.want_write() && !flush(fd, conn)) slot.writable = false;
+      if (conn.finished()) {
+        close_connection(fd, slot);
+        return;
+      }
+      if (!slot.readable || !conn.want_read()) break;
+      if (reads == max_reads_per_turn) {
+        // A client that sends without pause would otherwise keep the loop
+        // here for ever; no edge will come for input already waiting, so
+        // the connection is noted for a revisit.
+        if (slot.revisit) break;  // noted already
+        try {
+          revisit_.push_back(tag_of(fd, slot));
+        } catch (const std::bad_alloc&) {
+          continue;  // cannot note it: keep serving it rather than forget it
+        }
+        slot.revisit = true;
+        break;
+      }
+      if (!receive(fd, conn)) slot.readable = false;
+    }
+  }
+
+  // Edge-triggered: continues the connections that had input left when
+  // their turn ended. They are served after the events of this round, so
+  // every ready connection gets its turn first.
+  void serve_revisits() noexcept {
+    std::vector<std::uint64_t> tags;
+    tags.swap(revisit_);
+    for (const std::uint64_t tag : tags) {
+      const int fd = static_cast<int>(tag & 0xffffffffu);
+      Slot& slot = slots_[static_cast<std::size_t>(fd)];
+      if (!slot.conn || slot.generation != static_cast<std::uint32_t>(tag >> 32)) continue;
+      slot.revisit = false;
+      on_edge(fd, slot, 0);
+    }
+    // Keep the capacity: the vectors swap back and forth without allocating.
+    tags.clear();
+    if (revisit_.empty()) revisit_.swap(tags);
+  }
+
+  void close_connection(int fd, Slot& slot) noexcept {
+    // No epoll_ctl(DEL): closing the last descriptor of a socket removes it
+    // from every epoll set. close() sends FIN after the queued replies (or a
+    // reset if unread input remains, which a failed connection may have).
+    ::close(fd);
+    slot.conn.reset();
+    frame_.release(*shard_);
+  }
+
+  void sweep_idle(Clock::time_point now) noexcept {
+    for (std::size_t fd = 0; fd < slots_.size(); ++fd) {
+      Slot& slot = slots_[fd];
+      if (slot.conn && slot.conn->expire_if_idle(now)) close_connection(static_cast<int>(fd), slot);
+    }
+  }
+
+  void close_all() noexcept {
+    for (std::size_t fd = 0; fd < slots_.size(); ++fd) {
+      if (slots_[fd].conn) close_connection(static_cast<int>(fd), slots_[fd]);
+    }
+  }
+
+  Frame& frame_;
+  StatsShard* shard_ = nullptr;
+  const int listener_;
+  const int wake_fd_;
+  const bool edge_;
+  const int epoll_fd_;
+  std::unique_ptr<char[]> buffer_;
+  std::vector<Slot> slots_;             // indexed by descriptor number
+  std::vector<std::uint64_t> revisit_;  // edge-triggered: tags of connections with input left
+  SpareDescriptor spare_;
+  RateLimitedLog log_;
+  bool accept_paused_ = false;
+  Clock::time_point resume_accept_at_{};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return wsb::server::run_guarded([&] {
+    Frame frame("epoll",
+                "epoll(7): one event loop per thread, each with its own SO_REUSEPORT listener. "
+                "Level-triggered by default (output interest only while a reply is pending); "
+                "--edge switches to edge-triggered notification, where every read, write and "
+                "accept is repeated until EAGAIN.",
+                1);
+    bool edge = false;
+    frame.cli().add_flag("--edge", edge,
+                         "Edge-triggered notification (EPOLLET): fewer epoll_ctl calls, one "
+                         "more recv() per wake-up to reach EAGAIN");
+    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+    const int threads = frame.options().threads;
+    if (threads > 1) refuse_busy_port(frame);
+
+    // One listener per loop: with SO_REUSEPORT the kernel spreads incoming
+    // connections over them evenly, and no two loops contend for one accept
+    // queue. A single loop does not set the option, so that a second server
+    // started on the same port fails with EADDRINUSE instead of silently
+    // sharing the port.
+    std::vector<int> listeners;
+    for (int i = 0; i < threads; ++i) {
+      listeners.push_back(frame.open_listener({.nonblocking = true, .reuse_port = threads > 1}));
+    }
+    const int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd < 0) {
+      throw wsb::net::NetError(errno, "eventfd failed: " + errno_text(errno));
+    }
+    std::vector<std::unique_ptr<Loop>> loops;
+    for (int i = 0; i < threads; ++i) {
+      loops.push_back(
+          std::make_unique<Loop>(frame, listeners[static_cast<std::size_t>(i)], wake_fd, edge));
+    }
+
+    frame.start([wake_fd] {
+      const std::uint64_t one = 1;
+      // Cannot fail short of a bad descriptor: the counter is far from overflow.
+      [[maybe_unused]] const ssize_t n = ::write(wake_fd, &one, sizeof one);
+    });
+
+    // The main thread runs the first loop itself.
+    std::vector<std::thread> workers;
+    for (int i = 1; i < threads; ++i) {
+      workers.emplace_back([&loops, i] { loops[static_cast<std::size_t>(i)]->run(); });
+    }
+    loops[0]->run();
+    for (auto& t : workers)
+      t.join();
+    loops.clear();
+    const int code = frame.finish();
+    // Only now: finish() has stopped the thread that calls the wake function.
+    ::close(wake_fd);
+    return code;
+  });
+}
