@@ -1,0 +1,809 @@
+// server-uring: io_uring through liburing, one ring per thread.
+//
+// The Linux counterpart of I/O completion ports and Registered I/O: requests
+// are queued in a submission ring shared with the kernel, results come back in
+// a completion ring, and one io_uring_enter() call both submits a whole
+// batch and waits for the next completions.
+//
+//   main:    probe the kernel, one listener per thread (SO_REUSEPORT when
+//            --threads > 1), an eventfd for wake-ups, then the loops
+//   loop:    submit everything queued and wait (one syscall) -> for each
+//            completion: accepted socket / received bytes / send done
+//   per connection: one multishot recv that stays armed and takes its
+//            buffers from a ring of provided buffers (the kernel picks a
+//            buffer only when data arrives, the analogue of the zero-byte
+//            recv trick of IOCP servers), and at most one send in flight,
+//            whose bytes Connection::begin_send() keeps unchanged until done
+//   stop:    the frame writes the eventfd, which completes a poll request in
+//            every ring; each loop cancels its requests, waits for them to
+//            complete, then closes its sockets
+//
+// Requires Linux 6.0 (multishot recv) and liburing 2.3. main() probes the
+// operations with io_uring_get_probe_ring() before the server announces
+// itself; each loop registers its provided-buffer ring. Whatever the kernel
+// lacks is named in the error message, with server-epoll as the way out.
+#include <fcntl.h>
+#include <liburing.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "platform/net.hpp"
+#include "server/connection.hpp"
+#include "server/frame.hpp"
+
+namespace {
+
+using wsb::server::Connection;
+using wsb::server::ErrorClass;
+using wsb::server::Frame;
+using wsb::server::StatsShard;
+using Clock = std::chrono::steady_clock;
+
+// Submission queue entries per ring. A loop iteration queues at most a send
+// and a recv (re-)arm per completion it handles; when the queue fills up,
+// get_sqe() submits early, so this only sets the usual batch size.
+constexpr unsigned sq_entries = 1024;
+// Completion queue entries: every armed multishot recv can post several
+// completions before the loop comes round, so the completion queue is larger
+// than the submission queue (the kernel also keeps overflowing entries on a
+// list, IORING_FEAT_NODROP, rather than losing them).
+constexpr unsigned cq_entries = 8 * sq_entries;
+// The provided-buffer ring: count buffers of buffer_size bytes, shared by all
+// connections of a thread. A buffer is taken by the kernel only when data
+// arrives and is returned as soon as the Connection consumed it (within the
+// same loop iteration), so the count bounds the completions in flight, not
+// the connections. count must be a power of two.
+constexpr unsigned buffer_count = 2048;
+constexpr unsigned buffer_size = 8 * 1024;
+constexpr int buffer_group = 0;
+// How long accepting pauses when the process is out of descriptors and even
+// the spare one cannot shed the pending connection.
+constexpr auto accept_pause = std::chrono::milliseconds(100);
+// How long a stopping loop waits for its cancelled requests to complete.
+constexpr auto drain_limit = std::chrono::seconds(2);
+
+// user_data of a request: the descriptor in the upper bits, the operation in
+// the low byte. Connections are indexed by descriptor and a descriptor is
+// closed only once none of its requests is in flight, so a completion always
+// finds the connection that issued it.
+enum Op : std::uint8_t { op_accept = 1, op_recv, op_send, op_wake, op_cancel, op_listen };
+constexpr std::uint64_t tag(int fd, Op op) noexcept {
+  return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(fd)) << 8) | op;
+}
+
+std::string errno_text(int code) {
+  return wsb::net::error_text(code);
+}
+
+// SO_REUSEPORT lets every socket of the same user that also sets it bind the
+// port, so a second server started on a busy port would silently share it
+// instead of failing. Before the listeners of several loops are opened, a
+// plain socket is bound to the port once: that fails with EADDRINUSE if
+// anything holds the port. (Two servers starting in the same instant can
+// still both pass; with --port 0 the system picks an unused port anyway.)
+void refuse_busy_port(const Frame& frame) {
+  const auto& options = frame.options();
+  if (options.port == 0) return;
+  const auto endpoint = wsb::net::parse_endpoint(options.bind, options.port);
+  if (!endpoint) return;  // open_listener() reports a bad --bind
+  const int s = ::socket(endpoint->is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;  // open_listener() reports it
+  // The same options as the real listeners, minus SO_REUSEPORT, so that only
+  // a live socket on the port makes the bind fail.
+  const int one = 1;
+  ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (endpoint->is_v6()) ::setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  const int rc = ::bind(s, endpoint->address(), static_cast<socklen_t>(endpoint->length));
+  const int code = errno;
+  ::close(s);
+  if (rc != 0 && code == EADDRINUSE) {
+    throw wsb::net::NetError(code, "port " + std::to_string(options.port) + " on " + options.bind +
+                                       " is in use (EADDRINUSE): choose another with --port (or "
+                                       "--port 0 to let the system pick one)");
+  }
+}
+
+// At most one line per second on stderr, for failures that can repeat
+// thousands of times per second (accepts while out of descriptors).
+class RateLimitedLog {
+ public:
+  void operator()(const Frame& frame, const std::string& message) {
+    const auto now = Clock::now();
+    if (now < next_) {
+      ++suppressed_;
+      return;
+    }
+    std::fprintf(stderr, "%.*s: %s", static_cast<int>(frame.model_name().size()),
+                 frame.model_name().data(), message.c_str());
+    if (suppressed_ != 0) {
+      std::fprintf(stderr, " (%llu similar messages suppressed)",
+                   static_cast<unsigned long long>(suppressed_));
+    }
+    std::fputc('\n', stderr);
+    suppressed_ = 0;
+    next_ = now + std::chrono::seconds(1);
+  }
+
+ private:
+  Clock::time_point next_{};
+  std::uint64_t suppressed_ = 0;
+};
+
+// accept4() failing with EMFILE or ENFILE leaves any pending connection in
+// the backlog: the kernel allocates the new descriptor before it looks at the
+// queue. The listener therefore stays ready, and a loop that simply retried
+// would spin while the client waited in vain. A descriptor held in reserve
+// breaks the deadlock: closing it frees one slot, the pending connection is
+// accepted and closed at once (the client sees an orderly close, not a
+// hang), and the spare is taken again.
+class SpareDescriptor {
+ public:
+  enum class Outcome {
+    shed,          // one pending connection was accepted and closed
+    none_waiting,  // the backlog is empty: wait for the next client as usual
+    no_spare,      // no spare descriptor could be opened: pause accepting
+  };
+
+  SpareDescriptor() : fd_(open_spare()) {}
+  ~SpareDescriptor() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SpareDescriptor(const SpareDescriptor&) = delete;
+  SpareDescriptor& operator=(const SpareDescriptor&) = delete;
+
+  Outcome shed(int listener) noexcept {
+    if (fd_ < 0) fd_ = open_spare();  // lost earlier: try to take it back first
+    if (fd_ < 0) return Outcome::no_spare;
+    // The listener is a blocking socket: accept only when poll() says that a
+    // connection is waiting, so that shedding never blocks.
+    pollfd waiting{listener, POLLIN, 0};
+    if (::poll(&waiting, 1, 0) != 1 || (waiting.revents & POLLIN) == 0) {
+      return Outcome::none_waiting;
+    }
+    ::close(fd_);
+    const int s = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (s >= 0) ::close(s);
+    // Fails if another thread took the freed slot meanwhile; the next call
+    // then reports no_spare.
+    fd_ = open_spare();
+    return s >= 0 ? Outcome::shed : Outcome::none_waiting;
+  }
+
+ private:
+  static int open_spare() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
+  int fd_;
+};
+
+struct Slot {
+  std::optional<Connection> conn;
+  bool recv_armed = false;      // a multishot recv is outstanding
+  bool cancel_sent = false;     // and its cancellation was requested
+  bool send_in_flight = false;  // a send of conn->begin_send()'s block is outstanding
+};
+
+// liburing 2.3 (Debian 12) predates io_uring_setup_buf_ring(), so the ring of
+// provided buffers is mapped and registered here: an array of io_uring_buf
+// entries in page-aligned memory whose tail the application advances, plus
+// the buffers themselves.
+class BufferRing {
+ public:
+  explicit BufferRing(io_uring& ring) : ring_(ring) {
+    ring_bytes_ = buffer_count * sizeof(io_uring_buf);
+    void* entries =
+        ::mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (entries == MAP_FAILED) throw std::runtime_error("mmap failed: " + errno_text(errno));
+    entries_ = static_cast<io_uring_buf_ring*>(entries);
+    void* memory = ::mmap(nullptr, std::size_t{buffer_count} * buffer_size, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) {
+      const int code = errno;
+      ::munmap(entries_, ring_bytes_);
+      throw std::runtime_error("mmap failed: " + errno_text(code));
+    }
+    memory_ = static_cast<char*>(memory);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(entries_);
+    reg.ring_entries = buffer_count;
+    reg.bgid = buffer_group;
+    if (const int rc = io_uring_register_buf_ring(&ring_, &reg, 0); rc < 0) {
+      ::munmap(memory_, std::size_t{buffer_count} * buffer_size);
+      ::munmap(entries_, ring_bytes_);
+      throw std::runtime_error(
+          "registering a provided-buffer ring failed (" + errno_text(-rc) +
+          "): the kernel lacks IORING_REGISTER_PBUF_RING (Linux 5.19); use server-epoll");
+    }
+    io_uring_buf_ring_init(entries_);
+    for (unsigned i = 0; i < buffer_count; ++i)
+      give_back(static_cast<std::uint16_t>(i));
+    publish();
+  }
+
+  ~BufferRing() {
+    io_uring_unregister_buf_ring(&ring_, buffer_group);
+    ::munmap(memory_, std::size_t{buffer_count} * buffer_size);
+    ::munmap(entries_, ring_bytes_);
+  }
+
+  BufferRing(const BufferRing&) = delete;
+  BufferRing& operator=(const BufferRing&) = delete;
+
+  const char* data(std::uint16_t id) const noexcept {
+    return memory_ + std::size_t{id} * buffer_size;
+  }
+  // Queues a consumed buffer for the kernel again; publish() makes the
+  // queued ones visible with a single release store of the tail.
+  void give_back(std::uint16_t id) noexcept {
+    io_uring_buf_ring_add(entries_, memory_ + std::size_t{id} * buffer_size, buffer_size, id,
+                          io_uring_buf_ring_mask(buffer_count), unpublished_++);
+  }
+  void publish() noexcept {
+    if (unpublished_ == 0) return;
+    io_uring_buf_ring_advance(entries_, unpublished_);
+    unpublished_ = 0;
+  }
+
+ private:
+  io_uring& ring_;
+  io_uring_buf_ring* entries_ = nullptr;
+  std::size_t ring_bytes_ = 0;
+  char* memory_ = nullptr;
+  int unpublished_ = 0;
+};
+
+// Creates a ring with the cheapest completion mode the kernel offers.
+// SINGLE_ISSUER + DEFER_TASKRUN (Linux 6.1) run completion work only when
+// this thread enters the kernel to wait, instead of interrupting it with task
+// work at arbitrary times; COOP_TASKRUN (5.19) at least avoids the
+// inter-processor interrupts. Older kernels get the plain ring.
+void init_ring(io_uring& ring) {
+  const unsigned modes[] = {
+      IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+      IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+      0,
+  };
+  int rc = -EINVAL;
+  for (const unsigned mode : modes) {
+    io_uring_params params{};
+    params.flags = mode | IORING_SETUP_CQSIZE;
+    params.cq_entries = cq_entries;
+    rc = io_uring_queue_init_params(sq_entries, &ring, &params);
+    if (rc != -EINVAL) break;
+  }
+  if (rc < 0) {
+    throw std::runtime_error(
+        "io_uring_queue_init failed (" + errno_text(-rc) +
+        "): io_uring is unavailable or disabled here "
+        "(kernel.io_uring_disabled, seccomp, RLIMIT_MEMLOCK); use server-epoll");
+  }
+}
+
+// Checks, before the server announces itself, that the kernel has every
+// operation this model uses, and throws a message naming what is missing.
+void probe_kernel() {
+  io_uring ring{};
+  init_ring(ring);
+  io_uring_probe* probe = io_uring_get_probe_ring(&ring);
+  if (probe == nullptr) {
+    io_uring_queue_exit(&ring);
+    throw std::runtime_error(
+        "io_uring cannot report its operations (IORING_REGISTER_PROBE, Linux 5.6): "
+        "this kernel is too old for server-uring; use server-epoll");
+  }
+  struct Needed {
+    int op;
+    const char* name;
+    const char* since;
+  };
+  const Needed needed[] = {
+      {IORING_OP_ACCEPT, "IORING_OP_ACCEPT", "5.5"},
+      {IORING_OP_RECV, "IORING_OP_RECV", "5.6"},
+      {IORING_OP_SEND, "IORING_OP_SEND", "5.6"},
+      {IORING_OP_POLL_ADD, "IORING_OP_POLL_ADD", "5.1"},
+      {IORING_OP_ASYNC_CANCEL, "IORING_OP_ASYNC_CANCEL", "5.5"},
+  };
+  std::string missing;
+  for (const auto& n : needed) {
+    if (!io_uring_opcode_supported(probe, n.op)) {
+      missing += std::string(missing.empty() ? "" : ", ") + n.name + " (Linux " + n.since + ")";
+    }
+  }
+  io_uring_free_probe(probe);
+  const bool ext_arg = (ring.features & IORING_FEAT_EXT_ARG) != 0;
+  io_uring_queue_exit(&ring);
+  if (!missing.empty()) {
+    throw std::runtime_error("this kernel's io_uring lacks " + missing + "; use server-epoll");
+  }
+  if (!ext_arg) {
+    throw std::runtime_error(
+        "this kernel's io_uring lacks IORING_FEAT_EXT_ARG (waiting with a timeout, Linux 5.11); "
+        "use server-epoll");
+  }
+  // Multishot accept (5.19) and multishot recv (6.0) are flags of the
+  // operations above and do not show in the probe. The provided-buffer ring
+  // is checked by registering one in each loop's ring; a kernel that rejects
+  // the multishot flags fails the first request with EINVAL, which the loop
+  // reports (see on_recv / on_accept).
+}
+
+class Loop {
+ public:
+  Loop(Frame& frame, int listener, int wake_fd)
+      : frame_(frame), listener_(listener), wake_fd_(wake_fd) {}
+  ~Loop() { ::close(listener_); }
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  // The thread body. The ring is created here because a SINGLE_ISSUER ring
+  // belongs to the thread that creates it. Never throws: failures end the
+  // server through fail().
+  void run() noexcept {
+    shard_ = &frame_.shard();
+    try {
+      init_ring(ring_);
+    } catch (const std::exception& e) {
+      frame_.fail(e.what());
+      return;
+    }
+    // Registering the ring's own descriptor (Linux 5.18) spares the kernel a
+    // descriptor lookup on every io_uring_enter; older kernels just do the lookup.
+    io_uring_register_ring_fd(&ring_);
+    try {
+      buffers_ = std::make_unique<BufferRing>(ring_);
+    } catch (const std::exception& e) {
+      frame_.fail(e.what());
+      io_uring_queue_exit(&ring_);
+      return;
+    }
+    arm_wake();
+    arm_accept();
+    serve();
+    shut_down();
+  }
+
+ private:
+  void serve() noexcept {
+    const auto idle_timeout = frame_.options().idle_timeout;
+    // Idle connections are found by a sweep over all slots, a bounded cost
+    // (one pass per interval) that needs no timer request per connection.
+    const auto sweep_interval =
+        idle_timeout.count() > 0
+            ? std::clamp<Clock::duration>(
+                  std::chrono::duration_cast<Clock::duration>(idle_timeout / 8),
+                  std::chrono::milliseconds(1), std::chrono::milliseconds(250))
+            : Clock::duration::zero();
+    Clock::time_point next_sweep = Clock::now() + sweep_interval;
+
+    while (!frame_.stopping()) {
+      // Buffers consumed in the last round go back before the submission, so
+      // that re-armed receives find them.
+      buffers_->publish();
+      io_uring_cqe* cqe = nullptr;
+      int rc;
+      if (sweep_interval.count() > 0 || accept_paused_) {
+        const auto now = Clock::now();
+        if (sweep_interval.count() > 0 && now >= next_sweep) {
+          sweep_idle(now);
+          next_sweep = now + sweep_interval;
+        }
+        if (accept_paused_ && now >= resume_accept_at_) {
+          accept_paused_ = false;
+          arm_accept();
+        }
+        auto until = sweep_interval.count() > 0 ? next_sweep : Clock::time_point::max();
+        if (accept_paused_) until = std::min(until, resume_accept_at_);
+        const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::max(until - now, Clock::duration::zero()));
+        __kernel_timespec ts{};
+        ts.tv_sec = static_cast<long long>(wait.count() / 1'000'000'000);
+        ts.tv_nsec = static_cast<long long>(wait.count() % 1'000'000'000);
+        // One io_uring_enter: submit the batch, wait for a completion or the timeout.
+        rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      } else {
+        rc = io_uring_submit_and_wait(&ring_, 1);
+      }
+      if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
+        frame_.fail("io_uring_enter failed: " + errno_text(-rc));
+        return;
+      }
+      reap();
+    }
+  }
+
+  // Handles every completion that is ready, then marks them all seen at once.
+  void reap() noexcept {
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      complete(cqe->user_data, cqe->res, cqe->flags);
+    }
+    io_uring_cq_advance(&ring_, seen);
+  }
+
+  void complete(std::uint64_t user_data, int res, unsigned flags) noexcept {
+    const auto op = static_cast<Op>(user_data & 0xff);
+    const int fd = static_cast<int>(user_data >> 8);
+    const bool more = (flags & IORING_CQE_F_MORE) != 0;
+    switch (op) {
+      case op_accept:
+        if (!more) {
+          accept_armed_ = false;
+          --in_flight_;
+        }
+        on_accept(res);
+        break;
+      case op_recv:
+        on_recv(fd, res, flags, more);
+        break;
+      case op_send:
+        on_send(fd, res);
+        break;
+      case op_listen:
+        // A client is waiting after the accept ran out of descriptors: try
+        // again (another EMFILE now sheds that client).
+        --in_flight_;
+        if (res >= 0) arm_accept();
+        break;
+      case op_wake:
+        --in_flight_;  // the loop condition sees stopping()
+        break;
+      case op_cancel:
+        // Only failed cancellations post a completion (IOSQE_CQE_SKIP_SUCCESS):
+        // the request had completed already (ENOENT) or was about to
+        // (EALREADY), and its own completion says so.
+        break;
+    }
+  }
+
+  io_uring_sqe* get_sqe() noexcept {
+    for (int attempt = 0;; ++attempt) {
+      if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
+      // The submission queue is full: hand the batch to the kernel now.
+      const int rc = io_uring_submit(&ring_);
+      if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
+        // Without a free entry no request can be issued, and callers depend
+        // on theirs (a connection would hang): a broken invariant.
+        std::fprintf(stderr, "uring: io_uring_submit failed with a full queue: %s\n",
+                     errno_text(-rc).c_str());
+        std::abort();
+      }
+      if (attempt > 0) std::this_thread::yield();  // EAGAIN: the kernel is short of memory
+    }
+  }
+
+  void arm_wake() noexcept {
+    // A poll, not a read: the eventfd is shared by all rings and must stay
+    // readable so that each of them sees it.
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, wake_fd_, POLLIN);
+    io_uring_sqe_set_data64(sqe, tag(wake_fd_, op_wake));
+    ++in_flight_;
+  }
+
+  void arm_accept() noexcept {
+    if (accept_armed_ || accept_paused_ || frame_.stopping()) return;
+    // Multishot accept: one request keeps posting a completion per accepted
+    // socket. The sockets stay blocking; io_uring never blocks on them.
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_multishot_accept(sqe, listener_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, tag(listener_, op_accept));
+    accept_armed_ = true;
+    ++in_flight_;
+  }
+
+  void on_accept(int res) noexcept {
+    if (res >= 0) {
+      add_connection(res);
+    } else if (res == -ECANCELED) {
+      return;  // shutting down
+    } else if (res == -EINVAL && !accepted_any_) {
+      frame_.fail(
+          "multishot accept was rejected (EINVAL): the kernel lacks IORING_ACCEPT_MULTISHOT "
+          "(Linux 5.19); use server-epoll");
+      return;
+    } else if (!on_accept_error(-res)) {
+      return;
+    }
+    // A multishot request ends after any error; re-arm it.
+    arm_accept();
+  }
+
+  // Returns whether to re-arm the accept at once.
+  bool on_accept_error(int code) noexcept {
+    const ErrorClass c = wsb::server::classify_accept_error(code);
+    if (c == ErrorClass::out_of_descriptors) {
+      switch (spare_.shed(listener_)) {
+        case SpareDescriptor::Outcome::shed:
+          shard_->error(c);  // one client turned away
+          log_(frame_, "accept: " + errno_text(code) +
+                           ": connection closed at once (raise the limit with ulimit -n)");
+          return true;  // more may be waiting
+        case SpareDescriptor::Outcome::none_waiting:
+          // An accept issued now would fail at once again (the descriptor is
+          // allocated before the backlog is looked at): wait for a client
+          // with a poll request instead.
+          wait_for_client();
+          return false;
+        case SpareDescriptor::Outcome::no_spare:
+          break;
+      }
+    }
+    shard_->error(c);
+    if (c == ErrorClass::reset) return true;  // the client gave up first
+    log_(frame_, "accept: " + errno_text(code) + "; accepting pauses for 100 ms");
+    pause_accepting();  // no spare, or an unexpected failure that would recur at once
+    return false;
+  }
+
+  void wait_for_client() noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, listener_, POLLIN);
+    io_uring_sqe_set_data64(sqe, tag(listener_, op_listen));
+    ++in_flight_;
+  }
+
+  void pause_accepting() noexcept {
+    accept_paused_ = true;
+    resume_accept_at_ = Clock::now() + accept_pause;
+  }
+
+  void add_connection(int fd) noexcept {
+    accepted_any_ = true;
+    if (!frame_.admit(*shard_)) {  // counted as refused
+      ::close(fd);
+      return;
+    }
+    // Replies are small and sent at once; Nagle's algorithm would hold them
+    // back waiting for the client's ACK.
+    wsb::net::set_nodelay(fd);
+    const auto index = static_cast<std::size_t>(fd);
+    try {
+      if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
+      slots_[index].conn.emplace(frame_, *shard_);
+    } catch (const std::bad_alloc&) {
+      shard_->error(ErrorClass::io);
+      ::close(fd);
+      frame_.release(*shard_);
+      return;
+    }
+    arm_recv(fd, slots_[index]);
+  }
+
+  void arm_recv(int fd, Slot& slot) noexcept {
+    // Multishot recv with buffer selection: the request stays armed and the
+    // kernel takes a buffer from the group only when data arrives, so idle
+    // connections hold no receive memory.
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_recv_multishot(sqe, fd, nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = buffer_group;
+    io_uring_sqe_set_data64(sqe, tag(fd, op_recv));
+    slot.recv_armed = true;
+    ++in_flight_;
+  }
+
+  void cancel_recv(int fd, Slot& slot) noexcept {
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, tag(fd, op_recv), 0);
+    // A successful cancellation is visible as the recv's own final
+    // completion (ECANCELED); its separate completion would be noise.
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, tag(fd, op_cancel));
+    slot.cancel_sent = true;
+  }
+
+  void on_recv(int fd, int res, unsigned flags, bool more) noexcept {
+    Slot& slot = slots_[static_cast<std::size_t>(fd)];
+    if (!more) {
+      slot.recv_armed = false;
+      slot.cancel_sent = false;
+      --in_flight_;
+    }
+    Connection& conn = *slot.conn;
+    if (res > 0 && (flags & IORING_CQE_F_BUFFER) == 0) {
+      conn.on_error(ErrorClass::io);  // cannot happen with IOSQE_BUFFER_SELECT; do not guess
+    } else if (res > 0) {
+      const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
+      conn.on_received({buffers_->data(id), static_cast<std::size_t>(res)});
+      // The session consumed the bytes (replies were copied into the
+      // Connection), so the buffer can go back at once.
+      buffers_->give_back(id);
+    } else if (res == 0) {
+      conn.on_peer_closed();
+    } else if (res == -ENOBUFS) {
+      // Every provided buffer was in use: the multishot request ended. The
+      // buffers of this round go back before the next submission, and
+      // service() re-arms the request.
+    } else if (res == -ECANCELED) {
+      // Cancelled for backpressure or closing; service() decides.
+    } else if (res == -EINVAL && !received_any_) {
+      frame_.fail(
+          "multishot recv with provided buffers was rejected (EINVAL): the kernel lacks "
+          "IORING_RECV_MULTISHOT (Linux 6.0); use server-epoll");
+      conn.on_error(ErrorClass::io);
+    } else {
+      conn.on_error(wsb::server::classify_io_error(-res));
+    }
+    if (res > 0) received_any_ = true;
+    service(fd, slot);
+  }
+
+  void on_send(int fd, int res) noexcept {
+    Slot& slot = slots_[static_cast<std::size_t>(fd)];
+    slot.send_in_flight = false;
+    --in_flight_;
+    Connection& conn = *slot.conn;
+    if (res >= 0) {
+      // A short send leaves the rest of the block in flight for the next one.
+      conn.on_sent(static_cast<std::size_t>(res));
+    } else if (res != -ECANCELED) {
+      conn.on_error(wsb::server::classify_io_error(-res));
+    }
+    service(fd, slot);
+  }
+
+  // Brings a connection's requests in line with what the Connection wants.
+  void service(int fd, Slot& slot) noexcept {
+    Connection& conn = *slot.conn;
+    if (draining_) {
+      // Shutting down: no new requests; close once the kernel let go.
+      if (!slot.recv_armed && !slot.send_in_flight) close_connection(fd, slot);
+      return;
+    }
+    if (!slot.send_in_flight && conn.want_write()) {
+      const auto bytes = conn.begin_send();
+      io_uring_sqe* sqe = get_sqe();
+      io_uring_prep_send(sqe, fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      io_uring_sqe_set_data64(sqe, tag(fd, op_send));
+      slot.send_in_flight = true;
+      ++in_flight_;
+    }
+    if (conn.want_read()) {
+      if (!slot.recv_armed) arm_recv(fd, slot);
+    } else if (slot.recv_armed && !slot.cancel_sent) {
+      // Backpressure or closing: stop the multishot recv. Completions that
+      // were already on their way are still fed to the Connection; the bound
+      // is soft.
+      cancel_recv(fd, slot);
+    }
+    if (conn.finished() && !slot.recv_armed && !slot.send_in_flight) close_connection(fd, slot);
+  }
+
+  void close_connection(int fd, Slot& slot) noexcept {
+    // Nothing of this socket is in flight any more, so the descriptor number
+    // may be reused by the next accept. close() sends FIN after the sent
+    // replies (or a reset if unread input remains).
+    ::close(fd);
+    slot.conn.reset();
+    frame_.release(*shard_);
+  }
+
+  void sweep_idle(Clock::time_point now) noexcept {
+    for (std::size_t fd = 0; fd < slots_.size(); ++fd) {
+      Slot& slot = slots_[fd];
+      if (slot.conn && slot.conn->expire_if_idle(now)) service(static_cast<int>(fd), slot);
+    }
+  }
+
+  // Cancels every request of this ring and waits (bounded) for their final
+  // completions, so that no send still reads a Connection's buffer and no
+  // recv still writes a provided buffer when they are freed.
+  void shut_down() noexcept {
+    draining_ = true;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(sqe, tag(0, op_cancel));
+    const auto deadline = Clock::now() + drain_limit;
+    while (in_flight_ > 0 && Clock::now() < deadline) {
+      __kernel_timespec ts{};
+      ts.tv_nsec = 100'000'000;
+      io_uring_cqe* cqe = nullptr;
+      const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+      if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) break;
+      reap();
+    }
+    for (std::size_t fd = 0; fd < slots_.size(); ++fd) {
+      Slot& slot = slots_[fd];
+      if (!slot.conn) continue;
+      if (slot.send_in_flight || slot.recv_armed) continue;  // still owned by the kernel
+      close_connection(static_cast<int>(fd), slot);
+    }
+    if (in_flight_ > 0) {
+      // Requests that did not finish in time may still touch their memory:
+      // leave it (and the ring) to the end of the process rather than free
+      // it under the kernel's feet.
+      log_(frame_,
+           std::to_string(in_flight_) +
+               " requests did not complete after cancellation; leaving their memory mapped");
+      static_cast<void>(new std::vector<Slot>(std::move(slots_)));
+      static_cast<void>(buffers_.release());
+      return;
+    }
+    buffers_.reset();
+    io_uring_queue_exit(&ring_);
+  }
+
+  Frame& frame_;
+  StatsShard* shard_ = nullptr;
+  const int listener_;
+  const int wake_fd_;
+  io_uring ring_{};
+  std::unique_ptr<BufferRing> buffers_;
+  std::vector<Slot> slots_;  // indexed by descriptor number
+  SpareDescriptor spare_;
+  RateLimitedLog log_;
+  // Requests whose final completion has not been seen (multishot ones count once).
+  long in_flight_ = 0;
+  bool accept_armed_ = false;
+  bool accept_paused_ = false;
+  bool accepted_any_ = false;
+  bool received_any_ = false;
+  bool draining_ = false;  // stopping: cancel everything, start nothing
+  Clock::time_point resume_accept_at_{};
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return wsb::server::run_guarded([&] {
+    Frame frame("uring",
+                "io_uring (liburing): one ring per thread with its own SO_REUSEPORT listener, "
+                "multishot accept, multishot recv into a ring of provided buffers, one send in "
+                "flight per connection, one io_uring_enter per loop iteration. Needs Linux 6.0.",
+                1);
+    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+    probe_kernel();
+    const int threads = frame.options().threads;
+    if (threads > 1) refuse_busy_port(frame);
+
+    // One listener per ring: with SO_REUSEPORT the kernel spreads incoming
+    // connections over them. A single ring does not set the option, so that
+    // a second server on the same port fails with EADDRINUSE instead of
+    // silently sharing it. The listener stays blocking: io_uring never blocks
+    // on it, and a blocking socket behaves the same on every kernel version.
+    std::vector<std::unique_ptr<Loop>> loops;
+    const int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd < 0) throw wsb::net::NetError(errno, "eventfd failed: " + errno_text(errno));
+    for (int i = 0; i < threads; ++i) {
+      loops.push_back(std::make_unique<Loop>(
+          frame, frame.open_listener({.nonblocking = false, .reuse_port = threads > 1}), wake_fd));
+    }
+
+    frame.start([wake_fd] {
+      const std::uint64_t one = 1;
+      // Cannot fail short of a bad descriptor: the counter is far from overflow.
+      [[maybe_unused]] const ssize_t n = ::write(wake_fd, &one, sizeof one);
+    });
+
+    std::vector<std::thread> workers;
+    for (int i = 1; i < threads; ++i) {
+      workers.emplace_back([&loops, i] { loops[static_cast<std::size_t>(i)]->run(); });
+    }
+    loops[0]->run();
+    for (auto& t : workers)
+      t.join();
+    loops.clear();
+    const int code = frame.finish();
+    // Only now: finish() has stopped the thread that calls the wake function.
+    ::close(wake_fd);
+    return code;
+  });
+}
