@@ -90,13 +90,20 @@ HistogramSet::HistogramSet()
 void HistogramSet::reset() noexcept {
   for (std::size_t i = 0; i < kSeriesCount; ++i) {
     h_[i].reset();
-    // reset() clears the tag too (Java rule); the set keeps its tags.
+    // reset() clears the tag too (Java rule); the set keeps its tags. Only
+    // the reporter resets sets, so the allocation a long tag may need never
+    // happens on a worker's record path.
     try {
       h_[i].set_tag(std::string(tag(Series(i))));
     } catch (...) {
-      // Tags are short enough for the small-string buffer: no allocation.
+      // Out of memory for a tag: the .hlog line goes out untagged.
     }
   }
+}
+
+void HistogramSet::swap(HistogramSet& other) noexcept {
+  for (std::size_t i = 0; i < kSeriesCount; ++i)
+    h_[i].swap(other.h_[i]);
 }
 
 void HistogramSet::add(const HistogramSet& other) {
@@ -104,29 +111,32 @@ void HistogramSet::add(const HistogramSet& other) {
     h_[i].add(other.h_[i]);
 }
 
-WorkerRecorder::WorkerRecorder() {
-  for (auto& r : recorders_) {
-    r = std::make_unique<hdr::IntervalRecorder>(hdr::kLatencyLowestNs, hdr::kLatencyHighestNs,
-                                                hdr::kLatencySignificantFigures);
-  }
+WorkerRecorder::WorkerRecorder() = default;
+
+void WorkerRecorder::hand_over(std::uint64_t requested) noexcept {
+  // The acquire pairs with request()'s release: the reader's reset of the
+  // spare set happened before the worker writes into it.
+  std::atomic_thread_fence(std::memory_order_acquire);
+  active_.swap(spare_);
+  at_hand_over_ = counters();
+  served_ = requested;
+  handed_over_.store(requested, std::memory_order_release);
 }
 
 void WorkerRecorder::request() noexcept {
-  for (auto& r : recorders_)
-    r->request();
+  const std::uint64_t requested = requested_.load(std::memory_order_relaxed);
+  if (handed_over_.load(std::memory_order_acquire) != requested) return;  // still pending
+  spare_.reset();
+  requested_.store(requested + 1, std::memory_order_release);
 }
 
 bool WorkerRecorder::ready() const noexcept {
-  for (const auto& r : recorders_) {
-    if (r->ready() == nullptr) return false;
-  }
-  return true;
+  const std::uint64_t requested = requested_.load(std::memory_order_relaxed);
+  return requested != 0 && handed_over_.load(std::memory_order_acquire) == requested;
 }
 
 void WorkerRecorder::add_interval_to(HistogramSet& into) const {
-  for (std::size_t i = 0; i < kSeriesCount; ++i) {
-    if (const hdr::Histogram* h = recorders_[i]->ready()) into[Series(i)].add(*h);
-  }
+  into.add(spare_);
 }
 
 Counters WorkerRecorder::counters() const noexcept {
@@ -148,12 +158,13 @@ void begin_collect(std::span<WorkerRecorder* const> workers, std::span<bool> col
 }
 
 bool poll_collect(std::span<WorkerRecorder* const> workers, std::span<bool> collected,
-                  HistogramSet& into) {
+                  HistogramSet& into, std::span<Counters> counters) {
   bool all = true;
   for (std::size_t i = 0; i < workers.size(); ++i) {
     if (collected[i]) continue;
     if (workers[i]->ready()) {
       workers[i]->add_interval_to(into);
+      counters[i] = workers[i]->counters_at_hand_over();
       collected[i] = true;
     } else {
       all = false;

@@ -1,12 +1,20 @@
 // What a worker measures, and how the reporter collects it without a lock or
 // an allocation on the worker's record path (namespace wsb::loadgen).
 //
-// Each worker owns a WorkerRecorder: three interval histograms (hdr's
-// IntervalRecorder: the worker swaps its active histogram for the spare one
-// when the reporter asks, see hdr/interval_recorder.hpp) and a block of
-// counters. The counters are atomics only so that the reporter may read them
-// while the worker runs; the worker, their only writer, updates them with a
-// relaxed load and a relaxed store (no locked instruction).
+// Each worker owns a WorkerRecorder: a set of histograms it records into and
+// a block of counters. The reporter collects an interval with the protocol of
+// hdr::IntervalRecorder (hdr/interval_recorder.hpp): it asks, the worker
+// swaps its active histograms for the spare ones between two records, and
+// publishes the hand-over. WorkerRecorder implements that protocol itself,
+// for the whole set at once, because the worker also copies its counters at
+// the same instant: an interval's counts and its histograms then describe
+// exactly the same responses (with three separate IntervalRecorders, a
+// response recorded between two hand-overs would land in one interval's
+// histogram and the other interval's counts).
+//
+// The counters are atomics only so that the reporter may read them while the
+// worker runs (the live totals); the worker, their only writer, updates them
+// with a relaxed load and a relaxed store (no locked instruction).
 #pragma once
 
 #include <array>
@@ -18,7 +26,6 @@
 #include <string_view>
 
 #include "hdr/histogram.hpp"
-#include "hdr/interval_recorder.hpp"
 
 namespace wsb::loadgen {
 
@@ -93,6 +100,8 @@ class HistogramSet {
   }
   void reset() noexcept;
   void add(const HistogramSet& other);
+  // O(1): exchanges the counters of every histogram.
+  void swap(HistogramSet& other) noexcept;
 
  private:
   std::array<hdr::Histogram, kSeriesCount> h_;
@@ -109,29 +118,36 @@ class alignas(64) WorkerRecorder {
   // ---- Worker thread only ---------------------------------------------------
   // Negative values (a clock read before the send it measures, impossible with
   // a steady clock) are recorded as 0 rather than dropped.
-  void record(Series s, std::int64_t ns) noexcept {
-    recorders_[static_cast<std::size_t>(s)]->record(ns < 0 ? 0 : ns);
-  }
+  void record(Series s, std::int64_t ns) noexcept { active_[s].record(ns < 0 ? 0 : ns); }
   // Hands the interval over if the reporter asked; call in every loop turn.
+  // Recording never hands over by itself, so that the counters and the
+  // histograms are always cut at the same point (see above).
   void service() noexcept {
-    for (auto& r : recorders_)
-      r->service();
+    const std::uint64_t requested = requested_.load(std::memory_order_relaxed);
+    if (requested != served_) [[unlikely]] {
+      hand_over(requested);
+    }
   }
   void add(Count c, std::uint64_t n) noexcept { bump(counts_[static_cast<std::size_t>(c)], n); }
   void error(ErrorKind e) noexcept { bump(errors_[static_cast<std::size_t>(e)], 1); }
 
   // ---- Reporter thread ------------------------------------------------------
-  // Asks for the current interval of every series (see IntervalRecorder).
+  // Asks for the current interval. The histograms of the interval returned
+  // before are reset here. Asking again before ready() keeps waiting for the
+  // interval already asked for.
   void request() noexcept;
-  // True once every series has been handed over since the last request().
+  // True once the interval asked for has been handed over.
   bool ready() const noexcept;
-  // Adds the handed-over interval to `into` (only after ready()).
+  // Only after ready(), until the next request(): the interval's histograms,
+  // and the worker's cumulative counters at the moment it handed them over.
   void add_interval_to(HistogramSet& into) const;
-  // A relaxed snapshot of the counters.
+  const Counters& counters_at_hand_over() const noexcept { return at_hand_over_; }
+  // A relaxed snapshot of the counters now (not aligned with any interval).
   Counters counters() const noexcept;
 
-  // After the worker thread has been joined: the reporter takes the last
-  // interval itself (request(), then this, then add_interval_to()).
+  // After the worker thread has been joined (or has published that it ended,
+  // with release/acquire), the reporter hands the last interval over itself:
+  // request(), then this, then add_interval_to().
   void service_after_join() noexcept { service(); }
 
  private:
@@ -139,20 +155,30 @@ class alignas(64) WorkerRecorder {
     // Single writer: a load and a store, no read-modify-write instruction.
     counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
+  void hand_over(std::uint64_t requested) noexcept;
 
-  std::array<std::unique_ptr<hdr::IntervalRecorder>, kSeriesCount> recorders_;
+  // Writer-owned, except during the hand-over.
+  HistogramSet active_;
+  std::uint64_t served_ = 0;
+  // Reader-owned between hand-overs.
+  HistogramSet spare_;
+  Counters at_hand_over_;
+  alignas(64) std::atomic<std::uint64_t> requested_{0};
+  alignas(64) std::atomic<std::uint64_t> handed_over_{0};
   // Written by the worker only; on their own cache line, away from the
-  // reporter's request flags inside the interval recorders.
+  // reporter's request flag.
   alignas(64) std::array<std::atomic<std::uint64_t>, kCountCount> counts_{};
   std::array<std::atomic<std::uint64_t>, kErrorKindCount> errors_{};
 };
 
-// One collection round over all workers: request() on each, then, as each
-// becomes ready(), its interval is added to `into`. Returns true when every
-// worker was collected. `collected` (one flag per worker) survives between
-// calls of a round, so the caller may poll: begin_collect() starts a round.
+// One collection round over all workers: begin_collect() asks each one
+// (request()); poll_collect() adds the interval of each worker that has become
+// ready() to `into` and stores its counters_at_hand_over() in
+// `counters[i]`, and returns true once every worker was collected.
+// `collected` (one flag per worker) carries the round's progress between
+// calls, so the caller may poll.
 void begin_collect(std::span<WorkerRecorder* const> workers, std::span<bool> collected) noexcept;
 bool poll_collect(std::span<WorkerRecorder* const> workers, std::span<bool> collected,
-                  HistogramSet& into);
+                  HistogramSet& into, std::span<Counters> counters);
 
 }  // namespace wsb::loadgen

@@ -85,6 +85,8 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
     recorders.push_back(&w->recorder());
   std::unique_ptr<bool[]> collected(new bool[workers.size()]());
   const std::span<bool> collected_span(collected.get(), workers.size());
+  // Each worker's cumulative counters as of its last hand-over.
+  std::vector<Counters> handed(workers.size());
 
   const bool has_warmup = options.warmup.count() > 0;
   control.phase.store(has_warmup ? Phase::warmup : Phase::measure);
@@ -108,12 +110,6 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
   Counters baseline;  // counters at the end of the warmup
   bool established = false;
 
-  auto sum_counters = [&] {
-    Counters c;
-    for (auto* r : recorders)
-      c += r->counters();
-    return c;
-  };
   auto open_connections = [&] {
     std::uint64_t n = 0;
     for (auto& w : workers)
@@ -134,15 +130,18 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
       }
     }
     const Clock::time_point give_up = Clock::now() + 1s;
-    while (!poll_collect(recorders, collected_span, interval) && Clock::now() < give_up) {
+    while (!poll_collect(recorders, collected_span, interval, handed) && Clock::now() < give_up) {
       std::this_thread::sleep_for(100us);
       for (std::size_t i = 0; i < workers.size(); ++i) {
         if (!collected[i] && workers[i]->finished()) recorders[i]->service_after_join();
       }
     }
     // A worker that did not hand over in time (a pathological stall) is
-    // collected in the next round: its interval recorder keeps the samples.
-    const Counters now = sum_counters();
+    // collected in the next round: it keeps recording into its active set,
+    // and its counters here stay those of its previous hand-over.
+    Counters now;
+    for (const Counters& c : handed)
+      now += c;
     Counters delta = now;
     delta -= previous;
     previous = now;
