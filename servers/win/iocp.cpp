@@ -633,8 +633,9 @@ class IocpServer {
         return accept_ex_(listener.s, accepted.s, addresses, 0, address_slot, address_slot, &bytes,
                           ov) != FALSE;
       });
-      if (error != 0)
+      if (error != 0) {
         return failed(round == 0 ? "AcceptEx" : "AcceptEx on the recycled socket", error);
+      }
       if (::setsockopt(accepted.s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
                        reinterpret_cast<const char*>(&listener.s), sizeof(listener.s)) != 0 ||
           ::setsockopt(accepted.s, SOL_SOCKET, SO_RCVTIMEO,
@@ -657,8 +658,9 @@ class IocpServer {
       ::closesocket(client.s);
       client.s = INVALID_SOCKET;
       char byte = 0;
-      if (::recv(accepted.s, &byte, 1, 0) != 0)
+      if (::recv(accepted.s, &byte, 1, 0) != 0) {
         return failed("waiting for the peer's FIN", ::WSAGetLastError());
+      }
       error = run(accepted.s, [&](OVERLAPPED* ov) {
         return disconnect_ex_(accepted.s, ov, TF_REUSE_SOCKET, 0) != FALSE;
       });
@@ -1078,8 +1080,9 @@ class IocpServer {
       hard_close(ctx);
       return;
     }
-    if (ctx.state == State::open)
+    if (ctx.state == State::open) {
       ctx.conn->on_error(wsb::server::classify_io_error(static_cast<int>(error)));
+    }
   }
 
   // The server is done with a connection that did not fail: send FIN after
