@@ -99,6 +99,18 @@ constexpr std::chrono::seconds linger_timeout{1};
 
 constexpr const wchar_t* window_class_name = L"wsbench.async_select";
 
+// recv() returned 0: the peer closed its side, or, under Wine 8.0, reset the
+// connection. Wine's server consumes an RST that arrives while no receive is
+// pending: recv() then returns 0 and FD_CLOSE carries no error, where Windows
+// reports WSAECONNRESET. A zero-byte send() tells the two apart on both: it
+// succeeds on a connection the peer only half-closed and fails with
+// WSAECONNRESET after a reset. Returns that error, or 0 for a graceful close.
+int error_after_end_of_stream(SOCKET s) noexcept {
+  if (::send(s, "", 0, 0) != SOCKET_ERROR) return 0;
+  const int code = ::WSAGetLastError();
+  return code == WSAEWOULDBLOCK ? 0 : code;
+}
+
 struct Client {
   Connection conn;
   bool peer_closed = false;    // recv() returned 0
@@ -167,6 +179,7 @@ class Pump {
   void on_socket_event(SOCKET s, int event, int error) noexcept;
   void service(SOCKET s, Client& client) noexcept;
   void read_once(SOCKET s, Client& client) noexcept;
+  void end_of_stream(SOCKET s, Client& client) noexcept;
   void flush(SOCKET s, Client& client) noexcept;
   void discard_input(SOCKET s, Client& client) noexcept;
   bool settle(SOCKET s, Client& client, Clock::time_point now) noexcept;
@@ -279,6 +292,8 @@ LRESULT Pump::handle(UINT msg, WPARAM wparam, LPARAM lparam) noexcept {
       adopt(static_cast<SOCKET>(wparam));
       break;
     case WM_TIMER:
+      // sweep_timer needs nothing here: run() sweeps after any message once
+      // the sweep period has passed, and the timer only makes sure one comes.
       if (wparam == accept_retry_timer) {
         // Out of sockets a while ago: listen for FD_ACCEPT again. If clients
         // are waiting, Winsock posts FD_ACCEPT at once.
@@ -444,8 +459,7 @@ void Pump::read_once(SOCKET s, Client& client) noexcept {
     return;
   }
   if (n == 0) {
-    client.peer_closed = true;
-    client.conn.on_peer_closed();
+    end_of_stream(s, client);
     return;
   }
   const int code = ::WSAGetLastError();
@@ -455,10 +469,18 @@ void Pump::read_once(SOCKET s, Client& client) noexcept {
     // FD_CLOSE without an error means the peer closed gracefully, and TCP
     // delivers the FIN after all data: with nothing left to read, the stream
     // has ended even though recv() did not get to say 0.
-    client.peer_closed = true;
-    client.conn.on_peer_closed();
+    end_of_stream(s, client);
   }
   // Otherwise a spurious FD_READ: an earlier recv() already took the data.
+}
+
+void Pump::end_of_stream(SOCKET s, Client& client) noexcept {
+  if (const int reset = error_after_end_of_stream(s); reset != 0) {
+    client.conn.on_error(wsb::server::classify_io_error(reset));
+    return;
+  }
+  client.peer_closed = true;
+  client.conn.on_peer_closed();
 }
 
 // Sends until the output is gone or send() says WSAEWOULDBLOCK; stopping at a

@@ -71,6 +71,18 @@ bool set_io_timeouts(SOCKET s, std::chrono::nanoseconds timeout) noexcept {
          ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, raw, sizeof value) == 0;
 }
 
+// recv() returned 0: the peer closed its side, or, under Wine 8.0, reset the
+// connection. Wine's server consumes an RST that arrives while no receive is
+// pending, and recv() then returns 0 where Windows fails with WSAECONNRESET.
+// A zero-byte send() tells the two apart on both: it succeeds on a connection
+// the peer only half-closed and fails with WSAECONNRESET after a reset.
+// Returns that error, or 0 for a graceful close.
+int error_after_end_of_stream(SOCKET s) noexcept {
+  if (::send(s, "", 0, 0) != SOCKET_ERROR) return 0;
+  const int code = ::WSAGetLastError();
+  return code == WSAEWOULDBLOCK ? 0 : code;
+}
+
 class BlockingThreadsServer;
 
 // One client and its thread. The node lives in BlockingThreadsServer::live_
@@ -255,6 +267,9 @@ class BlockingThreadsServer {
       if (n > 0) {
         conn.on_received(buffer.first(static_cast<std::size_t>(n)));
       } else if (n == 0) {
+        if (const int reset = error_after_end_of_stream(s); reset != 0) {
+          return count_failure(conn, reset);
+        }
         peer_closed = true;
         conn.on_peer_closed();
       } else {

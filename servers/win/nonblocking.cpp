@@ -62,6 +62,18 @@ constexpr std::chrono::seconds linger_timeout{1};
 // Pause after the process ran out of sockets, before accept() is tried again.
 constexpr std::chrono::milliseconds out_of_descriptors_pause{100};
 
+// recv() returned 0: the peer closed its side, or, under Wine 8.0, reset the
+// connection. Wine's server consumes an RST that arrives while no receive is
+// pending, and recv() then returns 0 where Windows fails with WSAECONNRESET.
+// A zero-byte send() tells the two apart on both: it succeeds on a connection
+// the peer only half-closed and fails with WSAECONNRESET after a reset.
+// Returns that error, or 0 for a graceful close.
+int error_after_end_of_stream(SOCKET s) noexcept {
+  if (::send(s, "", 0, 0) != SOCKET_ERROR) return 0;
+  const int code = ::WSAGetLastError();
+  return code == WSAEWOULDBLOCK ? 0 : code;
+}
+
 struct Client {
   SOCKET socket;
   Connection conn;
@@ -179,8 +191,12 @@ class NonblockingServer {
         // next recv() would only say WSAEWOULDBLOCK.
         if (static_cast<std::size_t>(n) < buffer_.size()) break;
       } else if (n == 0) {
-        client.peer_closed = true;
-        conn.on_peer_closed();
+        if (const int reset = error_after_end_of_stream(client.socket); reset != 0) {
+          conn.on_error(wsb::server::classify_io_error(reset));
+        } else {
+          client.peer_closed = true;
+          conn.on_peer_closed();
+        }
         progress = true;
         break;
       } else {

@@ -161,6 +161,18 @@ timeval to_timeval(Clock::duration d) noexcept {
   return tv;
 }
 
+// recv() returned 0: the peer closed its side, or, under Wine 8.0, reset the
+// connection. Wine's server consumes an RST that arrives while no receive is
+// pending, and recv() then returns 0 where Windows fails with WSAECONNRESET.
+// A zero-byte send() tells the two apart on both: it succeeds on a connection
+// the peer only half-closed and fails with WSAECONNRESET after a reset.
+// Returns that error, or 0 for a graceful close.
+int error_after_end_of_stream(SOCKET s) noexcept {
+  if (::send(s, "", 0, 0) != SOCKET_ERROR) return 0;
+  const int code = ::WSAGetLastError();
+  return code == WSAEWOULDBLOCK ? 0 : code;
+}
+
 struct Client {
   Connection conn;
   bool peer_closed = false;  // recv() returned 0
@@ -305,8 +317,12 @@ class Group {
     if (n > 0) {
       conn.on_received(buffer.first(static_cast<std::size_t>(n)));
     } else if (n == 0) {
-      client.peer_closed = true;
-      conn.on_peer_closed();
+      if (const int reset = error_after_end_of_stream(s); reset != 0) {
+        conn.on_error(wsb::server::classify_io_error(reset));
+      } else {
+        client.peer_closed = true;
+        conn.on_peer_closed();
+      }
     } else {
       const int code = ::WSAGetLastError();
       // WSAEWOULDBLOCK after "readable" is harmless: nothing to read after all.
