@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Compares server-epoll and server-uring with nginx on HTTP plaintext, driven
-# by wrk, on this machine (loopback only).
+# Compares server-epoll and server-uring (or any POSIX models, --servers) with
+# nginx on HTTP plaintext, driven by wrk, on this machine (loopback only).
 #
 # nginx runs from a configuration generated into a temporary folder: one
 # worker, access_log off, `return 200 "Hello, World!"` (13-byte body),
 # keep-alive without a request limit (as the wsbench servers have none), a
 # free 127.0.0.1 port, pid file and logs in the temporary folder, as the
 # current user. The wsbench servers run with --protocol http --threads 1
-# --quiet. Every target is driven by the same wrk command (same threads,
+# --quiet --max-connections <largest wrk -c + 16> (so that a model's default
+# cap, e.g. select's 960, does not turn wrk's connections away). Every
+# target is driven by the same wrk command (same threads,
 # connections and duration); the runs are interleaved, round by round
 # (nginx epoll uring nginx epoll uring ...), so that drift of the machine
 # (other load, frequency, caches) hits all targets alike. Each wrk run is
@@ -21,7 +23,7 @@
 # CSV (results/nginx-compare/<UTC time>.csv), one row per wrk run:
 #   time_utc        start of the run, ISO 8601
 #   round           1..N
-#   target          nginx | epoll | uring
+#   target          nginx, or a model name (epoll, uring, ...)
 #   connections     wrk -c
 #   wrk_threads     wrk -t
 #   duration_s      wrk -d
@@ -41,7 +43,9 @@
 #   --connections LIST  comma-separated wrk connection counts (default 10,100,1000)
 #   --wrk-threads N     wrk -t (default 1: with one server thread on a 2-core
 #                       machine, one core each)
-#   --bin-dir DIR       where server-epoll and server-uring are (default build/linux/bin)
+#   --servers LIST      comma-separated models to compare (default epoll,uring;
+#                       any of threads,nonblocking,select,poll,epoll,uring)
+#   --bin-dir DIR       where the server-<model> programs are (default build/linux/bin)
 #   --out-dir DIR       where the CSV files go (default results/nginx-compare)
 #   --pin               pin the servers to CPU 1 and wrk to CPU 0 (taskset)
 #   -h, --help
@@ -55,6 +59,7 @@ wrk_threads=1
 bin_dir=$root/build/linux/bin
 out_dir=$root/results/nginx-compare
 pin=0
+servers=epoll,uring
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
 die() { echo "nginx_compare: $*" >&2; exit 2; }
@@ -64,6 +69,7 @@ while [ $# -gt 0 ]; do
     --duration) duration=${2:?}; shift ;;
     --rounds) rounds=${2:?}; shift ;;
     --connections) connections=${2:?}; shift ;;
+    --servers) servers=${2:?}; shift ;;
     --wrk-threads) wrk_threads=${2:?}; shift ;;
     --bin-dir) bin_dir=${2:?}; shift ;;
     --out-dir) out_dir=${2:?}; shift ;;
@@ -79,6 +85,10 @@ done
 [[ $wrk_threads =~ ^[1-9][0-9]*$ ]] || die "--wrk-threads takes a positive number"
 [[ $connections =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--connections takes a list like 10,100,1000"
 IFS=, read -r -a conn_list <<<"$connections"
+[[ $servers =~ ^[a-z_]+(,[a-z_]+)*$ ]] || die "--servers takes a list like epoll,uring"
+IFS=, read -r -a server_list <<<"$servers"
+max_conn=0
+for c in "${conn_list[@]}"; do [ "$c" -gt "$max_conn" ] && max_conn=$c; done
 for c in "${conn_list[@]}"; do
   [ "$c" -ge "$wrk_threads" ] || die "wrk needs at least as many connections ($c) as threads ($wrk_threads)"
 done
@@ -87,7 +97,7 @@ command -v wrk >/dev/null || die "wrk is not installed (Debian package wrk)"
 nginx_bin=$(command -v nginx || true)
 [ -n "$nginx_bin" ] || [ ! -x /usr/sbin/nginx ] || nginx_bin=/usr/sbin/nginx
 [ -n "$nginx_bin" ] || die "nginx is not installed (Debian package nginx-light)"
-for s in epoll uring; do
+for s in "${server_list[@]}"; do
   [ -x "$bin_dir/server-$s" ] || die "$bin_dir/server-$s not found: build it or pass --bin-dir"
 done
 if [ "$pin" = 1 ]; then
@@ -178,7 +188,7 @@ declare -A port_of pid_of
 start_server() { # name
   local name=$1 out=$tmp/server-$1.out
   "${server_prefix[@]}" "$bin_dir/server-$name" --protocol http --threads 1 --quiet --port 0 \
-    </dev/null >"$out" 2>"$tmp/server-$name.err" &
+    --max-connections $((max_conn + 16)) </dev/null >"$out" 2>"$tmp/server-$name.err" &
   local pid=$!
   pids+=("$pid")
   local line=""
@@ -202,9 +212,11 @@ cpu_ticks() { # pid -> utime+stime in clock ticks
 start_nginx
 port_of[nginx]=$nginx_port
 pid_of[nginx]=$nginx_worker
-start_server epoll
-start_server uring
-targets=(nginx epoll uring)
+targets=(nginx)
+for s in "${server_list[@]}"; do
+  start_server "$s"
+  targets+=("$s")
+done
 hz=$(getconf CLK_TCK)
 
 mkdir -p "$out_dir"
@@ -241,7 +253,7 @@ for ((round = 1; round <= rounds; ++round)); do
           printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f\n", w, r, t, c, th, d, n, rps, x, e, s,
                  (n > 0 ? s * 1e6 / n : 0)
         }' >>"$csv"
-      printf '  round %d  c=%-5s %-6s %10s req/s  non-2xx %s  socket errors %s\n' \
+      printf '  round %d  c=%-5s %-11s %10s req/s  non-2xx %s  socket errors %s\n' \
         "$round" "$c" "$t" "$rps" "${non2xx:-0}" "${sockerr:-0}"
     done
   done
@@ -255,13 +267,13 @@ groups = {}
 for r in rows:
     groups.setdefault((r["target"], int(r["connections"])), []).append(r)
 conns = sorted({c for _, c in groups})
-targets = ["nginx", "epoll", "uring"]
+targets = list(dict.fromkeys(r["target"] for r in rows))  # in the order they ran
 with open(sys.argv[2], "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["target", "connections", "rounds", "median_requests_per_s", "min_requests_per_s",
                 "max_requests_per_s", "ratio_to_nginx", "median_cpu_us_per_request"])
     print()
-    print(f"{'connections':>11}  {'target':<6} {'median req/s':>13} {'min':>10} {'max':>10}"
+    print(f"{'connections':>11}  {'target':<11} {'median req/s':>13} {'min':>10} {'max':>10}"
           f" {'x nginx':>8} {'cpu us/req':>10}")
     for c in conns:
         base = statistics.median(float(r["requests_per_s"]) for r in groups[("nginx", c)])
@@ -273,7 +285,7 @@ with open(sys.argv[2], "w", newline="") as f:
             ratio = med / base if base > 0 else 0.0
             w.writerow([t, c, len(g), f"{med:.0f}", f"{min(rps):.0f}", f"{max(rps):.0f}",
                         f"{ratio:.3f}", f"{cpu:.2f}"])
-            print(f"{c:>11}  {t:<6} {med:>13.0f} {min(rps):>10.0f} {max(rps):>10.0f}"
+            print(f"{c:>11}  {t:<11} {med:>13.0f} {min(rps):>10.0f} {max(rps):>10.0f}"
                   f" {ratio:>8.2f} {cpu:>10.2f}")
 bad = [r for r in rows if int(r["non_2xx"]) or int(r["socket_errors"])]
 if bad:
