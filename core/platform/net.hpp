@@ -49,8 +49,9 @@ inline constexpr socket_t invalid_socket = -1;
 // ignored the call fails with EPIPE and the connection is counted and closed.
 // (send_some() also passes MSG_NOSIGNAL where it exists, but models that call
 // send()/write()/writev() directly rely on this.)
-// Instances may nest (Winsock counts them); each one must be destroyed on the
-// thread-agnostic "last user" basis, i.e. after every socket it covers is closed.
+// Instances may nest (Winsock counts them). Destroy one only after every socket
+// it covers is closed: on Windows the last WSACleanup closes (resets) every
+// socket still open in the process.
 class Startup {
  public:
   Startup();

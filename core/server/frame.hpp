@@ -43,8 +43,10 @@
 //        [   12.0s] online 10 peak 12 accepted 1234 req/s 45678 in 1.23 MB/s out 1.23 MB/s errors 0
 //    rewritten in place with '\r' when stderr is a terminal, else one line per
 //    interval. On Windows the console title shows "OnLine: N" (the seeds' habit).
-//  - --stats-csv FILE appends one row per interval (and one at finish) with a
-//    header row when the file is new.
+//  - --stats-csv FILE appends one row per interval and a last one at finish
+//    (column final=1, whose rates are averages over the whole run), with a
+//    header row when the file is new. Every row repeats the run's parameters
+//    (version, model, protocol, platform, threads) so that runs can share a file.
 //  - Final statistics. finish() prints "key: value" lines on stdout, one fact
 //    per line, keys in snake_case, values without units in the key's unit:
 //        model: epoll
@@ -52,6 +54,8 @@
 //        ...
 //        errors.reset: 0
 //    so that a script can split each line at the first ": ".
+//  On Windows stdout and stderr are text-mode streams, so every line ends with
+//  CR LF there; readers of these lines strip a trailing '\r'.
 //
 // Stop requests: SIGINT/SIGTERM (POSIX), Ctrl-C/Ctrl-Break/closing the console
 // (Windows), the line "//q" on stdin (end of input is NOT a stop request), the
@@ -81,8 +85,9 @@ class Frame {
  public:
   // model_name appears in the ready line and the reports ("iocp", "epoll");
   // description is the paragraph --help shows; default_threads is what
-  // --threads 0 (the default) means for this model. Initialises the socket
-  // library (net::Startup) and installs the interrupt watcher.
+  // --threads 0 (the default) means for this model (0 or less: the number of
+  // hardware threads). Only one Frame may exist at a time (std::logic_error). Initialises the
+  // socket library (net::Startup) and installs the interrupt watcher.
   Frame(std::string_view model_name, std::string_view description, int default_threads = 1);
   ~Frame();
   Frame(const Frame&) = delete;
@@ -152,7 +157,10 @@ class Frame {
   // Sums every shard (relaxed loads).
   StatsTotals totals() const;
 
-  // Call after every model thread has stopped. Stops the frame threads, writes
+  // Call after every model thread has stopped, on the thread that constructed
+  // the Frame (it restores that thread's signal mask). `wake` may still be
+  // running until finish() has joined the reporter, so keep what it touches
+  // alive until then. Stops the frame threads, writes
   // the last --stats-csv row, prints the final statistics on stdout and
   // returns the process exit code (0, or 1 after fail()). Idempotent.
   int finish();

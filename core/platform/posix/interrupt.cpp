@@ -84,6 +84,7 @@ InterruptWatcher::InterruptWatcher(std::function<void(int count)> on_interrupt)
   if (g_watcher_exists.exchange(true)) {
     throw std::logic_error("only one InterruptWatcher may exist at a time");
   }
+  bool mask_changed = false;
   try {
     const SignalPipe& pipe = signal_pipe();
     // Requests left over from an earlier watcher are not meant for this one.
@@ -98,15 +99,7 @@ InterruptWatcher::InterruptWatcher(std::function<void(int count)> on_interrupt)
     if (const int rc = ::pthread_sigmask(SIG_BLOCK, &set, &state_->old_mask); rc != 0) {
       throw std::system_error(rc, std::system_category(), "pthread_sigmask");
     }
-    g_write_end.store(pipe.write_end);
-    struct sigaction action {};
-    action.sa_handler = on_signal;
-    sigemptyset(&action.sa_mask);
-    // SA_RESTART: a thread created before the watcher still has the signals
-    // unblocked; restarting its interrupted calls spares it most EINTRs.
-    action.sa_flags = SA_RESTART;
-    ::sigaction(SIGINT, &action, &state_->old_int);
-    ::sigaction(SIGTERM, &action, &state_->old_term);
+    mask_changed = true;
 
     State* state = state_.get();
     const int read_end = pipe.read_end;
@@ -127,10 +120,21 @@ InterruptWatcher::InterruptWatcher(std::function<void(int count)> on_interrupt)
       }
     });
   } catch (...) {
-    g_write_end.store(-1);
+    if (mask_changed) ::pthread_sigmask(SIG_SETMASK, &state_->old_mask, nullptr);
     g_watcher_exists.store(false);
     throw;
   }
+
+  // Nothing below can fail: sigaction only fails for invalid arguments.
+  g_write_end.store(signal_pipe().write_end);
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  // SA_RESTART: a thread created before the watcher still has the signals
+  // unblocked; restarting its interrupted calls spares it most EINTRs.
+  action.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &action, &state_->old_int);
+  ::sigaction(SIGTERM, &action, &state_->old_term);
 }
 
 InterruptWatcher::~InterruptWatcher() {
