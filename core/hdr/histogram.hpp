@@ -74,8 +74,9 @@ class Histogram {
   // Adds count (default 1) to the range holding value. Returns false, and
   // changes nothing, when value is negative, lies beyond the last counter, or
   // count is negative. Like Java, a value is accepted when its equivalence
-  // range exists, which reaches slightly beyond highest_trackable_value(); use
-  // highest_recordable_value() for the exact limit. Counters wrap around on
+  // range exists, which can reach well beyond highest_trackable_value() (to
+  // the end of the last power-of-two bucket: 3.6e12 accepts up to 4.398e12);
+  // highest_recordable_value() is the exact limit. Counters wrap around on
   // overflow (as Java's long arithmetic does) instead of invoking undefined
   // behaviour.
   bool record(std::int64_t value) noexcept { return record(value, 1); }
