@@ -31,6 +31,7 @@
 #include <mutex>
 #include <new>
 #include <span>
+#include <stdexcept>
 #include <vector>
 
 #include "platform/net.hpp"
@@ -106,7 +107,18 @@ struct Client {
 
 class BlockingThreadsServer {
  public:
-  BlockingThreadsServer(Frame& frame, SOCKET listener) : frame_(frame), listener_(listener) {}
+  BlockingThreadsServer(Frame& frame, SOCKET listener)
+      : frame_(frame),
+        listener_(listener),
+        started_(::CreateEventW(nullptr, FALSE, FALSE, nullptr)) {
+    if (started_ == nullptr) {
+      throw std::runtime_error("CreateEventW failed: " +
+                               wsb::net::error_text(static_cast<int>(::GetLastError())));
+    }
+  }
+  ~BlockingThreadsServer() { ::CloseHandle(started_); }
+  BlockingThreadsServer(const BlockingThreadsServer&) = delete;
+  BlockingThreadsServer& operator=(const BlockingThreadsServer&) = delete;
 
   // The accept loop: runs on the main thread until a stop is requested, then
   // joins every client thread.
@@ -162,6 +174,7 @@ class BlockingThreadsServer {
  private:
   static unsigned __stdcall client_main(void* arg) {
     Client& client = *static_cast<Client*>(arg);
+    ::SetEvent(client.server.started_);
     client.server.serve(client);
     return 0;
   }
@@ -195,17 +208,33 @@ class BlockingThreadsServer {
     if (handle == 0) {
       // Out of memory or address space for another thread stack: the nearest
       // error class is running out of resources.
-      acceptor_shard.error(ErrorClass::out_of_descriptors);
-      {
-        std::lock_guard lock(mutex_);
-        if (!client->closed) ::closesocket(s);
-        live_.erase(client->self);
-      }
-      frame_.retire(*client_shard);
-      frame_.release(acceptor_shard);
+      abandon(*client, *client_shard, acceptor_shard);
       return;
     }
     client->thread = reinterpret_cast<HANDLE>(handle);
+    // Wait until the thread runs. A thread can also end before it reaches
+    // client_main when the system cannot set it up: under Wine 8 that happens
+    // once the process runs out of file descriptors, because every Wine thread
+    // needs pipes of its own to wineserver. Its client would otherwise wait
+    // unserved until shutdown. One event serves every start, since the
+    // acceptor starts one thread at a time.
+    const HANDLE waits[2] = {started_, client->thread};
+    if (::WaitForMultipleObjects(2, waits, FALSE, INFINITE) == WAIT_OBJECT_0 + 1) {
+      ::CloseHandle(client->thread);
+      abandon(*client, *client_shard, acceptor_shard);
+    }
+  }
+
+  // A client whose thread never ran: the acceptor undoes start_client().
+  void abandon(Client& client, StatsShard& client_shard, StatsShard& acceptor_shard) noexcept {
+    acceptor_shard.error(ErrorClass::out_of_descriptors);
+    {
+      std::lock_guard lock(mutex_);
+      if (!client.closed) ::closesocket(client.socket);
+      live_.erase(client.self);
+    }
+    frame_.retire(client_shard);
+    frame_.release(acceptor_shard);
   }
 
   // Runs on the client's thread.
@@ -327,10 +356,12 @@ class BlockingThreadsServer {
     std::vector<HANDLE> threads;
     {
       std::lock_guard lock(mutex_);
-      for (const Client& client : live_)
+      for (const Client& client : live_) {
         threads.push_back(client.thread);
-      for (const Client& client : exited_)
+      }
+      for (const Client& client : exited_) {
         threads.push_back(client.thread);
+      }
     }
     for (HANDLE thread : threads) {
       ::WaitForSingleObject(thread, INFINITE);
@@ -351,6 +382,8 @@ class BlockingThreadsServer {
 
   Frame& frame_;
   const SOCKET listener_;
+  // Auto-reset; set by each client thread as its first act (see start_client).
+  const HANDLE started_;
 
   // Guards the members below; shared by the acceptor, the client threads and
   // wake(). Never held across a blocking socket call.
