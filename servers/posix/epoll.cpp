@@ -302,7 +302,7 @@ class Loop {
   void accept_connections() noexcept {
     // Edge-triggered: the listener is reported once per burst of arrivals,
     // so accepting must go on until EAGAIN.
-    for (int accepted = 0; edge_ || accepted < accept_batch; ++accepted) {
+    for (int accepted = 0; (edge_ || accepted < accept_batch) && !frame_.stopping(); ++accepted) {
       const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         const int code = errno;

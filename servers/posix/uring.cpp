@@ -476,7 +476,9 @@ class Loop {
   io_uring_sqe* get_sqe() noexcept {
     for (int attempt = 0;; ++attempt) {
       if (io_uring_sqe* sqe = io_uring_get_sqe(&ring_)) return sqe;
-      // The submission queue is full: hand the batch to the kernel now.
+      // The submission queue is full: hand the batch to the kernel now
+      // (with the buffers consumed so far, which re-armed receives need).
+      buffers_->publish();
       const int rc = io_uring_submit(&ring_);
       if (rc < 0 && rc != -EINTR && rc != -EAGAIN) {
         // Without a free entry no request can be issued, and callers depend
@@ -510,6 +512,11 @@ class Loop {
   }
 
   void on_accept(int res) noexcept {
+    if (draining_) {
+      // Accepted while the stop was being processed: nothing new starts now.
+      if (res >= 0) ::close(res);
+      return;
+    }
     if (res >= 0) {
       add_connection(res);
     } else if (res == -ECANCELED) {
