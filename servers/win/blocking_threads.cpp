@@ -10,7 +10,9 @@
 //  - Threads are created with a small stack *reservation* (64 KiB, flag
 //    STACK_SIZE_PARAM_IS_A_RESERVATION). Without the flag the size is only the
 //    initial commit and each thread reserves the executable's default (1 MiB),
-//    so a few thousand threads exhaust a 32-bit address space.
+//    so a few thousand threads exhaust a 32-bit address space. (Wine 8 rounds
+//    every thread stack up to 1 MB whatever is asked, so the saving shows on
+//    Windows only.)
 //  - --max-connections caps the thread count (default 1000).
 //  - Every thread is joined and its handle closed (the seed detaches them).
 //  - Shutdown unblocks the threads: the wake function closes the listener and
