@@ -9,8 +9,9 @@
 // What the seed code gets wrong and this file does instead:
 //  - Threads are created with a small stack *reservation* (64 KiB, flag
 //    STACK_SIZE_PARAM_IS_A_RESERVATION). Without the flag the size is only the
-//    initial commit and each thread reserves the executable's default (1 MiB),
-//    so a few thousand threads exhaust a 32-bit address space. (Wine 8 rounds
+//    initial commit and each thread reserves the executable's default (1 MiB
+//    with MSVC, 2 MiB with MinGW's linker), so a thousand or two threads
+//    exhaust a 32-bit address space. (Wine 8 rounds
 //    every thread stack up to 1 MB whatever is asked, so the saving shows on
 //    Windows only.)
 //  - --max-connections caps the thread count (default 1000).
