@@ -45,9 +45,10 @@
 // double-count.
 //
 // Closing. closesocket() completes a socket's pending operations with
-// STATUS_CANCELLED on Windows, but Wine 8 leaves a pending WSASend pending
-// after closesocket() (a colleague observed it), so close() calls
-// CancelIoEx() on the socket first whenever it has operations outstanding.
+// STATUS_CANCELLED on Windows, but Wine 8 does not when a WSASend is pending:
+// then neither the send nor the receive beside it ever completes (observed;
+// tests/unit/loadgen_iocp has the case), so close() calls CancelIoEx() on the
+// socket first whenever it has operations outstanding.
 // CloseMode::abort sets SO_LINGER {1, 0} before closesocket(), so the peer
 // gets a RST and no TIME_WAIT is left behind.
 #include <winsock2.h>
@@ -307,10 +308,11 @@ class IocpEngine final : public Engine {
   // let it write into freed memory. Closing the sockets makes every pending
   // operation complete at once (cancelled), so the wait normally ends within
   // one or two dequeues. It is bounded nevertheless, because a platform that
-  // fails to complete a cancelled operation (Wine's pending-send quirk is
-  // one such case) must not hang the run at exit: after kTeardownLimit the
-  // memory is leaked instead, which is harmless at the end of a process and
-  // safer than freeing what the kernel may still write.
+  // fails to complete a cancelled operation (as Wine 8 fails to complete a
+  // pending send on closesocket() alone, see detach()) must not hang the run
+  // at exit: after kTeardownLimit the memory is leaked instead, which is
+  // harmless at the end of a process and safer than freeing what the kernel
+  // may still write.
   ~IocpEngine() override {
     for (ConnId id = 0; id < slots_.size(); ++id) {
       if (slots_[id].rec != nullptr) close(id, CloseMode::abort);

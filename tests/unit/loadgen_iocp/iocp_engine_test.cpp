@@ -245,6 +245,47 @@ TEST_F(IocpEngineTest, RequestResponseAndOrderlyClose) {
   EXPECT_EQ(receive_exactly(again.s, 1), "x");
 }
 
+TEST_F(IocpEngineTest, ConnectsFromTheGivenSourceAddress) {
+  // Any 127.x.y.z address is local on Linux, which serves Wine's sockets;
+  // the peer must see the connection come from it.
+  const net::Endpoint source = net::parse_endpoint("127.0.0.2", 0).value();
+  recorder_.in_engine_call = true;
+  engine_->connect(3, target_, &source);
+  recorder_.in_engine_call = false;
+  ASSERT_TRUE(poll_until([&] { return recorder_.count(Event::connected, 3) == 1; }));
+  const Event* e = recorder_.last(Event::connected, 3);
+  ASSERT_EQ(e->failure, Failure::none) << net::error_text(e->code);
+  net::Endpoint from;
+  Socket peer(net::accept_connection(listener_.s, &from));
+  ASSERT_NE(peer.s, net::invalid_socket);
+  EXPECT_EQ(net::host_to_string(from), "127.0.0.2");
+  send(3, "s");
+  set_receive_timeout(peer.s, 10s);
+  EXPECT_EQ(receive_exactly(peer.s, 1), "s");
+}
+
+TEST_F(IocpEngineTest, ConnectsOverIpv6) {
+  Socket listener6;
+  try {
+    listener6.s = net::open_listener(net::parse_endpoint("::1", 0).value(), 4);
+  } catch (const net::NetError& e) {
+    GTEST_SKIP() << "no IPv6 loopback here: " << e.what();
+  }
+  const net::Endpoint target6 = net::local_endpoint(listener6.s).value();
+  connect(0, target6);
+  ASSERT_TRUE(poll_until([&] { return recorder_.count(Event::connected, 0) == 1; }));
+  const Event* e = recorder_.last(Event::connected, 0);
+  ASSERT_EQ(e->failure, Failure::none) << net::error_text(e->code);
+  Socket peer(net::accept_connection(listener6.s));
+  ASSERT_NE(peer.s, net::invalid_socket);
+  set_receive_timeout(peer.s, 10s);
+  send(0, "six");
+  EXPECT_EQ(receive_exactly(peer.s, 3), "six");
+  send_all(peer.s, "SIX");
+  ASSERT_TRUE(poll_until([&] { return recorder_.received(0).size() >= 3; }));
+  EXPECT_EQ(recorder_.received(0), "SIX");
+}
+
 TEST_F(IocpEngineTest, RefusedConnectIsClassifiedAsRefused) {
   net::Endpoint closed_port = target_;
   listener_.reset();  // nothing listens on the port any more
