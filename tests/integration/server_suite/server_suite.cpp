@@ -153,10 +153,13 @@ class ServerTest : public ::testing::Test {
     // running. It is stopped the normal way first, so that its final
     // statistics show up below, and killed only if that does not work.
     std::string ending;
-    if (server_->running()) {
+    if (server_->running() && stop_timed_out_) {
+      server_->kill_group();
+      ending = "did not exit when the test asked it to, killed: ";
+    } else if (server_->running()) {
       server_->write_stdin("//q\n");
       if (server_->wait_exit(limits().stop)) {
-        ending = "still running at the end of the test, stopped with \"//q\": ";
+        ending = "still running at the end of the test; after \"//q\": ";
       } else {
         server_->kill_group();
         ending = "still running at the end of the test and did not stop after \"//q\": ";
@@ -241,6 +244,7 @@ class ServerTest : public ::testing::Test {
   // statistics.
   void expect_exit(milliseconds limit, const std::string& after) {
     const auto status = server_->wait_exit(limit);
+    stop_timed_out_ = !status.has_value();
     ASSERT_TRUE(status.has_value())
         << "the server did not exit within " << limit.count() << " ms " << after;
     ASSERT_TRUE(status->exited && status->code == 0)
@@ -308,6 +312,7 @@ class ServerTest : public ::testing::Test {
 
   std::unique_ptr<ServerProcess> server_;
   std::optional<std::string> skip_reason_;
+  bool stop_timed_out_ = false;  // expect_exit() waited in vain: TearDown kills at once
   Protocol protocol_ = Protocol::upper;
   ReadyLine ready_;
   Target target_;
