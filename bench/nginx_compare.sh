@@ -33,6 +33,9 @@
 #   socket_errors   sum of wrk's "Socket errors" (connect+read+write+timeout)
 #   server_cpu_s    user+system CPU seconds of the serving process during the run
 #   cpu_us_per_request  server_cpu_s * 1e6 / requests
+#   load_1min       the machine's 1-minute load average when the run started
+#                   (other work on the machine; above the CPU count, the
+#                   scheduler's shares, not the servers, decide the rates)
 # and a summary file <UTC time>-summary.csv:
 #   target,connections,rounds,median_requests_per_s,min_requests_per_s,
 #   max_requests_per_s,ratio_to_nginx,median_cpu_us_per_request
@@ -223,7 +226,7 @@ mkdir -p "$out_dir"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 csv=$out_dir/$stamp.csv
 summary=$out_dir/$stamp-summary.csv
-echo "time_utc,round,target,connections,wrk_threads,duration_s,requests,requests_per_s,non_2xx,socket_errors,server_cpu_s,cpu_us_per_request" >"$csv"
+echo "time_utc,round,target,connections,wrk_threads,duration_s,requests,requests_per_s,non_2xx,socket_errors,server_cpu_s,cpu_us_per_request,load_1min" >"$csv"
 
 echo "nginx_compare: $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), wrk -t$wrk_threads -d${duration}s," \
   "connections $connections, $rounds rounds, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -232,6 +235,7 @@ for ((round = 1; round <= rounds; ++round)); do
   for c in "${conn_list[@]}"; do
     for t in "${targets[@]}"; do
       when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+      load=$(cut -d' ' -f1 /proc/loadavg)
       before=$(cpu_ticks "${pid_of[$t]}")
       out=$tmp/wrk.out
       # The bound: wrk's own duration, its connection set-up and a margin.
@@ -248,10 +252,10 @@ for ((round = 1; round <= rounds; ++round)); do
       [ -n "$requests" ] && [ -n "$rps" ] || { cat "$out" >&2; die "cannot read wrk's output"; }
       awk -v w="$when" -v r="$round" -v t="$t" -v c="$c" -v th="$wrk_threads" -v d="$duration" \
         -v n="$requests" -v rps="$rps" -v x="${non2xx:-0}" -v e="${sockerr:-0}" \
-        -v cpu="$(((after - before)))" -v hz="$hz" 'BEGIN {
+        -v cpu="$((after - before))" -v hz="$hz" -v load="$load" 'BEGIN {
           s = cpu / hz
-          printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f\n", w, r, t, c, th, d, n, rps, x, e, s,
-                 (n > 0 ? s * 1e6 / n : 0)
+          printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f,%s\n", w, r, t, c, th, d, n, rps, x, e, s,
+                 (n > 0 ? s * 1e6 / n : 0), load
         }' >>"$csv"
       printf '  round %d  c=%-5s %-11s %10s req/s  non-2xx %s  socket errors %s\n' \
         "$round" "$c" "$t" "$rps" "${non2xx:-0}" "${sockerr:-0}"
