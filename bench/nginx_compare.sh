@@ -36,6 +36,7 @@
 #   load_1min       the machine's 1-minute load average when the run started
 #                   (other work on the machine; above the CPU count, the
 #                   scheduler's shares, not the servers, decide the rates)
+#   nice            the nice value the servers and wrk ran at (0, or -20 with --nice)
 # and a summary file <UTC time>-summary.csv:
 #   target,connections,rounds,median_requests_per_s,min_requests_per_s,
 #   max_requests_per_s,ratio_to_nginx,median_cpu_us_per_request
@@ -51,6 +52,10 @@
 #   --bin-dir DIR       where the server-<model> programs are (default build/linux/bin)
 #   --out-dir DIR       where the CSV files go (default results/nginx-compare)
 #   --pin               pin the servers to CPU 1 and wrk to CPU 0 (taskset)
+#   --nice              run nginx, the servers and wrk at nice -20 (needs root
+#                       or CAP_SYS_NICE), so that other work on a shared
+#                       machine gets only what they leave over: close to an
+#                       idle machine without stopping anyone's jobs
 #   -h, --help
 set -euo pipefail
 
@@ -62,6 +67,7 @@ wrk_threads=1
 bin_dir=$root/build/linux/bin
 out_dir=$root/results/nginx-compare
 pin=0
+nice_level=""
 servers=epoll,uring
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; }
@@ -77,6 +83,7 @@ while [ $# -gt 0 ]; do
     --bin-dir) bin_dir=${2:?}; shift ;;
     --out-dir) out_dir=${2:?}; shift ;;
     --pin) pin=1 ;;
+    --nice) nice_level=-20 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
@@ -125,9 +132,15 @@ trap 'exit 130' INT TERM
 
 server_prefix=()
 wrk_prefix=()
+if [ -n "$nice_level" ]; then
+  nice -n "$nice_level" true 2>/dev/null && [ "$(nice -n "$nice_level" nice)" = "$nice_level" ] ||
+    die "--nice needs root or CAP_SYS_NICE"
+  server_prefix=(nice -n "$nice_level")
+  wrk_prefix=(nice -n "$nice_level")
+fi
 if [ "$pin" = 1 ]; then
-  server_prefix=(taskset -c 1)
-  wrk_prefix=(taskset -c 0)
+  server_prefix+=(taskset -c 1)
+  wrk_prefix+=(taskset -c 0)
 fi
 
 free_port() {
@@ -226,10 +239,11 @@ mkdir -p "$out_dir"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 csv=$out_dir/$stamp.csv
 summary=$out_dir/$stamp-summary.csv
-echo "time_utc,round,target,connections,wrk_threads,duration_s,requests,requests_per_s,non_2xx,socket_errors,server_cpu_s,cpu_us_per_request,load_1min" >"$csv"
+echo "time_utc,round,target,connections,wrk_threads,duration_s,requests,requests_per_s,non_2xx,socket_errors,server_cpu_s,cpu_us_per_request,load_1min,nice" >"$csv"
 
 echo "nginx_compare: $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), wrk -t$wrk_threads -d${duration}s," \
-  "connections $connections, $rounds rounds, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  "connections $connections, $rounds rounds, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" \
+  "${nice_level:+, nice $nice_level}"
 
 for ((round = 1; round <= rounds; ++round)); do
   for c in "${conn_list[@]}"; do
@@ -252,13 +266,16 @@ for ((round = 1; round <= rounds; ++round)); do
       [ -n "$requests" ] && [ -n "$rps" ] || { cat "$out" >&2; die "cannot read wrk's output"; }
       awk -v w="$when" -v r="$round" -v t="$t" -v c="$c" -v th="$wrk_threads" -v d="$duration" \
         -v n="$requests" -v rps="$rps" -v x="${non2xx:-0}" -v e="${sockerr:-0}" \
-        -v cpu="$((after - before))" -v hz="$hz" -v load="$load" 'BEGIN {
+        -v cpu="$((after - before))" -v hz="$hz" -v load="$load" -v nice="${nice_level:-0}" 'BEGIN {
           s = cpu / hz
-          printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f,%s\n", w, r, t, c, th, d, n, rps, x, e, s,
-                 (n > 0 ? s * 1e6 / n : 0), load
+          printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f,%s,%s\n", w, r, t, c, th, d, n, rps, x, e, s,
+                 (n > 0 ? s * 1e6 / n : 0), load, nice
         }' >>"$csv"
       printf '  round %d  c=%-5s %-11s %10s req/s  non-2xx %s  socket errors %s\n' \
         "$round" "$c" "$t" "$rps" "${non2xx:-0}" "${sockerr:-0}"
+      if [ "${non2xx:-0}" != 0 ] || [ "${sockerr:-0}" != 0 ]; then
+        grep -E 'Socket errors|Non-2xx' "$out" | sed 's/^/      wrk: /'
+      fi
     done
   done
 done
