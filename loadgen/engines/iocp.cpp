@@ -531,7 +531,8 @@ class IocpEngine final : public Engine {
     } else {
       sockaddr_storage any{};
       any.ss_family = static_cast<ADDRESS_FAMILY>(family);  // the wildcard address, port 0
-      const int length = family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+      const int length =
+          static_cast<int>(family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in));
       if (::bind(s, reinterpret_cast<const sockaddr*>(&any), length) != 0) {
         return ::WSAGetLastError();
       }
