@@ -46,9 +46,9 @@
 //
 // Closing. closesocket() completes a socket's pending operations with
 // STATUS_CANCELLED on Windows, but Wine 8 does not when a WSASend is pending:
-// then neither the send nor the receive beside it ever completes (observed;
-// tests/unit/loadgen_iocp has the case), so close() calls CancelIoEx() on the
-// socket first whenever it has operations outstanding.
+// then neither the send nor the receive beside it completed within 5 s
+// (observed here; tests/unit/loadgen_iocp has the case), so close() calls
+// CancelIoEx() on the socket first whenever it has operations outstanding.
 // CloseMode::abort sets SO_LINGER {1, 0} before closesocket(), so the peer
 // gets a RST and no TIME_WAIT is left behind.
 #include <winsock2.h>
