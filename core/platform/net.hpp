@@ -181,8 +181,12 @@ int default_backlog() noexcept;
 
 struct ListenerFlags {
   // Windows: create the socket with WSASocketW(..., WSA_FLAG_OVERLAPPED) so it
-  // can be used with overlapped I/O, AcceptEx and IOCP. (socket() sets that
-  // flag too, but the models say what they need.) Ignored on POSIX.
+  // can be used with overlapped I/O, AcceptEx and IOCP. Without it the
+  // listener (and every socket accept() returns from it) is NOT overlapped,
+  // unlike one made by socket(), which sets the flag implicitly. That matters
+  // beyond overlapped I/O: SO_RCVTIMEO/SO_SNDTIMEO only take effect on
+  // overlapped sockets (documented by Microsoft, and so under Wine), so the
+  // blocking models ask for it too. Ignored on POSIX.
   bool overlapped = false;
   // Put the listener in non-blocking mode.
   bool nonblocking = false;
