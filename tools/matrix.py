@@ -1,0 +1,712 @@
+#!/usr/bin/python3
+"""Run wsbench's server models under load, cell by cell, into one run folder.
+
+A cell is one `loadgen --spawn MODEL` run: a server model (native, or a
+Winsock model under Wine), a workload (closed loop, open loop, churn or
+hold), a connection count, a protocol and a request size. The matrix is the
+cross product of those axes, minus the cells a model cannot take (see
+MODEL_CAPS), and every cell is bounded in time.
+
+The run folder receives:
+  summary.csv           one row per cell that ran, written by loadgen --csv
+                        (schema: results/README.md)
+  cells.csv             one row per planned cell: status, exit code, time,
+                        reason; the cells that failed or were skipped are here
+  machine.json          CPU, cores, memory, kernel, Wine and loadgen versions,
+                        load average, limits, the command line and the presets
+  intervals/CELL.csv    per-second rows of each cell (loadgen --intervals)
+  hlog/CELL.hlog        per-second HdrHistograms of each cell (loadgen --hlog)
+  logs/CELL.log         loadgen's own output for the cell
+
+Standard library only, so that Debian's /usr/bin/python3 runs it anywhere.
+Exit status: 0 when every cell ran cleanly, 1 when any cell failed (the run
+goes on and lists the failures at the end), 2 for a usage error.
+"""
+
+import argparse
+import csv
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+NATIVE_MODELS = ["threads", "nonblocking", "select", "poll", "epoll", "uring"]
+# server-rio is left out: Wine does not implement Registered I/O and the
+# program exits 3 there (docs/models/rio.md). Name it as wine:rio to try.
+WINE_MODELS = [
+    "blocking-single", "blocking-threads", "nonblocking", "select", "async-select",
+    "event-select", "overlapped-event", "overlapped-routine", "iocp",
+]
+PROTOCOLS = ["upper", "echo", "http"]
+WORKLOADS = ["closed", "open", "churn", "hold"]
+
+# Structural caps: the most connections a model serves by construction.
+# Cells above the cap are skipped (and listed), not run to a certain failure.
+MODEL_CAPS = {
+    ("wine", "blocking-single"): (1, "serves one client at a time"),
+    # Descriptors must stay below FD_SETSIZE (1024); the model's default
+    # --max-connections leaves 64 for its own use (docs/models/posix_select.md).
+    ("native", "select"): (960, "select() takes descriptors below FD_SETSIZE = 1024"),
+}
+
+# Models whose default --max-connections is an administrative thread cap
+# below what a cell asks for: the cap is raised to the cell's connections,
+# so that the cell measures the model rather than its default setting.
+THREAD_CAP_DEFAULTS = {
+    ("native", "threads"): 2000,
+    ("wine", "blocking-threads"): 1000,
+}
+
+# Presets: lists of slices, each a cross product. Durations are per platform
+# because a Wine cell costs seconds of start-up (wineserver, the prefix) that
+# a native one does not.
+PRESETS = {
+    "quick": {
+        "about": "4 native models at 1 to 1,000 connections and 6 Winsock models under Wine "
+                 "at 1 and 10, 2-second cells; about 2 minutes on 2 cores",
+        "warmup": {"native": 0.5, "wine": 0.5},
+        "duration": {"native": 2.0, "wine": 2.0},
+        "slices": [
+            {"platform": "native", "models": ["threads", "poll", "epoll", "uring"],
+             "connections": [1, 10, 100, 1000], "sizes": [16], "protocols": ["echo"],
+             "workloads": ["closed"]},
+            {"platform": "native", "models": ["threads", "poll", "epoll", "uring"],
+             "connections": [1000], "sizes": [16], "protocols": ["echo"],
+             "workloads": ["hold"]},
+            {"platform": "wine", "models": ["blocking-threads", "select", "async-select",
+                                            "event-select", "overlapped-routine", "iocp"],
+             "connections": [1, 10], "sizes": [16], "protocols": ["echo"],
+             "workloads": ["closed"]},
+        ],
+    },
+    "full": {
+        "about": "every native model from 1 to 10,000 connections, sizes, protocols, open loop, "
+                 "churn and held connections; every Winsock model under Wine at 1 to 50 "
+                 "connections; about 20 minutes on 2 cores",
+        "warmup": {"native": 1.0, "wine": 1.0},
+        "duration": {"native": 4.0, "wine": 3.0},
+        "slices": [
+            {"platform": "native", "models": NATIVE_MODELS,
+             "connections": [1, 10, 100, 1000, 5000, 10000], "sizes": [16],
+             "protocols": ["echo"], "workloads": ["closed"]},
+            {"platform": "native", "models": NATIVE_MODELS, "connections": [100],
+             "sizes": [1024, 16384], "protocols": ["echo"], "workloads": ["closed"]},
+            {"platform": "native", "models": NATIVE_MODELS, "connections": [100],
+             "sizes": [16], "protocols": ["upper", "http"], "workloads": ["closed"]},
+            {"platform": "native", "models": ["threads", "poll", "epoll", "uring"],
+             "connections": [100], "sizes": [16], "protocols": ["echo"],
+             "workloads": ["open", "churn"]},
+            {"platform": "native", "models": NATIVE_MODELS, "connections": [900, 10000],
+             "sizes": [16], "protocols": ["echo"], "workloads": ["hold"]},
+            {"platform": "wine", "models": WINE_MODELS, "connections": [1, 10, 50],
+             "sizes": [16], "protocols": ["echo"], "workloads": ["closed"]},
+            {"platform": "wine", "models": ["blocking-threads", "select", "event-select",
+                                            "overlapped-routine", "iocp"],
+             "connections": [10], "sizes": [16384], "protocols": ["echo"],
+             "workloads": ["closed"]},
+            {"platform": "wine", "models": [m for m in WINE_MODELS if m != "blocking-single"],
+             "connections": [200], "sizes": [16], "protocols": ["echo"],
+             "workloads": ["hold"]},
+        ],
+    },
+}
+
+# Open-loop rates (requests/s in total) per platform when --rate is not given:
+# well inside what the models sustain on this kind of machine
+# (/work/shared/reference/machine-baseline.md), so that latency, not the
+# shortfall, is what the cell shows.
+DEFAULT_RATE = {"native": 10000.0, "wine": 500.0}
+DEFAULT_CHURN = 10
+
+# Time a cell may take beyond its warmup and duration: the server's start
+# (loadgen waits 10 s native, 60 s under Wine), establishing connections, the
+# drain (at most 2 s) and the stop sequence (loadgen: q, terminate, kill).
+CELL_OVERHEAD_LIMIT = {"native": 45.0, "wine": 120.0}
+# What a cell usually costs beyond warmup + duration, for the first ETA.
+CELL_OVERHEAD_GUESS = {"native": 1.0, "wine": 4.0}
+
+
+class UsageError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Cell:
+    platform: str        # "native" or "wine"
+    model: str           # model name without prefix, e.g. "epoll"
+    workload: str        # closed, open, churn, hold
+    protocol: str
+    connections: int
+    size: int | None     # None where the size means nothing (http, hold)
+
+    @property
+    def name(self) -> str:
+        parts = [self.platform, self.model, self.protocol, self.workload, f"c{self.connections}"]
+        if self.size is not None:
+            parts.append(f"s{self.size}")
+        return "-".join(parts)
+
+    @property
+    def display_model(self) -> str:
+        return f"{self.model} (Wine)" if self.platform == "wine" else self.model
+
+
+@dataclass
+class Settings:
+    warmup: dict
+    duration: dict
+    rate: dict
+    churn: int
+    hold: float
+    cell_timeout: float | None
+
+
+@dataclass
+class Outcome:
+    cell: Cell
+    status: str = "planned"  # ok, failed, timeout, skipped
+    exit_code: str = ""
+    seconds: float = 0.0
+    reason: str = ""
+    load1: float = 0.0
+    command: list = field(default_factory=list)
+
+
+# ---- Command line --------------------------------------------------------------
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a bad flag; this keeps that and names --help."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def csv_list(kind):
+    def parse(text):
+        items = [t.strip() for t in text.split(",") if t.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"empty {kind} list")
+        return items
+    return parse
+
+
+def int_list(text):
+    try:
+        values = [int(t) for t in csv_list("number")(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text}")
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"values must be at least 1: {text}")
+    return values
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text}")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above zero: {text}")
+    return value
+
+
+def non_negative_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text}")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
+def build_parser():
+    p = Parser(
+        prog="matrix.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Run wsbench's server models under load (loadgen --spawn), one cell per\n"
+            "model x workload x connections x protocol x size, into one run folder:\n"
+            "summary.csv (loadgen's rows), cells.csv (every planned cell and its outcome),\n"
+            "machine.json, intervals/, hlog/ and logs/. Plot it with tools/plot.py."),
+        epilog=(
+            "models: a bare name is the native model when one exists, else the Winsock one\n"
+            "(select, nonblocking: native); prefix native: or wine: to choose, e.g.\n"
+            "--models epoll,wine:iocp,wine:select. Native: " + ", ".join(NATIVE_MODELS) + ".\n"
+            "Winsock (under Wine): " + ", ".join(WINE_MODELS) + ", rio (Wine lacks RIO).\n\n"
+            "Without --quick or --full, the axes given make one cross product (defaults:\n"
+            "every model, 1,10,100 connections, size 16, echo, closed loop).\n"
+            "With a preset, --models/--connections/--sizes/--protocols/--workloads filter it.\n\n"
+            "Wine cells are labelled: cell names begin with native- or wine-, and loadgen's\n"
+            "server_platform column says wine. Wine figures are not Windows figures.\n\n"
+            "exit status: 0 every cell ran cleanly, 1 a cell failed, 2 usage error"))
+    preset = p.add_mutually_exclusive_group()
+    preset.add_argument("--quick", action="store_true", help=PRESETS["quick"]["about"])
+    preset.add_argument("--full", action="store_true", help=PRESETS["full"]["about"])
+    p.add_argument("--out", type=Path,
+                   help="run folder (default: results/run-<UTC time>); must not hold a run yet")
+    p.add_argument("--bin-dir", type=Path, default=ROOT / "build" / "linux" / "bin",
+                   help="folder with loadgen and the native servers (default: %(default)s)")
+    p.add_argument("--win-bin-dir", type=Path, default=ROOT / "build" / "windows-cross" / "bin",
+                   help="folder with the server-*.exe Winsock models (default: %(default)s)")
+    p.add_argument("--no-wine", action="store_true", help="leave out every Winsock model")
+    p.add_argument("--models", type=csv_list("model"), help="comma-separated models (see below)")
+    p.add_argument("--connections", type=int_list, help="comma-separated connection counts")
+    p.add_argument("--sizes", type=int_list, help="comma-separated request body sizes in bytes")
+    p.add_argument("--protocols", type=csv_list("protocol"),
+                   help="comma-separated protocols: " + ", ".join(PROTOCOLS))
+    p.add_argument("--workloads", type=csv_list("workload"),
+                   help="comma-separated workloads: closed, open (--rate), churn (--churn), "
+                        "hold (idle connections: memory per connection)")
+    p.add_argument("--duration", type=positive_float,
+                   help="measured seconds per cell (default: the preset's, else 3; Wine too)")
+    p.add_argument("--warmup", type=non_negative_float,
+                   help="warmup seconds per cell (default: the preset's, else 0.5)")
+    p.add_argument("--rate", type=positive_float,
+                   help="open loop: requests/s in total (default: %g native, %g under Wine)"
+                        % (DEFAULT_RATE["native"], DEFAULT_RATE["wine"]))
+    p.add_argument("--churn", type=int, default=DEFAULT_CHURN,
+                   help="churn: requests per connection before it reconnects (default: %(default)s)")
+    p.add_argument("--cell-timeout", type=positive_float,
+                   help="seconds a cell may take in all before it is killed (default: warmup + "
+                        "duration + %g native, + %g under Wine)"
+                        % (CELL_OVERHEAD_LIMIT["native"], CELL_OVERHEAD_LIMIT["wine"]))
+    p.add_argument("--no-caps", action="store_true",
+                   help="also run cells above a model's structural cap (they will fail)")
+    p.add_argument("--note", default="",
+                   help="free text stored in machine.json (e.g. what else ran on the machine)")
+    p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
+    p.add_argument("--targets", choices=["native", "wine"],
+                   help="print the CMake targets the chosen cells need on one side "
+                        "(native: loadgen, hdrtool and servers; wine: the .exe servers) and exit")
+    return p
+
+
+def resolve_model(text):
+    """'epoll' -> ('native', 'epoll'); 'wine:iocp' -> ('wine', 'iocp')."""
+    if text.startswith("native:"):
+        plat, name = "native", text[len("native:"):]
+    elif text.startswith("wine:"):
+        plat, name = "wine", text[len("wine:"):]
+    elif text in NATIVE_MODELS:
+        plat, name = "native", text
+    elif text in WINE_MODELS or text == "rio":
+        plat, name = "wine", text
+    else:
+        raise UsageError(f"unknown model '{text}' (see --help for the names)")
+    known = NATIVE_MODELS if plat == "native" else WINE_MODELS + ["rio"]
+    if name not in known:
+        raise UsageError(f"no {plat} model named '{name}' (see --help)")
+    return plat, name
+
+
+def plan(args):
+    """The cells to run (in order) and the cells skipped with their reasons."""
+    for proto in args.protocols or []:
+        if proto not in PROTOCOLS:
+            raise UsageError(f"unknown protocol '{proto}' (use {', '.join(PROTOCOLS)})")
+    for w in args.workloads or []:
+        if w not in WORKLOADS:
+            raise UsageError(f"unknown workload '{w}' (use {', '.join(WORKLOADS)})")
+    chosen = None
+    if args.models:
+        chosen = [resolve_model(m) for m in args.models]
+
+    preset_name = "quick" if args.quick else "full" if args.full else None
+    if preset_name:
+        slices = PRESETS[preset_name]["slices"]
+    else:
+        models = chosen or ([("native", m) for m in NATIVE_MODELS] +
+                            [("wine", m) for m in WINE_MODELS])
+        slices = []
+        for plat in ("native", "wine"):
+            names = [m for p_, m in models if p_ == plat]
+            if names:
+                slices.append({"platform": plat, "models": names,
+                               "connections": args.connections or [1, 10, 100],
+                               "sizes": args.sizes or [16],
+                               "protocols": args.protocols or ["echo"],
+                               "workloads": args.workloads or ["closed"]})
+
+    cells, seen, skipped = [], set(), []
+    for s in slices:
+        plat = s["platform"]
+        for model in s["models"]:
+            if chosen is not None and (plat, model) not in chosen:
+                continue
+            for workload in s["workloads"]:
+                if args.workloads and workload not in args.workloads:
+                    continue
+                for proto in s["protocols"]:
+                    if args.protocols and proto not in args.protocols:
+                        continue
+                    for conns in (args.connections if not preset_name and args.connections
+                                  else s["connections"]):
+                        if preset_name and args.connections and conns not in args.connections:
+                            continue
+                        # The size means nothing for HTTP (fixed requests) and hold
+                        # (no requests): one cell instead of one per size.
+                        sizes = [None] if proto == "http" or workload == "hold" else s["sizes"]
+                        for size in sizes:
+                            if (size is not None and preset_name and args.sizes
+                                    and size not in args.sizes):
+                                continue
+                            cell = Cell(plat, model, workload, proto, conns, size)
+                            if cell in seen:
+                                continue
+                            seen.add(cell)
+                            cap = MODEL_CAPS.get((plat, model))
+                            if cap and conns > cap[0] and not args.no_caps:
+                                skipped.append(Outcome(cell, "skipped", reason=(
+                                    f"above the model's cap of {cap[0]} connections: {cap[1]}")))
+                                continue
+                            cells.append(cell)
+    return preset_name, cells, skipped
+
+
+# ---- Machine -------------------------------------------------------------------
+
+
+def run_text(argv, timeout=20):
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) \
+            else ""
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def read_first(path, pattern=None):
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return ""
+    if pattern is None:
+        return text.strip()
+    m = re.search(pattern, text, re.MULTILINE)
+    return m.group(1).strip() if m else ""
+
+
+def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok):
+    meminfo_kb = read_first("/proc/meminfo", r"^MemTotal:\s+(\d+)")
+    os_release = read_first("/etc/os-release", r'^PRETTY_NAME="?([^"\n]*)')
+    try:
+        import resource
+        nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError):
+        nofile = (None, None)
+    git = {}
+    if (ROOT / ".git").exists():
+        git["commit"] = run_text(["git", "-C", str(ROOT), "rev-parse", "HEAD"])
+        status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
+                                 "--untracked-files=no"], capture_output=True, text=True)
+        git["dirty"] = bool(status.stdout.strip())
+    return {
+        "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "hostname": platform.node(),
+        "cpu_model": read_first("/proc/cpuinfo", r"^model name\s*:\s*(.*)$"),
+        "cores_online": os.cpu_count(),
+        "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "memory_bytes": int(meminfo_kb) * 1024 if meminfo_kb else None,
+        "os": os_release,
+        "kernel": platform.release(),
+        "kernel_version": platform.version(),
+        "machine": platform.machine(),
+        "load_average_start": list(os.getloadavg()),
+        "nofile_limit": {"soft": nofile[0], "hard": nofile[1]},
+        "somaxconn": read_first("/proc/sys/net/core/somaxconn"),
+        "ephemeral_ports": read_first("/proc/sys/net/ipv4/ip_local_port_range").replace("\t", "-"),
+        "wine_version": run_text(["wine", "--version"]) if wine_ok else "",
+        "loadgen_version": run_text([str(bin_dir / "loadgen"), "--version"]),
+        "loadgen": str(bin_dir / "loadgen"),
+        "win_bin_dir": str(win_dir) if wine_ok else "",
+        "source": git,
+        "python": platform.python_version(),
+        "preset": preset_name or "custom",
+        "warmup_s": settings.warmup,
+        "duration_s": settings.duration,
+        "open_rate_per_s": settings.rate,
+        "churn_requests": settings.churn,
+        "hold_s": settings.hold,
+        "command": [sys.argv[0]] + sys.argv[1:],
+        "note": args.note,
+    }
+
+
+# ---- Running -------------------------------------------------------------------
+
+
+def cell_command(cell, settings, bin_dir, win_dir, out):
+    plat = cell.platform
+    target = (str(win_dir / f"server-{cell.model}.exe") if plat == "wine" else
+              str(bin_dir / f"server-{cell.model}"))
+    warmup = 0.0 if cell.workload == "hold" else settings.warmup[plat]
+    duration = settings.hold if cell.workload == "hold" else settings.duration[plat]
+    argv = [str(bin_dir / "loadgen"), "--spawn", target, "--quiet",
+            "--protocol", cell.protocol, "--connections", str(cell.connections),
+            "--warmup", f"{warmup:g}s", "--duration", f"{duration:g}s",
+            "--label", cell.name,
+            "--csv", str(out / "summary.csv"),
+            "--intervals", str(out / "intervals" / f"{cell.name}.csv"),
+            "--hlog", str(out / "hlog" / f"{cell.name}.hlog")]
+    if cell.size is not None:
+        argv += ["--size", str(cell.size)]
+    if cell.workload == "open":
+        argv += ["--rate", f"{settings.rate[plat]:g}"]
+    elif cell.workload == "churn":
+        argv += ["--churn", str(settings.churn)]
+    elif cell.workload == "hold":
+        argv += ["--hold"]
+    server_args = []
+    default_cap = THREAD_CAP_DEFAULTS.get((plat, cell.model))
+    if default_cap is not None and cell.connections > default_cap:
+        # Reconnects (churn) may briefly overlap the old connection's close.
+        server_args += ["--max-connections", str(cell.connections + 64)]
+    if server_args:
+        argv += ["--"] + server_args
+    return argv, warmup + duration
+
+
+def kill_group(proc):
+    """Ends loadgen and whatever it started (its server, Wine's helpers)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def last_lines(text, n=3):
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return " | ".join(lines[-n:])
+
+
+def run_cell(cell, settings, bin_dir, win_dir, out):
+    argv, busy = cell_command(cell, settings, bin_dir, win_dir, out)
+    limit = settings.cell_timeout or busy + CELL_OVERHEAD_LIMIT[cell.platform]
+    outcome = Outcome(cell, command=argv, load1=os.getloadavg()[0])
+    log_path = out / "logs" / f"{cell.name}.log"
+    started = time.monotonic()
+    with open(log_path, "w") as log:
+        log.write("$ " + " ".join(argv) + "\n")
+        log.flush()
+        # A session of its own, so that a timeout can end loadgen, its server
+        # and Wine's helper processes together.
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            code = proc.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            code = None
+        except KeyboardInterrupt:
+            kill_group(proc)
+            raise
+    outcome.seconds = time.monotonic() - started
+    text = log_path.read_text(errors="replace")
+    if code is None:
+        outcome.status, outcome.exit_code = "timeout", ""
+        outcome.reason = f"killed after {limit:.0f} s"
+    else:
+        outcome.exit_code = str(code)
+        meaning = {1: "errors", 2: "usage", 3: "SLO missed", 4: "server failed"}
+        if code == 0:
+            outcome.status = "ok"
+        else:
+            outcome.status = "failed"
+            tail = [ln for ln in text.splitlines() if ln.startswith("loadgen:")]
+            outcome.reason = (f"loadgen exit {code} ({meaning.get(code, 'signal' if code < 0 else '?')})"
+                              + (": " + " | ".join(t.strip() for t in tail[-2:]) if tail else ""))
+            if code == 1:
+                errors = re.search(r"^\s*[Ee]rrors?:?\s*(.*)$", text, re.MULTILINE)
+                if errors:
+                    outcome.reason += f" [{errors.group(1).strip()[:160]}]"
+    return outcome
+
+
+CELLS_HEADER = ["cell", "platform", "model", "workload", "protocol", "connections", "size_bytes",
+                "status", "exit_code", "seconds", "load1", "reason", "command"]
+
+
+def write_cells(path, outcomes):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(CELLS_HEADER)
+        for o in outcomes:
+            c = o.cell
+            w.writerow([c.name, c.platform, c.model, c.workload, c.protocol, c.connections,
+                        "" if c.size is None else c.size, o.status, o.exit_code,
+                        f"{o.seconds:.1f}", f"{o.load1:.2f}", o.reason, " ".join(o.command)])
+
+
+def fmt_time(seconds):
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        preset_name, cells, skipped = plan(args)
+    except UsageError as e:
+        print(f"matrix.py: {e}", file=sys.stderr)
+        return 2
+    if args.churn < 1:
+        print("matrix.py: --churn must be at least 1", file=sys.stderr)
+        return 2
+
+    if args.targets:
+        # Answered before anything is checked: it says what to build.
+        names = dict.fromkeys(f"server-{c.model}" for c in cells if c.platform == args.targets)
+        base = ["loadgen", "hdrtool"] if args.targets == "native" else []
+        print(" ".join(base + list(names)))
+        return 0
+
+    bin_dir, win_dir = args.bin_dir.resolve(), args.win_bin_dir.resolve()
+    wine_cells = [c for c in cells if c.platform == "wine"]
+    wine_ok = bool(wine_cells) and not args.no_wine
+    wine_missing = ""
+    if wine_cells and not args.no_wine:
+        if shutil.which("wine") is None:
+            wine_missing = "wine is not installed"
+        elif not win_dir.is_dir():
+            wine_missing = f"no Winsock build in {win_dir} (cmake --preset windows-cross)"
+        wine_ok = not wine_missing
+    if wine_cells and not wine_ok:
+        why = "--no-wine" if args.no_wine else wine_missing
+        print(f"matrix.py: leaving out {len(wine_cells)} Winsock cell(s): {why}", file=sys.stderr)
+        skipped += [Outcome(c, "skipped", reason=why) for c in wine_cells]
+        cells = [c for c in cells if c.platform != "wine"]
+
+    preset = PRESETS.get(preset_name, {})
+    warmup = dict(preset.get("warmup", {"native": 0.5, "wine": 0.5}))
+    duration = dict(preset.get("duration", {"native": 3.0, "wine": 3.0}))
+    if args.warmup is not None:
+        warmup = {"native": args.warmup, "wine": args.warmup}
+    if args.duration is not None:
+        duration = {"native": args.duration, "wine": args.duration}
+    rate = dict(DEFAULT_RATE) if args.rate is None else {"native": args.rate, "wine": args.rate}
+    settings = Settings(warmup, duration, rate, args.churn,
+                        hold=min(duration["native"], 3.0), cell_timeout=args.cell_timeout)
+
+    estimate = {c: (0 if c.workload == "hold" else warmup[c.platform]) +
+               (settings.hold if c.workload == "hold" else duration[c.platform]) +
+               CELL_OVERHEAD_GUESS[c.platform] for c in cells}
+    total_estimate = sum(estimate.values())
+
+    if args.dry_run:
+        for i, c in enumerate(cells, 1):
+            print(f"{i:4d}  {c.name}")
+        for o in skipped:
+            print(f"skip  {o.cell.name}: {o.reason}")
+        print(f"{len(cells)} cells, about {fmt_time(total_estimate)}; {len(skipped)} skipped")
+        return 0
+    if not cells:
+        print("matrix.py: no cell to run (check --models, --connections, --no-wine)",
+              file=sys.stderr)
+        return 2
+
+    loadgen = bin_dir / "loadgen"
+    if not os.access(loadgen, os.X_OK):
+        print(f"matrix.py: no loadgen in {bin_dir} (build the linux preset, or pass --bin-dir)",
+              file=sys.stderr)
+        return 2
+    missing = []
+    for c in cells:
+        exe = (win_dir / f"server-{c.model}.exe" if c.platform == "wine"
+               else bin_dir / f"server-{c.model}")
+        if not exe.is_file() and str(exe) not in missing:
+            missing.append(str(exe))
+    if missing:
+        print("matrix.py: missing server programs (build them first):\n  " + "\n  ".join(missing),
+              file=sys.stderr)
+        return 2
+
+    out = (args.out or ROOT / "results" /
+           datetime.datetime.now(datetime.timezone.utc).strftime("run-%Y%m%dT%H%M%SZ")).resolve()
+    if (out / "cells.csv").exists() or (out / "summary.csv").exists():
+        print(f"matrix.py: {out} already holds a run; choose another --out or remove it",
+              file=sys.stderr)
+        return 2
+    for sub in ("intervals", "hlog", "logs"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+
+    info = machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok)
+    info["cells_planned"] = len(cells)
+    info["cells_skipped"] = len(skipped)
+    (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    print(f"matrix: {len(cells)} cells into {out} (about {fmt_time(total_estimate)}"
+          f"{'; ' + str(len(skipped)) + ' skipped' if skipped else ''})", flush=True)
+    print(f"matrix: machine: {info['cpu_model']}, {info['cores_online']} cores, "
+          f"kernel {info['kernel']}, load average {info['load_average_start'][0]:.2f}"
+          + (f", {info['wine_version']}" if wine_ok else ""), flush=True)
+
+    # A SIGTERM (e.g. from `timeout`) ends the run like Ctrl-C: the running
+    # cell's loadgen lives in a session of its own and must be ended by us.
+    def on_term(_sig, _frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+
+    outcomes = []
+    started = time.monotonic()
+    spent_estimate = 0.0
+    interrupted = False
+    try:
+        for i, cell in enumerate(cells, 1):
+            elapsed = time.monotonic() - started
+            remaining = total_estimate - spent_estimate
+            # Scale the remaining estimate by how the run has gone so far.
+            ratio = elapsed / spent_estimate if spent_estimate > 0 else 1.0
+            print(f"[{i}/{len(cells)}] {cell.name}  (elapsed {fmt_time(elapsed)}, "
+                  f"ETA {fmt_time(remaining * ratio)})", flush=True)
+            outcome = run_cell(cell, settings, bin_dir, win_dir, out)
+            outcomes.append(outcome)
+            spent_estimate += estimate[cell]
+            if outcome.status != "ok":
+                print(f"    {outcome.status.upper()}: {outcome.reason} "
+                      f"(log: {out / 'logs' / (cell.name + '.log')})", flush=True)
+            write_cells(out / "cells.csv", outcomes + skipped)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\nmatrix: interrupted", file=sys.stderr)
+
+    not_run = [Outcome(c, "not run", reason="interrupted") for c in cells[len(outcomes):]]
+    write_cells(out / "cells.csv", outcomes + not_run + skipped)
+    info["load_average_end"] = list(os.getloadavg())
+    info["run_seconds"] = round(time.monotonic() - started, 1)
+    (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
+
+    failed = [o for o in outcomes if o.status != "ok"]
+    ok = len(outcomes) - len(failed)
+    print(f"matrix: {ok} ok, {len(failed)} failed, {len(skipped)} skipped"
+          f"{', ' + str(len(not_run)) + ' not run' if not_run else ''}"
+          f" in {fmt_time(info['run_seconds'])}; results in {out}", flush=True)
+    for o in failed:
+        print(f"  FAILED {o.cell.name}: {o.reason}", flush=True)
+    for o in skipped:
+        print(f"  skipped {o.cell.name}: {o.reason}", flush=True)
+    if interrupted:
+        return 130
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The first command to run on a fresh machine (README): sets up, builds, runs
+# the servers under load and plots the results.
+#
+#   1. tools/setup.sh: installs what is missing (apt) and prepares the Wine prefix
+#   2. builds the `linux` preset's loadgen, hdrtool and native servers, and, when
+#      Wine is installed, the `windows-cross` preset's Winsock servers
+#   3. tools/matrix.py --quick into results/quickstart/ (a few native models at
+#      1-100 connections, a few Winsock models under Wine at 1 and 10)
+#   4. tools/plot.py: PNG files and results/quickstart/report.html
+# and ends with one line naming the report to open.
+#
+# Every step is bounded in time. About 3 minutes once set up and built; the
+# first run also installs packages and builds (under 10 minutes on 2 cores).
+# Exit status: 0 when every step and every cell succeeded; otherwise 1 (the
+# report is still written when there is anything to plot).
+#
+# Options: --no-setup (skip tools/setup.sh), --no-wine (native models only).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=${WSB_JOBS:-$(nproc)}
+out=results/quickstart
+do_setup=1
+wine=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --no-setup) do_setup=0 ;;
+    --no-wine) wine=0 ;;
+    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "quickstart.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+start=$(date +%s)
+say() { printf '\n== [%ss] %s\n' "$(($(date +%s) - start))" "$*"; }
+status=0
+# Debian's matplotlib belongs to /usr/bin/python3; another python3 on PATH
+# may not see it.
+py=/usr/bin/python3
+[ -x "$py" ] || py=python3
+
+if [ "$do_setup" = 1 ]; then
+  say "set-up (tools/setup.sh)"
+  if ! timeout 1200 tools/setup.sh; then
+    echo "quickstart: set-up failed; fix the message above and run again" >&2
+    exit 1
+  fi
+fi
+
+# configure_and_build PRESET TARGETS...: configures once, then builds only the
+# programs the quick matrix runs (not the tests), so a first run stays short.
+configure_and_build() {
+  local preset=$1; shift
+  local log="build/$preset.quickstart.log"
+  mkdir -p build
+  if [ ! -f "build/$preset/build.ninja" ]; then
+    timeout 600 cmake --preset "$preset" --log-level=WARNING >"$log" 2>&1 ||
+      { tail -n 30 "$log"; echo "quickstart: configuring $preset failed (log: $log)" >&2; return 1; }
+  fi
+  timeout 1200 cmake --build "build/$preset" -j "$jobs" --target "$@" >>"$log" 2>&1 ||
+    { tail -n 30 "$log"; echo "quickstart: building $preset failed (log: $log)" >&2; return 1; }
+}
+
+say "building the native programs (preset linux)"
+read -r -a native_targets <<<"$("$py" tools/matrix.py --quick --targets native)"
+if ! configure_and_build linux "${native_targets[@]}"; then
+  exit 1
+fi
+
+matrix_flags=(--quick)
+if [ "$wine" = 1 ] && command -v wine >/dev/null 2>&1; then
+  say "building the Winsock servers (preset windows-cross, mingw-w64)"
+  read -r -a wine_targets <<<"$("$py" tools/matrix.py --quick --targets wine)"
+  if ! configure_and_build windows-cross "${wine_targets[@]}"; then
+    echo "quickstart: going on without the Winsock models" >&2
+    matrix_flags+=(--no-wine)
+    status=1
+  fi
+else
+  [ "$wine" = 1 ] && echo "quickstart: wine is not installed; native models only"
+  matrix_flags+=(--no-wine)
+fi
+
+say "running the quick matrix into $out/"
+# The folder is this script's own output (ignored by git): a new run replaces it.
+rm -rf "$out"
+timeout 600 "$py" tools/matrix.py "${matrix_flags[@]}" --out "$out" \
+  --note "tools/quickstart.sh on $(hostname)"
+rc=$?
+if [ "$rc" -ne 0 ]; then
+  echo "quickstart: the matrix exited $rc (failed cells are listed above and in $out/cells.csv)" >&2
+  status=1
+fi
+
+say "plotting"
+if [ -f "$out/summary.csv" ] && timeout 300 "$py" tools/plot.py "$out" --out "$out"; then
+  say "done in $(($(date +%s) - start)) s"
+  echo "quickstart: open $out/report.html"
+else
+  echo "quickstart: no report (nothing was measured, or plotting failed)" >&2
+  status=1
+fi
+exit "$status"
