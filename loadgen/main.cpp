@@ -130,11 +130,11 @@ int run_main(int argc, char** argv) {
     target = server->ready().endpoint;
     server->note_memory_before();
     server->on_death([&signals] { signals.server_died(); });
-    if (!options.quiet) {
-      std::fprintf(stderr, "loadgen: spawned %s (model %s%s) listening on %s\n",
-                   server->command().program.c_str(), server->ready().model.c_str(),
-                   server->command().wine ? ", under Wine" : "", net::to_string(target).c_str());
-    }
+    // One line even with --quiet: which server runs, and its pid.
+    std::fprintf(stderr, "loadgen: spawned %s (model %s%s, pid %lld) listening on %s\n",
+                 server->command().program.c_str(), server->ready().model.c_str(),
+                 server->command().wine ? ", under Wine" : "",
+                 static_cast<long long>(server->pid()), net::to_string(target).c_str());
   }
   for (const net::Endpoint& source : options.sources) {
     if (source.is_v6() != target.is_v6()) {

@@ -130,12 +130,21 @@ class alignas(64) WorkerRecorder {
   }
   void add(Count c, std::uint64_t n) noexcept { bump(counts_[static_cast<std::size_t>(c)], n); }
   void error(ErrorKind e) noexcept { bump(errors_[static_cast<std::size_t>(e)], 1); }
+  // The number of the last request handed over (requests are numbered 1, 2, ...).
+  std::uint64_t served() const noexcept { return served_; }
 
   // ---- Reporter thread ------------------------------------------------------
   // Asks for the current interval. The histograms of the interval returned
   // before are reset here. Asking again before ready() keeps waiting for the
   // interval already asked for.
   void request() noexcept;
+  // The number the next request() will wait for: a new number, or the one
+  // still pending. The worker's served() reaches it at the hand-over that
+  // answers that request.
+  std::uint64_t next_request() const noexcept {
+    const std::uint64_t requested = requested_.load(std::memory_order_relaxed);
+    return handed_over_.load(std::memory_order_acquire) == requested ? requested + 1 : requested;
+  }
   // True once the interval asked for has been handed over.
   bool ready() const noexcept;
   // Only after ready(), until the next request(): the interval's histograms,

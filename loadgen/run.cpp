@@ -120,7 +120,14 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
   // Collects one interval from every worker: each swaps its histograms at
   // its next loop turn (woken here); a worker whose thread has ended is
   // serviced from this thread, which is then its only user.
-  auto collect = [&](Phase of, Clock::time_point end, bool joined) {
+  auto collect = [&](Phase of, Clock::time_point end, bool joined, bool ends_warmup = false) {
+    if (ends_warmup) {
+      // Named before the request is published, so that no worker can hand
+      // over (and send more) before it knows this hand-over ends its warmup.
+      for (std::size_t i = 0; i < workers.size(); ++i) {
+        workers[i]->measure_from(recorders[i]->next_request());
+      }
+    }
     begin_collect(recorders, collected_span);
     for (std::size_t i = 0; i < workers.size(); ++i) {
       if (joined || workers[i]->finished()) {
@@ -200,7 +207,7 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
       break;
     }
     if (phase == Phase::warmup && now >= warmup_end) {
-      collect(Phase::warmup, now, false);
+      collect(Phase::warmup, now, false, true);
       phase = Phase::measure;
       control.phase.store(Phase::measure, std::memory_order_release);
       for (auto& w : workers)

@@ -60,6 +60,13 @@ class StampFifo {
 // how late it notices a phase change if a wake() were ever lost.
 constexpr std::int64_t kMaxWaitNs = 100'000'000;
 
+// Connects started per loop turn at most. Between two batches the worker
+// polls, so that connections are reported (and their connect time taken)
+// while more are being opened: a burst of thousands of connects in one turn
+// would make every connect time as long as the whole burst, and would fill
+// the server's listen backlog faster than it can accept.
+constexpr int kConnectsPerTurn = 64;
+
 }  // namespace
 
 enum class Worker::TimerKind : std::uint8_t {
@@ -188,19 +195,29 @@ bool Worker::may_send() noexcept {
 
 void Worker::loop() {
   State& s = *state_;
-  for (ConnId id = 0; id < setup_.connections; ++id)
+  // Without a warmup the whole run is measured.
+  s.measuring = phase() != Phase::warmup;
+  for (ConnId id = 0; id < setup_.connections; ++id) {
     queue_connect(id);
+  }
 
   for (;;) {
     const std::int64_t now = now_ns();
     const Phase ph = phase();
     if (ph == Phase::stop) break;
-    if (ph != Phase::warmup && !s.measuring) s.measuring = true;
+    // Hand an interval over first: the warmup ends for this worker exactly
+    // at the hand-over the reporter named, before this turn sends anything.
+    recorder_.service();
+    if (!s.measuring) {
+      const std::uint64_t from = measure_from_.load(std::memory_order_acquire);
+      s.measuring = from != 0 && recorder_.served() >= from;
+    }
     if (ph == Phase::drain) {
       if (!s.draining) {
         s.draining = true;
-        for (const ConnId id : s.connect_queue)
+        for (const ConnId id : s.connect_queue) {
           conns_[id].st = Conn::St::idle;
+        }
         s.connect_queue.clear();
       }
       if (s.outstanding == 0 ||
@@ -219,12 +236,12 @@ void Worker::loop() {
       scan_timeouts(now);
       s.next_scan = now + s.scan_period;
     }
-    recorder_.service();
 
     std::int64_t deadline = std::min(now + kMaxWaitNs, s.next_scan);
     if (!s.timers.empty()) deadline = std::min(deadline, s.timers.top().when);
-    if (!s.connect_queue.empty() && !s.pacer.unlimited()) {
-      deadline = std::min(deadline, s.pacer.next_ns());
+    if (!s.connect_queue.empty()) {
+      // Unlimited: the next batch right after this poll; paced: at the next permit.
+      deadline = std::min(deadline, s.pacer.unlimited() ? now : s.pacer.next_ns());
     }
     if (s.draining) {
       deadline = std::min(deadline, control_->drain_deadline_ns.load(std::memory_order_relaxed));
@@ -257,17 +274,20 @@ void Worker::queue_connect(ConnId id) noexcept {
 void Worker::start_connects(std::int64_t now) noexcept {
   State& s = *state_;
   const std::vector<net::Endpoint>& sources = options_.sources;
-  while (!s.connect_queue.empty() && s.pacer.try_acquire(now)) {
+  int started = 0;
+  while (!s.connect_queue.empty() && started < kConnectsPerTurn && s.pacer.try_acquire(now)) {
     const ConnId id = s.connect_queue.front();
     s.connect_queue.pop_front();
     Conn& c = conns_[id];
     c.st = Conn::St::connecting;
-    c.connect_started = now;
+    // Each connect is timed from its own start, not from the top of the turn.
+    c.connect_started = started == 0 ? now : now_ns();
     recorder_.add(Count::connect_attempts, 1);
     const net::Endpoint* source =
         sources.empty() ? nullptr : &sources[(setup_.first_connection + id) % sources.size()];
     engine_->connect(id, setup_.target, source);
-    set_timer(id, now + options_.connect_timeout.count(), TimerKind::connect_timeout);
+    set_timer(id, c.connect_started + options_.connect_timeout.count(), TimerKind::connect_timeout);
+    ++started;
   }
 }
 

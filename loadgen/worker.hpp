@@ -67,6 +67,13 @@ class Worker final : private EngineHandler {
 
   // Makes the worker look at the phase and the recorder soon. Any thread.
   void wake() noexcept;
+  // Reporter: the hand-over that answers recorder request number `request`
+  // ends the warmup for this worker. From that exact point on its requests
+  // count toward its --requests quota, so the quota and the measured counters
+  // (cut at the same hand-over) agree to the request.
+  void measure_from(std::uint64_t request) noexcept {
+    measure_from_.store(request, std::memory_order_release);
+  }
 
   WorkerRecorder& recorder() noexcept { return recorder_; }
   // True once the thread has ended (its loop returned).
@@ -126,6 +133,7 @@ class Worker final : private EngineHandler {
   std::unique_ptr<Engine> engine_;
 
   std::thread thread_;
+  std::atomic<std::uint64_t> measure_from_{0};
   std::atomic<bool> finished_{false};
   std::atomic<bool> quota_done_{false};
   std::atomic<std::uint32_t> open_{0};
