@@ -19,8 +19,12 @@ The run folder receives:
   logs/CELL.log         loadgen's own output for the cell
 
 Standard library only, so that Debian's /usr/bin/python3 runs it anywhere.
-Exit status: 0 when every cell ran cleanly, 1 when any cell failed (the run
-goes on and lists the failures at the end), 2 for a usage error.
+Exit status: 0 when every cell was measured, 1 when any cell failed (measured
+nothing: the server did not start or died, loadgen failed, or the cell ran
+out of time; the run goes on and lists the failures at the end), 2 for a
+usage error. Cells whose load met errors (timeouts, resets, refusals) are
+measurements: their status is "errors", they are listed at the end, and they
+do not make the exit status non-zero.
 """
 
 import argparse
@@ -94,7 +98,7 @@ PRESETS = {
                  "churn and held connections; every Winsock model under Wine at 1 to 50 "
                  "connections; about 20 minutes on 2 cores",
         "warmup": {"native": 1.0, "wine": 1.0},
-        "duration": {"native": 4.0, "wine": 3.0},
+        "duration": {"native": 5.0, "wine": 3.0},
         "slices": [
             {"platform": "native", "models": NATIVE_MODELS,
              "connections": [1, 10, 100, 1000, 5000, 10000], "sizes": [16],
@@ -251,7 +255,9 @@ def build_parser():
             "With a preset, --models/--connections/--sizes/--protocols/--workloads filter it.\n\n"
             "Wine cells are labelled: cell names begin with native- or wine-, and loadgen's\n"
             "server_platform column says wine. Wine figures are not Windows figures.\n\n"
-            "exit status: 0 every cell ran cleanly, 1 a cell failed, 2 usage error"))
+            "cells.csv status: ok; errors (measured, but the load met errors: timeouts,\n"
+            "resets, refusals); failed (nothing measured); timeout (killed); skipped.\n"
+            "exit status: 0 every cell measured, 1 a cell failed or timed out, 2 usage error"))
     preset = p.add_mutually_exclusive_group()
     preset.add_argument("--quick", action="store_true", help=PRESETS["quick"]["about"])
     preset.add_argument("--full", action="store_true", help=PRESETS["full"]["about"])
@@ -448,15 +454,29 @@ def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok):
 # ---- Running -------------------------------------------------------------------
 
 
+# Opening thousands of connections takes seconds here (the server accepts
+# them while the load runs). The warmup, and a hold's duration, grow by this
+# many seconds per connection, so that the measured time starts with the
+# connections open (10,000 connections: 2 s more).
+SECONDS_PER_CONNECTION = 1.0 / 5000
+
+
+def cell_times(cell, settings):
+    """(warmup, duration) of a cell in seconds."""
+    extra = cell.connections * SECONDS_PER_CONNECTION
+    if cell.workload == "hold":
+        return 0.0, settings.hold + extra
+    return settings.warmup[cell.platform] + extra, settings.duration[cell.platform]
+
+
 def cell_command(cell, settings, bin_dir, win_dir, out):
     plat = cell.platform
     target = (str(win_dir / f"server-{cell.model}.exe") if plat == "wine" else
               str(bin_dir / f"server-{cell.model}"))
-    warmup = 0.0 if cell.workload == "hold" else settings.warmup[plat]
-    duration = settings.hold if cell.workload == "hold" else settings.duration[plat]
+    warmup, duration = cell_times(cell, settings)
     argv = [str(bin_dir / "loadgen"), "--spawn", target, "--quiet",
             "--protocol", cell.protocol, "--connections", str(cell.connections),
-            "--warmup", f"{warmup:g}s", "--duration", f"{duration:g}s",
+            "--warmup", f"{round(warmup * 1000)}ms", "--duration", f"{round(duration * 1000)}ms",
             "--label", cell.name,
             "--csv", str(out / "summary.csv"),
             "--intervals", str(out / "intervals" / f"{cell.name}.csv"),
@@ -530,7 +550,11 @@ def run_cell(cell, settings, bin_dir, win_dir, out):
         if code == 0:
             outcome.status = "ok"
         else:
-            outcome.status = "failed"
+            # Exit 1 after a complete run means the load met errors (timeouts,
+            # resets, refusals): a measurement of the model, kept apart from
+            # cells that measured nothing.
+            measured = code == 1 and label_in_csv(out / "summary.csv", cell.name)
+            outcome.status = "errors" if measured else "failed"
             tail = [ln for ln in text.splitlines() if ln.startswith("loadgen:")]
             outcome.reason = (f"loadgen exit {code} ({meaning.get(code, 'signal' if code < 0 else '?')})"
                               + (": " + " | ".join(t.strip() for t in tail[-2:]) if tail else ""))
@@ -539,6 +563,14 @@ def run_cell(cell, settings, bin_dir, win_dir, out):
                 if errors:
                     outcome.reason += f" [{errors.group(1).strip()[:160]}]"
     return outcome
+
+
+def label_in_csv(path, label):
+    try:
+        with open(path, newline="") as f:
+            return any(r.get("label") == label for r in csv.DictReader(f))
+    except OSError:
+        return False
 
 
 CELLS_HEADER = ["cell", "platform", "model", "workload", "protocol", "connections", "size_bytes",
@@ -606,9 +638,7 @@ def main(argv=None):
     settings = Settings(warmup, duration, rate, args.churn,
                         hold=min(duration["native"], 3.0), cell_timeout=args.cell_timeout)
 
-    estimate = {c: (0 if c.workload == "hold" else warmup[c.platform]) +
-               (settings.hold if c.workload == "hold" else duration[c.platform]) +
-               CELL_OVERHEAD_GUESS[c.platform] for c in cells}
+    estimate = {c: sum(cell_times(c, settings)) + CELL_OVERHEAD_GUESS[c.platform] for c in cells}
     total_estimate = sum(estimate.values())
 
     if args.dry_run:
@@ -694,13 +724,17 @@ def main(argv=None):
     info["run_seconds"] = round(time.monotonic() - started, 1)
     (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
 
-    failed = [o for o in outcomes if o.status != "ok"]
-    ok = len(outcomes) - len(failed)
-    print(f"matrix: {ok} ok, {len(failed)} failed, {len(skipped)} skipped"
+    failed = [o for o in outcomes if o.status in ("failed", "timeout")]
+    with_errors = [o for o in outcomes if o.status == "errors"]
+    ok = len(outcomes) - len(failed) - len(with_errors)
+    print(f"matrix: {ok} ok, {len(with_errors)} with errors, {len(failed)} failed, "
+          f"{len(skipped)} skipped"
           f"{', ' + str(len(not_run)) + ' not run' if not_run else ''}"
           f" in {fmt_time(info['run_seconds'])}; results in {out}", flush=True)
     for o in failed:
         print(f"  FAILED {o.cell.name}: {o.reason}", flush=True)
+    for o in with_errors:
+        print(f"  errors {o.cell.name}: {o.reason}", flush=True)
     for o in skipped:
         print(f"  skipped {o.cell.name}: {o.reason}", flush=True)
     if interrupted:

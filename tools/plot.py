@@ -241,7 +241,9 @@ def slug(text):
 
 
 def fmt_count(v, _pos=None):
-    """Three significant digits with k and M: 1, 250, 12.5k, 308M."""
+    """Three significant digits with k, M and G: 1, 250, 12.5k, 308M, 1.79G."""
+    if v >= 1e9:
+        return f"{v / 1e9:.3g}G"
     if v >= 1e6:
         return f"{v / 1e6:.3g}M"
     if v >= 1e3:
@@ -311,6 +313,11 @@ def new_figure(n_panels, width_per=6.2, height=4.8):
     return fig, list(axes[0])
 
 
+def finish(fig):
+    """tight_layout, which leaves room for the suptitle since matplotlib 3.3."""
+    fig.tight_layout()
+
+
 def save(fig, out, name, figures, caption, group):
     path = out / name
     fig.savefig(path, dpi=100)
@@ -370,7 +377,7 @@ def plot_throughput(rows, out, figures, many_runs):
             ax.grid(True, which="both", alpha=0.3)
             legend(ax, len(series))
         fig.suptitle(f"Throughput against connections — closed loop, {what}", fontsize=13)
-        fig.tight_layout()
+        finish(fig)
         name = f"throughput-{slug(protocol)}" + (f"-s{size}" if size is not None else "") + ".png"
         save(fig, out, name, figures,
              f"Responses per second against connections (closed loop, {what}). "
@@ -434,7 +441,7 @@ def plot_variants(rows, out, figures, many_runs):
             what = "throughput" if metric == "requests_per_s" else "bandwidth"
             fig.suptitle(f"{what.capitalize()} by protocol and request size — closed loop, "
                          f"{conns} connections", fontsize=13)
-            fig.tight_layout()
+            finish(fig)
             save(fig, out, f"{fname}-c{conns}.png", figures,
                  f"{what.capitalize()} of each model at {conns} connections for each protocol "
                  "and request size measured (echo and upper return the request's bytes; http "
@@ -535,88 +542,123 @@ def setup_spectrum_axis(ax, xmax):
     ax.grid(True, which="major", alpha=0.35)
 
 
+def describe(mode, protocol, size):
+    what = f"{mode} loop" if mode in ("closed", "open") else mode
+    return what + f", {protocol}" + (f", {size}-byte requests" if size is not None else "")
+
+
+def spectrum_panel(ax, data, many_runs, title, by="model", conns=None):
+    """Lines of one panel: per model (by="model") or per connection count."""
+    xmax = 10.0
+    cmap = plt.get_cmap("plasma")
+    for r, d in data:
+        xs, ys = spectrum_xy(d)
+        xmax = max([xmax] + xs)
+        if by == "model":
+            color, _marker = style(r.platform, r.model)
+            ax.plot(xs, ys, color=color, label=series_name(r, many_runs), linewidth=1.5)
+        else:
+            j = conns.index(r.connections)
+            ax.plot(xs, ys, color=cmap(j / max(1, len(conns) - 1) * 0.9),
+                    label=f"{r.connections} conn.", linewidth=1.5)
+    setup_spectrum_axis(ax, xmax)
+    ax.set_title(title, fontsize=11)
+    legend(ax, len(data))
+
+
+def grid(n, width=5.6, height=4.3, sharey=False):
+    cols = min(3, n)
+    rows_n = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(width * cols + 0.4, height * rows_n + 0.8),
+                             squeeze=False, sharey=sharey)
+    flat = [axes[k // cols][k % cols] for k in range(rows_n * cols)]
+    for ax in flat[n:]:
+        ax.axis("off")
+    return fig, flat[:n]
+
+
+SPECTRUM_AXIS_NOTE = ("The x axis stretches the tail: each decade is one more nine (90%, 99%, "
+                      "99.9%); lines end at the highest percentile the cell's sample count "
+                      "resolves. ")
+
+
 def plot_spectra(rows, out, figures, spectra, many_runs):
     measured = [r for r in rows if r.mode in ("closed", "open", "churn")]
+    data_all = [(r, spectra.get(r)) for r in measured]
+    data_all = [(r, d) for r, d in data_all if d]
     groups = defaultdict(list)
-    for r in measured:
-        groups[(r.platform, r.mode, r.protocol, r.size)].append(r)
-    for (plat, mode, protocol, size), grp in sorted(
-            groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], str(kv[0][3]))):
-        data = [(r, spectra.get(r)) for r in grp]
-        data = [(r, d) for r, d in data if d]
-        if not data:
-            continue
-        what = f"{mode} loop" if mode in ("closed", "open") else mode
-        what += f", {protocol}" + (f", {size}-byte requests" if size is not None else "")
+    for r, d in data_all:
+        groups[(r.platform, r.mode, r.protocol, r.size)].append((r, d))
+    order = sorted(groups, key=lambda k: (k[0], k[1] != "closed", k[1], k[2], str(k[3])))
+    sweeps = [k for k in order if len({r.connections for r, _ in groups[k]}) >= 2]
+    # 1. Connection sweeps: a panel per connection count (lines: models), then
+    # a panel per model (lines: connection counts).
+    for key in sweeps:
+        plat, mode, protocol, size = key
+        data = groups[key]
+        what = describe(mode, protocol, size)
         wine = " (Wine)" if plat == "wine" else ""
-        # 1. One panel per connection count, one line per model.
         conns = sorted({r.connections for r, _ in data})
-        n = len(conns)
-        cols = min(3, n)
-        rows_n = math.ceil(n / cols)
-        fig, axes = plt.subplots(rows_n, cols, figsize=(5.6 * cols + 0.4, 4.3 * rows_n + 0.6),
-                                 squeeze=False)
-        for k, c in enumerate(conns):
-            ax = axes[k // cols][k % cols]
-            xmax = 10.0
+        fig, axes = grid(len(conns))
+        for ax, c in zip(axes, conns):
             cell = sorted([(r, d) for r, d in data if r.connections == c],
                           key=lambda t: sort_key(t[0]))
-            for r, d in cell:
-                xs, ys = spectrum_xy(d)
-                xmax = max([xmax] + xs)
-                color, marker = style(r.platform, r.model)
-                ax.plot(xs, ys, color=color, label=series_name(r, many_runs), linewidth=1.5)
-            setup_spectrum_axis(ax, xmax)
-            ax.set_title(f"{c} connection{'s' if c != 1 else ''}{wine}", fontsize=11)
-            legend(ax, len(cell))
-        for k in range(n, rows_n * cols):
-            axes[k // cols][k % cols].axis("off")
+            spectrum_panel(ax, cell, many_runs, f"{c} connection{'s' if c != 1 else ''}{wine}")
         fig.suptitle(f"Latency percentile spectrum — {PLATFORM_TITLE[plat]}\n{what}",
                      fontsize=13)
-        fig.tight_layout()
+        finish(fig)
         base = f"spectrum-{plat}-{slug(mode)}-{slug(protocol)}" + (
             f"-s{size}" if size is not None else "")
         save(fig, out, base + ".png", figures,
              f"Latency percentiles of every {'Winsock model under Wine' if wine else 'native model'}"
-             f" ({what}), one panel per connection count. The x axis stretches the tail: each "
-             "decade is one more nine (90%, 99%, 99.9%). "
+             f" ({what}), one panel per connection count. " + SPECTRUM_AXIS_NOTE
              + ("Open loop: latency measured from the intended send time (corrected for "
                 "coordinated omission). " if mode == "open" else "")
              + (WINE_NOTE if wine else ""), "Latency")
-        # 2. One panel per model, one line per connection count (how each tail grows).
-        models = sorted({(series_name(r, many_runs), r.model) for r, _ in data},
-                        key=lambda m: sort_key(next(r for r, _ in data
-                                                    if series_name(r, many_runs) == m[0])))
-        if len(conns) < 2:
-            continue
-        n = len(models)
-        cols = min(3, n)
-        rows_n = math.ceil(n / cols)
-        fig, axes = plt.subplots(rows_n, cols, figsize=(5.6 * cols + 0.4, 4.1 * rows_n + 0.6),
-                                 squeeze=False, sharey=True)
-        cmap = plt.get_cmap("plasma")
-        for k, (label, _model) in enumerate(models):
-            ax = axes[k // cols][k % cols]
-            xmax = 10.0
+        labels = list(dict.fromkeys(series_name(r, many_runs)
+                                    for r, _ in sorted(data, key=lambda t: sort_key(t[0]))))
+        fig, axes = grid(len(labels), height=4.1, sharey=True)
+        for ax, label in zip(axes, labels):
             mine = sorted([(r, d) for r, d in data if series_name(r, many_runs) == label],
                           key=lambda t: t[0].connections)
-            for r, d in mine:
-                xs, ys = spectrum_xy(d)
-                xmax = max([xmax] + xs)
-                j = conns.index(r.connections)
-                ax.plot(xs, ys, color=cmap(j / max(1, len(conns) - 1) * 0.9),
-                        label=f"{r.connections} conn.", linewidth=1.5)
-            setup_spectrum_axis(ax, xmax)
-            ax.set_title(label, fontsize=11)
-            legend(ax, len(mine))
-        for k in range(n, rows_n * cols):
-            axes[k // cols][k % cols].axis("off")
+            spectrum_panel(ax, mine, many_runs, label, by="connections", conns=conns)
         fig.suptitle(f"Latency spectrum by connections — {PLATFORM_TITLE[plat]}\n{what}",
                      fontsize=13)
-        fig.tight_layout()
+        finish(fig)
         save(fig, out, base + "-by-model.png", figures,
-             f"The same spectra, one panel per model: how each model's latency tail grows "
-             f"with the number of connections ({what}). Shared y axis. "
+             "The same spectra, one panel per model: how each model's latency tail grows with "
+             f"the number of connections ({what}). Shared y axis. "
+             + (WINE_NOTE if wine else ""), "Latency")
+    # 2. Everything measured at one connection count only (other sizes,
+    # protocols, open loop, churn): one figure per platform and connection
+    # count, a panel per variant, with the sweep's cell at that count first
+    # for reference.
+    singles = defaultdict(list)
+    for key in order:
+        if key in sweeps:
+            continue
+        for r, d in groups[key]:
+            singles[(key[0], r.connections)].append(key)
+    for (plat, conns), keys in sorted(singles.items()):
+        keys = list(dict.fromkeys(keys))
+        ref = [k for k in sweeps if k[0] == plat and any(
+            r.connections == conns for r, _ in groups[k])][:1]
+        panels = ref + keys
+        wine = " (Wine)" if plat == "wine" else ""
+        fig, axes = grid(len(panels))
+        for ax, key in zip(axes, panels):
+            cell = sorted([(r, d) for r, d in groups[key] if r.connections == conns],
+                          key=lambda t: sort_key(t[0]))
+            spectrum_panel(ax, cell, many_runs, describe(*key[1:]) + wine)
+        fig.suptitle(f"Latency spectrum by workload, protocol and size — {PLATFORM_TITLE[plat]}"
+                     f"\n{conns} connections", fontsize=13)
+        finish(fig)
+        save(fig, out, f"spectrum-{plat}-c{conns}-variants.png", figures,
+             f"Latency percentiles at {conns} connections for each workload, protocol and "
+             "request size measured there, one panel each (lines: models). " + SPECTRUM_AXIS_NOTE
+             + "Open loop: latency measured from the intended send time, corrected for "
+             "coordinated omission; churn: each connection is closed and reopened after a few "
+             "requests, and the reconnect is part of the next request's latency. "
              + (WINE_NOTE if wine else ""), "Latency")
 
 
@@ -699,7 +741,7 @@ def plot_timeseries(rows, out, figures, many_runs, patterns):
                                                     if r0.size is not None else "")
                 + (f", {conns} connections" if conns else ""))
         fig.suptitle(f"Per-second time series — {PLATFORM_TITLE[plat]}\n{what}", fontsize=13)
-        fig.tight_layout()
+        finish(fig)
         name = f"timeseries-{plat}" + (f"-c{conns}" if conns else "-selected") + ".png"
         save(fig, out, name, figures,
              f"Throughput and 99th percentile latency of each interval ({what}). Each point "
@@ -756,9 +798,14 @@ def plot_resources(rows, out, figures, many_runs):
         ax_cpu.set_title("Server CPU time per request" + (
             "\n(Wine: the server process only; wineserver's share is not counted)" if wine else ""),
             fontsize=11)
-        ax_thr.set_yscale("log")
-        log_ticks(ax_thr, "y", fmt_count)
-        ax_thr.set_ylabel("server threads (most seen, log)")
+        threads = [r.get("server_threads") for r in sweep if r.get("server_threads")]
+        # A log axis only when the counts span decades (thread per client).
+        if threads and max(threads) / max(1, min(threads)) > 20:
+            ax_thr.set_yscale("log")
+            log_ticks(ax_thr, "y", fmt_count)
+        else:
+            ax_thr.set_ylim(bottom=0, top=max(threads + [1]) * 1.15)
+        ax_thr.set_ylabel("server threads (most seen)")
         ax_thr.set_title("Server threads" + (" (Wine adds its own service threads)"
                                              if wine else ""), fontsize=11)
         ax_rss.set_ylabel("server peak resident memory (MB)")
@@ -780,21 +827,25 @@ def plot_resources(rows, out, figures, many_runs):
                 for i, (label, _m) in enumerate(models):
                     r = next((r for r in held if r.connections == c
                               and series_name(r, many_runs) == label), None)
-                    if r is not None and r.get("server_bytes_per_connection") is not None:
+                    per_conn = held_bytes_per_connection(r) if r is not None else None
+                    if per_conn is not None:
                         xs.append(i + (j - (len(held_counts) - 1) / 2) * width)
-                        ys.append(max(r.get("server_bytes_per_connection"), 0) / 1024)
+                        ys.append(max(per_conn, 0) / 1e3)
                 bars = ax_held.bar(xs, ys, width=width * 0.95, label=f"{c} held connections",
                                    color=cmap(j / max(1, len(held_counts) - 1) * 0.8))
                 # Small values would be invisible bars: every bar carries its number.
                 for bar, y in zip(bars, ys):
                     ax_held.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
-                                 fmt_bytes(y * 1024), ha="center", va="bottom", fontsize=7,
+                                 fmt_bytes(y * 1e3), ha="center", va="bottom", fontsize=7,
                                  rotation=90 if len(held_counts) > 2 else 0)
             ax_held.set_xticks(range(len(models)))
             ax_held.set_xticklabels([m[0] for m in models], rotation=30, ha="right", fontsize=9)
-            ax_held.set_ylabel("server memory per idle connection (KiB)")
-            ax_held.set_title("Memory per held connection (resident growth / connections)",
-                              fontsize=11)
+            ax_held.set_ylabel("server memory per idle connection (kB, 10^3 bytes)")
+            top = ax_held.get_ylim()[1]
+            ax_held.set_ylim(0, top * 1.3)  # room for the numbers and the legend
+            ax_held.set_title("Memory per held idle connection\n"
+                              "(peak resident − resident before the first connection) / "
+                              "connections", fontsize=11)
             ax_held.grid(True, axis="y", alpha=0.3)
             ax_held.legend(fontsize=9)
         else:
@@ -807,16 +858,28 @@ def plot_resources(rows, out, figures, many_runs):
                                                    if r0.size is not None else "")
         fig.suptitle(f"Server resources — {PLATFORM_TITLE[plat]}" + (f"\n{what}" if what else ""),
                      fontsize=13)
-        fig.tight_layout()
+        finish(fig)
         save(fig, out, f"resources-{plat}.png", figures,
              "Server CPU time per request, threads and peak resident memory against connections "
              f"({what or 'no closed-loop sweep'}), measured by loadgen --spawn (wait4 and /proc "
              "sampling every 100 ms); and the resident memory each idle connection adds "
-             "(--hold: resident memory with every connection open minus before the first, "
-             "divided by the connections; pages a connection reserved but never touched, such "
-             "as most of a thread's stack, are not resident and not counted). "
+             "(--hold: the server's peak resident memory minus its resident memory before "
+             "the first connection, divided by the connections; pages reserved but never "
+             "touched, such as most of a thread's stack, are not resident and not counted). "
+             "The peak is used rather than loadgen's server_bytes_per_connection, which is "
+             "sampled when the client sees every connect complete, before a slow server has "
+             "accepted them all. "
              + (WINE_NOTE + " Wine's server CPU excludes wineserver, which does much of the "
                 "socket work." if wine else ""), "Resources")
+
+
+def held_bytes_per_connection(r):
+    """Resident memory a held connection costs the server, from the peak."""
+    peak, before = r.get("server_peak_rss_bytes"), r.get("server_rss_before_bytes")
+    n = r.get("established") or r.connections
+    if peak is None or before is None or not n:
+        return None
+    return (peak - before) / n
 
 
 # ---- Bench-core ----------------------------------------------------------------
@@ -834,14 +897,14 @@ def plot_bench(benches, out, figures):
         n = len(items)
         fig, ax = plt.subplots(figsize=(11, 0.32 * n + 1.8))
         names, vals, colors, notes = [], [], [], []
-        cmap = plt.get_cmap("tab10")
+        cmap = plt.get_cmap("tab20")
         for k, (fam, bs) in enumerate(families.items()):
             for b in bs:
                 t = (b.get("cpu_time") or 0) * unit_scale.get(b.get("time_unit", "ns"), 1.0)
                 lab = b["name"] + (f" ({b['label']})" if b.get("label") else "")
                 names.append(lab)
                 vals.append(max(t, 1e-3))
-                colors.append(cmap(k % 10))
+                colors.append(cmap(k % 20))
                 if b.get("bytes_per_second"):
                     notes.append(fmt_bytes(b["bytes_per_second"]) + "/s")
                 elif b.get("items_per_second"):
@@ -865,7 +928,7 @@ def plot_bench(benches, out, figures):
         ax.set_title(f"bench-core micro-benchmarks ({path.name}; native build"
                      + (f", {host}" if host else "")
                      + (f", load average {load[0]:.1f}" if load else "") + ")", fontsize=11)
-        fig.tight_layout()
+        finish(fig)
         name = f"bench-{slug(path.stem)}.png"
         save(fig, out, name, figures,
              f"Google Benchmark results from {path.name}: CPU time per iteration (log scale), "
@@ -879,7 +942,7 @@ def plot_bench(benches, out, figures):
 def summary_table(rows, many_runs):
     head = ["model", "platform", "workload", "protocol", "size (B)", "conns", "responses/s",
             "p50", "p99", "p99.9", "max", "errors", "server CPU/req", "threads",
-            "peak RSS", "B/held conn", "exit"]
+            "peak RSS", "per held conn", "exit"]
     out = ["<table class='data'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) +
            "</tr></thead><tbody>"]
     for r in sorted(rows, key=lambda r: (r.platform, r.mode, r.protocol, str(r.size),
@@ -895,7 +958,8 @@ def summary_table(rows, many_runs):
                  f"{cpu / n * 1e6:.1f} µs" if n else "",
                  int(r.get("server_threads", 0) or 0),
                  fmt_bytes(r.get("server_peak_rss_bytes")),
-                 fmt_bytes(r.get("server_bytes_per_connection")), r.exit_code]
+                 fmt_bytes(held_bytes_per_connection(r)) if r.mode == "hold" else "",
+                 r.exit_code]
         cls = " class='bad'" if r.exit_code != 0 else (" class='wine'" if r.platform == "wine"
                                                        else "")
         out.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
@@ -954,7 +1018,8 @@ def cells_section(run):
         parts.append("<table class='data'><thead><tr><th>cell</th><th>status</th>"
                      "<th>reason</th></tr></thead><tbody>")
         for c in bad:
-            parts.append(f"<tr class='{'bad' if c['status'] in ('failed', 'timeout') else ''}'>"
+            cls = {"failed": "bad", "timeout": "bad", "errors": "warn"}.get(c["status"], "")
+            parts.append(f"<tr class='{cls}'>"
                          f"<td>{html.escape(c['cell'])}</td><td>{html.escape(c['status'])}</td>"
                          f"<td>{html.escape(c['reason'])}</td></tr>")
         parts.append("</tbody></table>")
@@ -971,6 +1036,7 @@ table.data { border-collapse: collapse; font-size: 0.85em; }
 table.data th, table.data td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
 table.data td:first-child, table.data th:first-child { text-align: left; }
 tr.wine td { background: #f3f0ff; } tr.bad td { background: #ffe3e3; }
+tr.warn td { background: #fff3d6; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #444; max-width: 1100px; }
 """
