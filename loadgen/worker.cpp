@@ -306,7 +306,8 @@ void Worker::on_connected(ConnId id, Failure failure, int /*code*/) noexcept {
     return;
   }
   c.st = Conn::St::open;
-  c.failures = 0;
+  // c.failures is reset by the first response, not here: a connection that
+  // is accepted and then dropped at once still counts as failing.
   c.sent_here = c.done_here = 0;
   c.driver->reset();
   c.stamps.clear();
@@ -411,6 +412,7 @@ void Worker::responses(ConnId id, std::size_t n, std::int64_t now) noexcept {
   }
   s.outstanding -= std::min<std::uint64_t>(s.outstanding, n);
   c.done_here += static_cast<std::uint32_t>(n);
+  c.failures = 0;
   recorder_.add(Count::responses, n);
 }
 
@@ -502,7 +504,15 @@ void Worker::connection_lost(ConnId id) noexcept {
   c.timer_kind = TimerKind::none;
   // Requests of an open-loop schedule that were lost stay lost; the schedule
   // goes on from the next index, so the offered rate does not change.
-  queue_connect(id);
+  if (c.done_here > 0 && options_.mode != Mode::hold) {
+    queue_connect(id);  // it worked for a while: reconnect at once
+    return;
+  }
+  // Lost before a single response (a server that accepts and closes at once,
+  // e.g. above its connection cap, or one that answers garbage): back off
+  // as after a refused connect, or the reconnects would become a busy loop.
+  if (c.failures < 0xFFFF) ++c.failures;
+  if (!s.draining) set_timer(id, now_ns() + reconnect_backoff_ns(c.failures), TimerKind::reconnect);
 }
 
 // ---- Timers -------------------------------------------------------------------

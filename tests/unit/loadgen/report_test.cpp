@@ -109,10 +109,14 @@ TEST(CsvSchema, AppendedFileRoundTrips) {
   report::append_row(path, csv_header(), csv_row(o, r, {}, 0));
   report::append_row(path, csv_header(), csv_row(o, r, {}, 0));
   check_csv_file(path.string());  // our own header is fine
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string content = text.str();
+  std::string content;
+  {
+    // Closed before the file is removed (Windows refuses to remove open files).
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    content = text.str();
+  }
   std::size_t pos = 0;
   EXPECT_EQ(report::parse_record(content, pos), csv_header());
   EXPECT_EQ(report::parse_record(content, pos).size(), csv_header().size());
