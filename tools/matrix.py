@@ -28,6 +28,7 @@ do not make the exit status non-zero.
 """
 
 import argparse
+import contextlib
 import csv
 import datetime
 import json
@@ -38,6 +39,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,6 +185,7 @@ class Outcome:
     seconds: float = 0.0
     reason: str = ""
     load1: float = 0.0
+    wineserver_cpu_s: float | None = None
     command: list = field(default_factory=list)
 
 
@@ -438,6 +441,7 @@ def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok):
         "loadgen_version": run_text([str(bin_dir / "loadgen"), "--version"]),
         "loadgen": str(bin_dir / "loadgen"),
         "win_bin_dir": str(win_dir) if wine_ok else "",
+        "wine_prefix": str(wine_prefix(bin_dir)) if wine_ok else "",
         "source": git,
         "python": platform.python_version(),
         "preset": preset_name or "custom",
@@ -499,6 +503,91 @@ def cell_command(cell, settings, bin_dir, win_dir, out):
     return argv, warmup + duration
 
 
+class WineserverMeter:
+    """CPU time of the prefix's wineserver during a cell.
+
+    Under Wine, every socket call of a Winsock server is partly served by
+    wineserver, a process of its own that loadgen's --spawn statistics do not
+    include. It serves one prefix; it is found through its working folder,
+    /tmp/.wine-UID/server-DEV-INODE (device and inode of the prefix, in hex),
+    and sampled from /proc while the cell runs, because it may start with the
+    cell's first Wine process and exit a few seconds after the last.
+    """
+
+    def __init__(self, prefix):
+        self.suffix = None
+        try:
+            st = os.stat(prefix)
+            self.suffix = f"/server-{st.st_dev:x}-{st.st_ino:x}"
+        except OSError:
+            pass
+        self.first = {}   # pid -> CPU seconds when first seen
+        self.last = {}    # pid -> CPU seconds when last seen
+        self.stop = threading.Event()
+        self.thread = None
+
+    def _pids(self):
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if not Path(f"/proc/{entry}/comm").read_text().startswith("wineserver"):
+                    continue
+                if os.readlink(f"/proc/{entry}/cwd").endswith(self.suffix):
+                    found.append(int(entry))
+            except OSError:
+                continue
+        return found
+
+    def sample(self, initial=False):
+        if self.suffix is None:
+            return
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in self._pids():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            # Fields after the parenthesised name: utime and stime are the
+            # 12th and 13th (fields 14 and 15 of proc(5)).
+            fields = stat[stat.rindex(")") + 2:].split()
+            cpu = (int(fields[11]) + int(fields[12])) / tick
+            # A wineserver already running when the cell starts counts from
+            # then; one that starts during the cell counts from zero.
+            self.first.setdefault(pid, cpu if initial else 0.0)
+            self.last[pid] = cpu
+
+    def _loop(self):
+        while not self.stop.wait(0.2):
+            self.sample()
+
+    def __enter__(self):
+        self.sample(initial=True)
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.sample()
+
+    def seconds(self):
+        if self.suffix is None:
+            return None
+        return sum(self.last[p] - self.first[p] for p in self.last)
+
+
+def wine_prefix(bin_dir):
+    """The prefix the spawned servers use: cmake/wine-emulator.sh takes
+    WINEPREFIX, else build/windows-cross/wineprefix of loadgen's source tree
+    (bin_dir is <tree>/build/<preset>/bin)."""
+    if os.environ.get("WINEPREFIX"):
+        return Path(os.environ["WINEPREFIX"])
+    return bin_dir.parents[2] / "build" / "windows-cross" / "wineprefix"
+
+
 def kill_group(proc):
     """Ends loadgen and whatever it started (its server, Wine's helpers)."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -524,7 +613,8 @@ def run_cell(cell, settings, bin_dir, win_dir, out):
     outcome = Outcome(cell, command=argv, load1=os.getloadavg()[0])
     log_path = out / "logs" / f"{cell.name}.log"
     started = time.monotonic()
-    with open(log_path, "w") as log:
+    meter = WineserverMeter(wine_prefix(bin_dir)) if cell.platform == "wine" else None
+    with open(log_path, "w") as log, meter or contextlib.nullcontext():
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
         # A session of its own, so that a timeout can end loadgen, its server
@@ -539,6 +629,8 @@ def run_cell(cell, settings, bin_dir, win_dir, out):
         except KeyboardInterrupt:
             kill_group(proc)
             raise
+    if meter is not None:
+        outcome.wineserver_cpu_s = meter.seconds()
     outcome.seconds = time.monotonic() - started
     text = log_path.read_text(errors="replace")
     if code is None:
@@ -574,7 +666,8 @@ def label_in_csv(path, label):
 
 
 CELLS_HEADER = ["cell", "platform", "model", "workload", "protocol", "connections", "size_bytes",
-                "status", "exit_code", "seconds", "load1", "reason", "command"]
+                "status", "exit_code", "seconds", "load1", "wineserver_cpu_s", "reason",
+                "command"]
 
 
 def write_cells(path, outcomes):
@@ -585,7 +678,9 @@ def write_cells(path, outcomes):
             c = o.cell
             w.writerow([c.name, c.platform, c.model, c.workload, c.protocol, c.connections,
                         "" if c.size is None else c.size, o.status, o.exit_code,
-                        f"{o.seconds:.1f}", f"{o.load1:.2f}", o.reason, " ".join(o.command)])
+                        f"{o.seconds:.1f}", f"{o.load1:.2f}",
+                        "" if o.wineserver_cpu_s is None else f"{o.wineserver_cpu_s:.2f}",
+                        o.reason, " ".join(o.command)])
 
 
 def fmt_time(seconds):

@@ -118,6 +118,23 @@ class Row:
         return num(self.raw.get(column), default)
 
     @property
+    def wineserver_cpu_s(self):
+        """wineserver's CPU during the cell (tools/matrix.py's cells.csv), or None."""
+        for c in self.run.cells:
+            if c.get("cell") == self.label:
+                return num(c.get("wineserver_cpu_s"))
+        return None
+
+    def cpu_per_request_us(self, with_wineserver=True):
+        """Server CPU (user + system) per request it counted, in microseconds;
+        under Wine plus wineserver's share when it was measured."""
+        cpu = (self.get("server_cpu_user_s", 0) or 0) + (self.get("server_cpu_system_s", 0) or 0)
+        if with_wineserver and self.platform == "wine":
+            cpu += self.wineserver_cpu_s or 0
+        n = self.get("server_requests") or self.get("responses") or 0
+        return cpu / n * 1e6 if n else None
+
+    @property
     def variant(self):
         return self.protocol + (f" {self.size} B" if self.size is not None else "")
 
@@ -199,8 +216,8 @@ def load_inputs(paths):
                     problems.append(f"{path}: not a Google Benchmark result ({e})")
                 continue
             rows = read_csv(path)
-            if not rows or "requests_per_s" not in rows[0]:
-                problems.append(f"{path}: not a loadgen CSV (no requests_per_s column)")
+            if not rows or not {"mode", "requests_per_s", "latency_p50_us"} <= rows[0].keys():
+                problems.append(f"{path}: not a loadgen CSV (loadgen --csv; results/README.md)")
                 continue
             # A run folder's summary.csv brings its intervals and hlog files.
             folder = path.parent if (path.parent / "hlog").is_dir() else None
@@ -774,16 +791,18 @@ def plot_resources(rows, out, figures, many_runs):
         series = defaultdict(list)
         for r in sweep:
             series[series_name(r, many_runs)].append(r)
+        wine_measured = wine and any(r.wineserver_cpu_s is not None for r in sweep)
         for name in sorted(series, key=lambda s: sort_key(series[s][0])):
             pts = sorted(series[name], key=lambda r: r.connections)
             color, marker = style(plat, pts[0].model)
             xs = [r.connections for r in pts]
-            cpu = []
-            for r in pts:
-                s = (r.get("server_cpu_user_s", 0) or 0) + (r.get("server_cpu_system_s", 0) or 0)
-                n = r.get("server_requests") or r.get("responses") or 0
-                cpu.append(s / n * 1e6 if n else float("nan"))
-            ax_cpu.plot(xs, cpu, marker=marker, color=color, label=name)
+            cpu = [r.cpu_per_request_us() for r in pts]
+            ax_cpu.plot(xs, [float("nan") if v is None else v for v in cpu], marker=marker,
+                        color=color, label=name)
+            if wine_measured:
+                own = [r.cpu_per_request_us(with_wineserver=False) for r in pts]
+                ax_cpu.plot(xs, [float("nan") if v is None else v for v in own], marker=marker,
+                            color=color, linestyle=":", markerfacecolor="none", linewidth=1.0)
             ax_thr.plot(xs, [r.get("server_threads", float("nan")) for r in pts], marker=marker,
                         color=color, label=name)
             ax_rss.plot(xs, [(r.get("server_peak_rss_bytes") or float("nan")) / 1e6 for r in pts],
@@ -793,11 +812,15 @@ def plot_resources(rows, out, figures, many_runs):
             ax.set_xlabel("concurrent connections (log scale)")
             ax.grid(True, which="both", alpha=0.3)
         ax_cpu.set_yscale("log")
-        ax_cpu.set_ylabel("server CPU per request (µs, user + system, log)")
+        ax_cpu.set_ylabel("CPU per request (µs, user + system, log)")
         log_ticks(ax_cpu, "y", lambda v, _p: f"{v:g}")
-        ax_cpu.set_title("Server CPU time per request" + (
-            "\n(Wine: the server process only; wineserver's share is not counted)" if wine else ""),
-            fontsize=11)
+        if wine_measured:
+            ax_cpu.set_title("Server CPU time per request\nsolid: server + wineserver; "
+                             "dotted: the server process alone", fontsize=11)
+        else:
+            ax_cpu.set_title("Server CPU time per request" + (
+                "\n(Wine: the server process only; wineserver not measured)" if wine else ""),
+                fontsize=11)
         threads = [r.get("server_threads") for r in sweep if r.get("server_threads")]
         # A log axis only when the counts span decades (thread per client).
         if threads and max(threads) / max(1, min(threads)) > 20:
@@ -869,8 +892,10 @@ def plot_resources(rows, out, figures, many_runs):
              "The peak is used rather than loadgen's server_bytes_per_connection, which is "
              "sampled when the client sees every connect complete, before a slow server has "
              "accepted them all. "
-             + (WINE_NOTE + " Wine's server CPU excludes wineserver, which does much of the "
-                "socket work." if wine else ""), "Resources")
+             + (WINE_NOTE + " Under Wine much of the socket work is done by wineserver, a "
+                "process of its own: tools/matrix.py samples its CPU time during each cell "
+                "(cells.csv, wineserver_cpu_s), and the solid lines include it." if wine else ""),
+             "Resources")
 
 
 def held_bytes_per_connection(r):
@@ -941,21 +966,20 @@ def plot_bench(benches, out, figures):
 
 def summary_table(rows, many_runs):
     head = ["model", "platform", "workload", "protocol", "size (B)", "conns", "responses/s",
-            "p50", "p99", "p99.9", "max", "errors", "server CPU/req", "threads",
+            "p50", "p99", "p99.9", "max", "errors", "server CPU/req*", "threads",
             "peak RSS", "per held conn", "exit"]
     out = ["<table class='data'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) +
            "</tr></thead><tbody>"]
     for r in sorted(rows, key=lambda r: (r.platform, r.mode, r.protocol, str(r.size),
                                          sort_key(r), r.connections)):
-        cpu = ((r.get("server_cpu_user_s", 0) or 0) + (r.get("server_cpu_system_s", 0) or 0))
-        n = r.get("server_requests") or r.get("responses") or 0
+        cpu = r.cpu_per_request_us()
         cells = [series_name(r, many_runs), r.platform, r.mode, r.protocol,
                  "" if r.size is None else r.size, r.connections,
                  fmt_count(r.get("requests_per_s", 0)) if r.mode != "hold" else "",
                  fmt_us(r.get("latency_p50_us")), fmt_us(r.get("latency_p99_us")),
                  fmt_us(r.get("latency_p999_us")), fmt_us(r.get("latency_max_us")),
                  int(r.get("errors", 0) or 0),
-                 f"{cpu / n * 1e6:.1f} µs" if n else "",
+                 f"{cpu:.1f} µs" if cpu is not None else "",
                  int(r.get("server_threads", 0) or 0),
                  fmt_bytes(r.get("server_peak_rss_bytes")),
                  fmt_bytes(held_bytes_per_connection(r)) if r.mode == "hold" else "",
@@ -1072,8 +1096,10 @@ def write_report(out, runs, figures, problems, title, many_runs):
         parts.append(cells_section(run))
     if rows:
         parts.append("<h2 id='table'>All cells</h2><p>Latency percentiles are of the measured "
-                     "time (warmup excluded); open loop: corrected. Rows shaded violet are Wine "
-                     "figures; red: loadgen exited non-zero.</p>")
+                     "time (warmup excluded); open loop: corrected. *Server CPU per request: the "
+                     "server's user + system time over the requests it counted (warmup "
+                     "included in both); under Wine plus wineserver's CPU time when measured. "
+                     "Rows shaded violet are Wine figures; red: loadgen exited non-zero.</p>")
         parts.append(summary_table(rows, many_runs))
     if problems:
         parts.append("<h2>Problems while plotting</h2><ul>" + "".join(
