@@ -17,7 +17,8 @@
 // caches), which this workload does not exercise.
 //
 // Reported: items_per_second is events (one acquire plus one release) per
-// second over all threads together, since the benchmarks use real time.
+// second over all threads together, since the benchmarks use real time; the
+// reported time is its inverse (wall time over the events of all threads).
 #pragma once
 
 #include <benchmark/benchmark.h>

@@ -66,7 +66,8 @@ struct IoContext {
   std::uint32_t op;     // accept, recv or send
   std::byte buffer[4096];
 };
-static_assert(sizeof(IoContext) == 64 + 4096);
+// 64 bytes of header on a 64-bit target (a 32-bit one has a smaller pointer).
+static_assert(sizeof(void*) != 8 || sizeof(IoContext) == 64 + 4096);
 
 namespace detail {
 

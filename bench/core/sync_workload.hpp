@@ -20,9 +20,11 @@
 
 namespace wsb::bench {
 
-// 1, 2 and 4 threads on the wall clock, so that items_per_second is the
-// throughput of all threads together and the time per iteration is what one
-// thread waits for one operation.
+// 1, 2 and 4 threads on the wall clock. Google Benchmark then divides the
+// wall time by the iterations of all threads together: the reported time is
+// the inverse of the combined throughput (items_per_second), not the time one
+// thread waits for one operation, which is about `threads` times longer while
+// every thread has a core of its own.
 inline void sync_threads(benchmark::internal::Benchmark* b) {
   b->ThreadRange(1, 4)->UseRealTime();
 }

@@ -90,8 +90,13 @@ std::vector<Model> find_models(const fs::path& dir, bool wine, const fs::path& s
     Model m;
     m.name = entry.path().stem().string().substr(7);
     m.wine = wine;
-    // A path ending in .exe runs under <source>/cmake/wine-emulator.sh.
-    m.command = wsb::loadgen::resolve_server(entry.path().string(), dir, source_dir, false);
+    try {
+      // A path ending in .exe runs under <source>/cmake/wine-emulator.sh.
+      m.command = wsb::loadgen::resolve_server(entry.path().string(), dir, source_dir, false);
+    } catch (const wsb::loadgen::SpawnError& e) {
+      std::fprintf(stderr, "bench-roundtrip: skipping %s: %s\n", file.c_str(), e.what());
+      continue;
+    }
     m.connections = connection_counts(m.name, wine);
     models.push_back(std::move(m));
   }
