@@ -109,6 +109,7 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
   Counters previous;  // counters at the end of the last interval
   Counters baseline;  // counters at the end of the warmup
   bool established = false;
+  std::uint64_t open_at_end = 0;
 
   auto open_connections = [&] {
     std::uint64_t n = 0;
@@ -160,7 +161,7 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
     report.end_ms = wall_ms(result.start_ms, epoch, end);
     report.delta = delta;
     report.histograms = &interval;
-    report.open_connections = open_connections();
+    report.open_connections = joined ? open_at_end : open_connections();
     for (int s = 0; s < static_cast<int>(kSeriesCount); ++s) {
       interval[Series(s)].set_start_time_ms(report.start_ms);
       interval[Series(s)].set_end_time_ms(report.end_ms);
@@ -233,6 +234,8 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
   }
 
   if (!established) result.established = open_connections();
+  // The last interval's connection count is taken before the drain closes them.
+  open_at_end = open_connections();
 
   // Drain: no new requests; the responses to requests already sent are
   // awaited (and recorded) for a bounded time.

@@ -35,6 +35,7 @@ class StampFifo {
     head_ = (head_ + 1) & (items_.size() - 1);
     --size_;
   }
+  void pop_back() noexcept { --size_; }
   void push(const Stamp& s) {
     if (size_ == items_.size()) grow();
     items_[(head_ + size_) & (items_.size() - 1)] = s;
@@ -342,24 +343,21 @@ void Worker::fill(ConnId id, std::int64_t now) noexcept {
   ByteBuffer& out = engine_->output(id);
   std::uint64_t n = 0;
   std::uint64_t bytes = 0;
+  bool out_of_memory = false;
   try {
     while (c.driver->outstanding() < static_cast<std::size_t>(s.pipeline) && may_send() &&
            !c.driver->server_closing() && (options_.churn == 0 || c.sent_here < options_.churn)) {
+      c.stamps.push({now, now});  // first: a request is never written without its stamp
       bytes += c.driver->write_request(out);
-      c.stamps.push({now, now});
       ++c.sent_here;
       ++n;
       ++s.outstanding;
       if (s.measuring) ++s.measured_sent;
     }
   } catch (...) {
-    // Out of memory growing the output buffer or the stamp ring. What was
-    // written is still consistent (each request is pushed whole), so send it.
+    out_of_memory = true;
   }
-  if (n == 0) return;
-  recorder_.add(Count::requests, n);
-  recorder_.add(Count::bytes_out, bytes);
-  engine_->flush(id);
+  finish_sending(id, n, bytes, out_of_memory);
 }
 
 void Worker::send_due(ConnId id, std::int64_t now) noexcept {
@@ -370,6 +368,7 @@ void Worker::send_due(ConnId id, std::int64_t now) noexcept {
   ByteBuffer& out = engine_->output(id);
   std::uint64_t n = 0;
   std::uint64_t bytes = 0;
+  bool out_of_memory = false;
   try {
     while (c.driver->outstanding() < static_cast<std::size_t>(s.pipeline) && may_send() &&
            !c.driver->server_closing()) {
@@ -378,20 +377,35 @@ void Worker::send_due(ConnId id, std::int64_t now) noexcept {
         set_timer(id, intended, TimerKind::schedule);
         break;
       }
+      c.stamps.push({intended, now});  // first: a request is never written without its stamp
       bytes += c.driver->write_request(out);
-      c.stamps.push({intended, now});
       ++c.next_k;
       ++n;
       ++s.outstanding;
       if (s.measuring) ++s.measured_sent;
     }
   } catch (...) {
-    // As in fill(): send what was written.
+    out_of_memory = true;
   }
-  if (n == 0) return;
+  finish_sending(id, n, bytes, out_of_memory);
+}
+
+void Worker::finish_sending(ConnId id, std::uint64_t n, std::uint64_t bytes,
+                            bool out_of_memory) noexcept {
   recorder_.add(Count::requests, n);
   recorder_.add(Count::bytes_out, bytes);
-  engine_->flush(id);
+  if (out_of_memory) {
+    // Growing the stamp ring, the output buffer or the driver's queue of
+    // expected responses failed part-way through a request, so the request
+    // stream and the expectations may disagree: the connection is dropped
+    // (counted as an I/O error) rather than risking false mismatches.
+    Conn& c = conns_[id];
+    // The stamp of the request whose writing failed goes: it was never counted.
+    if (c.stamps.size() > c.driver->outstanding()) c.stamps.pop_back();
+    connection_failed(id, ErrorKind::io, true);
+    return;
+  }
+  if (n > 0) engine_->flush(id);
 }
 
 // ---- Receiving ----------------------------------------------------------------

@@ -109,6 +109,9 @@ class Worker final : private EngineHandler {
   void connection_lost(ConnId id) noexcept;
   void fill(ConnId id, std::int64_t now) noexcept;      // closed loop and churn
   void send_due(ConnId id, std::int64_t now) noexcept;  // open loop
+  // Counts what fill()/send_due() wrote and flushes it (or drops the
+  // connection when writing ran out of memory).
+  void finish_sending(ConnId id, std::uint64_t n, std::uint64_t bytes, bool out_of_memory) noexcept;
   void responses(ConnId id, std::size_t n, std::int64_t now) noexcept;
   void after_responses(ConnId id, std::int64_t now) noexcept;
   void set_timer(ConnId id, std::int64_t when, TimerKind kind) noexcept;
