@@ -127,9 +127,14 @@ class UringEngine final : public Engine {
     io_uring_prep_cancel64(sqe, kWake, 0);
     sqe->user_data = kIgnore;
     const Clock::time_point give_up = Clock::now() + std::chrono::seconds(5);
-    while ((busy_ > 0 || wake_armed_) && Clock::now() < give_up) {
-      submit_and_wait(std::chrono::milliseconds(50));
-      drain_completions(true);
+    try {
+      while ((busy_ > 0 || wake_armed_) && Clock::now() < give_up) {
+        submit_and_wait(std::chrono::milliseconds(50));
+        drain_completions(true);
+      }
+    } catch (const std::exception&) {
+      // The ring failed: whatever is still in flight stays unaccounted, and
+      // the memory below is then leaked rather than freed under the kernel.
     }
     const bool kernel_done = busy_ == 0 && !wake_armed_;
     io_uring_queue_exit(&ring_);
