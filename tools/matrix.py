@@ -647,7 +647,8 @@ def run_cell(cell, settings, bin_dir, win_dir, out):
             # cells that measured nothing.
             measured = code == 1 and label_in_csv(out / "summary.csv", cell.name)
             outcome.status = "errors" if measured else "failed"
-            tail = [ln for ln in text.splitlines() if ln.startswith("loadgen:")]
+            tail = [ln for ln in text.splitlines()
+                    if ln.startswith("loadgen:") and not ln.startswith("loadgen: spawned")]
             outcome.reason = (f"loadgen exit {code} ({meaning.get(code, 'signal' if code < 0 else '?')})"
                               + (": " + " | ".join(t.strip() for t in tail[-2:]) if tail else ""))
             if code == 1:

@@ -297,6 +297,18 @@ def log_ticks(ax, axis, formatter):
     target.set_minor_formatter(NullFormatter())
 
 
+def thin_log_ticks(axes, formatter):
+    """Once every panel is drawn: label only the decades of a log y axis that
+    spans more than four, so that the labels stay apart."""
+    for ax in axes:
+        lo, hi = ax.get_ylim()
+        if lo > 0 and hi / lo > 1e4:
+            ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0,)))
+            ax.yaxis.set_minor_locator(LogLocator(base=10, subs=(2.0, 5.0)))
+            ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.yaxis.set_major_formatter(FuncFormatter(formatter))
+
+
 def fmt_bytes(v):
     if v is None:
         return ""
@@ -339,6 +351,16 @@ def save(fig, out, name, figures, caption, group):
     path = out / name
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    # A 256-colour palette keeps the figures (plain lines, text and bars)
+    # unchanged to the eye at about a third of the size, which matters for
+    # the committed reference runs. Pillow comes with Debian's matplotlib.
+    try:
+        from PIL import Image
+        with Image.open(path) as im:
+            small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
+        small.save(path, optimize=True)
+    except (ImportError, AttributeError, OSError):
+        pass
     figures.append({"file": name, "caption": caption, "group": group})
 
 
@@ -454,7 +476,9 @@ def plot_variants(rows, out, figures, many_runs):
                 ax.set_ylabel(ylabel)
                 ax.set_title(panel_title(plat), fontsize=11)
                 ax.grid(True, axis="y", alpha=0.3)
-                ax.legend(fontsize=9, title="protocol, request size", title_fontsize=9)
+                ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # headroom for the legend
+                ax.legend(fontsize=9, title="protocol, request size", title_fontsize=9,
+                          ncol=min(3, len(vs)), loc="upper center")
             what = "throughput" if metric == "requests_per_s" else "bandwidth"
             fig.suptitle(f"{what.capitalize()} by protocol and request size — closed loop, "
                          f"{conns} connections", fontsize=13)
@@ -623,6 +647,7 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
             spectrum_panel(ax, cell, many_runs, f"{c} connection{'s' if c != 1 else ''}{wine}")
         fig.suptitle(f"Latency percentile spectrum — {PLATFORM_TITLE[plat]}\n{what}",
                      fontsize=13)
+        thin_log_ticks(axes, fmt_us_tick)
         finish(fig)
         base = f"spectrum-{plat}-{slug(mode)}-{slug(protocol)}" + (
             f"-s{size}" if size is not None else "")
@@ -641,6 +666,7 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
             spectrum_panel(ax, mine, many_runs, label, by="connections", conns=conns)
         fig.suptitle(f"Latency spectrum by connections — {PLATFORM_TITLE[plat]}\n{what}",
                      fontsize=13)
+        thin_log_ticks(axes, fmt_us_tick)
         finish(fig)
         save(fig, out, base + "-by-model.png", figures,
              "The same spectra, one panel per model: how each model's latency tail grows with "
@@ -669,6 +695,7 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
             spectrum_panel(ax, cell, many_runs, describe(*key[1:]) + wine)
         fig.suptitle(f"Latency spectrum by workload, protocol and size — {PLATFORM_TITLE[plat]}"
                      f"\n{conns} connections", fontsize=13)
+        thin_log_ticks(axes, fmt_us_tick)
         finish(fig)
         save(fig, out, f"spectrum-{plat}-c{conns}-variants.png", figures,
              f"Latency percentiles at {conns} connections for each workload, protocol and "
@@ -683,8 +710,10 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
 
 
 def read_intervals(path):
-    rows = read_csv(path)
-    return [{k: num(v) if k != "phase" else v for k, v in r.items()} for r in rows]
+    """Interval rows; the stub left where the warmup ends between two ticks
+    (a few milliseconds, whose rate is noise) is dropped."""
+    rows = [{k: num(v) if k != "phase" else v for k, v in r.items()} for r in read_csv(path)]
+    return [r for r in rows if r["phase"] != "warmup" or (r["interval_s"] or 0) >= 0.25]
 
 
 def pick_series_rows(rows):
@@ -704,7 +733,11 @@ def pick_series_rows(rows):
         per_conn = defaultdict(set)
         for r in grp:
             per_conn[r.connections].add(r.model)
-        best = max(per_conn, key=lambda c: (len(per_conn[c]), c if c <= 1000 else -c))
+        # Nearly every model (a model capped at one client may be missing), and
+        # then the most connections up to 1,000.
+        most = max(len(v) for v in per_conn.values())
+        near = [c for c in per_conn if len(per_conn[c]) >= 0.8 * most]
+        best = max(near, key=lambda c: (c <= 1000, c if c <= 1000 else -c))
         picks.append((plat, best, [r for r in grp if r.connections == best]))
     return picks
 
@@ -799,10 +832,6 @@ def plot_resources(rows, out, figures, many_runs):
             cpu = [r.cpu_per_request_us() for r in pts]
             ax_cpu.plot(xs, [float("nan") if v is None else v for v in cpu], marker=marker,
                         color=color, label=name)
-            if wine_measured:
-                own = [r.cpu_per_request_us(with_wineserver=False) for r in pts]
-                ax_cpu.plot(xs, [float("nan") if v is None else v for v in own], marker=marker,
-                            color=color, linestyle=":", markerfacecolor="none", linewidth=1.0)
             ax_thr.plot(xs, [r.get("server_threads", float("nan")) for r in pts], marker=marker,
                         color=color, label=name)
             ax_rss.plot(xs, [(r.get("server_peak_rss_bytes") or float("nan")) / 1e6 for r in pts],
@@ -815,8 +844,8 @@ def plot_resources(rows, out, figures, many_runs):
         ax_cpu.set_ylabel("CPU per request (µs, user + system, log)")
         log_ticks(ax_cpu, "y", lambda v, _p: f"{v:g}")
         if wine_measured:
-            ax_cpu.set_title("Server CPU time per request\nsolid: server + wineserver; "
-                             "dotted: the server process alone", fontsize=11)
+            ax_cpu.set_title("Server CPU time per request, wineserver's included",
+                             fontsize=11)
         else:
             ax_cpu.set_title("Server CPU time per request" + (
                 "\n(Wine: the server process only; wineserver not measured)" if wine else ""),
@@ -835,8 +864,9 @@ def plot_resources(rows, out, figures, many_runs):
         ax_rss.set_ylim(bottom=0)
         ax_rss.set_title("Server peak memory" + (" (includes Wine's own libraries)"
                                                  if wine else ""), fontsize=11)
-        if sweep:
-            legend(ax_cpu, len(series))
+        # One legend for the three line panels, below them, so that it hides
+        # no line.
+        handles, labels = ax_cpu.get_legend_handles_labels()
         # Held idle connections: the memory each one costs the server.
         held_counts = sorted({r.connections for r in held})
         models = sorted({(series_name(r, many_runs), r.model) for r in held},
@@ -846,7 +876,7 @@ def plot_resources(rows, out, figures, many_runs):
             width = 0.8 / max(1, len(held_counts))
             cmap = plt.get_cmap("viridis")
             for j, c in enumerate(held_counts):
-                xs, ys = [], []
+                xs, ys, threads = [], [], []
                 for i, (label, _m) in enumerate(models):
                     r = next((r for r in held if r.connections == c
                               and series_name(r, many_runs) == label), None)
@@ -854,13 +884,16 @@ def plot_resources(rows, out, figures, many_runs):
                     if per_conn is not None:
                         xs.append(i + (j - (len(held_counts) - 1) / 2) * width)
                         ys.append(max(per_conn, 0) / 1e3)
+                        threads.append(int(r.get("server_threads", 0) or 0))
                 bars = ax_held.bar(xs, ys, width=width * 0.95, label=f"{c} held connections",
                                    color=cmap(j / max(1, len(held_counts) - 1) * 0.8))
-                # Small values would be invisible bars: every bar carries its number.
-                for bar, y in zip(bars, ys):
+                # Small values would be invisible bars: every bar carries its
+                # number, and the server's thread count (a thread per client,
+                # or per group of 64 handles, shows here).
+                for bar, y, t in zip(bars, ys, threads):
                     ax_held.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
-                                 fmt_bytes(y * 1e3), ha="center", va="bottom", fontsize=7,
-                                 rotation=90 if len(held_counts) > 2 else 0)
+                                 f"{fmt_bytes(y * 1e3)}\n{t} thr.", ha="center", va="bottom",
+                                 fontsize=7, rotation=90 if len(held_counts) > 1 else 0)
             ax_held.set_xticks(range(len(models)))
             ax_held.set_xticklabels([m[0] for m in models], rotation=30, ha="right", fontsize=9)
             ax_held.set_ylabel("server memory per idle connection (kB, 10^3 bytes)")
@@ -881,7 +914,14 @@ def plot_resources(rows, out, figures, many_runs):
                                                    if r0.size is not None else "")
         fig.suptitle(f"Server resources — {PLATFORM_TITLE[plat]}" + (f"\n{what}" if what else ""),
                      fontsize=13)
-        finish(fig)
+        if handles:
+            fig.legend(handles, labels, loc="lower center", ncol=min(5, len(handles)),
+                       fontsize=9, frameon=False)
+            rows_of_legend = math.ceil(len(handles) / 5)
+            fig.tight_layout(rect=(0, (0.25 + 0.2 * rows_of_legend) / fig.get_size_inches()[1],
+                                   1, 1))
+        else:
+            finish(fig)
         save(fig, out, f"resources-{plat}.png", figures,
              "Server CPU time per request, threads and peak resident memory against connections "
              f"({what or 'no closed-loop sweep'}), measured by loadgen --spawn (wait4 and /proc "
@@ -894,7 +934,7 @@ def plot_resources(rows, out, figures, many_runs):
              "accepted them all. "
              + (WINE_NOTE + " Under Wine much of the socket work is done by wineserver, a "
                 "process of its own: tools/matrix.py samples its CPU time during each cell "
-                "(cells.csv, wineserver_cpu_s), and the solid lines include it." if wine else ""),
+                "(cells.csv, wineserver_cpu_s), and the CPU per request includes it." if wine else ""),
              "Resources")
 
 
@@ -910,63 +950,95 @@ def held_bytes_per_connection(r):
 # ---- Bench-core ----------------------------------------------------------------
 
 
+BENCH_BARS_PER_FIGURE = 36
+
+
+def bench_time_ns(b):
+    """Time per iteration in ns: wall time for benchmarks measured in real
+    time (/real_time, the multi-threaded ones), else CPU time, which a shared
+    machine disturbs less."""
+    scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}.get(b.get("time_unit", "ns"), 1.0)
+    key = "real_time" if "/real_time" in b["name"] else "cpu_time"
+    return (b.get(key) or 0) * scale
+
+
 def plot_bench(benches, out, figures):
     for path, items, context in benches:
         if not items:
             continue
-        unit_scale = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
         families = defaultdict(list)
         for b in items:
-            fam = b["name"].split("/")[0]
-            families[fam].append(b)
-        n = len(items)
-        fig, ax = plt.subplots(figsize=(11, 0.32 * n + 1.8))
-        names, vals, colors, notes = [], [], [], []
+            families[b["name"].split("/")[0]].append(b)
+        # Whole families per figure, at most BENCH_BARS_PER_FIGURE bars each
+        # (a family larger than that gets a figure of its own).
+        chunks, current = [], []
+        for fam, bs in families.items():
+            if current and sum(len(x[1]) for x in current) + len(bs) > BENCH_BARS_PER_FIGURE:
+                chunks.append(current)
+                current = []
+            current.append((fam, bs))
+        if current:
+            chunks.append(current)
+        host = context.get("host_name", "")
+        load = context.get("load_avg")
         cmap = plt.get_cmap("tab20")
-        for k, (fam, bs) in enumerate(families.items()):
-            for b in bs:
-                t = (b.get("cpu_time") or 0) * unit_scale.get(b.get("time_unit", "ns"), 1.0)
-                lab = b["name"] + (f" ({b['label']})" if b.get("label") else "")
-                names.append(lab)
-                vals.append(max(t, 1e-3))
-                colors.append(cmap(k % 20))
+        colour_of = {fam: cmap(k % 20) for k, fam in enumerate(families)}
+        for part, chunk in enumerate(chunks, 1):
+            bars = [(fam, b) for fam, bs in chunk for b in bs]
+            fig, ax = plt.subplots(figsize=(11, 0.3 * len(bars) + 1.9))
+            names, vals, colors, notes = [], [], [], []
+            for fam, b in bars:
+                names.append(b["name"] + (f" ({b['label']})" if b.get("label") else ""))
+                vals.append(max(bench_time_ns(b), 1e-3))
+                colors.append(colour_of[fam])
                 if b.get("bytes_per_second"):
                     notes.append(fmt_bytes(b["bytes_per_second"]) + "/s")
                 elif b.get("items_per_second"):
                     notes.append(f"{fmt_count(b['items_per_second'])} items/s")
                 else:
                     notes.append("")
-        ys = list(range(len(names)))[::-1]
-        ax.barh(ys, vals, color=colors)
-        ax.set_yticks(ys)
-        ax.set_yticklabels(names, fontsize=8)
-        ax.set_xscale("log")
-        ax.set_xlabel("CPU time per iteration (ns, log scale)")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_count(v)))
-        for y, v, note in zip(ys, vals, notes):
-            if note:
-                ax.text(v * 1.08, y, note, va="center", fontsize=7)
-        ax.set_xlim(right=max(vals) * 12)
-        ax.grid(True, axis="x", which="major", alpha=0.3)
-        host = context.get("host_name", "")
-        load = context.get("load_avg")
-        ax.set_title(f"bench-core micro-benchmarks ({path.name}; native build"
-                     + (f", {host}" if host else "")
-                     + (f", load average {load[0]:.1f}" if load else "") + ")", fontsize=11)
-        finish(fig)
-        name = f"bench-{slug(path.stem)}.png"
-        save(fig, out, name, figures,
-             f"Google Benchmark results from {path.name}: CPU time per iteration (log scale), "
-             "with the throughput Google Benchmark computed (items or bytes per second). "
-             "CPU time, not wall time, because the machine may be shared.", "Micro-benchmarks")
+            ys = list(range(len(names)))[::-1]
+            ax.barh(ys, vals, color=colors)
+            ax.set_yticks(ys)
+            ax.set_yticklabels(names, fontsize=8)
+            ax.set_ylim(-0.7, len(names) - 0.3)
+            ax.set_xscale("log")
+            ax.set_xlabel("time per iteration (ns, log scale): CPU time, or wall time for "
+                          "/real_time benchmarks")
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: fmt_count(v)))
+            for y, v, note in zip(ys, vals, notes):
+                if note:
+                    ax.text(v * 1.08, y, note, va="center", fontsize=7)
+            ax.set_xlim(left=min(vals) / 2, right=max(vals) * 15)
+            ax.grid(True, axis="x", which="major", alpha=0.3)
+            of = f" ({part}/{len(chunks)})" if len(chunks) > 1 else ""
+            ax.set_title(f"bench-core micro-benchmarks{of} — {path.name}, native build"
+                         + (f", {host}" if host else "")
+                         + (f", load average {load[0]:.1f}" if load else ""), fontsize=11)
+            finish(fig)
+            name = f"bench-{slug(path.stem)}" + (f"-{part}" if len(chunks) > 1 else "") + ".png"
+            save(fig, out, name, figures,
+                 f"Google Benchmark results from {path.name}{of}: "
+                 + ", ".join(f for f, _ in chunk) + ". Time per iteration (log scale), with the "
+                 "throughput Google Benchmark computed (items or bytes per second). CPU time "
+                 "unless the benchmark is measured in real time (multi-threaded ones), because "
+                 "the machine may be shared.", "Micro-benchmarks")
 
 
 # ---- Report --------------------------------------------------------------------
 
 
+def wineserver_share(r):
+    total, own = r.cpu_per_request_us(), r.cpu_per_request_us(with_wineserver=False)
+    if r.platform != "wine" or r.wineserver_cpu_s is None or not total or own is None:
+        return ""
+    return f"{(total - own) / total * 100:.0f}%"
+
+
 def summary_table(rows, many_runs):
     head = ["model", "platform", "workload", "protocol", "size (B)", "conns", "responses/s",
-            "p50", "p99", "p99.9", "max", "errors", "server CPU/req*", "threads",
+            "p50", "p99", "p99.9", "max", "errors", "server CPU/req*", "of it wineserver",
+            "threads",
             "peak RSS", "per held conn", "exit"]
     out = ["<table class='data'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) +
            "</tr></thead><tbody>"]
@@ -980,6 +1052,7 @@ def summary_table(rows, many_runs):
                  fmt_us(r.get("latency_p999_us")), fmt_us(r.get("latency_max_us")),
                  int(r.get("errors", 0) or 0),
                  f"{cpu:.1f} µs" if cpu is not None else "",
+                 wineserver_share(r),
                  int(r.get("server_threads", 0) or 0),
                  fmt_bytes(r.get("server_peak_rss_bytes")),
                  fmt_bytes(held_bytes_per_connection(r)) if r.mode == "hold" else "",
