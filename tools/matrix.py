@@ -98,7 +98,7 @@ PRESETS = {
     "full": {
         "about": "every native model from 1 to 10,000 connections, sizes, protocols, open loop, "
                  "churn and held connections; every Winsock model under Wine at 1 to 50 "
-                 "connections; about 20 minutes on 2 cores",
+                 "connections; about 11-15 minutes on 2 cores",
         "warmup": {"native": 1.0, "wine": 1.0},
         "duration": {"native": 5.0, "wine": 3.0},
         "slices": [
