@@ -287,7 +287,8 @@ def build_parser():
                    help="open loop: requests/s in total (default: %g native, %g under Wine)"
                         % (DEFAULT_RATE["native"], DEFAULT_RATE["wine"]))
     p.add_argument("--churn", type=int, default=DEFAULT_CHURN,
-                   help="churn: requests per connection before it reconnects (default: %(default)s)")
+                   help="churn: requests per connection before it reconnects "
+                        "(default: %(default)s)")
     p.add_argument("--cell-timeout", type=positive_float,
                    help="seconds a cell may take in all before it is killed (default: warmup + "
                         "duration + %g native, + %g under Wine)"
@@ -649,7 +650,8 @@ def run_cell(cell, settings, bin_dir, win_dir, out):
             outcome.status = "errors" if measured else "failed"
             tail = [ln for ln in text.splitlines()
                     if ln.startswith("loadgen:") and not ln.startswith("loadgen: spawned")]
-            outcome.reason = (f"loadgen exit {code} ({meaning.get(code, 'signal' if code < 0 else '?')})"
+            why = meaning.get(code, "signal" if code < 0 else "?")
+            outcome.reason = (f"loadgen exit {code} ({why})"
                               + (": " + " | ".join(t.strip() for t in tail[-2:]) if tail else ""))
             if code == 1:
                 errors = re.search(r"^\s*[Ee]rrors?:?\s*(.*)$", text, re.MULTILINE)

@@ -54,7 +54,8 @@ except ImportError:  # pragma: no cover - depends on the machine
 
 WINE_NOTE = ("Winsock models under Wine 8.0 on Linux: every socket call goes through "
              "wineserver. Compare them with each other, not with native or Windows figures.")
-PLATFORM_TITLE = {"native": "native Linux models", "wine": "Winsock models under Wine (not Windows)"}
+PLATFORM_TITLE = {"native": "native Linux models",
+                  "wine": "Winsock models under Wine (not Windows)"}
 
 # One colour and marker per model, stable across every figure.
 NATIVE_ORDER = ["threads", "nonblocking", "select", "poll", "epoll", "uring"]
@@ -652,8 +653,9 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
         base = f"spectrum-{plat}-{slug(mode)}-{slug(protocol)}" + (
             f"-s{size}" if size is not None else "")
         save(fig, out, base + ".png", figures,
-             f"Latency percentiles of every {'Winsock model under Wine' if wine else 'native model'}"
-             f" ({what}), one panel per connection count. " + SPECTRUM_AXIS_NOTE
+             "Latency percentiles of every "
+             + ("Winsock model under Wine" if wine else "native model")
+             + f" ({what}), one panel per connection count. " + SPECTRUM_AXIS_NOTE
              + ("Open loop: latency measured from the intended send time (corrected for "
                 "coordinated omission). " if mode == "open" else "")
              + (WINE_NOTE if wine else ""), "Latency")
@@ -934,7 +936,8 @@ def plot_resources(rows, out, figures, many_runs):
              "accepted them all. "
              + (WINE_NOTE + " Under Wine much of the socket work is done by wineserver, a "
                 "process of its own: tools/matrix.py samples its CPU time during each cell "
-                "(cells.csv, wineserver_cpu_s), and the CPU per request includes it." if wine else ""),
+                "(cells.csv, wineserver_cpu_s), and the CPU per request includes it."
+                if wine else ""),
              "Resources")
 
 
@@ -1108,7 +1111,7 @@ def cells_section(run):
     counts = defaultdict(int)
     for c in run.cells:
         counts[c["status"]] += 1
-    parts = [f"<p>Cells: " + ", ".join(f"{v} {html.escape(k)}" for k, v in sorted(counts.items()))
+    parts = ["<p>Cells: " + ", ".join(f"{v} {html.escape(k)}" for k, v in sorted(counts.items()))
              + ".</p>"]
     bad = [c for c in run.cells if c["status"] != "ok"]
     if bad:

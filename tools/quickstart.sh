@@ -18,7 +18,7 @@
 # Options: --no-setup (skip tools/setup.sh), --no-wine (native models only).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 jobs=${WSB_JOBS:-$(nproc)}
 out=results/quickstart
 do_setup=1
