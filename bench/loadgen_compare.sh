@@ -219,6 +219,12 @@ if has rtt; then
   rr=$(ratio "$ml" "$ms")
   printf "  median p50: loadgen %.3f us / sockperf %.3f us = %s (target <= 1.10)\n" "$ml" "$ms" "$rr"
   echo "rtt,echo 64B c=1,p50_us,$ml,$ms,sockperf,$rr,<=1.10,us" >> "$summary"
+  # Round-trip times on a shared machine are often bimodal (both processes
+  # on one core or on two), so the best round of each tool is shown too.
+  bs=$(printf '%s\n' "${sp[@]}" | sort -g | head -1); bl=$(printf '%s\n' "${lg[@]}" | sort -g | head -1)
+  rb=$(ratio "$bl" "$bs")
+  printf "  best round p50: loadgen %.3f us / sockperf %.3f us = %s\n" "$bl" "$bs" "$rb"
+  echo "rtt,echo 64B c=1,best_round_p50_us,$bl,$bs,sockperf,$rb,<=1.10,us" >> "$summary"
   kill "${pids[-1]}" 2>/dev/null || true
   wait "${pids[-1]}" 2>/dev/null || true
   unset 'pids[-1]'
