@@ -407,10 +407,11 @@ std::string ServerProcess::stderr_text() const {
 
 namespace {
 
-// The value after "] online " in the last complete live line of `text`, and
-// only in lines that start at or after `from`.
-std::optional<std::uint64_t> last_online(std::string_view text, std::size_t from,
-                                         std::size_t* lines_seen) {
+// The value after the word `key` in the last complete live line of `text`
+// ("[   1.0s] online 3 peak 4 accepted 9 ..."), and only in lines that start
+// at or after `from`.
+std::optional<std::uint64_t> last_live_value(std::string_view text, std::size_t from,
+                                             std::string_view key, std::size_t* lines_seen) {
   std::optional<std::uint64_t> value;
   std::size_t seen = 0;
   std::size_t pos = from;
@@ -419,15 +420,23 @@ std::optional<std::uint64_t> last_online(std::string_view text, std::size_t from
     if (nl == std::string_view::npos) break;  // incomplete line
     const std::string_view line = text.substr(pos, nl - pos);
     pos = nl + 1;
-    constexpr std::string_view marker = "] online ";
-    const std::size_t at = line.find(marker);
-    if (at == std::string_view::npos || line.front() != '[') continue;
-    std::string_view rest = line.substr(at + marker.size());
-    rest = rest.substr(0, rest.find(' '));
-    std::uint64_t n = 0;
-    if (parse_u64(rest, n)) {
-      value = n;
-      ++seen;
+    const std::size_t stamp_end = line.find("] ");
+    if (stamp_end == std::string_view::npos || line.front() != '[') continue;
+    // Words after the time stamp alternate name, value.
+    std::string_view rest = line.substr(stamp_end + 2);
+    while (!rest.empty()) {
+      const std::size_t name_end = rest.find(' ');
+      if (name_end == std::string_view::npos) break;
+      const std::string_view name = rest.substr(0, name_end);
+      rest = rest.substr(name_end + 1);
+      const std::string_view word = rest.substr(0, rest.find(' '));
+      rest = rest.substr(std::min(rest.size(), word.size() + 1));
+      std::uint64_t n = 0;
+      if (name == key && parse_u64(word, n)) {
+        value = n;
+        ++seen;
+        break;
+      }
     }
   }
   if (lines_seen) *lines_seen = seen;
@@ -438,7 +447,12 @@ std::optional<std::uint64_t> last_online(std::string_view text, std::size_t from
 
 std::optional<std::uint64_t> ServerProcess::live_online() const {
   std::lock_guard lock(mutex_);
-  return last_online(err_, 0, nullptr);
+  return last_live_value(err_, 0, "online", nullptr);
+}
+
+std::optional<std::uint64_t> ServerProcess::live_count(std::string_view key) const {
+  std::lock_guard lock(mutex_);
+  return last_live_value(err_, 0, key, nullptr);
 }
 
 bool ServerProcess::wait_online(std::uint64_t n, std::chrono::milliseconds timeout) {
@@ -457,7 +471,7 @@ bool ServerProcess::wait_online(std::uint64_t n, std::chrono::milliseconds timeo
     {
       std::unique_lock lock(mutex_);
       std::size_t seen = 0;
-      const auto value = last_online(err_, mark, &seen);
+      const auto value = last_live_value(err_, mark, "online", &seen);
       if (seen >= 2 && value == n) return true;
       changed_.wait_for(lock, std::chrono::milliseconds(20));
     }

@@ -104,6 +104,9 @@ class ServerProcess {
   // The value after "online" in the last complete live line on stderr
   // ("[   1.0s] online 3 peak 4 accepted ..."), or nullopt before the first.
   std::optional<std::uint64_t> live_online() const;
+  // The value after the word `key` ("accepted", "peak", "errors") in the last
+  // complete live line, or nullopt before the first.
+  std::optional<std::uint64_t> live_count(std::string_view key) const;
   // Waits until a live line reports `online` == n. False at the timeout.
   bool wait_online(std::uint64_t n, std::chrono::milliseconds timeout);
 
