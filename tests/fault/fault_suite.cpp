@@ -190,7 +190,9 @@ class FaultTest : public ::testing::Test {
   }
 
   // Starts the server; false (with a failure recorded) when it did not start.
-  bool start(Protocol p, const std::vector<std::string>& extra = {}) {
+  // `launcher`: a command that runs the server (prlimit ...), natively only.
+  bool start(Protocol p, const std::vector<std::string>& extra = {},
+             const std::vector<std::string>& launcher = {}) {
     protocol_ = p;
     std::vector<std::string> args = {"--bind",     "127.0.0.1",
                                      "--port",     "0",
@@ -198,7 +200,13 @@ class FaultTest : public ::testing::Test {
                                      "--stats-interval", config().wine ? "50ms" : "20ms"};
     args.insert(args.end(), config().args.begin(), config().args.end());
     args.insert(args.end(), extra.begin(), extra.end());
-    server_ = std::make_unique<suite::ServerProcess>(config().exe, args, config().wine_wrapper);
+    std::string exe = config().exe;
+    if (!launcher.empty()) {
+      args.insert(args.begin(), exe);
+      args.insert(args.begin(), launcher.begin() + 1, launcher.end());
+      exe = launcher.front();
+    }
+    server_ = std::make_unique<suite::ServerProcess>(exe, args, config().wine_wrapper);
     std::string why;
     const auto ready = server_->wait_ready(limits().ready, why);
     if (!ready) {
@@ -213,6 +221,13 @@ class FaultTest : public ::testing::Test {
     }
     target_ = *target;
     probe_ = ProcessProbe{server_->pid()};
+    // The ready line comes with the first listener; models with one
+    // listener per thread open the rest before the frame starts its
+    // reporter, so after the live line the sockets are all there.
+    if (!server_->wait_online(0, limits().ready)) {
+      ADD_FAILURE() << "no live line \"online 0\" after start-up";
+      return false;
+    }
     if (!config().wine) {
       baseline_sockets_ = probe_.sockets();
       EXPECT_TRUE(baseline_sockets_.has_value()) << "cannot read /proc/" << probe_.pid << "/fd";
@@ -232,6 +247,12 @@ class FaultTest : public ::testing::Test {
   // natively the server holds as many sockets as right after start-up.
   void expect_recovered(const std::string& scenario) {
     SCOPED_TRACE("after " + scenario);
+    // The scenario's connections are closed first: a server at its
+    // --max-connections would otherwise refuse the fresh client.
+    EXPECT_TRUE(server_->wait_online(0, limits().settle))
+        << "the scenario's connections still online " << limits().settle.count()
+        << " ms after the clients closed: live line says "
+        << server_->live_online().value_or(9999);
     const proto::ClientFactory factory = make_factory(protocol_, 0, 300, 99);
     {
       Socket s = connect();
@@ -786,8 +807,8 @@ TEST_F(FaultTest, ConnectionFlood) {
   expect_errors({{"refused", flood}});
 }
 
-// POSIX: the server runs with RLIMIT_NOFILE 64 (set with prlimit(2) after
-// start-up) and gets 150 connections. It must keep serving the clients it
+// POSIX: the server runs with RLIMIT_NOFILE 64 (prlimit(1) starts it) and
+// gets 150 connections. It must keep serving the clients it
 // has, must not spin (its CPU time over a saturated second stays low), must
 // count out_of_descriptors, and must accept again once descriptors are free.
 TEST_F(FaultTest, DescriptorExhaustion) {
@@ -795,9 +816,13 @@ TEST_F(FaultTest, DescriptorExhaustion) {
     GTEST_SKIP() << "descriptor limits are POSIX: under Wine the sockets live in wineserver, "
                     "whose limit is shared by every Wine process (docs/reliability.md)";
   }
-  WSB_START(Protocol::upper);
-  const rlimit low{64, 64};
-  ASSERT_EQ(::prlimit(probe_.pid, RLIMIT_NOFILE, &low, nullptr), 0) << suite::errno_text(errno);
+  // prlimit(1) sets the limit and then executes the server, so the server
+  // starts with it (io_uring's multishot accept reads the limit when it is
+  // armed, so lowering it later would not be seen).
+  WSB_START(Protocol::upper, {}, {"/usr/bin/prlimit", "--nofile=64:64", "--"});
+  rlimit seen{};
+  ASSERT_EQ(::prlimit(probe_.pid, RLIMIT_NOFILE, nullptr, &seen), 0) << suite::errno_text(errno);
+  ASSERT_EQ(seen.rlim_cur, 64u) << "the server does not run with RLIMIT_NOFILE 64";
   const proto::ClientFactory factory = make_factory(Protocol::upper, 1, 64);
   std::vector<Socket> early;
   std::vector<std::unique_ptr<proto::ClientDriver>> drivers;
