@@ -5,10 +5,23 @@
 #
 # Needs root for apt-get (as on the project's machines). Everything it installs
 # comes from Debian's archive; nothing is downloaded from anywhere else.
+#
+# Options: -v (say what is checked); --quickstart (only what tools/quickstart.sh
+# needs: compilers, Wine and matplotlib, without the test-only packages (JDK,
+# Java HdrHistogram, wrk, sockperf, nginx) and without building GoogleTest and
+# Google Benchmark for mingw; tools/test.sh runs the full set-up later).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 verbose=0
-[ "${1:-}" = "-v" ] && verbose=1
+quickstart=0
+for arg in "$@"; do
+  case "$arg" in
+    -v) verbose=1 ;;
+    --quickstart) quickstart=1 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$arg' (see --help)" >&2; exit 2 ;;
+  esac
+done
 say() { printf 'setup: %s\n' "$*"; }
 note() { [ "$verbose" = 1 ] && say "$@"; return 0; }
 
@@ -18,13 +31,19 @@ packages=(
   liburing-dev zlib1g-dev
   # Windows build (mingw-w64, posix threads) and Wine to run it
   mingw-w64 g++-mingw-w64-x86-64-posix g++-mingw-w64-i686-posix libz-mingw-w64-dev wine wine64
+  # plotting
+  python3-matplotlib
+)
+# Only the tests and benchmarks need these; tools/quickstart.sh does not.
+test_packages=(
   # fetching Google Benchmark's Debian sources for the mingw build
   dpkg-dev
   # the Java HdrHistogram reference, and a JDK that runs single-file drivers
   libhdrhistogram-java openjdk-17-jdk-headless
-  # outside references measured against, and plotting
-  wrk sockperf nginx-light python3-matplotlib
+  # outside references measured against
+  wrk sockperf nginx-light
 )
+[ "$quickstart" = 1 ] || packages+=("${test_packages[@]}")
 
 missing=()
 for p in "${packages[@]}"; do
@@ -49,7 +68,7 @@ apt_update() {
 # Google Benchmark for mingw is built from Debian's source package, which needs a
 # deb-src entry for the same suites as the binary archive.
 src_list=/etc/apt/sources.list.d/wsbench-src.sources
-if ! apt-cache showsrc benchmark 2>/dev/null | grep -q '^Package: benchmark'; then
+if [ "$quickstart" = 0 ] && ! apt-cache showsrc benchmark 2>/dev/null | grep -q '^Package: benchmark'; then
   say "adding a deb-src entry ($src_list) for Google Benchmark's sources"
   as_root tee "$src_list" >/dev/null <<'SRC'
 Types: deb-src
@@ -70,7 +89,9 @@ else
   note "all ${#packages[@]} packages present"
 fi
 
-"$root/tools/build-mingw-deps.sh"
+# GoogleTest and Google Benchmark for mingw: only the Windows tests and
+# benchmarks link them (about 2 minutes to build on 2 cores).
+[ "$quickstart" = 1 ] || "$root/tools/build-mingw-deps.sh"
 
 # A Wine prefix inside the build folder, created once: its first start takes
 # several seconds, which would otherwise land inside the first test's timeout.
