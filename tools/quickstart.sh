@@ -2,7 +2,9 @@
 # The first command to run on a fresh machine (README): sets up, builds, runs
 # the servers under load and plots the results.
 #
-#   1. tools/setup.sh: installs what is missing (apt) and prepares the Wine prefix
+#   1. tools/setup.sh --quickstart native: installs what the native build
+#      needs (apt; not the test-only packages); then, in the background while
+#      step 2 builds, --quickstart windows: mingw-w64, Wine and its prefix
 #   2. builds the `linux` preset's loadgen, hdrtool and native servers, and, when
 #      Wine is installed, the `windows-cross` preset's Winsock servers
 #   3. tools/matrix.py --quick into results/quickstart/ (a few native models at
@@ -27,7 +29,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --no-setup) do_setup=0 ;;
     --no-wine) wine=0 ;;
-    -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "quickstart.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -41,22 +43,34 @@ status=0
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
 
+mkdir -p build
+windows_setup_pid=""
+windows_setup_log=build/quickstart-setup-windows.log
 if [ "$do_setup" = 1 ]; then
-  say "set-up (tools/setup.sh)"
-  if ! timeout 1200 tools/setup.sh; then
+  say "set-up (tools/setup.sh --quickstart native)"
+  if ! timeout 1200 tools/setup.sh --quickstart native; then
     echo "quickstart: set-up failed; fix the message above and run again" >&2
     exit 1
+  fi
+  if [ "$wine" = 1 ]; then
+    # Wine and mingw-w64 are most of the download; fetching and unpacking them
+    # while the native build uses the CPU saves minutes on a fresh machine.
+    say "set-up of the Windows side in the background (log: $windows_setup_log)"
+    timeout 1200 tools/setup.sh --quickstart windows >"$windows_setup_log" 2>&1 &
+    windows_setup_pid=$!
   fi
 fi
 
 # configure_and_build PRESET TARGETS...: configures once, then builds only the
 # programs the quick matrix runs (not the tests), so a first run stays short.
+# Extra configure flags come from the array configure_flags.
+configure_flags=()
 configure_and_build() {
   local preset=$1; shift
   local log="build/$preset.quickstart.log"
   mkdir -p build
   if [ ! -f "build/$preset/build.ninja" ]; then
-    timeout 600 cmake --preset "$preset" --log-level=WARNING >"$log" 2>&1 ||
+    timeout 600 cmake --preset "$preset" "${configure_flags[@]}" --log-level=WARNING >"$log" 2>&1 ||
       { tail -n 30 "$log"; echo "quickstart: configuring $preset failed (log: $log)" >&2; return 1; }
   fi
   timeout 1200 cmake --build "build/$preset" -j "$jobs" --target "$@" >>"$log" 2>&1 ||
@@ -66,13 +80,31 @@ configure_and_build() {
 say "building the native programs (preset linux)"
 read -r -a native_targets <<<"$("$py" tools/matrix.py --quick --targets native)"
 if ! configure_and_build linux "${native_targets[@]}"; then
+  # Never leave apt running behind our back: interrupting dpkg breaks it.
+  [ -z "$windows_setup_pid" ] || wait "$windows_setup_pid"
   exit 1
 fi
 
 matrix_flags=(--quick)
+if [ -n "$windows_setup_pid" ]; then
+  say "waiting for the Windows-side set-up"
+  if ! wait "$windows_setup_pid"; then
+    cat "$windows_setup_log" >&2
+    echo "quickstart: the Windows-side set-up failed (above); going on without the Winsock models" >&2
+    wine=0
+    status=1
+  fi
+fi
+
 if [ "$wine" = 1 ] && command -v wine >/dev/null 2>&1; then
   say "building the Winsock servers (preset windows-cross, mingw-w64)"
   read -r -a wine_targets <<<"$("$py" tools/matrix.py --quick --targets wine)"
+  # The servers need neither GoogleTest nor Google Benchmark; their mingw builds
+  # exist only after the full tools/setup.sh (tools/test.sh's preset turns the
+  # tests and benchmarks back on when it configures this folder again).
+  if ! compgen -G "build/deps/x86_64-w64-mingw32/.built-*" >/dev/null; then
+    configure_flags=(-DWSB_BUILD_TESTS=OFF -DWSB_BUILD_BENCH=OFF)
+  fi
   if ! configure_and_build windows-cross "${wine_targets[@]}"; then
     echo "quickstart: going on without the Winsock models" >&2
     matrix_flags+=(--no-wine)

@@ -5,26 +5,67 @@
 #
 # Needs root for apt-get (as on the project's machines). Everything it installs
 # comes from Debian's archive; nothing is downloaded from anywhere else.
+#
+# Options:
+#   -v                 say what is checked
+#   --quickstart PART  only what tools/quickstart.sh needs, without the
+#                      test-only packages (JDK, Java HdrHistogram, wrk, sockperf,
+#                      nginx, the 32-bit mingw compiler) and without building
+#                      GoogleTest/Benchmark for mingw (tools/test.sh does the
+#                      full set-up later). PART: native (compilers, libraries,
+#                      matplotlib), windows (mingw-w64 x86_64, Wine and its
+#                      prefix) or all. quickstart installs the windows part in
+#                      the background while it builds the native programs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 verbose=0
-[ "${1:-}" = "-v" ] && verbose=1
-say() { printf 'setup: %s\n' "$*"; }
+part=full
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -v) verbose=1 ;;
+    --quickstart)
+      part=${2:-}
+      case "$part" in native | windows | all) shift ;;
+        *) echo "setup.sh: --quickstart needs native, windows or all" >&2; exit 2 ;;
+      esac ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+say() { printf 'setup: %s
+' "$*"; }
 note() { [ "$verbose" = 1 ] && say "$@"; return 0; }
 
-packages=(
+native_packages=(
   # native build and tests
   cmake ninja-build g++ pkg-config libcli11-dev libbenchmark-dev libgtest-dev googletest
   liburing-dev zlib1g-dev
-  # Windows build (mingw-w64, posix threads) and Wine to run it
-  mingw-w64 g++-mingw-w64-x86-64-posix g++-mingw-w64-i686-posix libz-mingw-w64-dev wine wine64
+  # plotting
+  python3-matplotlib
+)
+windows_packages=(
+  # Windows build (mingw-w64 x86_64, posix threads) and Wine to run it. Not the
+  # mingw-w64 metapackage: it adds the win32-thread compilers nothing here uses.
+  g++-mingw-w64-x86-64-posix libz-mingw-w64-dev wine wine64
+)
+# Only the tests and benchmarks need these; tools/quickstart.sh does not.
+test_packages=(
+  # the compile-only 32-bit Windows build (pointer-size check)
+  g++-mingw-w64-i686-posix
   # fetching Google Benchmark's Debian sources for the mingw build
   dpkg-dev
   # the Java HdrHistogram reference, and a JDK that runs single-file drivers
   libhdrhistogram-java openjdk-17-jdk-headless
-  # outside references measured against, and plotting
-  wrk sockperf nginx-light python3-matplotlib
+  # outside references measured against
+  wrk sockperf nginx-light
 )
+case "$part" in
+  native) packages=("${native_packages[@]}") ;;
+  windows) packages=("${windows_packages[@]}") ;;
+  all) packages=("${native_packages[@]}" "${windows_packages[@]}") ;;
+  full) packages=("${native_packages[@]}" "${windows_packages[@]}" "${test_packages[@]}") ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -49,7 +90,7 @@ apt_update() {
 # Google Benchmark for mingw is built from Debian's source package, which needs a
 # deb-src entry for the same suites as the binary archive.
 src_list=/etc/apt/sources.list.d/wsbench-src.sources
-if ! apt-cache showsrc benchmark 2>/dev/null | grep -q '^Package: benchmark'; then
+if [ "$part" = full ] && ! apt-cache showsrc benchmark 2>/dev/null | grep -q '^Package: benchmark'; then
   say "adding a deb-src entry ($src_list) for Google Benchmark's sources"
   as_root tee "$src_list" >/dev/null <<'SRC'
 Types: deb-src
@@ -70,12 +111,14 @@ else
   note "all ${#packages[@]} packages present"
 fi
 
-"$root/tools/build-mingw-deps.sh"
+# GoogleTest and Google Benchmark for mingw: only the Windows tests and
+# benchmarks link them (about 2 minutes to build on 2 cores).
+[ "$part" != full ] || "$root/tools/build-mingw-deps.sh"
 
 # A Wine prefix inside the build folder, created once: its first start takes
 # several seconds, which would otherwise land inside the first test's timeout.
 prefix="$root/build/windows-cross/wineprefix"
-if [ ! -f "$prefix/system.reg" ]; then
+if [ "$part" != native ] && [ ! -f "$prefix/system.reg" ]; then
   say "creating the Wine prefix $prefix"
   mkdir -p "$prefix"
   WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=;winemenubuilder.exe=d" \
