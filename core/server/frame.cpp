@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <deque>
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <iostream>
 #include <mutex>
@@ -134,6 +135,7 @@ struct Frame::Impl {
   // Strings from the command line that are converted after parsing.
   std::string protocol_text = "upper";
   std::string idle_timeout_text = "0";
+  std::string ban_time_text = "10s";
   std::string duration_text = "0";
   std::string stats_interval_text = "1s";
   std::string max_pending_text;
@@ -156,6 +158,16 @@ struct Frame::Impl {
   std::deque<StatsShard> shards;  // a deque never moves its elements
   std::vector<StatsShard*> retired;
   std::optional<net::Endpoint> listen_endpoint;
+
+  // --max-conns-per-ip: the connections online and the ban of each peer
+  // address, and the address of each socket admitted with one, so that
+  // release(shard, socket) finds it. Used only when the option is set.
+  struct PeerAddress {
+    int online = 0;
+    Clock::time_point banned_until{};
+  };
+  std::map<std::string, PeerAddress, std::less<>> peers;
+  std::map<net::socket_t, std::string> peer_of_socket;
   bool csv_enabled = false;
   bool live_line_open = false;  // a '\r' line on the terminal awaits its '\n'
   std::size_t live_line_width = 0;
@@ -357,6 +369,15 @@ Frame::Frame(std::string_view model_name, std::string_view description, int defa
                  "I/O threads; 0 = the model's default (" + std::to_string(m.default_threads) + ")")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
+  app.add_option("--max-conns-per-ip", o.max_conns_per_ip,
+                 "Connections one client address may have online; one more is closed at once "
+                 "and bans the address for --ban-time (counted as banned). 0 = unlimited")
+      ->check(CLI::Range(0, INT_MAX))
+      ->capture_default_str();
+  app.add_option("--ban-time", m.ban_time_text,
+                 "How long an address that exceeded --max-conns-per-ip is refused")
+      ->check(duration_check())
+      ->capture_default_str();
   m.max_connections_option =
       app.add_option("--max-connections", o.max_connections,
                      "Connections served at once; more are accepted and closed at once "
@@ -443,6 +464,7 @@ std::optional<int> Frame::parse(int argc, const char* const* argv) {
   };
   o.protocol = proto::parse_protocol(m.protocol_text).value_or(proto::Protocol::upper);
   o.idle_timeout = platform::parse_duration(m.idle_timeout_text).value_or(o.idle_timeout);
+  o.ban_time = platform::parse_duration(m.ban_time_text).value_or(o.ban_time);
   o.duration = platform::parse_duration(m.duration_text).value_or(o.duration);
   o.stats_interval = platform::parse_duration(m.stats_interval_text).value_or(o.stats_interval);
   if (o.stats_interval < std::chrono::milliseconds(10)) {
@@ -585,6 +607,69 @@ bool Frame::admit(StatsShard& shard) noexcept {
 void Frame::release(StatsShard& shard) noexcept {
   online_.fetch_sub(1, std::memory_order_relaxed);
   shard.closed();
+}
+
+namespace {
+
+// The part of a peer address that identifies the client: its IP, without
+// the port. Empty when the address cannot be read.
+std::string address_key(net::socket_t s) {
+  const auto peer = net::peer_endpoint(s);
+  return peer ? net::host_to_string(*peer) : std::string();
+}
+
+}  // namespace
+
+bool Frame::admit(StatsShard& shard, net::socket_t s) noexcept {
+  Impl& m = *impl_;
+  const int per_ip = m.options.max_conns_per_ip;
+  if (per_ip <= 0) return admit(shard);
+  try {
+    // A peer that already reset has no address any more; it is admitted
+    // without a per-address count and fails on its first receive.
+    const std::string key = address_key(s);
+    if (key.empty()) return admit(shard);
+    const auto now = Clock::now();
+    std::lock_guard lock(m.mutex);
+    Impl::PeerAddress& peer = m.peers[key];
+    if (now < peer.banned_until || peer.online >= per_ip) {
+      if (now >= peer.banned_until) {
+        peer.banned_until =
+            now + std::chrono::duration_cast<Clock::duration>(m.options.ban_time);
+      }
+      if (peer.online == 0 && now >= peer.banned_until) m.peers.erase(key);
+      shard.error(ErrorClass::banned);
+      return false;
+    }
+    if (!admit(shard)) {
+      if (peer.online == 0 && now >= peer.banned_until) m.peers.erase(key);
+      return false;
+    }
+    ++peer.online;
+    m.peer_of_socket[s] = key;
+    return true;
+  } catch (...) {
+    // Out of memory for the tables: refuse rather than serve unchecked.
+    shard.error(ErrorClass::refused);
+    return false;
+  }
+}
+
+void Frame::release(StatsShard& shard, net::socket_t s) noexcept {
+  Impl& m = *impl_;
+  if (m.options.max_conns_per_ip > 0) {
+    std::lock_guard lock(m.mutex);
+    const auto it = m.peer_of_socket.find(s);
+    if (it != m.peer_of_socket.end()) {
+      const auto peer = m.peers.find(it->second);
+      if (peer != m.peers.end() && --peer->second.online == 0 &&
+          Clock::now() >= peer->second.banned_until) {
+        m.peers.erase(peer);
+      }
+      m.peer_of_socket.erase(it);
+    }
+  }
+  release(shard);
 }
 
 StatsTotals Frame::totals() const {

@@ -27,7 +27,7 @@
 // never see EINTR from them (platform/interrupt.hpp).
 //
 // Command line (every model): --bind, --port, --protocol, --threads,
-// --max-connections, --idle-timeout, --duration, --stats-interval, --stats-csv,
+// --max-connections, --max-conns-per-ip, --ban-time, --idle-timeout, --duration, --stats-interval, --stats-csv,
 // --quiet, --max-pending, --backlog, --stall, --help, --version. Durations take
 // units ("500ms", "3s", "2m"; a bare number is seconds). Models add their own
 // flags to cli() before parse().
@@ -151,6 +151,19 @@ class Frame {
   // A connection admitted earlier is closed: counts it on `shard` (the
   // calling thread's) and takes it off the online count.
   void release(StatsShard& shard) noexcept;
+
+  // Admission with per-address limits (seed 002's defence): what admit(shard)
+  // does, and with --max-conns-per-ip N also refuses, counting
+  // ErrorClass::banned, a connection whose peer address (the IP, whatever the
+  // port) already has N connections online, and bans that address for
+  // --ban-time: until then every connection from it is refused the same way.
+  // Connections already online stay. The peer address is read from `s`
+  // (getpeername) only when --max-conns-per-ip is set; otherwise this costs
+  // what admit(shard) costs. A socket admitted this way must be released with
+  // release(shard, s), BEFORE it is closed (its descriptor could otherwise be
+  // reused by another thread's next accept).
+  bool admit(StatsShard& shard, net::socket_t s) noexcept;
+  void release(StatsShard& shard, net::socket_t s) noexcept;
 
   std::uint64_t online() const noexcept { return online_.load(std::memory_order_relaxed); }
   std::uint64_t peak_online() const noexcept { return peak_.load(std::memory_order_relaxed); }

@@ -27,13 +27,15 @@ enum class ErrorClass : std::uint8_t {
   accept_failed,       // accept()/AcceptEx failed for a reason other than the next two
   out_of_descriptors,  // EMFILE, ENFILE, WSAEMFILE, WSAENOBUFS (net::is_out_of_descriptors)
   io,                  // any other socket error (or out of memory while serving)
+  banned,              // accepted and closed at once: the peer's address had --max-conns-per-ip
+                       // online (that connection starts a --ban-time ban) or is banned
   count_               // number of classes, not a class
 };
 
 inline constexpr std::size_t error_class_count = static_cast<std::size_t>(ErrorClass::count_);
 
 // "malformed", "oversized", "truncated", "unsupported", "reset",
-// "idle_timeout", "refused", "accept_failed", "out_of_descriptors", "io".
+// "idle_timeout", "refused", "accept_failed", "out_of_descriptors", "io", "banned".
 std::string_view name(ErrorClass c) noexcept;
 
 // The class of a failed send/recv/completion: reset, out_of_descriptors or io.
@@ -61,6 +63,12 @@ struct Options {
   // --max-connections: 0 = unlimited (or the model's default, see
   // Frame::set_default_max_connections). Frame::admit() enforces it.
   int max_connections = 0;
+  // --max-conns-per-ip: connections one peer address (IP, any port) may have
+  // online; 0 = unlimited. A connection beyond it is closed at once and bans
+  // the address for --ban-time: every connection from it is then closed at
+  // once. Frame::admit(shard, socket) enforces both.
+  int max_conns_per_ip = 0;
+  std::chrono::nanoseconds ban_time{std::chrono::seconds(10)};  // --ban-time
   std::chrono::nanoseconds idle_timeout{0};  // --idle-timeout: 0 = never
   std::chrono::nanoseconds duration{0};      // --duration: 0 = until stopped
   std::chrono::nanoseconds stats_interval{std::chrono::seconds(1)};  // --stats-interval

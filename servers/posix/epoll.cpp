@@ -363,7 +363,7 @@ class Loop {
   }
 
   void add_connection(int fd) noexcept {
-    if (!frame_.admit(*shard_)) {  // counted as refused
+    if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
       ::close(fd);
       return;
     }
@@ -389,13 +389,13 @@ class Loop {
         log_(frame_, "epoll_ctl(ADD): " + errno_text(code));
         slot.conn->on_error(wsb::server::classify_io_error(code));
         slot.conn.reset();
+        frame_.release(*shard_, fd);
         ::close(fd);
-        frame_.release(*shard_);
       }
     } catch (const std::bad_alloc&) {
       shard_->error(ErrorClass::io);
+      frame_.release(*shard_, fd);
       ::close(fd);
-      frame_.release(*shard_);
     }
   }
 
@@ -521,9 +521,9 @@ class Loop {
     // No epoll_ctl(DEL): closing the last descriptor of a socket removes it
     // from every epoll set. close() sends FIN after the queued replies (or a
     // reset if unread input remains, which a failed connection may have).
+    frame_.release(*shard_, fd);  // before close(): see Frame::release
     ::close(fd);
     slot.conn.reset();
-    frame_.release(*shard_);
   }
 
   void sweep_idle(Clock::time_point now) noexcept {

@@ -233,7 +233,7 @@ class Loop {
         if (!on_accept_error(code)) return;
         continue;
       }
-      if (!frame_.admit(*shard_)) {  // counted as refused
+      if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
         ::close(fd);
         continue;
       }
@@ -250,8 +250,8 @@ class Loop {
         }
       } catch (const std::bad_alloc&) {
         shard_->error(ErrorClass::io);
+        frame_.release(*shard_, fd);
         ::close(fd);
-        frame_.release(*shard_);
       }
     }
   }
@@ -339,6 +339,7 @@ class Loop {
   // Swap with last: the last entry of both arrays moves into index i, so the
   // arrays stay dense and parallel without searching.
   void close_connection(std::size_t i) noexcept {
+    frame_.release(*shard_, fds_[i].fd);  // before close(): see Frame::release
     ::close(fds_[i].fd);
     const std::size_t last = fds_.size() - 1;
     if (i != last) {
@@ -347,7 +348,6 @@ class Loop {
     }
     fds_.pop_back();
     conns_.pop_back();
-    frame_.release(*shard_);
   }
 
   void sweep_idle(Clock::time_point now) noexcept {

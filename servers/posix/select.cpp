@@ -267,7 +267,7 @@ class Loop {
         ::close(fd);
         continue;
       }
-      if (!frame_.admit(*shard_)) {  // counted as refused
+      if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
         ::close(fd);
         continue;
       }
@@ -278,8 +278,8 @@ class Loop {
         conns_.push_back({fd, Connection(frame_, *shard_)});
       } catch (const std::bad_alloc&) {
         shard_->error(ErrorClass::io);
+        frame_.release(*shard_, fd);
         ::close(fd);
-        frame_.release(*shard_);
       }
     }
   }
@@ -355,10 +355,10 @@ class Loop {
   }
 
   void close_connection(std::size_t i) noexcept {
+    frame_.release(*shard_, conns_[i].fd);  // before close(): see Frame::release
     ::close(conns_[i].fd);
     if (i + 1 != conns_.size()) conns_[i] = std::move(conns_.back());
     conns_.pop_back();
-    frame_.release(*shard_);
   }
 
   void sweep_idle(Clock::time_point now) noexcept {

@@ -190,7 +190,7 @@ class Server {
         continue;
       }
       reap_finished();
-      if (!frame_.admit(shard)) {  // counted as refused
+      if (!frame_.admit(shard, fd)) {  // counted as refused (or banned)
         ::close(fd);
         continue;
       }
@@ -264,8 +264,8 @@ class Server {
       // Out of threads or memory: the connection cannot be served.
       shard.error(ErrorClass::io);
       log_(frame_, "pthread_create: " + errno_text(rc) + "; connection closed");
+      frame_.release(shard, fd);
       ::close(fd);
-      frame_.release(shard);
     }
   }
 
@@ -327,8 +327,8 @@ class Server {
       live_.erase(fd);
       finished_.push_back(pthread_self());
     }
+    frame_.release(shard, fd);
     ::close(fd);
-    frame_.release(shard);
     frame_.retire(shard);
   }
 

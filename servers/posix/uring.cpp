@@ -574,7 +574,7 @@ class Loop {
 
   void add_connection(int fd) noexcept {
     accepted_any_ = true;
-    if (!frame_.admit(*shard_)) {  // counted as refused
+    if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
       ::close(fd);
       return;
     }
@@ -587,8 +587,8 @@ class Loop {
       slots_[index].conn.emplace(frame_, *shard_);
     } catch (const std::bad_alloc&) {
       shard_->error(ErrorClass::io);
+      frame_.release(*shard_, fd);
       ::close(fd);
-      frame_.release(*shard_);
       return;
     }
     arm_recv(fd, slots_[index]);
@@ -698,9 +698,9 @@ class Loop {
     // Nothing of this socket is in flight any more, so the descriptor number
     // may be reused by the next accept. close() sends FIN after the sent
     // replies (or a reset if unread input remains).
+    frame_.release(*shard_, fd);  // before close(): see Frame::release
     ::close(fd);
     slot.conn.reset();
-    frame_.release(*shard_);
   }
 
   void sweep_idle(Clock::time_point now) noexcept {

@@ -354,7 +354,7 @@ void Pump::on_accept(int error) noexcept {
     }
     return;
   }
-  if (!frame_.admit(shard)) {
+  if (!frame_.admit(shard, s)) {
     ::closesocket(s);
     return;
   }
@@ -365,8 +365,8 @@ void Pump::on_accept(int error) noexcept {
   } else {
     shard.error(ErrorClass::io);  // the window's queue is full or it is stopping
   }
+  frame_.release(shard, s);
   ::closesocket(s);
-  frame_.release(shard);
 }
 
 // wm_adopt: a socket accepted by pump 0. It still carries the listener's
@@ -379,8 +379,8 @@ void Pump::adopt(SOCKET s) noexcept {
     clients_.try_emplace(s, Client{Connection(frame_, shard)});
   } catch (const std::bad_alloc&) {
     shard.error(ErrorClass::io);
+    frame_.release(shard, s);
     ::closesocket(s);
-    frame_.release(shard);
     load_.fetch_sub(1, std::memory_order_relaxed);
     return;
   }
@@ -546,9 +546,9 @@ void Pump::close(SOCKET s) noexcept {
   // Stop the notifications first; messages already queued are ignored once
   // the socket is gone from clients_.
   ::WSAAsyncSelect(s, window_, 0, 0);
+  frame_.release(*shard_, s);  // before closesocket(): see Frame::release
   ::closesocket(s);
   clients_.erase(s);
-  frame_.release(*shard_);
   load_.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -568,8 +568,8 @@ void Pump::shut_down() noexcept {
   MSG msg;
   while (::PeekMessageW(&msg, nullptr, 0, 0, PM_REMOVE)) {
     if (msg.message == wm_adopt) {
+      frame_.release(*shard_, static_cast<SOCKET>(msg.wParam));
       ::closesocket(static_cast<SOCKET>(msg.wParam));
-      frame_.release(*shard_);
       load_.fetch_sub(1, std::memory_order_relaxed);
     }
   }

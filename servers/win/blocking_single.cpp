@@ -109,12 +109,14 @@ class BlockingSingleServer {
         frame_.fail("accept() failed: " + wsb::net::error_text(code));
         break;
       }
-      if (!frame_.admit(shard)) {
+      if (!frame_.admit(shard, s)) {
         ::closesocket(s);
         continue;
       }
       if (publish(s)) serve(s, shard);
-      frame_.release(shard);
+      // s is closed by now, but this thread accepts the next socket (which
+      // may get the same handle) only after this.
+      frame_.release(shard, s);
     }
     close_listener();
   }

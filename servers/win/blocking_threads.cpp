@@ -146,7 +146,7 @@ class BlockingThreadsServer {
       }
       // The thread cap: admit() refuses once --max-connections clients (and
       // so client threads) are online.
-      if (!frame_.admit(shard)) {
+      if (!frame_.admit(shard, s)) {
         ::closesocket(s);
         continue;
       }
@@ -199,8 +199,8 @@ class BlockingThreadsServer {
     }
     if (client == nullptr) {
       if (client_shard != nullptr) frame_.retire(*client_shard);
+      frame_.release(acceptor_shard, s);
       ::closesocket(s);
-      frame_.release(acceptor_shard);
       return;
     }
 
@@ -231,13 +231,13 @@ class BlockingThreadsServer {
   // A client whose thread never ran: the acceptor undoes start_client().
   void abandon(Client& client, StatsShard& client_shard, StatsShard& acceptor_shard) noexcept {
     acceptor_shard.error(ErrorClass::out_of_descriptors);
+    frame_.release(acceptor_shard, client.socket);  // before closesocket(): see Frame::release
     {
       std::lock_guard lock(mutex_);
       if (!client.closed) ::closesocket(client.socket);
       live_.erase(client.self);
     }
     frame_.retire(client_shard);
-    frame_.release(acceptor_shard);
   }
 
   // Runs on the client's thread.
@@ -255,6 +255,7 @@ class BlockingThreadsServer {
       if (!frame_.stopping()) shard.error(ErrorClass::io);
     }
 
+    frame_.release(shard, s);  // before closesocket(): see Frame::release
     {
       std::lock_guard lock(mutex_);
       if (!client.closed) {
@@ -266,7 +267,6 @@ class BlockingThreadsServer {
       // touched after the lock is released.
       exited_.splice(exited_.end(), live_, client.self);
     }
-    frame_.release(shard);
     frame_.retire(shard);
   }
 

@@ -260,8 +260,8 @@ void Group::adopt(SOCKET s) {
   } catch (...) {
     // Out of memory or out of event objects: this connection cannot be served.
     shard_.error(ErrorClass::io);
+    frame_.release(shard_, s);
     ::closesocket(s);
-    frame_.release(shard_);
     assigned_.fetch_sub(1, std::memory_order_acq_rel);
     return;
   }
@@ -432,9 +432,9 @@ void Group::close(Slot& s) {
   // closesocket() also cancels the WSAEventSelect registration. The event
   // itself is closed when the slot is destroyed in compact(), after the pass
   // that may still look at its index.
+  frame_.release(shard_, s.socket);  // before closesocket(): see Frame::release
   ::closesocket(s.socket);
   s.closed = true;
-  frame_.release(shard_);
   assigned_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
@@ -493,8 +493,8 @@ void Group::close_everything() {
     left.swap(inbox_);
   }
   for (SOCKET s : left) {
+    frame_.release(shard_, s);
     ::closesocket(s);
-    frame_.release(shard_);
     assigned_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
@@ -562,7 +562,7 @@ class Acceptor {
         }
         continue;
       }
-      if (!frame_.admit(shard_)) {
+      if (!frame_.admit(shard_, s)) {
         ::closesocket(s);
         continue;
       }
@@ -573,8 +573,8 @@ class Acceptor {
       } catch (...) {
         // No memory for the inbox, or no thread for a new group.
         shard_.error(ErrorClass::io);
+        frame_.release(shard_, s);
         ::closesocket(s);
-        frame_.release(shard_);
       }
     }
   }

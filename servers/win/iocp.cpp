@@ -724,7 +724,8 @@ class IocpServer {
       if (ctx.state == State::draining) draining_.fetch_sub(1, std::memory_order_relaxed);
       ctx.conn.reset();
       if (ctx.admitted) {
-        frame_.release(ts.shard);
+        // The socket is still open here (closed or recycled below).
+        frame_.release(ts.shard, static_cast<wsb::net::socket_t>(ctx.socket));
         ctx.admitted = false;
       }
       // Only sockets whose peer closed first are recycled. Where the server
@@ -886,7 +887,9 @@ class IocpServer {
                    &remote_length);
     if (auto endpoint = wsb::net::Endpoint::from(remote, remote_length)) ctx.peer = *endpoint;
 
-    if (!frame_.admit(ts.shard)) return;  // counted as refused
+    if (!frame_.admit(ts.shard, static_cast<wsb::net::socket_t>(ctx.socket))) {
+      return;  // counted as refused (or banned)
+    }
     ctx.admitted = true;
 
     // Options are not inherited from the listener through AcceptEx, so they

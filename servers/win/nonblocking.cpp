@@ -148,7 +148,7 @@ class NonblockingServer {
         return true;
       }
       progress = true;
-      if (!frame_.admit(shard_)) {
+      if (!frame_.admit(shard_, s)) {
         ::closesocket(s);
         continue;
       }
@@ -158,16 +158,16 @@ class NonblockingServer {
       u_long non_blocking = 1;
       if (::ioctlsocket(s, FIONBIO, &non_blocking) != 0 || !wsb::net::set_nodelay(s)) {
         shard_.error(wsb::server::classify_io_error(::WSAGetLastError()));
+        frame_.release(shard_, s);
         ::closesocket(s);
-        frame_.release(shard_);
         continue;
       }
       try {
         clients_.push_back(Client{s, Connection(frame_, shard_)});
       } catch (const std::bad_alloc&) {
         shard_.error(ErrorClass::io);
+        frame_.release(shard_, s);
         ::closesocket(s);
-        frame_.release(shard_);
       }
     }
     return progress;
@@ -263,8 +263,8 @@ class NonblockingServer {
   }
 
   void close(Client& client) noexcept {
+    frame_.release(shard_, client.socket);
     ::closesocket(client.socket);
-    frame_.release(shard_);
   }
 
   // A pass found nothing to do.

@@ -306,8 +306,8 @@ void Group::take_inbox() {
     } catch (...) {
       // Out of memory or out of event objects: this connection cannot be served.
       shard_.error(ErrorClass::io);
+      frame_.release(shard_, a.socket);
       ::closesocket(a.socket);
-      frame_.release(shard_);
       assigned_.fetch_sub(1, std::memory_order_acq_rel);
       continue;
     }
@@ -468,9 +468,9 @@ void Group::close(Peer& p) {
 
 void Group::reap(Peer& p) {
   if (p.receive.in_flight || p.send.in_flight) return;
+  frame_.release(shard_, p.socket);  // before closesocket(): see Frame::release
   ::closesocket(p.socket);
   p.state = Peer::State::closed;
-  frame_.release(shard_);
   assigned_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
@@ -524,9 +524,9 @@ void Group::cancel_and_wait_all() {
       ::WSAWaitForMultipleEvents(1, &event, TRUE, WSA_INFINITE, FALSE);
       op->in_flight = false;
     }
+    frame_.release(shard_, p.socket);
     ::closesocket(p.socket);
     p.state = Peer::State::closed;
-    frame_.release(shard_);
     assigned_.fetch_sub(1, std::memory_order_acq_rel);
   }
   peers_.clear();
@@ -539,8 +539,8 @@ void Group::close_inbox() {
     left.swap(inbox_);
   }
   for (const Accepted& a : left) {
+    frame_.release(shard_, a.socket);
     ::closesocket(a.socket);
-    frame_.release(shard_);
     assigned_.fetch_sub(1, std::memory_order_acq_rel);
   }
 }
@@ -684,7 +684,7 @@ class Acceptor {
     get_addresses_(a.addresses, 0, kAddressLength, kAddressLength, &local, &local_length, &remote,
                    &remote_length);
     const Accepted accepted{s, Endpoint::from(remote, remote_length).value_or(Endpoint{})};
-    if (!frame_.admit(shard_)) {
+    if (!frame_.admit(shard_, s)) {
       ::closesocket(s);
       return true;
     }
@@ -696,8 +696,8 @@ class Acceptor {
     } catch (...) {
       // No memory for the inbox, or no thread for a new group.
       shard_.error(ErrorClass::io);
+      frame_.release(shard_, s);
       ::closesocket(s);
-      frame_.release(shard_);
     }
     return true;
   }

@@ -280,16 +280,16 @@ void CALLBACK IoThread::send_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED over
 void IoThread::adopt(SOCKET s, const Endpoint& peer) {
   if (stopping_) {
     // Not expected (the stop APC is queued after the last hand-over).
+    frame_.release(shard_, s);
     ::closesocket(s);
-    frame_.release(shard_);
     return;
   }
   try {
     peers_.push_back(std::make_unique<Peer>(*this, frame_, shard_, s, peer));
   } catch (...) {
     shard_.error(ErrorClass::io);
+    frame_.release(shard_, s);
     ::closesocket(s);
-    frame_.release(shard_);
     return;
   }
   Peer& p = *peers_.back();
@@ -421,10 +421,10 @@ void IoThread::finish(Peer& p) {
 void IoThread::close(Peer& p) {
   if (p.state == Peer::State::closed) return;
   if (p.outstanding != 0) ::CancelIoEx(reinterpret_cast<HANDLE>(p.socket), nullptr);
+  frame_.release(shard_, p.socket);  // before closesocket(): see Frame::release
   ::closesocket(p.socket);
   p.socket = INVALID_SOCKET;
   p.state = Peer::State::closed;
-  frame_.release(shard_);
 }
 
 void IoThread::free_if_done(Peer& p) {
@@ -587,7 +587,7 @@ class Acceptor {
     get_addresses_(a.addresses, 0, kAddressLength, kAddressLength, &local, &local_length, &remote,
                    &remote_length);
     const Endpoint peer = Endpoint::from(remote, remote_length).value_or(Endpoint{});
-    if (!frame_.admit(shard_)) {
+    if (!frame_.admit(shard_, s)) {
       ::closesocket(s);
       return true;
     }
@@ -600,8 +600,8 @@ class Acceptor {
     next_thread_ = (next_thread_ + 1) % threads_.size();
     if (!thread.assign(s, peer)) {
       shard_.error(ErrorClass::io);
+      frame_.release(shard_, s);
       ::closesocket(s);
-      frame_.release(shard_);
     }
     return true;
   }

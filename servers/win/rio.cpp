@@ -244,6 +244,9 @@ struct Slot {
   bool send_pending = false;
   bool peer_closed = false;
   bool admitted = false;
+  // The handle admitted (Frame::admit(shard, socket)), kept for the release,
+  // which comes after hard_close() has closed the socket.
+  wsb::net::socket_t admitted_as = 0;
   bool charged = false;  // counted in worker->cq_used
   int outstanding = 0;   // requests posted and not yet dequeued
   Clock::time_point drain_deadline{};
@@ -515,13 +518,14 @@ class RioServer {
       free_unserved(slot);
       return;
     }
-    if (!frame_.admit(*control_shard_)) {  // counted as refused
+    slot.admitted_as = static_cast<wsb::net::socket_t>(slot.socket);
+    if (!frame_.admit(*control_shard_, slot.admitted_as)) {  // counted as refused (or banned)
       free_unserved(slot);
       return;
     }
     if (!wsb::net::set_nodelay(static_cast<wsb::net::socket_t>(slot.socket))) {
       control_shard_->error(wsb::server::classify_io_error(::WSAGetLastError()));
-      frame_.release(*control_shard_);
+      frame_.release(*control_shard_, slot.admitted_as);
       free_unserved(slot);
       return;
     }
@@ -533,7 +537,7 @@ class RioServer {
     if (!::PostQueuedCompletionStatus(worker.port, 0, handoff_key, &slot.accept_io.ov)) {
       control_shard_->error(ErrorClass::io);
       slot.admitted = false;
-      frame_.release(*control_shard_);
+      frame_.release(*control_shard_, slot.admitted_as);
       free_unserved(slot);
     }
   }
@@ -725,7 +729,7 @@ class RioServer {
   }
 
   void release_admission(Worker& w, Slot& slot) noexcept {
-    if (slot.admitted) frame_.release(*w.shard);
+    if (slot.admitted) frame_.release(*w.shard, slot.admitted_as);
     slot.admitted = false;
   }
 

@@ -382,8 +382,8 @@ class Group {
   }
 
   void close(SOCKET s, StatsShard& shard) noexcept {
+    frame_.release(shard, s);
     ::closesocket(s);
-    frame_.release(shard);
     load_.fetch_sub(1, std::memory_order_relaxed);
   }
 
@@ -455,8 +455,8 @@ class SelectServer {
     for (auto& group : groups_) {
       group->join();
       for (const SOCKET s : group->take_unadopted()) {
+        frame_.release(shard, s);
         ::closesocket(s);
-        frame_.release(shard);
       }
     }
     groups_.clear();
@@ -481,7 +481,7 @@ class SelectServer {
         }
         return;
       }
-      if (!frame_.admit(shard)) {
+      if (!frame_.admit(shard, s)) {
         ::closesocket(s);
         continue;
       }
@@ -500,8 +500,8 @@ class SelectServer {
       } else {
         continue;
       }
+      frame_.release(shard, s);
       ::closesocket(s);
-      frame_.release(shard);
     }
   }
 

@@ -19,7 +19,9 @@
 //               [--build-hint TEXT] [--wine-wrapper PATH] [gtest options]
 //
 // docs/reliability.md lists every scenario and what each program does in it.
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -860,6 +862,93 @@ TEST_F(FaultTest, DescriptorExhaustion) {
   // The flood connections that were accepted saw the client's close
   // (clean) or its reset (the client closed with a reply unread: none here).
   expect_errors({{"out_of_descriptors", stat("errors.out_of_descriptors")}});
+}
+
+// A TCP connection to `target` from the local address `source` (another
+// loopback address, such as 127.0.0.2, to look like a second client host).
+Socket connect_from(const char* source, const suite::Target& target, std::string& error) {
+  Socket s(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  if (!s.valid() || ::inet_pton(AF_INET, source, &local.sin_addr) != 1 ||
+      ::bind(s.fd(), reinterpret_cast<const sockaddr*>(&local), sizeof local) != 0) {
+    error = "socket/bind " + std::string(source) + ": " + suite::errno_text(errno);
+    return {};
+  }
+  if (::connect(s.fd(), reinterpret_cast<const sockaddr*>(&target.address), target.length) != 0 &&
+      errno != EINPROGRESS) {
+    error = "connect: " + suite::errno_text(errno);
+    return {};
+  }
+  pollfd p{s.fd(), POLLOUT, 0};
+  int code = 0;
+  socklen_t len = sizeof code;
+  if (::poll(&p, 1, static_cast<int>(limits().exchange.count())) != 1 ||
+      ::getsockopt(s.fd(), SOL_SOCKET, SO_ERROR, &code, &len) != 0 || code != 0) {
+    error = "connect from " + std::string(source) + ": " + suite::errno_text(code);
+    return {};
+  }
+  return s;
+}
+
+// --max-conns-per-ip 3 --ban-time 2s (seed 002's defence): a fourth
+// connection from 127.0.0.1 is closed at once and bans the address, so that
+// a later one is refused too even though only two are online by then; the
+// connections already online keep being served, another address (127.0.0.2)
+// is served meanwhile, and once the ban has expired 127.0.0.1 is served again.
+TEST_F(FaultTest, PerAddressLimitAndBan) {
+  if (config().sequential) {
+    GTEST_SKIP() << "a one-client-at-a-time model never has more than one connection online "
+                    "from any address";
+  }
+  const milliseconds ban = config().wine ? milliseconds(4000) : milliseconds(2000);
+  WSB_START(Protocol::upper,
+            {"--max-conns-per-ip", "3", "--ban-time", std::to_string(ban.count()) + "ms"});
+  const proto::ClientFactory factory = make_factory(Protocol::upper, 1, 64);
+  std::vector<Socket> held;
+  std::vector<std::unique_ptr<proto::ClientDriver>> drivers;
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    held.push_back(connect());
+    ASSERT_TRUE(held.back().valid());
+    drivers.push_back(factory.make(i));
+    ASSERT_EQ(suite::round_trips(held.back(), *drivers.back(), 1, after(limits().exchange)), "");
+  }
+  const auto banned_at = Clock::now();
+  {
+    Socket fourth = connect();
+    std::string received;
+    EXPECT_TRUE(!fourth.valid() || closed_by_server(fourth, &received))
+        << "a fourth connection from one address was served with --max-conns-per-ip 3";
+    EXPECT_EQ(received, "");
+  }
+  held.pop_back();  // two online now: below the limit, but the address is banned
+  ASSERT_TRUE(server_->wait_online(2, limits().settle));
+  {
+    Socket again = connect();
+    std::string received;
+    EXPECT_TRUE(!again.valid() || closed_by_server(again, &received))
+        << "a banned address was served again before --ban-time passed";
+    EXPECT_EQ(received, "");
+  }
+  EXPECT_LT(Clock::now() - banned_at, ban) << "the checks took longer than the ban itself";
+  for (std::size_t i = 0; i < held.size(); ++i) {
+    EXPECT_EQ(suite::round_trips(held[i], *drivers[i], 1, after(limits().exchange)), "")
+        << "a connection online before the ban was not served";
+  }
+  std::string error;
+  {
+    Socket other = connect_from("127.0.0.2", target_, error);
+    ASSERT_TRUE(other.valid()) << error;
+    auto driver = factory.make(7);
+    EXPECT_EQ(suite::round_trips(other, *driver, 2, after(limits().exchange)), "")
+        << "another address was refused while 127.0.0.1 was banned";
+  }
+  held.clear();
+  std::this_thread::sleep_until(banned_at + ban + milliseconds(200));
+  expect_recovered("a per-address ban");  // 127.0.0.1 again, after the ban
+  ASSERT_NO_FATAL_FAILURE(stop());
+  expect_connections(3 + 1);
+  expect_errors({{"banned", 2}});
 }
 
 // ---------------------------------------------------------------------------

@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
             }
             break;
           }
-          if (!frame.admit(shard)) {
+          if (!frame.admit(shard, s)) {
             net::close_socket(s);
             continue;
           }
@@ -180,15 +180,15 @@ int main(int argc, char** argv) {
           continue;
         }
         if (!it->conn.failed()) net::shutdown_send(it->socket);
+        frame.release(shard, it->socket);  // before the close: see Frame::release
         net::close_socket(it->socket);
-        frame.release(shard);
         it = peers.erase(it);
       }
     }
 
     for (Peer& p : peers) {
+      frame.release(shard, p.socket);
       net::close_socket(p.socket);
-      frame.release(shard);
     }
     peers.clear();
     net::close_socket(listener);

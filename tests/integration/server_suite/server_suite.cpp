@@ -74,9 +74,9 @@ using std::chrono::milliseconds;
 
 // The error classes the final statistics report, as "errors.<name>"
 // (server/options.hpp, ErrorClass).
-constexpr std::array<const char*, 10> error_classes = {
-    "malformed",    "oversized", "truncated",     "unsupported",        "reset",
-    "idle_timeout", "refused",   "accept_failed", "out_of_descriptors", "io"};
+constexpr std::array<const char*, 11> error_classes = {
+    "malformed",    "oversized", "truncated",     "unsupported",        "reset", "idle_timeout",
+    "refused",      "accept_failed", "out_of_descriptors", "io",        "banned"};
 
 std::string tail(const std::string& text, std::size_t max) {
   if (text.size() <= max) return text;

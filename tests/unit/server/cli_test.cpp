@@ -23,6 +23,8 @@ TEST(Cli, Defaults) {
   EXPECT_EQ(o.protocol, proto::Protocol::upper);
   EXPECT_EQ(o.threads, 3);  // 0 on the command line means the model's default
   EXPECT_EQ(o.max_connections, 0);
+  EXPECT_EQ(o.max_conns_per_ip, 0);
+  EXPECT_EQ(o.ban_time, 10s);
   EXPECT_EQ(o.idle_timeout, 0ns);
   EXPECT_EQ(o.duration, 0ns);
   EXPECT_EQ(o.stats_interval, 1s);
@@ -45,6 +47,10 @@ TEST(Cli, EveryFlagWithUnits) {
                            "4",
                            "--max-connections",
                            "100",
+                           "--max-conns-per-ip",
+                           "5",
+                           "--ban-time",
+                           "2m",
                            "--idle-timeout",
                            "500ms",
                            "--duration",
@@ -64,6 +70,8 @@ TEST(Cli, EveryFlagWithUnits) {
   EXPECT_EQ(o.protocol, proto::Protocol::http);
   EXPECT_EQ(o.threads, 4);
   EXPECT_EQ(o.max_connections, 100);
+  EXPECT_EQ(o.max_conns_per_ip, 5);
+  EXPECT_EQ(o.ban_time, 120s);
   EXPECT_EQ(o.idle_timeout, 500ms);
   EXPECT_EQ(o.duration, 1500ms);
   EXPECT_EQ(o.stats_interval, 2s);
@@ -101,6 +109,7 @@ TEST(Cli, BadValuesExit2) {
       {"--stall", "0/1"},        {"--stats-interval", "1ms"}, {"--bind", "example.com"},
       {"--threads", "-1"},       {"--max-pending", "1.5M"},   {"--max-connections", "-3"},
       {"--backlog", "0"},        {"--idle-timeout", "-1s"},   {"--port"},
+      {"--max-conns-per-ip", "-1"}, {"--ban-time", "soon"},
       {"unexpected-positional"},
   };
   for (const auto& args : cases) {
@@ -207,6 +216,7 @@ TEST(ErrorClasses, NamesAndClassification) {
   EXPECT_EQ(name(ErrorClass::idle_timeout), "idle_timeout");
   EXPECT_EQ(name(ErrorClass::out_of_descriptors), "out_of_descriptors");
   EXPECT_EQ(name(ErrorClass::io), "io");
+  EXPECT_EQ(name(ErrorClass::banned), "banned");
   EXPECT_EQ(name(ErrorClass::count_), "unknown");
   for (std::size_t i = 0; i < error_class_count; ++i) {
     const auto n = name(static_cast<ErrorClass>(i));
