@@ -32,18 +32,19 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "platform/win/winsock.hpp"
+#include "server/model.hpp"
 
 namespace {
 
-using wsb::server::classify_accept_error;
-using wsb::server::classify_io_error;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
+using namespace wsb::server::model;
+// A manual-reset WSAEVENT, closed with its owner: it stays signalled until
+// WSAEnumNetworkEvents (or WSAResetEvent) resets it, so waiting on it again
+// never loses a notification.
+using wsb::net::win::Event;
+using wsb::net::win::milliseconds_until;
+using wsb::net::win::serve_signalled;
+using wsb::net::win::failure;
 
 // One wait covers 64 handles; slot 0 of every group is its control event.
 constexpr std::size_t kSocketsPerGroup = WSA_MAXIMUM_WAIT_EVENTS - 1;
@@ -57,36 +58,6 @@ constexpr auto kLingerLimit = std::chrono::seconds(2);
 // Data is copied into the Connection at once, so one receive buffer per
 // thread suffices.
 constexpr int kReceiveBuffer = 64 * 1024;
-
-std::string wsa_failure(const char* call) {
-  const int code = ::WSAGetLastError();
-  return std::string(call) + " failed: " + wsb::net::error_text(code);
-}
-
-// A WSAEVENT that is closed with its owner. WSACreateEvent makes a
-// manual-reset event: it stays signalled until WSAEnumNetworkEvents (or
-// WSAResetEvent) resets it, so waiting on it again never loses a notification.
-class Event {
- public:
-  Event() : handle_(::WSACreateEvent()) {
-    if (handle_ == WSA_INVALID_EVENT) {
-      throw wsb::net::NetError(::WSAGetLastError(), wsa_failure("WSACreateEvent()"));
-    }
-  }
-  ~Event() { ::WSACloseEvent(handle_); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  WSAEVENT get() const noexcept { return handle_; }
-
- private:
-  WSAEVENT handle_;
-};
-
-DWORD milliseconds_until(Clock::time_point deadline, Clock::time_point now) {
-  if (deadline <= now) return 0;
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-  return static_cast<DWORD>(std::min<long long>(ms, INFINITE - 1));
-}
 
 // One connection of a group: its socket, its event and its protocol state.
 struct Slot {
@@ -199,7 +170,7 @@ void Group::run() noexcept {
     const DWORD rc = ::WSAWaitForMultipleEvents(count, events_, FALSE,
                                                 milliseconds_until(next_tick, Clock::now()), FALSE);
     if (rc == WSA_WAIT_FAILED) {
-      frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
+      frame_.fail(failure("WSAWaitForMultipleEvents()"));
       break;
     }
     if (rc != WSA_WAIT_TIMEOUT) service_signalled(rc - WSA_WAIT_EVENT_0, count);
@@ -214,30 +185,17 @@ void Group::run() noexcept {
   close_everything();
 }
 
-// The wait reports only the LOWEST signalled index. Serving just that one and
-// waiting again would starve the sockets at high indexes whenever a low one is
-// busy, so after each served index the rest of the array is polled with a
-// zero timeout, which again yields the lowest signalled index above it. One
-// pass thus serves every event that is signalled, in index order, at the cost
-// of one extra wait per signalled event (not one per socket).
+// Serves every signalled event of the pass in index order (see
+// serve_signalled(): the wait reports only the lowest signalled index).
 void Group::service_signalled(DWORD first, DWORD count) {
-  DWORD index = first;
-  for (;;) {
+  const bool polled = serve_signalled(events_, count, first, [this](DWORD index) {
     if (index == 0) {
       take_inbox();
     } else {
       service(*slots_[index - 1], events_[index]);
     }
-    const DWORD next = index + 1;
-    if (next >= count) return;
-    const DWORD rc = ::WSAWaitForMultipleEvents(count - next, events_ + next, FALSE, 0, FALSE);
-    if (rc == WSA_WAIT_TIMEOUT) return;
-    if (rc == WSA_WAIT_FAILED) {
-      frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
-      return;
-    }
-    index = next + (rc - WSA_WAIT_EVENT_0);
-  }
+  });
+  if (!polled) frame_.fail(failure("WSAWaitForMultipleEvents()"));
 }
 
 void Group::take_inbox() {
@@ -351,16 +309,13 @@ Group::Received Group::receive_once(Slot& s) {
   }
   if (n == 0) {
     // Wine 8 reports a peer's reset like a FIN: FD_CLOSE with error 0, then
-    // recv() returns 0. A zero-byte send() tells the two apart: after a FIN
-    // it succeeds (sending stays legal on a half-closed connection), after a
-    // reset it fails with WSAECONNRESET. On Windows, where FD_CLOSE already
-    // carries the reset, it costs one call per connection.
-    if (::send(s.socket, buffer_.get(), 0, 0) == SOCKET_ERROR) {
-      const int code = ::WSAGetLastError();
-      if (wsb::net::is_reset(code)) {
-        s.connection.on_error(classify_io_error(code));
-        return Received::failed;
-      }
+    // recv() returns 0. A zero-byte send() tells the two apart
+    // (error_after_end_of_stream); only a reset ends the connection here, any
+    // other failure of the probe reads as the FIN.
+    if (const int code = wsb::net::win::error_after_end_of_stream(s.socket);
+        wsb::net::is_reset(code)) {
+      s.connection.on_error(classify_io_error(code));
+      return Received::failed;
     }
     s.eof = true;
     s.fin_reported = false;
@@ -511,7 +466,7 @@ class Acceptor {
     // The listener joins the event model too. WSAEventSelect also makes it
     // non-blocking, which accept() below relies on.
     if (::WSAEventSelect(listener_, listen_event_.get(), FD_ACCEPT) == SOCKET_ERROR) {
-      throw wsb::net::NetError(::WSAGetLastError(), wsa_failure("WSAEventSelect(listener)"));
+      throw wsb::net::NetError(::WSAGetLastError(), failure("WSAEventSelect(listener)"));
     }
   }
 
@@ -521,13 +476,13 @@ class Acceptor {
     for (;;) {
       const DWORD rc = ::WSAWaitForMultipleEvents(2, events, FALSE, WSA_INFINITE, FALSE);
       if (rc == WSA_WAIT_FAILED) {
-        frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
+        frame_.fail(failure("WSAWaitForMultipleEvents()"));
         break;
       }
       if (rc == WSA_WAIT_EVENT_0 || frame_.stopping()) break;
       WSANETWORKEVENTS ne{};
       if (::WSAEnumNetworkEvents(listener_, listen_event_.get(), &ne) == SOCKET_ERROR) {
-        frame_.fail(wsa_failure("WSAEnumNetworkEvents(listener)"));
+        frame_.fail(failure("WSAEnumNetworkEvents(listener)"));
         break;
       }
       if ((ne.lNetworkEvents & FD_ACCEPT) == 0) continue;
