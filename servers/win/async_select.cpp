@@ -325,15 +325,11 @@ void Pump::on_accept(int error) noexcept {
   if (s == INVALID_SOCKET) {
     const int code = ::WSAGetLastError();
     if (code == WSAEWOULDBLOCK) return;  // another message's accept() took it
-    const ErrorClass c = classify_accept_error(code);
-    shard.error(c);
-    if (c == ErrorClass::out_of_descriptors) {
+    if (on_accept_failure(frame_, shard, code) == AcceptFailure::pause) {
       // The connection stays queued and Winsock would post FD_ACCEPT again at
       // once, flooding the queue: stop listening for a while.
       ::WSAAsyncSelect(listener_, window_, wm_socket, 0);
       ::SetTimer(window_, accept_retry_timer, out_of_descriptors_pause_ms, nullptr);
-    } else if (c != ErrorClass::reset) {
-      frame_.fail("accept() failed: " + wsb::net::error_text(code));
     }
     return;
   }

@@ -73,15 +73,10 @@ class BlockingSingleServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (frame_.stopping()) break;
-        const ErrorClass c = classify_accept_error(code);
-        shard.error(c);
-        if (c == ErrorClass::reset) continue;  // the client gave up while queued
-        if (c == ErrorClass::out_of_descriptors) {
-          ::Sleep(out_of_descriptors_pause_ms);
-          continue;
-        }
-        frame_.fail("accept() failed: " + wsb::net::error_text(code));
-        break;
+        const AcceptFailure next = on_accept_failure(frame_, shard, code);
+        if (next == AcceptFailure::fatal) break;
+        if (next == AcceptFailure::pause) ::Sleep(out_of_descriptors_pause_ms);
+        continue;
       }
       if (!frame_.admit(shard)) {
         ::closesocket(s);
@@ -208,8 +203,7 @@ class BlockingSingleServer {
     // WSAETIMEDOUT is SO_RCVTIMEO/SO_SNDTIMEO firing: the client stalled. The
     // Winsock documentation says the socket is then in an indeterminate state
     // and must be closed, which the caller does.
-    conn.on_error(code == WSAETIMEDOUT ? ErrorClass::idle_timeout
-                                       : classify_io_error(code));
+    conn.on_error(code == WSAETIMEDOUT ? ErrorClass::idle_timeout : classify_io_error(code));
   }
 
   Frame& frame_;

@@ -20,18 +20,17 @@
 #include <windows.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/win/group_inbox.hpp"
 #include "platform/win/winsock.hpp"
 #include "server/model.hpp"
 
@@ -42,9 +41,10 @@ using namespace wsb::server::model;
 // WSAEnumNetworkEvents (or WSAResetEvent) resets it, so waiting on it again
 // never loses a notification.
 using wsb::net::win::Event;
+using wsb::net::win::failure;
+using wsb::net::win::GroupInbox;
 using wsb::net::win::milliseconds_until;
 using wsb::net::win::serve_signalled;
-using wsb::net::win::failure;
 
 // One wait covers 64 handles; slot 0 of every group is its control event.
 constexpr std::size_t kSocketsPerGroup = WSA_MAXIMUM_WAIT_EVENTS - 1;
@@ -95,7 +95,7 @@ class Group {
  public:
   Group(Frame& frame, StatsShard& shard)
       : frame_(frame), shard_(shard), buffer_(std::make_unique<char[]>(kReceiveBuffer)) {
-    events_[0] = control_.get();
+    events_[0] = inbox_.event();
     thread_ = std::thread([this] { run(); });
   }
   ~Group() {
@@ -108,28 +108,14 @@ class Group {
   Group(const Group&) = delete;
   Group& operator=(const Group&) = delete;
 
-  // Accepting thread only. Sockets assigned to this group and not yet closed.
-  // Only the accepting thread increases it, so a value below the limit stays
-  // below it until the next assign().
-  std::size_t load() const noexcept { return assigned_.load(std::memory_order_acquire); }
-
+  // Accepting thread only: sockets assigned to this group and not yet closed.
+  std::size_t load() const noexcept { return inbox_.load(); }
   // Accepting thread only: queues an accepted socket for this group and wakes
   // the group thread through its control event. Throws std::bad_alloc.
-  void assign(SOCKET s) {
-    {
-      std::lock_guard lock(mutex_);
-      inbox_.push_back(s);
-    }
-    assigned_.fetch_add(1, std::memory_order_acq_rel);
-    ::WSASetEvent(control_.get());
-  }
-
+  void assign(SOCKET s) { inbox_.assign(s); }
   // Accepting thread, after it stopped accepting: the group closes every
   // socket (including any still in the inbox) and its thread ends.
-  void request_stop() noexcept {
-    stop_.store(true, std::memory_order_release);
-    ::WSASetEvent(control_.get());
-  }
+  void request_stop() noexcept { inbox_.request_stop(); }
 
  private:
   void run() noexcept;
@@ -150,12 +136,9 @@ class Group {
 
   Frame& frame_;
   StatsShard& shard_;
-  Event control_;
-  std::mutex mutex_;
-  std::vector<SOCKET> inbox_;  // guarded by mutex_
-  std::atomic<std::size_t> assigned_{0};
-  std::atomic<bool> stop_{false};
-  // Group thread only. events_[0] is control_; events_[i + 1] is
+  // Sockets handed over by the accepting thread, and the control event.
+  GroupInbox<SOCKET> inbox_;
+  // Group thread only. events_[0] is the control event; events_[i + 1] is
   // slots_[i]->event, so a wait result maps to a slot without a search.
   WSAEVENT events_[WSA_MAXIMUM_WAIT_EVENTS]{};
   std::vector<std::unique_ptr<Slot>> slots_;
@@ -174,7 +157,7 @@ void Group::run() noexcept {
       break;
     }
     if (rc != WSA_WAIT_TIMEOUT) service_signalled(rc - WSA_WAIT_EVENT_0, count);
-    if (stop_.load(std::memory_order_acquire)) break;
+    if (inbox_.stop_requested()) break;
     const auto now = Clock::now();
     if (now >= next_tick) {
       housekeeping(now);
@@ -199,15 +182,7 @@ void Group::service_signalled(DWORD first, DWORD count) {
 }
 
 void Group::take_inbox() {
-  // Reset before taking the inbox: a socket assigned after this point sets the
-  // event again, so it cannot be left behind unnoticed.
-  ::WSAResetEvent(control_.get());
-  std::vector<SOCKET> arrived;
-  {
-    std::lock_guard lock(mutex_);
-    arrived.swap(inbox_);
-  }
-  for (SOCKET s : arrived)
+  for (SOCKET s : inbox_.take())
     adopt(s);
 }
 
@@ -220,7 +195,7 @@ void Group::adopt(SOCKET s) {
     shard_.error(ErrorClass::io);
     ::closesocket(s);
     frame_.release(shard_);
-    assigned_.fetch_sub(1, std::memory_order_acq_rel);
+    inbox_.closed();
     return;
   }
   // An accepted socket inherits the listener's WSAEventSelect registration
@@ -390,7 +365,7 @@ void Group::close(Slot& s) {
   ::closesocket(s.socket);
   s.closed = true;
   frame_.release(shard_);
-  assigned_.fetch_sub(1, std::memory_order_acq_rel);
+  inbox_.closed();
 }
 
 void Group::housekeeping(Clock::time_point now) {
@@ -442,15 +417,10 @@ void Group::close_everything() {
     if (!slot->closed) close(*slot);
   }
   slots_.clear();
-  std::vector<SOCKET> left;
-  {
-    std::lock_guard lock(mutex_);
-    left.swap(inbox_);
-  }
-  for (SOCKET s : left) {
+  for (SOCKET s : inbox_.take_left()) {
     ::closesocket(s);
     frame_.release(shard_);
-    assigned_.fetch_sub(1, std::memory_order_acq_rel);
+    inbox_.closed();
   }
 }
 
@@ -536,12 +506,7 @@ class Acceptor {
 
   // The least loaded group that has room; a new group thread when all are full.
   Group& group_with_room() {
-    Group* best = nullptr;
-    for (auto& group : groups_) {
-      if (group->load() < kSocketsPerGroup && (best == nullptr || group->load() < best->load())) {
-        best = group.get();
-      }
-    }
+    Group* best = wsb::net::win::least_loaded_with_room(groups_, kSocketsPerGroup);
     return best != nullptr ? *best : add_group();
   }
 

@@ -274,7 +274,7 @@ struct SocketContext {
 
   char* recv_buffer = nullptr;  // this context's slice of its segment's slab
   std::uint32_t index = 0;      // position in the pool
-  AcceptAddresses addresses;  // where AcceptEx writes both addresses
+  AcceptAddresses addresses;    // where AcceptEx writes both addresses
 };
 
 // Per-thread state: the thread's own statistics shard (admissions, accept
@@ -848,8 +848,7 @@ class IocpServer {
       // passes there and breaks on Windows.)
       SharedLock guard(listener_lock_);
       if (!listener_open_) return;
-      if (const int code = wsb::net::win::update_accept_context(ctx.socket, listener_);
-          code != 0) {
+      if (const int code = wsb::net::win::update_accept_context(ctx.socket, listener_); code != 0) {
         ts.shard.error(classify_accept_error(code));
         return;
       }
@@ -1462,7 +1461,7 @@ class IocpServer {
   int family_ = AF_INET;
   SRWLOCK listener_lock_ = SRWLOCK_INIT;
   bool listener_open_ = false;  // guarded by listener_lock_
-  AcceptExFunctions accept_;  // AcceptEx and GetAcceptExSockaddrs
+  AcceptExFunctions accept_;    // AcceptEx and GetAcceptExSockaddrs
   LPFN_DISCONNECTEX disconnect_ex_ = nullptr;
   bool skip_mode_ = false;  // --skip-on-success, and safe here
   bool reuse_ = false;      // --reuse-sockets, and the probe passed

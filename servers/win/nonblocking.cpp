@@ -118,16 +118,11 @@ class NonblockingServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return progress;
-        const ErrorClass c = classify_accept_error(code);
-        shard_.error(c);
-        if (c == ErrorClass::reset) continue;  // the client gave up while queued
-        if (c == ErrorClass::out_of_descriptors) {
-          // The pending connection stays queued and accept() would fail again
-          // at once: without a pause the loop would spin on it.
-          accept_resume_ = now + out_of_descriptors_pause;
-        } else {
-          frame_.fail("accept() failed: " + wsb::net::error_text(code));
-        }
+        const AcceptFailure next = on_accept_failure(frame_, shard_, code);
+        if (next == AcceptFailure::retry) continue;  // the client gave up while queued
+        // The pending connection stays queued and accept() would fail again
+        // at once: without a pause the loop would spin on it.
+        if (next == AcceptFailure::pause) accept_resume_ = now + out_of_descriptors_pause;
         return true;
       }
       progress = true;

@@ -27,12 +27,10 @@
 #include <mswsock.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
@@ -40,6 +38,7 @@
 
 #include "platform/net.hpp"
 #include "platform/win/event_acceptor.hpp"
+#include "platform/win/group_inbox.hpp"
 #include "platform/win/winsock.hpp"
 #include "server/model.hpp"
 
@@ -53,6 +52,7 @@ using wsb::net::Endpoint;
 using wsb::net::win::Event;
 using wsb::net::win::EventAcceptor;
 using wsb::net::win::failure;
+using wsb::net::win::GroupInbox;
 using wsb::net::win::milliseconds_until;
 using wsb::net::win::serve_signalled;
 
@@ -129,7 +129,7 @@ struct Peer {
 class Group {
  public:
   Group(Frame& frame, StatsShard& shard) : frame_(frame), shard_(shard) {
-    events_[0] = control_.get();
+    events_[0] = inbox_.event();
     thread_ = std::thread([this] { run(); });
   }
   ~Group() {
@@ -142,25 +142,12 @@ class Group {
   Group(const Group&) = delete;
   Group& operator=(const Group&) = delete;
 
-  // Accepting thread only: connections assigned and not yet closed. Only the
-  // accepting thread increases it.
-  std::size_t load() const noexcept { return assigned_.load(std::memory_order_acquire); }
-
+  // Accepting thread only: connections assigned and not yet closed.
+  std::size_t load() const noexcept { return inbox_.load(); }
   // Accepting thread only. Throws std::bad_alloc.
-  void assign(const Accepted& a) {
-    {
-      std::lock_guard lock(mutex_);
-      inbox_.push_back(a);
-    }
-    assigned_.fetch_add(1, std::memory_order_acq_rel);
-    ::WSASetEvent(control_.get());
-  }
-
+  void assign(const Accepted& a) { inbox_.assign(a); }
   // Accepting thread, after it stopped accepting.
-  void request_stop() noexcept {
-    stop_.store(true, std::memory_order_release);
-    ::WSASetEvent(control_.get());
-  }
+  void request_stop() noexcept { inbox_.request_stop(); }
 
  private:
   void run() noexcept;
@@ -182,12 +169,9 @@ class Group {
 
   Frame& frame_;
   StatsShard& shard_;
-  Event control_;
-  std::mutex mutex_;
-  std::vector<Accepted> inbox_;  // guarded by mutex_
-  std::atomic<std::size_t> assigned_{0};
-  std::atomic<bool> stop_{false};
-  // Group thread only. events_[0] is control_; peers_[k] owns events_[1 + 2k]
+  // Sockets handed over by the accepting thread, and the control event.
+  GroupInbox<Accepted> inbox_;
+  // Group thread only. events_[0] is the control event; peers_[k] owns events_[1 + 2k]
   // (receive) and events_[2 + 2k] (send), so a wait result maps to its
   // operation without a search.
   WSAEVENT events_[WSA_MAXIMUM_WAIT_EVENTS]{};
@@ -206,7 +190,7 @@ void Group::run() noexcept {
       break;
     }
     if (rc != WSA_WAIT_TIMEOUT) service_signalled(rc - WSA_WAIT_EVENT_0, count);
-    if (stop_.load(std::memory_order_acquire)) break;
+    if (inbox_.stop_requested()) break;
     const auto now = Clock::now();
     if (now >= next_tick) {
       housekeeping(now);
@@ -234,15 +218,7 @@ void Group::service_signalled(DWORD first, DWORD count) {
 }
 
 void Group::take_inbox() {
-  // Reset before taking the inbox: a socket assigned after this point sets the
-  // event again.
-  ::WSAResetEvent(control_.get());
-  std::vector<Accepted> arrived;
-  {
-    std::lock_guard lock(mutex_);
-    arrived.swap(inbox_);
-  }
-  for (const Accepted& a : arrived) {
+  for (const Accepted& a : inbox_.take()) {
     std::unique_ptr<Peer> peer;
     try {
       peer = std::make_unique<Peer>(frame_, shard_, a);
@@ -251,7 +227,7 @@ void Group::take_inbox() {
       shard_.error(ErrorClass::io);
       ::closesocket(a.socket);
       frame_.release(shard_);
-      assigned_.fetch_sub(1, std::memory_order_acq_rel);
+      inbox_.closed();
       continue;
     }
     const std::size_t k = peers_.size();
@@ -414,7 +390,7 @@ void Group::reap(Peer& p) {
   ::closesocket(p.socket);
   p.state = Peer::State::closed;
   frame_.release(shard_);
-  assigned_.fetch_sub(1, std::memory_order_acq_rel);
+  inbox_.closed();
 }
 
 void Group::housekeeping(Clock::time_point now) {
@@ -470,21 +446,16 @@ void Group::cancel_and_wait_all() {
     ::closesocket(p.socket);
     p.state = Peer::State::closed;
     frame_.release(shard_);
-    assigned_.fetch_sub(1, std::memory_order_acq_rel);
+    inbox_.closed();
   }
   peers_.clear();
 }
 
 void Group::close_inbox() {
-  std::vector<Accepted> left;
-  {
-    std::lock_guard lock(mutex_);
-    left.swap(inbox_);
-  }
-  for (const Accepted& a : left) {
+  for (const Accepted& a : inbox_.take_left()) {
     ::closesocket(a.socket);
     frame_.release(shard_);
-    assigned_.fetch_sub(1, std::memory_order_acq_rel);
+    inbox_.closed();
   }
 }
 
@@ -540,12 +511,7 @@ class Acceptor final : EventAcceptor::Handler {
   }
 
   Group& group_with_room() {
-    Group* best = nullptr;
-    for (auto& group : groups_) {
-      if (group->load() < kPeersPerGroup && (best == nullptr || group->load() < best->load())) {
-        best = group.get();
-      }
-    }
+    Group* best = wsb::net::win::least_loaded_with_room(groups_, kPeersPerGroup);
     return best != nullptr ? *best : add_group();
   }
 

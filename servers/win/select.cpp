@@ -442,16 +442,11 @@ class SelectServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return;
-        const ErrorClass c = classify_accept_error(code);
-        shard.error(c);
-        if (c == ErrorClass::reset) continue;  // the client gave up while queued
-        if (c == ErrorClass::out_of_descriptors) {
-          // The connection stays queued, so the listener stays readable and
-          // select() would return at once forever: leave it out for a while.
-          accept_resume_ = Clock::now() + out_of_descriptors_pause;
-        } else {
-          frame_.fail("accept() failed: " + wsb::net::error_text(code));
-        }
+        const AcceptFailure next = on_accept_failure(frame_, shard, code);
+        if (next == AcceptFailure::retry) continue;  // the client gave up while queued
+        // The connection stays queued, so the listener stays readable and
+        // select() would return at once forever: leave it out for a while.
+        if (next == AcceptFailure::pause) accept_resume_ = Clock::now() + out_of_descriptors_pause;
         return;
       }
       if (!frame_.admit(shard)) {

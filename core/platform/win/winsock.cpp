@@ -59,8 +59,8 @@ void throw_extension_failure(const char* name, int code) {
 AcceptExFunctions AcceptExFunctions::load(SOCKET listener) {
   AcceptExFunctions f;
   f.accept_ex = load_extension<LPFN_ACCEPTEX>(listener, WSAID_ACCEPTEX, "AcceptEx");
-  f.get_addresses = load_extension<LPFN_GETACCEPTEXSOCKADDRS>(
-      listener, WSAID_GETACCEPTEXSOCKADDRS, "GetAcceptExSockaddrs");
+  f.get_addresses = load_extension<LPFN_GETACCEPTEXSOCKADDRS>(listener, WSAID_GETACCEPTEXSOCKADDRS,
+                                                              "GetAcceptExSockaddrs");
   return f;
 }
 
