@@ -368,11 +368,9 @@ int main(int argc, char** argv) {
                    "client (cap them with --max-connections)\n");
       return 2;
     }
-    // A blocking listener, so that accept() waits. It is created with
-    // WSA_FLAG_OVERLAPPED although no overlapped I/O is done: the Winsock
-    // documentation says SO_RCVTIMEO and SO_SNDTIMEO never take effect on a
-    // socket created by WSASocket without that flag (Wine behaves the same),
-    // and accepted sockets inherit it from the listener.
+    // A blocking listener, so that accept() waits, with WSA_FLAG_OVERLAPPED
+    // for its accepted sockets to inherit: without it SO_RCVTIMEO/SO_SNDTIMEO
+    // (--idle-timeout) would never take effect (see server-blocking-single).
     const SOCKET listener = frame.open_listener({.overlapped = true});
     BlockingThreadsServer server(frame, listener);
     frame.start([&server] { server.wake(); });
