@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <memory>
 #include <vector>
 
 #include "platform/net.hpp"
@@ -16,15 +15,7 @@ using namespace std::chrono_literals;
 namespace net = wsb::net;
 namespace win = wsb::net::win;
 
-class NetEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { startup_ = std::make_unique<net::Startup>(); }
-  void TearDown() override { startup_.reset(); }
-
- private:
-  std::unique_ptr<net::Startup> startup_;
-};
-const auto* const net_environment = ::testing::AddGlobalTestEnvironment(new NetEnvironment);
+// Winsock is initialised for the whole binary by net_test.cpp's environment.
 
 // A connected pair of overlapped sockets (SO_RCVTIMEO needs the flag).
 struct Pair {
