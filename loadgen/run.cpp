@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "schedule.hpp"
+#include "sys.hpp"
 
 namespace wsb::loadgen {
 
@@ -88,6 +89,10 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
   // Each worker's cumulative counters as of its last hand-over.
   std::vector<Counters> handed(workers.size());
 
+  // Open-loop schedules wait until each request's intended time; on Windows
+  // those waits are only as precise as the system timer (sys.hpp), which is
+  // raised to 1 ms until the workers have been joined.
+  const FineTimerResolution timer_resolution(options.mode == Mode::open);
   const bool has_warmup = options.warmup.count() > 0;
   control.phase.store(has_warmup ? Phase::warmup : Phase::measure);
   control.epoch = Clock::now();

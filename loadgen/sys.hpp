@@ -16,6 +16,29 @@ namespace wsb::loadgen {
 // measured as latency. Windows: nothing.
 void tune_worker_thread() noexcept;
 
+// For the lifetime of the object, timed waits are as precise as the system
+// allows. Windows: timeBeginPeriod(1) / timeEndPeriod(1). By default Windows
+// ends timed waits (GetQueuedCompletionStatusEx's timeout included) only at
+// the next tick of its 15.6 ms system timer, so an open-loop (--rate)
+// schedule would send its requests in bursts every 15.6 ms and the lateness
+// would be measured as latency; at 1 ms the error shrinks accordingly. The
+// setting is system-wide and costs power, so it is held for an open-loop run
+// only (run_load does that) and always released. When the call fails the run
+// goes on at the default resolution. POSIX: nothing (timers are already fine
+// grained; tune_worker_thread() removes the timer slack).
+class FineTimerResolution {
+ public:
+  explicit FineTimerResolution(bool wanted) noexcept;
+  ~FineTimerResolution();
+  FineTimerResolution(const FineTimerResolution&) = delete;
+  FineTimerResolution& operator=(const FineTimerResolution&) = delete;
+  // The resolution was raised (false on POSIX, or when not wanted or refused).
+  bool active() const noexcept { return active_; }
+
+ private:
+  bool active_ = false;
+};
+
 // The descriptor budget of the process.
 struct DescriptorLimit {
   // The limit after raising the soft limit to the hard one; nullopt when the

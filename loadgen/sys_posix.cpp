@@ -15,6 +15,9 @@ void tune_worker_thread() noexcept {
   ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 }
 
+FineTimerResolution::FineTimerResolution(bool) noexcept {}
+FineTimerResolution::~FineTimerResolution() = default;
+
 DescriptorLimit raise_descriptor_limit() noexcept {
   DescriptorLimit out;
   rlimit lim{};

@@ -1,5 +1,6 @@
 // Windows side of sys.hpp.
 #include <windows.h>
+#include <timeapi.h>
 
 #include <string>
 
@@ -10,6 +11,19 @@ namespace wsb::loadgen {
 void tune_worker_thread() noexcept {
   // Nothing to tune: waits on a completion port are not subject to a timer
   // slack, and the workload polls again when a wait returns early.
+}
+
+// timeBeginPeriod lives in winmm (loadgen/CMakeLists.txt links it). 1 ms is
+// the finest period every Windows version grants.
+constexpr UINT fine_timer_period_ms = 1;
+
+FineTimerResolution::FineTimerResolution(bool wanted) noexcept
+    : active_(wanted && ::timeBeginPeriod(fine_timer_period_ms) == TIMERR_NOERROR) {}
+
+FineTimerResolution::~FineTimerResolution() {
+  // Every successful timeBeginPeriod needs its timeEndPeriod with the same
+  // period, or the system keeps the raised resolution.
+  if (active_) ::timeEndPeriod(fine_timer_period_ms);
 }
 
 DescriptorLimit raise_descriptor_limit() noexcept {

@@ -166,6 +166,9 @@ void Worker::run() {
   try {
     EngineConfig config;
     config.capacity = setup_.connections;
+    // Held connections carry no traffic: the IOCP engine then gives them no
+    // receive buffer each (zero-byte receives).
+    config.idle_connections = options_.mode == Mode::hold;
     auto engine = setup_.engine->make(config, *this);
     {
       std::lock_guard lock(engine_mutex_);

@@ -172,6 +172,13 @@ struct EngineConfig {
   // Bytes per receive: the per-thread buffer (epoll), each provided buffer
   // (io_uring) or each connection's receive buffer (IOCP).
   std::size_t receive_size = 16 * 1024;
+  // The connections are expected to stay idle (--hold). The IOCP engine then
+  // posts zero-byte receives, which pin no buffer while they wait, and reads
+  // what arrives with a non-blocking recv() into one buffer of receive_size
+  // per engine, instead of giving every connection a receive buffer of its
+  // own. epoll and io_uring hold no per-connection receive buffer anyway and
+  // ignore it.
+  bool idle_connections = false;
 };
 
 // An engine that cannot run here (no io_uring in this kernel or container,

@@ -64,16 +64,15 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "platform/win/winsock.hpp"
+#include "server/lingering_close.hpp"
+#include "server/model.hpp"
 
 namespace {
 
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
+using namespace wsb::server::model;
+using wsb::net::win::error_after_end_of_stream;
+using wsb::server::LingeringClose;
 
 constexpr const char* description =
     "WSAAsyncSelect (seeds 000 and 003): Winsock posts socket events (FD_ACCEPT, FD_READ, "
@@ -99,30 +98,14 @@ constexpr std::chrono::seconds linger_timeout{1};
 
 constexpr const wchar_t* window_class_name = L"wsbench.async_select";
 
-// recv() returned 0: the peer closed its side, or, under Wine 8.0, reset the
-// connection. Wine's server consumes an RST that arrives while no receive is
-// pending: recv() then returns 0 and FD_CLOSE carries no error, where Windows
-// reports WSAECONNRESET. A zero-byte send() tells the two apart on both: it
-// succeeds on a connection the peer only half-closed and fails with
-// WSAECONNRESET after a reset. Returns that error, or 0 for a graceful close.
-int error_after_end_of_stream(SOCKET s) noexcept {
-  if (::send(s, "", 0, 0) != SOCKET_ERROR) return 0;
-  const int code = ::WSAGetLastError();
-  return code == WSAEWOULDBLOCK ? 0 : code;
-}
-
 struct Client {
   Connection conn;
-  bool peer_closed = false;    // recv() returned 0
   bool fin_seen = false;       // FD_CLOSE arrived: read until recv() returns 0
   bool read_deferred = false;  // an FD_READ went unanswered (backpressure)
   bool write_blocked = false;  // send() said WSAEWOULDBLOCK: wait for FD_WRITE
-  // After a clean finish: FIN sent (shutdown SD_SEND); input is read and
-  // discarded until the peer's FIN, so that closesocket() finds no unread data
-  // (which would make Windows send RST and could destroy the last reply).
-  bool lingering = false;
-  bool linger_done = false;
-  Clock::time_point linger_deadline{};
+  // After a clean finish: our FIN, then input is read and discarded until
+  // the peer's FIN (server/lingering_close.hpp).
+  LingeringClose linger{};
 };
 
 class AsyncSelectServer;
@@ -335,22 +318,18 @@ void Pump::run() noexcept {
 void Pump::on_accept(int error) noexcept {
   StatsShard& shard = *shard_;
   if (error != 0) {
-    shard.error(wsb::server::classify_accept_error(error));
+    shard.error(classify_accept_error(error));
     return;
   }
   const SOCKET s = ::accept(listener_, nullptr, nullptr);
   if (s == INVALID_SOCKET) {
     const int code = ::WSAGetLastError();
     if (code == WSAEWOULDBLOCK) return;  // another message's accept() took it
-    const ErrorClass c = wsb::server::classify_accept_error(code);
-    shard.error(c);
-    if (c == ErrorClass::out_of_descriptors) {
+    if (on_accept_failure(frame_, shard, code) == AcceptFailure::pause) {
       // The connection stays queued and Winsock would post FD_ACCEPT again at
       // once, flooding the queue: stop listening for a while.
       ::WSAAsyncSelect(listener_, window_, wm_socket, 0);
       ::SetTimer(window_, accept_retry_timer, out_of_descriptors_pause_ms, nullptr);
-    } else if (c != ErrorClass::reset) {
-      frame_.fail("accept() failed: " + wsb::net::error_text(code));
     }
     return;
   }
@@ -359,7 +338,7 @@ void Pump::on_accept(int error) noexcept {
     return;
   }
   if (!wsb::net::set_nodelay(s)) {
-    shard.error(wsb::server::classify_io_error(::WSAGetLastError()));
+    shard.error(classify_io_error(::WSAGetLastError()));
   } else if (server_.least_loaded().hand_over(s)) {
     return;
   } else {
@@ -387,7 +366,7 @@ void Pump::adopt(SOCKET s) noexcept {
   // One call with every event: a second WSAAsyncSelect call would replace
   // the first, not add to it.
   if (::WSAAsyncSelect(s, window_, wm_socket, FD_READ | FD_WRITE | FD_CLOSE) != 0) {
-    shard.error(wsb::server::classify_io_error(::WSAGetLastError()));
+    shard.error(classify_io_error(::WSAGetLastError()));
     close(s);
   }
 }
@@ -396,17 +375,17 @@ void Pump::on_socket_event(SOCKET s, int event, int error) noexcept {
   const auto it = clients_.find(s);
   if (it == clients_.end()) return;  // queued before the socket was closed
   Client& client = it->second;
-  if (error != 0 && client.lingering) {
+  if (error != 0 && client.linger.lingering()) {
     // The exchange had ended cleanly; how the peer then closes is its business.
-    client.linger_done = true;
+    client.linger.on_linger_done();
   } else if (error != 0) {
     // The event failed: FD_CLOSE with WSAECONNRESET or WSAECONNABORTED when
     // the peer reset the connection, for instance.
-    client.conn.on_error(wsb::server::classify_io_error(error));
+    client.conn.on_error(classify_io_error(error));
   } else {
     switch (event) {
       case FD_READ:
-        if (client.lingering) {
+        if (client.linger.lingering()) {
           discard_input(s, client);
         } else if (client.conn.want_read()) {
           read_once(s, client);
@@ -421,7 +400,7 @@ void Pump::on_socket_event(SOCKET s, int event, int error) noexcept {
         break;
       case FD_CLOSE:
         client.fin_seen = true;
-        if (client.lingering) discard_input(s, client);
+        if (client.linger.lingering()) discard_input(s, client);
         break;
       default:
         break;
@@ -434,12 +413,12 @@ void Pump::on_socket_event(SOCKET s, int event, int error) noexcept {
 // Moves what can be moved now: sends pending output, and reads again when a
 // read was held back (backpressure) or the peer's FIN is waiting behind input.
 void Pump::service(SOCKET s, Client& client) noexcept {
-  while (!client.lingering && !client.conn.finished()) {
+  while (!client.linger.lingering() && !client.conn.finished()) {
     flush(s, client);
     // Over --max-pending, or closing: nothing to read now. In the first case
     // flush() stopped at WSAEWOULDBLOCK, so an FD_WRITE will come.
     if (!client.conn.want_read()) break;
-    if (client.fin_seen && !client.peer_closed) {
+    if (client.fin_seen && !client.linger.peer_closed()) {
       // No FD_READ will announce what is left before the FIN (FD_CLOSE was
       // the last message), so read on until recv() returns 0.
       read_once(s, client);
@@ -464,7 +443,7 @@ void Pump::read_once(SOCKET s, Client& client) noexcept {
   }
   const int code = ::WSAGetLastError();
   if (code != WSAEWOULDBLOCK) {
-    client.conn.on_error(wsb::server::classify_io_error(code));
+    client.conn.on_error(classify_io_error(code));
   } else if (client.fin_seen) {
     // FD_CLOSE without an error means the peer closed gracefully, and TCP
     // delivers the FIN after all data: with nothing left to read, the stream
@@ -474,12 +453,15 @@ void Pump::read_once(SOCKET s, Client& client) noexcept {
   // Otherwise a spurious FD_READ: an earlier recv() already took the data.
 }
 
+// recv() returned 0. Under Wine 8 that may be a reset, for which FD_CLOSE
+// carried no error either (Windows reports WSAECONNRESET): the zero-byte send
+// of error_after_end_of_stream() tells a reset from the peer's FIN.
 void Pump::end_of_stream(SOCKET s, Client& client) noexcept {
   if (const int reset = error_after_end_of_stream(s); reset != 0) {
-    client.conn.on_error(wsb::server::classify_io_error(reset));
+    client.conn.on_error(classify_io_error(reset));
     return;
   }
-  client.peer_closed = true;
+  client.linger.on_peer_closed();
   client.conn.on_peer_closed();
 }
 
@@ -494,7 +476,7 @@ void Pump::flush(SOCKET s, Client& client) noexcept {
       if (code == WSAEWOULDBLOCK) {
         client.write_blocked = true;
       } else {
-        conn.on_error(wsb::server::classify_io_error(code));
+        conn.on_error(classify_io_error(code));
       }
       return;
     }
@@ -508,7 +490,7 @@ void Pump::discard_input(SOCKET s, Client& client) noexcept {
     const std::ptrdiff_t n = wsb::net::recv_some(s, buffer_);
     if (n > 0) continue;
     if (n == 0 || ::WSAGetLastError() != WSAEWOULDBLOCK || client.fin_seen) {
-      client.linger_done = true;
+      client.linger.on_linger_done();
     }
     return;
   }
@@ -516,20 +498,20 @@ void Pump::discard_input(SOCKET s, Client& client) noexcept {
 
 // Whether to close the socket now. A clean finish first sends FIN and lingers.
 bool Pump::settle(SOCKET s, Client& client, Clock::time_point now) noexcept {
-  if (client.lingering) return client.linger_done || now >= client.linger_deadline;
-  if (!client.conn.finished()) return false;
-  if (client.conn.failed() || client.peer_closed || !wsb::net::shutdown_send(s)) return true;
-  client.lingering = true;
-  client.linger_deadline = now + linger_timeout;
-  discard_input(s, client);  // the FIN may be here already; else FD_CLOSE announces it
-  return client.linger_done;
+  const bool was_lingering = client.linger.lingering();
+  if (client.linger.settle(s, client.conn, now, linger_timeout)) return true;
+  if (was_lingering || !client.linger.lingering()) return false;
+  // Lingering has just begun. The FIN may be here already; else FD_CLOSE
+  // announces it.
+  discard_input(s, client);
+  return client.linger.linger_done();
 }
 
 void Pump::sweep(Clock::time_point now) noexcept {
   next_sweep_ = now + sweep_period_;
   std::vector<SOCKET> done;
   for (auto& [s, client] : clients_) {
-    if (!client.lingering) client.conn.expire_if_idle(now);
+    if (!client.linger.lingering()) client.conn.expire_if_idle(now);
     if (settle(s, client, now)) {
       try {
         done.push_back(s);

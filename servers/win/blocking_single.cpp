@@ -20,7 +20,6 @@
 #include <winsock2.h>
 #include <windows.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <mutex>
@@ -30,16 +29,14 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "platform/win/winsock.hpp"
+#include "server/model.hpp"
 
 namespace {
 
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
+using namespace wsb::server::model;
+using wsb::net::win::error_after_end_of_stream;
+using wsb::net::win::set_io_timeouts;
 
 constexpr const char* description =
     "Blocking sockets, one client at a time (seed 003's single-threaded server): accept() "
@@ -56,29 +53,6 @@ constexpr std::chrono::seconds drain_timeout{1};
 // Pause after the process ran out of sockets, before accept() is tried again.
 constexpr DWORD out_of_descriptors_pause_ms = 100;
 constexpr std::size_t recv_buffer_size = 64 * 1024;
-
-// SO_RCVTIMEO and SO_SNDTIMEO take a DWORD of milliseconds on Windows (POSIX
-// takes a struct timeval). 0 means "wait forever", so the value is rounded up
-// to at least 1 ms.
-bool set_io_timeouts(SOCKET s, std::chrono::nanoseconds timeout) noexcept {
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
-  const DWORD value = static_cast<DWORD>(std::clamp<decltype(ms)>(ms, 1, 0x7FFFFFFF));
-  const char* raw = reinterpret_cast<const char*>(&value);
-  return ::setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, raw, sizeof value) == 0 &&
-         ::setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, raw, sizeof value) == 0;
-}
-
-// recv() returned 0: the peer closed its side, or, under Wine 8.0, reset the
-// connection. Wine's server consumes an RST that arrives while no receive is
-// pending, and recv() then returns 0 where Windows fails with WSAECONNRESET.
-// A zero-byte send() tells the two apart on both: it succeeds on a connection
-// the peer only half-closed and fails with WSAECONNRESET after a reset.
-// Returns that error, or 0 for a graceful close.
-int error_after_end_of_stream(SOCKET s) noexcept {
-  if (::send(s, "", 0, 0) != SOCKET_ERROR) return 0;
-  const int code = ::WSAGetLastError();
-  return code == WSAEWOULDBLOCK ? 0 : code;
-}
 
 class BlockingSingleServer {
  public:
@@ -99,15 +73,10 @@ class BlockingSingleServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (frame_.stopping()) break;
-        const ErrorClass c = wsb::server::classify_accept_error(code);
-        shard.error(c);
-        if (c == ErrorClass::reset) continue;  // the client gave up while queued
-        if (c == ErrorClass::out_of_descriptors) {
-          ::Sleep(out_of_descriptors_pause_ms);
-          continue;
-        }
-        frame_.fail("accept() failed: " + wsb::net::error_text(code));
-        break;
+        const AcceptFailure next = on_accept_failure(frame_, shard, code);
+        if (next == AcceptFailure::fatal) break;
+        if (next == AcceptFailure::pause) ::Sleep(out_of_descriptors_pause_ms);
+        continue;
       }
       if (!frame_.admit(shard, s)) {
         ::closesocket(s);
@@ -220,21 +189,13 @@ class BlockingSingleServer {
       }
     }
 
-    if (!broken && !conn->failed() && !frame_.stopping()) close_gracefully(s, peer_closed);
-    close_client();
-  }
-
-  // A clean close sends FIN first (shutdown SD_SEND) and reads until the peer's
-  // FIN before closesocket(): closing a socket with unread input makes Windows
-  // send RST, which can destroy the last reply before the peer has read it.
-  // When the peer closed first there is nothing left to wait for.
-  void close_gracefully(SOCKET s, bool peer_closed) {
-    if (!wsb::net::shutdown_send(s) || peer_closed) return;
-    if (!set_io_timeouts(s, drain_timeout)) return;
-    const Clock::time_point deadline = Clock::now() + drain_timeout;
-    while (Clock::now() < deadline) {
-      if (wsb::net::recv_some(s, buffer_) <= 0) break;  // FIN, error or timeout
+    // A clean close: FIN, then read until the peer's FIN (or drain_timeout)
+    // before closesocket(), so that unread input does not reset the
+    // connection under the last reply.
+    if (!broken && !conn->failed() && !frame_.stopping()) {
+      wsb::net::win::close_gracefully(s, peer_closed, buffer_, drain_timeout);
     }
+    close_client();
   }
 
   // A recv()/send() failed. After a stop request the failure is the wake
@@ -244,8 +205,7 @@ class BlockingSingleServer {
     // WSAETIMEDOUT is SO_RCVTIMEO/SO_SNDTIMEO firing: the client stalled. The
     // Winsock documentation says the socket is then in an indeterminate state
     // and must be closed, which the caller does.
-    conn.on_error(code == WSAETIMEDOUT ? ErrorClass::idle_timeout
-                                       : wsb::server::classify_io_error(code));
+    conn.on_error(code == WSAETIMEDOUT ? ErrorClass::idle_timeout : classify_io_error(code));
   }
 
   Frame& frame_;

@@ -20,30 +20,31 @@
 #include <windows.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "platform/win/group_inbox.hpp"
+#include "platform/win/winsock.hpp"
+#include "server/model.hpp"
 
 namespace {
 
-using wsb::server::classify_accept_error;
-using wsb::server::classify_io_error;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
+using namespace wsb::server::model;
+// A manual-reset WSAEVENT, closed with its owner: it stays signalled until
+// WSAEnumNetworkEvents (or WSAResetEvent) resets it, so waiting on it again
+// never loses a notification.
+using wsb::net::win::Event;
+using wsb::net::win::failure;
+using wsb::net::win::GroupInbox;
+using wsb::net::win::milliseconds_until;
+using wsb::net::win::serve_signalled;
 
 // One wait covers 64 handles; slot 0 of every group is its control event.
 constexpr std::size_t kSocketsPerGroup = WSA_MAXIMUM_WAIT_EVENTS - 1;
@@ -57,36 +58,6 @@ constexpr auto kLingerLimit = std::chrono::seconds(2);
 // Data is copied into the Connection at once, so one receive buffer per
 // thread suffices.
 constexpr int kReceiveBuffer = 64 * 1024;
-
-std::string wsa_failure(const char* call) {
-  const int code = ::WSAGetLastError();
-  return std::string(call) + " failed: " + wsb::net::error_text(code);
-}
-
-// A WSAEVENT that is closed with its owner. WSACreateEvent makes a
-// manual-reset event: it stays signalled until WSAEnumNetworkEvents (or
-// WSAResetEvent) resets it, so waiting on it again never loses a notification.
-class Event {
- public:
-  Event() : handle_(::WSACreateEvent()) {
-    if (handle_ == WSA_INVALID_EVENT) {
-      throw wsb::net::NetError(::WSAGetLastError(), wsa_failure("WSACreateEvent()"));
-    }
-  }
-  ~Event() { ::WSACloseEvent(handle_); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  WSAEVENT get() const noexcept { return handle_; }
-
- private:
-  WSAEVENT handle_;
-};
-
-DWORD milliseconds_until(Clock::time_point deadline, Clock::time_point now) {
-  if (deadline <= now) return 0;
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-  return static_cast<DWORD>(std::min<long long>(ms, INFINITE - 1));
-}
 
 // One connection of a group: its socket, its event and its protocol state.
 struct Slot {
@@ -124,7 +95,7 @@ class Group {
  public:
   Group(Frame& frame, StatsShard& shard)
       : frame_(frame), shard_(shard), buffer_(std::make_unique<char[]>(kReceiveBuffer)) {
-    events_[0] = control_.get();
+    events_[0] = inbox_.event();
     thread_ = std::thread([this] { run(); });
   }
   ~Group() {
@@ -137,28 +108,14 @@ class Group {
   Group(const Group&) = delete;
   Group& operator=(const Group&) = delete;
 
-  // Accepting thread only. Sockets assigned to this group and not yet closed.
-  // Only the accepting thread increases it, so a value below the limit stays
-  // below it until the next assign().
-  std::size_t load() const noexcept { return assigned_.load(std::memory_order_acquire); }
-
+  // Accepting thread only: sockets assigned to this group and not yet closed.
+  std::size_t load() const noexcept { return inbox_.load(); }
   // Accepting thread only: queues an accepted socket for this group and wakes
   // the group thread through its control event. Throws std::bad_alloc.
-  void assign(SOCKET s) {
-    {
-      std::lock_guard lock(mutex_);
-      inbox_.push_back(s);
-    }
-    assigned_.fetch_add(1, std::memory_order_acq_rel);
-    ::WSASetEvent(control_.get());
-  }
-
+  void assign(SOCKET s) { inbox_.assign(s); }
   // Accepting thread, after it stopped accepting: the group closes every
   // socket (including any still in the inbox) and its thread ends.
-  void request_stop() noexcept {
-    stop_.store(true, std::memory_order_release);
-    ::WSASetEvent(control_.get());
-  }
+  void request_stop() noexcept { inbox_.request_stop(); }
 
  private:
   void run() noexcept;
@@ -179,12 +136,9 @@ class Group {
 
   Frame& frame_;
   StatsShard& shard_;
-  Event control_;
-  std::mutex mutex_;
-  std::vector<SOCKET> inbox_;  // guarded by mutex_
-  std::atomic<std::size_t> assigned_{0};
-  std::atomic<bool> stop_{false};
-  // Group thread only. events_[0] is control_; events_[i + 1] is
+  // Sockets handed over by the accepting thread, and the control event.
+  GroupInbox<SOCKET> inbox_;
+  // Group thread only. events_[0] is the control event; events_[i + 1] is
   // slots_[i]->event, so a wait result maps to a slot without a search.
   WSAEVENT events_[WSA_MAXIMUM_WAIT_EVENTS]{};
   std::vector<std::unique_ptr<Slot>> slots_;
@@ -199,11 +153,11 @@ void Group::run() noexcept {
     const DWORD rc = ::WSAWaitForMultipleEvents(count, events_, FALSE,
                                                 milliseconds_until(next_tick, Clock::now()), FALSE);
     if (rc == WSA_WAIT_FAILED) {
-      frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
+      frame_.fail(failure("WSAWaitForMultipleEvents()"));
       break;
     }
     if (rc != WSA_WAIT_TIMEOUT) service_signalled(rc - WSA_WAIT_EVENT_0, count);
-    if (stop_.load(std::memory_order_acquire)) break;
+    if (inbox_.stop_requested()) break;
     const auto now = Clock::now();
     if (now >= next_tick) {
       housekeeping(now);
@@ -214,42 +168,21 @@ void Group::run() noexcept {
   close_everything();
 }
 
-// The wait reports only the LOWEST signalled index. Serving just that one and
-// waiting again would starve the sockets at high indexes whenever a low one is
-// busy, so after each served index the rest of the array is polled with a
-// zero timeout, which again yields the lowest signalled index above it. One
-// pass thus serves every event that is signalled, in index order, at the cost
-// of one extra wait per signalled event (not one per socket).
+// Serves every signalled event of the pass in index order (see
+// serve_signalled(): the wait reports only the lowest signalled index).
 void Group::service_signalled(DWORD first, DWORD count) {
-  DWORD index = first;
-  for (;;) {
+  const bool polled = serve_signalled(events_, count, first, [this](DWORD index) {
     if (index == 0) {
       take_inbox();
     } else {
       service(*slots_[index - 1], events_[index]);
     }
-    const DWORD next = index + 1;
-    if (next >= count) return;
-    const DWORD rc = ::WSAWaitForMultipleEvents(count - next, events_ + next, FALSE, 0, FALSE);
-    if (rc == WSA_WAIT_TIMEOUT) return;
-    if (rc == WSA_WAIT_FAILED) {
-      frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
-      return;
-    }
-    index = next + (rc - WSA_WAIT_EVENT_0);
-  }
+  });
+  if (!polled) frame_.fail(failure("WSAWaitForMultipleEvents()"));
 }
 
 void Group::take_inbox() {
-  // Reset before taking the inbox: a socket assigned after this point sets the
-  // event again, so it cannot be left behind unnoticed.
-  ::WSAResetEvent(control_.get());
-  std::vector<SOCKET> arrived;
-  {
-    std::lock_guard lock(mutex_);
-    arrived.swap(inbox_);
-  }
-  for (SOCKET s : arrived)
+  for (SOCKET s : inbox_.take())
     adopt(s);
 }
 
@@ -262,7 +195,7 @@ void Group::adopt(SOCKET s) {
     shard_.error(ErrorClass::io);
     frame_.release(shard_, s);
     ::closesocket(s);
-    assigned_.fetch_sub(1, std::memory_order_acq_rel);
+    inbox_.closed();
     return;
   }
   // An accepted socket inherits the listener's WSAEventSelect registration
@@ -351,16 +284,13 @@ Group::Received Group::receive_once(Slot& s) {
   }
   if (n == 0) {
     // Wine 8 reports a peer's reset like a FIN: FD_CLOSE with error 0, then
-    // recv() returns 0. A zero-byte send() tells the two apart: after a FIN
-    // it succeeds (sending stays legal on a half-closed connection), after a
-    // reset it fails with WSAECONNRESET. On Windows, where FD_CLOSE already
-    // carries the reset, it costs one call per connection.
-    if (::send(s.socket, buffer_.get(), 0, 0) == SOCKET_ERROR) {
-      const int code = ::WSAGetLastError();
-      if (wsb::net::is_reset(code)) {
-        s.connection.on_error(classify_io_error(code));
-        return Received::failed;
-      }
+    // recv() returns 0. A zero-byte send() tells the two apart
+    // (error_after_end_of_stream); only a reset ends the connection here, any
+    // other failure of the probe reads as the FIN.
+    if (const int code = wsb::net::win::error_after_end_of_stream(s.socket);
+        wsb::net::is_reset(code)) {
+      s.connection.on_error(classify_io_error(code));
+      return Received::failed;
     }
     s.eof = true;
     s.fin_reported = false;
@@ -435,7 +365,7 @@ void Group::close(Slot& s) {
   frame_.release(shard_, s.socket);  // before closesocket(): see Frame::release
   ::closesocket(s.socket);
   s.closed = true;
-  assigned_.fetch_sub(1, std::memory_order_acq_rel);
+  inbox_.closed();
 }
 
 void Group::housekeeping(Clock::time_point now) {
@@ -487,15 +417,10 @@ void Group::close_everything() {
     if (!slot->closed) close(*slot);
   }
   slots_.clear();
-  std::vector<SOCKET> left;
-  {
-    std::lock_guard lock(mutex_);
-    left.swap(inbox_);
-  }
-  for (SOCKET s : left) {
+  for (SOCKET s : inbox_.take_left()) {
     frame_.release(shard_, s);
     ::closesocket(s);
-    assigned_.fetch_sub(1, std::memory_order_acq_rel);
+    inbox_.closed();
   }
 }
 
@@ -511,7 +436,7 @@ class Acceptor {
     // The listener joins the event model too. WSAEventSelect also makes it
     // non-blocking, which accept() below relies on.
     if (::WSAEventSelect(listener_, listen_event_.get(), FD_ACCEPT) == SOCKET_ERROR) {
-      throw wsb::net::NetError(::WSAGetLastError(), wsa_failure("WSAEventSelect(listener)"));
+      throw wsb::net::NetError(::WSAGetLastError(), failure("WSAEventSelect(listener)"));
     }
   }
 
@@ -521,13 +446,13 @@ class Acceptor {
     for (;;) {
       const DWORD rc = ::WSAWaitForMultipleEvents(2, events, FALSE, WSA_INFINITE, FALSE);
       if (rc == WSA_WAIT_FAILED) {
-        frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
+        frame_.fail(failure("WSAWaitForMultipleEvents()"));
         break;
       }
       if (rc == WSA_WAIT_EVENT_0 || frame_.stopping()) break;
       WSANETWORKEVENTS ne{};
       if (::WSAEnumNetworkEvents(listener_, listen_event_.get(), &ne) == SOCKET_ERROR) {
-        frame_.fail(wsa_failure("WSAEnumNetworkEvents(listener)"));
+        frame_.fail(failure("WSAEnumNetworkEvents(listener)"));
         break;
       }
       if ((ne.lNetworkEvents & FD_ACCEPT) == 0) continue;
@@ -581,12 +506,7 @@ class Acceptor {
 
   // The least loaded group that has room; a new group thread when all are full.
   Group& group_with_room() {
-    Group* best = nullptr;
-    for (auto& group : groups_) {
-      if (group->load() < kSocketsPerGroup && (best == nullptr || group->load() < best->load())) {
-        best = group.get();
-      }
-    }
+    Group* best = wsb::net::win::least_loaded_with_room(groups_, kSocketsPerGroup);
     return best != nullptr ? *best : add_group();
   }
 

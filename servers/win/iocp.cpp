@@ -65,21 +65,15 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "platform/win/winsock.hpp"
+#include "server/model.hpp"
 
 namespace {
 
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
-
-// The two address slots of AcceptEx. The documentation asks for 16 bytes more
-// than the largest address of the transport; SOCKADDR_STORAGE covers IPv4 and
-// IPv6.
-constexpr DWORD address_slot = sizeof(SOCKADDR_STORAGE) + 16;
+using namespace wsb::server::model;
+using wsb::net::win::AcceptAddresses;
+using wsb::net::win::AcceptExFunctions;
+using wsb::net::win::load_extension;
 // Inline completions (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) handled in one go
 // for one connection. A peer that streams fast enough would otherwise keep a
 // worker in one connection's loop forever; past the budget the result is
@@ -149,7 +143,7 @@ class StatusTranslator {
   static ErrorClass classify_accept(const OVERLAPPED& ov, DWORD error) noexcept {
     constexpr LONG status_invalid_connection = static_cast<LONG>(0xC0000140u);
     if (ntstatus(ov) == status_invalid_connection) return ErrorClass::reset;
-    return wsb::server::classify_accept_error(static_cast<int>(error));
+    return classify_accept_error(static_cast<int>(error));
   }
 
  private:
@@ -280,7 +274,7 @@ struct SocketContext {
 
   char* recv_buffer = nullptr;  // this context's slice of its segment's slab
   std::uint32_t index = 0;      // position in the pool
-  char addresses[2 * address_slot];
+  AcceptAddresses addresses;    // where AcceptEx writes both addresses
 };
 
 // Per-thread state: the thread's own statistics shard (admissions, accept
@@ -441,19 +435,6 @@ struct Posted {
   int error;    // failed: the WSA error
 };
 
-template <class Fn>
-Fn load_extension(SOCKET s, GUID guid, const char* name) {
-  Fn fn = nullptr;
-  DWORD bytes = 0;
-  if (::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof(guid), &fn, sizeof(fn),
-                 &bytes, nullptr, nullptr) == SOCKET_ERROR) {
-    const int code = ::WSAGetLastError();
-    throw wsb::net::NetError(code, std::string("WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, ") +
-                                       name + ") failed: " + wsb::net::error_text(code));
-  }
-  return fn;
-}
-
 class IocpServer {
  public:
   IocpServer(Frame& frame, const ModelOptions& options)
@@ -530,9 +511,7 @@ class IocpServer {
     // Extension functions are provider-specific: loading them through
     // WSAIoctl on a socket of the right provider works with every provider,
     // where linking mswsock's exports costs an extra lookup per call.
-    accept_ex_ = load_extension<LPFN_ACCEPTEX>(listener_, WSAID_ACCEPTEX, "AcceptEx");
-    get_addresses_ = load_extension<LPFN_GETACCEPTEXSOCKADDRS>(
-        listener_, WSAID_GETACCEPTEXSOCKADDRS, "GetAcceptExSockaddrs");
+    accept_ = AcceptExFunctions::load(listener_);
     if (options_.reuse_sockets) {
       disconnect_ex_ =
           load_extension<LPFN_DISCONNECTEX>(listener_, WSAID_DISCONNECTEX, "DisconnectEx");
@@ -620,7 +599,7 @@ class IocpServer {
     if (accepted.s == INVALID_SOCKET) return failed("socket", ::WSAGetLastError());
     const DWORD timeout_ms = 2000;
 
-    char addresses[2 * address_slot];
+    AcceptAddresses addresses;
     for (int round = 0; round < 2; ++round) {
       Socket client;
       try {
@@ -630,8 +609,9 @@ class IocpServer {
       }
       int error = run(listener.s, [&](OVERLAPPED* ov) {
         DWORD bytes = 0;
-        return accept_ex_(listener.s, accepted.s, addresses, 0, address_slot, address_slot, &bytes,
-                          ov) != FALSE;
+        return accept_.accept_ex(listener.s, accepted.s, addresses.bytes, 0,
+                                 wsb::net::win::accept_address_slot,
+                                 wsb::net::win::accept_address_slot, &bytes, ov) != FALSE;
       });
       if (error != 0) {
         return failed(round == 0 ? "AcceptEx" : "AcceptEx on the recycled socket", error);
@@ -779,10 +759,9 @@ class IocpServer {
           return;
         }
         live_.fetch_add(1, std::memory_order_relaxed);
-        const SOCKET s = ::WSASocketW(family_, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
-                                      WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+        const SOCKET s = wsb::net::win::open_accept_socket(family_);
         if (s == INVALID_SOCKET) {
-          ts.shard.error(wsb::server::classify_accept_error(::WSAGetLastError()));
+          ts.shard.error(classify_accept_error(::WSAGetLastError()));
           discard(*ctx);
           accept_deficit_.fetch_add(1, std::memory_order_relaxed);
           return;
@@ -812,19 +791,16 @@ class IocpServer {
         if (!listener_open_) {
           error = WSAENOTSOCK;
         } else {
-          DWORD bytes = 0;
           // dwReceiveDataLength 0: complete as soon as the connection is
           // established, so a client that connects and stays silent cannot
           // hold an accept (and the server's accept capacity) hostage.
-          if (!accept_ex_(listener_, ctx->socket, ctx->addresses, 0, address_slot, address_slot,
-                          &bytes, &ctx->accept_io.ov)) {
-            error = ::WSAGetLastError();
-          }
+          error = wsb::net::win::start_accept(accept_, listener_, ctx->socket, ctx->addresses,
+                                              &ctx->accept_io.ov);
         }
       }
-      // TRUE (at once) or ERROR_IO_PENDING: either way a packet will come,
-      // because the listener is not in skip-on-success mode.
-      if (error == 0 || error == ERROR_IO_PENDING) return;
+      // Pending or done at once: either way a packet will come, because the
+      // listener is not in skip-on-success mode.
+      if (error == 0) return;
 
       // No completion will come: the reference is ours to take back.
       ctx->refs.store(0, std::memory_order_relaxed);
@@ -834,7 +810,7 @@ class IocpServer {
         reuse_fallbacks_.fetch_add(1, std::memory_order_relaxed);
         continue;
       }
-      ts.shard.error(wsb::server::classify_accept_error(error));
+      ts.shard.error(classify_accept_error(error));
       accept_deficit_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
@@ -873,19 +849,12 @@ class IocpServer {
       // passes there and breaks on Windows.)
       SharedLock guard(listener_lock_);
       if (!listener_open_) return;
-      if (::setsockopt(ctx.socket, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
-                       reinterpret_cast<char*>(&listener_), sizeof(listener_)) != 0) {
-        ts.shard.error(wsb::server::classify_accept_error(::WSAGetLastError()));
+      if (const int code = wsb::net::win::update_accept_context(ctx.socket, listener_); code != 0) {
+        ts.shard.error(classify_accept_error(code));
         return;
       }
     }
-    sockaddr* local = nullptr;
-    sockaddr* remote = nullptr;
-    int local_length = 0;
-    int remote_length = 0;
-    get_addresses_(ctx.addresses, 0, address_slot, address_slot, &local, &local_length, &remote,
-                   &remote_length);
-    if (auto endpoint = wsb::net::Endpoint::from(remote, remote_length)) ctx.peer = *endpoint;
+    ctx.peer = wsb::net::win::accepted_peer(accept_, ctx.addresses);
 
     if (!frame_.admit(ts.shard, static_cast<wsb::net::socket_t>(ctx.socket))) {
       return;  // counted as refused (or banned)
@@ -897,7 +866,7 @@ class IocpServer {
     const auto s = static_cast<wsb::net::socket_t>(ctx.socket);
     if (!wsb::net::set_nodelay(s) ||
         (options_.zero_byte_recv && !wsb::net::set_nonblocking(s, true)) || !associate(ctx)) {
-      ts.shard.error(wsb::server::classify_io_error(wsb::net::last_error()));
+      ts.shard.error(classify_io_error(wsb::net::last_error()));
       return;
     }
     try {
@@ -1084,7 +1053,7 @@ class IocpServer {
       return;
     }
     if (ctx.state == State::open) {
-      ctx.conn->on_error(wsb::server::classify_io_error(static_cast<int>(error)));
+      ctx.conn->on_error(classify_io_error(static_cast<int>(error)));
     }
   }
 
@@ -1495,8 +1464,7 @@ class IocpServer {
   int family_ = AF_INET;
   SRWLOCK listener_lock_ = SRWLOCK_INIT;
   bool listener_open_ = false;  // guarded by listener_lock_
-  LPFN_ACCEPTEX accept_ex_ = nullptr;
-  LPFN_GETACCEPTEXSOCKADDRS get_addresses_ = nullptr;
+  AcceptExFunctions accept_;    // AcceptEx and GetAcceptExSockaddrs
   LPFN_DISCONNECTEX disconnect_ex_ = nullptr;
   bool skip_mode_ = false;  // --skip-on-success, and safe here
   bool reuse_ = false;      // --reuse-sockets, and the probe passed

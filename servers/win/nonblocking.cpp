@@ -26,16 +26,15 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "platform/win/winsock.hpp"
+#include "server/lingering_close.hpp"
+#include "server/model.hpp"
 
 namespace {
 
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
+using namespace wsb::server::model;
+using wsb::net::win::error_after_end_of_stream;
+using wsb::server::LingeringClose;
 
 constexpr const char* description =
     "Non-blocking sockets polled by one thread (seed 003's ioctlsocket(FIONBIO) model): every "
@@ -62,28 +61,12 @@ constexpr std::chrono::seconds linger_timeout{1};
 // Pause after the process ran out of sockets, before accept() is tried again.
 constexpr std::chrono::milliseconds out_of_descriptors_pause{100};
 
-// recv() returned 0: the peer closed its side, or, under Wine 8.0, reset the
-// connection. Wine's server consumes an RST that arrives while no receive is
-// pending, and recv() then returns 0 where Windows fails with WSAECONNRESET.
-// A zero-byte send() tells the two apart on both: it succeeds on a connection
-// the peer only half-closed and fails with WSAECONNRESET after a reset.
-// Returns that error, or 0 for a graceful close.
-int error_after_end_of_stream(SOCKET s) noexcept {
-  if (::send(s, "", 0, 0) != SOCKET_ERROR) return 0;
-  const int code = ::WSAGetLastError();
-  return code == WSAEWOULDBLOCK ? 0 : code;
-}
-
 struct Client {
   SOCKET socket;
   Connection conn;
-  bool peer_closed = false;  // recv() returned 0
-  // After a clean finish: FIN sent (shutdown SD_SEND); input is read and
-  // discarded until the peer's FIN, so that closesocket() finds no unread data
-  // (which would make Windows send RST and could destroy the last reply).
-  bool lingering = false;
-  bool linger_done = false;  // the peer's FIN (or an error) arrived
-  Clock::time_point linger_deadline{};
+  // After a clean finish: our FIN, then input is read and discarded until
+  // the peer's FIN (server/lingering_close.hpp).
+  LingeringClose linger{};
 };
 
 class NonblockingServer {
@@ -103,8 +86,8 @@ class NonblockingServer {
       for (std::size_t i = 0; i < clients_.size();) {
         Client& client = clients_[i];
         progress |= poll(client);
-        if (!client.lingering) client.conn.expire_if_idle(now);
-        if (settle(client, now)) {
+        if (!client.linger.lingering()) client.conn.expire_if_idle(now);
+        if (client.linger.settle(client.socket, client.conn, now, linger_timeout)) {
           close(client);
           // Order does not matter: swap the last client into the hole.
           if (i + 1 != clients_.size()) clients_[i] = std::move(clients_.back());
@@ -135,16 +118,11 @@ class NonblockingServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return progress;
-        const ErrorClass c = wsb::server::classify_accept_error(code);
-        shard_.error(c);
-        if (c == ErrorClass::reset) continue;  // the client gave up while queued
-        if (c == ErrorClass::out_of_descriptors) {
-          // The pending connection stays queued and accept() would fail again
-          // at once: without a pause the loop would spin on it.
-          accept_resume_ = now + out_of_descriptors_pause;
-        } else {
-          frame_.fail("accept() failed: " + wsb::net::error_text(code));
-        }
+        const AcceptFailure next = on_accept_failure(frame_, shard_, code);
+        if (next == AcceptFailure::retry) continue;  // the client gave up while queued
+        // The pending connection stays queued and accept() would fail again
+        // at once: without a pause the loop would spin on it.
+        if (next == AcceptFailure::pause) accept_resume_ = now + out_of_descriptors_pause;
         return true;
       }
       progress = true;
@@ -157,7 +135,7 @@ class NonblockingServer {
       // buys independence from that detail.
       u_long non_blocking = 1;
       if (::ioctlsocket(s, FIONBIO, &non_blocking) != 0 || !wsb::net::set_nodelay(s)) {
-        shard_.error(wsb::server::classify_io_error(::WSAGetLastError()));
+        shard_.error(classify_io_error(::WSAGetLastError()));
         frame_.release(shard_, s);
         ::closesocket(s);
         continue;
@@ -176,7 +154,7 @@ class NonblockingServer {
   // One poll of one connection: read if it wants input, send what is
   // pending. True if any byte moved or the connection's state changed.
   bool poll(Client& client) {
-    if (client.lingering) return discard_input(client);
+    if (client.linger.lingering()) return discard_input(client);
     bool progress = false;
     Connection& conn = client.conn;
     // want_read() is false while more than --max-pending reply bytes wait:
@@ -192,9 +170,9 @@ class NonblockingServer {
         if (static_cast<std::size_t>(n) < buffer_.size()) break;
       } else if (n == 0) {
         if (const int reset = error_after_end_of_stream(client.socket); reset != 0) {
-          conn.on_error(wsb::server::classify_io_error(reset));
+          conn.on_error(classify_io_error(reset));
         } else {
-          client.peer_closed = true;
+          client.linger.on_peer_closed();
           conn.on_peer_closed();
         }
         progress = true;
@@ -202,7 +180,7 @@ class NonblockingServer {
       } else {
         const int code = ::WSAGetLastError();
         if (code != WSAEWOULDBLOCK) {
-          conn.on_error(wsb::server::classify_io_error(code));
+          conn.on_error(classify_io_error(code));
           progress = true;
         }
         break;
@@ -223,7 +201,7 @@ class NonblockingServer {
       if (n < 0) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) break;
-        conn.on_error(wsb::server::classify_io_error(code));
+        conn.on_error(classify_io_error(code));
         return true;
       }
       conn.on_sent(static_cast<std::size_t>(n));
@@ -242,24 +220,12 @@ class NonblockingServer {
         continue;
       }
       if (n == 0 || ::WSAGetLastError() != WSAEWOULDBLOCK) {
-        client.linger_done = true;
+        client.linger.on_linger_done();
         progress = true;
       }
       break;
     }
     return progress;
-  }
-
-  // Decides whether the connection's socket is to be closed now. A clean
-  // finish first sends FIN and lingers (see Client::lingering).
-  bool settle(Client& client, Clock::time_point now) {
-    if (client.lingering) return client.linger_done || now >= client.linger_deadline;
-    if (!client.conn.finished()) return false;
-    if (client.conn.failed() || client.peer_closed) return true;
-    if (!wsb::net::shutdown_send(client.socket)) return true;
-    client.lingering = true;
-    client.linger_deadline = now + linger_timeout;
-    return false;
   }
 
   void close(Client& client) noexcept {

@@ -4,9 +4,11 @@
 //
 // The sequence of calls:
 //   listener:  WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER) -> AcceptEx
-//              AcceptEx(listener, new_socket, ..., &overlapped)   x kAcceptsPosted
+//              AcceptEx(listener, new_socket, ..., &overlapped)   x 8
 //              wait -> WSAGetOverlappedResult -> setsockopt(SO_UPDATE_ACCEPT_CONTEXT)
 //              -> GetAcceptExSockaddrs -> hand the socket to a group -> AcceptEx again
+//              (the accepting side is platform/win/event_acceptor.hpp, shared with
+//              server-overlapped-routine, whose AcceptEx calls signal events too)
 //   each peer: WSARecv(&receive.overlapped)  [WSASend(&send.overlapped) when replies wait]
 //              wait -> WSAGetOverlappedResult(fWait = FALSE) -> WSAResetEvent
 //              -> feed the Connection -> WSARecv/WSASend again
@@ -25,97 +27,49 @@
 #include <mswsock.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "platform/win/event_acceptor.hpp"
+#include "platform/win/group_inbox.hpp"
+#include "platform/win/winsock.hpp"
+#include "server/model.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::net::Endpoint;
-using wsb::server::classify_accept_error;
-using wsb::server::classify_io_error;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
+// A manual-reset WSAEVENT closed with its owner. Manual reset matters: the
+// event stays signalled until WSAResetEvent, so a completion is never lost
+// between two waits.
+using wsb::net::win::Event;
+using wsb::net::win::EventAcceptor;
+using wsb::net::win::failure;
+using wsb::net::win::GroupInbox;
+using wsb::net::win::milliseconds_until;
+using wsb::net::win::serve_signalled;
 
 // Slot 0 of every wait is the control event; each connection needs two more.
 constexpr std::size_t kPeersPerGroup = (WSA_MAXIMUM_WAIT_EVENTS - 1) / 2;
-// AcceptEx calls kept posted, so that a burst of connections finds sockets
-// ready (the listen backlog holds the rest).
-constexpr std::size_t kAcceptsPosted = 8;
 // Each connection owns its receive buffer: the kernel fills it while the
 // thread does other things, so it cannot be shared.
 constexpr ULONG kReceiveBuffer = 16 * 1024;
 // The largest block handed to one WSASend. The kernel locks the pages of an
 // overlapped send's buffer until it completes; a bound keeps that moderate.
 constexpr std::size_t kMaxSendBlock = 1024 * 1024;
-// AcceptEx wants room for each address plus 16 bytes (its documentation).
-constexpr DWORD kAddressLength = sizeof(SOCKADDR_STORAGE) + 16;
-// Without completions a thread still wakes this often to expire idle
+// Without completions a group thread still wakes this often to expire idle
 // connections and end lingering closes.
 constexpr auto kTick = std::chrono::milliseconds(100);
 // How long a connection we closed (shutdown(SD_SEND)) may take to send its
 // FIN back before the socket is closed anyway.
 constexpr auto kLingerLimit = std::chrono::seconds(2);
-
-std::string wsa_failure(const char* call) {
-  const int code = ::WSAGetLastError();
-  return std::string(call) + " failed: " + wsb::net::error_text(code);
-}
-
-DWORD milliseconds_until(Clock::time_point deadline, Clock::time_point now) {
-  if (deadline <= now) return 0;
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-  return static_cast<DWORD>(std::min<long long>(ms, INFINITE - 1));
-}
-
-// A manual-reset WSAEVENT closed with its owner. Manual reset matters: the
-// event stays signalled until WSAResetEvent, so a completion is never lost
-// between two waits.
-class Event {
- public:
-  Event() : handle_(::WSACreateEvent()) {
-    if (handle_ == WSA_INVALID_EVENT) {
-      throw wsb::net::NetError(::WSAGetLastError(), wsa_failure("WSACreateEvent()"));
-    }
-  }
-  ~Event() { ::WSACloseEvent(handle_); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  WSAEVENT get() const noexcept { return handle_; }
-
- private:
-  WSAEVENT handle_;
-};
-
-// AcceptEx and GetAcceptExSockaddrs are Microsoft extensions of the socket
-// provider. Linking them from mswsock.dll works only for the Microsoft
-// provider, so they are asked for from the provider behind the socket.
-template <class Function>
-Function load_extension(SOCKET s, GUID id, const char* name) {
-  Function function = nullptr;
-  DWORD bytes = 0;
-  if (::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &function, sizeof function,
-                 &bytes, nullptr, nullptr) == SOCKET_ERROR) {
-    const int code = ::WSAGetLastError();
-    throw wsb::net::NetError(
-        code, std::string("cannot load ") + name + ": " + wsb::net::error_text(code));
-  }
-  return function;
-}
 
 // One overlapped operation: its WSAOVERLAPPED and the event it signals. The
 // structure must stay where it is, untouched, from the call that starts the
@@ -175,7 +129,7 @@ struct Peer {
 class Group {
  public:
   Group(Frame& frame, StatsShard& shard) : frame_(frame), shard_(shard) {
-    events_[0] = control_.get();
+    events_[0] = inbox_.event();
     thread_ = std::thread([this] { run(); });
   }
   ~Group() {
@@ -188,25 +142,12 @@ class Group {
   Group(const Group&) = delete;
   Group& operator=(const Group&) = delete;
 
-  // Accepting thread only: connections assigned and not yet closed. Only the
-  // accepting thread increases it.
-  std::size_t load() const noexcept { return assigned_.load(std::memory_order_acquire); }
-
+  // Accepting thread only: connections assigned and not yet closed.
+  std::size_t load() const noexcept { return inbox_.load(); }
   // Accepting thread only. Throws std::bad_alloc.
-  void assign(const Accepted& a) {
-    {
-      std::lock_guard lock(mutex_);
-      inbox_.push_back(a);
-    }
-    assigned_.fetch_add(1, std::memory_order_acq_rel);
-    ::WSASetEvent(control_.get());
-  }
-
+  void assign(const Accepted& a) { inbox_.assign(a); }
   // Accepting thread, after it stopped accepting.
-  void request_stop() noexcept {
-    stop_.store(true, std::memory_order_release);
-    ::WSASetEvent(control_.get());
-  }
+  void request_stop() noexcept { inbox_.request_stop(); }
 
  private:
   void run() noexcept;
@@ -228,12 +169,9 @@ class Group {
 
   Frame& frame_;
   StatsShard& shard_;
-  Event control_;
-  std::mutex mutex_;
-  std::vector<Accepted> inbox_;  // guarded by mutex_
-  std::atomic<std::size_t> assigned_{0};
-  std::atomic<bool> stop_{false};
-  // Group thread only. events_[0] is control_; peers_[k] owns events_[1 + 2k]
+  // Sockets handed over by the accepting thread, and the control event.
+  GroupInbox<Accepted> inbox_;
+  // Group thread only. events_[0] is the control event; peers_[k] owns events_[1 + 2k]
   // (receive) and events_[2 + 2k] (send), so a wait result maps to its
   // operation without a search.
   WSAEVENT events_[WSA_MAXIMUM_WAIT_EVENTS]{};
@@ -248,11 +186,11 @@ void Group::run() noexcept {
     const DWORD rc = ::WSAWaitForMultipleEvents(count, events_, FALSE,
                                                 milliseconds_until(next_tick, Clock::now()), FALSE);
     if (rc == WSA_WAIT_FAILED) {
-      frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
+      frame_.fail(failure("WSAWaitForMultipleEvents()"));
       break;
     }
     if (rc != WSA_WAIT_TIMEOUT) service_signalled(rc - WSA_WAIT_EVENT_0, count);
-    if (stop_.load(std::memory_order_acquire)) break;
+    if (inbox_.stop_requested()) break;
     const auto now = Clock::now();
     if (now >= next_tick) {
       housekeeping(now);
@@ -264,13 +202,10 @@ void Group::run() noexcept {
   close_inbox();
 }
 
-// The wait reports only the lowest signalled index; after serving it, the rest
-// of the array is polled with a zero timeout, which yields the next signalled
-// index above it. One pass serves every signalled event, so busy low indexes
-// cannot starve high ones.
+// Serves every signalled event of the pass in index order (see
+// serve_signalled(): the wait reports only the lowest signalled index).
 void Group::service_signalled(DWORD first, DWORD count) {
-  DWORD index = first;
-  for (;;) {
+  const bool polled = serve_signalled(events_, count, first, [this](DWORD index) {
     if (index == 0) {
       take_inbox();
     } else {
@@ -278,28 +213,12 @@ void Group::service_signalled(DWORD first, DWORD count) {
       const bool is_receive = (index - 1) % 2 == 0;
       complete(p, is_receive ? p.receive : p.send, is_receive);
     }
-    const DWORD next = index + 1;
-    if (next >= count) return;
-    const DWORD rc = ::WSAWaitForMultipleEvents(count - next, events_ + next, FALSE, 0, FALSE);
-    if (rc == WSA_WAIT_TIMEOUT) return;
-    if (rc == WSA_WAIT_FAILED) {
-      frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
-      return;
-    }
-    index = next + (rc - WSA_WAIT_EVENT_0);
-  }
+  });
+  if (!polled) frame_.fail(failure("WSAWaitForMultipleEvents()"));
 }
 
 void Group::take_inbox() {
-  // Reset before taking the inbox: a socket assigned after this point sets the
-  // event again.
-  ::WSAResetEvent(control_.get());
-  std::vector<Accepted> arrived;
-  {
-    std::lock_guard lock(mutex_);
-    arrived.swap(inbox_);
-  }
-  for (const Accepted& a : arrived) {
+  for (const Accepted& a : inbox_.take()) {
     std::unique_ptr<Peer> peer;
     try {
       peer = std::make_unique<Peer>(frame_, shard_, a);
@@ -308,7 +227,7 @@ void Group::take_inbox() {
       shard_.error(ErrorClass::io);
       frame_.release(shard_, a.socket);
       ::closesocket(a.socket);
-      assigned_.fetch_sub(1, std::memory_order_acq_rel);
+      inbox_.closed();
       continue;
     }
     const std::size_t k = peers_.size();
@@ -471,7 +390,7 @@ void Group::reap(Peer& p) {
   frame_.release(shard_, p.socket);  // before closesocket(): see Frame::release
   ::closesocket(p.socket);
   p.state = Peer::State::closed;
-  assigned_.fetch_sub(1, std::memory_order_acq_rel);
+  inbox_.closed();
 }
 
 void Group::housekeeping(Clock::time_point now) {
@@ -527,90 +446,40 @@ void Group::cancel_and_wait_all() {
     frame_.release(shard_, p.socket);
     ::closesocket(p.socket);
     p.state = Peer::State::closed;
-    assigned_.fetch_sub(1, std::memory_order_acq_rel);
+    inbox_.closed();
   }
   peers_.clear();
 }
 
 void Group::close_inbox() {
-  std::vector<Accepted> left;
-  {
-    std::lock_guard lock(mutex_);
-    left.swap(inbox_);
-  }
-  for (const Accepted& a : left) {
+  for (const Accepted& a : inbox_.take_left()) {
     frame_.release(shard_, a.socket);
     ::closesocket(a.socket);
-    assigned_.fetch_sub(1, std::memory_order_acq_rel);
+    inbox_.closed();
   }
 }
 
-// One posted AcceptEx: the socket it accepts into, and the buffer that
-// receives the local and remote address.
-struct PendingAccept {
-  PendingAccept() { overlapped.hEvent = event.get(); }
-  PendingAccept(const PendingAccept&) = delete;
-  PendingAccept& operator=(const PendingAccept&) = delete;
-
-  Event event;
-  WSAOVERLAPPED overlapped{};
-  SOCKET socket = INVALID_SOCKET;
-  bool in_flight = false;
-  char addresses[2 * kAddressLength]{};
-};
-
-// The accepting thread: kAcceptsPosted AcceptEx calls and a stop event in one wait.
-class Acceptor {
+// The accepting thread: EventAcceptor::posted_accepts AcceptEx calls, each
+// signalling an event of its own, and the stop event in one wait. The
+// mechanics (posting, WSAGetOverlappedResult, SO_UPDATE_ACCEPT_CONTEXT,
+// GetAcceptExSockaddrs, cancelling at the stop) are in
+// platform/win/event_acceptor.hpp, shared with server-overlapped-routine;
+// this class decides what an accepted socket becomes: admitted, it goes to
+// the least loaded group.
+class Acceptor final : EventAcceptor::Handler {
  public:
-  // stop_event is set by the frame's wake callback; it belongs to main() so
-  // that it outlives every call of that callback.
-  Acceptor(Frame& frame, SOCKET listener, WSAEVENT stop_event, int initial_groups)
+  Acceptor(Frame& frame, SOCKET listener, int initial_groups)
       : frame_(frame),
-        listener_(listener),
-        family_(frame.listen_endpoint().is_v6() ? AF_INET6 : AF_INET),
         shard_(frame.shard()),
-        accept_ex_(load_extension<LPFN_ACCEPTEX>(listener, WSAID_ACCEPTEX, "AcceptEx")),
-        get_addresses_(load_extension<LPFN_GETACCEPTEXSOCKADDRS>(
-            listener, WSAID_GETACCEPTEXSOCKADDRS, "GetAcceptExSockaddrs")),
-        accepts_(std::make_unique<PendingAccept[]>(kAcceptsPosted)) {
-    events_[0] = stop_event;
-    for (std::size_t i = 0; i < kAcceptsPosted; ++i)
-      events_[1 + i] = accepts_[i].event.get();
+        accept_(listener, frame.listen_endpoint().is_v6() ? AF_INET6 : AF_INET, *this) {
     for (int i = 0; i < initial_groups; ++i)
       add_group();
   }
 
-  void run() {
-    constexpr DWORD count = 1 + kAcceptsPosted;
-    auto next_tick = Clock::now();
-    for (;;) {
-      // Post every AcceptEx that is not in flight: after a completion, and
-      // again each tick after a failure (e.g. no socket could be made), so a
-      // shortage is retried without spinning.
-      const auto now = Clock::now();
-      if (now >= next_tick) {
-        for (std::size_t i = 0; i < kAcceptsPosted; ++i) {
-          if (!accepts_[i].in_flight) post(accepts_[i]);
-        }
-        next_tick = now + kTick;
-      }
-      const DWORD rc = ::WSAWaitForMultipleEvents(count, events_, FALSE,
-                                                  milliseconds_until(next_tick, now), FALSE);
-      if (rc == WSA_WAIT_FAILED) {
-        frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
-        break;
-      }
-      // The stop event is slot 0, so a stop wins over pending connections.
-      if (rc == WSA_WAIT_EVENT_0 || frame_.stopping()) break;
-      if (rc == WSA_WAIT_TIMEOUT) continue;
-      // A handful of accepts: asking each for its result is cheaper than
-      // another wait per signalled event, and just as fair.
-      for (std::size_t i = 0; i < kAcceptsPosted; ++i) {
-        PendingAccept& a = accepts_[i];
-        if (a.in_flight && harvest(a)) post(a);
-      }
-    }
-    cancel_accepts();
+  // Until the stop event (set by the frame's wake callback; it belongs to
+  // main() so that it outlives every call of that callback).
+  void run(WSAEVENT stop_event) {
+    if (const std::string failed = accept_.run(stop_event); !failed.empty()) frame_.fail(failed);
     // No more hand-overs from here on; each group cancels its operations,
     // waits for them, closes its sockets, and its thread is joined.
     for (auto& group : groups_)
@@ -619,112 +488,30 @@ class Acceptor {
   }
 
  private:
-  void post(PendingAccept& a) {
-    // The accepting socket must be of the listener's family and overlapped,
-    // like every socket this model does I/O on.
-    a.socket = ::WSASocketW(family_, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
-                            WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-    if (a.socket == INVALID_SOCKET) {
-      shard_.error(classify_accept_error(::WSAGetLastError()));
-      return;
-    }
-    a.overlapped = WSAOVERLAPPED{};
-    a.overlapped.hEvent = a.event.get();
-    // dwReceiveDataLength = 0: complete as soon as a connection is accepted,
-    // rather than when its first data arrives (a client that connects and
-    // says nothing would otherwise hold the AcceptEx, and its socket, forever).
-    DWORD received = 0;
-    if (!accept_ex_(listener_, a.socket, a.addresses, 0, kAddressLength, kAddressLength, &received,
-                    &a.overlapped)) {
-      const int code = ::WSAGetLastError();
-      if (code != ERROR_IO_PENDING) {
-        ::closesocket(a.socket);
-        a.socket = INVALID_SOCKET;
-        shard_.error(classify_accept_error(code));
-        return;
-      }
-    }
-    // Success (TRUE) still signals the event; it is harvested like a pending one.
-    a.in_flight = true;
-  }
+  void accept_failed(int code) noexcept override { shard_.error(classify_accept_error(code)); }
 
-  // Returns true when the AcceptEx completed (successfully or not).
-  bool harvest(PendingAccept& a) {
-    DWORD bytes = 0;
-    DWORD flags = 0;
-    const BOOL ok = ::WSAGetOverlappedResult(listener_, &a.overlapped, &bytes, FALSE, &flags);
-    const int code = ok ? 0 : ::WSAGetLastError();
-    if (!ok && code == WSA_IO_INCOMPLETE) return false;
-    ::WSAResetEvent(a.event.get());
-    a.in_flight = false;
-    const SOCKET s = a.socket;
-    a.socket = INVALID_SOCKET;
-    if (!ok) {
-      ::closesocket(s);
-      shard_.error(classify_accept_error(code));
-      return true;
-    }
-    // Until SO_UPDATE_ACCEPT_CONTEXT the socket does not know its listener:
-    // getpeername(), shutdown() and the inherited options fail or are
-    // missing. (Wine treats this option as a no-op, so forgetting it passes
-    // there and breaks on Windows.)
-    const SOCKET listener = listener_;
-    if (::setsockopt(s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
-                     reinterpret_cast<const char*>(&listener), sizeof listener) == SOCKET_ERROR) {
-      shard_.error(classify_accept_error(::WSAGetLastError()));
-      ::closesocket(s);
-      return true;
-    }
-    // The address buffer's layout is private to the provider; only
-    // GetAcceptExSockaddrs may take it apart.
-    sockaddr* local = nullptr;
-    sockaddr* remote = nullptr;
-    int local_length = 0;
-    int remote_length = 0;
-    get_addresses_(a.addresses, 0, kAddressLength, kAddressLength, &local, &local_length, &remote,
-                   &remote_length);
-    const Accepted accepted{s, Endpoint::from(remote, remote_length).value_or(Endpoint{})};
+  bool stopping() const noexcept override { return frame_.stopping(); }
+
+  void accepted(SOCKET s, const Endpoint& peer) noexcept override {
     if (!frame_.admit(shard_, s)) {
       ::closesocket(s);
-      return true;
+      return;
     }
     // Request/response traffic: do not let Nagle hold back small replies.
     // The listener's options are not inherited through AcceptEx.
     wsb::net::set_nodelay(s);
     try {
-      group_with_room().assign(accepted);
+      group_with_room().assign(Accepted{s, peer});
     } catch (...) {
       // No memory for the inbox, or no thread for a new group.
       shard_.error(ErrorClass::io);
       frame_.release(shard_, s);
       ::closesocket(s);
     }
-    return true;
-  }
-
-  // Cancels the posted AcceptEx calls and waits for each to complete before
-  // its socket (and later its OVERLAPPED) is given up. One that accepted a
-  // connection in the meantime just closes it.
-  void cancel_accepts() {
-    ::CancelIoEx(reinterpret_cast<HANDLE>(listener_), nullptr);
-    for (std::size_t i = 0; i < kAcceptsPosted; ++i) {
-      PendingAccept& a = accepts_[i];
-      if (!a.in_flight) continue;
-      const WSAEVENT event = a.event.get();
-      ::WSAWaitForMultipleEvents(1, &event, TRUE, WSA_INFINITE, FALSE);
-      a.in_flight = false;
-      ::closesocket(a.socket);
-      a.socket = INVALID_SOCKET;
-    }
   }
 
   Group& group_with_room() {
-    Group* best = nullptr;
-    for (auto& group : groups_) {
-      if (group->load() < kPeersPerGroup && (best == nullptr || group->load() < best->load())) {
-        best = group.get();
-      }
-    }
+    Group* best = wsb::net::win::least_loaded_with_room(groups_, kPeersPerGroup);
     return best != nullptr ? *best : add_group();
   }
 
@@ -736,13 +523,8 @@ class Acceptor {
   }
 
   Frame& frame_;
-  SOCKET listener_;
-  int family_;
   StatsShard& shard_;
-  LPFN_ACCEPTEX accept_ex_;
-  LPFN_GETACCEPTEXSOCKADDRS get_addresses_;
-  std::unique_ptr<PendingAccept[]> accepts_;
-  WSAEVENT events_[1 + kAcceptsPosted]{};
+  EventAcceptor accept_;
   std::vector<std::unique_ptr<Group>> groups_;
 };
 
@@ -760,9 +542,9 @@ int main(int argc, char** argv) {
     const SOCKET listener = frame.open_listener({.overlapped = true});
     const Event stop_event;
     {
-      Acceptor acceptor(frame, listener, stop_event.get(), frame.options().threads);
+      Acceptor acceptor(frame, listener, frame.options().threads);
       frame.start([&stop_event] { ::WSASetEvent(stop_event.get()); });
-      acceptor.run();
+      acceptor.run(stop_event.get());
     }
     ::closesocket(listener);
     return frame.finish();

@@ -40,80 +40,30 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "platform/win/event_acceptor.hpp"
+#include "platform/win/winsock.hpp"
+#include "server/model.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::net::Endpoint;
-using wsb::server::classify_accept_error;
-using wsb::server::classify_io_error;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
+using wsb::net::win::Event;
+using wsb::net::win::EventAcceptor;
+using wsb::net::win::milliseconds_until;
 
-// AcceptEx calls kept posted, so that a burst of connections finds sockets
-// ready (the listen backlog holds the rest).
-constexpr std::size_t kAcceptsPosted = 8;
 // Each connection owns its receive buffer: the kernel fills it while the
 // thread serves other connections.
 constexpr ULONG kReceiveBuffer = 16 * 1024;
 // The largest block handed to one WSASend; the kernel locks an overlapped
 // send's pages until it completes.
 constexpr std::size_t kMaxSendBlock = 1024 * 1024;
-// AcceptEx wants room for each address plus 16 bytes (its documentation).
-constexpr DWORD kAddressLength = sizeof(SOCKADDR_STORAGE) + 16;
-// How often the threads wake without anything to do: the I/O threads expire
-// idle connections and end lingering closes, the accepting thread retries
-// AcceptEx calls that could not be posted.
+// How often the I/O threads wake without anything to do, to expire idle
+// connections and end lingering closes.
 constexpr auto kTick = std::chrono::milliseconds(100);
 // How long a connection we closed (shutdown(SD_SEND)) may take to send its
 // FIN back before the socket is closed anyway.
 constexpr auto kLingerLimit = std::chrono::seconds(2);
-
-std::string wsa_failure(const char* call) {
-  const int code = ::WSAGetLastError();
-  return std::string(call) + " failed: " + wsb::net::error_text(code);
-}
-
-DWORD milliseconds_until(Clock::time_point deadline, Clock::time_point now) {
-  if (deadline <= now) return 0;
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(deadline - now).count();
-  return static_cast<DWORD>(std::min<long long>(ms, INFINITE - 1));
-}
-
-class Event {
- public:
-  Event() : handle_(::WSACreateEvent()) {
-    if (handle_ == WSA_INVALID_EVENT) {
-      throw wsb::net::NetError(::WSAGetLastError(), wsa_failure("WSACreateEvent()"));
-    }
-  }
-  ~Event() { ::WSACloseEvent(handle_); }
-  Event(const Event&) = delete;
-  Event& operator=(const Event&) = delete;
-  WSAEVENT get() const noexcept { return handle_; }
-
- private:
-  WSAEVENT handle_;
-};
-
-// AcceptEx and GetAcceptExSockaddrs are extensions of the socket provider and
-// are asked for from the provider behind the socket.
-template <class Function>
-Function load_extension(SOCKET s, GUID id, const char* name) {
-  Function function = nullptr;
-  DWORD bytes = 0;
-  if (::WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &id, sizeof id, &function, sizeof function,
-                 &bytes, nullptr, nullptr) == SOCKET_ERROR) {
-    const int code = ::WSAGetLastError();
-    throw wsb::net::NetError(
-        code, std::string("cannot load ") + name + ": " + wsb::net::error_text(code));
-  }
-  return function;
-}
 
 class IoThread;
 
@@ -459,70 +409,26 @@ void IoThread::close_all() {
   }
 }
 
-// One posted AcceptEx: the socket it accepts into, and the buffer that
-// receives the local and remote address. AcceptEx has no completion-routine
-// parameter, so the accepting thread waits on events.
-struct PendingAccept {
-  PendingAccept() { overlapped.hEvent = event.get(); }
-  PendingAccept(const PendingAccept&) = delete;
-  PendingAccept& operator=(const PendingAccept&) = delete;
-
-  Event event;
-  WSAOVERLAPPED overlapped{};
-  SOCKET socket = INVALID_SOCKET;
-  bool in_flight = false;
-  char addresses[2 * kAddressLength]{};
-};
-
-class Acceptor {
+// The accepting thread. AcceptEx has no completion-routine parameter, so it
+// waits on events: EventAcceptor::posted_accepts AcceptEx calls with an event
+// each, and the stop event (platform/win/event_acceptor.hpp, shared with
+// server-overlapped-event). This class decides what an accepted socket
+// becomes: admitted, it travels to the next I/O thread as an APC.
+class Acceptor final : EventAcceptor::Handler {
  public:
-  // stop_event is set by the frame's wake callback; it belongs to main() so
-  // that it outlives every call of that callback.
-  Acceptor(Frame& frame, SOCKET listener, WSAEVENT stop_event, int io_threads)
+  Acceptor(Frame& frame, SOCKET listener, int io_threads)
       : frame_(frame),
-        listener_(listener),
-        family_(frame.listen_endpoint().is_v6() ? AF_INET6 : AF_INET),
         shard_(frame.shard()),
-        accept_ex_(load_extension<LPFN_ACCEPTEX>(listener, WSAID_ACCEPTEX, "AcceptEx")),
-        get_addresses_(load_extension<LPFN_GETACCEPTEXSOCKADDRS>(
-            listener, WSAID_GETACCEPTEXSOCKADDRS, "GetAcceptExSockaddrs")),
-        accepts_(std::make_unique<PendingAccept[]>(kAcceptsPosted)) {
-    events_[0] = stop_event;
-    for (std::size_t i = 0; i < kAcceptsPosted; ++i)
-      events_[1 + i] = accepts_[i].event.get();
+        accept_(listener, frame.listen_endpoint().is_v6() ? AF_INET6 : AF_INET, *this) {
     for (int i = 0; i < io_threads; ++i) {
       threads_.push_back(std::make_unique<IoThread>(frame_, frame_.shard()));
     }
   }
 
-  void run() {
-    constexpr DWORD count = 1 + kAcceptsPosted;
-    auto next_tick = Clock::now();
-    for (;;) {
-      // Post every AcceptEx that is not in flight: after a completion, and
-      // each tick after a failure, so a shortage of sockets is retried
-      // without spinning.
-      const auto now = Clock::now();
-      if (now >= next_tick) {
-        for (std::size_t i = 0; i < kAcceptsPosted; ++i) {
-          if (!accepts_[i].in_flight) post(accepts_[i]);
-        }
-        next_tick = now + kTick;
-      }
-      const DWORD rc = ::WSAWaitForMultipleEvents(count, events_, FALSE,
-                                                  milliseconds_until(next_tick, now), FALSE);
-      if (rc == WSA_WAIT_FAILED) {
-        frame_.fail(wsa_failure("WSAWaitForMultipleEvents()"));
-        break;
-      }
-      if (rc == WSA_WAIT_EVENT_0 || frame_.stopping()) break;
-      if (rc == WSA_WAIT_TIMEOUT) continue;
-      for (std::size_t i = 0; i < kAcceptsPosted; ++i) {
-        PendingAccept& a = accepts_[i];
-        if (a.in_flight && harvest(a)) post(a);
-      }
-    }
-    cancel_accepts();
+  // Until the stop event (set by the frame's wake callback; it belongs to
+  // main() so that it outlives every call of that callback).
+  void run(WSAEVENT stop_event) {
+    if (const std::string failed = accept_.run(stop_event); !failed.empty()) frame_.fail(failed);
     // Shutdown via APC: each I/O thread closes its sockets, waits for the
     // aborted operations' routines, frees its connections and ends.
     for (auto& thread : threads_)
@@ -531,65 +437,14 @@ class Acceptor {
   }
 
  private:
-  void post(PendingAccept& a) {
-    a.socket = ::WSASocketW(family_, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
-                            WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
-    if (a.socket == INVALID_SOCKET) {
-      shard_.error(classify_accept_error(::WSAGetLastError()));
-      return;
-    }
-    a.overlapped = WSAOVERLAPPED{};
-    a.overlapped.hEvent = a.event.get();
-    // dwReceiveDataLength = 0: complete on the connection, not on its first data.
-    DWORD received = 0;
-    if (!accept_ex_(listener_, a.socket, a.addresses, 0, kAddressLength, kAddressLength, &received,
-                    &a.overlapped)) {
-      const int code = ::WSAGetLastError();
-      if (code != ERROR_IO_PENDING) {
-        ::closesocket(a.socket);
-        a.socket = INVALID_SOCKET;
-        shard_.error(classify_accept_error(code));
-        return;
-      }
-    }
-    a.in_flight = true;  // an immediate success signals the event as well
-  }
+  void accept_failed(int code) noexcept override { shard_.error(classify_accept_error(code)); }
 
-  bool harvest(PendingAccept& a) {
-    DWORD bytes = 0;
-    DWORD flags = 0;
-    const BOOL ok = ::WSAGetOverlappedResult(listener_, &a.overlapped, &bytes, FALSE, &flags);
-    const int code = ok ? 0 : ::WSAGetLastError();
-    if (!ok && code == WSA_IO_INCOMPLETE) return false;
-    ::WSAResetEvent(a.event.get());
-    a.in_flight = false;
-    const SOCKET s = a.socket;
-    a.socket = INVALID_SOCKET;
-    if (!ok) {
-      ::closesocket(s);
-      shard_.error(classify_accept_error(code));
-      return true;
-    }
-    // Until SO_UPDATE_ACCEPT_CONTEXT the socket does not know its listener:
-    // getpeername(), shutdown() and inherited options fail or are missing.
-    // (Wine ignores the option, so forgetting it would pass there.)
-    const SOCKET listener = listener_;
-    if (::setsockopt(s, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
-                     reinterpret_cast<const char*>(&listener), sizeof listener) == SOCKET_ERROR) {
-      shard_.error(classify_accept_error(::WSAGetLastError()));
-      ::closesocket(s);
-      return true;
-    }
-    sockaddr* local = nullptr;
-    sockaddr* remote = nullptr;
-    int local_length = 0;
-    int remote_length = 0;
-    get_addresses_(a.addresses, 0, kAddressLength, kAddressLength, &local, &local_length, &remote,
-                   &remote_length);
-    const Endpoint peer = Endpoint::from(remote, remote_length).value_or(Endpoint{});
+  bool stopping() const noexcept override { return frame_.stopping(); }
+
+  void accepted(SOCKET s, const Endpoint& peer) noexcept override {
     if (!frame_.admit(shard_, s)) {
       ::closesocket(s);
-      return true;
+      return;
     }
     // Options are not inherited through AcceptEx; small replies must not
     // wait for Nagle.
@@ -603,30 +458,11 @@ class Acceptor {
       frame_.release(shard_, s);
       ::closesocket(s);
     }
-    return true;
-  }
-
-  void cancel_accepts() {
-    ::CancelIoEx(reinterpret_cast<HANDLE>(listener_), nullptr);
-    for (std::size_t i = 0; i < kAcceptsPosted; ++i) {
-      PendingAccept& a = accepts_[i];
-      if (!a.in_flight) continue;
-      const WSAEVENT event = a.event.get();
-      ::WSAWaitForMultipleEvents(1, &event, TRUE, WSA_INFINITE, FALSE);
-      a.in_flight = false;
-      ::closesocket(a.socket);
-      a.socket = INVALID_SOCKET;
-    }
   }
 
   Frame& frame_;
-  SOCKET listener_;
-  int family_;
   StatsShard& shard_;
-  LPFN_ACCEPTEX accept_ex_;
-  LPFN_GETACCEPTEXSOCKADDRS get_addresses_;
-  std::unique_ptr<PendingAccept[]> accepts_;
-  WSAEVENT events_[1 + kAcceptsPosted]{};
+  EventAcceptor accept_;
   std::vector<std::unique_ptr<IoThread>> threads_;
   std::size_t next_thread_ = 0;
 };
@@ -650,9 +486,9 @@ int main(int argc, char** argv) {
     const SOCKET listener = frame.open_listener({.overlapped = true});
     const Event stop_event;
     {
-      Acceptor acceptor(frame, listener, stop_event.get(), frame.options().threads);
+      Acceptor acceptor(frame, listener, frame.options().threads);
       frame.start([&stop_event] { ::WSASetEvent(stop_event.get()); });
-      acceptor.run();
+      acceptor.run(stop_event.get());
     }
     ::closesocket(listener);
     return frame.finish();

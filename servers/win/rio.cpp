@@ -65,8 +65,8 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "platform/win/winsock.hpp"
+#include "server/model.hpp"
 
 // ---------------------------------------------------------------------------
 // RIO declarations
@@ -170,18 +170,13 @@ typedef struct _RIO_EXTENSION_FUNCTION_TABLE {
 
 namespace {
 
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
+using namespace wsb::server::model;
+using wsb::net::win::AcceptAddresses;
 
 // Exit status when RIO cannot be used on this system (documented in --help
 // and docs/models/rio.md). 1 and 2 are the frame's (error, usage).
 constexpr int exit_rio_unavailable = 3;
 
-// AcceptEx address slots: 16 bytes more than the largest address.
-constexpr DWORD address_slot = sizeof(SOCKADDR_STORAGE) + 16;
 // Each request queue has at most one receive and one send outstanding (one
 // receive keeps the byte stream in order; sends are serialised by the
 // Connection), and each charges its CQ that many entries.
@@ -251,7 +246,7 @@ struct Slot {
   int outstanding = 0;   // requests posted and not yet dequeued
   Clock::time_point drain_deadline{};
   std::optional<Connection> conn;
-  char addresses[2 * address_slot];
+  AcceptAddresses addresses;  // where AcceptEx writes both addresses
 };
 
 struct Worker {
@@ -441,15 +436,7 @@ class RioServer {
       throw wsb::net::NetError(
           code, "associating the listener with the port failed: " + wsb::net::error_text(code));
     }
-    GUID guid = WSAID_ACCEPTEX;
-    DWORD bytes = 0;
-    if (::WSAIoctl(listener_, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof(guid), &accept_ex_,
-                   sizeof(accept_ex_), &bytes, nullptr, nullptr) != 0) {
-      const int code = ::WSAGetLastError();
-      throw wsb::net::NetError(code,
-                               "WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, AcceptEx) failed: " +
-                                   wsb::net::error_text(code));
-    }
+    accept_ = wsb::net::win::AcceptExFunctions::load(listener_);
     for (int i = 0; i < options_.accepts; ++i) {
       post_accept();
     }
@@ -469,27 +456,22 @@ class RioServer {
     }
     // RIO needs the flag on the socket that AcceptEx accepts into; the
     // accepted connection inherits nothing else from the listener.
-    slot->socket =
-        ::WSASocketW(family_, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
-                     WSA_FLAG_OVERLAPPED | WSA_FLAG_REGISTERED_IO | WSA_FLAG_NO_HANDLE_INHERIT);
+    slot->socket = wsb::net::win::open_accept_socket(family_, WSA_FLAG_REGISTERED_IO);
     if (slot->socket == INVALID_SOCKET) {
-      control_shard_->error(wsb::server::classify_accept_error(::WSAGetLastError()));
+      control_shard_->error(classify_accept_error(::WSAGetLastError()));
       pool_->give_back(*slot);
       ++accept_deficit_;
       return;
     }
     slot->state = State::accepting;
     slot->accept_io.ov = OVERLAPPED{};
-    DWORD bytes = 0;
-    if (!accept_ex_(listener_, slot->socket, slot->addresses, 0, address_slot, address_slot, &bytes,
-                    &slot->accept_io.ov)) {
-      const int error = ::WSAGetLastError();
-      if (error != ERROR_IO_PENDING) {
-        control_shard_->error(wsb::server::classify_accept_error(error));
-        free_unserved(*slot);
-        ++accept_deficit_;
-        return;
-      }
+    if (const int error = wsb::net::win::start_accept(accept_, listener_, slot->socket,
+                                                      slot->addresses, &slot->accept_io.ov);
+        error != 0) {
+      control_shard_->error(classify_accept_error(error));
+      free_unserved(*slot);
+      ++accept_deficit_;
+      return;
     }
     ++accepts_pending_;
   }
@@ -508,13 +490,13 @@ class RioServer {
     DWORD bytes = 0;
     DWORD flags = 0;
     if (!::WSAGetOverlappedResult(listener_, &slot.accept_io.ov, &bytes, FALSE, &flags)) {
-      control_shard_->error(wsb::server::classify_accept_error(::WSAGetLastError()));
+      control_shard_->error(classify_accept_error(::WSAGetLastError()));
       free_unserved(slot);
       return;
     }
-    if (::setsockopt(slot.socket, SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT,
-                     reinterpret_cast<char*>(&listener_), sizeof(listener_)) != 0) {
-      control_shard_->error(wsb::server::classify_accept_error(::WSAGetLastError()));
+    if (const int error = wsb::net::win::update_accept_context(slot.socket, listener_);
+        error != 0) {
+      control_shard_->error(classify_accept_error(error));
       free_unserved(slot);
       return;
     }
@@ -524,7 +506,7 @@ class RioServer {
       return;
     }
     if (!wsb::net::set_nodelay(static_cast<wsb::net::socket_t>(slot.socket))) {
-      control_shard_->error(wsb::server::classify_io_error(::WSAGetLastError()));
+      control_shard_->error(classify_io_error(::WSAGetLastError()));
       frame_.release(*control_shard_, slot.admitted_as);
       free_unserved(slot);
       return;
@@ -702,7 +684,7 @@ class RioServer {
     }
     slot.rq = rio_.RIOCreateRequestQueue(slot.socket, 1, 1, 1, 1, w.cq, w.cq, &slot);
     if (slot.rq == RIO_INVALID_RQ) {
-      w.shard->error(wsb::server::classify_io_error(::WSAGetLastError()));
+      w.shard->error(classify_io_error(::WSAGetLastError()));
       release_admission(w, slot);
       free_unserved(slot);
       return;
@@ -808,7 +790,7 @@ class RioServer {
       hard_close(slot);
       return;
     }
-    if (slot.state == State::open) slot.conn->on_error(wsb::server::classify_io_error(error));
+    if (slot.state == State::open) slot.conn->on_error(classify_io_error(error));
   }
 
   void start_drain(Slot& slot) noexcept {
@@ -952,7 +934,7 @@ class RioServer {
   // Control thread only.
   HANDLE accept_port_ = nullptr;
   SOCKET listener_ = INVALID_SOCKET;
-  LPFN_ACCEPTEX accept_ex_ = nullptr;
+  wsb::net::win::AcceptExFunctions accept_;  // AcceptEx (GetAcceptExSockaddrs unused)
   int accepts_pending_ = 0;
   int accept_deficit_ = 0;
   std::size_t next_worker_ = 0;

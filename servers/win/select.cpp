@@ -48,16 +48,15 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "platform/win/winsock.hpp"
+#include "server/lingering_close.hpp"
+#include "server/model.hpp"
 
 namespace {
 
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
+using namespace wsb::server::model;
+using wsb::net::win::error_after_end_of_stream;
+using wsb::server::LingeringClose;
 
 constexpr const char* description =
     "select() over groups of at most FD_SETSIZE (64) sockets, one thread per group (seeds 000 "
@@ -161,27 +160,11 @@ timeval to_timeval(Clock::duration d) noexcept {
   return tv;
 }
 
-// recv() returned 0: the peer closed its side, or, under Wine 8.0, reset the
-// connection. Wine's server consumes an RST that arrives while no receive is
-// pending, and recv() then returns 0 where Windows fails with WSAECONNRESET.
-// A zero-byte send() tells the two apart on both: it succeeds on a connection
-// the peer only half-closed and fails with WSAECONNRESET after a reset.
-// Returns that error, or 0 for a graceful close.
-int error_after_end_of_stream(SOCKET s) noexcept {
-  if (::send(s, "", 0, 0) != SOCKET_ERROR) return 0;
-  const int code = ::WSAGetLastError();
-  return code == WSAEWOULDBLOCK ? 0 : code;
-}
-
 struct Client {
   Connection conn;
-  bool peer_closed = false;  // recv() returned 0
-  // After a clean finish: FIN sent (shutdown SD_SEND); input is read and
-  // discarded until the peer's FIN, so that closesocket() finds no unread data
-  // (which would make Windows send RST and could destroy the last reply).
-  bool lingering = false;
-  bool linger_done = false;  // the peer's FIN (or an error) arrived
-  Clock::time_point linger_deadline{};
+  // After a clean finish: our FIN, then input is read and discarded until
+  // the peer's FIN (server/lingering_close.hpp).
+  LingeringClose linger{};
 };
 
 // Up to group_capacity connections served by one thread with select().
@@ -246,9 +229,9 @@ class Group {
         Clock::time_point now = Clock::now();
         Clock::time_point deadline = now + max_wait;
         for (auto& [s, client] : clients_) {
-          if (client.lingering) {
+          if (client.linger.lingering()) {
             add(readable, s);
-            deadline = std::min(deadline, client.linger_deadline);
+            deadline = std::min(deadline, client.linger.deadline());
             continue;
           }
           if (client.conn.want_read()) add(readable, s);
@@ -274,7 +257,7 @@ class Group {
         for (u_int i = 0; i < writable.fd_count; ++i) {
           const SOCKET s = writable.fd_array[i];
           Client& client = clients_.at(s);
-          if (!client.lingering) flush(s, client);
+          if (!client.linger.lingering()) flush(s, client);
         }
         sweep(shard, Clock::now());
       }
@@ -304,10 +287,12 @@ class Group {
   }
 
   void on_readable(SOCKET s, Client& client, std::span<char> buffer) noexcept {
-    if (client.lingering) {
+    if (client.linger.lingering()) {
       // Discard what the peer still sends, until its FIN.
       const std::ptrdiff_t n = wsb::net::recv_some(s, buffer);
-      if (n == 0 || (n < 0 && ::WSAGetLastError() != WSAEWOULDBLOCK)) client.linger_done = true;
+      if (n == 0 || (n < 0 && ::WSAGetLastError() != WSAEWOULDBLOCK)) {
+        client.linger.on_linger_done();
+      }
       return;
     }
     Connection& conn = client.conn;
@@ -318,15 +303,15 @@ class Group {
       conn.on_received(buffer.first(static_cast<std::size_t>(n)));
     } else if (n == 0) {
       if (const int reset = error_after_end_of_stream(s); reset != 0) {
-        conn.on_error(wsb::server::classify_io_error(reset));
+        conn.on_error(classify_io_error(reset));
       } else {
-        client.peer_closed = true;
+        client.linger.on_peer_closed();
         conn.on_peer_closed();
       }
     } else {
       const int code = ::WSAGetLastError();
       // WSAEWOULDBLOCK after "readable" is harmless: nothing to read after all.
-      if (code != WSAEWOULDBLOCK) conn.on_error(wsb::server::classify_io_error(code));
+      if (code != WSAEWOULDBLOCK) conn.on_error(classify_io_error(code));
     }
     // Reply at once rather than waiting for the next select() to report the
     // socket writable, which it almost always is.
@@ -345,7 +330,7 @@ class Group {
         // The send buffer is full, even right after select() said writable
         // (Wine bug 53486): keep the write interest and retry after the next
         // select().
-        if (code != WSAEWOULDBLOCK) conn.on_error(wsb::server::classify_io_error(code));
+        if (code != WSAEWOULDBLOCK) conn.on_error(classify_io_error(code));
         return;
       }
       conn.on_sent(static_cast<std::size_t>(n));
@@ -358,21 +343,9 @@ class Group {
     for (auto it = clients_.begin(); it != clients_.end();) {
       const SOCKET s = it->first;
       Client& client = it->second;
-      bool close_now = false;
-      if (client.lingering) {
-        close_now = client.linger_done || now >= client.linger_deadline;
-      } else {
-        client.conn.expire_if_idle(now);  // counts the timeout and finishes the connection
-        if (client.conn.finished()) {
-          if (client.conn.failed() || client.peer_closed || !wsb::net::shutdown_send(s)) {
-            close_now = true;
-          } else {
-            client.lingering = true;
-            client.linger_deadline = now + linger_timeout;
-          }
-        }
-      }
-      if (close_now) {
+      // expire_if_idle() counts the timeout and finishes the connection.
+      if (!client.linger.lingering()) client.conn.expire_if_idle(now);
+      if (client.linger.settle(s, client.conn, now, linger_timeout)) {
         close(s, shard);
         it = clients_.erase(it);
       } else {
@@ -469,16 +442,11 @@ class SelectServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return;
-        const ErrorClass c = wsb::server::classify_accept_error(code);
-        shard.error(c);
-        if (c == ErrorClass::reset) continue;  // the client gave up while queued
-        if (c == ErrorClass::out_of_descriptors) {
-          // The connection stays queued, so the listener stays readable and
-          // select() would return at once forever: leave it out for a while.
-          accept_resume_ = Clock::now() + out_of_descriptors_pause;
-        } else {
-          frame_.fail("accept() failed: " + wsb::net::error_text(code));
-        }
+        const AcceptFailure next = on_accept_failure(frame_, shard, code);
+        if (next == AcceptFailure::retry) continue;  // the client gave up while queued
+        // The connection stays queued, so the listener stays readable and
+        // select() would return at once forever: leave it out for a while.
+        if (next == AcceptFailure::pause) accept_resume_ = Clock::now() + out_of_descriptors_pause;
         return;
       }
       if (!frame_.admit(shard, s)) {
@@ -492,7 +460,7 @@ class SelectServer {
       u_long non_blocking = 1;
       Group* group = nullptr;
       if (::ioctlsocket(s, FIONBIO, &non_blocking) != 0 || !wsb::net::set_nodelay(s)) {
-        shard.error(wsb::server::classify_io_error(::WSAGetLastError()));
+        shard.error(classify_io_error(::WSAGetLastError()));
       } else if ((group = least_loaded()) == nullptr || !group->hand_over(s)) {
         // Every group is full and no other could be started, or memory ran
         // out: the process is out of resources.

@@ -157,10 +157,11 @@ class IocpEngineTest : public ::testing::Test {
     make(4);
   }
 
-  void make(std::uint32_t capacity, std::size_t receive_size = 16 * 1024) {
+  void make(std::uint32_t capacity, std::size_t receive_size = 16 * 1024, bool idle = false) {
     EngineConfig config;
     config.capacity = capacity;
     config.receive_size = receive_size;
+    config.idle_connections = idle;
     engine_ = wsb::loadgen::make_iocp_engine(config, recorder_);
   }
 
@@ -243,6 +244,39 @@ TEST_F(IocpEngineTest, RequestResponseAndOrderlyClose) {
   Socket again(open(0));
   send(0, "x");
   EXPECT_EQ(receive_exactly(again.s, 1), "x");
+}
+
+// EngineConfig::idle_connections (--hold): zero-byte receives, then a
+// non-blocking recv() into the engine's one buffer. Data that does arrive
+// must still be delivered whole and in order, also when it is larger than
+// the buffer, and the end of the stream must still be seen.
+TEST_F(IocpEngineTest, IdleConnectionsStillDeliverDataAndTheEndOfStream) {
+  engine_.reset();
+  make(4, 1000, /*idle=*/true);
+  Socket peer(open(1));
+  send(1, "ping");
+  EXPECT_EQ(receive_exactly(peer.s, 4), "ping");
+  const std::string data = pattern(25'000);
+  send_all(peer.s, data);
+  ASSERT_TRUE(poll_until([&] { return recorder_.received(1).size() >= data.size(); }));
+  EXPECT_EQ(recorder_.received(1), data);
+  EXPECT_EQ(recorder_.count(Event::closed, 1), 0u);
+  peer.reset();  // FIN
+  ASSERT_TRUE(poll_until([&] { return recorder_.count(Event::closed, 1) == 1; }));
+  EXPECT_EQ(recorder_.last(Event::closed, 1)->failure, Failure::none);
+}
+
+TEST_F(IocpEngineTest, IdleConnectionsSeeAPeerReset) {
+  engine_.reset();
+  make(4, 16 * 1024, /*idle=*/true);
+  Socket peer(open(0));
+  poll_for(50ms);  // the zero-byte receive is pending, nothing arrives
+  EXPECT_EQ(recorder_.count(Event::closed, 0), 0u);
+  ASSERT_TRUE(net::reset_and_close(peer.s));
+  peer.s = net::invalid_socket;
+  ASSERT_TRUE(poll_until([&] { return recorder_.count(Event::closed, 0) == 1; }));
+  const Event* e = recorder_.last(Event::closed, 0);
+  EXPECT_EQ(e->failure, Failure::reset) << net::error_text(e->code);
 }
 
 TEST_F(IocpEngineTest, ConnectsFromTheGivenSourceAddress) {

@@ -1,6 +1,7 @@
 // Frame stop requests that need Win32 calls: a redirected standard input.
 // The stdin reader is process-wide and ends at the first end of input, so the
 // tests run as death tests, which start this binary again.
+#include <winsock2.h>
 #include <windows.h>
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 
 #include "../test_support.hpp"
 #include "server/frame.hpp"
+#include "server/model.hpp"
 
 namespace wsb::server {
 namespace {
@@ -45,6 +47,29 @@ TEST(FrameWinDeathTest, SlashSlashQOnStdinStops) {
 
 TEST(FrameWinDeathTest, EndOfStdinIsNotAStop) {
   EXPECT_EXIT(stop_through_stdin("//quit\r\nq\r\n", false), ::testing::ExitedWithCode(0), "");
+}
+
+// The accept loops' failure policy (server/model.hpp), with the Winsock
+// codes the models see.
+TEST(AcceptFailure, ResetRetriesOutOfSocketsPausesAnythingElseEndsTheLoop) {
+  using model::AcceptFailure;
+  using model::on_accept_failure;
+  auto frame = test::make_frame({"--quiet"});
+  StatsShard& shard = frame->shard();
+  EXPECT_EQ(on_accept_failure(*frame, shard, WSAECONNRESET), AcceptFailure::retry);
+  EXPECT_EQ(on_accept_failure(*frame, shard, WSAEMFILE), AcceptFailure::pause);
+  EXPECT_EQ(on_accept_failure(*frame, shard, WSAENOBUFS), AcceptFailure::pause);
+  EXPECT_FALSE(frame->stopping());
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(on_accept_failure(*frame, shard, WSAEINVAL), AcceptFailure::fatal);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("accept() failed: WSAEINVAL"), std::string::npos) << err;
+  EXPECT_TRUE(frame->stopping());
+  const StatsTotals totals = frame->totals();
+  EXPECT_EQ(totals.error(ErrorClass::reset), 1u);
+  EXPECT_EQ(totals.error(ErrorClass::out_of_descriptors), 2u);
+  EXPECT_EQ(totals.error(ErrorClass::accept_failed), 1u);
+  test::finish_captured(*frame, 1);
 }
 
 }  // namespace

@@ -1,0 +1,126 @@
+// AcceptEx with event notification (platform/win/event_acceptor.hpp).
+#include "platform/win/event_acceptor.hpp"
+
+namespace wsb::net::win {
+
+// One posted AcceptEx: its event and OVERLAPPED, the socket it accepts into,
+// and the buffer that receives the local and remote address. It must stay
+// where it is from the AcceptEx call until its completion is harvested: the
+// kernel writes into it.
+struct EventAcceptor::Pending {
+  Pending() { overlapped.hEvent = event.get(); }
+  Pending(const Pending&) = delete;
+  Pending& operator=(const Pending&) = delete;
+
+  Event event;
+  WSAOVERLAPPED overlapped{};
+  SOCKET socket = INVALID_SOCKET;
+  bool in_flight = false;
+  AcceptAddresses addresses;
+};
+
+EventAcceptor::EventAcceptor(SOCKET listener, int family, Handler& handler)
+    : listener_(listener),
+      family_(family),
+      handler_(handler),
+      functions_(AcceptExFunctions::load(listener)),
+      accepts_(std::make_unique<Pending[]>(posted_accepts)) {}
+
+EventAcceptor::~EventAcceptor() = default;
+
+std::string EventAcceptor::run(WSAEVENT stop_event) {
+  constexpr DWORD count = 1 + posted_accepts;
+  WSAEVENT events[count];
+  events[0] = stop_event;
+  for (std::size_t i = 0; i < posted_accepts; ++i)
+    events[1 + i] = accepts_[i].event.get();
+  std::string failed;
+  auto next_tick = Clock::now();
+  for (;;) {
+    // Post every AcceptEx that is not in flight: after a completion, and
+    // again each tick after a failure.
+    const auto now = Clock::now();
+    if (now >= next_tick) {
+      for (std::size_t i = 0; i < posted_accepts; ++i) {
+        if (!accepts_[i].in_flight) post(accepts_[i]);
+      }
+      next_tick = now + tick;
+    }
+    const DWORD rc =
+        ::WSAWaitForMultipleEvents(count, events, FALSE, milliseconds_until(next_tick, now), FALSE);
+    if (rc == WSA_WAIT_FAILED) {
+      failed = failure("WSAWaitForMultipleEvents()");
+      break;
+    }
+    if (rc == WSA_WAIT_EVENT_0 || handler_.stopping()) break;
+    if (rc == WSA_WAIT_TIMEOUT) continue;
+    // A handful of accepts: asking each for its result is cheaper than
+    // another wait per signalled event, and just as fair.
+    for (std::size_t i = 0; i < posted_accepts; ++i) {
+      Pending& a = accepts_[i];
+      if (a.in_flight && harvest(a)) post(a);
+    }
+  }
+  cancel_all();
+  return failed;
+}
+
+void EventAcceptor::post(Pending& a) noexcept {
+  a.socket = open_accept_socket(family_);
+  if (a.socket == INVALID_SOCKET) {
+    handler_.accept_failed(::WSAGetLastError());
+    return;
+  }
+  a.overlapped = WSAOVERLAPPED{};
+  a.overlapped.hEvent = a.event.get();
+  if (const int code = start_accept(functions_, listener_, a.socket, a.addresses, &a.overlapped);
+      code != 0) {
+    ::closesocket(a.socket);
+    a.socket = INVALID_SOCKET;
+    handler_.accept_failed(code);
+    return;
+  }
+  // An immediate success signals the event as well; it is harvested like a
+  // pending one.
+  a.in_flight = true;
+}
+
+// True when the AcceptEx completed (successfully or not).
+bool EventAcceptor::harvest(Pending& a) noexcept {
+  DWORD bytes = 0;
+  DWORD flags = 0;
+  const BOOL ok = ::WSAGetOverlappedResult(listener_, &a.overlapped, &bytes, FALSE, &flags);
+  const int code = ok ? 0 : ::WSAGetLastError();
+  if (!ok && code == WSA_IO_INCOMPLETE) return false;
+  ::WSAResetEvent(a.event.get());
+  a.in_flight = false;
+  const SOCKET s = a.socket;
+  a.socket = INVALID_SOCKET;
+  if (!ok) {
+    ::closesocket(s);
+    handler_.accept_failed(code);
+    return true;
+  }
+  if (const int error = update_accept_context(s, listener_); error != 0) {
+    handler_.accept_failed(error);
+    ::closesocket(s);
+    return true;
+  }
+  handler_.accepted(s, accepted_peer(functions_, a.addresses));
+  return true;
+}
+
+void EventAcceptor::cancel_all() noexcept {
+  ::CancelIoEx(reinterpret_cast<HANDLE>(listener_), nullptr);
+  for (std::size_t i = 0; i < posted_accepts; ++i) {
+    Pending& a = accepts_[i];
+    if (!a.in_flight) continue;
+    const WSAEVENT event = a.event.get();
+    ::WSAWaitForMultipleEvents(1, &event, TRUE, WSA_INFINITE, FALSE);
+    a.in_flight = false;
+    ::closesocket(a.socket);
+    a.socket = INVALID_SOCKET;
+  }
+}
+
+}  // namespace wsb::net::win
