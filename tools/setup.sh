@@ -16,6 +16,9 @@ packages=(
   # native build and tests
   cmake ninja-build g++ pkg-config libcli11-dev libbenchmark-dev libgtest-dev googletest
   liburing-dev zlib1g-dev
+  # the linux-fuzz preset: clang, libFuzzer and clang's sanitizer runtimes
+  # (libclang-rt-14-dev), llvm-symbolizer for readable crash stacks (llvm)
+  clang libclang-rt-14-dev llvm
   # Windows build (mingw-w64, posix threads) and Wine to run it
   mingw-w64 g++-mingw-w64-x86-64-posix g++-mingw-w64-i686-posix libz-mingw-w64-dev wine wine64
   # fetching Google Benchmark's Debian sources for the mingw build
