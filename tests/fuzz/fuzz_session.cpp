@@ -75,7 +75,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check(whole.out == chunked.out, "the reply depends on how the input was chunked");
   check(whole.closing == chunked.closing, "closing() depends on chunking");
   check(whole.error == chunked.error, "error() depends on chunking");
-  check(whole.requests == chunked.requests, "requests() depends on chunking");
+  // Echo counts the non-empty chunks it was fed (session.hpp), so only the
+  // framed protocols count the same requests however the input was split.
+  check(kProtocol == Protocol::echo || whole.requests == chunked.requests,
+        "requests() depends on chunking");
 
   if constexpr (kProtocol == Protocol::echo) {
     check(whole.out == std::string_view(stream.data(), stream.size()), "echo changed the bytes");
