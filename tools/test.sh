@@ -14,7 +14,8 @@
 # linux-fuzz runs every libFuzzer target briefly. Each builds only the
 # targets its tests need; their tests add to the verdict.
 #
-# Options: --no-setup (skip tools/setup.sh), --only linux|windows (one side),
+# Options: --no-setup (skip tools/setup.sh), --only linux|windows|sanitizers
+#          (one side, or only the sanitizer stages),
 #          --no-sanitizers (skip the linux-asan, linux-tsan and linux-fuzz
 #          stages), -R REGEX (passed to ctest; skips the sanitizer stages,
 #          whose label selections it would empty).
@@ -92,12 +93,16 @@ run_tests() { # preset [ctest selection options...]
 }
 
 mkdir -p build
-if [ "$only" != linux ]; then
+case "$only" in
+  ""|linux|windows|sanitizers) ;;
+  *) echo "test.sh: --only takes linux, windows or sanitizers, not '$only'" >&2; exit 2 ;;
+esac
+if [ "$only" != linux ] && [ "$only" != sanitizers ]; then
   build windows-cross && run_tests windows-cross
   # 32-bit Windows, compiled only: catches pointer-size bugs (a pointer in a DWORD).
   build windows-cross-i686 || true
 fi
-if [ "$only" != windows ]; then
+if [ "$only" != windows ] && [ "$only" != sanitizers ]; then
   build linux && run_tests linux
 fi
 if [ "${#regex[@]}" -gt 0 ]; then sanitizers=0; fi
