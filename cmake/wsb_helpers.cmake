@@ -14,9 +14,56 @@ else()
   endif()
 endif()
 
-if(WSB_ENABLE_ASAN AND NOT MSVC)
-  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-  add_link_options(-fsanitize=address,undefined)
+# Sanitizer builds (presets linux-asan, linux-tsan, linux-fuzz). At most one
+# runtime family per build: ASan and TSan cannot share a process.
+if((WSB_ENABLE_ASAN AND WSB_ENABLE_TSAN) OR (WSB_BUILD_FUZZERS AND WSB_ENABLE_TSAN))
+  message(FATAL_ERROR "WSB_ENABLE_TSAN cannot be combined with WSB_ENABLE_ASAN or WSB_BUILD_FUZZERS")
+endif()
+if(MSVC AND (WSB_ENABLE_ASAN OR WSB_ENABLE_TSAN OR WSB_BUILD_FUZZERS))
+  message(FATAL_ERROR "the sanitizer and fuzzer builds are GCC/Clang builds (presets linux-asan, linux-tsan, linux-fuzz)")
+endif()
+if(WSB_BUILD_FUZZERS AND NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+  message(FATAL_ERROR "WSB_BUILD_FUZZERS needs clang (libFuzzer); use the linux-fuzz preset")
+endif()
+
+# UBSan's vptr check is left out: to look at a vtable it first asks the kernel
+# whether the memory is readable by writing it into a pipe(), and when the
+# process is out of descriptors (EMFILE, which the servers are built to
+# survive and the fault suite provokes) that pipe() fails and the check
+# reports a "member call on address which does not point to an object" that
+# is not there. ASan still catches calls through a dangling or wild pointer.
+set(_wsb_ubsan -fsanitize=undefined -fno-sanitize=vptr -fno-sanitize-recover=undefined)
+if(WSB_ENABLE_ASAN OR WSB_BUILD_FUZZERS)
+  add_compile_options(-fsanitize=address ${_wsb_ubsan} -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address -fsanitize=undefined)
+  if(WSB_BUILD_FUZZERS)
+    # Coverage feedback for libFuzzer in every library the fuzz targets link;
+    # the fuzz targets themselves add -fsanitize=fuzzer (tests/fuzz).
+    add_compile_options(-fsanitize=fuzzer-no-link)
+  endif()
+elseif(WSB_ENABLE_TSAN)
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=thread)
+endif()
+
+# Every program of an ASan or TSan build carries the runtime's default options
+# (cmake/sanitizer_options.cpp): stop at the first report, and write every
+# report to a file in WSB_SANITIZER_REPORT_DIR as well as exiting non-zero.
+# Servers run as children of test harnesses that may not show (or even read)
+# their stderr, and a report at exit would otherwise only change an exit
+# status nobody checks; the files are what the CTest test sanitizer.reports
+# (below) looks at after every other test. The fuzz build keeps the runtimes'
+# own defaults, since libFuzzer reads the reports on stderr.
+if(WSB_ENABLE_ASAN OR WSB_ENABLE_TSAN)
+  set(WSB_SANITIZER_REPORT_DIR ${CMAKE_BINARY_DIR}/sanitizer-reports)
+  file(MAKE_DIRECTORY ${WSB_SANITIZER_REPORT_DIR})
+  add_library(wsb_sanitizer_options OBJECT ${CMAKE_CURRENT_LIST_DIR}/sanitizer_options.cpp)
+  target_compile_definitions(wsb_sanitizer_options PRIVATE
+    WSB_SANITIZER_LOG_PATH="${WSB_SANITIZER_REPORT_DIR}/report"
+    $<IF:$<BOOL:${WSB_ENABLE_TSAN}>,WSB_SANITIZER_TSAN,WSB_SANITIZER_ASAN>)
+  # Every target made from here on links it (executables get the object, so
+  # the runtime finds the functions; static libraries carry it harmlessly).
+  link_libraries(wsb_sanitizer_options)
 endif()
 
 # MinGW executables are linked statically so that they run under Wine (and on
@@ -59,3 +106,31 @@ macro(wsb_add_subdirectories)
     endif()
   endforeach()
 endmacro()
+
+# wsb_sanitizer_report_test(): in an ASan or TSan build, the CTest test
+# sanitizer.reports, ordered after every other test of the build. It fails,
+# printing them, when any program wrote a sanitizer report into
+# WSB_SANITIZER_REPORT_DIR (cmake/sanitizer-reports.sh), then moves them aside
+# so that the next run starts clean. It carries every label that selects
+# tests of a sanitizer stage, so that `ctest -L suite` runs it too.
+function(_wsb_collect_tests dir out)
+  get_property(tests DIRECTORY ${dir} PROPERTY TESTS)
+  get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
+  foreach(sub IN LISTS subdirs)
+    _wsb_collect_tests(${sub} sub_tests)
+    list(APPEND tests ${sub_tests})
+  endforeach()
+  set(${out} ${tests} PARENT_SCOPE)
+endfunction()
+
+function(wsb_sanitizer_report_test)
+  if(NOT (WSB_ENABLE_ASAN OR WSB_ENABLE_TSAN))
+    return()
+  endif()
+  _wsb_collect_tests(${PROJECT_SOURCE_DIR} all_tests)
+  add_test(NAME sanitizer.reports
+           COMMAND sh ${PROJECT_SOURCE_DIR}/cmake/sanitizer-reports.sh ${WSB_SANITIZER_REPORT_DIR})
+  set_tests_properties(sanitizer.reports PROPERTIES
+    DEPENDS "${all_tests}" TIMEOUT 30
+    LABELS "sanitizer;unit;integration;suite;loadgen;fault;tsan;${WSB_PLATFORM}")
+endfunction()

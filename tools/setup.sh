@@ -33,8 +33,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-say() { printf 'setup: %s
-' "$*"; }
+say() { printf 'setup: %s\n' "$*"; }
 note() { [ "$verbose" = 1 ] && say "$@"; return 0; }
 
 native_packages=(
@@ -53,6 +52,9 @@ windows_packages=(
 test_packages=(
   # the compile-only 32-bit Windows build (pointer-size check)
   g++-mingw-w64-i686-posix
+  # the linux-fuzz preset: clang, libFuzzer and clang's sanitizer runtimes
+  # (libclang-rt-14-dev), llvm-symbolizer for readable crash stacks (llvm)
+  clang libclang-rt-14-dev llvm
   # fetching Google Benchmark's Debian sources for the mingw build
   dpkg-dev
   # the Java HdrHistogram reference, and a JDK that runs single-file drivers

@@ -8,19 +8,29 @@
 #   verdict: N passed, N failed, N skipped
 # Exit status: 0 only when every step built and no test failed.
 #
-# Options: --no-setup (skip tools/setup.sh), --only linux|windows (one side),
-#          -R REGEX (passed to ctest).
+# After the Linux build it runs the sanitizer stages (docs/fuzzing.md):
+# linux-asan (ASan + UBSan) runs the conformance, loadgen and fault suites,
+# linux-tsan runs the multi-threaded servers and loadgen under load, and
+# linux-fuzz runs every libFuzzer target briefly. Each builds only the
+# targets its tests need; their tests add to the verdict.
+#
+# Options: --no-setup (skip tools/setup.sh), --only linux|windows|sanitizers
+#          (one side, or only the sanitizer stages),
+#          --no-sanitizers (skip the linux-asan, linux-tsan and linux-fuzz
+#          stages), -R REGEX (passed to ctest; skips the sanitizer stages,
+#          whose label selections it would empty).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=${WSB_JOBS:-$(nproc)}
-do_setup=1; only=""; regex=()
+do_setup=1; only=""; regex=(); sanitizers=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-setup) do_setup=0 ;;
     --only) only=$2; shift ;;
+    --no-sanitizers) sanitizers=0 ;;
     -R) regex=(-R "$2"); shift ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "test.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -45,12 +55,32 @@ build() { # preset
   fi
 }
 
-run_tests() { # preset
-  say "tests: $1"
-  local junit="build/$1/ctest-junit.xml"
+# build_targets PRESET TARGET...: configure, then build only those targets
+# that this configuration defines (a target whose folder is absent, such as
+# fault-suite before tests/fault exists, is left out and named).
+build_targets() {
+  local preset=$1; shift
+  say "configure + build: $preset ($*)"
+  if ! cmake --preset "$preset" --log-level=WARNING >"build/$preset.configure.log" 2>&1; then
+    cat "build/$preset.configure.log"; failures+=("configure $preset"); broken=$((broken + 1)); return 1
+  fi
+  local known wanted=() t
+  known=$(ninja -C "build/$preset" -t targets all 2>/dev/null | sed 's/:.*//')
+  for t in "$@"; do
+    if grep -qx -- "$t" <<<"$known"; then wanted+=("$t"); else echo "($preset: no target $t here)"; fi
+  done
+  if ! cmake --build --preset "$preset" -j "$jobs" --target "${wanted[@]}" 2>&1 | tail -n 40; then
+    failures+=("build $preset"); broken=$((broken + 1)); return 1
+  fi
+}
+
+run_tests() { # preset [ctest selection options...]
+  local preset=$1; shift
+  say "tests: $preset $*"
+  local junit="build/$preset/ctest-junit.xml"
   rm -f "$junit"
-  ctest --preset "$1" -j "$jobs" --output-junit "$root/$junit" "${regex[@]}" 2>&1 | tail -n 60
-  if [ ! -f "$junit" ]; then failures+=("ctest $1 produced no results"); broken=$((broken + 1)); return; fi
+  ctest --preset "$preset" -j "$jobs" --output-junit "$root/$junit" "$@" "${regex[@]}" 2>&1 | tail -n 60
+  if [ ! -f "$junit" ]; then failures+=("ctest $preset produced no results"); broken=$((broken + 1)); return; fi
   # CTest's JUnit file carries the counts; skipped tests are the ones that said why.
   local t f s
   t=$(grep -o 'tests="[0-9]*"' "$junit" | head -n1 | tr -dc 0-9)
@@ -58,18 +88,41 @@ run_tests() { # preset
   s=$(grep -o 'skipped="[0-9]*"' "$junit" | head -n1 | tr -dc 0-9)
   t=${t:-0}; f=${f:-0}; s=${s:-0}
   passed=$((passed + t - f - s)); failed=$((failed + f)); skipped=$((skipped + s))
-  if [ "$t" = 0 ]; then failures+=("ctest $1 ran no test"); broken=$((broken + 1)); fi
-  [ "$f" = 0 ] || failures+=("$f test(s) failed in $1")
+  if [ "$t" = 0 ]; then failures+=("ctest $preset ran no test"); broken=$((broken + 1)); fi
+  [ "$f" = 0 ] || failures+=("$f test(s) failed in $preset")
 }
 
 mkdir -p build
-if [ "$only" != linux ]; then
+case "$only" in
+  ""|linux|windows|sanitizers) ;;
+  *) echo "test.sh: --only takes linux, windows or sanitizers, not '$only'" >&2; exit 2 ;;
+esac
+if [ "$only" != linux ] && [ "$only" != sanitizers ]; then
   build windows-cross && run_tests windows-cross
   # 32-bit Windows, compiled only: catches pointer-size bugs (a pointer in a DWORD).
   build windows-cross-i686 || true
 fi
-if [ "$only" != windows ]; then
+if [ "$only" != windows ] && [ "$only" != sanitizers ]; then
   build linux && run_tests linux
+fi
+if [ "${#regex[@]}" -gt 0 ]; then sanitizers=0; fi
+if [ "$only" != windows ] && [ "$sanitizers" = 1 ]; then
+  stage_start=$SECONDS
+  posix_servers=(server-threads server-nonblocking server-select server-poll server-epoll server-uring)
+  # ASan + UBSan: the black-box suites and loadgen's end-to-end tests, natively
+  # (the Wine-driven ones test Windows programs that are not built with ASan).
+  # sanitizer.reports runs last and fails on any report a program left.
+  rm -f build/linux-asan/sanitizer-reports/report.*
+  build_targets linux-asan "${posix_servers[@]}" suite-reference-server server-suite fault-suite \
+      loadgen integration_loadgen &&
+    run_tests linux-asan -L '^(suite|loadgen|fault|sanitizer)$' -LE '^wine$'
+  # TSan: the multi-threaded servers and loadgen's two threads under load.
+  rm -f build/linux-tsan/sanitizer-reports/report.*
+  build_targets linux-tsan server-threads server-epoll server-uring loadgen &&
+    run_tests linux-tsan -L '^(tsan|sanitizer)$'
+  # libFuzzer: every target for a short, fixed time (WSB_FUZZ_SECONDS).
+  build_targets linux-fuzz fuzzers && run_tests linux-fuzz -L '^fuzz$'
+  echo "sanitizer stages: $((SECONDS - stage_start)) s"
 fi
 
 say "summary"

@@ -182,7 +182,11 @@ class HttpSession final : public ServerSession {
         // Continuing a head that began in an earlier chunk.
         const std::size_t end = scanner_.scan(p, n);
         const std::size_t take = end == HeadScanner::npos ? n : end;
-        if (head_.size() + take > limits_.max_http_head) {
+        // A head that reaches the limit without ending can only grow past it:
+        // refused now, as the single-chunk path below does, so that the
+        // outcome never depends on how the bytes were split.
+        if (head_.size() + take > limits_.max_http_head ||
+            (end == HeadScanner::npos && head_.size() + take >= limits_.max_http_head)) {
           fail(reply_431, SessionError::oversized, out);
           break;
         }

@@ -314,6 +314,24 @@ TEST(HttpSession, HeadOverTheLimitIs431) {
   EXPECT_EQ(blank.output, reply_431);
 }
 
+// Found by fuzz-session-http (tests/fuzz): a head that has reached the limit
+// without ending can only grow past it, so it is refused at once. It used to
+// be refused at once only when those bytes came in one chunk; split, the
+// session waited for one more byte, and a peer that then closed got no 431
+// but a "truncated" close.
+TEST(HttpSession, HeadAtTheLimitWithoutAnEndIs431HoweverSplit) {
+  SessionLimits limits;
+  limits.max_http_head = 64;
+  const std::string head = "POST / HTTP/1.1\r\nHost: x\r\nX: " + std::string(64 - 29, 'p');
+  ASSERT_EQ(head.size(), 64u);
+  const Outcome o = run_all_splits(head, false, limits);
+  EXPECT_EQ(o.output, reply_431);
+  EXPECT_EQ(o.error, SessionError::oversized);
+  const Outcome closed = run_all_splits(head, true, limits);
+  EXPECT_EQ(closed.output, reply_431);
+  EXPECT_EQ(closed.error, SessionError::oversized);
+}
+
 TEST(HttpSession, DefaultHeadLimitIs8KiB) {
   const Outcome ok = run_whole(Protocol::http, head_of_size(8192));
   EXPECT_EQ(ok.output, http_ok);
