@@ -299,6 +299,7 @@ void Worker::on_connected(ConnId id, Failure failure, int /*code*/) noexcept {
   c.timer_kind = TimerKind::none;
   if (failure != Failure::none) {
     c.st = Conn::St::idle;
+    if (failure == Failure::refused) control_->last_refused_ns.store(now, std::memory_order_release);
     recorder_.error(failure == Failure::refused     ? ErrorKind::connect_refused
                     : failure == Failure::timed_out ? ErrorKind::connect_timeout
                                                     : ErrorKind::connect_failed);
@@ -307,6 +308,7 @@ void Worker::on_connected(ConnId id, Failure failure, int /*code*/) noexcept {
     return;
   }
   c.st = Conn::St::open;
+  control_->last_connect_ok_ns.store(now, std::memory_order_release);
   // c.failures is reset by the first response, not here: a connection that
   // is accepted and then dropped at once still counts as failing.
   c.sent_here = c.done_here = 0;

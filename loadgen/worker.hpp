@@ -34,6 +34,13 @@ struct RunControl {
   std::atomic<Phase> phase{Phase::warmup};
   // Nanoseconds since the epoch after which a draining worker stops waiting.
   std::atomic<std::int64_t> drain_deadline_ns{0};
+  // When (ns since the epoch) a connect last succeeded and last was refused,
+  // over all workers; -1 for never. A refusal newer than the last success
+  // while no connection is open means nothing listens at the target any
+  // more (or never did): the reporter ends the run then instead of letting
+  // the connections retry until --duration is over.
+  std::atomic<std::int64_t> last_connect_ok_ns{-1};
+  std::atomic<std::int64_t> last_refused_ns{-1};
 };
 
 struct WorkerSetup {

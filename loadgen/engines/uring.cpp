@@ -61,6 +61,7 @@ struct Conn {
   bool connecting = false;
   bool receiving = false;  // a receive is armed
   bool sending = false;    // a send is in flight
+  bool send_waits = false;  // the send in flight may wait for socket space (see submit_send)
 };
 static_assert(alignof(Conn) >= 8);
 
@@ -191,7 +192,7 @@ class UringEngine final : public Engine {
     // in-flight buffer (empty, capacity kept) for the next requests.
     using std::swap;
     swap(slot.out, c->inflight);
-    submit_send(c);
+    submit_send(c, false);
   }
 
   void close(ConnId id, CloseMode mode) noexcept override {
@@ -346,11 +347,24 @@ class UringEngine final : public Engine {
     return sqe;
   }
 
-  void submit_send(Conn* c) noexcept {
+  // A send first goes out with MSG_DONTWAIT: the kernel then never parks it
+  // to wait for socket space (REQ_F_NOWAIT) but completes it during the
+  // submission, with the bytes it took or -EAGAIN. Its completion is thus
+  // certain to be in the queue before io_uring_enter() starts waiting, and
+  // the wait asks for one completion more per such send (submit_and_wait):
+  // a closed-loop round trip then costs ONE io_uring_enter() (submit the
+  // request, sleep until the response), not two (the first returning at once
+  // with nothing but the send's completion). Only when the socket is full
+  // (a short send or -EAGAIN) does the rest go out as an ordinary send that
+  // waits for space (`waits`), which is not counted.
+  void submit_send(Conn* c, bool waits) noexcept {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_send(sqe, c->fd, c->inflight.data(), c->inflight.size(), MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c->fd, c->inflight.data(), c->inflight.size(),
+                       MSG_NOSIGNAL | (waits ? 0 : MSG_DONTWAIT));
     io_uring_sqe_set_data64(sqe, tag(c, kOpSend));
     c->sending = true;
+    c->send_waits = waits;
+    if (!waits) ++immediate_;
     start_op(c);
   }
 
@@ -403,7 +417,12 @@ class UringEngine final : public Engine {
     ts.tv_sec = ns / 1'000'000'000;
     ts.tv_nsec = ns % 1'000'000'000;
     io_uring_cqe* cqe = nullptr;
-    const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    // Completions that the submission itself posts (MSG_DONTWAIT sends, see
+    // submit_send) do not end the wait; one more does. With a zero timeout
+    // the count does not matter.
+    const unsigned wait_nr = 1 + immediate_;
+    immediate_ = 0;
+    const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, wait_nr, &ts, nullptr);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
       throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait_timeout");
     }
@@ -505,6 +524,10 @@ class UringEngine final : public Engine {
     c->sending = false;
     if (!finish_op(c)) return;
     if (!c->attached) return;
+    if (res == -EAGAIN && !c->send_waits) {
+      submit_send(c, true);  // the socket is full: wait for space this time
+      return;
+    }
     if (res < 0) {
       if (res == -ECANCELED) return;
       fail(c, posix::classify(-res), -res);
@@ -512,14 +535,16 @@ class UringEngine final : public Engine {
     }
     c->inflight.consume(static_cast<std::size_t>(res));
     if (!c->inflight.empty()) {
-      submit_send(c);  // a partial send: the rest from the same buffer
+      // A partial send (the socket was full): the rest from the same buffer,
+      // waiting for space.
+      submit_send(c, true);
       return;
     }
     Slot& slot = slots_[c->id];
     if (!slot.out.empty()) {
       using std::swap;
       swap(slot.out, c->inflight);
-      submit_send(c);
+      submit_send(c, false);
     }
   }
 
@@ -580,6 +605,9 @@ class UringEngine final : public Engine {
   std::uint64_t wake_value_ = 0;
   bool wake_armed_ = false;
   bool multishot_ = true;
+  // MSG_DONTWAIT sends queued since the last wait: their completions are
+  // posted by the submission itself (see submit_send).
+  unsigned immediate_ = 0;
 };
 
 }  // namespace
