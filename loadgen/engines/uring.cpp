@@ -47,6 +47,7 @@ enum Op : std::uint64_t { kOpConnect = 1, kOpRecv = 2, kOpSend = 3, kOpMask = 7 
 // aligned and never null, so their user_data always has op bits 1..3.
 constexpr std::uint64_t kIgnore = 0;
 constexpr std::uint64_t kWake = 8;
+constexpr std::uint64_t kTimeout = 16;  // the poll() deadline (arm_timeout)
 constexpr unsigned kBufferGroup = 0;
 
 struct Conn {
@@ -127,6 +128,13 @@ class UringEngine final : public Engine {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, kWake, 0);
     sqe->user_data = kIgnore;
+    if (timeout_armed_) {
+      // It holds no memory of ours (the kernel copied its time); removed so
+      // that the wait below does not sleep until it fires.
+      sqe = get_sqe();
+      io_uring_prep_timeout_remove(sqe, kTimeout, 0);
+      sqe->user_data = kIgnore;
+    }
     const Clock::time_point give_up = Clock::now() + std::chrono::seconds(5);
     try {
       while ((busy_ > 0 || wake_armed_) && Clock::now() < give_up) {
@@ -209,8 +217,11 @@ class UringEngine final : public Engine {
     if (!deferred_.empty()) {
       deliver_deferred();
       submit_and_wait(std::chrono::nanoseconds(0));
+    } else if (deadline <= Clock::now()) {
+      submit_and_wait(std::chrono::nanoseconds(0));
     } else {
-      submit_and_wait(std::max(deadline - Clock::now(), Clock::duration::zero()));
+      arm_timeout(deadline);
+      submit_and_sleep();
     }
     drain_completions(false);
     rearm_receives();
@@ -389,6 +400,39 @@ class UringEngine final : public Engine {
     wake_armed_ = true;
   }
 
+  // The deadline of poll() is a timeout operation in the ring (absolute,
+  // CLOCK_MONOTONIC, which is steady_clock's clock), kept armed across
+  // polls and moved only when a poll needs an EARLIER wake-up. The obvious
+  // way, a timeout argument to every io_uring_enter(), starts and cancels a
+  // kernel timer on every wait; in a virtual machine programming the timer
+  // is a trap to the hypervisor, which measurably lengthened every round
+  // trip. A closed loop's deadline (the next timeout scan) changes a few
+  // times a second, so the timer is now set that often instead of once per
+  // round trip. An armed timeout that is earlier than needed stays: the
+  // poll returns early, which the contract allows, and the next one re-arms.
+  void arm_timeout(Clock::time_point deadline) noexcept {
+    if (timeout_armed_ && timeout_at_ <= deadline) return;
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+    timeout_ts_.tv_sec = ns / 1'000'000'000;
+    timeout_ts_.tv_nsec = ns % 1'000'000'000;
+    io_uring_sqe* sqe = get_sqe();
+    if (timeout_armed_) {
+      // Moved earlier in place. A successful update posts nothing, so it
+      // does not end the wait; one that finds the timeout already expired
+      // (-ENOENT) posts an ignored completion, and the expired timeout's own
+      // completion clears timeout_armed_.
+      io_uring_prep_timeout_update(sqe, &timeout_ts_, kTimeout, IORING_TIMEOUT_ABS);
+      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+      io_uring_sqe_set_data64(sqe, kIgnore);
+    } else {
+      io_uring_prep_timeout(sqe, &timeout_ts_, 0, IORING_TIMEOUT_ABS);
+      io_uring_sqe_set_data64(sqe, kTimeout);
+      timeout_armed_ = true;
+    }
+    timeout_at_ = deadline;
+  }
+
   void cancel(Conn* c, Op op) noexcept {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, tag(c, op), 0);
@@ -428,6 +472,17 @@ class UringEngine final : public Engine {
     }
   }
 
+  // Submits and sleeps until a completion that the submission did not post
+  // itself: an I/O completion, wake(), or the armed timeout (arm_timeout).
+  void submit_and_sleep() {
+    const unsigned wait_nr = 1 + immediate_;
+    immediate_ = 0;
+    const int rc = io_uring_submit_and_wait(&ring_, wait_nr);
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
+      throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait");
+    }
+  }
+
   // ---- Completion -----------------------------------------------------------------
 
   void drain_completions(bool tearing_down) noexcept {
@@ -449,6 +504,10 @@ class UringEngine final : public Engine {
 
   void handle(const Completion& cqe, bool tearing_down) noexcept {
     if (cqe.user_data == kIgnore) return;
+    if (cqe.user_data == kTimeout) {
+      timeout_armed_ = false;
+      return;
+    }
     if (cqe.user_data == kWake) {
       wake_armed_ = false;
       if (!tearing_down && cqe.res != -ECANCELED) arm_wake();
@@ -608,6 +667,10 @@ class UringEngine final : public Engine {
   // MSG_DONTWAIT sends queued since the last wait: their completions are
   // posted by the submission itself (see submit_send).
   unsigned immediate_ = 0;
+  // The timeout operation of arm_timeout(): armed until its completion.
+  __kernel_timespec timeout_ts_{};
+  Clock::time_point timeout_at_{};
+  bool timeout_armed_ = false;
 };
 
 }  // namespace
