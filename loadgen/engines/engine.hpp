@@ -96,7 +96,7 @@
 // Time. poll(deadline) waits for I/O until the deadline (or wake()), then
 // dispatches every completion it collected and returns; it may return early
 // and spuriously. Engines wait with the best resolution the platform offers
-// (epoll_pwait2 and io_uring timeouts take nanoseconds; IOCP's
+// (a timerfd and io_uring timeout operations take nanoseconds; IOCP's
 // GetQueuedCompletionStatusEx takes milliseconds, so the IOCP engine rounds
 // the wait DOWN and the workload simply polls again), because open-loop
 // schedules need sub-millisecond wake-ups. The workload keeps all timers
