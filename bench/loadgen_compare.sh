@@ -213,11 +213,13 @@ if has rtt; then
     p50l=$(csv_field "$tmp/lg.csv" latency_p50_us)
     row "rtt,echo 64B c=1,$r,loadgen,$(csv_field "$tmp/lg.csv" responses),$(csv_field "$tmp/lg.csv" requests_per_s),,,,$p50l,,,$(csv_field "$tmp/lg.csv" errors)"
     lg+=("$p50l")
-    printf "  round %d: sockperf p50 %.3f us | loadgen (server-epoll) p50 %.3f us\n" "$r" "$p50" "$p50l"
+    printf "  round %d: sockperf p50 %.3f us | loadgen (server-epoll) p50 %.3f us | load %s\n" \
+      "$r" "$p50" "$p50l" "$(cut -d' ' -f1 /proc/loadavg)"
   done
   ms=$(median "${sp[@]}"); ml=$(median "${lg[@]}")
   rr=$(ratio "$ml" "$ms")
-  printf "  median p50: loadgen %.3f us / sockperf %.3f us = %s (target <= 1.10)\n" "$ml" "$ms" "$rr"
+  printf "  median p50: loadgen %.3f us / sockperf %.3f us = %s (target <= 1.10); load now %s\n" \
+    "$ml" "$ms" "$rr" "$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "rtt,echo 64B c=1,p50_us,$ml,$ms,sockperf,$rr,<=1.10,us" >> "$summary"
   # Round-trip times on a shared machine are often bimodal (both processes
   # on one core or on two), so the best round of each tool is shown too.
