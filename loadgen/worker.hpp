@@ -119,6 +119,9 @@ class Worker final : private EngineHandler {
   // Counts what fill()/send_due() wrote and flushes it (or drops the
   // connection when writing ran out of memory).
   void finish_sending(ConnId id, std::uint64_t n, std::uint64_t bytes, bool out_of_memory) noexcept;
+  // Moves the send time of this turn's requests to now, just before the
+  // poll() that hands them to the kernel (engines that send in poll()).
+  void stamp_unsent() noexcept;
   void responses(ConnId id, std::size_t n, std::int64_t now) noexcept;
   void after_responses(ConnId id, std::int64_t now) noexcept;
   void set_timer(ConnId id, std::int64_t when, TimerKind kind) noexcept;

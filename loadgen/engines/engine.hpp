@@ -201,6 +201,11 @@ class Engine {
   virtual ByteBuffer& output(ConnId id) noexcept = 0;
   // Sends what output(id) holds (connected slots only). No-op if it is empty.
   virtual void flush(ConnId id) noexcept = 0;
+  // True when flush() only queues the bytes and the next poll() hands them
+  // to the kernel (io_uring: the submission and the wait are one system
+  // call); false when flush() itself sends (epoll's send(), IOCP's WSASend).
+  // The workload takes a request's send time at that hand-over.
+  virtual bool sends_in_poll() const noexcept { return false; }
 
   // Ends an open connection without a callback (see "Closing" above).
   virtual void close(ConnId id, CloseMode mode) noexcept = 0;

@@ -192,6 +192,8 @@ class UringEngine final : public Engine {
 
   ByteBuffer& output(ConnId id) noexcept override { return slots_[id].out; }
 
+  bool sends_in_poll() const noexcept override { return true; }
+
   void flush(ConnId id) noexcept override {
     Slot& slot = slots_[id];
     Conn* c = slot.conn;
