@@ -241,6 +241,7 @@ TEST(Fault, KilledExternalServerEndsWithinTimeoutWithAPartialReport) {
   }
   ASSERT_FALSE(target.empty()) << out << err;
   const fs::path csv = temp_dir() / "killed_external.csv";
+  const auto lg_started = std::chrono::steady_clock::now();
   ChildProcess lg({env("WSB_LOADGEN"), "--target", target, "-c", "4", "-d", "30s", "--timeout",
                    "1s", "-q", "--csv", csv.string()});
   std::string lg_out, lg_err;
@@ -257,8 +258,11 @@ TEST(Fault, KilledExternalServerEndsWithinTimeoutWithAPartialReport) {
   const auto took = std::chrono::steady_clock::now() - killed;
   for (int i = 0; i < 10 && lg.read_output(10ms, lg_out, lg_err); ++i) {
   }
-  // Within --timeout (1 s), with a margin for a busy machine.
-  EXPECT_LT(took, 2s) << lg_out << lg_err;
+  // The run ended within --timeout (1 s) of the kill: its measured time
+  // (which starts after loadgen started) ends less than 1 s after the kill.
+  // The process itself exits a little later (report, CSV); no hang either.
+  EXPECT_LT(took, 5s) << lg_out << lg_err;
+  const double killed_at_s = std::chrono::duration<double>(killed - lg_started).count();
   EXPECT_EQ(exit->code, 4) << lg_out << lg_err;
   EXPECT_NE(lg_err.find("the server at " + target + " went away"), std::string::npos) << lg_err;
   EXPECT_NE(lg_out.find("INCOMPLETE (target_lost)"), std::string::npos) << lg_out;
@@ -269,7 +273,7 @@ TEST(Fault, KilledExternalServerEndsWithinTimeoutWithAPartialReport) {
   EXPECT_EQ(row.at("incomplete_reason"), "target_lost");
   EXPECT_EQ(row.at("exit_code"), "4");
   EXPECT_GT(std::stoull(row.at("responses")), 0u);
-  EXPECT_LT(std::stod(row.at("elapsed_s")), 5.0);
+  EXPECT_LT(std::stod(row.at("elapsed_s")), killed_at_s + 1.0);
 }
 
 // The --spawn server killed mid-run: the monitor sees it die.
@@ -289,7 +293,9 @@ TEST(Fault, KilledSpawnedServerEndsWithinTimeoutWithAPartialReport) {
     }
   }
   ASSERT_GT(server_pid, 0) << err;
-  const auto until = std::chrono::steady_clock::now() + 1s;
+  // The run (and its measured time) starts after the "spawned" line.
+  const auto run_started = std::chrono::steady_clock::now();
+  const auto until = run_started + 1s;
   while (std::chrono::steady_clock::now() < until)
     lg.read_output(50ms, out, err);
   ASSERT_EQ(::kill(static_cast<pid_t>(server_pid), SIGKILL), 0);
@@ -300,7 +306,7 @@ TEST(Fault, KilledSpawnedServerEndsWithinTimeoutWithAPartialReport) {
   }
   if (!exit) lg.kill();
   ASSERT_TRUE(exit) << "loadgen hangs after its server died\n" << err;
-  EXPECT_LT(std::chrono::steady_clock::now() - killed, 2s) << err;
+  EXPECT_LT(std::chrono::steady_clock::now() - killed, 5s) << err;
   for (int i = 0; i < 10 && lg.read_output(10ms, out, err); ++i) {
   }
   EXPECT_EQ(exit->code, 4) << out << err;
@@ -313,6 +319,9 @@ TEST(Fault, KilledSpawnedServerEndsWithinTimeoutWithAPartialReport) {
   EXPECT_EQ(row.at("complete"), "0");
   EXPECT_EQ(row.at("incomplete_reason"), "server_died");
   EXPECT_GT(std::stoull(row.at("responses")), 0u);
+  // Ended within --timeout (1 s) of the kill.
+  EXPECT_LT(std::stod(row.at("elapsed_s")),
+            std::chrono::duration<double>(killed - run_started).count() + 1.0);
 }
 
 // The server stops answering for 1.5 s, 2 s after it began serving (its
