@@ -20,9 +20,12 @@
 #     Both sides exclude a 400 ms warmup. The servers differ (server-epoll vs
 #     sockperf's own), so the ratio bounds loadgen's overhead plus that
 #     difference.
-#  3. 10,000 held connections (--hold): loadgen's resident memory with every
-#     connection open (target <= 100 MB), and each native server model's
-#     memory per connection ((RSS held - RSS before) / connections).
+#  3. 10,000 held connections (--hold, 8 s): loadgen's resident memory with
+#     every connection open (target <= 100 MB), and each native server model's
+#     memory per connection ((RSS held - RSS before) / connections), "held"
+#     sampled when the server's live line reports every connection online (a
+#     slow model accepts long after loadgen's connects completed; the 8 s give
+#     it time), shown as "sampled: online|stable|end" (docs/loadgen.md).
 #
 # Usage: bench/loadgen_compare.sh [--build DIR] [--duration S] [--rounds N]
 #          [--connections LIST] [--threads N] [--sections LIST] [--hold N]
@@ -213,11 +216,13 @@ if has rtt; then
     p50l=$(csv_field "$tmp/lg.csv" latency_p50_us)
     row "rtt,echo 64B c=1,$r,loadgen,$(csv_field "$tmp/lg.csv" responses),$(csv_field "$tmp/lg.csv" requests_per_s),,,,$p50l,,,$(csv_field "$tmp/lg.csv" errors)"
     lg+=("$p50l")
-    printf "  round %d: sockperf p50 %.3f us | loadgen (server-epoll) p50 %.3f us\n" "$r" "$p50" "$p50l"
+    printf "  round %d: sockperf p50 %.3f us | loadgen (server-epoll) p50 %.3f us | load %s\n" \
+      "$r" "$p50" "$p50l" "$(cut -d' ' -f1 /proc/loadavg)"
   done
   ms=$(median "${sp[@]}"); ml=$(median "${lg[@]}")
   rr=$(ratio "$ml" "$ms")
-  printf "  median p50: loadgen %.3f us / sockperf %.3f us = %s (target <= 1.10)\n" "$ml" "$ms" "$rr"
+  printf "  median p50: loadgen %.3f us / sockperf %.3f us = %s (target <= 1.10); load now %s\n" \
+    "$ml" "$ms" "$rr" "$(cut -d' ' -f1-3 /proc/loadavg)"
   echo "rtt,echo 64B c=1,p50_us,$ml,$ms,sockperf,$rr,<=1.10,us" >> "$summary"
   # Round-trip times on a shared machine are often bimodal (both processes
   # on one core or on two), so the best round of each tool is shown too.
@@ -233,14 +238,14 @@ fi
 # ---- 3. Held connections: loadgen memory and each server's memory per connection -----
 if has hold; then
   echo
-  echo "== 3. $hold held connections (--hold, 3 s): loadgen RSS and server memory per connection"
+  echo "== 3. $hold held connections (--hold, 8 s: time for a slow model to accept them all): loadgen RSS and server memory per connection"
   for exe in "$build"/bin/server-*; do
     [[ -x $exe && $exe != *.exe ]] || continue
     model=${exe##*/server-}
     rm -f "$tmp/lg.csv"
     # The models' own connection caps are lifted; a model that still cannot
     # hold them all (select's FD_SETSIZE) shows it in its errors.
-    if ! timeout 180 "$loadgen" --spawn "$exe" --hold -c "$hold" -d 3s -q --csv "$tmp/lg.csv" \
+    if ! timeout 180 "$loadgen" --spawn "$exe" --hold -c "$hold" -d 8s -q --csv "$tmp/lg.csv" \
       -- --max-connections $((hold + 16)) > "$tmp/lg.out" 2>&1; then
       :
     fi
@@ -253,9 +258,13 @@ if has hold; then
     est=$(csv_field "$tmp/lg.csv" established)
     errs=$(csv_field "$tmp/lg.csv" errors)
     ests=$(csv_field "$tmp/lg.csv" establish_s)
+    # When the server's memory was sampled: once it reported every
+    # connection online, or (no live line) its memory stopped growing, or at
+    # the end of the hold (likely an undercount); see docs/loadgen.md.
+    by=$(csv_field "$tmp/lg.csv" server_rss_held_by)
     row "hold,$model c=$hold,1,loadgen,,,,,,,$lrss,$per,$errs"
-    printf "  %-16s established %5s in %6ss, errors %5s | loadgen RSS %6.1f MB | server %8s bytes/connection\n" \
-      "$model" "$est" "$ests" "$errs" "$($py -c "print($lrss/1e6)")" "$per"
+    printf "  %-16s established %5s in %6ss, errors %5s | loadgen RSS %6.1f MB | server %8s bytes/connection (sampled: %s)\n" \
+      "$model" "$est" "$ests" "$errs" "$($py -c "print($lrss/1e6)")" "$per" "${by:-none}"
     echo "hold,$model c=$hold,loadgen_rss_bytes,$lrss,100000000,target,$(ratio "$lrss" 100000000),<=1.0,bytes" >> "$summary"
     echo "hold,$model c=$hold,server_bytes_per_connection,$per,,,,,bytes" >> "$summary"
   done

@@ -186,8 +186,11 @@ int run_main(int argc, char** argv) {
     }
     std::fflush(stderr);
   };
-  hooks.on_all_established = [&] {
-    if (server) server->note_memory_held();
+  hooks.on_all_established = [&](std::uint64_t open) {
+    if (server) server->sample_held_when_held(open);
+  };
+  hooks.on_load_end = [&] {
+    if (server) server->note_memory_held_at_end();
   };
 
   RunResult result = run_load(options, *engine, target, factory, signals, hooks);
@@ -199,6 +202,20 @@ int run_main(int argc, char** argv) {
     if (result.server->died && !result.server->stderr_tail.empty()) {
       std::fprintf(stderr, "loadgen: the server's last stderr output:\n%s\n",
                    result.server->stderr_tail.c_str());
+    }
+  }
+  if (result.target_lost && !result.server_died) {
+    const std::string where = net::to_string(target);
+    if (result.never_connected) {
+      std::fprintf(stderr,
+                   "loadgen: cannot connect to %s: connection refused (nothing listens there; "
+                   "is the server running, and on this port?)\n",
+                   where.c_str());
+    } else {
+      std::fprintf(stderr,
+                   "loadgen: the server at %s went away: its connections ended and new "
+                   "connects are refused; the report below is partial\n",
+                   where.c_str());
     }
   }
   result.self = platform::sample_process();

@@ -123,8 +123,16 @@ std::vector<SloVerdict> evaluate_slo(const std::vector<SloTerm>& terms,
   return out;
 }
 
+std::string_view incomplete_reason(const RunResult& result) noexcept {
+  if (result.server_died) return "server_died";
+  if (result.target_lost) return result.never_connected ? "target_refused" : "target_lost";
+  if (!result.failures.empty()) return "worker_failed";
+  if (result.interrupted) return "interrupted";
+  return "";
+}
+
 int exit_code(const Options& options, const RunResult& result, const std::vector<SloVerdict>& slo) {
-  if (result.server_died) return kExitServerFailed;
+  if (result.server_died || result.target_lost) return kExitServerFailed;
   if (!result.failures.empty()) return kExitErrors;
   if (result.totals.errors_total() > options.max_errors) return kExitErrors;
   if (std::any_of(slo.begin(), slo.end(), [](const SloVerdict& v) { return !v.passed; })) {
@@ -296,7 +304,12 @@ std::string summary_text(const Options& options, const RunResult& result,
       const double per =
           (static_cast<double>(s.memory_held_bytes) - static_cast<double>(s.memory_before_bytes)) /
           static_cast<double>(result.established);
-      out << "  server memory per held connection: " << fixed(per, 0) << " bytes\n";
+      out << "  server memory per held connection: " << fixed(per, 0) << " bytes (sampled "
+          << (s.memory_held_by == "online" ? "when the server reported every connection online"
+              : s.memory_held_by == "stable"
+                  ? "when its memory had stopped growing for 1 s"
+                  : "at the end of the hold: it never reported every connection online")
+          << ")\n";
     }
     if (const auto requests = s.stat("requests")) {
       out << "  server counted " << *requests << " requests";
@@ -305,6 +318,17 @@ std::string summary_text(const Options& options, const RunResult& result,
     }
   }
   if (result.server_died) out << "  THE SERVER DIED DURING THE RUN: the report is partial\n";
+  if (result.target_lost && !result.server_died) {
+    out << (result.never_connected
+                ? "  NOTHING ACCEPTED A CONNECTION at " + net::to_string(result.target) +
+                      " (connection refused): the report is empty\n"
+                : "  THE SERVER AT " + net::to_string(result.target) +
+                      " WENT AWAY (connections ended, reconnects refused): the report is "
+                      "partial\n");
+  }
+  if (const std::string_view why = incomplete_reason(result); !why.empty()) {
+    out << "  INCOMPLETE (" << why << ")\n";
+  }
   if (result.interrupted) out << "  Interrupted: the report covers the run until Ctrl-C\n";
   for (const std::string& f : result.failures)
     out << "  FAILED: " << f << "\n";
@@ -439,6 +463,9 @@ std::vector<Column> columns(const Options* o, const RunResult* r,
   server("server_rss_held_bytes", [=](const ServerResult& x) {
     return o->mode == Mode::hold ? std::to_string(x.memory_held_bytes) : std::string();
   });
+  server("server_rss_held_by", [=](const ServerResult& x) {
+    return o->mode == Mode::hold ? x.memory_held_by : std::string();
+  });
   server("server_bytes_per_connection", [=](const ServerResult& x) {
     if (o->mode != Mode::hold || r->established == 0 || x.memory_held_bytes == 0)
       return std::string();
@@ -459,6 +486,8 @@ std::vector<Column> columns(const Options* o, const RunResult* r,
                                                                                             : "0");
   });
   add("interrupted", [=] { return std::string(r->interrupted ? "1" : "0"); });
+  add("complete", [=] { return std::string(incomplete_reason(*r).empty() ? "1" : "0"); });
+  add("incomplete_reason", [=] { return std::string(incomplete_reason(*r)); });
   add("exit_code", [=] { return num(code); });
   return c;
 }

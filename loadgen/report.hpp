@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hdr/log.hpp"
@@ -50,9 +51,20 @@ struct RunResult {
   platform::ProcessStats self;  // loadgen's own CPU and peak memory at the end
   std::optional<ServerResult> server;
   bool interrupted = false;  // Ctrl-C
-  bool server_died = false;
+  bool server_died = false;  // the --spawn server exited during the run
+  // Connects were refused with no connection open: nothing listens at the
+  // target any more; never_connected: no connect of the run ever succeeded.
+  bool target_lost = false;
+  bool never_connected = false;
   std::vector<std::string> failures;  // fatal worker errors
 };
+
+// Why a run ended before its --duration / --requests: "" when it completed,
+// else "server_died", "target_refused" (nothing ever accepted a connection),
+// "target_lost" (the target started refusing with no connection open),
+// "worker_failed" or "interrupted". The summary and the CSV (complete,
+// incomplete_reason) report it.
+std::string_view incomplete_reason(const RunResult& result) noexcept;
 
 // One --slo term checked against the run.
 struct SloVerdict {
@@ -64,7 +76,7 @@ std::vector<SloVerdict> evaluate_slo(const std::vector<SloTerm>& terms,
                                      const hdr::Histogram& latency);
 
 // The process exit code for a finished run (see ExitCode): 4 when the
-// spawned server died, else 1 above --max-errors or after a worker failure,
+// spawned server died or the target was lost or refused every connect, else 1 above --max-errors or after a worker failure,
 // else 3 when an SLO term failed, else 0.
 int exit_code(const Options& options, const RunResult& result, const std::vector<SloVerdict>& slo);
 

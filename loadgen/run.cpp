@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -44,6 +45,11 @@ void RunSignals::wait_until(Clock::time_point until) {
 namespace {
 
 using namespace std::chrono_literals;
+
+// How often the reporter looks whether the target went away, and how long
+// the target must have looked gone (refused, nothing open) before the run ends.
+constexpr auto kTargetCheck = 50ms;
+constexpr auto kTargetGoneAfter = 100ms;
 
 double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
@@ -189,7 +195,24 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
     result.established = open_connections();
     result.establish_s = static_cast<double>(latest) / 1e9;
     result.loadgen_memory_held_bytes = platform::sample_process().memory_bytes;
-    if (hooks.on_all_established) hooks.on_all_established();
+    if (hooks.on_all_established) hooks.on_all_established(result.established);
+  };
+
+  // The target is gone (or never was there) when its refusal is the newest
+  // connect outcome and no connection is open, and stays so for a moment:
+  // the moment rules out a connect that succeeded just as the refusal was
+  // read. A dead server shows it within milliseconds (its connections end,
+  // their reconnects are refused), so the run ends long before --timeout.
+  std::optional<Clock::time_point> refused_since;
+  auto target_gone = [&](Clock::time_point now) {
+    const std::int64_t refused = control.last_refused_ns.load(std::memory_order_acquire);
+    const std::int64_t ok = control.last_connect_ok_ns.load(std::memory_order_acquire);
+    if (refused < 0 || refused <= ok || open_connections() != 0) {
+      refused_since.reset();
+      return false;
+    }
+    if (!refused_since) refused_since = now;
+    return now - *refused_since >= kTargetGoneAfter;
   };
 
   Clock::time_point window_end;
@@ -199,12 +222,20 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
     // Until every connection is up, look often, so that --hold's memory
     // snapshot is taken close to the moment it describes.
     if (!established) wake_at = std::min(wake_at, Clock::now() + 20ms);
+    // Often enough to notice a target that went away well within --timeout.
+    wake_at = std::min(wake_at, Clock::now() + kTargetCheck);
     signals.wait_until(wake_at);
     const Clock::time_point now = Clock::now();
     check_established();
     if (signals.server_dead() || signals.interrupted()) {
       result.interrupted = signals.interrupted();
       result.server_died = signals.server_dead();
+      window_end = now;
+      break;
+    }
+    if (target_gone(now)) {
+      result.target_lost = true;
+      result.never_connected = control.last_connect_ok_ns.load(std::memory_order_acquire) < 0;
       window_end = now;
       break;
     }
@@ -241,13 +272,16 @@ RunResult run_load(const Options& options, const EngineInfo& engine, const net::
   if (!established) result.established = open_connections();
   // The last interval's connection count is taken before the drain closes them.
   open_at_end = open_connections();
+  if (hooks.on_load_end) hooks.on_load_end();
 
   // Drain: no new requests; the responses to requests already sent are
   // awaited (and recorded) for a bounded time.
   const auto drain = std::min<std::chrono::nanoseconds>(options.timeout, 2s);
   control.drain_deadline_ns.store(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() + drain - epoch).count());
-  control.phase.store(result.server_died ? Phase::stop : Phase::drain, std::memory_order_release);
+  // Nothing can answer once the server is gone: no drain then.
+  control.phase.store(result.server_died || result.target_lost ? Phase::stop : Phase::drain,
+                      std::memory_order_release);
   for (auto& w : workers)
     w->wake();
   for (auto& w : workers)

@@ -38,8 +38,11 @@ class RunSignals {
 struct RunHooks {
   // Called on the reporter thread for every interval (warmup ones included).
   std::function<void(const IntervalReport&)> on_interval;
-  // --hold: called once when every connection has been established.
-  std::function<void()> on_all_established;
+  // --hold: called once when every connection has been established, with
+  // the number open at that moment.
+  std::function<void(std::uint64_t open)> on_all_established;
+  // Called once when the load ends, before any connection is closed.
+  std::function<void()> on_load_end;
 };
 
 // Runs the load. `engine` must be available (checked by the caller), target

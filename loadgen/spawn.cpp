@@ -175,10 +175,17 @@ SpawnedServer::SpawnedServer(Request request) : request_(std::move(request)) {
   if (ready) return;
 
   const bool exited = exited_;
+  lock.unlock();
+  child_->kill();
+  // The server's last words (why it died) may still be in the pipes: the
+  // exit can be seen before the monitor read what was written just before
+  // it. The monitor reads on until the pipes close, or for 1 s after the
+  // exit, and then says it is done; only then is the output complete.
+  lock.lock();
+  changed_.wait_for(lock, 3s, [&] { return monitor_done_; });
   const std::string tail = err_tail_;
   const std::string out = out_buffer_;
   lock.unlock();
-  child_->kill();
   end_monitor_.store(true);
   monitor_thread_.join();
   std::string message =
@@ -225,10 +232,68 @@ void SpawnedServer::note_memory_before() noexcept {
   }
 }
 
-void SpawnedServer::note_memory_held() noexcept {
-  if (const auto s = sample()) {
+void SpawnedServer::sample_held_when_held(std::uint64_t connections) noexcept {
+  std::lock_guard lock(mutex_);
+  if (hold_connections_ != 0 || connections == 0) return;
+  hold_connections_ = connections;
+  hold_grew_at_ = std::chrono::steady_clock::now();
+}
+
+void SpawnedServer::note_memory_held_at_end() noexcept {
+  {
     std::lock_guard lock(mutex_);
-    result_.memory_held_bytes = s->memory_bytes;
+    if (hold_connections_ == 0 || held_taken_) return;
+  }
+  const auto s = sample();
+  std::lock_guard lock(mutex_);
+  if (held_taken_ || !s) return;
+  held_taken_ = true;
+  result_.memory_held_bytes = s->memory_bytes;
+  result_.memory_held_by = "end";
+}
+
+// Under mutex_: the monitor's sample, judged against the --hold criteria.
+void SpawnedServer::check_held(const platform::ProcessStats& stats,
+                               std::chrono::steady_clock::time_point now) {
+  if (hold_connections_ == 0 || held_taken_) return;
+  if (stats.memory_bytes > hold_max_rss_) {
+    hold_max_rss_ = stats.memory_bytes;
+    hold_grew_at_ = now;
+  }
+  const char* by = nullptr;
+  if (online_ && *online_ >= hold_connections_) {
+    by = "online";
+  } else if (!online_ && now - hold_grew_at_ >= 1s) {
+    by = "stable";
+  }
+  if (by == nullptr) return;
+  held_taken_ = true;
+  result_.memory_held_bytes = stats.memory_bytes;
+  result_.memory_held_by = by;
+}
+
+// Under mutex_: picks the online count out of the server's live lines,
+// "[   12.0s] online 10 peak 12 accepted 1234 ..." (core/server/frame.hpp).
+void SpawnedServer::take_live_lines(std::string_view err) {
+  for (const char ch : err) {
+    if (ch != '\n' && ch != '\r') {
+      if (err_line_.size() < 512) err_line_ += ch;
+      continue;
+    }
+    const std::string_view line = err_line_;
+    constexpr std::string_view kOnline = "] online ";
+    const auto at = line.find(kOnline);
+    if (!line.empty() && line.front() == '[' && at != std::string_view::npos) {
+      std::uint64_t n = 0;
+      std::size_t i = at + kOnline.size();
+      const std::size_t digits_from = i;
+      while (i < line.size() && line[i] >= '0' && line[i] <= '9' && i - digits_from < 19) {
+        n = n * 10 + static_cast<std::uint64_t>(line[i] - '0');
+        ++i;
+      }
+      if (i > digits_from) online_ = n;
+    }
+    err_line_.clear();
   }
 }
 
@@ -280,6 +345,8 @@ void SpawnedServer::monitor() {
       take_lines(false);
       err_tail_ += err;
       if (err_tail_.size() > kStderrTail) err_tail_.erase(0, err_tail_.size() - kStderrTail);
+      take_live_lines(err);
+      if (stats) check_held(*stats, now);
       if (stats) {
         result_.peak_memory_bytes = std::max(result_.peak_memory_bytes, stats->peak_memory_bytes);
         result_.peak_threads = std::max(result_.peak_threads, stats->threads);

@@ -91,6 +91,9 @@ struct ServerResult {
   // was established (--hold), for memory per connection.
   std::uint64_t memory_before_bytes = 0;
   std::uint64_t memory_held_bytes = 0;
+  // How the held sample was timed: "online", "stable" or "end" (see
+  // SpawnedServer::sample_held_when_held); empty when none was taken.
+  std::string memory_held_by;
   bool died = false;       // exited before loadgen asked it to stop
   std::string stopped_by;  // "q", "terminate", "kill", or "exited" when it died
   int exit_code = -1;      // -1 when it ended by a signal
@@ -132,9 +135,24 @@ class SpawnedServer {
 
   // Samples the server now (resident memory, threads); nullopt once it exited.
   std::optional<platform::ProcessStats> sample() const noexcept;
-  // Marks the current resident set as the baseline or the held value (--hold).
+  // Marks the current resident set as the baseline (before any connection).
   void note_memory_before() noexcept;
-  void note_memory_held() noexcept;
+  // --hold: loadgen's `connections` connects have completed. That does not
+  // mean the server holds them yet: a slow server (a thread per connection
+  // under Wine) may still be accepting from its backlog, and its memory is
+  // then far from what it needs for them all. From now on the monitor takes
+  // the "held" sample at the first of these moments (ServerResult says which):
+  //   online  the server's live line ("... online N ...", stderr) shows
+  //           N >= connections: it really holds them all;
+  //   stable  the server prints no live line, and its resident set has not
+  //           grown for 1 s;
+  //   end     neither happened before the hold ended (note_memory_held_at_end).
+  // A server whose live line shows fewer than `connections` online is never
+  // sampled as "stable": it said it is not there yet.
+  void sample_held_when_held(std::uint64_t connections) noexcept;
+  // The hold is over (connections are about to close): takes the held sample
+  // now if sample_held_when_held() was called and none was taken yet.
+  void note_memory_held_at_end() noexcept;
 
   // Stops the server: "//q" on stdin, then SIGTERM, then SIGKILL, each after a
   // bounded wait (longer under Wine), collects its output and returns what
@@ -144,6 +162,8 @@ class SpawnedServer {
  private:
   void monitor();
   void take_lines(bool final_flush);
+  void take_live_lines(std::string_view err);
+  void check_held(const platform::ProcessStats& stats, std::chrono::steady_clock::time_point now);
   bool wait_exit(std::chrono::nanoseconds timeout);
 
   Request request_;
@@ -154,6 +174,13 @@ class SpawnedServer {
   std::condition_variable changed_;
   std::string out_buffer_;  // stdout bytes not yet split into lines
   std::string err_tail_;
+  std::string err_line_;  // the stderr line being received (for the live line)
+  // --hold's held sample (see sample_held_when_held), under mutex_.
+  std::uint64_t hold_connections_ = 0;  // 0: not armed
+  bool held_taken_ = false;
+  std::optional<std::uint64_t> online_;  // the last live line's online count
+  std::uint64_t hold_max_rss_ = 0;
+  std::chrono::steady_clock::time_point hold_grew_at_{};
   bool have_ready_ = false;
   bool exited_ = false;
   bool stopping_ = false;

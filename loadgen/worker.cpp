@@ -41,6 +41,16 @@ class StampFifo {
     items_[(head_ + size_) & (items_.size() - 1)] = s;
     ++size_;
   }
+  // Sets the send time of the newest n stamps (and their intended time too
+  // when `both`, as in closed loop where the two are the same).
+  void restamp_newest(std::size_t n, std::int64_t sent, bool both) noexcept {
+    n = std::min(n, size_);
+    for (std::size_t i = size_ - n; i < size_; ++i) {
+      Stamp& s = items_[(head_ + i) & (items_.size() - 1)];
+      s.sent = sent;
+      if (both) s.intended = sent;
+    }
+  }
   void clear() noexcept { head_ = size_ = 0; }
 
  private:
@@ -88,6 +98,7 @@ struct Worker::Conn {
   std::uint64_t next_k = 0;          // open loop: schedule index of the next request
   std::uint32_t sent_here = 0;       // requests on the current connection (churn)
   std::uint32_t done_here = 0;       // responses on the current connection (churn)
+  std::uint32_t unsent = 0;          // requests written, not yet handed over (State::unsent)
   std::uint16_t failures = 0;        // consecutive connect failures (back-off)
   TimerKind timer_kind = TimerKind::none;
   St st = St::idle;
@@ -102,6 +113,10 @@ struct Worker::State {
   };
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers;
   std::deque<ConnId> connect_queue;
+  // Connections with requests written in this loop turn that the engine
+  // hands to the kernel in the next poll() (Engine::sends_in_poll); each
+  // counts them in Conn::unsent.
+  std::vector<ConnId> unsent;
   ConnectPacer pacer{0.0, 0};
   std::optional<OpenSchedule> schedule;
   std::uint64_t outstanding = 0;    // requests outstanding on all connections
@@ -250,6 +265,7 @@ void Worker::loop() {
     if (s.draining) {
       deadline = std::min(deadline, control_->drain_deadline_ns.load(std::memory_order_relaxed));
     }
+    stamp_unsent();
     engine_->poll(control_->epoch + std::chrono::nanoseconds(std::max(deadline, now)));
   }
   unfinished_ = s.outstanding;
@@ -302,6 +318,7 @@ void Worker::on_connected(ConnId id, Failure failure, int /*code*/) noexcept {
   c.timer_kind = TimerKind::none;
   if (failure != Failure::none) {
     c.st = Conn::St::idle;
+    if (failure == Failure::refused) control_->last_refused_ns.store(now, std::memory_order_release);
     recorder_.error(failure == Failure::refused     ? ErrorKind::connect_refused
                     : failure == Failure::timed_out ? ErrorKind::connect_timeout
                                                     : ErrorKind::connect_failed);
@@ -310,11 +327,13 @@ void Worker::on_connected(ConnId id, Failure failure, int /*code*/) noexcept {
     return;
   }
   c.st = Conn::St::open;
+  control_->last_connect_ok_ns.store(now, std::memory_order_release);
   // c.failures is reset by the first response, not here: a connection that
   // is accepted and then dropped at once still counts as failing.
   c.sent_here = c.done_here = 0;
   c.driver->reset();
   c.stamps.clear();
+  c.unsent = 0;
   open_.store(open_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   recorder_.add(Count::connects, 1);
   recorder_.record(Series::connect, now - c.connect_started);
@@ -393,6 +412,14 @@ void Worker::send_due(ConnId id, std::int64_t now) noexcept {
   finish_sending(id, n, bytes, out_of_memory);
 }
 
+// A request's latency runs from its hand-over to the kernel to the arrival
+// of its response, as sockperf and wrk measure it: the loop's own work
+// between writing a request and sending it is not the server's latency.
+// Requests are stamped when written (so that none is ever without a stamp);
+// the send time is then moved to the hand-over: here for engines whose
+// flush() sends, in stamp_unsent() right before the poll() that submits them
+// for the others. In open loop only the send time moves; the corrected
+// latency is measured from the intended time regardless.
 void Worker::finish_sending(ConnId id, std::uint64_t n, std::uint64_t bytes,
                             bool out_of_memory) noexcept {
   recorder_.add(Count::requests, n);
@@ -408,7 +435,39 @@ void Worker::finish_sending(ConnId id, std::uint64_t n, std::uint64_t bytes,
     connection_failed(id, ErrorKind::io, true);
     return;
   }
-  if (n > 0) engine_->flush(id);
+  if (n == 0) return;
+  const bool closed_loop = options_.mode != Mode::open;
+  if (engine_->sends_in_poll()) {
+    Conn& c = conns_[id];
+    if (c.unsent == 0) {
+      try {
+        state_->unsent.push_back(id);
+      } catch (...) {
+        // Without memory the stamps stay at the write time: a latency a
+        // little too long, never too short.
+      }
+    }
+    c.unsent += static_cast<std::uint32_t>(n);
+  } else {
+    conns_[id].stamps.restamp_newest(n, now_ns(), closed_loop);
+  }
+  engine_->flush(id);
+}
+
+void Worker::stamp_unsent() noexcept {
+  State& s = *state_;
+  if (s.unsent.empty()) return;
+  const std::int64_t t = now_ns();
+  const bool closed_loop = options_.mode != Mode::open;
+  for (const ConnId id : s.unsent) {
+    // Responses to them cannot have arrived (they were not sent), so they
+    // are the newest stamps; a connection that failed since has none left
+    // (connection_lost() cleared them and its count).
+    Conn& c = conns_[id];
+    c.stamps.restamp_newest(c.unsent, t, closed_loop);
+    c.unsent = 0;
+  }
+  s.unsent.clear();
 }
 
 // ---- Receiving ----------------------------------------------------------------
@@ -514,6 +573,7 @@ void Worker::connection_lost(ConnId id) noexcept {
     s.outstanding -= std::min(s.outstanding, lost);
   }
   c.stamps.clear();
+  c.unsent = 0;
   if (c.st == Conn::St::open) {
     open_.store(open_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   }

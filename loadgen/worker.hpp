@@ -34,6 +34,13 @@ struct RunControl {
   std::atomic<Phase> phase{Phase::warmup};
   // Nanoseconds since the epoch after which a draining worker stops waiting.
   std::atomic<std::int64_t> drain_deadline_ns{0};
+  // When (ns since the epoch) a connect last succeeded and last was refused,
+  // over all workers; -1 for never. A refusal newer than the last success
+  // while no connection is open means nothing listens at the target any
+  // more (or never did): the reporter ends the run then instead of letting
+  // the connections retry until --duration is over.
+  std::atomic<std::int64_t> last_connect_ok_ns{-1};
+  std::atomic<std::int64_t> last_refused_ns{-1};
 };
 
 struct WorkerSetup {
@@ -112,6 +119,9 @@ class Worker final : private EngineHandler {
   // Counts what fill()/send_due() wrote and flushes it (or drops the
   // connection when writing ran out of memory).
   void finish_sending(ConnId id, std::uint64_t n, std::uint64_t bytes, bool out_of_memory) noexcept;
+  // Moves the send time of this turn's requests to now, just before the
+  // poll() that hands them to the kernel (engines that send in poll()).
+  void stamp_unsent() noexcept;
   void responses(ConnId id, std::size_t n, std::int64_t now) noexcept;
   void after_responses(ConnId id, std::int64_t now) noexcept;
   void set_timer(ConnId id, std::int64_t when, TimerKind kind) noexcept;

@@ -96,7 +96,7 @@
 // Time. poll(deadline) waits for I/O until the deadline (or wake()), then
 // dispatches every completion it collected and returns; it may return early
 // and spuriously. Engines wait with the best resolution the platform offers
-// (epoll_pwait2 and io_uring timeouts take nanoseconds; IOCP's
+// (a timerfd and io_uring timeout operations take nanoseconds; IOCP's
 // GetQueuedCompletionStatusEx takes milliseconds, so the IOCP engine rounds
 // the wait DOWN and the workload simply polls again), because open-loop
 // schedules need sub-millisecond wake-ups. The workload keeps all timers
@@ -208,6 +208,11 @@ class Engine {
   virtual ByteBuffer& output(ConnId id) noexcept = 0;
   // Sends what output(id) holds (connected slots only). No-op if it is empty.
   virtual void flush(ConnId id) noexcept = 0;
+  // True when flush() only queues the bytes and the next poll() hands them
+  // to the kernel (io_uring: the submission and the wait are one system
+  // call); false when flush() itself sends (epoll's send(), IOCP's WSASend).
+  // The workload takes a request's send time at that hand-over.
+  virtual bool sends_in_poll() const noexcept { return false; }
 
   // Ends an open connection without a callback (see "Closing" above).
   virtual void close(ConnId id, CloseMode mode) noexcept = 0;

@@ -9,8 +9,15 @@
 // reported with the event, in which case the loop reads on until recv()
 // reports it. Sends are attempted at once from flush(); only what the socket
 // does not accept waits for the next EPOLLOUT edge.
+//
+// The deadline of poll() is a timerfd in the epoll set, set only when a poll
+// needs an earlier wake-up than the one armed (see arm_timer), and epoll
+// waits without a timeout of its own: a timeout argument to every
+// epoll_wait() starts and cancels a kernel timer per wait, which in a virtual
+// machine traps to the hypervisor and lengthens every round trip.
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -26,9 +33,11 @@ namespace wsb::loadgen {
 
 namespace {
 
-// epoll data of the wake eventfd; connection data has the slot in the low
-// 32 bits and a generation in the high 32, which is never all ones.
+// epoll data of the wake eventfd and of the timerfd; connection data has the
+// slot in the low 32 bits and a generation in the high 32, which is never
+// all ones.
 constexpr std::uint64_t kWakeToken = ~std::uint64_t{0};
+constexpr std::uint64_t kTimerToken = ~std::uint64_t{0} - 1;
 
 class EpollEngine final : public Engine {
  public:
@@ -53,6 +62,16 @@ class EpollEngine final : public Engine {
       ::close(epoll_);
       throw EngineUnavailable("epoll_ctl(eventfd) failed: " + net::error_text(err));
     }
+    timer_fd_ = ::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.u64 = kTimerToken;
+    if (timer_fd_ < 0 || ::epoll_ctl(epoll_, EPOLL_CTL_ADD, timer_fd_, &ev) != 0) {
+      const int err = errno;
+      if (timer_fd_ >= 0) ::close(timer_fd_);
+      ::close(wake_fd_);
+      ::close(epoll_);
+      throw EngineUnavailable("timerfd failed: " + net::error_text(err));
+    }
     events_.resize(std::clamp<std::size_t>(config.capacity + 1, 16, 1024));
   }
 
@@ -63,6 +82,7 @@ class EpollEngine final : public Engine {
         ::close(s.fd);
       }
     }
+    ::close(timer_fd_);
     ::close(wake_fd_);
     ::close(epoll_);
   }
@@ -133,12 +153,15 @@ class EpollEngine final : public Engine {
     if (!deferred_.empty()) {
       deliver_deferred();
       // Callbacks ran: return so that the workload looks at its timers.
-      wait(0);
+      wait(false);
       return;
     }
-    const auto left = deadline - Clock::now();
-    wait(std::max<std::int64_t>(
-        0, std::chrono::duration_cast<std::chrono::nanoseconds>(left).count()));
+    if (deadline <= Clock::now()) {
+      wait(false);
+      return;
+    }
+    arm_timer(deadline);
+    wait(true);
   }
 
   void wake() noexcept override {
@@ -199,23 +222,29 @@ class EpollEngine final : public Engine {
     pending_.clear();
   }
 
-  void wait(std::int64_t timeout_ns) {
-    timespec ts{};
-    ts.tv_sec = static_cast<time_t>(timeout_ns / 1'000'000'000);
-    ts.tv_nsec = static_cast<long>(timeout_ns % 1'000'000'000);
-    int n;
-    if (use_pwait2_) {
-      n = ::epoll_pwait2(epoll_, events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
-      if (n < 0 && errno == ENOSYS) {
-        use_pwait2_ = false;  // kernel before 5.11: millisecond waits from now on
-        return;
-      }
-    } else {
-      // Rounded up, so that a wait never ends before the deadline it serves.
-      const std::int64_t ms = (timeout_ns + 999'999) / 1'000'000;
-      n = ::epoll_wait(epoll_, events_.data(), static_cast<int>(events_.size()),
-                       static_cast<int>(std::min<std::int64_t>(ms, 1'000'000)));
+  // Sets the timerfd to the deadline unless it is armed for an earlier time
+  // already (the poll then returns early, which the contract allows). The
+  // timer is absolute on CLOCK_MONOTONIC, steady_clock's clock, with
+  // nanosecond resolution.
+  void arm_timer(Clock::time_point deadline) {
+    if (timer_armed_ && timer_at_ <= deadline) return;
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+    itimerspec spec{};
+    spec.it_value.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
+    spec.it_value.tv_nsec = static_cast<long>(ns % 1'000'000'000);
+    if (::timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr) != 0) {
+      throw std::system_error(errno, std::generic_category(), "timerfd_settime");
     }
+    timer_armed_ = true;
+    timer_at_ = deadline;
+  }
+
+  // Waits for events (until the armed timer, wake() or I/O) or, with
+  // block false, only collects what is ready; then dispatches them.
+  void wait(bool block) {
+    const int n =
+        ::epoll_wait(epoll_, events_.data(), static_cast<int>(events_.size()), block ? -1 : 0);
     if (n < 0) {
       if (errno == EINTR) return;
       throw std::system_error(errno, std::generic_category(), "epoll_wait");
@@ -225,6 +254,12 @@ class EpollEngine final : public Engine {
   }
 
   void dispatch(const epoll_event& ev) noexcept {
+    if (ev.data.u64 == kTimerToken) {
+      std::uint64_t expirations = 0;
+      [[maybe_unused]] const auto r = ::read(timer_fd_, &expirations, sizeof expirations);
+      timer_armed_ = false;
+      return;
+    }
     if (ev.data.u64 == kWakeToken) {
       std::uint64_t value = 0;
       [[maybe_unused]] const auto r = ::read(wake_fd_, &value, sizeof value);
@@ -332,7 +367,9 @@ class EpollEngine final : public Engine {
   std::vector<Deferred> pending_;
   int epoll_ = -1;
   int wake_fd_ = -1;
-  bool use_pwait2_ = true;
+  int timer_fd_ = -1;
+  Clock::time_point timer_at_{};
+  bool timer_armed_ = false;  // set and not yet reported expired
 };
 
 }  // namespace

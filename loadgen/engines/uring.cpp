@@ -47,6 +47,7 @@ enum Op : std::uint64_t { kOpConnect = 1, kOpRecv = 2, kOpSend = 3, kOpMask = 7 
 // aligned and never null, so their user_data always has op bits 1..3.
 constexpr std::uint64_t kIgnore = 0;
 constexpr std::uint64_t kWake = 8;
+constexpr std::uint64_t kTimeout = 16;  // the poll() deadline (arm_timeout)
 constexpr unsigned kBufferGroup = 0;
 
 struct Conn {
@@ -61,6 +62,7 @@ struct Conn {
   bool connecting = false;
   bool receiving = false;  // a receive is armed
   bool sending = false;    // a send is in flight
+  bool send_waits = false;  // the send in flight may wait for socket space (see submit_send)
 };
 static_assert(alignof(Conn) >= 8);
 
@@ -99,6 +101,9 @@ class UringEngine final : public Engine {
       io_uring_queue_exit(&ring_);
       throw EngineUnavailable("io_uring of this kernel is too old (needs 5.19 or later)");
     }
+    // A registered ring descriptor spares io_uring_enter() looking the ring's
+    // file up on every call (Linux 5.18); without it everything still works.
+    [[maybe_unused]] const int registered = io_uring_register_ring_fd(&ring_);
     try {
       setup_buffers(config.capacity);
     } catch (...) {
@@ -126,6 +131,13 @@ class UringEngine final : public Engine {
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_cancel64(sqe, kWake, 0);
     sqe->user_data = kIgnore;
+    if (timeout_armed_) {
+      // It holds no memory of ours (the kernel copied its time); removed so
+      // that the wait below does not sleep until it fires.
+      sqe = get_sqe();
+      io_uring_prep_timeout_remove(sqe, kTimeout, 0);
+      sqe->user_data = kIgnore;
+    }
     const Clock::time_point give_up = Clock::now() + std::chrono::seconds(5);
     try {
       while ((busy_ > 0 || wake_armed_) && Clock::now() < give_up) {
@@ -183,6 +195,8 @@ class UringEngine final : public Engine {
 
   ByteBuffer& output(ConnId id) noexcept override { return slots_[id].out; }
 
+  bool sends_in_poll() const noexcept override { return true; }
+
   void flush(ConnId id) noexcept override {
     Slot& slot = slots_[id];
     Conn* c = slot.conn;
@@ -191,7 +205,7 @@ class UringEngine final : public Engine {
     // in-flight buffer (empty, capacity kept) for the next requests.
     using std::swap;
     swap(slot.out, c->inflight);
-    submit_send(c);
+    submit_send(c, false);
   }
 
   void close(ConnId id, CloseMode mode) noexcept override {
@@ -208,8 +222,11 @@ class UringEngine final : public Engine {
     if (!deferred_.empty()) {
       deliver_deferred();
       submit_and_wait(std::chrono::nanoseconds(0));
+    } else if (deadline <= Clock::now()) {
+      submit_and_wait(std::chrono::nanoseconds(0));
     } else {
-      submit_and_wait(std::max(deadline - Clock::now(), Clock::duration::zero()));
+      arm_timeout(deadline);
+      submit_and_sleep();
     }
     drain_completions(false);
     rearm_receives();
@@ -346,11 +363,24 @@ class UringEngine final : public Engine {
     return sqe;
   }
 
-  void submit_send(Conn* c) noexcept {
+  // A send first goes out with MSG_DONTWAIT: the kernel then never parks it
+  // to wait for socket space (REQ_F_NOWAIT) but completes it during the
+  // submission, with the bytes it took or -EAGAIN. Its completion is thus
+  // certain to be in the queue before io_uring_enter() starts waiting, and
+  // the wait asks for one completion more per such send (submit_and_wait):
+  // a closed-loop round trip then costs ONE io_uring_enter() (submit the
+  // request, sleep until the response), not two (the first returning at once
+  // with nothing but the send's completion). Only when the socket is full
+  // (a short send or -EAGAIN) does the rest go out as an ordinary send that
+  // waits for space (`waits`), which is not counted.
+  void submit_send(Conn* c, bool waits) noexcept {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_send(sqe, c->fd, c->inflight.data(), c->inflight.size(), MSG_NOSIGNAL);
+    io_uring_prep_send(sqe, c->fd, c->inflight.data(), c->inflight.size(),
+                       MSG_NOSIGNAL | (waits ? 0 : MSG_DONTWAIT));
     io_uring_sqe_set_data64(sqe, tag(c, kOpSend));
     c->sending = true;
+    c->send_waits = waits;
+    if (!waits) ++immediate_;
     start_op(c);
   }
 
@@ -373,6 +403,39 @@ class UringEngine final : public Engine {
     io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof wake_value_, 0);
     io_uring_sqe_set_data64(sqe, kWake);
     wake_armed_ = true;
+  }
+
+  // The deadline of poll() is a timeout operation in the ring (absolute,
+  // CLOCK_MONOTONIC, which is steady_clock's clock), kept armed across
+  // polls and moved only when a poll needs an EARLIER wake-up. The obvious
+  // way, a timeout argument to every io_uring_enter(), starts and cancels a
+  // kernel timer on every wait; in a virtual machine programming the timer
+  // is a trap to the hypervisor, which measurably lengthened every round
+  // trip. A closed loop's deadline (the next timeout scan) changes a few
+  // times a second, so the timer is now set that often instead of once per
+  // round trip. An armed timeout that is earlier than needed stays: the
+  // poll returns early, which the contract allows, and the next one re-arms.
+  void arm_timeout(Clock::time_point deadline) noexcept {
+    if (timeout_armed_ && timeout_at_ <= deadline) return;
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+    timeout_ts_.tv_sec = ns / 1'000'000'000;
+    timeout_ts_.tv_nsec = ns % 1'000'000'000;
+    io_uring_sqe* sqe = get_sqe();
+    if (timeout_armed_) {
+      // Moved earlier in place. A successful update posts nothing, so it
+      // does not end the wait; one that finds the timeout already expired
+      // (-ENOENT) posts an ignored completion, and the expired timeout's own
+      // completion clears timeout_armed_.
+      io_uring_prep_timeout_update(sqe, &timeout_ts_, kTimeout, IORING_TIMEOUT_ABS);
+      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+      io_uring_sqe_set_data64(sqe, kIgnore);
+    } else {
+      io_uring_prep_timeout(sqe, &timeout_ts_, 0, IORING_TIMEOUT_ABS);
+      io_uring_sqe_set_data64(sqe, kTimeout);
+      timeout_armed_ = true;
+    }
+    timeout_at_ = deadline;
   }
 
   void cancel(Conn* c, Op op) noexcept {
@@ -403,9 +466,25 @@ class UringEngine final : public Engine {
     ts.tv_sec = ns / 1'000'000'000;
     ts.tv_nsec = ns % 1'000'000'000;
     io_uring_cqe* cqe = nullptr;
-    const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    // Completions that the submission itself posts (MSG_DONTWAIT sends, see
+    // submit_send) do not end the wait; one more does. With a zero timeout
+    // the count does not matter.
+    const unsigned wait_nr = 1 + immediate_;
+    immediate_ = 0;
+    const int rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, wait_nr, &ts, nullptr);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
       throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait_timeout");
+    }
+  }
+
+  // Submits and sleeps until a completion that the submission did not post
+  // itself: an I/O completion, wake(), or the armed timeout (arm_timeout).
+  void submit_and_sleep() {
+    const unsigned wait_nr = 1 + immediate_;
+    immediate_ = 0;
+    const int rc = io_uring_submit_and_wait(&ring_, wait_nr);
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
+      throw std::system_error(-rc, std::generic_category(), "io_uring_submit_and_wait");
     }
   }
 
@@ -430,6 +509,10 @@ class UringEngine final : public Engine {
 
   void handle(const Completion& cqe, bool tearing_down) noexcept {
     if (cqe.user_data == kIgnore) return;
+    if (cqe.user_data == kTimeout) {
+      timeout_armed_ = false;
+      return;
+    }
     if (cqe.user_data == kWake) {
       wake_armed_ = false;
       if (!tearing_down && cqe.res != -ECANCELED) arm_wake();
@@ -505,6 +588,10 @@ class UringEngine final : public Engine {
     c->sending = false;
     if (!finish_op(c)) return;
     if (!c->attached) return;
+    if (res == -EAGAIN && !c->send_waits) {
+      submit_send(c, true);  // the socket is full: wait for space this time
+      return;
+    }
     if (res < 0) {
       if (res == -ECANCELED) return;
       fail(c, posix::classify(-res), -res);
@@ -512,14 +599,16 @@ class UringEngine final : public Engine {
     }
     c->inflight.consume(static_cast<std::size_t>(res));
     if (!c->inflight.empty()) {
-      submit_send(c);  // a partial send: the rest from the same buffer
+      // A partial send (the socket was full): the rest from the same buffer,
+      // waiting for space.
+      submit_send(c, true);
       return;
     }
     Slot& slot = slots_[c->id];
     if (!slot.out.empty()) {
       using std::swap;
       swap(slot.out, c->inflight);
-      submit_send(c);
+      submit_send(c, false);
     }
   }
 
@@ -580,6 +669,13 @@ class UringEngine final : public Engine {
   std::uint64_t wake_value_ = 0;
   bool wake_armed_ = false;
   bool multishot_ = true;
+  // MSG_DONTWAIT sends queued since the last wait: their completions are
+  // posted by the submission itself (see submit_send).
+  unsigned immediate_ = 0;
+  // The timeout operation of arm_timeout(): armed until its completion.
+  __kernel_timespec timeout_ts_{};
+  Clock::time_point timeout_at_{};
+  bool timeout_armed_ = false;
 };
 
 }  // namespace
