@@ -74,14 +74,8 @@ class Loop {
   // The thread body. Never throws: failures end the server through fail().
   void run() noexcept {
     shard_ = &frame_.shard();
-    const auto idle_timeout = frame_.options().idle_timeout;
-    // Idle connections are found by a sweep, at most one pass per interval.
-    const auto sweep_interval =
-        idle_timeout.count() > 0
-            ? std::clamp<Clock::duration>(
-                  std::chrono::duration_cast<Clock::duration>(idle_timeout / 8),
-                  std::chrono::milliseconds(1), std::chrono::milliseconds(250))
-            : Clock::duration::zero();
+    // Idle connections are found by a sweep (server/options.hpp).
+    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
     Clock::time_point next_sweep = Clock::now() + sweep_interval;
 
     while (!frame_.stopping()) {

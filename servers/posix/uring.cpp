@@ -281,15 +281,8 @@ class Loop {
 
  private:
   void serve() noexcept {
-    const auto idle_timeout = frame_.options().idle_timeout;
-    // Idle connections are found by a sweep over all slots, a bounded cost
-    // (one pass per interval) that needs no timer request per connection.
-    const auto sweep_interval =
-        idle_timeout.count() > 0
-            ? std::clamp<Clock::duration>(
-                  std::chrono::duration_cast<Clock::duration>(idle_timeout / 8),
-                  std::chrono::milliseconds(1), std::chrono::milliseconds(250))
-            : Clock::duration::zero();
+    // Idle connections are found by a sweep (server/options.hpp).
+    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
     Clock::time_point next_sweep = Clock::now() + sweep_interval;
 
     while (!frame_.stopping()) {
