@@ -45,6 +45,7 @@
 #include "server/accept_errors.hpp"
 #include "server/connection.hpp"
 #include "server/frame.hpp"
+#include "server/socket_io.hpp"
 
 namespace {
 
@@ -295,40 +296,13 @@ class Loop {
   // One recv() into the loop's buffer. Returns false when the socket had
   // nothing (EAGAIN).
   bool receive(int fd, Connection& conn) noexcept {
-    ssize_t n;
-    do {
-      n = ::recv(fd, buffer_.get(), receive_buffer_size, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-      conn.on_received({buffer_.get(), static_cast<std::size_t>(n)});
-    } else if (n == 0) {
-      conn.on_peer_closed();
-    } else if (wsb::net::would_block(errno)) {
-      return false;
-    } else {
-      conn.on_error(wsb::server::classify_io_error(errno));
-    }
-    return true;
+    return wsb::server::receive_once(fd, {buffer_.get(), receive_buffer_size}, conn);
   }
 
   // Sends until nothing is pending or the socket buffer is full. Returns
   // false when the socket buffer is full (EAGAIN) with bytes still pending.
   bool flush(int fd, Connection& conn) noexcept {
-    while (conn.want_write()) {
-      const auto bytes = conn.pending();
-      ssize_t n;
-      do {
-        n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      } while (n < 0 && errno == EINTR);
-      if (n >= 0) {
-        conn.on_sent(static_cast<std::size_t>(n));
-      } else if (wsb::net::would_block(errno)) {
-        return false;
-      } else {
-        conn.on_error(wsb::server::classify_io_error(errno));
-      }
-    }
-    return true;
+    return wsb::server::send_pending(fd, conn);
   }
 
   void on_level(int fd, Slot& slot, std::uint32_t events) noexcept {

@@ -38,6 +38,7 @@
 #include "server/accept_errors.hpp"
 #include "server/connection.hpp"
 #include "server/frame.hpp"
+#include "server/socket_io.hpp"
 
 namespace {
 
@@ -193,34 +194,11 @@ class Loop {
   }
 
   void receive(int fd, Connection& conn) noexcept {
-    ssize_t n;
-    do {
-      n = ::recv(fd, buffer_.get(), receive_buffer_size, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-      conn.on_received({buffer_.get(), static_cast<std::size_t>(n)});
-    } else if (n == 0) {
-      conn.on_peer_closed();
-    } else if (!wsb::net::would_block(errno)) {
-      conn.on_error(wsb::server::classify_io_error(errno));
-    }
+    wsb::server::receive_once(fd, {buffer_.get(), receive_buffer_size}, conn);
   }
 
   void flush(int fd, Connection& conn) noexcept {
-    while (conn.want_write()) {
-      const auto bytes = conn.pending();
-      ssize_t n;
-      do {
-        n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      } while (n < 0 && errno == EINTR);
-      if (n >= 0) {
-        conn.on_sent(static_cast<std::size_t>(n));
-      } else if (wsb::net::would_block(errno)) {
-        return;  // the rest waits for POLLOUT
-      } else {
-        conn.on_error(wsb::server::classify_io_error(errno));
-      }
-    }
+    wsb::server::send_pending(fd, conn);  // what is left waits for writability
   }
 
   // Swap with last: the last entry of both arrays moves into index i, so the
