@@ -18,7 +18,22 @@
 # Output: per connection count, each target's median requests/s over the
 # rounds, its ratio to nginx's median, and the target's own CPU time per
 # request (utime+stime of the serving process / requests), which shows the
-# efficiency even where the load generator, not the server, limits the rate.
+# efficiency even where the load generator, not the server, limits the rate,
+# split into user and system (kernel) time. On loopback most of a server's
+# time per request is the kernel's TCP work (its recv and send, and the
+# delivery of its replies into wrk's socket), which no server code avoids:
+# the summary therefore also prints two upper bounds of the ratio to nginx
+# that this machine allows, whatever a server does in user space:
+#   kernel bound  nginx's CPU per request / the lowest system time per request
+#                 of any target (a server whose user time were zero)
+#   wrk bound     nginx's CPU per request / wrk's lowest CPU per request, or 1
+#                 if that is less: with --pin (one core each) no target
+#                 answers faster than 1 s / wrk's CPU per request, and nginx
+#                 answers at 1 s / the larger of its own and wrk's, so no
+#                 target can beat nginx by more (wrk's CPU time is measured
+#                 with /usr/bin/time when it is installed)
+# Both bounds divide CPU times per request, which depend far less on other
+# work on the machine than the rates do.
 #
 # CSV (results/nginx-compare/<UTC time>.csv), one row per wrk run:
 #   time_utc        start of the run, ISO 8601
@@ -37,9 +52,15 @@
 #                   (other work on the machine; above the CPU count, the
 #                   scheduler's shares, not the servers, decide the rates)
 #   nice            the nice value the servers and wrk ran at (0, or -20 with --nice)
+#   user_us_per_request  the serving process's user CPU time per request
+#   sys_us_per_request   its system CPU time per request
+#   wrk_cpu_us_per_request  wrk's user+system CPU time per request (empty
+#                   without /usr/bin/time)
 # and a summary file <UTC time>-summary.csv:
 #   target,connections,rounds,median_requests_per_s,min_requests_per_s,
-#   max_requests_per_s,ratio_to_nginx,median_cpu_us_per_request
+#   max_requests_per_s,ratio_to_nginx,median_cpu_us_per_request,
+#   median_user_us_per_request,median_sys_us_per_request,
+#   median_wrk_cpu_us_per_request
 #
 # Options:
 #   --duration S        seconds per wrk run (default 5)
@@ -221,9 +242,12 @@ start_server() { # name
   wait_http "${port_of[$name]}" || die "server-$name does not answer HTTP"
 }
 
-cpu_ticks() { # pid -> utime+stime in clock ticks
-  awk '{ print $14 + $15 }' "/proc/$1/stat"
+cpu_ticks() { # pid -> "utime stime" in clock ticks
+  awk '{ print $14, $15 }' "/proc/$1/stat"
 }
+# wrk's own CPU time, when GNU time is there to measure it.
+wrk_timer=()
+[ -x /usr/bin/time ] && wrk_timer=(/usr/bin/time -f '%U %S' -o "$tmp/wrk.time")
 
 start_nginx
 port_of[nginx]=$nginx_port
@@ -239,7 +263,7 @@ mkdir -p "$out_dir"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 csv=$out_dir/$stamp.csv
 summary=$out_dir/$stamp-summary.csv
-echo "time_utc,round,target,connections,wrk_threads,duration_s,requests,requests_per_s,non_2xx,socket_errors,server_cpu_s,cpu_us_per_request,load_1min,nice" >"$csv"
+echo "time_utc,round,target,connections,wrk_threads,duration_s,requests,requests_per_s,non_2xx,socket_errors,server_cpu_s,cpu_us_per_request,load_1min,nice,user_us_per_request,sys_us_per_request,wrk_cpu_us_per_request" >"$csv"
 
 echo "nginx_compare: $("$nginx_bin" -v 2>&1 | sed 's/.*: //'), wrk -t$wrk_threads -d${duration}s," \
   "connections $connections, $rounds rounds, $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)" \
@@ -250,15 +274,18 @@ for ((round = 1; round <= rounds; ++round)); do
     for t in "${targets[@]}"; do
       when=$(date -u +%Y-%m-%dT%H:%M:%SZ)
       load=$(cut -d' ' -f1 /proc/loadavg)
-      before=$(cpu_ticks "${pid_of[$t]}")
+      read -r user_before sys_before < <(cpu_ticks "${pid_of[$t]}")
+      rm -f "$tmp/wrk.time"
       out=$tmp/wrk.out
       # The bound: wrk's own duration, its connection set-up and a margin.
-      if ! timeout $((duration + 30)) "${wrk_prefix[@]}" wrk -t"$wrk_threads" -c"$c" -d"${duration}s" \
+      if ! timeout $((duration + 30)) "${wrk_prefix[@]}" "${wrk_timer[@]}" wrk -t"$wrk_threads" -c"$c" -d"${duration}s" \
         "http://127.0.0.1:${port_of[$t]}/" >"$out" 2>&1; then
         cat "$out" >&2
         die "wrk against $t failed or timed out"
       fi
-      after=$(cpu_ticks "${pid_of[$t]}")
+      read -r user_after sys_after < <(cpu_ticks "${pid_of[$t]}")
+      wrk_cpu=""
+      [ -s "$tmp/wrk.time" ] && wrk_cpu=$(awk 'NF == 2 && $1 ~ /^[0-9.]+$/ { print $1 + $2 }' "$tmp/wrk.time" | tail -n 1)
       requests=$(awk '/ requests in /{ print $1 }' "$out")
       rps=$(awk '/^Requests\/sec:/{ print $2 }' "$out")
       non2xx=$(awk '/Non-2xx or 3xx responses:/{ print $NF }' "$out")
@@ -266,10 +293,13 @@ for ((round = 1; round <= rounds; ++round)); do
       [ -n "$requests" ] && [ -n "$rps" ] || { cat "$out" >&2; die "cannot read wrk's output"; }
       awk -v w="$when" -v r="$round" -v t="$t" -v c="$c" -v th="$wrk_threads" -v d="$duration" \
         -v n="$requests" -v rps="$rps" -v x="${non2xx:-0}" -v e="${sockerr:-0}" \
-        -v cpu="$((after - before))" -v hz="$hz" -v load="$load" -v nice="${nice_level:-0}" 'BEGIN {
-          s = cpu / hz
-          printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f,%s,%s\n", w, r, t, c, th, d, n, rps, x, e, s,
-                 (n > 0 ? s * 1e6 / n : 0), load, nice
+        -v ut="$((user_after - user_before))" -v st="$((sys_after - sys_before))" -v hz="$hz" \
+        -v load="$load" -v nice="${nice_level:-0}" -v wc="$wrk_cpu" 'BEGIN {
+          s = (ut + st) / hz
+          per = n > 0 ? 1e6 / n : 0
+          printf "%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%.2f,%.2f,%s,%s,%.2f,%.2f,%s\n", w, r, t, c, th, d, n,
+                 rps, x, e, s, s * per, load, nice, ut / hz * per, st / hz * per,
+                 (wc == "" ? "" : sprintf("%.2f", wc * per))
         }' >>"$csv"
       printf '  round %d  c=%-5s %-11s %10s req/s  non-2xx %s  socket errors %s\n' \
         "$round" "$c" "$t" "$rps" "${non2xx:-0}" "${sockerr:-0}"
@@ -289,25 +319,65 @@ for r in rows:
     groups.setdefault((r["target"], int(r["connections"])), []).append(r)
 conns = sorted({c for _, c in groups})
 targets = list(dict.fromkeys(r["target"] for r in rows))  # in the order they ran
+
+
+def median_of(g, key):
+    values = [float(r[key]) for r in g if r.get(key, "") != ""]
+    return statistics.median(values) if values else None
+
+
+def text(v, width, digits=2):
+    return f"{v:>{width}.{digits}f}" if v is not None else f"{'-':>{width}}"
+
+
 with open(sys.argv[2], "w", newline="") as f:
     w = csv.writer(f)
     w.writerow(["target", "connections", "rounds", "median_requests_per_s", "min_requests_per_s",
-                "max_requests_per_s", "ratio_to_nginx", "median_cpu_us_per_request"])
+                "max_requests_per_s", "ratio_to_nginx", "median_cpu_us_per_request",
+                "median_user_us_per_request", "median_sys_us_per_request",
+                "median_wrk_cpu_us_per_request"])
     print()
     print(f"{'connections':>11}  {'target':<11} {'median req/s':>13} {'min':>10} {'max':>10}"
-          f" {'x nginx':>8} {'cpu us/req':>10}")
+          f" {'x nginx':>8} {'cpu us/req':>10} {'user':>6} {'sys':>6} {'wrk us/req':>10}")
+    bounds = []
     for c in conns:
         base = statistics.median(float(r["requests_per_s"]) for r in groups[("nginx", c)])
+        lowest_sys = None
         for t in targets:
             g = groups[(t, c)]
             rps = [float(r["requests_per_s"]) for r in g]
             med = statistics.median(rps)
-            cpu = statistics.median(float(r["cpu_us_per_request"]) for r in g)
+            cpu = median_of(g, "cpu_us_per_request")
+            user = median_of(g, "user_us_per_request")
+            sys_us = median_of(g, "sys_us_per_request")
+            wrk = median_of(g, "wrk_cpu_us_per_request")
             ratio = med / base if base > 0 else 0.0
+            if sys_us is not None and (lowest_sys is None or sys_us < lowest_sys):
+                lowest_sys = sys_us
             w.writerow([t, c, len(g), f"{med:.0f}", f"{min(rps):.0f}", f"{max(rps):.0f}",
-                        f"{ratio:.3f}", f"{cpu:.2f}"])
+                        f"{ratio:.3f}", f"{cpu:.2f}",
+                        "" if user is None else f"{user:.2f}",
+                        "" if sys_us is None else f"{sys_us:.2f}",
+                        "" if wrk is None else f"{wrk:.2f}"])
             print(f"{c:>11}  {t:<11} {med:>13.0f} {min(rps):>10.0f} {max(rps):>10.0f}"
-                  f" {ratio:>8.2f} {cpu:>10.2f}")
+                  f" {ratio:>8.2f} {text(cpu, 10)} {text(user, 6)} {text(sys_us, 6)}"
+                  f" {text(wrk, 10)}")
+        nginx_cpu = median_of(groups[("nginx", c)], "cpu_us_per_request")
+        wrk_best = [median_of(groups[(t, c)], "wrk_cpu_us_per_request") for t in targets]
+        wrk_best = [v for v in wrk_best if v]
+        kernel = nginx_cpu / lowest_sys if nginx_cpu and lowest_sys else None
+        wrk_low = min(wrk_best) if wrk_best else None
+        # Where wrk costs more per request than nginx, wrk limits nginx too: 1.
+        wrk_bound = max(1.0, nginx_cpu / wrk_low) if wrk_low and nginx_cpu else None
+        bounds.append((c, kernel, lowest_sys, nginx_cpu, wrk_bound, wrk_low))
+    print()
+    print("Upper bounds of the ratio to nginx on this machine (see --help):")
+    for c, kernel, lowest_sys, nginx_cpu, wrk_bound, wrk_low in bounds:
+        k = (f"kernel bound {kernel:.2f}x (nginx {nginx_cpu:.2f} us/req, lowest sys "
+             f"{lowest_sys:.2f} us/req)") if kernel else "kernel bound -"
+        b = (f"wrk bound {wrk_bound:.2f}x (wrk {wrk_low:.2f} us/req)" if wrk_bound
+             else "wrk bound -")
+        print(f"  c={c:<6} {k}; {b}")
 bad = [r for r in rows if int(r["non_2xx"]) or int(r["socket_errors"])]
 if bad:
     print(f"\nwarning: {len(bad)} runs had non-2xx responses or socket errors (see the CSV)")

@@ -203,6 +203,18 @@ struct ListenerFlags {
 // "port 21234 on 127.0.0.1 is in use (EADDRINUSE): choose another with --port".
 socket_t open_listener(const Endpoint& endpoint, int backlog, ListenerFlags flags = {});
 
+// Throws the NetError of a busy port (as open_listener() would) when any
+// socket is bound to the endpoint's address and port; does nothing for port 0
+// or when the check cannot be made (open_listener() then reports the cause).
+// Call it before the first of several SO_REUSEPORT listeners: that option lets
+// every socket of the same user that also sets it bind the port, so a second
+// server started on a busy port would silently share it instead of failing.
+// POSIX binds a plain socket (SO_REUSEADDR, no SO_REUSEPORT) once and closes
+// it. Two servers starting in the same instant can still both pass. Windows
+// has no SO_REUSEPORT (open_listener() refuses it) and every bind there is
+// exclusive (SO_EXCLUSIVEADDRUSE), so it does nothing.
+void refuse_busy_port(const Endpoint& endpoint);
+
 // accept() returning a socket that is not inherited by child processes
 // (accept4 SOCK_CLOEXEC on Linux). invalid_socket on failure, with
 // last_error() set; *peer receives the peer address when not null. Whether the

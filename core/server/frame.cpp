@@ -508,6 +508,9 @@ net::socket_t Frame::open_listener(net::ListenerFlags flags) {
   if (!endpoint) {
     throw net::NetError(0, "--bind " + m.options.bind + " is not an IPv4 or IPv6 address");
   }
+  // The first of several SO_REUSEPORT listeners must not join a port that
+  // another process holds (net::refuse_busy_port explains why).
+  if (flags.reuse_port && !m.listen_endpoint) net::refuse_busy_port(*endpoint);
   const net::socket_t s = net::open_listener(*endpoint, m.options.backlog, flags);
   if (!m.listen_endpoint) {
     const auto local = net::local_endpoint(s);

@@ -112,7 +112,9 @@ class Frame {
   // Opens a listener for --bind/--port/--backlog (net::open_listener) and, the
   // first time, prints the ready line. Later calls (one SO_REUSEPORT listener
   // per thread) bind the port the first one got, so --port 0 works with them
-  // too. Throws net::NetError.
+  // too. With flags.reuse_port the first call refuses a port that another
+  // socket holds (net::refuse_busy_port), as a listener without SO_REUSEPORT
+  // would. Throws net::NetError.
   net::socket_t open_listener(net::ListenerFlags flags = {});
   // The address of the first listener (valid after open_listener()).
   const net::Endpoint& listen_endpoint() const noexcept;

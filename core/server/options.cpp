@@ -1,5 +1,6 @@
 #include "server/options.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace wsb::server {
@@ -23,6 +24,13 @@ ErrorClass classify_accept_error(int code) noexcept {
   if (net::is_reset(code)) return ErrorClass::reset;
   if (net::is_out_of_descriptors(code)) return ErrorClass::out_of_descriptors;
   return ErrorClass::accept_failed;
+}
+
+std::chrono::steady_clock::duration idle_sweep_interval(const Options& options) noexcept {
+  using Duration = std::chrono::steady_clock::duration;
+  if (options.idle_timeout.count() <= 0) return Duration::zero();
+  return std::clamp<Duration>(std::chrono::duration_cast<Duration>(options.idle_timeout / 8),
+                              std::chrono::milliseconds(1), std::chrono::milliseconds(250));
 }
 
 }  // namespace wsb::server

@@ -81,4 +81,11 @@ struct Options {
   std::optional<Stall> stall;            // --stall MS/EVERY_S
 };
 
+// How often a model that finds idle connections by sweeping over all of them
+// sweeps: an eighth of --idle-timeout, so that a connection is closed at most
+// that much late, but between 1 ms and 250 ms; zero when --idle-timeout is
+// off. A sweep is a bounded cost (one pass per interval) that needs no timer
+// per connection.
+std::chrono::steady_clock::duration idle_sweep_interval(const Options& options) noexcept;
+
 }  // namespace wsb::server

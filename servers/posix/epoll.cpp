@@ -42,14 +42,19 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "server/accept_errors.hpp"
 #include "server/connection.hpp"
 #include "server/frame.hpp"
+#include "server/socket_io.hpp"
 
 namespace {
 
+using wsb::server::AcceptAction;
+using wsb::server::AcceptErrors;
 using wsb::server::Connection;
 using wsb::server::ErrorClass;
 using wsb::server::Frame;
+using wsb::server::RateLimitedLog;
 using wsb::server::StatsShard;
 using Clock = std::chrono::steady_clock;
 
@@ -61,18 +66,10 @@ constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Events taken per epoll_wait(). More only matters when more connections are
 // ready at once; the rest are reported by the next call.
 constexpr int max_events = 512;
-// Level-triggered mode accepts at most this many connections per report of
-// the listener, so that a connection storm does not starve the established
-// connections; the listener stays readable and is reported again.
-constexpr int accept_batch = 64;
 // Edge-triggered mode reads a connection at most this many times per
 // wake-up before it serves the others; a connection with input left is
 // revisited after the next epoll_wait(), since no new edge will report it.
 constexpr int max_reads_per_turn = 16;
-// How long accepting pauses when the process is out of descriptors and even
-// the spare one cannot shed the pending connection, or after an unexpected
-// accept failure that would otherwise recur in a tight loop.
-constexpr auto accept_pause = std::chrono::milliseconds(100);
 
 // epoll_event.data of the two descriptors that are not connections. A
 // connection's tag is (generation << 32) | fd, whose low half is a descriptor
@@ -83,100 +80,6 @@ constexpr std::uint64_t wake_tag = ~std::uint64_t{0} - 1;
 std::string errno_text(int code) {
   return wsb::net::error_text(code);
 }
-
-// SO_REUSEPORT lets every socket of the same user that also sets it bind the
-// port, so a second server started on a busy port would silently share it
-// instead of failing. Before the listeners of several loops are opened, a
-// plain socket is bound to the port once: that fails with EADDRINUSE if
-// anything holds the port. (Two servers starting in the same instant can
-// still both pass; with --port 0 the system picks an unused port anyway.)
-void refuse_busy_port(const Frame& frame) {
-  const auto& options = frame.options();
-  if (options.port == 0) return;
-  const auto endpoint = wsb::net::parse_endpoint(options.bind, options.port);
-  if (!endpoint) return;  // open_listener() reports a bad --bind
-  const int s = ::socket(endpoint->is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return;  // open_listener() reports it
-  // The same options as the real listeners, minus SO_REUSEPORT, so that only
-  // a live socket on the port makes the bind fail.
-  const int one = 1;
-  ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (endpoint->is_v6()) ::setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  const int rc = ::bind(s, endpoint->address(), static_cast<socklen_t>(endpoint->length));
-  const int code = errno;
-  ::close(s);
-  if (rc != 0 && code == EADDRINUSE) {
-    throw wsb::net::NetError(code, "port " + std::to_string(options.port) + " on " + options.bind +
-                                       " is in use (EADDRINUSE): choose another with --port (or "
-                                       "--port 0 to let the system pick one)");
-  }
-}
-
-// At most one line per second per message kind on stderr: a server that is
-// out of descriptors fails thousands of accepts per second and must say so
-// without flooding its terminal.
-class RateLimitedLog {
- public:
-  void operator()(const Frame& frame, const std::string& message) {
-    const auto now = Clock::now();
-    if (now < next_) {
-      ++suppressed_;
-      return;
-    }
-    std::fprintf(stderr, "%.*s: %s", static_cast<int>(frame.model_name().size()),
-                 frame.model_name().data(), message.c_str());
-    if (suppressed_ != 0) {
-      std::fprintf(stderr, " (%llu similar messages suppressed)",
-                   static_cast<unsigned long long>(suppressed_));
-    }
-    std::fputc('\n', stderr);
-    suppressed_ = 0;
-    next_ = now + std::chrono::seconds(1);
-  }
-
- private:
-  Clock::time_point next_{};
-  std::uint64_t suppressed_ = 0;
-};
-
-// accept4() failing with EMFILE or ENFILE leaves any pending connection in
-// the backlog: the kernel allocates the new descriptor before it looks at the
-// queue. The listener therefore stays ready, and a loop that simply retried
-// would spin while the client waited in vain. A descriptor held in reserve
-// breaks the deadlock: closing it frees one slot, the pending connection is
-// accepted and closed at once (the client sees an orderly close, not a
-// hang), and the spare is taken again.
-class SpareDescriptor {
- public:
-  enum class Outcome {
-    shed,          // one pending connection was accepted and closed
-    none_waiting,  // the backlog is empty: wait for the next client as usual
-    no_spare,      // no spare descriptor could be opened: pause accepting
-  };
-
-  SpareDescriptor() : fd_(open_spare()) {}
-  ~SpareDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  SpareDescriptor(const SpareDescriptor&) = delete;
-  SpareDescriptor& operator=(const SpareDescriptor&) = delete;
-
-  Outcome shed(int listener) noexcept {
-    if (fd_ < 0) fd_ = open_spare();  // lost earlier: try to take it back first
-    if (fd_ < 0) return Outcome::no_spare;
-    ::close(fd_);
-    const int s = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (s >= 0) ::close(s);
-    // Fails if another thread took the freed slot meanwhile; the next call
-    // then reports no_spare.
-    fd_ = open_spare();
-    return s >= 0 ? Outcome::shed : Outcome::none_waiting;
-  }
-
- private:
-  static int open_spare() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
-  int fd_;
-};
 
 struct Slot {
   std::optional<Connection> conn;
@@ -200,6 +103,7 @@ class Loop {
         listener_(listener),
         wake_fd_(wake_fd),
         edge_(edge),
+        accept_batch_(wsb::server::accept_pass_limit(frame.options())),
         epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
         buffer_(new char[receive_buffer_size]) {
     if (epoll_fd_ < 0) {
@@ -224,15 +128,8 @@ class Loop {
   // The thread body. Never throws: failures end the server through fail().
   void run() noexcept {
     shard_ = &frame_.shard();
-    const auto idle_timeout = frame_.options().idle_timeout;
-    // Idle connections are found by a sweep over all slots, a bounded cost
-    // (one pass per interval) that needs no timer structure per connection.
-    const auto sweep_interval =
-        idle_timeout.count() > 0
-            ? std::clamp<Clock::duration>(
-                  std::chrono::duration_cast<Clock::duration>(idle_timeout / 8),
-                  std::chrono::milliseconds(1), std::chrono::milliseconds(250))
-            : Clock::duration::zero();
+    // Idle connections are found by a sweep (server/options.hpp).
+    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
     Clock::time_point next_sweep = Clock::now() + sweep_interval;
     epoll_event events[max_events];
 
@@ -263,10 +160,12 @@ class Loop {
         frame_.fail("epoll_wait failed: " + errno_text(errno));
         break;
       }
+      bool listener_reported = false;
       for (int i = 0; i < n && !frame_.stopping(); ++i) {
         const std::uint64_t tag = events[i].data.u64;
         if (tag == wake_tag) continue;  // the loop condition sees stopping()
         if (tag == listener_tag) {
+          listener_reported = true;
           accept_connections();
           continue;
         }
@@ -280,6 +179,14 @@ class Loop {
         }
       }
       if (!revisit_.empty()) serve_revisits();
+      // epoll reports ready descriptors in turn, max_events per call, so with
+      // thousands of busy connections the listener's turn comes only every
+      // few calls. While connections keep arriving (the last pass accepted
+      // some), the listener is tried after every call instead: one accept4()
+      // per call, ending with EAGAIN once the storm is over.
+      if (accept_hot_ && !listener_reported && !accept_paused_ && !frame_.stopping()) {
+        accept_connections();
+      }
     }
     close_all();
   }
@@ -300,10 +207,11 @@ class Loop {
   }
 
   void accept_connections() noexcept {
+    accept_hot_ = false;
     // Edge-triggered: the listener is reported once per burst of arrivals,
     // so accepting must go on until EAGAIN.
-    for (int accepted = 0; (edge_ || accepted < accept_batch) && !frame_.stopping(); ++accepted) {
-      const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    for (int accepted = 0; (edge_ || accepted < accept_batch_) && !frame_.stopping(); ++accepted) {
+      const int fd = wsb::net::accept_nonblocking(listener_);
       if (fd < 0) {
         const int code = errno;
         if (wsb::net::would_block(code)) return;
@@ -311,30 +219,16 @@ class Loop {
         if (!on_accept_error(code)) return;
         continue;
       }
+      accept_hot_ = true;
       add_connection(fd);
     }
   }
 
   // Returns whether to go on accepting.
   bool on_accept_error(int code) noexcept {
-    const ErrorClass c = wsb::server::classify_accept_error(code);
-    if (c == ErrorClass::out_of_descriptors) {
-      switch (spare_.shed(listener_)) {
-        case SpareDescriptor::Outcome::shed:
-          shard_->error(c);  // one client turned away
-          log_(frame_, "accept4: " + errno_text(code) +
-                           ": connection closed at once (raise the limit with ulimit -n)");
-          return true;  // more may be waiting
-        case SpareDescriptor::Outcome::none_waiting:
-          // Like EAGAIN: the next client makes the listener ready again.
-          return false;
-        case SpareDescriptor::Outcome::no_spare:
-          break;
-      }
-    }
-    shard_->error(c);
-    if (c == ErrorClass::reset) return true;  // the client gave up first; the next one may be fine
-    log_(frame_, "accept4: " + errno_text(code) + "; accepting pauses for 100 ms");
+    // wait is like EAGAIN: the next client makes the listener ready again.
+    const AcceptAction action = accept_errors_.handle(code, listener_, *shard_);
+    if (action != AcceptAction::pause) return action == AcceptAction::retry;
     // Out of descriptors with no spare, or an unexpected failure that would
     // recur at once: take the listener out of the set for a while instead of
     // spinning on it.
@@ -346,7 +240,7 @@ class Loop {
     if (accept_paused_) return;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener_, nullptr);
     accept_paused_ = true;
-    resume_accept_at_ = Clock::now() + accept_pause;
+    resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
   }
 
   void resume_accepting() noexcept {
@@ -402,40 +296,13 @@ class Loop {
   // One recv() into the loop's buffer. Returns false when the socket had
   // nothing (EAGAIN).
   bool receive(int fd, Connection& conn) noexcept {
-    ssize_t n;
-    do {
-      n = ::recv(fd, buffer_.get(), receive_buffer_size, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-      conn.on_received({buffer_.get(), static_cast<std::size_t>(n)});
-    } else if (n == 0) {
-      conn.on_peer_closed();
-    } else if (wsb::net::would_block(errno)) {
-      return false;
-    } else {
-      conn.on_error(wsb::server::classify_io_error(errno));
-    }
-    return true;
+    return wsb::server::receive_once(fd, {buffer_.get(), receive_buffer_size}, conn);
   }
 
   // Sends until nothing is pending or the socket buffer is full. Returns
   // false when the socket buffer is full (EAGAIN) with bytes still pending.
   bool flush(int fd, Connection& conn) noexcept {
-    while (conn.want_write()) {
-      const auto bytes = conn.pending();
-      ssize_t n;
-      do {
-        n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      } while (n < 0 && errno == EINTR);
-      if (n >= 0) {
-        conn.on_sent(static_cast<std::size_t>(n));
-      } else if (wsb::net::would_block(errno)) {
-        return false;
-      } else {
-        conn.on_error(wsb::server::classify_io_error(errno));
-      }
-    }
-    return true;
+    return wsb::server::send_pending(fd, conn);
   }
 
   void on_level(int fd, Slot& slot, std::uint32_t events) noexcept {
@@ -544,13 +411,18 @@ class Loop {
   const int listener_;
   const int wake_fd_;
   const bool edge_;
+  // Level-triggered: accepts per pass (server/accept_errors.hpp).
+  const int accept_batch_;
   const int epoll_fd_;
   std::unique_ptr<char[]> buffer_;
   std::vector<Slot> slots_;             // indexed by descriptor number
   std::vector<std::uint64_t> revisit_;  // edge-triggered: tags of connections with input left
-  SpareDescriptor spare_;
-  RateLimitedLog log_;
+  AcceptErrors accept_errors_{frame_, "accept4"};
+  RateLimitedLog& log_ = accept_errors_.log();
   bool accept_paused_ = false;
+  // The last accept pass accepted something: try the listener after every
+  // epoll_wait() until a pass finds the queue empty.
+  bool accept_hot_ = false;
   Clock::time_point resume_accept_at_{};
 };
 
@@ -570,7 +442,6 @@ int main(int argc, char** argv) {
                          "more recv() per wake-up to reach EAGAIN");
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
     const int threads = frame.options().threads;
-    if (threads > 1) refuse_busy_port(frame);
 
     // One listener per loop: with SO_REUSEPORT the kernel spreads incoming
     // connections over them evenly, and no two loops contend for one accept

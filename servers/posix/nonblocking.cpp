@@ -35,122 +35,27 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "server/accept_errors.hpp"
 #include "server/connection.hpp"
 #include "server/frame.hpp"
 
 namespace {
 
+using wsb::server::AcceptAction;
+using wsb::server::AcceptErrors;
 using wsb::server::Connection;
 using wsb::server::ErrorClass;
 using wsb::server::Frame;
+using wsb::server::RateLimitedLog;
 using wsb::server::StatsShard;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t receive_buffer_size = 64 * 1024;
-constexpr int accept_batch = 64;
-constexpr auto accept_pause = std::chrono::milliseconds(100);
 // Back-off: this many idle passes only yield, then sleeps start at
 // first_sleep and double up to max_sleep.
 constexpr int yield_passes = 16;
 constexpr auto first_sleep = std::chrono::microseconds(4);
 constexpr auto max_sleep = std::chrono::microseconds(1000);
-
-std::string errno_text(int code) {
-  return wsb::net::error_text(code);
-}
-
-// SO_REUSEPORT lets every socket of the same user that also sets it bind the
-// port, so a second server started on a busy port would silently share it
-// instead of failing. Before the listeners of several loops are opened, a
-// plain socket is bound to the port once: that fails with EADDRINUSE if
-// anything holds the port. (Two servers starting in the same instant can
-// still both pass; with --port 0 the system picks an unused port anyway.)
-void refuse_busy_port(const Frame& frame) {
-  const auto& options = frame.options();
-  if (options.port == 0) return;
-  const auto endpoint = wsb::net::parse_endpoint(options.bind, options.port);
-  if (!endpoint) return;  // open_listener() reports a bad --bind
-  const int s = ::socket(endpoint->is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return;  // open_listener() reports it
-  // The same options as the real listeners, minus SO_REUSEPORT, so that only
-  // a live socket on the port makes the bind fail.
-  const int one = 1;
-  ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (endpoint->is_v6()) ::setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  const int rc = ::bind(s, endpoint->address(), static_cast<socklen_t>(endpoint->length));
-  const int code = errno;
-  ::close(s);
-  if (rc != 0 && code == EADDRINUSE) {
-    throw wsb::net::NetError(code, "port " + std::to_string(options.port) + " on " + options.bind +
-                                       " is in use (EADDRINUSE): choose another with --port (or "
-                                       "--port 0 to let the system pick one)");
-  }
-}
-
-// At most one line per second on stderr, for failures that can repeat
-// thousands of times per second (accepts while out of descriptors).
-class RateLimitedLog {
- public:
-  void operator()(const Frame& frame, const std::string& message) {
-    const auto now = Clock::now();
-    if (now < next_) {
-      ++suppressed_;
-      return;
-    }
-    std::fprintf(stderr, "%.*s: %s", static_cast<int>(frame.model_name().size()),
-                 frame.model_name().data(), message.c_str());
-    if (suppressed_ != 0) {
-      std::fprintf(stderr, " (%llu similar messages suppressed)",
-                   static_cast<unsigned long long>(suppressed_));
-    }
-    std::fputc('\n', stderr);
-    suppressed_ = 0;
-    next_ = now + std::chrono::seconds(1);
-  }
-
- private:
-  Clock::time_point next_{};
-  std::uint64_t suppressed_ = 0;
-};
-
-// accept4() failing with EMFILE or ENFILE leaves any pending connection in
-// the backlog: the kernel allocates the new descriptor before it looks at the
-// queue. The listener therefore stays ready, and a loop that simply retried
-// would spin while the client waited in vain. A descriptor held in reserve
-// breaks the deadlock: closing it frees one slot, the pending connection is
-// accepted and closed at once (the client sees an orderly close, not a
-// hang), and the spare is taken again.
-class SpareDescriptor {
- public:
-  enum class Outcome {
-    shed,          // one pending connection was accepted and closed
-    none_waiting,  // the backlog is empty: wait for the next client as usual
-    no_spare,      // no spare descriptor could be opened: pause accepting
-  };
-
-  SpareDescriptor() : fd_(open_spare()) {}
-  ~SpareDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  SpareDescriptor(const SpareDescriptor&) = delete;
-  SpareDescriptor& operator=(const SpareDescriptor&) = delete;
-
-  Outcome shed(int listener) noexcept {
-    if (fd_ < 0) fd_ = open_spare();  // lost earlier: try to take it back first
-    if (fd_ < 0) return Outcome::no_spare;
-    ::close(fd_);
-    const int s = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (s >= 0) ::close(s);
-    // Fails if another thread took the freed slot meanwhile; the next call
-    // then reports no_spare.
-    fd_ = open_spare();
-    return s >= 0 ? Outcome::shed : Outcome::none_waiting;
-  }
-
- private:
-  static int open_spare() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
-  int fd_;
-};
 
 struct Entry {
   int fd;
@@ -168,14 +73,8 @@ class Loop {
   // The thread body. Never throws.
   void run() noexcept {
     shard_ = &frame_.shard();
-    const auto idle_timeout = frame_.options().idle_timeout;
-    // Idle connections are found by a sweep, at most one pass per interval.
-    const auto sweep_interval =
-        idle_timeout.count() > 0
-            ? std::clamp<Clock::duration>(
-                  std::chrono::duration_cast<Clock::duration>(idle_timeout / 8),
-                  std::chrono::milliseconds(1), std::chrono::milliseconds(250))
-            : Clock::duration::zero();
+    // Idle connections are found by a sweep (server/options.hpp).
+    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
     Clock::time_point next_sweep = Clock::now() + sweep_interval;
     int idle_passes = 0;
     auto sleep = first_sleep;
@@ -220,34 +119,22 @@ class Loop {
   bool accept_connections() noexcept {
     if (accept_paused_) return false;
     bool progress = false;
-    for (int accepted = 0; accepted < accept_batch; ++accepted) {
-      const int fd = ::accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    for (int accepted = 0; accepted < accept_batch_; ++accepted) {
+      const int fd = wsb::net::accept_nonblocking(listener_);
       if (fd < 0) {
         const int code = errno;
         if (wsb::net::would_block(code)) return progress;
         if (wsb::net::is_interrupted(code)) continue;
-        const ErrorClass c = wsb::server::classify_accept_error(code);
-        if (c == ErrorClass::out_of_descriptors) {
-          const auto outcome = spare_.shed(listener_);
-          if (outcome == SpareDescriptor::Outcome::shed) {
-            shard_->error(c);  // one client turned away
-            log_(frame_, "accept4: " + errno_text(code) +
-                             ": connection closed at once (raise the limit with ulimit -n)");
-            progress = true;
-            continue;  // more may be waiting
-          }
-          // Nobody waiting: like EAGAIN, and no progress, so the back-off
-          // keeps this (three system calls per pass) cheap.
-          if (outcome == SpareDescriptor::Outcome::none_waiting) return progress;
-        }
+        const AcceptAction action = accept_errors_.handle(code, listener_, *shard_);
+        // Nobody waiting: like EAGAIN, and no progress, so the back-off
+        // keeps this (three system calls per pass) cheap.
+        if (action == AcceptAction::wait) return progress;
         progress = true;
-        shard_->error(c);
-        if (c == ErrorClass::reset) continue;  // the client gave up first
-        log_(frame_, "accept4: " + errno_text(code) + "; accepting pauses for 100 ms");
+        if (action == AcceptAction::retry) continue;  // more may be waiting
         // No spare, or an unexpected failure that would recur at once: stop
         // trying the listener for a while.
         accept_paused_ = true;
-        resume_accept_at_ = Clock::now() + accept_pause;
+        resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
         return progress;
       }
       progress = true;
@@ -335,13 +222,15 @@ class Loop {
   }
 
   Frame& frame_;
+  // Accepts per pass (server/accept_errors.hpp).
+  const int accept_batch_ = wsb::server::accept_pass_limit(frame_.options());
   StatsShard* shard_ = nullptr;
   const int listener_;
   const bool spin_;
   std::unique_ptr<char[]> buffer_;
   std::vector<Entry> conns_;
-  SpareDescriptor spare_;
-  RateLimitedLog log_;
+  AcceptErrors accept_errors_{frame_, "accept4"};
+  RateLimitedLog& log_ = accept_errors_.log();
   bool accept_paused_ = false;
   Clock::time_point resume_accept_at_{};
 };
@@ -360,7 +249,6 @@ int main(int argc, char** argv) {
                          "Never back off: poll every socket continuously (one core at 100 %)");
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
     const int threads = frame.options().threads;
-    if (threads > 1) refuse_busy_port(frame);
 
     std::vector<std::unique_ptr<Loop>> loops;
     for (int i = 0; i < threads; ++i) {

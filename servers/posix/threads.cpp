@@ -45,14 +45,18 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "server/accept_errors.hpp"
 #include "server/connection.hpp"
 #include "server/frame.hpp"
 
 namespace {
 
+using wsb::server::AcceptAction;
+using wsb::server::AcceptErrors;
 using wsb::server::Connection;
 using wsb::server::ErrorClass;
 using wsb::server::Frame;
+using wsb::server::RateLimitedLog;
 using wsb::server::StatsShard;
 using Clock = std::chrono::steady_clock;
 
@@ -60,82 +64,10 @@ constexpr std::size_t stack_size = 64 * 1024;
 // Each thread's receive buffer, on the heap rather than on the small stack.
 constexpr std::size_t receive_buffer_size = 16 * 1024;
 constexpr int default_max_connections = 2000;
-constexpr auto accept_pause = std::chrono::milliseconds(100);
 
 std::string errno_text(int code) {
   return wsb::net::error_text(code);
 }
-
-// At most one line per second on stderr (accept failures can repeat fast).
-// Used by the accepting thread only.
-class RateLimitedLog {
- public:
-  void operator()(const Frame& frame, const std::string& message) {
-    const auto now = Clock::now();
-    if (now < next_) {
-      ++suppressed_;
-      return;
-    }
-    std::fprintf(stderr, "%.*s: %s", static_cast<int>(frame.model_name().size()),
-                 frame.model_name().data(), message.c_str());
-    if (suppressed_ != 0) {
-      std::fprintf(stderr, " (%llu similar messages suppressed)",
-                   static_cast<unsigned long long>(suppressed_));
-    }
-    std::fputc('\n', stderr);
-    suppressed_ = 0;
-    next_ = now + std::chrono::seconds(1);
-  }
-
- private:
-  Clock::time_point next_{};
-  std::uint64_t suppressed_ = 0;
-};
-
-// accept4() failing with EMFILE or ENFILE leaves any pending connection in
-// the backlog: the kernel allocates the new descriptor before it looks at the
-// queue. The listener therefore stays ready, and a loop that simply retried
-// would spin while the client waited in vain. A descriptor held in reserve
-// breaks the deadlock: closing it frees one slot, the pending connection is
-// accepted and closed at once (the client sees an orderly close, not a
-// hang), and the spare is taken again.
-class SpareDescriptor {
- public:
-  enum class Outcome {
-    shed,          // one pending connection was accepted and closed
-    none_waiting,  // the backlog is empty: wait for the next client as usual
-    no_spare,      // no spare descriptor could be opened: pause accepting
-  };
-
-  SpareDescriptor() : fd_(open_spare()) {}
-  ~SpareDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  SpareDescriptor(const SpareDescriptor&) = delete;
-  SpareDescriptor& operator=(const SpareDescriptor&) = delete;
-
-  Outcome shed(int listener) noexcept {
-    if (fd_ < 0) fd_ = open_spare();  // lost earlier: try to take it back first
-    if (fd_ < 0) return Outcome::no_spare;
-    // The listener is a blocking socket: accept only when poll() says that a
-    // connection is waiting, so that shedding never blocks.
-    pollfd waiting{listener, POLLIN, 0};
-    if (::poll(&waiting, 1, 0) != 1 || (waiting.revents & POLLIN) == 0) {
-      return Outcome::none_waiting;
-    }
-    ::close(fd_);
-    const int s = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (s >= 0) ::close(s);
-    // Fails if another thread took the freed slot meanwhile; the next call
-    // then reports no_spare.
-    fd_ = open_spare();
-    return s >= 0 ? Outcome::shed : Outcome::none_waiting;
-  }
-
- private:
-  static int open_spare() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
-  int fd_;
-};
 
 class Server {
  public:
@@ -162,31 +94,22 @@ class Server {
       if (fd < 0) {
         const int code = wsb::net::last_error();
         if (frame_.stopping()) break;  // the listener was shut down
-        const ErrorClass c = wsb::server::classify_accept_error(code);
-        if (c == ErrorClass::out_of_descriptors) {
-          switch (spare_.shed(listener_)) {
-            case SpareDescriptor::Outcome::shed:
-              shard.error(c);  // one client turned away
-              log_(frame_, "accept: " + errno_text(code) +
-                               ": connection closed at once (raise the limit with ulimit -n)");
-              continue;
-            case SpareDescriptor::Outcome::none_waiting: {
-              // A blocking accept() fails at once in this state instead of
-              // waiting, so wait for a client here (bounded, for stop
-              // requests); by then a thread may have freed a descriptor.
-              pollfd arrival{listener_, POLLIN, 0};
-              ::poll(&arrival, 1, static_cast<int>(accept_pause.count()));
-              continue;
-            }
-            case SpareDescriptor::Outcome::no_spare:
-              break;
+        switch (accept_errors_.handle(code, listener_, shard)) {
+          case AcceptAction::retry:
+            continue;
+          case AcceptAction::wait: {
+            // A blocking accept() fails at once in this state instead of
+            // waiting, so wait for a client here (bounded, for stop
+            // requests); by then a thread may have freed a descriptor.
+            pollfd arrival{listener_, POLLIN, 0};
+            ::poll(&arrival, 1, static_cast<int>(AcceptErrors::pause_for.count()));
+            continue;
           }
+          case AcceptAction::pause:
+            break;
         }
-        shard.error(c);
-        if (c == ErrorClass::reset) continue;  // the client gave up first
-        log_(frame_, "accept: " + errno_text(code) + "; accepting pauses for 100 ms");
         // No spare, or an unexpected failure that would recur at once.
-        std::this_thread::sleep_for(accept_pause);
+        std::this_thread::sleep_for(AcceptErrors::pause_for);
         continue;
       }
       reap_finished();
@@ -338,8 +261,8 @@ class Server {
   std::mutex mutex_;
   std::unordered_map<int, pthread_t> live_;  // open client descriptor -> its thread
   std::vector<pthread_t> finished_;          // threads that are done, not yet joined
-  SpareDescriptor spare_;
-  RateLimitedLog log_;
+  AcceptErrors accept_errors_{frame_, "accept"};
+  RateLimitedLog& log_ = accept_errors_.log();
 };
 
 }  // namespace

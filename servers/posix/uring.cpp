@@ -45,14 +45,18 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "server/accept_errors.hpp"
 #include "server/connection.hpp"
 #include "server/frame.hpp"
 
 namespace {
 
+using wsb::server::AcceptAction;
+using wsb::server::AcceptErrors;
 using wsb::server::Connection;
 using wsb::server::ErrorClass;
 using wsb::server::Frame;
+using wsb::server::RateLimitedLog;
 using wsb::server::StatsShard;
 using Clock = std::chrono::steady_clock;
 
@@ -73,9 +77,6 @@ constexpr unsigned cq_entries = 8 * sq_entries;
 constexpr unsigned buffer_count = 2048;
 constexpr unsigned buffer_size = 8 * 1024;
 constexpr int buffer_group = 0;
-// How long accepting pauses when the process is out of descriptors and even
-// the spare one cannot shed the pending connection.
-constexpr auto accept_pause = std::chrono::milliseconds(100);
 // How long a stopping loop waits for its cancelled requests to complete.
 constexpr auto drain_limit = std::chrono::seconds(2);
 
@@ -91,105 +92,6 @@ constexpr std::uint64_t tag(int fd, Op op) noexcept {
 std::string errno_text(int code) {
   return wsb::net::error_text(code);
 }
-
-// SO_REUSEPORT lets every socket of the same user that also sets it bind the
-// port, so a second server started on a busy port would silently share it
-// instead of failing. Before the listeners of several loops are opened, a
-// plain socket is bound to the port once: that fails with EADDRINUSE if
-// anything holds the port. (Two servers starting in the same instant can
-// still both pass; with --port 0 the system picks an unused port anyway.)
-void refuse_busy_port(const Frame& frame) {
-  const auto& options = frame.options();
-  if (options.port == 0) return;
-  const auto endpoint = wsb::net::parse_endpoint(options.bind, options.port);
-  if (!endpoint) return;  // open_listener() reports a bad --bind
-  const int s = ::socket(endpoint->is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) return;  // open_listener() reports it
-  // The same options as the real listeners, minus SO_REUSEPORT, so that only
-  // a live socket on the port makes the bind fail.
-  const int one = 1;
-  ::setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (endpoint->is_v6()) ::setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  const int rc = ::bind(s, endpoint->address(), static_cast<socklen_t>(endpoint->length));
-  const int code = errno;
-  ::close(s);
-  if (rc != 0 && code == EADDRINUSE) {
-    throw wsb::net::NetError(code, "port " + std::to_string(options.port) + " on " + options.bind +
-                                       " is in use (EADDRINUSE): choose another with --port (or "
-                                       "--port 0 to let the system pick one)");
-  }
-}
-
-// At most one line per second on stderr, for failures that can repeat
-// thousands of times per second (accepts while out of descriptors).
-class RateLimitedLog {
- public:
-  void operator()(const Frame& frame, const std::string& message) {
-    const auto now = Clock::now();
-    if (now < next_) {
-      ++suppressed_;
-      return;
-    }
-    std::fprintf(stderr, "%.*s: %s", static_cast<int>(frame.model_name().size()),
-                 frame.model_name().data(), message.c_str());
-    if (suppressed_ != 0) {
-      std::fprintf(stderr, " (%llu similar messages suppressed)",
-                   static_cast<unsigned long long>(suppressed_));
-    }
-    std::fputc('\n', stderr);
-    suppressed_ = 0;
-    next_ = now + std::chrono::seconds(1);
-  }
-
- private:
-  Clock::time_point next_{};
-  std::uint64_t suppressed_ = 0;
-};
-
-// accept4() failing with EMFILE or ENFILE leaves any pending connection in
-// the backlog: the kernel allocates the new descriptor before it looks at the
-// queue. The listener therefore stays ready, and a loop that simply retried
-// would spin while the client waited in vain. A descriptor held in reserve
-// breaks the deadlock: closing it frees one slot, the pending connection is
-// accepted and closed at once (the client sees an orderly close, not a
-// hang), and the spare is taken again.
-class SpareDescriptor {
- public:
-  enum class Outcome {
-    shed,          // one pending connection was accepted and closed
-    none_waiting,  // the backlog is empty: wait for the next client as usual
-    no_spare,      // no spare descriptor could be opened: pause accepting
-  };
-
-  SpareDescriptor() : fd_(open_spare()) {}
-  ~SpareDescriptor() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  SpareDescriptor(const SpareDescriptor&) = delete;
-  SpareDescriptor& operator=(const SpareDescriptor&) = delete;
-
-  Outcome shed(int listener) noexcept {
-    if (fd_ < 0) fd_ = open_spare();  // lost earlier: try to take it back first
-    if (fd_ < 0) return Outcome::no_spare;
-    // The listener is a blocking socket: accept only when poll() says that a
-    // connection is waiting, so that shedding never blocks.
-    pollfd waiting{listener, POLLIN, 0};
-    if (::poll(&waiting, 1, 0) != 1 || (waiting.revents & POLLIN) == 0) {
-      return Outcome::none_waiting;
-    }
-    ::close(fd_);
-    const int s = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (s >= 0) ::close(s);
-    // Fails if another thread took the freed slot meanwhile; the next call
-    // then reports no_spare.
-    fd_ = open_spare();
-    return s >= 0 ? Outcome::shed : Outcome::none_waiting;
-  }
-
- private:
-  static int open_spare() noexcept { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
-  int fd_;
-};
 
 struct Slot {
   std::optional<Connection> conn;
@@ -379,15 +281,8 @@ class Loop {
 
  private:
   void serve() noexcept {
-    const auto idle_timeout = frame_.options().idle_timeout;
-    // Idle connections are found by a sweep over all slots, a bounded cost
-    // (one pass per interval) that needs no timer request per connection.
-    const auto sweep_interval =
-        idle_timeout.count() > 0
-            ? std::clamp<Clock::duration>(
-                  std::chrono::duration_cast<Clock::duration>(idle_timeout / 8),
-                  std::chrono::milliseconds(1), std::chrono::milliseconds(250))
-            : Clock::duration::zero();
+    // Idle connections are found by a sweep (server/options.hpp).
+    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
     Clock::time_point next_sweep = Clock::now() + sweep_interval;
 
     while (!frame_.stopping()) {
@@ -535,27 +430,18 @@ class Loop {
 
   // Returns whether to re-arm the accept at once.
   bool on_accept_error(int code) noexcept {
-    const ErrorClass c = wsb::server::classify_accept_error(code);
-    if (c == ErrorClass::out_of_descriptors) {
-      switch (spare_.shed(listener_)) {
-        case SpareDescriptor::Outcome::shed:
-          shard_->error(c);  // one client turned away
-          log_(frame_, "accept: " + errno_text(code) +
-                           ": connection closed at once (raise the limit with ulimit -n)");
-          return true;  // more may be waiting
-        case SpareDescriptor::Outcome::none_waiting:
-          // An accept issued now would fail at once again (the descriptor is
-          // allocated before the backlog is looked at): wait for a client
-          // with a poll request instead.
-          wait_for_client();
-          return false;
-        case SpareDescriptor::Outcome::no_spare:
-          break;
-      }
+    switch (accept_errors_.handle(code, listener_, *shard_)) {
+      case AcceptAction::retry:
+        return true;
+      case AcceptAction::wait:
+        // An accept issued now would fail at once again (the descriptor is
+        // allocated before the backlog is looked at): wait for a client
+        // with a poll request instead.
+        wait_for_client();
+        return false;
+      case AcceptAction::pause:
+        break;
     }
-    shard_->error(c);
-    if (c == ErrorClass::reset) return true;  // the client gave up first
-    log_(frame_, "accept: " + errno_text(code) + "; accepting pauses for 100 ms");
     pause_accepting();  // no spare, or an unexpected failure that would recur at once
     return false;
   }
@@ -569,7 +455,7 @@ class Loop {
 
   void pause_accepting() noexcept {
     accept_paused_ = true;
-    resume_accept_at_ = Clock::now() + accept_pause;
+    resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
   }
 
   void add_connection(int fd) noexcept {
@@ -755,8 +641,8 @@ class Loop {
   io_uring ring_{};
   std::unique_ptr<BufferRing> buffers_;
   std::vector<Slot> slots_;  // indexed by descriptor number
-  SpareDescriptor spare_;
-  RateLimitedLog log_;
+  AcceptErrors accept_errors_{frame_, "accept"};
+  RateLimitedLog& log_ = accept_errors_.log();
   // Requests whose final completion has not been seen (multishot ones count once).
   long in_flight_ = 0;
   bool accept_armed_ = false;
@@ -779,7 +665,6 @@ int main(int argc, char** argv) {
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
     probe_kernel();
     const int threads = frame.options().threads;
-    if (threads > 1) refuse_busy_port(frame);
 
     // One listener per ring: with SO_REUSEPORT the kernel spreads incoming
     // connections over them. A single ring does not set the option, so that

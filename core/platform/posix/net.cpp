@@ -19,8 +19,6 @@
 
 namespace wsb::net {
 
-static_assert(sizeof(sockaddr_storage) <= sizeof(Endpoint{}.storage));
-static_assert(alignof(sockaddr_storage) <= alignof(Endpoint));
 
 Startup::Startup() {
   // send() on a socket whose peer has reset it raises SIGPIPE, which kills the
@@ -118,82 +116,7 @@ bool is_out_of_descriptors(int code) noexcept {
   return code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM;
 }
 
-sockaddr* Endpoint::address() noexcept {
-  return reinterpret_cast<sockaddr*>(storage);
-}
-const sockaddr* Endpoint::address() const noexcept {
-  return reinterpret_cast<const sockaddr*>(storage);
-}
-bool Endpoint::is_v4() const noexcept {
-  return length > 0 && address()->sa_family == AF_INET;
-}
-bool Endpoint::is_v6() const noexcept {
-  return length > 0 && address()->sa_family == AF_INET6;
-}
-
-std::uint16_t Endpoint::port() const noexcept {
-  if (is_v4()) return ntohs(reinterpret_cast<const sockaddr_in*>(storage)->sin_port);
-  if (is_v6()) return ntohs(reinterpret_cast<const sockaddr_in6*>(storage)->sin6_port);
-  return 0;
-}
-
-void Endpoint::set_port(std::uint16_t port) noexcept {
-  if (is_v4()) reinterpret_cast<sockaddr_in*>(storage)->sin_port = htons(port);
-  if (is_v6()) reinterpret_cast<sockaddr_in6*>(storage)->sin6_port = htons(port);
-}
-
-std::optional<Endpoint> Endpoint::from(const sockaddr* address, int length) noexcept {
-  if (address == nullptr || length <= 0 ||
-      static_cast<std::size_t>(length) > sizeof(Endpoint{}.storage)) {
-    return std::nullopt;
-  }
-  Endpoint e;
-  std::memcpy(e.storage, address, static_cast<std::size_t>(length));
-  e.length = length;
-  if (e.is_v4() && length >= static_cast<int>(sizeof(sockaddr_in))) return e;
-  if (e.is_v6() && length >= static_cast<int>(sizeof(sockaddr_in6))) return e;
-  return std::nullopt;
-}
-
 namespace detail {
-
-std::optional<Endpoint> numeric_endpoint(std::string_view literal, std::uint16_t port) {
-  const std::string text(literal);  // inet_pton needs a terminated string
-  Endpoint e;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(e.storage);
-  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    e.length = sizeof(sockaddr_in);
-    return e;
-  }
-  e = Endpoint{};
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(e.storage);
-  if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    e.length = sizeof(sockaddr_in6);
-    return e;
-  }
-  return std::nullopt;
-}
-
-std::string numeric_host(const Endpoint& endpoint) {
-  char text[INET6_ADDRSTRLEN] = {};
-  const void* address = nullptr;
-  int family = 0;
-  if (endpoint.is_v4()) {
-    family = AF_INET;
-    address = &reinterpret_cast<const sockaddr_in*>(endpoint.storage)->sin_addr;
-  } else if (endpoint.is_v6()) {
-    family = AF_INET6;
-    address = &reinterpret_cast<const sockaddr_in6*>(endpoint.storage)->sin6_addr;
-  } else {
-    return "(none)";
-  }
-  if (inet_ntop(family, address, text, sizeof text) == nullptr) return "(invalid)";
-  return text;
-}
 
 BindFailure classify_bind_failure(int code) noexcept {
   switch (code) {
@@ -319,6 +242,23 @@ socket_t open_listener(const Endpoint& endpoint, int backlog, ListenerFlags flag
   }
   if (::listen(s, backlog) != 0) fail(ListenerStep::listen, errno, "listen()", s);
   return s;
+}
+
+void refuse_busy_port(const Endpoint& endpoint) {
+  if (endpoint.port() == 0 || (!endpoint.is_v4() && !endpoint.is_v6())) return;
+  const int s = ::socket(endpoint.is_v6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;  // open_listener() reports it
+  // The same options as the real listeners, minus SO_REUSEPORT, so that only
+  // a live socket on the port makes the bind fail.
+  set_exclusive_address(s);
+  if (endpoint.is_v6()) set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+  const int rc = ::bind(s, endpoint.address(), static_cast<socklen_t>(endpoint.length));
+  const int code = errno;
+  ::close(s);
+  if (rc != 0 && code == EADDRINUSE) {
+    throw NetError(code, detail::describe_listener_failure(detail::ListenerStep::bind, endpoint,
+                                                           code, "bind()"));
+  }
 }
 
 socket_t accept_connection(socket_t listener, Endpoint* peer) noexcept {
