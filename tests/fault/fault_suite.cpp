@@ -47,14 +47,12 @@
 #include <gtest/gtest.h>
 
 #include "client_engine.hpp"
+#include "harness_main.hpp"
 #include "proto/client.hpp"
 #include "proto/protocol.hpp"
 #include "server_process.hpp"
+#include "suite_config.hpp"
 #include "test_socket.hpp"
-
-#ifndef WSB_WINE_EMULATOR
-#error "WSB_WINE_EMULATOR must name cmake/wine-emulator.sh (set by CMakeLists.txt)"
-#endif
 
 namespace wsb::fault {
 namespace {
@@ -65,21 +63,7 @@ using suite::Clock;
 using suite::PeerEnd;
 using suite::Socket;
 
-struct Config {
-  std::string exe;
-  bool sequential = false;  // a one-client-at-a-time model (blocking-single)
-  std::vector<std::string> args;
-  std::optional<std::regex> skip_regex;
-  std::string build_hint;
-  std::string wine_wrapper = WSB_WINE_EMULATOR;
-  bool wine = false;
-  std::optional<std::string> skip_all;  // set when the start-up probe matched --skip-regex
-};
-
-Config& config() {
-  static Config c;
-  return c;
-}
+using suite::config;
 
 // Limits that only turn a hang into a failure: far above what a correct
 // server needs, larger under Wine (10-50 times slower, slow first start).
@@ -953,104 +937,13 @@ TEST_F(FaultTest, PerAddressLimitAndBan) {
 
 // ---------------------------------------------------------------------------
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "fault-suite: " << message
-            << "\nusage: fault-suite --exe PATH [--sequential] [--args \"FLAGS\"] "
-               "[--skip-regex RE] [--build-hint TEXT] [--wine-wrapper PATH] [gtest options]\n";
-  std::exit(2);
-}
-
-void parse_options(int& argc, char** argv) {
-  Config& c = config();
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--exe") {
-      c.exe = value();
-    } else if (arg == "--sequential") {
-      c.sequential = true;
-    } else if (arg == "--args") {
-      std::istringstream words(value());
-      for (std::string w; words >> w;)
-        c.args.push_back(w);
-    } else if (arg == "--skip-regex") {
-      try {
-        c.skip_regex.emplace(value());
-      } catch (const std::regex_error& e) {
-        usage_error("--skip-regex: " + std::string(e.what()));
-      }
-    } else if (arg == "--build-hint") {
-      c.build_hint = value();
-    } else if (arg == "--wine-wrapper") {
-      c.wine_wrapper = value();
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-  argv[argc] = nullptr;
-  c.wine = c.exe.ends_with(".exe");
-}
-
-// With --skip-regex, one start decides for every test: a server that exits
-// at start-up printing a matching line (server-rio under Wine: "RIO is not
-// available") cannot be tested here, and every test is skipped with that
-// line as the reason.
-void probe_skip() {
-  Config& c = config();
-  if (!c.skip_regex) return;
-  std::vector<std::string> args = {"--bind", "127.0.0.1", "--port", "0", "--quiet"};
-  args.insert(args.end(), c.args.begin(), c.args.end());
-  suite::ServerProcess probe(c.exe, args, c.wine_wrapper);
-  std::string why;
-  if (probe.wait_ready(limits().ready, why)) {
-    probe.write_stdin("//q\n");
-    probe.wait_exit(limits().stop);
-    return;
-  }
-  if (probe.running()) return;
-  const std::string output = probe.stdout_text() + probe.stderr_text();
-  std::istringstream lines(output);
-  for (std::string line; std::getline(lines, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (std::regex_search(line, *c.skip_regex)) {
-      c.skip_all = line;
-      // CTest's SKIP_REGULAR_EXPRESSION for this test matches this line.
-      std::cout << "fault-suite: skipping every test: " << line << std::endl;
-      return;
-    }
-  }
-}
-
 }  // namespace
 }  // namespace wsb::fault
 
 int main(int argc, char** argv) {
   using namespace wsb::fault;
-  parse_options(argc, argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  if (::testing::GTEST_FLAG(list_tests)) return RUN_ALL_TESTS();
-  const Config& c = config();
-  if (c.exe.empty()) usage_error("--exe is required");
-  if (::access(c.exe.c_str(), c.wine ? R_OK : X_OK) != 0) {
-    std::cerr << "fault-suite: the server " << c.exe << " does not exist or cannot be run ("
-              << wsb::suite::errno_text(errno) << ").\n"
-              << (c.build_hint.empty() ? std::string("Build it first.") : c.build_hint)
-              << std::endl;
-    return 1;
-  }
-  // The floods need a descriptor per client; the server inherits the limit
-  // (DescriptorExhaustion lowers the server's own afterwards).
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
-  }
-  std::signal(SIGPIPE, SIG_IGN);
-  probe_skip();
-  return RUN_ALL_TESTS();
+  // The floods need a descriptor per client; harness_main() raises the limit
+  // to the hard one, and DescriptorExhaustion lowers the server's own.
+  return wsb::suite::harness_main(
+      argc, argv, {"fault-suite", false, [] { return limits().ready; }, [] { return limits().stop; }});
 }

@@ -31,15 +31,13 @@
 #include <gtest/gtest.h>
 
 #include "client_engine.hpp"
+#include "harness_main.hpp"
 #include "proto/client.hpp"
 #include "proto/protocol.hpp"
 #include "server_process.hpp"
 #include "suite_config.hpp"
 #include "test_socket.hpp"
 
-#ifndef WSB_WINE_EMULATOR
-#error "WSB_WINE_EMULATOR must name cmake/wine-emulator.sh (set by CMakeLists.txt)"
-#endif
 
 // Readable test output for the enums GoogleTest prints (found by ADL).
 namespace wsb::proto {
@@ -52,11 +50,6 @@ namespace wsb::suite {
 
 void PrintTo(PeerEnd e, std::ostream* os) {
   *os << name(e);
-}
-
-SuiteConfig& config() {
-  static SuiteConfig c;
-  return c;
 }
 
 const Limits& limits() {
@@ -813,134 +806,11 @@ TEST_F(ServerTest, Usage) {
   }
 }
 
-// ---- command line ----
-
-[[noreturn]] void usage_error(const std::string& message) {
-  std::cerr << "server-suite: " << message
-            << "\nusage: server-suite --exe PATH [--concurrency N] [--sequential] "
-               "[--args \"FLAGS\"] [--skip-regex RE] [--build-hint TEXT] "
-               "[--wine-wrapper PATH] [gtest options]\n";
-  std::exit(2);
-}
-
-std::vector<std::string> split_spaces(const std::string& s) {
-  std::istringstream in(s);
-  std::vector<std::string> words;
-  for (std::string w; in >> w;)
-    words.push_back(w);
-  return words;
-}
-
-// Removes the suite's own options from argv and fills config().
-void parse_suite_options(int& argc, char** argv) {
-  SuiteConfig& c = config();
-  c.wine_wrapper = WSB_WINE_EMULATOR;
-  int out = 1;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(arg + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--exe") {
-      c.exe = value();
-    } else if (arg == "--concurrency") {
-      const std::string v = value();
-      char* end = nullptr;
-      const long n = std::strtol(v.c_str(), &end, 10);
-      if (v.empty() || *end != '\0' || n < 1 || n > 15000) {
-        usage_error("--concurrency must be 1..15000, not " + v);
-      }
-      c.concurrency = static_cast<int>(n);
-    } else if (arg == "--sequential") {
-      c.sequential = true;
-    } else if (arg == "--args") {
-      for (std::string& w : split_spaces(value()))
-        c.args.push_back(std::move(w));
-    } else if (arg == "--skip-regex") {
-      c.skip_regex_text = value();
-      try {
-        c.skip_regex.emplace(c.skip_regex_text);
-      } catch (const std::regex_error& e) {
-        usage_error("--skip-regex: " + std::string(e.what()));
-      }
-    } else if (arg == "--build-hint") {
-      c.build_hint = value();
-    } else if (arg == "--wine-wrapper") {
-      c.wine_wrapper = value();
-    } else {
-      argv[out++] = argv[i];
-    }
-  }
-  argc = out;
-  argv[argc] = nullptr;
-  c.wine = c.exe.size() > 4 && c.exe.compare(c.exe.size() - 4, 4, ".exe") == 0;
-}
-
-// With --skip-regex, one start decides for every test: a server that exits at
-// start-up saying what the pattern names (server-rio under Wine: "RIO is not
-// available") cannot be tested here, and every test is skipped with its
-// message as the reason. A server that starts normally is stopped again and
-// tested; one that fails any other way is left to the tests to report.
-void probe_skip() {
-  const SuiteConfig& c = config();
-  if (!c.skip_regex) return;
-  ServerProcess probe(
-      c.exe,
-      [&] {
-        std::vector<std::string> a = {"--bind", "127.0.0.1", "--port", "0", "--quiet"};
-        a.insert(a.end(), c.args.begin(), c.args.end());
-        return a;
-      }(),
-      c.wine_wrapper);
-  std::string why;
-  if (probe.wait_ready(limits().ready, why)) {
-    probe.write_stdin("//q\n");
-    probe.wait_exit(limits().stop);
-    return;  // the destructor kills it if it did not stop
-  }
-  if (probe.running()) return;
-  const std::string output = probe.stdout_text() + probe.stderr_text();
-  std::smatch m;
-  if (!std::regex_search(output, m, *c.skip_regex)) return;
-  // The reason is the whole line that matched.
-  const auto at = static_cast<std::size_t>(m.position(0));
-  const std::size_t nl_before = output.rfind('\n', at);
-  const std::size_t begin = nl_before == std::string::npos ? 0 : nl_before + 1;
-  const std::size_t end = std::min(output.find('\n', at), output.size());
-  std::string line = output.substr(begin, end - begin);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  config().skip_all = line;
-  // CTest's SKIP_REGULAR_EXPRESSION for this suite matches this line.
-  std::cout << "server-suite: skipping every test: " << line << std::endl;
-}
-
 }  // namespace
 }  // namespace wsb::suite
 
 int main(int argc, char** argv) {
   using namespace wsb::suite;
-  parse_suite_options(argc, argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  if (::testing::GTEST_FLAG(list_tests)) return RUN_ALL_TESTS();
-
-  const SuiteConfig& c = config();
-  if (c.exe.empty()) usage_error("--exe is required");
-  if (::access(c.exe.c_str(), c.wine ? R_OK : X_OK) != 0) {
-    std::cerr << "server-suite: the server " << c.exe << " does not exist or cannot be run ("
-              << errno_text(errno) << ").\n"
-              << (c.build_hint.empty() ? std::string("Build it first.") : c.build_hint)
-              << std::endl;
-    return 1;
-  }
-  // A client per connection, and the server inherits the limit.
-  rlimit files{};
-  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
-    files.rlim_cur = files.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &files);
-  }
-  std::signal(SIGPIPE, SIG_IGN);  // writing to a server that exited fails with EPIPE instead
-
-  probe_skip();
-  return RUN_ALL_TESTS();
+  return harness_main(argc, argv,
+                      {"server-suite", true, [] { return limits().ready; }, [] { return limits().stop; }});
 }
