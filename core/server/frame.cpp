@@ -369,6 +369,12 @@ Frame::Frame(std::string_view model_name, std::string_view description, int defa
                  "I/O threads; 0 = the model's default (" + std::to_string(m.default_threads) + ")")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
+  m.max_connections_option =
+      app.add_option("--max-connections", o.max_connections,
+                     "Connections served at once; more are accepted and closed at once "
+                     "(counted as refused). 0 = unlimited")
+          ->check(CLI::Range(0, INT_MAX))
+          ->capture_default_str();
   app.add_option("--max-conns-per-ip", o.max_conns_per_ip,
                  "Connections one client address may have online; one more is closed at once "
                  "and bans the address for --ban-time (counted as banned). 0 = unlimited")
@@ -378,12 +384,6 @@ Frame::Frame(std::string_view model_name, std::string_view description, int defa
                  "How long an address that exceeded --max-conns-per-ip is refused")
       ->check(duration_check())
       ->capture_default_str();
-  m.max_connections_option =
-      app.add_option("--max-connections", o.max_connections,
-                     "Connections served at once; more are accepted and closed at once "
-                     "(counted as refused). 0 = unlimited")
-          ->check(CLI::Range(0, INT_MAX))
-          ->capture_default_str();
   app.add_option("--idle-timeout", m.idle_timeout_text,
                  "Close connections that send and receive nothing for this long; 0 = never")
       ->check(duration_check())
