@@ -6,6 +6,8 @@
 // The sequence of calls:
 //   accepting thread: AcceptEx(listener, new_socket, ..., &overlapped{hEvent})
 //                     wait -> WSAGetOverlappedResult -> SO_UPDATE_ACCEPT_CONTEXT
+//                     (platform/win/event_acceptor.hpp, shared with
+//                     server-overlapped-event)
 //                     -> QueueUserAPC(adopt, io_thread, socket)
 //   I/O thread:       SleepEx(tick, TRUE)   (alertable: APCs and routines run inside)
 //                     adopt():           WSARecv(..., &receive, receive_done)
