@@ -162,16 +162,7 @@ class FaultTest : public ::testing::Test {
         ADD_FAILURE() << "the server did not exit after \"//q\"; killed";
       }
     }
-    if (HasFailure()) {
-      auto tail = [](const std::string& t) {
-        return t.size() <= 12000 ? t : "[...]\n" + t.substr(t.size() - 12000);
-      };
-      std::cout << "---- server: " << server_->command_line() << "\n"
-                << "---- " << server_->wait_exit(milliseconds(0))->describe() << "\n"
-                << "---- server stdout:\n"
-                << tail(server_->stdout_text()) << "\n---- server stderr:\n"
-                << tail(server_->stderr_text()) << "\n---- end of server output" << std::endl;
-    }
+    if (HasFailure()) suite::print_server_output(*server_, "");
     server_.reset();
   }
 
@@ -180,12 +171,7 @@ class FaultTest : public ::testing::Test {
   bool start(Protocol p, const std::vector<std::string>& extra = {},
              const std::vector<std::string>& launcher = {}) {
     protocol_ = p;
-    std::vector<std::string> args = {"--bind",     "127.0.0.1",
-                                     "--port",     "0",
-                                     "--protocol", std::string(proto::name(p)),
-                                     "--stats-interval", config().wine ? "50ms" : "20ms"};
-    args.insert(args.end(), config().args.begin(), config().args.end());
-    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<std::string> args = suite::server_args(p, extra);
     std::string exe = config().exe;
     if (!launcher.empty()) {
       args.insert(args.begin(), exe);

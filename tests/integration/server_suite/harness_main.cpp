@@ -30,6 +30,38 @@ SuiteConfig& config() {
   return c;
 }
 
+std::vector<std::string> server_args(proto::Protocol p, const std::vector<std::string>& extra) {
+  const SuiteConfig& c = config();
+  std::vector<std::string> args = {"--bind",           "127.0.0.1",
+                                   "--port",           "0",
+                                   "--protocol",       std::string(proto::name(p)),
+                                   "--stats-interval", c.wine ? "50ms" : "20ms"};
+  args.insert(args.end(), c.args.begin(), c.args.end());
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+namespace {
+
+std::string tail(const std::string& text, std::size_t max) {
+  if (text.size() <= max) return text;
+  return "[... " + std::to_string(text.size() - max) + " bytes omitted ...]\n" +
+         text.substr(text.size() - max);
+}
+
+}  // namespace
+
+void print_server_output(ServerProcess& server, const std::string& ending) {
+  std::cout << "---- server: " << server.command_line() << "\n"
+            << "---- " << ending << server.wait_exit(std::chrono::milliseconds(0))->describe()
+            << "\n"
+            << "---- server stdout:\n"
+            << tail(server.stdout_text(), 8192) << "\n"
+            << "---- server stderr:\n"
+            << tail(server.stderr_text(), 16384) << "\n"
+            << "---- end of server output" << std::endl;
+}
+
 namespace {
 
 [[noreturn]] void usage_error(const HarnessProgram& p, const std::string& message) {

@@ -8,6 +8,9 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "proto/protocol.hpp"
 
 namespace wsb::suite {
 
@@ -19,6 +22,17 @@ struct HarnessProgram {
   std::function<std::chrono::milliseconds()> ready_limit;
   std::function<std::chrono::milliseconds()> stop_limit;
 };
+
+class ServerProcess;
+
+// The flags every harness test starts a server with: an OS-chosen port on
+// loopback, the protocol, a live line every 20 ms (50 ms under Wine, which
+// wait_online() reads), then --args and `extra`.
+std::vector<std::string> server_args(proto::Protocol p, const std::vector<std::string>& extra);
+
+// After a failed test: the server's command line, how it ended (`ending`
+// says why it is no longer running) and the tails of its stdout and stderr.
+void print_server_output(ServerProcess& server, const std::string& ending);
 
 // Removes the harness options from argv (into config()), then runs every
 // test. Exit codes: RUN_ALL_TESTS()'s, 1 when --exe cannot be run, 2 on a

@@ -71,12 +71,6 @@ constexpr std::array<const char*, 11> error_classes = {
     "malformed",    "oversized", "truncated",     "unsupported",        "reset", "idle_timeout",
     "refused",      "accept_failed", "out_of_descriptors", "io",        "banned"};
 
-std::string tail(const std::string& text, std::size_t max) {
-  if (text.size() <= max) return text;
-  return "[... " + std::to_string(text.size() - max) + " bytes omitted ...]\n" +
-         text.substr(text.size() - max);
-}
-
 // The request sizes every concurrency client cycles through: the empty frame,
 // both sides of the 7-bit boundary, a page, and the largest upper frame.
 std::vector<std::uint32_t> cycle_sizes(Protocol p) {
@@ -160,29 +154,8 @@ class ServerTest : public ::testing::Test {
                       << " ms after \"//q\"; killed";
       }
     }
-    if (HasFailure()) {
-      std::cout << "---- server: " << server_->command_line() << "\n"
-                << "---- " << ending << server_->wait_exit(milliseconds(0))->describe() << "\n"
-                << "---- server stdout:\n"
-                << tail(server_->stdout_text(), 8192) << "\n"
-                << "---- server stderr:\n"
-                << tail(server_->stderr_text(), 16384) << "\n"
-                << "---- end of server output" << std::endl;
-    }
+    if (HasFailure()) print_server_output(*server_, ending);
     server_.reset();
-  }
-
-  // The flags every started server gets: an OS-chosen port on loopback, the
-  // protocol, and a live line every 20 ms (50 ms under Wine), which
-  // wait_online reads.
-  std::vector<std::string> server_args(Protocol p, const std::vector<std::string>& extra) const {
-    std::vector<std::string> args = {"--bind",           "127.0.0.1",
-                                     "--port",           "0",
-                                     "--protocol",       std::string(proto::name(p)),
-                                     "--stats-interval", config().wine ? "50ms" : "20ms"};
-    args.insert(args.end(), config().args.begin(), config().args.end());
-    args.insert(args.end(), extra.begin(), extra.end());
-    return args;
   }
 
   bool start_server(Protocol p, const std::vector<std::string>& extra = {}) {
