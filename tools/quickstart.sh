@@ -13,10 +13,9 @@
 # and ends with one line naming the report to open.
 #
 # Every step is bounded in time. About 3 minutes once set up and built; the
-# first run also installs packages and builds: 8.5 minutes on a machine that
-# already had the packages, and in a minimal Debian 12 (debootstrap) about
-# 350 packages, 560 MB, whose download and unpacking alone took 8.5 minutes
-# on a busy machine (results/README.md, "quickstart timings").
+# first run also installs packages and builds: 5 minutes 9 seconds in a
+# minimal Debian 12 (debootstrap --variant=minbase) on an idle 2-core machine
+# (results/README.md, "Quickstart timings").
 # Exit status: 0 when every step and every cell succeeded; otherwise 1 (the
 # report is still written when there is anything to plot).
 #
