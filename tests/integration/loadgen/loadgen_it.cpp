@@ -100,6 +100,24 @@ Result run_program(const std::vector<std::string>& argv, std::chrono::seconds li
   return r;
 }
 
+// The loadgen run's CSV row from a file it wrote, by column.
+std::map<std::string, std::string> read_row(const fs::path& csv) {
+  std::map<std::string, std::string> row;
+  std::ifstream in(csv, std::ios::binary);
+  if (!in) return row;  // loadgen wrote no CSV (a usage error, say)
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string content = text.str();
+  std::size_t pos = 0;
+  const auto header = report::parse_record(content, pos);
+  if (pos < content.size()) {
+    const auto values = report::parse_record(content, pos);
+    for (std::size_t i = 0; i < header.size() && i < values.size(); ++i)
+      row[header[i]] = values[i];
+  }
+  return row;
+}
+
 // Runs loadgen with args plus --csv <temp>, and reads its row back.
 Result loadgen(std::vector<std::string> args, std::chrono::seconds limit = 60s) {
   static int counter = 0;
@@ -110,19 +128,7 @@ Result loadgen(std::vector<std::string> args, std::chrono::seconds limit = 60s) 
   auto dashes = std::find(argv.begin(), argv.end(), "--");
   dashes = argv.insert(dashes, {"--csv", csv.string()});
   Result r = run_program(argv, limit);
-  std::ifstream in(csv, std::ios::binary);
-  if (in) {
-    std::stringstream text;
-    text << in.rdbuf();
-    const std::string content = text.str();
-    std::size_t pos = 0;
-    const auto header = report::parse_record(content, pos);
-    if (pos < content.size()) {
-      const auto row = report::parse_record(content, pos);
-      for (std::size_t i = 0; i < header.size() && i < row.size(); ++i)
-        r.csv[header[i]] = row[i];
-    }
-  }
+  r.csv = read_row(csv);
   return r;
 }
 
@@ -187,22 +193,6 @@ int refusing_port() {
   return ntohs(a.sin_port);
 }
 
-// The loadgen run's CSV row from a file it wrote, by column.
-std::map<std::string, std::string> read_row(const fs::path& csv) {
-  std::map<std::string, std::string> row;
-  std::ifstream in(csv, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string content = text.str();
-  std::size_t pos = 0;
-  const auto header = report::parse_record(content, pos);
-  if (pos < content.size()) {
-    const auto values = report::parse_record(content, pos);
-    for (std::size_t i = 0; i < header.size() && i < values.size(); ++i)
-      row[header[i]] = values[i];
-  }
-  return row;
-}
 
 // Nothing listens: a clear error naming the target, exit 4 at once (not
 // after --duration), and a row that says so.
