@@ -15,6 +15,26 @@
 // waits without a timeout of its own: a timeout argument to every
 // epoll_wait() starts and cancels a kernel timer per wait, which in a virtual
 // machine traps to the hypervisor and lengthens every round trip.
+//
+// An engine with a single connection slot (a worker that owns one
+// connection, as in a one-connection latency run) waits differently: once
+// the connection is open, the socket is switched to blocking mode with a
+// receive timeout of kBlockingSlice, and poll() waits in recv() on it
+// instead of in epoll_wait(). A closed-loop round trip then costs two system
+// calls (send, recv), as sockperf's client makes, instead of three (send,
+// epoll_wait, recv), and the thread is woken by the socket itself rather
+// than through epoll's callback; on this machine that is worth about a
+// microsecond of a ~17 us round trip (docs/loadgen.md, "Engines"). Every
+// other call on that socket passes MSG_DONTWAIT, so nothing else ever
+// blocks. The blocking wait is used only when the deadline is at least one
+// slice away (recv() then returns by the deadline at the latest) and no
+// output waits for EPOLLOUT; otherwise poll() takes the epoll path, where
+// the events the blocking path left behind show up as harmless spurious
+// ones. wake() cannot interrupt the blocking recv(): a waiting poll()
+// notices it within one slice (1 ms), which only delays a phase change. The
+// slice is short because the workload's timeout scan comes every 100 ms at
+// most and the last slice before it is waited for with epoll: 1 % of the time.
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/timerfd.h>
@@ -39,10 +59,16 @@ namespace {
 constexpr std::uint64_t kWakeToken = ~std::uint64_t{0};
 constexpr std::uint64_t kTimerToken = ~std::uint64_t{0} - 1;
 
+// The longest one blocking recv() of a single-connection engine waits.
+constexpr auto kBlockingSlice = std::chrono::milliseconds(1);
+
 class EpollEngine final : public Engine {
  public:
   EpollEngine(const EngineConfig& config, EngineHandler& handler)
-      : handler_(handler), slots_(config.capacity), receive_(config.receive_size) {
+      : handler_(handler),
+        slots_(config.capacity),
+        receive_(config.receive_size),
+        single_(config.capacity == 1 && !config.idle_connections) {
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) {
       throw EngineUnavailable("epoll_create1 failed: " + net::error_text(errno));
@@ -94,6 +120,7 @@ class EpollEngine final : public Engine {
     ++s.generation;
     s.out.clear();
     s.want_write = false;
+    s.blocking = false;
     int err = 0;
     const int fd = posix::open_client_socket(target, source, &err);
     if (fd < 0) {
@@ -120,6 +147,7 @@ class EpollEngine final : public Engine {
     if (rc == 0) {
       // Connected at once (possible on loopback): still reported from poll().
       s.state = Slot::open;
+      enter_blocking(s);
       defer(id, Deferred::connected, Failure::none, 0);
     } else {
       s.state = Slot::connecting;
@@ -146,6 +174,7 @@ class EpollEngine final : public Engine {
     }
     s.state = Slot::idle;
     s.want_write = false;
+    s.blocking = false;
     s.out.clear();
   }
 
@@ -156,8 +185,14 @@ class EpollEngine final : public Engine {
       wait(false);
       return;
     }
-    if (deadline <= Clock::now()) {
+    const Clock::time_point now = Clock::now();
+    if (deadline <= now) {
       wait(false);
+      return;
+    }
+    if (single_ && slots_[0].blocking && !slots_[0].want_write &&
+        deadline - now >= kBlockingSlice) {
+      receive_blocking(0);
       return;
     }
     arm_timer(deadline);
@@ -177,6 +212,7 @@ class EpollEngine final : public Engine {
     std::uint32_t generation = 0;
     State state = idle;
     bool want_write = false;  // output left over after EAGAIN; EPOLLOUT resumes it
+    bool blocking = false;    // switched to blocking mode for poll()'s recv() (single_)
     ByteBuffer out;
   };
   struct Deferred {
@@ -285,6 +321,7 @@ class EpollEngine final : public Engine {
         return;
       }
       s.state = Slot::open;
+      enter_blocking(s);
       handler_.on_connected(id, Failure::none, 0);
       // The handler may have closed the slot or flushed requests already.
       if (s.generation != generation || s.state != Slot::open) return;
@@ -300,10 +337,48 @@ class EpollEngine final : public Engine {
     }
   }
 
+  // Single-connection engines: makes the open socket blocking with a receive
+  // timeout of one slice. If either call fails the socket stays as it was
+  // and poll() keeps using epoll for it.
+  void enter_blocking(Slot& s) noexcept {
+    if (!single_) return;
+    const int flags = ::fcntl(s.fd, F_GETFL);
+    if (flags < 0) return;
+    timeval slice{};
+    slice.tv_usec =
+        static_cast<suseconds_t>(std::chrono::microseconds(kBlockingSlice).count());
+    if (::setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice) != 0) return;
+    if (::fcntl(s.fd, F_SETFL, flags & ~O_NONBLOCK) != 0) return;
+    s.blocking = true;
+  }
+
+  // poll() of a single-connection engine: one blocking recv() of at most a
+  // slice. A full buffer is followed by non-blocking reads, as in read_ready.
+  void receive_blocking(ConnId id) noexcept {
+    Slot& s = slots_[id];
+    const std::uint32_t generation = s.generation;
+    const ssize_t n = ::recv(s.fd, receive_.data(), receive_.size(), 0);
+    if (n > 0) {
+      handler_.on_data(id, receive_.data(), static_cast<std::size_t>(n));
+      if (s.generation != generation || s.state != Slot::open) return;
+      if (static_cast<std::size_t>(n) == receive_.size()) read_ready(id, generation, false);
+      return;
+    }
+    if (n == 0) {
+      fail(id, Failure::none, 0);
+      return;
+    }
+    const int err = errno;
+    // A timeout (EAGAIN) or a signal: return to the workload, which polls again.
+    if (err == EINTR || net::would_block(err)) return;
+    fail(id, posix::classify(err), err);
+  }
+
   void read_ready(ConnId id, std::uint32_t generation, bool until_eof) noexcept {
     Slot& s = slots_[id];
     for (;;) {
-      const ssize_t n = ::recv(s.fd, receive_.data(), receive_.size(), 0);
+      // MSG_DONTWAIT: the socket of a single-connection engine is blocking.
+      const ssize_t n = ::recv(s.fd, receive_.data(), receive_.size(), MSG_DONTWAIT);
       if (n > 0) {
         handler_.on_data(id, receive_.data(), static_cast<std::size_t>(n));
         if (s.generation != generation || s.state != Slot::open) return;
@@ -341,6 +416,7 @@ class EpollEngine final : public Engine {
       ::close(s.fd);
       s.fd = -1;
       s.state = Slot::failed;
+      s.blocking = false;
       s.out.clear();
       defer(id, Deferred::closed, posix::classify(err), err);
       return;
@@ -354,6 +430,7 @@ class EpollEngine final : public Engine {
     s.fd = -1;
     s.state = Slot::idle;
     s.want_write = false;
+    s.blocking = false;
     s.out.clear();
     ++s.generation;
     handler_.on_closed(id, failure, code);
@@ -370,6 +447,7 @@ class EpollEngine final : public Engine {
   int timer_fd_ = -1;
   Clock::time_point timer_at_{};
   bool timer_armed_ = false;  // set and not yet reported expired
+  const bool single_;         // one slot: poll() waits in a blocking recv() (see top)
 };
 
 }  // namespace

@@ -266,12 +266,16 @@ TEST(Fault, KilledExternalServerEndsWithinTimeoutWithAPartialReport) {
   EXPECT_LT(std::stod(row.at("elapsed_s")), killed_at_s + 1.0);
 }
 
-// The --spawn server killed mid-run: the monitor sees it die.
-TEST(Fault, KilledSpawnedServerEndsWithinTimeoutWithAPartialReport) {
-  require_env("WSB_SERVER");
+// The --spawn server killed mid-run: the monitor sees it die. `load` picks
+// the engine and connections (the epoll engine with one connection waits in
+// a blocking recv(), a path of its own).
+void killed_spawned_server(const std::vector<std::string>& load) {
   const fs::path csv = temp_dir() / "killed.csv";
-  ChildProcess lg({env("WSB_LOADGEN"), "--spawn", env("WSB_SERVER"), "-c", "4", "-d", "30s",
-                   "--timeout", "1s", "--csv", csv.string()});
+  fs::remove(csv);
+  std::vector<std::string> argv{env("WSB_LOADGEN"), "--spawn", env("WSB_SERVER"), "-d", "30s",
+                                "--timeout", "1s", "--csv", csv.string()};
+  argv.insert(argv.end(), load.begin(), load.end());
+  ChildProcess lg(argv);
   std::string out, err;
   long long server_pid = 0;
   const auto started = std::chrono::steady_clock::now();
@@ -314,15 +318,25 @@ TEST(Fault, KilledSpawnedServerEndsWithinTimeoutWithAPartialReport) {
             std::chrono::duration<double>(killed - run_started).count() + 1.0);
 }
 
+TEST(Fault, KilledSpawnedServerEndsWithinTimeoutWithAPartialReport) {
+  require_env("WSB_SERVER");
+  killed_spawned_server({"-c", "4"});
+}
+
+TEST(Fault, KilledSpawnedServerEndsTheOneConnectionEpollRunToo) {
+  require_env("WSB_SERVER");
+  killed_spawned_server({"-c", "1", "--engine", "epoll"});
+}
+
 // The server stops answering for 1.5 s, 2 s after it began serving (its
 // --stall test aid): requests time out, are counted as request timeouts and
 // nothing else, and the run still takes its --duration, not longer.
-TEST(Fault, StalledServerRequestsTimeOutAndTheRunEndsOnTime) {
-  require_env("WSB_SERVER");
+void stalled_server(const std::vector<std::string>& load) {
   const auto started = std::chrono::steady_clock::now();
-  const Result r = loadgen({"--spawn", env("WSB_SERVER"), "-c", "2", "-d", "4s", "--timeout",
-                            "500ms", "-q", "--", "--stall", "1500/2"},
-                           40s);
+  std::vector<std::string> args{"--spawn", env("WSB_SERVER"), "-d", "4s", "--timeout", "500ms", "-q"};
+  args.insert(args.end(), load.begin(), load.end());
+  args.insert(args.end(), {"--", "--stall", "1500/2"});
+  const Result r = loadgen(args, 40s);
   const auto took = std::chrono::steady_clock::now() - started;
   ASSERT_FALSE(r.timed_out) << r.describe();
   EXPECT_EQ(r.exit_code, 1) << r.describe();
@@ -335,6 +349,18 @@ TEST(Fault, StalledServerRequestsTimeOutAndTheRunEndsOnTime) {
   // be inside a 1.5 s stall then); generous for a busy machine, far below a hang.
   EXPECT_LT(took, 12s) << r.describe();
   EXPECT_GT(r.u("responses"), 0u) << "the server never answered between its stalls";
+}
+
+TEST(Fault, StalledServerRequestsTimeOutAndTheRunEndsOnTime) {
+  require_env("WSB_SERVER");
+  stalled_server({"-c", "2"});
+}
+
+// One connection on the epoll engine: its blocking recv() must give way to
+// the workload's timeout scan while the server says nothing.
+TEST(Fault, StalledServerTimesOutTheOneConnectionEpollRunToo) {
+  require_env("WSB_SERVER");
+  stalled_server({"-c", "1", "--engine", "epoll"});
 }
 
 // A server that dies before its ready line: its last words reach the user,
@@ -400,6 +426,19 @@ TEST(Model, EveryProtocolEveryEngineZeroErrors) {
 }
 
 // ---- Workload features against server-epoll ------------------------------------------
+
+// Two workers with one connection each: the epoll engine waits in a blocking
+// recv() then (engines/epoll.cpp); responses up to 64 KiB take more than one
+// read of its 16 KiB buffer.
+TEST(Epoll, OneConnectionPerWorkerEveryProtocol) {
+  require_env("WSB_SERVER");
+  for (const std::string protocol : {"upper", "echo", "http"}) {
+    const Result r = loadgen({"--spawn", env("WSB_SERVER"), "--protocol", protocol, "--engine",
+                              "epoll", "-c", "2", "--threads", "2", "--size", "1-65535", "-d", "1s",
+                              "-q"});
+    expect_clean_run(r, protocol, "epoll, one connection per worker, " + protocol + ": ");
+  }
+}
 
 TEST(Epoll, StallShowsInCorrectedLatencyButNotInUncorrected) {
   require_env("WSB_SERVER");
