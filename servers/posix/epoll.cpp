@@ -43,20 +43,15 @@
 
 #include "platform/net.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/model.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
 using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 // One receive buffer per loop thread. Every received chunk is handed to the
 // Connection at once (the session consumes all of it), so no per-connection
@@ -76,10 +71,6 @@ constexpr int max_reads_per_turn = 16;
 // number (below 2^31), so neither value can be a connection's.
 constexpr std::uint64_t listener_tag = ~std::uint64_t{0};
 constexpr std::uint64_t wake_tag = ~std::uint64_t{0} - 1;
-
-std::string errno_text(int code) {
-  return wsb::net::error_text(code);
-}
 
 struct Slot {
   std::optional<Connection> conn;
@@ -108,7 +99,7 @@ class Loop {
         buffer_(new char[receive_buffer_size]) {
     if (epoll_fd_ < 0) {
       const int code = errno;
-      throw wsb::net::NetError(code, "epoll_create1 failed: " + errno_text(code));
+      throw wsb::net::NetError(code, "epoll_create1 failed: " + wsb::net::error_text(code));
     }
     // The eventfd is shared by all loops and never read: once written it
     // stays readable, so a level-triggered registration reports it to every
@@ -157,7 +148,7 @@ class Loop {
       const int n = ::epoll_wait(epoll_fd_, events, max_events, timeout_ms);
       if (n < 0) {
         if (errno == EINTR) continue;
-        frame_.fail("epoll_wait failed: " + errno_text(errno));
+        frame_.fail("epoll_wait failed: " + wsb::net::error_text(errno));
         break;
       }
       bool listener_reported = false;
@@ -198,7 +189,7 @@ class Loop {
     ev.data.u64 = tag;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       const int code = errno;
-      throw wsb::net::NetError(code, "epoll_ctl(ADD) failed: " + errno_text(code));
+      throw wsb::net::NetError(code, "epoll_ctl(ADD) failed: " + wsb::net::error_text(code));
     }
   }
 
@@ -251,7 +242,7 @@ class Loop {
     ev.events = EPOLLIN | (edge_ ? EPOLLET : 0u);
     ev.data.u64 = listener_tag;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_, &ev) != 0) {
-      log_(frame_, "epoll_ctl(ADD listener): " + errno_text(errno));
+      log_(frame_, "epoll_ctl(ADD listener): " + wsb::net::error_text(errno));
       pause_accepting();
     }
   }
@@ -280,8 +271,8 @@ class Loop {
       ev.data.u64 = tag_of(fd, slot);
       if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
         const int code = errno;
-        log_(frame_, "epoll_ctl(ADD): " + errno_text(code));
-        slot.conn->on_error(wsb::server::classify_io_error(code));
+        log_(frame_, "epoll_ctl(ADD): " + wsb::net::error_text(code));
+        slot.conn->on_error(classify_io_error(code));
         slot.conn.reset();
         frame_.release(*shard_, fd);
         ::close(fd);
@@ -301,9 +292,7 @@ class Loop {
 
   // Sends until nothing is pending or the socket buffer is full. Returns
   // false when the socket buffer is full (EAGAIN) with bytes still pending.
-  bool flush(int fd, Connection& conn) noexcept {
-    return wsb::server::send_pending(fd, conn);
-  }
+  bool flush(int fd, Connection& conn) noexcept { return wsb::server::send_pending(fd, conn); }
 
   void on_level(int fd, Slot& slot, std::uint32_t events) noexcept {
     Connection& conn = *slot.conn;
@@ -325,7 +314,7 @@ class Loop {
       ev.events = wanted;
       ev.data.u64 = tag_of(fd, slot);
       if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
-        conn.on_error(wsb::server::classify_io_error(errno));
+        conn.on_error(classify_io_error(errno));
         close_connection(fd, slot);
         return;
       }
@@ -454,7 +443,7 @@ int main(int argc, char** argv) {
     }
     const int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd < 0) {
-      throw wsb::net::NetError(errno, "eventfd failed: " + errno_text(errno));
+      throw wsb::net::NetError(errno, "eventfd failed: " + wsb::net::error_text(errno));
     }
     std::vector<std::unique_ptr<Loop>> loops;
     for (int i = 0; i < threads; ++i) {

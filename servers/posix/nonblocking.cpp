@@ -36,19 +36,14 @@
 
 #include "platform/net.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/model.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
 using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Back-off: this many idle passes only yield, then sleeps start at
@@ -174,7 +169,7 @@ class Loop {
         conn.on_peer_closed();
         progress = true;
       } else if (!wsb::net::would_block(errno)) {
-        conn.on_error(wsb::server::classify_io_error(errno));
+        conn.on_error(classify_io_error(errno));
         progress = true;
       }
     }
@@ -192,7 +187,7 @@ class Loop {
       } else if (wsb::net::would_block(errno)) {
         break;
       } else {
-        conn.on_error(wsb::server::classify_io_error(errno));
+        conn.on_error(classify_io_error(errno));
         progress = true;
       }
     }

@@ -36,30 +36,21 @@
 
 #include "platform/net.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/model.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
 using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 // One receive buffer per loop: each chunk is handed to the Connection at once.
 constexpr std::size_t receive_buffer_size = 64 * 1024;
 constexpr std::size_t wake_index = 0;
 constexpr std::size_t listener_index = 1;
 constexpr std::size_t first_connection = 2;
-
-std::string errno_text(int code) {
-  return wsb::net::error_text(code);
-}
 
 class Loop {
  public:
@@ -103,7 +94,7 @@ class Loop {
       int ready = ::poll(fds_.data(), fds_.size(), timeout_ms);
       if (ready < 0) {
         if (errno == EINTR) continue;
-        frame_.fail("poll failed: " + errno_text(errno));
+        frame_.fail("poll failed: " + wsb::net::error_text(errno));
         break;
       }
       if (ready == 0 || fds_[wake_index].revents != 0) continue;  // timers, or stopping()
@@ -256,7 +247,7 @@ int main(int argc, char** argv) {
     // read, so the pipe stays readable and every loop's poll() returns.
     int wake[2];
     if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-      throw wsb::net::NetError(errno, "pipe2 failed: " + errno_text(errno));
+      throw wsb::net::NetError(errno, "pipe2 failed: " + wsb::net::error_text(errno));
     }
     std::vector<std::unique_ptr<Loop>> loops;
     for (int i = 0; i < threads; ++i) {

@@ -41,20 +41,15 @@
 
 #include "platform/net.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/model.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
 using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Descriptors the server itself may hold below FD_SETSIZE besides its
@@ -62,10 +57,6 @@ constexpr std::size_t receive_buffer_size = 64 * 1024;
 // frame's own (interrupt pipe, --stats-csv file). The default
 // --max-connections is FD_SETSIZE minus this.
 constexpr int reserved_descriptors = 64;
-
-std::string errno_text(int code) {
-  return wsb::net::error_text(code);
-}
 
 struct Entry {
   int fd;
@@ -132,7 +123,7 @@ class Loop {
       int ready = ::select(max_fd + 1, &readable, &writable, nullptr, timeout_ptr);
       if (ready < 0) {
         if (errno == EINTR) continue;
-        frame_.fail("select failed: " + errno_text(errno));
+        frame_.fail("select failed: " + wsb::net::error_text(errno));
         break;
       }
       if (ready == 0 || FD_ISSET(wake_fd_, &readable)) continue;  // timers, or stopping()
@@ -270,7 +261,7 @@ int main(int argc, char** argv) {
     // read, so the pipe stays readable and every loop's select() returns.
     int wake[2];
     if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-      throw wsb::net::NetError(errno, "pipe2 failed: " + errno_text(errno));
+      throw wsb::net::NetError(errno, "pipe2 failed: " + wsb::net::error_text(errno));
     }
     std::vector<std::unique_ptr<Loop>> loops;
     for (int i = 0; i < threads; ++i) {

@@ -46,19 +46,14 @@
 
 #include "platform/net.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/model.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
 using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 // Submission queue entries per ring. A loop iteration queues at most a send
 // and a recv (re-)arm per completion it handles; when the queue fills up,
@@ -89,10 +84,6 @@ constexpr std::uint64_t tag(int fd, Op op) noexcept {
   return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(fd)) << 8) | op;
 }
 
-std::string errno_text(int code) {
-  return wsb::net::error_text(code);
-}
-
 struct Slot {
   std::optional<Connection> conn;
   bool recv_armed = false;      // a multishot recv is outstanding
@@ -110,14 +101,15 @@ class BufferRing {
     ring_bytes_ = buffer_count * sizeof(io_uring_buf);
     void* entries =
         ::mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (entries == MAP_FAILED) throw std::runtime_error("mmap failed: " + errno_text(errno));
+    if (entries == MAP_FAILED)
+      throw std::runtime_error("mmap failed: " + wsb::net::error_text(errno));
     entries_ = static_cast<io_uring_buf_ring*>(entries);
     void* memory = ::mmap(nullptr, std::size_t{buffer_count} * buffer_size, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) {
       const int code = errno;
       ::munmap(entries_, ring_bytes_);
-      throw std::runtime_error("mmap failed: " + errno_text(code));
+      throw std::runtime_error("mmap failed: " + wsb::net::error_text(code));
     }
     memory_ = static_cast<char*>(memory);
     io_uring_buf_reg reg{};
@@ -128,7 +120,7 @@ class BufferRing {
       ::munmap(memory_, std::size_t{buffer_count} * buffer_size);
       ::munmap(entries_, ring_bytes_);
       throw std::runtime_error(
-          "registering a provided-buffer ring failed (" + errno_text(-rc) +
+          "registering a provided-buffer ring failed (" + wsb::net::error_text(-rc) +
           "): the kernel lacks IORING_REGISTER_PBUF_RING (Linux 5.19); use server-epoll");
     }
     io_uring_buf_ring_init(entries_);
@@ -190,7 +182,7 @@ void init_ring(io_uring& ring) {
   }
   if (rc < 0) {
     throw std::runtime_error(
-        "io_uring_queue_init failed (" + errno_text(-rc) +
+        "io_uring_queue_init failed (" + wsb::net::error_text(-rc) +
         "): io_uring is unavailable or disabled here "
         "(kernel.io_uring_disabled, seccomp, RLIMIT_MEMLOCK); use server-epoll");
   }
@@ -314,7 +306,7 @@ class Loop {
         rc = io_uring_submit_and_wait(&ring_, 1);
       }
       if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
-        frame_.fail("io_uring_enter failed: " + errno_text(-rc));
+        frame_.fail("io_uring_enter failed: " + wsb::net::error_text(-rc));
         return;
       }
       reap();
@@ -379,7 +371,7 @@ class Loop {
         // Without a free entry no request can be issued, and callers depend
         // on theirs (a connection would hang): a broken invariant.
         std::fprintf(stderr, "uring: io_uring_submit failed with a full queue: %s\n",
-                     errno_text(-rc).c_str());
+                     wsb::net::error_text(-rc).c_str());
         std::abort();
       }
       if (attempt > 0) std::this_thread::yield();  // EAGAIN: the kernel is short of memory
@@ -533,7 +525,7 @@ class Loop {
           "IORING_RECV_MULTISHOT (Linux 6.0); use server-epoll");
       conn.on_error(ErrorClass::io);
     } else {
-      conn.on_error(wsb::server::classify_io_error(-res));
+      conn.on_error(classify_io_error(-res));
     }
     if (res > 0) received_any_ = true;
     service(fd, slot);
@@ -548,7 +540,7 @@ class Loop {
       // A short send leaves the rest of the block in flight for the next one.
       conn.on_sent(static_cast<std::size_t>(res));
     } else if (res != -ECANCELED) {
-      conn.on_error(wsb::server::classify_io_error(-res));
+      conn.on_error(classify_io_error(-res));
     }
     service(fd, slot);
   }
@@ -673,7 +665,8 @@ int main(int argc, char** argv) {
     // on it, and a blocking socket behaves the same on every kernel version.
     std::vector<std::unique_ptr<Loop>> loops;
     const int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd < 0) throw wsb::net::NetError(errno, "eventfd failed: " + errno_text(errno));
+    if (wake_fd < 0)
+      throw wsb::net::NetError(errno, "eventfd failed: " + wsb::net::error_text(errno));
     for (int i = 0; i < threads; ++i) {
       loops.push_back(std::make_unique<Loop>(
           frame, frame.open_listener({.nonblocking = false, .reuse_port = threads > 1}), wake_fd));
