@@ -26,7 +26,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,11 +37,12 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/wake.hpp"
 #include "server/accept_errors.hpp"
+#include "server/event_loop.hpp"
 #include "server/model.hpp"
 #include "server/socket_io.hpp"
 
@@ -119,33 +119,16 @@ class Loop {
   // The thread body. Never throws: failures end the server through fail().
   void run() noexcept {
     shard_ = &frame_.shard();
-    // Idle connections are found by a sweep (server/options.hpp).
-    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
-    Clock::time_point next_sweep = Clock::now() + sweep_interval;
     epoll_event events[max_events];
 
     while (!frame_.stopping()) {
-      int timeout_ms = -1;
-      if (sweep_interval.count() > 0 || accept_paused_) {
-        const auto now = Clock::now();
-        if (sweep_interval.count() > 0 && now >= next_sweep) {
-          sweep_idle(now);
-          next_sweep = now + sweep_interval;
-        }
-        if (accept_paused_ && now >= resume_accept_at_) resume_accepting();
-        auto until = sweep_interval.count() > 0 ? next_sweep : Clock::time_point::max();
-        if (accept_paused_) until = std::min(until, resume_accept_at_);
-        if (until != Clock::time_point::max()) {
-          // Rounded up so that the loop does not wake a fraction of a
-          // millisecond early and spin until the deadline.
-          timeout_ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(
-                                            std::max(until - now, Clock::duration::zero()))
-                                            .count());
-        }
-      }
+      // Idle connections are found by a sweep (server/options.hpp); after an
+      // accept pause the listener is added to the set again.
+      const auto wait = timers_.run_due([this](Clock::time_point now) { sweep_idle(now); },
+                                        [this] { resume_accepting(); });
       // Connections left with unread input (edge-triggered) must not wait.
-      if (!revisit_.empty()) timeout_ms = 0;
-      const int n = ::epoll_wait(epoll_fd_, events, max_events, timeout_ms);
+      const int timeout = revisit_.empty() ? wsb::server::timeout_ms(wait) : 0;
+      const int n = ::epoll_wait(epoll_fd_, events, max_events, timeout);
       if (n < 0) {
         if (errno == EINTR) continue;
         frame_.fail("epoll_wait failed: " + wsb::net::error_text(errno));
@@ -175,7 +158,7 @@ class Loop {
       // few calls. While connections keep arriving (the last pass accepted
       // some), the listener is tried after every call instead: one accept4()
       // per call, ending with EAGAIN once the storm is over.
-      if (accept_hot_ && !listener_reported && !accept_paused_ && !frame_.stopping()) {
+      if (accept_hot_ && !listener_reported && !timers_.accept_paused() && !frame_.stopping()) {
         accept_connections();
       }
     }
@@ -228,14 +211,13 @@ class Loop {
   }
 
   void pause_accepting() noexcept {
-    if (accept_paused_) return;
+    if (timers_.accept_paused()) return;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener_, nullptr);
-    accept_paused_ = true;
-    resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
+    timers_.pause_accepting();
   }
 
+  // The accept pause is over (timers_ no longer says paused).
   void resume_accepting() noexcept {
-    accept_paused_ = false;
     // Adding a descriptor that is already ready reports it at once, in both
     // modes, so connections that queued up meanwhile are not forgotten.
     epoll_event ev{};
@@ -248,13 +230,7 @@ class Loop {
   }
 
   void add_connection(int fd) noexcept {
-    if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
-      ::close(fd);
-      return;
-    }
-    // Replies are small and written in one send(); Nagle's algorithm would
-    // hold them back waiting for the client's ACK.
-    wsb::net::set_nodelay(fd);
+    if (!wsb::server::admit_accepted(frame_, *shard_, fd)) return;
     const auto index = static_cast<std::size_t>(fd);
     try {
       if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
@@ -274,13 +250,11 @@ class Loop {
         log_(frame_, "epoll_ctl(ADD): " + wsb::net::error_text(code));
         slot.conn->on_error(classify_io_error(code));
         slot.conn.reset();
-        frame_.release(*shard_, fd);
-        ::close(fd);
+        wsb::server::close_admitted(frame_, *shard_, fd);
       }
     } catch (const std::bad_alloc&) {
       shard_->error(ErrorClass::io);
-      frame_.release(*shard_, fd);
-      ::close(fd);
+      wsb::server::close_admitted(frame_, *shard_, fd);
     }
   }
 
@@ -377,8 +351,7 @@ class Loop {
     // No epoll_ctl(DEL): closing the last descriptor of a socket removes it
     // from every epoll set. close() sends FIN after the queued replies (or a
     // reset if unread input remains, which a failed connection may have).
-    frame_.release(*shard_, fd);  // before close(): see Frame::release
-    ::close(fd);
+    wsb::server::close_admitted(frame_, *shard_, fd);
     slot.conn.reset();
   }
 
@@ -408,11 +381,10 @@ class Loop {
   std::vector<std::uint64_t> revisit_;  // edge-triggered: tags of connections with input left
   AcceptErrors accept_errors_{frame_, "accept4"};
   RateLimitedLog& log_ = accept_errors_.log();
-  bool accept_paused_ = false;
+  wsb::server::LoopTimers timers_{frame_.options()};
   // The last accept pass accepted something: try the listener after every
   // epoll_wait() until a pass finds the queue empty.
   bool accept_hot_ = false;
-  Clock::time_point resume_accept_at_{};
 };
 
 }  // namespace
@@ -441,34 +413,16 @@ int main(int argc, char** argv) {
     for (int i = 0; i < threads; ++i) {
       listeners.push_back(frame.open_listener({.nonblocking = true, .reuse_port = threads > 1}));
     }
-    const int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd < 0) {
-      throw wsb::net::NetError(errno, "eventfd failed: " + wsb::net::error_text(errno));
-    }
+    // Destroyed after finish(), which stops the thread that signals it.
+    wsb::net::WakeDescriptor wake;
     std::vector<std::unique_ptr<Loop>> loops;
     for (int i = 0; i < threads; ++i) {
       loops.push_back(
-          std::make_unique<Loop>(frame, listeners[static_cast<std::size_t>(i)], wake_fd, edge));
+          std::make_unique<Loop>(frame, listeners[static_cast<std::size_t>(i)], wake.fd(), edge));
     }
-
-    frame.start([wake_fd] {
-      const std::uint64_t one = 1;
-      // Cannot fail short of a bad descriptor: the counter is far from overflow.
-      [[maybe_unused]] const ssize_t n = ::write(wake_fd, &one, sizeof one);
-    });
-
+    frame.start([&wake] { wake.signal(); });
     // The main thread runs the first loop itself.
-    std::vector<std::thread> workers;
-    for (int i = 1; i < threads; ++i) {
-      workers.emplace_back([&loops, i] { loops[static_cast<std::size_t>(i)]->run(); });
-    }
-    loops[0]->run();
-    for (auto& t : workers)
-      t.join();
-    loops.clear();
-    const int code = frame.finish();
-    // Only now: finish() has stopped the thread that calls the wake function.
-    ::close(wake_fd);
-    return code;
+    wsb::server::run_loops(std::move(loops));
+    return frame.finish();
   });
 }
