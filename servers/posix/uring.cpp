@@ -26,7 +26,6 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,7 +44,9 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/wake.hpp"
 #include "server/accept_errors.hpp"
+#include "server/event_loop.hpp"
 #include "server/model.hpp"
 
 namespace {
@@ -273,33 +274,21 @@ class Loop {
 
  private:
   void serve() noexcept {
-    // Idle connections are found by a sweep (server/options.hpp).
-    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
-    Clock::time_point next_sweep = Clock::now() + sweep_interval;
-
     while (!frame_.stopping()) {
       // Buffers consumed in the last round go back before the submission, so
       // that re-armed receives find them.
       buffers_->publish();
+      // Idle connections are found by a sweep (server/options.hpp); after an
+      // accept pause the multishot accept is armed again.
+      const auto wait = timers_.run_due([this](Clock::time_point now) { sweep_idle(now); },
+                                        [this] { arm_accept(); });
       io_uring_cqe* cqe = nullptr;
       int rc;
-      if (sweep_interval.count() > 0 || accept_paused_) {
-        const auto now = Clock::now();
-        if (sweep_interval.count() > 0 && now >= next_sweep) {
-          sweep_idle(now);
-          next_sweep = now + sweep_interval;
-        }
-        if (accept_paused_ && now >= resume_accept_at_) {
-          accept_paused_ = false;
-          arm_accept();
-        }
-        auto until = sweep_interval.count() > 0 ? next_sweep : Clock::time_point::max();
-        if (accept_paused_) until = std::min(until, resume_accept_at_);
-        const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::max(until - now, Clock::duration::zero()));
+      if (wait) {
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*wait).count();
         __kernel_timespec ts{};
-        ts.tv_sec = static_cast<long long>(wait.count() / 1'000'000'000);
-        ts.tv_nsec = static_cast<long long>(wait.count() % 1'000'000'000);
+        ts.tv_sec = static_cast<long long>(ns / 1'000'000'000);
+        ts.tv_nsec = static_cast<long long>(ns % 1'000'000'000);
         // One io_uring_enter: submit the batch, wait for a completion or the timeout.
         rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
       } else {
@@ -388,7 +377,7 @@ class Loop {
   }
 
   void arm_accept() noexcept {
-    if (accept_armed_ || accept_paused_ || frame_.stopping()) return;
+    if (accept_armed_ || timers_.accept_paused() || frame_.stopping()) return;
     // Multishot accept: one request keeps posting a completion per accepted
     // socket. The sockets stay blocking; io_uring never blocks on them.
     io_uring_sqe* sqe = get_sqe();
@@ -434,7 +423,7 @@ class Loop {
       case AcceptAction::pause:
         break;
     }
-    pause_accepting();  // no spare, or an unexpected failure that would recur at once
+    timers_.pause_accepting();  // no spare, or an unexpected failure that would recur at once
     return false;
   }
 
@@ -445,28 +434,16 @@ class Loop {
     ++in_flight_;
   }
 
-  void pause_accepting() noexcept {
-    accept_paused_ = true;
-    resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
-  }
-
   void add_connection(int fd) noexcept {
     accepted_any_ = true;
-    if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
-      ::close(fd);
-      return;
-    }
-    // Replies are small and sent at once; Nagle's algorithm would hold them
-    // back waiting for the client's ACK.
-    wsb::net::set_nodelay(fd);
+    if (!wsb::server::admit_accepted(frame_, *shard_, fd)) return;
     const auto index = static_cast<std::size_t>(fd);
     try {
       if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
       slots_[index].conn.emplace(frame_, *shard_);
     } catch (const std::bad_alloc&) {
       shard_->error(ErrorClass::io);
-      frame_.release(*shard_, fd);
-      ::close(fd);
+      wsb::server::close_admitted(frame_, *shard_, fd);
       return;
     }
     arm_recv(fd, slots_[index]);
@@ -576,8 +553,7 @@ class Loop {
     // Nothing of this socket is in flight any more, so the descriptor number
     // may be reused by the next accept. close() sends FIN after the sent
     // replies (or a reset if unread input remains).
-    frame_.release(*shard_, fd);  // before close(): see Frame::release
-    ::close(fd);
+    wsb::server::close_admitted(frame_, *shard_, fd);
     slot.conn.reset();
   }
 
@@ -638,11 +614,10 @@ class Loop {
   // Requests whose final completion has not been seen (multishot ones count once).
   long in_flight_ = 0;
   bool accept_armed_ = false;
-  bool accept_paused_ = false;
   bool accepted_any_ = false;
   bool received_any_ = false;
   bool draining_ = false;  // stopping: cancel everything, start nothing
-  Clock::time_point resume_accept_at_{};
+  wsb::server::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -663,32 +638,16 @@ int main(int argc, char** argv) {
     // a second server on the same port fails with EADDRINUSE instead of
     // silently sharing it. The listener stays blocking: io_uring never blocks
     // on it, and a blocking socket behaves the same on every kernel version.
+    // Destroyed after finish(), which stops the thread that signals it.
+    wsb::net::WakeDescriptor wake;
     std::vector<std::unique_ptr<Loop>> loops;
-    const int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd < 0)
-      throw wsb::net::NetError(errno, "eventfd failed: " + wsb::net::error_text(errno));
     for (int i = 0; i < threads; ++i) {
       loops.push_back(std::make_unique<Loop>(
-          frame, frame.open_listener({.nonblocking = false, .reuse_port = threads > 1}), wake_fd));
+          frame, frame.open_listener({.nonblocking = false, .reuse_port = threads > 1}),
+          wake.fd()));
     }
-
-    frame.start([wake_fd] {
-      const std::uint64_t one = 1;
-      // Cannot fail short of a bad descriptor: the counter is far from overflow.
-      [[maybe_unused]] const ssize_t n = ::write(wake_fd, &one, sizeof one);
-    });
-
-    std::vector<std::thread> workers;
-    for (int i = 1; i < threads; ++i) {
-      workers.emplace_back([&loops, i] { loops[static_cast<std::size_t>(i)]->run(); });
-    }
-    loops[0]->run();
-    for (auto& t : workers)
-      t.join();
-    loops.clear();
-    const int code = frame.finish();
-    // Only now: finish() has stopped the thread that calls the wake function.
-    ::close(wake_fd);
-    return code;
+    frame.start([&wake] { wake.signal(); });
+    wsb::server::run_loops(std::move(loops));
+    return frame.finish();
   });
 }
