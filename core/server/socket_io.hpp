@@ -1,5 +1,6 @@
 // The two socket calls a readiness model makes for a Connection, shared by
-// the models that make them alike (servers/posix: epoll, poll, select).
+// the models that make them alike (servers/posix: epoll, poll, select, and
+// nonblocking, which makes them without asking for readiness first).
 // Portable: they go through net::recv_some / net::send_some, so the error
 // codes are the platform's and are classified by server/options.hpp. The
 // model still decides when to call them; these only move the bytes.

@@ -26,7 +26,6 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,25 +37,21 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/wake.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/event_loop.hpp"
+#include "server/model.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
 using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 // One receive buffer per loop thread. Every received chunk is handed to the
 // Connection at once (the session consumes all of it), so no per-connection
@@ -76,10 +71,6 @@ constexpr int max_reads_per_turn = 16;
 // number (below 2^31), so neither value can be a connection's.
 constexpr std::uint64_t listener_tag = ~std::uint64_t{0};
 constexpr std::uint64_t wake_tag = ~std::uint64_t{0} - 1;
-
-std::string errno_text(int code) {
-  return wsb::net::error_text(code);
-}
 
 struct Slot {
   std::optional<Connection> conn;
@@ -108,7 +99,7 @@ class Loop {
         buffer_(new char[receive_buffer_size]) {
     if (epoll_fd_ < 0) {
       const int code = errno;
-      throw wsb::net::NetError(code, "epoll_create1 failed: " + errno_text(code));
+      throw wsb::net::NetError(code, "epoll_create1 failed: " + wsb::net::error_text(code));
     }
     // The eventfd is shared by all loops and never read: once written it
     // stays readable, so a level-triggered registration reports it to every
@@ -128,36 +119,19 @@ class Loop {
   // The thread body. Never throws: failures end the server through fail().
   void run() noexcept {
     shard_ = &frame_.shard();
-    // Idle connections are found by a sweep (server/options.hpp).
-    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
-    Clock::time_point next_sweep = Clock::now() + sweep_interval;
     epoll_event events[max_events];
 
     while (!frame_.stopping()) {
-      int timeout_ms = -1;
-      if (sweep_interval.count() > 0 || accept_paused_) {
-        const auto now = Clock::now();
-        if (sweep_interval.count() > 0 && now >= next_sweep) {
-          sweep_idle(now);
-          next_sweep = now + sweep_interval;
-        }
-        if (accept_paused_ && now >= resume_accept_at_) resume_accepting();
-        auto until = sweep_interval.count() > 0 ? next_sweep : Clock::time_point::max();
-        if (accept_paused_) until = std::min(until, resume_accept_at_);
-        if (until != Clock::time_point::max()) {
-          // Rounded up so that the loop does not wake a fraction of a
-          // millisecond early and spin until the deadline.
-          timeout_ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(
-                                            std::max(until - now, Clock::duration::zero()))
-                                            .count());
-        }
-      }
+      // Idle connections are found by a sweep (server/options.hpp); after an
+      // accept pause the listener is added to the set again.
+      const auto wait = timers_.run_due([this](Clock::time_point now) { sweep_idle(now); },
+                                        [this] { resume_accepting(); });
       // Connections left with unread input (edge-triggered) must not wait.
-      if (!revisit_.empty()) timeout_ms = 0;
-      const int n = ::epoll_wait(epoll_fd_, events, max_events, timeout_ms);
+      const int timeout = revisit_.empty() ? wsb::server::timeout_ms(wait) : 0;
+      const int n = ::epoll_wait(epoll_fd_, events, max_events, timeout);
       if (n < 0) {
         if (errno == EINTR) continue;
-        frame_.fail("epoll_wait failed: " + errno_text(errno));
+        frame_.fail("epoll_wait failed: " + wsb::net::error_text(errno));
         break;
       }
       bool listener_reported = false;
@@ -184,7 +158,7 @@ class Loop {
       // few calls. While connections keep arriving (the last pass accepted
       // some), the listener is tried after every call instead: one accept4()
       // per call, ending with EAGAIN once the storm is over.
-      if (accept_hot_ && !listener_reported && !accept_paused_ && !frame_.stopping()) {
+      if (accept_hot_ && !listener_reported && !timers_.accept_paused() && !frame_.stopping()) {
         accept_connections();
       }
     }
@@ -198,7 +172,7 @@ class Loop {
     ev.data.u64 = tag;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       const int code = errno;
-      throw wsb::net::NetError(code, "epoll_ctl(ADD) failed: " + errno_text(code));
+      throw wsb::net::NetError(code, "epoll_ctl(ADD) failed: " + wsb::net::error_text(code));
     }
   }
 
@@ -237,33 +211,26 @@ class Loop {
   }
 
   void pause_accepting() noexcept {
-    if (accept_paused_) return;
+    if (timers_.accept_paused()) return;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener_, nullptr);
-    accept_paused_ = true;
-    resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
+    timers_.pause_accepting();
   }
 
+  // The accept pause is over (timers_ no longer says paused).
   void resume_accepting() noexcept {
-    accept_paused_ = false;
     // Adding a descriptor that is already ready reports it at once, in both
     // modes, so connections that queued up meanwhile are not forgotten.
     epoll_event ev{};
     ev.events = EPOLLIN | (edge_ ? EPOLLET : 0u);
     ev.data.u64 = listener_tag;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_, &ev) != 0) {
-      log_(frame_, "epoll_ctl(ADD listener): " + errno_text(errno));
+      log_(frame_, "epoll_ctl(ADD listener): " + wsb::net::error_text(errno));
       pause_accepting();
     }
   }
 
   void add_connection(int fd) noexcept {
-    if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
-      ::close(fd);
-      return;
-    }
-    // Replies are small and written in one send(); Nagle's algorithm would
-    // hold them back waiting for the client's ACK.
-    wsb::net::set_nodelay(fd);
+    if (!wsb::server::admit_accepted(frame_, *shard_, fd)) return;
     const auto index = static_cast<std::size_t>(fd);
     try {
       if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
@@ -280,16 +247,14 @@ class Loop {
       ev.data.u64 = tag_of(fd, slot);
       if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
         const int code = errno;
-        log_(frame_, "epoll_ctl(ADD): " + errno_text(code));
-        slot.conn->on_error(wsb::server::classify_io_error(code));
+        log_(frame_, "epoll_ctl(ADD): " + wsb::net::error_text(code));
+        slot.conn->on_error(classify_io_error(code));
         slot.conn.reset();
-        frame_.release(*shard_, fd);
-        ::close(fd);
+        wsb::server::close_admitted(frame_, *shard_, fd);
       }
     } catch (const std::bad_alloc&) {
       shard_->error(ErrorClass::io);
-      frame_.release(*shard_, fd);
-      ::close(fd);
+      wsb::server::close_admitted(frame_, *shard_, fd);
     }
   }
 
@@ -301,9 +266,7 @@ class Loop {
 
   // Sends until nothing is pending or the socket buffer is full. Returns
   // false when the socket buffer is full (EAGAIN) with bytes still pending.
-  bool flush(int fd, Connection& conn) noexcept {
-    return wsb::server::send_pending(fd, conn);
-  }
+  bool flush(int fd, Connection& conn) noexcept { return wsb::server::send_pending(fd, conn); }
 
   void on_level(int fd, Slot& slot, std::uint32_t events) noexcept {
     Connection& conn = *slot.conn;
@@ -325,7 +288,7 @@ class Loop {
       ev.events = wanted;
       ev.data.u64 = tag_of(fd, slot);
       if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
-        conn.on_error(wsb::server::classify_io_error(errno));
+        conn.on_error(classify_io_error(errno));
         close_connection(fd, slot);
         return;
       }
@@ -388,8 +351,7 @@ class Loop {
     // No epoll_ctl(DEL): closing the last descriptor of a socket removes it
     // from every epoll set. close() sends FIN after the queued replies (or a
     // reset if unread input remains, which a failed connection may have).
-    frame_.release(*shard_, fd);  // before close(): see Frame::release
-    ::close(fd);
+    wsb::server::close_admitted(frame_, *shard_, fd);
     slot.conn.reset();
   }
 
@@ -419,11 +381,10 @@ class Loop {
   std::vector<std::uint64_t> revisit_;  // edge-triggered: tags of connections with input left
   AcceptErrors accept_errors_{frame_, "accept4"};
   RateLimitedLog& log_ = accept_errors_.log();
-  bool accept_paused_ = false;
+  wsb::server::LoopTimers timers_{frame_.options()};
   // The last accept pass accepted something: try the listener after every
   // epoll_wait() until a pass finds the queue empty.
   bool accept_hot_ = false;
-  Clock::time_point resume_accept_at_{};
 };
 
 }  // namespace
@@ -452,34 +413,16 @@ int main(int argc, char** argv) {
     for (int i = 0; i < threads; ++i) {
       listeners.push_back(frame.open_listener({.nonblocking = true, .reuse_port = threads > 1}));
     }
-    const int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd < 0) {
-      throw wsb::net::NetError(errno, "eventfd failed: " + errno_text(errno));
-    }
+    // Destroyed after finish(), which stops the thread that signals it.
+    wsb::net::WakeDescriptor wake;
     std::vector<std::unique_ptr<Loop>> loops;
     for (int i = 0; i < threads; ++i) {
       loops.push_back(
-          std::make_unique<Loop>(frame, listeners[static_cast<std::size_t>(i)], wake_fd, edge));
+          std::make_unique<Loop>(frame, listeners[static_cast<std::size_t>(i)], wake.fd(), edge));
     }
-
-    frame.start([wake_fd] {
-      const std::uint64_t one = 1;
-      // Cannot fail short of a bad descriptor: the counter is far from overflow.
-      [[maybe_unused]] const ssize_t n = ::write(wake_fd, &one, sizeof one);
-    });
-
+    frame.start([&wake] { wake.signal(); });
     // The main thread runs the first loop itself.
-    std::vector<std::thread> workers;
-    for (int i = 1; i < threads; ++i) {
-      workers.emplace_back([&loops, i] { loops[static_cast<std::size_t>(i)]->run(); });
-    }
-    loops[0]->run();
-    for (auto& t : workers)
-      t.join();
-    loops.clear();
-    const int code = frame.finish();
-    // Only now: finish() has stopped the thread that calls the wake function.
-    ::close(wake_fd);
-    return code;
+    wsb::server::run_loops(std::move(loops));
+    return frame.finish();
   });
 }

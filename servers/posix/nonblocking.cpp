@@ -30,25 +30,20 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "platform/net.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/event_loop.hpp"
+#include "server/model.hpp"
+#include "server/socket_io.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Back-off: this many idle passes only yield, then sleeps start at
@@ -56,11 +51,6 @@ constexpr std::size_t receive_buffer_size = 64 * 1024;
 constexpr int yield_passes = 16;
 constexpr auto first_sleep = std::chrono::microseconds(4);
 constexpr auto max_sleep = std::chrono::microseconds(1000);
-
-struct Entry {
-  int fd;
-  Connection conn;
-};
 
 class Loop {
  public:
@@ -73,9 +63,6 @@ class Loop {
   // The thread body. Never throws.
   void run() noexcept {
     shard_ = &frame_.shard();
-    // Idle connections are found by a sweep (server/options.hpp).
-    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
-    Clock::time_point next_sweep = Clock::now() + sweep_interval;
     int idle_passes = 0;
     auto sleep = first_sleep;
 
@@ -85,15 +72,10 @@ class Loop {
       // entry that was already handled into the freed index.
       for (std::size_t i = conns_.size(); i-- > 0;)
         progress |= serve(i);
-
-      if (sweep_interval.count() > 0 || accept_paused_) {
-        const auto now = Clock::now();
-        if (sweep_interval.count() > 0 && now >= next_sweep) {
-          sweep_idle(now);
-          next_sweep = now + sweep_interval;
-        }
-        if (accept_paused_ && now >= resume_accept_at_) accept_paused_ = false;
-      }
+      // Idle connections are found by a sweep (server/options.hpp); after an
+      // accept pause the next pass simply tries the listener again. Nothing
+      // waits, so the time left until the next timer does not matter.
+      timers_.run_due([this](Clock::time_point now) { conns_.sweep_idle(now, *shard_); }, [] {});
       if (progress || spin_) {
         idle_passes = 0;
         sleep = first_sleep;
@@ -111,13 +93,13 @@ class Loop {
         sleep = std::min<std::chrono::microseconds>(sleep * 2, max_sleep);
       }
     }
-    close_all();
+    conns_.close_all(*shard_);
   }
 
  private:
   // True when something was accepted or failed (progress).
   bool accept_connections() noexcept {
-    if (accept_paused_) return false;
+    if (timers_.accept_paused()) return false;
     bool progress = false;
     for (int accepted = 0; accepted < accept_batch_; ++accepted) {
       const int fd = wsb::net::accept_nonblocking(listener_);
@@ -133,25 +115,11 @@ class Loop {
         if (action == AcceptAction::retry) continue;  // more may be waiting
         // No spare, or an unexpected failure that would recur at once: stop
         // trying the listener for a while.
-        accept_paused_ = true;
-        resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
+        timers_.pause_accepting();
         return progress;
       }
       progress = true;
-      if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
-        ::close(fd);
-        continue;
-      }
-      // Replies are small and sent at once; Nagle's algorithm would hold
-      // them back waiting for the client's ACK.
-      wsb::net::set_nodelay(fd);
-      try {
-        conns_.push_back({fd, Connection(frame_, *shard_)});
-      } catch (const std::bad_alloc&) {
-        shard_->error(ErrorClass::io);
-        frame_.release(*shard_, fd);
-        ::close(fd);
-      }
+      if (wsb::server::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
     }
     return progress;
   }
@@ -162,63 +130,20 @@ class Loop {
     const int fd = conns_[i].fd;
     Connection& conn = conns_[i].conn;
     bool progress = false;
-    if (conn.want_read()) {
-      ssize_t n;
-      do {
-        n = ::recv(fd, buffer_.get(), receive_buffer_size, 0);
-      } while (n < 0 && errno == EINTR);
-      if (n > 0) {
-        conn.on_received({buffer_.get(), static_cast<std::size_t>(n)});
-        progress = true;
-      } else if (n == 0) {
-        conn.on_peer_closed();
-        progress = true;
-      } else if (!wsb::net::would_block(errno)) {
-        conn.on_error(wsb::server::classify_io_error(errno));
-        progress = true;
-      }
-    }
+    // EAGAIN means "not now": no progress, try again next pass.
+    if (conn.want_read())
+      progress = wsb::server::receive_once(fd, {buffer_.get(), receive_buffer_size}, conn);
     // Sends can be partial: what the socket did not take stays pending in
-    // the Connection (its write offset) and is tried again next pass.
-    while (conn.want_write()) {
-      const auto bytes = conn.pending();
-      ssize_t n;
-      do {
-        n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      } while (n < 0 && errno == EINTR);
-      if (n >= 0) {
-        conn.on_sent(static_cast<std::size_t>(n));
-        progress = true;
-      } else if (wsb::net::would_block(errno)) {
-        break;
-      } else {
-        conn.on_error(wsb::server::classify_io_error(errno));
-        progress = true;
-      }
-    }
+    // the Connection (its write offset) and is tried again next pass. Any
+    // byte taken (or a failure, which drops what was pending) is progress.
+    const std::size_t unsent = conn.pending_bytes();
+    wsb::server::send_pending(fd, conn);
+    if (conn.pending_bytes() != unsent) progress = true;
     if (conn.finished()) {
-      close_connection(i);
+      conns_.close(i, *shard_);
       progress = true;
     }
     return progress;
-  }
-
-  void close_connection(std::size_t i) noexcept {
-    frame_.release(*shard_, conns_[i].fd);  // before close(): see Frame::release
-    ::close(conns_[i].fd);
-    if (i + 1 != conns_.size()) conns_[i] = std::move(conns_.back());
-    conns_.pop_back();
-  }
-
-  void sweep_idle(Clock::time_point now) noexcept {
-    for (std::size_t i = conns_.size(); i-- > 0;) {
-      if (conns_[i].conn.expire_if_idle(now)) close_connection(i);
-    }
-  }
-
-  void close_all() noexcept {
-    while (!conns_.empty())
-      close_connection(conns_.size() - 1);
   }
 
   Frame& frame_;
@@ -228,11 +153,9 @@ class Loop {
   const int listener_;
   const bool spin_;
   std::unique_ptr<char[]> buffer_;
-  std::vector<Entry> conns_;
+  wsb::server::ConnectionList conns_{frame_};
   AcceptErrors accept_errors_{frame_, "accept4"};
-  RateLimitedLog& log_ = accept_errors_.log();
-  bool accept_paused_ = false;
-  Clock::time_point resume_accept_at_{};
+  wsb::server::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -260,15 +183,7 @@ int main(int argc, char** argv) {
     // Nothing to unblock: every loop checks stopping() at least once per
     // millisecond.
     frame.start([] {});
-
-    std::vector<std::thread> workers;
-    for (int i = 1; i < threads; ++i) {
-      workers.emplace_back([&loops, i] { loops[static_cast<std::size_t>(i)]->run(); });
-    }
-    loops[0]->run();
-    for (auto& t : workers)
-      t.join();
-    loops.clear();
+    wsb::server::run_loops(std::move(loops));
     return frame.finish();
   });
 }

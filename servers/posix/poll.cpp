@@ -6,60 +6,49 @@
 // afterwards, so the cost per call is O(connections), whether they are busy
 // or idle; that is this model's limit (see epoll for the remedy).
 //
-//   main:  one listener per loop (SO_REUSEPORT when --threads > 1), a pipe
-//          for wake-ups, then the loops
+//   main:  one listener per loop (SO_REUSEPORT when --threads > 1), an
+//          eventfd for wake-ups, then the loops
 //   loop:  poll(all) -> for each entry with revents: recv -> Connection ->
 //          send; listener readable: accept4 up to a batch
-//   stop:  the frame writes a byte into the pipe, which every loop polls;
-//          each closes its connections and returns
+//   stop:  the frame writes the eventfd, which every loop polls; each
+//          closes its connections and returns
 //
-// The array is kept dense: entry 0 is the wake pipe, entry 1 the listener,
+// The array is kept dense: entry 0 is the wake descriptor, entry 1 the listener,
 // and from entry 2 on, pollfd i belongs to conns_[i - 2]. A closed
 // connection's entries are replaced by the last ones (swap with last), so
 // nothing is ever searched, and the two arrays always stay parallel.
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/wake.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/event_loop.hpp"
+#include "server/model.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
-using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 // One receive buffer per loop: each chunk is handed to the Connection at once.
 constexpr std::size_t receive_buffer_size = 64 * 1024;
 constexpr std::size_t wake_index = 0;
 constexpr std::size_t listener_index = 1;
 constexpr std::size_t first_connection = 2;
-
-std::string errno_text(int code) {
-  return wsb::net::error_text(code);
-}
 
 class Loop {
  public:
@@ -75,35 +64,15 @@ class Loop {
   // The thread body. Never throws: failures end the server through fail().
   void run() noexcept {
     shard_ = &frame_.shard();
-    // Idle connections are found by a sweep (server/options.hpp).
-    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
-    Clock::time_point next_sweep = Clock::now() + sweep_interval;
-
     while (!frame_.stopping()) {
-      int timeout_ms = -1;
-      if (sweep_interval.count() > 0 || accept_paused_) {
-        const auto now = Clock::now();
-        if (sweep_interval.count() > 0 && now >= next_sweep) {
-          sweep_idle(now);
-          next_sweep = now + sweep_interval;
-        }
-        if (accept_paused_ && now >= resume_accept_at_) {
-          accept_paused_ = false;
-          fds_[listener_index].fd = listener_;
-        }
-        auto until = sweep_interval.count() > 0 ? next_sweep : Clock::time_point::max();
-        if (accept_paused_) until = std::min(until, resume_accept_at_);
-        if (until != Clock::time_point::max()) {
-          // Rounded up so that the loop does not wake early and spin.
-          timeout_ms = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(
-                                            std::max(until - now, Clock::duration::zero()))
-                                            .count());
-        }
-      }
-      int ready = ::poll(fds_.data(), fds_.size(), timeout_ms);
+      // Idle connections are found by a sweep (server/options.hpp); after an
+      // accept pause the listener's entry gets its descriptor back.
+      const auto wait = timers_.run_due([this](Clock::time_point now) { sweep_idle(now); },
+                                        [this] { fds_[listener_index].fd = listener_; });
+      int ready = ::poll(fds_.data(), fds_.size(), wsb::server::timeout_ms(wait));
       if (ready < 0) {
         if (errno == EINTR) continue;
-        frame_.fail("poll failed: " + errno_text(errno));
+        frame_.fail("poll failed: " + wsb::net::error_text(errno));
         break;
       }
       if (ready == 0 || fds_[wake_index].revents != 0) continue;  // timers, or stopping()
@@ -135,13 +104,7 @@ class Loop {
         if (!on_accept_error(code)) return;
         continue;
       }
-      if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
-        ::close(fd);
-        continue;
-      }
-      // Replies are small and sent at once; Nagle's algorithm would hold
-      // them back waiting for the client's ACK.
-      wsb::net::set_nodelay(fd);
+      if (!wsb::server::admit_accepted(frame_, *shard_, fd)) continue;
       try {
         conns_.emplace_back(frame_, *shard_);
         try {
@@ -152,8 +115,7 @@ class Loop {
         }
       } catch (const std::bad_alloc&) {
         shard_->error(ErrorClass::io);
-        frame_.release(*shard_, fd);
-        ::close(fd);
+        wsb::server::close_admitted(frame_, *shard_, fd);
       }
     }
   }
@@ -165,8 +127,7 @@ class Loop {
     if (action != AcceptAction::pause) return action == AcceptAction::retry;
     // No spare, or an unexpected failure that would recur at once: a
     // negative descriptor makes poll() skip the listener for a while.
-    accept_paused_ = true;
-    resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
+    timers_.pause_accepting();
     fds_[listener_index].fd = -1;
     return false;
   }
@@ -204,8 +165,7 @@ class Loop {
   // Swap with last: the last entry of both arrays moves into index i, so the
   // arrays stay dense and parallel without searching.
   void close_connection(std::size_t i) noexcept {
-    frame_.release(*shard_, fds_[i].fd);  // before close(): see Frame::release
-    ::close(fds_[i].fd);
+    wsb::server::close_admitted(frame_, *shard_, fds_[i].fd);
     const std::size_t last = fds_.size() - 1;
     if (i != last) {
       fds_[i] = fds_[last];
@@ -235,9 +195,7 @@ class Loop {
   std::vector<pollfd> fds_;
   std::vector<Connection> conns_;
   AcceptErrors accept_errors_{frame_, "accept4"};
-  RateLimitedLog& log_ = accept_errors_.log();
-  bool accept_paused_ = false;
-  Clock::time_point resume_accept_at_{};
+  wsb::server::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -252,37 +210,17 @@ int main(int argc, char** argv) {
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
     const int threads = frame.options().threads;
 
-    // The self-pipe: the frame's wake function writes one byte, which is never
-    // read, so the pipe stays readable and every loop's poll() returns.
-    int wake[2];
-    if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-      throw wsb::net::NetError(errno, "pipe2 failed: " + errno_text(errno));
-    }
+    // Destroyed after finish(), which stops the thread that signals it.
+    wsb::net::WakeDescriptor wake;
     std::vector<std::unique_ptr<Loop>> loops;
     for (int i = 0; i < threads; ++i) {
       // One listener per loop; SO_REUSEPORT only when there are several, so
       // that a second server on the same port fails with EADDRINUSE.
       loops.push_back(std::make_unique<Loop>(
-          frame, frame.open_listener({.nonblocking = true, .reuse_port = threads > 1}), wake[0]));
+          frame, frame.open_listener({.nonblocking = true, .reuse_port = threads > 1}), wake.fd()));
     }
-
-    frame.start([fd = wake[1]] {
-      const char byte = 1;
-      [[maybe_unused]] const ssize_t n = ::write(fd, &byte, 1);
-    });
-
-    std::vector<std::thread> workers;
-    for (int i = 1; i < threads; ++i) {
-      workers.emplace_back([&loops, i] { loops[static_cast<std::size_t>(i)]->run(); });
-    }
-    loops[0]->run();
-    for (auto& t : workers)
-      t.join();
-    loops.clear();
-    const int code = frame.finish();
-    // Only now: finish() has stopped the thread that calls the wake function.
-    ::close(wake[0]);
-    ::close(wake[1]);
-    return code;
+    frame.start([&wake] { wake.signal(); });
+    wsb::server::run_loops(std::move(loops));
+    return frame.finish();
   });
 }

@@ -17,12 +17,11 @@
 //   loop:  rebuild both sets from the Connections' wishes -> select ->
 //          for each connection FD_ISSET -> recv -> Connection -> send;
 //          listener readable: accept4 up to a batch
-//   stop:  the frame writes a byte into a pipe that every loop watches
+//   stop:  the frame writes an eventfd that every loop watches
 //
 // Cost: the sets are rebuilt and scanned on every call, O(connections) (the
 // kernel also walks every bit up to the highest descriptor); see poll and
 // epoll for the remedies.
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/select.h>
 #include <sys/socket.h>
@@ -35,42 +34,29 @@
 #include <cstdio>
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/wake.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/event_loop.hpp"
+#include "server/model.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
 using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Descriptors the server itself may hold below FD_SETSIZE besides its
-// connections: standard streams, listeners, the wake pipe, the spare, the
+// connections: standard streams, listeners, the wake eventfd, the spare, the
 // frame's own (interrupt pipe, --stats-csv file). The default
 // --max-connections is FD_SETSIZE minus this.
 constexpr int reserved_descriptors = 64;
-
-std::string errno_text(int code) {
-  return wsb::net::error_text(code);
-}
-
-struct Entry {
-  int fd;
-  Connection conn;
-};
 
 class Loop {
  public:
@@ -86,31 +72,21 @@ class Loop {
   // The thread body. Never throws: failures end the server through fail().
   void run() noexcept {
     shard_ = &frame_.shard();
-    // Idle connections are found by a sweep (server/options.hpp).
-    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
-    Clock::time_point next_sweep = Clock::now() + sweep_interval;
     fd_set readable;
     fd_set writable;
 
     while (!frame_.stopping()) {
+      // Idle connections are found by a sweep (server/options.hpp); after an
+      // accept pause the listener is simply put in the set again.
+      const auto wait = timers_.run_due(
+          [this](Clock::time_point now) { conns_.sweep_idle(now, *shard_); }, [] {});
       timeval timeout{};
       timeval* timeout_ptr = nullptr;
-      if (sweep_interval.count() > 0 || accept_paused_) {
-        const auto now = Clock::now();
-        if (sweep_interval.count() > 0 && now >= next_sweep) {
-          sweep_idle(now);
-          next_sweep = now + sweep_interval;
-        }
-        if (accept_paused_ && now >= resume_accept_at_) accept_paused_ = false;
-        auto until = sweep_interval.count() > 0 ? next_sweep : Clock::time_point::max();
-        if (accept_paused_) until = std::min(until, resume_accept_at_);
-        if (until != Clock::time_point::max()) {
-          const auto wait = std::chrono::ceil<std::chrono::microseconds>(
-              std::max(until - now, Clock::duration::zero()));
-          timeout.tv_sec = static_cast<time_t>(wait.count() / 1'000'000);
-          timeout.tv_usec = static_cast<suseconds_t>(wait.count() % 1'000'000);
-          timeout_ptr = &timeout;
-        }
+      if (wait) {
+        const auto us = std::chrono::ceil<std::chrono::microseconds>(*wait).count();
+        timeout.tv_sec = static_cast<time_t>(us / 1'000'000);
+        timeout.tv_usec = static_cast<suseconds_t>(us % 1'000'000);
+        timeout_ptr = &timeout;
       }
       // The sets are rebuilt on every call: select() overwrites them with
       // the ready subset.
@@ -118,11 +94,11 @@ class Loop {
       FD_ZERO(&writable);
       int max_fd = wake_fd_;
       FD_SET(wake_fd_, &readable);
-      if (!accept_paused_) {
+      if (!timers_.accept_paused()) {
         FD_SET(listener_, &readable);
         max_fd = std::max(max_fd, listener_);
       }
-      for (const Entry& e : conns_) {
+      for (const auto& e : conns_) {
         // Every descriptor here is below FD_SETSIZE: accept_connections()
         // refuses the others.
         if (e.conn.want_read()) FD_SET(e.fd, &readable);
@@ -132,11 +108,11 @@ class Loop {
       int ready = ::select(max_fd + 1, &readable, &writable, nullptr, timeout_ptr);
       if (ready < 0) {
         if (errno == EINTR) continue;
-        frame_.fail("select failed: " + errno_text(errno));
+        frame_.fail("select failed: " + wsb::net::error_text(errno));
         break;
       }
       if (ready == 0 || FD_ISSET(wake_fd_, &readable)) continue;  // timers, or stopping()
-      const bool listener_ready = !accept_paused_ && FD_ISSET(listener_, &readable);
+      const bool listener_ready = !timers_.accept_paused() && FD_ISSET(listener_, &readable);
       // From the end down, so that a close (swap with last) only moves an
       // entry that was already handled into the freed index.
       for (std::size_t i = conns_.size(); i-- > 0;) {
@@ -148,7 +124,7 @@ class Loop {
       // Accept last: new entries are not in this round's sets.
       if (listener_ready) accept_connections();
     }
-    close_all();
+    conns_.close_all(*shard_);
   }
 
  private:
@@ -171,20 +147,7 @@ class Loop {
         ::close(fd);
         continue;
       }
-      if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
-        ::close(fd);
-        continue;
-      }
-      // Replies are small and sent at once; Nagle's algorithm would hold
-      // them back waiting for the client's ACK.
-      wsb::net::set_nodelay(fd);
-      try {
-        conns_.push_back({fd, Connection(frame_, *shard_)});
-      } catch (const std::bad_alloc&) {
-        shard_->error(ErrorClass::io);
-        frame_.release(*shard_, fd);
-        ::close(fd);
-      }
+      if (wsb::server::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
     }
   }
 
@@ -195,8 +158,7 @@ class Loop {
     if (action != AcceptAction::pause) return action == AcceptAction::retry;
     // No spare, or an unexpected failure that would recur at once: leave the
     // listener out of the set for a while.
-    accept_paused_ = true;
-    resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
+    timers_.pause_accepting();
     return false;
   }
 
@@ -210,7 +172,7 @@ class Loop {
     // Replies go out at once; the write set is only used when the socket
     // buffer was full.
     flush(fd, conn);
-    if (conn.finished()) close_connection(i);
+    if (conn.finished()) conns_.close(i, *shard_);
   }
 
   void receive(int fd, Connection& conn) noexcept {
@@ -221,24 +183,6 @@ class Loop {
     wsb::server::send_pending(fd, conn);  // what is left waits for writability
   }
 
-  void close_connection(std::size_t i) noexcept {
-    frame_.release(*shard_, conns_[i].fd);  // before close(): see Frame::release
-    ::close(conns_[i].fd);
-    if (i + 1 != conns_.size()) conns_[i] = std::move(conns_.back());
-    conns_.pop_back();
-  }
-
-  void sweep_idle(Clock::time_point now) noexcept {
-    for (std::size_t i = conns_.size(); i-- > 0;) {
-      if (conns_[i].conn.expire_if_idle(now)) close_connection(i);
-    }
-  }
-
-  void close_all() noexcept {
-    while (!conns_.empty())
-      close_connection(conns_.size() - 1);
-  }
-
   Frame& frame_;
   // Accepts per pass (server/accept_errors.hpp).
   const int accept_batch_ = wsb::server::accept_pass_limit(frame_.options());
@@ -246,11 +190,10 @@ class Loop {
   const int listener_;
   const int wake_fd_;
   std::unique_ptr<char[]> buffer_;
-  std::vector<Entry> conns_;
+  wsb::server::ConnectionList conns_{frame_};
   AcceptErrors accept_errors_{frame_, "accept4"};
   RateLimitedLog& log_ = accept_errors_.log();
-  bool accept_paused_ = false;
-  Clock::time_point resume_accept_at_{};
+  wsb::server::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -266,12 +209,8 @@ int main(int argc, char** argv) {
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
     const int threads = frame.options().threads;
 
-    // The self-pipe: the frame's wake function writes one byte, which is never
-    // read, so the pipe stays readable and every loop's select() returns.
-    int wake[2];
-    if (::pipe2(wake, O_CLOEXEC | O_NONBLOCK) != 0) {
-      throw wsb::net::NetError(errno, "pipe2 failed: " + errno_text(errno));
-    }
+    // Destroyed after finish(), which stops the thread that signals it.
+    wsb::net::WakeDescriptor wake;
     std::vector<std::unique_ptr<Loop>> loops;
     for (int i = 0; i < threads; ++i) {
       // One listener per loop; SO_REUSEPORT only when there are several, so
@@ -281,26 +220,10 @@ int main(int argc, char** argv) {
         throw wsb::net::NetError(EMFILE, "the listener's descriptor " + std::to_string(listener) +
                                              " is beyond FD_SETSIZE; select() cannot watch it");
       }
-      loops.push_back(std::make_unique<Loop>(frame, listener, wake[0]));
+      loops.push_back(std::make_unique<Loop>(frame, listener, wake.fd()));
     }
-
-    frame.start([fd = wake[1]] {
-      const char byte = 1;
-      [[maybe_unused]] const ssize_t n = ::write(fd, &byte, 1);
-    });
-
-    std::vector<std::thread> workers;
-    for (int i = 1; i < threads; ++i) {
-      workers.emplace_back([&loops, i] { loops[static_cast<std::size_t>(i)]->run(); });
-    }
-    loops[0]->run();
-    for (auto& t : workers)
-      t.join();
-    loops.clear();
-    const int code = frame.finish();
-    // Only now: finish() has stopped the thread that calls the wake function.
-    ::close(wake[0]);
-    ::close(wake[1]);
-    return code;
+    frame.start([&wake] { wake.signal(); });
+    wsb::server::run_loops(std::move(loops));
+    return frame.finish();
   });
 }

@@ -46,28 +46,19 @@
 
 #include "platform/net.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/model.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
 using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t stack_size = 64 * 1024;
 // Each thread's receive buffer, on the heap rather than on the small stack.
 constexpr std::size_t receive_buffer_size = 16 * 1024;
 constexpr int default_max_connections = 2000;
-
-std::string errno_text(int code) {
-  return wsb::net::error_text(code);
-}
 
 class Server {
  public:
@@ -79,7 +70,7 @@ class Server {
     const std::size_t size =
         std::max<std::size_t>(stack_size, minimum > 0 ? static_cast<std::size_t>(minimum) : 0);
     if (const int rc = pthread_attr_setstacksize(&attr_, size); rc != 0) {
-      throw std::runtime_error("pthread_attr_setstacksize failed: " + errno_text(rc));
+      throw std::runtime_error("pthread_attr_setstacksize failed: " + wsb::net::error_text(rc));
     }
   }
   ~Server() { pthread_attr_destroy(&attr_); }
@@ -186,7 +177,7 @@ class Server {
       delete task;
       // Out of threads or memory: the connection cannot be served.
       shard.error(ErrorClass::io);
-      log_(frame_, "pthread_create: " + errno_text(rc) + "; connection closed");
+      log_(frame_, "pthread_create: " + wsb::net::error_text(rc) + "; connection closed");
       frame_.release(shard, fd);
       ::close(fd);
     }
@@ -225,7 +216,7 @@ class Server {
             conn.expire_if_idle(Clock::now());  // SO_RCVTIMEO elapsed
           } else {
             if (frame_.stopping()) break;
-            conn.on_error(wsb::server::classify_io_error(wsb::net::last_error()));
+            conn.on_error(classify_io_error(wsb::net::last_error()));
           }
         }
         while (conn.want_write()) {
@@ -237,7 +228,7 @@ class Server {
             if (conn.expire_if_idle(Clock::now())) break;
           } else {
             if (frame_.stopping()) break;
-            conn.on_error(wsb::server::classify_io_error(wsb::net::last_error()));
+            conn.on_error(classify_io_error(wsb::net::last_error()));
           }
         }
         // A connection that wants neither to read nor to write is finished;

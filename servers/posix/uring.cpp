@@ -26,7 +26,6 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -45,20 +44,17 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/wake.hpp"
 #include "server/accept_errors.hpp"
-#include "server/connection.hpp"
-#include "server/frame.hpp"
+#include "server/event_loop.hpp"
+#include "server/model.hpp"
 
 namespace {
 
+using namespace wsb::server::model;
 using wsb::server::AcceptAction;
 using wsb::server::AcceptErrors;
-using wsb::server::Connection;
-using wsb::server::ErrorClass;
-using wsb::server::Frame;
 using wsb::server::RateLimitedLog;
-using wsb::server::StatsShard;
-using Clock = std::chrono::steady_clock;
 
 // Submission queue entries per ring. A loop iteration queues at most a send
 // and a recv (re-)arm per completion it handles; when the queue fills up,
@@ -89,10 +85,6 @@ constexpr std::uint64_t tag(int fd, Op op) noexcept {
   return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(fd)) << 8) | op;
 }
 
-std::string errno_text(int code) {
-  return wsb::net::error_text(code);
-}
-
 struct Slot {
   std::optional<Connection> conn;
   bool recv_armed = false;      // a multishot recv is outstanding
@@ -110,14 +102,15 @@ class BufferRing {
     ring_bytes_ = buffer_count * sizeof(io_uring_buf);
     void* entries =
         ::mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (entries == MAP_FAILED) throw std::runtime_error("mmap failed: " + errno_text(errno));
+    if (entries == MAP_FAILED)
+      throw std::runtime_error("mmap failed: " + wsb::net::error_text(errno));
     entries_ = static_cast<io_uring_buf_ring*>(entries);
     void* memory = ::mmap(nullptr, std::size_t{buffer_count} * buffer_size, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory == MAP_FAILED) {
       const int code = errno;
       ::munmap(entries_, ring_bytes_);
-      throw std::runtime_error("mmap failed: " + errno_text(code));
+      throw std::runtime_error("mmap failed: " + wsb::net::error_text(code));
     }
     memory_ = static_cast<char*>(memory);
     io_uring_buf_reg reg{};
@@ -128,7 +121,7 @@ class BufferRing {
       ::munmap(memory_, std::size_t{buffer_count} * buffer_size);
       ::munmap(entries_, ring_bytes_);
       throw std::runtime_error(
-          "registering a provided-buffer ring failed (" + errno_text(-rc) +
+          "registering a provided-buffer ring failed (" + wsb::net::error_text(-rc) +
           "): the kernel lacks IORING_REGISTER_PBUF_RING (Linux 5.19); use server-epoll");
     }
     io_uring_buf_ring_init(entries_);
@@ -190,7 +183,7 @@ void init_ring(io_uring& ring) {
   }
   if (rc < 0) {
     throw std::runtime_error(
-        "io_uring_queue_init failed (" + errno_text(-rc) +
+        "io_uring_queue_init failed (" + wsb::net::error_text(-rc) +
         "): io_uring is unavailable or disabled here "
         "(kernel.io_uring_disabled, seccomp, RLIMIT_MEMLOCK); use server-epoll");
   }
@@ -281,40 +274,28 @@ class Loop {
 
  private:
   void serve() noexcept {
-    // Idle connections are found by a sweep (server/options.hpp).
-    const auto sweep_interval = wsb::server::idle_sweep_interval(frame_.options());
-    Clock::time_point next_sweep = Clock::now() + sweep_interval;
-
     while (!frame_.stopping()) {
       // Buffers consumed in the last round go back before the submission, so
       // that re-armed receives find them.
       buffers_->publish();
+      // Idle connections are found by a sweep (server/options.hpp); after an
+      // accept pause the multishot accept is armed again.
+      const auto wait = timers_.run_due([this](Clock::time_point now) { sweep_idle(now); },
+                                        [this] { arm_accept(); });
       io_uring_cqe* cqe = nullptr;
       int rc;
-      if (sweep_interval.count() > 0 || accept_paused_) {
-        const auto now = Clock::now();
-        if (sweep_interval.count() > 0 && now >= next_sweep) {
-          sweep_idle(now);
-          next_sweep = now + sweep_interval;
-        }
-        if (accept_paused_ && now >= resume_accept_at_) {
-          accept_paused_ = false;
-          arm_accept();
-        }
-        auto until = sweep_interval.count() > 0 ? next_sweep : Clock::time_point::max();
-        if (accept_paused_) until = std::min(until, resume_accept_at_);
-        const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::max(until - now, Clock::duration::zero()));
+      if (wait) {
+        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(*wait).count();
         __kernel_timespec ts{};
-        ts.tv_sec = static_cast<long long>(wait.count() / 1'000'000'000);
-        ts.tv_nsec = static_cast<long long>(wait.count() % 1'000'000'000);
+        ts.tv_sec = static_cast<long long>(ns / 1'000'000'000);
+        ts.tv_nsec = static_cast<long long>(ns % 1'000'000'000);
         // One io_uring_enter: submit the batch, wait for a completion or the timeout.
         rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
       } else {
         rc = io_uring_submit_and_wait(&ring_, 1);
       }
       if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) {
-        frame_.fail("io_uring_enter failed: " + errno_text(-rc));
+        frame_.fail("io_uring_enter failed: " + wsb::net::error_text(-rc));
         return;
       }
       reap();
@@ -379,7 +360,7 @@ class Loop {
         // Without a free entry no request can be issued, and callers depend
         // on theirs (a connection would hang): a broken invariant.
         std::fprintf(stderr, "uring: io_uring_submit failed with a full queue: %s\n",
-                     errno_text(-rc).c_str());
+                     wsb::net::error_text(-rc).c_str());
         std::abort();
       }
       if (attempt > 0) std::this_thread::yield();  // EAGAIN: the kernel is short of memory
@@ -396,7 +377,7 @@ class Loop {
   }
 
   void arm_accept() noexcept {
-    if (accept_armed_ || accept_paused_ || frame_.stopping()) return;
+    if (accept_armed_ || timers_.accept_paused() || frame_.stopping()) return;
     // Multishot accept: one request keeps posting a completion per accepted
     // socket. The sockets stay blocking; io_uring never blocks on them.
     io_uring_sqe* sqe = get_sqe();
@@ -442,7 +423,7 @@ class Loop {
       case AcceptAction::pause:
         break;
     }
-    pause_accepting();  // no spare, or an unexpected failure that would recur at once
+    timers_.pause_accepting();  // no spare, or an unexpected failure that would recur at once
     return false;
   }
 
@@ -453,28 +434,16 @@ class Loop {
     ++in_flight_;
   }
 
-  void pause_accepting() noexcept {
-    accept_paused_ = true;
-    resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
-  }
-
   void add_connection(int fd) noexcept {
     accepted_any_ = true;
-    if (!frame_.admit(*shard_, fd)) {  // counted as refused (or banned)
-      ::close(fd);
-      return;
-    }
-    // Replies are small and sent at once; Nagle's algorithm would hold them
-    // back waiting for the client's ACK.
-    wsb::net::set_nodelay(fd);
+    if (!wsb::server::admit_accepted(frame_, *shard_, fd)) return;
     const auto index = static_cast<std::size_t>(fd);
     try {
       if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
       slots_[index].conn.emplace(frame_, *shard_);
     } catch (const std::bad_alloc&) {
       shard_->error(ErrorClass::io);
-      frame_.release(*shard_, fd);
-      ::close(fd);
+      wsb::server::close_admitted(frame_, *shard_, fd);
       return;
     }
     arm_recv(fd, slots_[index]);
@@ -533,7 +502,7 @@ class Loop {
           "IORING_RECV_MULTISHOT (Linux 6.0); use server-epoll");
       conn.on_error(ErrorClass::io);
     } else {
-      conn.on_error(wsb::server::classify_io_error(-res));
+      conn.on_error(classify_io_error(-res));
     }
     if (res > 0) received_any_ = true;
     service(fd, slot);
@@ -548,7 +517,7 @@ class Loop {
       // A short send leaves the rest of the block in flight for the next one.
       conn.on_sent(static_cast<std::size_t>(res));
     } else if (res != -ECANCELED) {
-      conn.on_error(wsb::server::classify_io_error(-res));
+      conn.on_error(classify_io_error(-res));
     }
     service(fd, slot);
   }
@@ -584,8 +553,7 @@ class Loop {
     // Nothing of this socket is in flight any more, so the descriptor number
     // may be reused by the next accept. close() sends FIN after the sent
     // replies (or a reset if unread input remains).
-    frame_.release(*shard_, fd);  // before close(): see Frame::release
-    ::close(fd);
+    wsb::server::close_admitted(frame_, *shard_, fd);
     slot.conn.reset();
   }
 
@@ -646,11 +614,10 @@ class Loop {
   // Requests whose final completion has not been seen (multishot ones count once).
   long in_flight_ = 0;
   bool accept_armed_ = false;
-  bool accept_paused_ = false;
   bool accepted_any_ = false;
   bool received_any_ = false;
   bool draining_ = false;  // stopping: cancel everything, start nothing
-  Clock::time_point resume_accept_at_{};
+  wsb::server::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -671,31 +638,16 @@ int main(int argc, char** argv) {
     // a second server on the same port fails with EADDRINUSE instead of
     // silently sharing it. The listener stays blocking: io_uring never blocks
     // on it, and a blocking socket behaves the same on every kernel version.
+    // Destroyed after finish(), which stops the thread that signals it.
+    wsb::net::WakeDescriptor wake;
     std::vector<std::unique_ptr<Loop>> loops;
-    const int wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wake_fd < 0) throw wsb::net::NetError(errno, "eventfd failed: " + errno_text(errno));
     for (int i = 0; i < threads; ++i) {
       loops.push_back(std::make_unique<Loop>(
-          frame, frame.open_listener({.nonblocking = false, .reuse_port = threads > 1}), wake_fd));
+          frame, frame.open_listener({.nonblocking = false, .reuse_port = threads > 1}),
+          wake.fd()));
     }
-
-    frame.start([wake_fd] {
-      const std::uint64_t one = 1;
-      // Cannot fail short of a bad descriptor: the counter is far from overflow.
-      [[maybe_unused]] const ssize_t n = ::write(wake_fd, &one, sizeof one);
-    });
-
-    std::vector<std::thread> workers;
-    for (int i = 1; i < threads; ++i) {
-      workers.emplace_back([&loops, i] { loops[static_cast<std::size_t>(i)]->run(); });
-    }
-    loops[0]->run();
-    for (auto& t : workers)
-      t.join();
-    loops.clear();
-    const int code = frame.finish();
-    // Only now: finish() has stopped the thread that calls the wake function.
-    ::close(wake_fd);
-    return code;
+    frame.start([&wake] { wake.signal(); });
+    wsb::server::run_loops(std::move(loops));
+    return frame.finish();
   });
 }

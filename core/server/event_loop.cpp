@@ -1,0 +1,77 @@
+// The timers of the POSIX event loops: server/event_loop.hpp.
+#include "server/event_loop.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <new>
+#include <utility>
+
+#include "platform/net.hpp"
+#include "server/accept_errors.hpp"
+
+namespace wsb::server {
+
+bool admit_accepted(Frame& frame, StatsShard& shard, int fd) noexcept {
+  if (!frame.admit(shard, fd)) {
+    ::close(fd);
+    return false;
+  }
+  net::set_nodelay(fd);
+  return true;
+}
+
+void close_admitted(Frame& frame, StatsShard& shard, int fd) noexcept {
+  frame.release(shard, fd);
+  ::close(fd);
+}
+
+LoopTimers::LoopTimers(const Options& options)
+    : sweep_interval_(idle_sweep_interval(options)), next_sweep_(Clock::now() + sweep_interval_) {}
+
+void LoopTimers::pause_accepting() noexcept {
+  accept_paused_ = true;
+  resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
+}
+
+std::optional<LoopTimers::Clock::duration> LoopTimers::time_left(
+    Clock::time_point now) const noexcept {
+  auto until = sweep_interval_.count() > 0 ? next_sweep_ : Clock::time_point::max();
+  if (accept_paused_) until = std::min(until, resume_accept_at_);
+  if (until == Clock::time_point::max()) return std::nullopt;
+  return std::max(until - now, Clock::duration::zero());
+}
+
+void ConnectionList::add(int fd, StatsShard& shard) noexcept {
+  try {
+    entries_.push_back({fd, Connection(frame_, shard)});
+  } catch (const std::bad_alloc&) {
+    shard.error(ErrorClass::io);
+    close_admitted(frame_, shard, fd);
+  }
+}
+
+void ConnectionList::close(std::size_t i, StatsShard& shard) noexcept {
+  close_admitted(frame_, shard, entries_[i].fd);
+  if (i + 1 != entries_.size()) entries_[i] = std::move(entries_.back());
+  entries_.pop_back();
+}
+
+void ConnectionList::sweep_idle(std::chrono::steady_clock::time_point now,
+                                StatsShard& shard) noexcept {
+  for (std::size_t i = entries_.size(); i-- > 0;) {
+    if (entries_[i].conn.expire_if_idle(now)) close(i, shard);
+  }
+}
+
+void ConnectionList::close_all(StatsShard& shard) noexcept {
+  while (!entries_.empty())
+    close(entries_.size() - 1, shard);
+}
+
+int timeout_ms(std::optional<LoopTimers::Clock::duration> wait) noexcept {
+  if (!wait) return -1;
+  return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*wait).count());
+}
+
+}  // namespace wsb::server
