@@ -247,6 +247,13 @@ void SpawnedServer::note_memory_held_at_end() noexcept {
   const auto s = sample();
   std::lock_guard lock(mutex_);
   if (held_taken_ || !s) return;
+  // The monitor judges the criteria only at its samples, every 100 ms, so a
+  // live line that reported every connection online just before the hold
+  // ended may not have been acted on yet. This last sample is judged the
+  // same way first: it is then an "online" sample like any other, and only
+  // a server that really never got there is labelled "end".
+  check_held(*s, std::chrono::steady_clock::now());
+  if (held_taken_) return;
   held_taken_ = true;
   result_.memory_held_bytes = s->memory_bytes;
   result_.memory_held_by = "end";

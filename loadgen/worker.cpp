@@ -343,49 +343,22 @@ void Worker::on_connected(ConnId id, Failure failure, int /*code*/) noexcept {
       all_connected_ns_.store(now, std::memory_order_release);
     }
   }
-  switch (options_.mode) {
-    case Mode::closed:
-    case Mode::churn:
-      fill(id, now);
-      break;
-    case Mode::open:
-      send_due(id, now);
-      break;
-    case Mode::hold:
-      break;
-  }
+  if (options_.mode != Mode::hold) send_requests(id, now);
 }
 
 // ---- Sending ------------------------------------------------------------------
 
-void Worker::fill(ConnId id, std::int64_t now) noexcept {
+// Writes the requests connection `id` may send now: as many as its window
+// (--pipeline) and the run allow while the server is not closing it. The
+// workloads differ only in when the next request is due. In closed loop and
+// churn it is due at once (churn: up to K on each connection), so its
+// intended time is now. In open loop request k is due at its place in the
+// schedule; one that is not due yet sets the connection's timer instead.
+void Worker::send_requests(ConnId id, std::int64_t now) noexcept {
   State& s = *state_;
   Conn& c = conns_[id];
   if (c.st != Conn::St::open) return;
-  ByteBuffer& out = engine_->output(id);
-  std::uint64_t n = 0;
-  std::uint64_t bytes = 0;
-  bool out_of_memory = false;
-  try {
-    while (c.driver->outstanding() < static_cast<std::size_t>(s.pipeline) && may_send() &&
-           !c.driver->server_closing() && (options_.churn == 0 || c.sent_here < options_.churn)) {
-      c.stamps.push({now, now});  // first: a request is never written without its stamp
-      bytes += c.driver->write_request(out);
-      ++c.sent_here;
-      ++n;
-      ++s.outstanding;
-      if (s.measuring) ++s.measured_sent;
-    }
-  } catch (...) {
-    out_of_memory = true;
-  }
-  finish_sending(id, n, bytes, out_of_memory);
-}
-
-void Worker::send_due(ConnId id, std::int64_t now) noexcept {
-  State& s = *state_;
-  Conn& c = conns_[id];
-  if (c.st != Conn::St::open) return;
+  const bool open_loop = options_.mode == Mode::open;
   const std::uint64_t g = setup_.first_connection + id;
   ByteBuffer& out = engine_->output(id);
   std::uint64_t n = 0;
@@ -394,14 +367,25 @@ void Worker::send_due(ConnId id, std::int64_t now) noexcept {
   try {
     while (c.driver->outstanding() < static_cast<std::size_t>(s.pipeline) && may_send() &&
            !c.driver->server_closing()) {
-      const std::int64_t intended = s.schedule->intended_ns(g, c.next_k);
-      if (intended > now) {
-        set_timer(id, intended, TimerKind::schedule);
+      std::int64_t intended = now;
+      if (open_loop) {
+        intended = s.schedule->intended_ns(g, c.next_k);
+        if (intended > now) {
+          set_timer(id, intended, TimerKind::schedule);
+          break;
+        }
+      } else if (options_.churn != 0 && c.sent_here >= options_.churn) {
         break;
       }
       c.stamps.push({intended, now});  // first: a request is never written without its stamp
       bytes += c.driver->write_request(out);
-      ++c.next_k;
+      // Only once the request is written: one whose writing failed was never
+      // sent, and the open-loop schedule index outlives the connection.
+      if (open_loop) {
+        ++c.next_k;
+      } else {
+        ++c.sent_here;
+      }
       ++n;
       ++s.outstanding;
       if (s.measuring) ++s.measured_sent;
@@ -508,14 +492,12 @@ void Worker::after_responses(ConnId id, std::int64_t now) noexcept {
     }
     return;
   }
-  if (options_.mode == Mode::open) {
-    send_due(id, now);
-  } else if (options_.think.count() > 0) {
+  if (options_.mode != Mode::open && options_.think.count() > 0) {
     if (c.timer_kind == TimerKind::none) {
       set_timer(id, now + options_.think.count(), TimerKind::think);
     }
   } else {
-    fill(id, now);
+    send_requests(id, now);
   }
 }
 
@@ -633,10 +615,8 @@ void Worker::run_timers(std::int64_t now) noexcept {
         }
         break;
       case TimerKind::think:
-        fill(t.id, now);
-        break;
       case TimerKind::schedule:
-        send_due(t.id, now);
+        send_requests(t.id, now);
         break;
       case TimerKind::none:
         break;

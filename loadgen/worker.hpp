@@ -114,9 +114,8 @@ class Worker final : private EngineHandler {
   void start_connects(std::int64_t now) noexcept;
   void connection_failed(ConnId id, ErrorKind kind, bool abort) noexcept;
   void connection_lost(ConnId id) noexcept;
-  void fill(ConnId id, std::int64_t now) noexcept;      // closed loop and churn
-  void send_due(ConnId id, std::int64_t now) noexcept;  // open loop
-  // Counts what fill()/send_due() wrote and flushes it (or drops the
+  void send_requests(ConnId id, std::int64_t now) noexcept;
+  // Counts what send_requests() wrote and flushes it (or drops the
   // connection when writing ran out of memory).
   void finish_sending(ConnId id, std::uint64_t n, std::uint64_t bytes, bool out_of_memory) noexcept;
   // Moves the send time of this turn's requests to now, just before the

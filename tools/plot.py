@@ -47,6 +47,7 @@ try:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    from matplotlib.patches import Patch
 except ImportError:  # pragma: no cover - depends on the machine
     sys.stderr.write("plot.py: matplotlib is missing; install Debian's python3-matplotlib "
                      "and run this with /usr/bin/python3\n")
@@ -877,35 +878,53 @@ def plot_resources(rows, out, figures, many_runs):
         if held:
             width = 0.8 / max(1, len(held_counts))
             cmap = plt.get_cmap("viridis")
+            hows_seen, count_handles = set(), []
             for j, c in enumerate(held_counts):
-                xs, ys, threads = [], [], []
+                xs, ys, notes, hatches = [], [], [], []
                 for i, (label, _m) in enumerate(models):
                     r = next((r for r in held if r.connections == c
                               and series_name(r, many_runs) == label), None)
-                    per_conn = held_bytes_per_connection(r) if r is not None else None
+                    per_conn, how = held_memory(r) if r is not None else (None, None)
                     if per_conn is not None:
                         xs.append(i + (j - (len(held_counts) - 1) / 2) * width)
                         ys.append(max(per_conn, 0) / 1e3)
-                        threads.append(int(r.get("server_threads", 0) or 0))
-                bars = ax_held.bar(xs, ys, width=width * 0.95, label=f"{c} held connections",
-                                   color=cmap(j / max(1, len(held_counts) - 1) * 0.8))
+                        threads = int(r.get("server_threads", 0) or 0)
+                        notes.append(f"{fmt_bytes(max(per_conn, 0))}\n{threads} thr.\n{how}")
+                        hatches.append(HELD_HOW.get(how, ("", ""))[0])
+                        hows_seen.add(how)
+                color = cmap(j / max(1, len(held_counts) - 1) * 0.8)
+                bars = ax_held.bar(xs, ys, width=width * 0.95, color=color, edgecolor="white")
+                # A handle of its own: the bars' would show the first bar's hatch.
+                count_handles.append(Patch(facecolor=color, label=f"{c} held connections"))
                 # Small values would be invisible bars: every bar carries its
-                # number, and the server's thread count (a thread per client,
-                # or per group of 64 handles, shows here).
-                for bar, y, t in zip(bars, ys, threads):
-                    ax_held.text(bar.get_x() + bar.get_width() / 2, bar.get_height(),
-                                 f"{fmt_bytes(y * 1e3)}\n{t} thr.", ha="center", va="bottom",
-                                 fontsize=7, rotation=90 if len(held_counts) > 1 else 0)
+                # number, the server's thread count (a thread per client, or
+                # per group of 64 handles, shows here) and how its memory was
+                # sampled, since an "end" sample is not comparable with the
+                # others.
+                for bar, note, hatch in zip(bars, notes, hatches):
+                    bar.set_hatch(hatch)
+                    ax_held.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), note,
+                                 ha="center", va="bottom", fontsize=7,
+                                 rotation=90 if len(held_counts) > 1 else 0)
             ax_held.set_xticks(range(len(models)))
             ax_held.set_xticklabels([m[0] for m in models], rotation=30, ha="right", fontsize=9)
             ax_held.set_ylabel("server memory per idle connection (kB, 10^3 bytes)")
             top = ax_held.get_ylim()[1]
-            ax_held.set_ylim(0, top * 1.3)  # room for the numbers and the legend
+            ax_held.set_ylim(0, top * 1.9)  # room for the numbers and the legend
             ax_held.set_title("Memory per held idle connection\n"
-                              "(peak resident − resident before the first connection) / "
+                              "(resident when held − resident before the first connection) / "
                               "connections", fontsize=11)
             ax_held.grid(True, axis="y", alpha=0.3)
-            ax_held.legend(fontsize=9)
+            # The sampling legend lists only the ways that occur, so that a
+            # run sampled "online" throughout is not cluttered with the rest.
+            how_handles = [Patch(facecolor="white", edgecolor="0.3", hatch=HELD_HOW[h][0],
+                                 label=HELD_HOW[h][1])
+                           for h in HELD_HOW if h in hows_seen]
+            legend = ax_held.legend(handles=count_handles, fontsize=9, loc="upper right")
+            if how_handles:
+                ax_held.add_artist(legend)
+                ax_held.legend(handles=how_handles, fontsize=7, loc="upper left",
+                               title="memory sampled", title_fontsize=7)
         else:
             ax_held.axis("off")
             ax_held.text(0.5, 0.5, "no --hold cells in this run", ha="center", va="center")
@@ -928,12 +947,16 @@ def plot_resources(rows, out, figures, many_runs):
              "Server CPU time per request, threads and peak resident memory against connections "
              f"({what or 'no closed-loop sweep'}), measured by loadgen --spawn (wait4 and /proc "
              "sampling every 100 ms); and the resident memory each idle connection adds "
-             "(--hold: the server's peak resident memory minus its resident memory before "
-             "the first connection, divided by the connections; pages reserved but never "
-             "touched, such as most of a thread's stack, are not resident and not counted). "
-             "The peak is used rather than loadgen's server_bytes_per_connection, which is "
-             "sampled when the client sees every connect complete, before a slow server has "
-             "accepted them all. "
+             "(--hold: loadgen's server_bytes_per_connection, the server's resident memory "
+             "once it holds every connection minus its resident memory before the first "
+             "connection, divided by the connections; pages reserved but never touched, such "
+             "as most of a thread's stack, are not resident and not counted). Each bar says "
+             "how that memory was sampled (server_rss_held_by): online, when the server's live "
+             "line counted every connection; stable, when a quiet server's memory had not "
+             "grown for 1 s; end, at the end of the hold, before the server held them all "
+             "(hatched: likely an undercount, give such a server a longer --duration). CSV "
+             "files from before that column fall back to the peak resident memory (peak, "
+             "cross-hatched). "
              + (WINE_NOTE + " Under Wine much of the socket work is done by wineserver, a "
                 "process of its own: tools/matrix.py samples its CPU time during each cell "
                 "(cells.csv, wineserver_cpu_s), and the CPU per request includes it."
@@ -941,13 +964,37 @@ def plot_resources(rows, out, figures, many_runs):
              "Resources")
 
 
-def held_bytes_per_connection(r):
-    """Resident memory a held connection costs the server, from the peak."""
-    peak, before = r.get("server_peak_rss_bytes"), r.get("server_rss_before_bytes")
+def held_memory(r):
+    """Resident memory a held connection costs the server, and how it was sampled.
+
+    Returns (bytes per connection, how) or (None, None). loadgen samples the
+    server once it holds every connection and writes the result as
+    server_bytes_per_connection, with server_rss_held_by saying when: "online"
+    (the server's live line counted them all), "stable" (a quiet server's
+    memory stopped growing) or "end" (neither before the hold ended: likely an
+    undercount). CSV files written before that column existed sampled as soon
+    as loadgen's connects completed, before a slow server had accepted them
+    all, so for them the peak is the better estimate ("peak").
+    """
     n = r.get("established") or r.connections
+    how = r.raw.get("server_rss_held_by") or ""
+    per_conn = r.get("server_bytes_per_connection")
+    if how and per_conn is not None:
+        return per_conn, how
+    peak, before = r.get("server_peak_rss_bytes"), r.get("server_rss_before_bytes")
     if peak is None or before is None or not n:
-        return None
-    return (peak - before) / n
+        return None, None
+    return (peak - before) / n, "peak"
+
+
+# How each way of sampling is drawn and explained; "end" and "peak" bars are
+# hatched, because neither is the memory of a server known to hold them all.
+HELD_HOW = {
+    "online": ("", "online: the server's live line counted them all"),
+    "stable": ("", "stable: a quiet server's memory flat for 1 s"),
+    "end": ("//", "end: the hold ended first (likely undercount)"),
+    "peak": ("xx", "peak: older CSV, the server's peak memory"),
+}
 
 
 # ---- Bench-core ----------------------------------------------------------------
@@ -1058,7 +1105,7 @@ def summary_table(rows, many_runs):
                  wineserver_share(r),
                  int(r.get("server_threads", 0) or 0),
                  fmt_bytes(r.get("server_peak_rss_bytes")),
-                 fmt_bytes(held_bytes_per_connection(r)) if r.mode == "hold" else "",
+                 held_cell(r) if r.mode == "hold" else "",
                  r.exit_code]
         cls = " class='bad'" if r.exit_code != 0 else (" class='wine'" if r.platform == "wine"
                                                        else "")
@@ -1066,6 +1113,11 @@ def summary_table(rows, many_runs):
                    + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
+
+
+def held_cell(r):
+    per_conn, how = held_memory(r)
+    return "" if per_conn is None else f"{fmt_bytes(per_conn)} ({how})"
 
 
 def machine_table(run):
