@@ -19,7 +19,8 @@
 #     --tcp`), interleaved rounds, medians. Target loadgen/sockperf <= 1.10.
 #     Both sides exclude a 400 ms warmup. The servers differ (server-epoll vs
 #     sockperf's own), so the ratio bounds loadgen's overhead plus that
-#     difference.
+#     difference. loadgen runs with its default engine (epoll for one
+#     connection in closed loop) and again with --engine uring.
 #  3. 10,000 held connections (--hold, 8 s): loadgen's resident memory with
 #     every connection open (target <= 100 MB), and each native server model's
 #     memory per connection ((RSS held - RSS before) / connections), "held"
@@ -202,28 +203,40 @@ if has rtt; then
   sleep 1
   echo
   echo "== 2. One connection, 64-byte messages, closed loop: p50 round trip, ${duration}s runs, $rounds rounds"
-  declare -a sp=() lg=()
+  declare -a sp=() lg=() lu=()
+  # loadgen runs twice per round: with its default engine (for one
+  # connection in closed loop that is epoll, waiting in a blocking recv) and
+  # with --engine uring, the default for everything else, for the record.
+  lg_rtt() {  # TOOL [loadgen options...]: prints the p50, appends the CSV row
+    local tool=$1; shift
+    rm -f "$tmp/lg.csv"
+    timeout $bound "$loadgen" --spawn "$build/bin/server-epoll" --protocol echo --size 64 -c 1 \
+      --warmup 400ms -d "${duration}s" -q --csv "$tmp/lg.csv" "$@" > "$tmp/lg.out" 2>&1 ||
+      { echo "loadgen failed:" >&2; cat "$tmp/lg.out" >&2; return 1; }
+    local p50l; p50l=$(csv_field "$tmp/lg.csv" latency_p50_us)
+    row "rtt,echo 64B c=1,$r,$tool,$(csv_field "$tmp/lg.csv" responses),$(csv_field "$tmp/lg.csv" requests_per_s),,,,$p50l,,,$(csv_field "$tmp/lg.csv" errors)"
+    echo "$p50l"
+  }
   for r in $(seq "$rounds"); do
     timeout $bound sockperf ping-pong --tcp --full-rtt -m 64 -i 127.0.0.1 -p "$sport" -t "$duration" \
       > "$tmp/sockperf.out" 2>&1
     p50=$(awk '/percentile 50.000 =/ {print $NF}' "$tmp/sockperf.out")
     row "rtt,echo 64B c=1,$r,sockperf,,,,,,$p50,,,"
     sp+=("$p50")
-    rm -f "$tmp/lg.csv"
-    timeout $bound "$loadgen" --spawn "$build/bin/server-epoll" --protocol echo --size 64 -c 1 \
-      --warmup 400ms -d "${duration}s" -q --csv "$tmp/lg.csv" > "$tmp/lg.out" 2>&1 ||
-      { echo "loadgen failed:"; cat "$tmp/lg.out"; exit 1; }
-    p50l=$(csv_field "$tmp/lg.csv" latency_p50_us)
-    row "rtt,echo 64B c=1,$r,loadgen,$(csv_field "$tmp/lg.csv" responses),$(csv_field "$tmp/lg.csv" requests_per_s),,,,$p50l,,,$(csv_field "$tmp/lg.csv" errors)"
+    p50l=$(lg_rtt loadgen) || exit 1
     lg+=("$p50l")
-    printf "  round %d: sockperf p50 %.3f us | loadgen (server-epoll) p50 %.3f us | load %s\n" \
-      "$r" "$p50" "$p50l" "$(cut -d' ' -f1 /proc/loadavg)"
+    p50u=$(lg_rtt loadgen-uring --engine uring) || exit 1
+    lu+=("$p50u")
+    printf "  round %d: sockperf p50 %.3f us | loadgen (default engine: epoll) %.3f us | loadgen --engine uring %.3f us | load %s\n" \
+      "$r" "$p50" "$p50l" "$p50u" "$(cut -d' ' -f1 /proc/loadavg)"
   done
-  ms=$(median "${sp[@]}"); ml=$(median "${lg[@]}")
-  rr=$(ratio "$ml" "$ms")
+  ms=$(median "${sp[@]}"); ml=$(median "${lg[@]}"); mu=$(median "${lu[@]}")
+  rr=$(ratio "$ml" "$ms"); ru=$(ratio "$mu" "$ms")
   printf "  median p50: loadgen %.3f us / sockperf %.3f us = %s (target <= 1.10); load now %s\n" \
     "$ml" "$ms" "$rr" "$(cut -d' ' -f1-3 /proc/loadavg)"
+  printf "  median p50 with --engine uring: %.3f us / sockperf = %s\n" "$mu" "$ru"
   echo "rtt,echo 64B c=1,p50_us,$ml,$ms,sockperf,$rr,<=1.10,us" >> "$summary"
+  echo "rtt,echo 64B c=1 --engine uring,p50_us,$mu,$ms,sockperf,$ru,,us" >> "$summary"
   # Round-trip times on a shared machine are often bimodal (both processes
   # on one core or on two), so the best round of each tool is shown too.
   bs=$(printf '%s\n' "${sp[@]}" | sort -g | head -1); bl=$(printf '%s\n' "${lg[@]}" | sort -g | head -1)

@@ -260,7 +260,9 @@ void build(CLI::App& app, Options& o, Texts& t) {
       ->group("Target");
   target->excludes(spawn);
 
-  app.add_option("--engine", o.engine, "I/O engine (see --list-engines; default: the first)")
+  app.add_option("--engine", o.engine,
+                 "I/O engine (see --list-engines; default: the first that runs here, but "
+                 "epoll for a closed-loop run with one connection per worker)")
       ->group("Engine");
   app.add_option("--threads", o.threads,
                  "Worker threads, each with its own engine and connections "
