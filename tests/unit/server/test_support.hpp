@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "../eventually.hpp"
 #include "server/frame.hpp"
 
 namespace wsb::server::test {
@@ -74,15 +75,6 @@ inline std::string upper_frame(std::string_view body) {
   return frame;
 }
 
-// Waits (bounded) until pred() holds.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+using wsb::test::eventually;
 
 }  // namespace wsb::server::test
