@@ -6,13 +6,14 @@
 //
 // and then writes Frame, Connection, StatsShard, ErrorClass, Clock and the
 // classify_*_error() functions without qualification, instead of repeating
-// the same block of using-declarations in every file. It also holds the
-// frame's policy for a failed accept(), which every accept loop applies.
+// the same block of using-declarations in every file. It also holds what an
+// accept loop does after a failed accept() (AcceptFailures).
 #pragma once
 
 #include <chrono>
-#include <cstdint>
+#include <string_view>
 
+#include "server/accept_policy.hpp"
 #include "server/connection.hpp"
 #include "server/frame.hpp"
 #include "server/options.hpp"
@@ -20,6 +21,7 @@
 
 namespace wsb::server::model {
 
+using server::AcceptFailure;
 using server::classify_accept_error;
 using server::classify_io_error;
 using server::Connection;
@@ -29,23 +31,27 @@ using server::StatsShard;
 // The clock of every deadline a model keeps (Connection's, too).
 using Clock = std::chrono::steady_clock;
 
-// What an accept loop does after accept() (or AcceptEx) failed.
-enum class AcceptFailure : std::uint8_t {
-  // The client gave up while queued (a reset): accept the next one.
-  retry,
-  // The process ran out of sockets or memory. The connection stays queued, so
-  // accept() would fail again at once and a loop, or a level-triggered
-  // notification, would spin on it: pause accepting for a while.
-  pause,
-  // Anything else: the frame has been told (Frame::fail, "accept() failed:
-  // ..."), and the accept loop ends.
-  fatal,
-};
+// The frame's policy for a failed accept() (server/accept_policy.hpp) as an
+// accept loop applies it: retry, pause for pause_for, or end the loop, in
+// which case the frame has been told (Frame::fail, "accept() failed: ...").
+// One per accepting thread, which owns its rate-limited log.
+class AcceptFailures {
+ public:
+  static constexpr std::chrono::milliseconds pause_for = AcceptPolicy::pause_for;
 
-// Counts the failure of accept() with error `code` on `shard` (its class from
-// classify_accept_error()) and says what to do next; `fatal` also calls
-// frame.fail(). Call it only for real failures, not for would-block codes,
-// and not for failures caused by a stop that closed the listener.
-AcceptFailure on_accept_failure(Frame& frame, StatsShard& shard, int code) noexcept;
+  // `call` names the failing call in the messages.
+  explicit AcceptFailures(Frame& frame, std::string_view call = "accept")
+      : frame_(frame), policy_(frame, call) {}
+
+  // Counts the failure of accept() with error `code` on `shard` and says
+  // what to do next; `fatal` also calls frame.fail(). Call it only for real
+  // failures, not for would-block codes, and not for failures caused by a
+  // stop that closed the listener.
+  AcceptFailure handle(int code, StatsShard& shard) noexcept;
+
+ private:
+  Frame& frame_;
+  AcceptPolicy policy_;
+};
 
 }  // namespace wsb::server::model

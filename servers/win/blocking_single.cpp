@@ -50,8 +50,6 @@ constexpr const char* description =
 constexpr std::chrono::seconds default_io_timeout{30};
 // How long a clean close waits for the peer's FIN after sending its own.
 constexpr std::chrono::seconds drain_timeout{1};
-// Pause after the process ran out of sockets, before accept() is tried again.
-constexpr DWORD out_of_descriptors_pause_ms = 100;
 constexpr std::size_t recv_buffer_size = 64 * 1024;
 
 class BlockingSingleServer {
@@ -73,9 +71,11 @@ class BlockingSingleServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (frame_.stopping()) break;
-        const AcceptFailure next = on_accept_failure(frame_, shard, code);
+        const AcceptFailure next = accept_failures_.handle(code, shard);
         if (next == AcceptFailure::fatal) break;
-        if (next == AcceptFailure::pause) ::Sleep(out_of_descriptors_pause_ms);
+        if (next == AcceptFailure::pause) {
+          ::Sleep(static_cast<DWORD>(AcceptFailures::pause_for.count()));
+        }
         continue;
       }
       if (!frame_.admit(shard, s)) {
@@ -209,6 +209,7 @@ class BlockingSingleServer {
   }
 
   Frame& frame_;
+  AcceptFailures accept_failures_{frame_};
   const SOCKET listener_;
   const std::chrono::nanoseconds io_timeout_;
   std::vector<char> buffer_;

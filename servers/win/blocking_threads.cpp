@@ -58,8 +58,6 @@ constexpr int default_max_connections = 1000;
 constexpr std::size_t recv_buffer_size = 16 * 1024;
 // How long a clean close waits for the peer's FIN after sending its own.
 constexpr std::chrono::seconds drain_timeout{1};
-// Pause after the process ran out of sockets, before accept() is tried again.
-constexpr DWORD out_of_descriptors_pause_ms = 100;
 
 class BlockingThreadsServer;
 
@@ -108,9 +106,11 @@ class BlockingThreadsServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (frame_.stopping()) break;
-        const AcceptFailure next = on_accept_failure(frame_, shard, code);
+        const AcceptFailure next = accept_failures_.handle(code, shard);
         if (next == AcceptFailure::fatal) break;
-        if (next == AcceptFailure::pause) ::Sleep(out_of_descriptors_pause_ms);
+        if (next == AcceptFailure::pause) {
+          ::Sleep(static_cast<DWORD>(AcceptFailures::pause_for.count()));
+        }
         continue;
       }
       // The thread cap: admit() refuses once --max-connections clients (and
@@ -342,6 +342,7 @@ class BlockingThreadsServer {
   }
 
   Frame& frame_;
+  AcceptFailures accept_failures_{frame_};  // the acceptor's
   const SOCKET listener_;
   // Auto-reset; set by each client thread as its first act (see start_client).
   const HANDLE started_;

@@ -478,14 +478,15 @@ class Acceptor {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return;
-        shard_.error(classify_accept_error(code));
-        if (wsb::net::is_out_of_descriptors(code)) {
+        const AcceptFailure next = accept_failures_.handle(code, shard_);
+        if (next == AcceptFailure::retry) continue;  // the client gave up while queued
+        if (next == AcceptFailure::pause) {
           // The pending connection stays in the backlog and FD_ACCEPT comes
           // straight back: pause instead of spinning (a stop ends the pause).
-          ::WSAWaitForMultipleEvents(1, &stop_event_, FALSE, 100, FALSE);
-          return;
+          ::WSAWaitForMultipleEvents(1, &stop_event_, FALSE,
+                                     static_cast<DWORD>(AcceptFailures::pause_for.count()), FALSE);
         }
-        continue;
+        return;  // after a fatal failure the frame's stop sets the stop event
       }
       if (!frame_.admit(shard_, s)) {
         ::closesocket(s);
@@ -518,6 +519,7 @@ class Acceptor {
   }
 
   Frame& frame_;
+  AcceptFailures accept_failures_{frame_};
   SOCKET listener_;
   WSAEVENT stop_event_;
   StatsShard& shard_;

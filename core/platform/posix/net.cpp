@@ -116,6 +116,10 @@ bool is_out_of_descriptors(int code) noexcept {
   return code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM;
 }
 
+bool is_listener_failure(int) noexcept {
+  return false;
+}
+
 namespace detail {
 
 BindFailure classify_bind_failure(int code) noexcept {

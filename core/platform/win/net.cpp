@@ -173,6 +173,10 @@ bool is_out_of_descriptors(int code) noexcept {
          code == WSA_NOT_ENOUGH_MEMORY;
 }
 
+bool is_listener_failure(int code) noexcept {
+  return !is_reset(code) && !is_out_of_descriptors(code);
+}
+
 namespace detail {
 
 BindFailure classify_bind_failure(int code) noexcept {
