@@ -43,8 +43,7 @@ using namespace wsb::server::model;
 using wsb::net::win::Event;
 using wsb::net::win::failure;
 using wsb::net::win::GroupInbox;
-using wsb::net::win::milliseconds_until;
-using wsb::net::win::serve_signalled;
+using wsb::net::win::wait_and_serve;
 
 // One wait covers 64 handles; slot 0 of every group is its control event.
 constexpr std::size_t kSocketsPerGroup = WSA_MAXIMUM_WAIT_EVENTS - 1;
@@ -119,7 +118,7 @@ class Group {
 
  private:
   void run() noexcept;
-  void service_signalled(DWORD first, DWORD count);
+  void serve_event(DWORD index);
   void take_inbox();
   void adopt(SOCKET s);
   void service(Slot& s, WSAEVENT event);
@@ -149,14 +148,12 @@ class Group {
 void Group::run() noexcept {
   auto next_tick = Clock::now() + kTick;
   for (;;) {
+    // Every signalled event of the pass is served, in index order.
     const DWORD count = static_cast<DWORD>(1 + slots_.size());
-    const DWORD rc = ::WSAWaitForMultipleEvents(count, events_, FALSE,
-                                                milliseconds_until(next_tick, Clock::now()), FALSE);
-    if (rc == WSA_WAIT_FAILED) {
+    if (!wait_and_serve(events_, count, next_tick, [this](DWORD index) { serve_event(index); })) {
       frame_.fail(failure("WSAWaitForMultipleEvents()"));
       break;
     }
-    if (rc != WSA_WAIT_TIMEOUT) service_signalled(rc - WSA_WAIT_EVENT_0, count);
     if (inbox_.stop_requested()) break;
     const auto now = Clock::now();
     if (now >= next_tick) {
@@ -168,17 +165,14 @@ void Group::run() noexcept {
   close_everything();
 }
 
-// Serves every signalled event of the pass in index order (see
-// serve_signalled(): the wait reports only the lowest signalled index).
-void Group::service_signalled(DWORD first, DWORD count) {
-  const bool polled = serve_signalled(events_, count, first, [this](DWORD index) {
-    if (index == 0) {
-      take_inbox();
-    } else {
-      service(*slots_[index - 1], events_[index]);
-    }
-  });
-  if (!polled) frame_.fail(failure("WSAWaitForMultipleEvents()"));
+// Slot 0 is the control event (sockets handed over, or a stop); slot i + 1
+// is the event of slots_[i].
+void Group::serve_event(DWORD index) {
+  if (index == 0) {
+    take_inbox();
+  } else {
+    service(*slots_[index - 1], events_[index]);
+  }
 }
 
 void Group::take_inbox() {
