@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../eventually.hpp"
+#include "platform/net.hpp"
 #include "server/frame.hpp"
 
 namespace wsb::server::test {
@@ -76,5 +77,26 @@ inline std::string upper_frame(std::string_view body) {
 }
 
 using wsb::test::eventually;
+
+// A connected loopback pair of blocking sockets, closed with the object
+// (a test that closes one itself sets it to net::invalid_socket).
+struct LoopbackPair {
+  LoopbackPair() {
+    const net::socket_t listener =
+        net::open_listener(net::parse_endpoint("127.0.0.1", 0).value(), 4);
+    client = net::connect_to(net::local_endpoint(listener).value());
+    server = net::accept_connection(listener);
+    net::close_socket(listener);
+  }
+  ~LoopbackPair() {
+    if (server != net::invalid_socket) net::close_socket(server);
+    if (client != net::invalid_socket) net::close_socket(client);
+  }
+  LoopbackPair(const LoopbackPair&) = delete;
+  LoopbackPair& operator=(const LoopbackPair&) = delete;
+
+  net::socket_t server = net::invalid_socket;
+  net::socket_t client = net::invalid_socket;
+};
 
 }  // namespace wsb::server::test
