@@ -7,12 +7,15 @@
 // and then writes Frame, Connection, StatsShard, ErrorClass, Clock and the
 // classify_*_error() functions without qualification, instead of repeating
 // the same block of using-declarations in every file. It also holds what an
-// accept loop does after a failed accept() (AcceptFailures).
+// accept loop does after a failed accept() (AcceptFailures) and what an
+// accepting thread does with a socket that another thread is to serve
+// (admit_and_hand_over).
 #pragma once
 
 #include <chrono>
 #include <string_view>
 
+#include "platform/net.hpp"
 #include "server/accept_policy.hpp"
 #include "server/connection.hpp"
 #include "server/frame.hpp"
@@ -53,5 +56,33 @@ class AcceptFailures {
   Frame& frame_;
   AcceptPolicy policy_;
 };
+
+// What an accepting thread does with a socket that accept() or AcceptEx gave
+// it, when another thread serves the connection: admission (Frame::admit,
+// i.e. --max-connections and --max-conns-per-ip; a refused socket is closed),
+// TCP_NODELAY so that Nagle's algorithm does not hold back small replies (a
+// socket that refuses it is served all the same), then hand_over(s), which
+// passes the socket to its thread and returns false, or throws, when it
+// cannot (no memory for the queue, no thread for a new group): then the
+// connection is counted as io, released and closed.
+template <class HandOver>
+void admit_and_hand_over(Frame& frame, StatsShard& shard, net::socket_t s,
+                         HandOver&& hand_over) noexcept {
+  if (!frame.admit(shard, s)) {
+    net::close_socket(s);
+    return;
+  }
+  net::set_nodelay(s);
+  bool handed_over = false;
+  try {
+    handed_over = hand_over(s);
+  } catch (...) {
+    handed_over = false;
+  }
+  if (handed_over) return;
+  shard.error(ErrorClass::io);
+  frame.release(shard, s);  // before closing: see Frame::release
+  net::close_socket(s);
+}
 
 }  // namespace wsb::server::model

@@ -482,20 +482,10 @@ class Acceptor {
         }
         return;  // after a fatal failure the frame's stop sets the stop event
       }
-      if (!frame_.admit(shard_, s)) {
-        ::closesocket(s);
-        continue;
-      }
-      // Request/response traffic: do not let Nagle hold back small replies.
-      wsb::net::set_nodelay(s);
-      try {
-        group_with_room().assign(s);
-      } catch (...) {
-        // No memory for the inbox, or no thread for a new group.
-        shard_.error(ErrorClass::io);
-        frame_.release(shard_, s);
-        ::closesocket(s);
-      }
+      admit_and_hand_over(frame_, shard_, s, [this](SOCKET admitted) {
+        group_with_room().assign(admitted);
+        return true;
+      });
     }
   }
 

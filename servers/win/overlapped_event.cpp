@@ -487,21 +487,10 @@ class Acceptor final : EventAcceptor::Handler {
   bool stopping() const noexcept override { return frame_.stopping(); }
 
   void accepted(SOCKET s, const Endpoint& peer) noexcept override {
-    if (!frame_.admit(shard_, s)) {
-      ::closesocket(s);
-      return;
-    }
-    // Request/response traffic: do not let Nagle hold back small replies.
-    // The listener's options are not inherited through AcceptEx.
-    wsb::net::set_nodelay(s);
-    try {
-      group_with_room().assign(Accepted{s, peer});
-    } catch (...) {
-      // No memory for the inbox, or no thread for a new group.
-      shard_.error(ErrorClass::io);
-      frame_.release(shard_, s);
-      ::closesocket(s);
-    }
+    admit_and_hand_over(frame_, shard_, s, [this, &peer](SOCKET admitted) {
+      group_with_room().assign(Accepted{admitted, peer});
+      return true;
+    });
   }
 
   Group& group_with_room() {
