@@ -23,6 +23,10 @@ enum class ListenerStep : std::uint8_t { socket, option, bind, listen };
 enum class BindFailure : std::uint8_t { other, in_use, access_denied, not_local };
 BindFailure classify_bind_failure(int code) noexcept;
 
+// setsockopt() with an int value (every option this library sets takes an int
+// or a BOOL, which is an int). False with last_error() set on failure.
+bool set_int_option(socket_t s, int level, int name, int value) noexcept;
+
 // The complete message of a failed open_listener() step, naming the address
 // and the remedy.
 std::string describe_listener_failure(ListenerStep step, const Endpoint& endpoint, int code,

@@ -90,6 +90,18 @@ bool is_reset(int code) noexcept;
 // WSAEMFILE, WSAENOBUFS; EMFILE, ENFILE, ENOBUFS, ENOMEM on POSIX. An accept
 // loop that sees this must back off, or a level-triggered listener spins.
 bool is_out_of_descriptors(int code) noexcept;
+// accept() failed for a reason that lies with the listener or the socket
+// layer, not with the one connection it tried to take, and that is neither a
+// reset nor a shortage (above): every later call would fail the same way, so
+// the accept loop ends. Windows: every other code, since Winsock's accept()
+// reports trouble of the pending connection only as WSAECONNRESET, and its
+// other documented failures (WSAEINVAL, WSAENOTSOCK, WSAEOPNOTSUPP,
+// WSAENETDOWN, WSAEFAULT, WSANOTINITIALISED) concern the listener or Winsock
+// itself. POSIX: none. Linux accept() also passes on network errors of the
+// pending connection (accept(2): EPROTO, ENETDOWN, EHOSTUNREACH, EOPNOTSUPP
+// and more, to be retried), and they share codes with failures of the
+// listener, so no code proves the listener broken.
+bool is_listener_failure(int code) noexcept;
 
 // A set-up failure of the socket layer. code() is the platform error number;
 // what() is a complete sentence naming the address and, where one exists, the

@@ -1,8 +1,9 @@
-// The portable half of net::Endpoint and the numeric address helpers of
-// platform/detail.hpp: the same code for BSD sockets and Winsock, which only
-// differ in the headers that declare sockaddr_in, htons and inet_pton. Those
-// come from native_sockets.hpp in the platform folder CMake compiles
-// (posix/ or win/), which is on this target's private include path.
+// The portable half of net::Endpoint, the numeric address helpers of
+// platform/detail.hpp and the socket name and option calls: the same code for
+// BSD sockets and Winsock, which only differ in the headers that declare
+// sockaddr_in, htons, inet_pton and TCP_NODELAY. Those come from
+// native_sockets.hpp in the platform folder CMake compiles (posix/ or win/),
+// which is on this target's private include path.
 #include <cstring>
 #include <string>
 
@@ -52,7 +53,40 @@ std::optional<Endpoint> Endpoint::from(const sockaddr* address, int length) noex
   return std::nullopt;
 }
 
+namespace {
+
+// getsockname() or getpeername(). A template, because the two declarations
+// differ: Winsock's take a SOCKET and an int* and are __stdcall on 32-bit
+// Windows; the BSD ones take an int and a socklen_t* (ws2tcpip.h declares
+// socklen_t as int, so the one spelling of the length fits both).
+template <class Query>
+std::optional<Endpoint> query_name(socket_t s, Query query) noexcept {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (query(s, reinterpret_cast<sockaddr*>(&address), &length) != 0) return std::nullopt;
+  return Endpoint::from(reinterpret_cast<const sockaddr*>(&address), static_cast<int>(length));
+}
+
+}  // namespace
+
+std::optional<Endpoint> local_endpoint(socket_t s) noexcept {
+  return query_name(s, ::getsockname);
+}
+std::optional<Endpoint> peer_endpoint(socket_t s) noexcept {
+  return query_name(s, ::getpeername);
+}
+
+bool set_nodelay(socket_t s, bool on) noexcept {
+  return detail::set_int_option(s, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
+}
+
 namespace detail {
+
+bool set_int_option(socket_t s, int level, int name, int value) noexcept {
+  // Winsock takes the value as const char*, POSIX as const void*, which a
+  // const char* converts to.
+  return ::setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value) == 0;
+}
 
 std::optional<Endpoint> numeric_endpoint(std::string_view literal, std::uint16_t port) {
   const std::string text(literal);  // inet_pton needs a terminated string

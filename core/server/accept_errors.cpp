@@ -1,58 +1,42 @@
-// The accept failure policy of the POSIX models: server/accept_errors.hpp.
+// The accept failure handling of the POSIX models: server/accept_errors.hpp.
 #include "server/accept_errors.hpp"
 
-#include <cstdio>
 #include <string>
 
 #include "platform/net.hpp"
-#include "server/options.hpp"
 
 namespace wsb::server {
 
-void RateLimitedLog::operator()(const Frame& frame, const std::string& message) {
-  const auto now = std::chrono::steady_clock::now();
-  if (now < next_) {
-    ++suppressed_;
-    return;
-  }
-  std::fprintf(stderr, "%.*s: %s", static_cast<int>(frame.model_name().size()),
-               frame.model_name().data(), message.c_str());
-  if (suppressed_ != 0) {
-    std::fprintf(stderr, " (%llu similar messages suppressed)",
-                 static_cast<unsigned long long>(suppressed_));
-  }
-  std::fputc('\n', stderr);
-  suppressed_ = 0;
-  next_ = now + std::chrono::seconds(1);
-}
-
-int accept_pass_limit(const Options& options) noexcept {
-  constexpr int minimum = 64;
-  return options.backlog > minimum ? options.backlog : minimum;
-}
-
-AcceptErrors::AcceptErrors(const Frame& frame, std::string_view call)
-    : frame_(frame), call_(call) {}
+AcceptErrors::AcceptErrors(const Frame& frame, std::string_view call) : policy_(frame, call) {}
 
 AcceptAction AcceptErrors::handle(int code, int listener, StatsShard& shard) noexcept {
-  const ErrorClass c = classify_accept_error(code);
-  if (c == ErrorClass::out_of_descriptors) {
+  if (net::is_out_of_descriptors(code)) {
     switch (spare_.shed(listener)) {
       case net::SpareDescriptor::Outcome::shed:
-        shard.error(c);  // one client turned away
-        log_(frame_, call_ + ": " + net::error_text(code) +
-                         ": connection closed at once (raise the limit with ulimit -n)");
+        shard.error(classify_accept_error(code));  // one client turned away
+        policy_.log()(policy_.frame(),
+                      std::string(policy_.call()) + ": " + net::error_text(code) +
+                          ": connection closed at once (raise the limit with ulimit -n)");
         return AcceptAction::retry;  // more may be waiting
       case net::SpareDescriptor::Outcome::none_waiting:
         // Nothing was lost: the next client makes the listener ready again.
         return AcceptAction::wait;
       case net::SpareDescriptor::Outcome::no_spare:
-        break;
+        break;  // the policy's pause
     }
   }
-  shard.error(c);
-  if (c == ErrorClass::reset) return AcceptAction::retry;  // the next client may be fine
-  log_(frame_, call_ + ": " + net::error_text(code) + "; accepting pauses for 100 ms");
+  switch (policy_.decide(code, shard)) {
+    case AcceptFailure::retry:
+      return AcceptAction::retry;
+    case AcceptFailure::pause:
+      return AcceptAction::pause;
+    case AcceptFailure::fatal:
+      // No errno is fatal on POSIX (net::is_listener_failure says why).
+      // Should one become so, this loop has no way to end the server (the
+      // frame is const here), so it says so and pauses.
+      policy_.log()(policy_.frame(), policy_.fatal_message(code));
+      break;
+  }
   return AcceptAction::pause;
 }
 

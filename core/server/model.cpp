@@ -1,17 +1,12 @@
-// The frame's policy for a failed accept() (server/model.hpp).
+// An accept loop's handling of a failed accept(): server/model.hpp.
 #include "server/model.hpp"
-
-#include "platform/net.hpp"
 
 namespace wsb::server::model {
 
-AcceptFailure on_accept_failure(Frame& frame, StatsShard& shard, int code) noexcept {
-  const ErrorClass c = classify_accept_error(code);
-  shard.error(c);
-  if (c == ErrorClass::reset) return AcceptFailure::retry;
-  if (c == ErrorClass::out_of_descriptors) return AcceptFailure::pause;
-  frame.fail("accept() failed: " + net::error_text(code));
-  return AcceptFailure::fatal;
+AcceptFailure AcceptFailures::handle(int code, StatsShard& shard) noexcept {
+  const AcceptFailure next = policy_.decide(code, shard);
+  if (next == AcceptFailure::fatal) frame_.fail(policy_.fatal_message(code));
+  return next;
 }
 
 }  // namespace wsb::server::model

@@ -6,13 +6,17 @@
 //
 // and then writes Frame, Connection, StatsShard, ErrorClass, Clock and the
 // classify_*_error() functions without qualification, instead of repeating
-// the same block of using-declarations in every file. It also holds the
-// frame's policy for a failed accept(), which every accept loop applies.
+// the same block of using-declarations in every file. It also holds what an
+// accept loop does after a failed accept() (AcceptFailures) and what an
+// accepting thread does with a socket that another thread is to serve
+// (admit_and_hand_over).
 #pragma once
 
 #include <chrono>
-#include <cstdint>
+#include <string_view>
 
+#include "platform/net.hpp"
+#include "server/accept_policy.hpp"
 #include "server/connection.hpp"
 #include "server/frame.hpp"
 #include "server/options.hpp"
@@ -20,6 +24,7 @@
 
 namespace wsb::server::model {
 
+using server::AcceptFailure;
 using server::classify_accept_error;
 using server::classify_io_error;
 using server::Connection;
@@ -29,23 +34,55 @@ using server::StatsShard;
 // The clock of every deadline a model keeps (Connection's, too).
 using Clock = std::chrono::steady_clock;
 
-// What an accept loop does after accept() (or AcceptEx) failed.
-enum class AcceptFailure : std::uint8_t {
-  // The client gave up while queued (a reset): accept the next one.
-  retry,
-  // The process ran out of sockets or memory. The connection stays queued, so
-  // accept() would fail again at once and a loop, or a level-triggered
-  // notification, would spin on it: pause accepting for a while.
-  pause,
-  // Anything else: the frame has been told (Frame::fail, "accept() failed:
-  // ..."), and the accept loop ends.
-  fatal,
+// The frame's policy for a failed accept() (server/accept_policy.hpp) as an
+// accept loop applies it: retry, pause for pause_for, or end the loop, in
+// which case the frame has been told (Frame::fail, "accept() failed: ...").
+// One per accepting thread, which owns its rate-limited log.
+class AcceptFailures {
+ public:
+  static constexpr std::chrono::milliseconds pause_for = AcceptPolicy::pause_for;
+
+  // `call` names the failing call in the messages.
+  explicit AcceptFailures(Frame& frame, std::string_view call = "accept")
+      : frame_(frame), policy_(frame, call) {}
+
+  // Counts the failure of accept() with error `code` on `shard` and says
+  // what to do next; `fatal` also calls frame.fail(). Call it only for real
+  // failures, not for would-block codes, and not for failures caused by a
+  // stop that closed the listener.
+  AcceptFailure handle(int code, StatsShard& shard) noexcept;
+
+ private:
+  Frame& frame_;
+  AcceptPolicy policy_;
 };
 
-// Counts the failure of accept() with error `code` on `shard` (its class from
-// classify_accept_error()) and says what to do next; `fatal` also calls
-// frame.fail(). Call it only for real failures, not for would-block codes,
-// and not for failures caused by a stop that closed the listener.
-AcceptFailure on_accept_failure(Frame& frame, StatsShard& shard, int code) noexcept;
+// What an accepting thread does with a socket that accept() or AcceptEx gave
+// it, when another thread serves the connection: admission (Frame::admit,
+// i.e. --max-connections and --max-conns-per-ip; a refused socket is closed),
+// TCP_NODELAY so that Nagle's algorithm does not hold back small replies (a
+// socket that refuses it is served all the same), then hand_over(s), which
+// passes the socket to its thread and returns false, or throws, when it
+// cannot (no memory for the queue, no thread for a new group): then the
+// connection is counted as io, released and closed.
+template <class HandOver>
+void admit_and_hand_over(Frame& frame, StatsShard& shard, net::socket_t s,
+                         HandOver&& hand_over) noexcept {
+  if (!frame.admit(shard, s)) {
+    net::close_socket(s);
+    return;
+  }
+  net::set_nodelay(s);
+  bool handed_over = false;
+  try {
+    handed_over = hand_over(s);
+  } catch (...) {
+    handed_over = false;
+  }
+  if (handed_over) return;
+  shard.error(ErrorClass::io);
+  frame.release(shard, s);  // before closing: see Frame::release
+  net::close_socket(s);
+}
 
 }  // namespace wsb::server::model

@@ -1,4 +1,4 @@
-// Receive and send for readiness models: server/socket_io.hpp.
+// Receive and send for a Connection: server/socket_io.hpp.
 #include "server/socket_io.hpp"
 
 #include <cstddef>
@@ -33,6 +33,30 @@ bool send_pending(net::socket_t s, Connection& conn) noexcept {
     conn.on_error(classify_io_error(code));
   }
   return true;
+}
+
+int exchange_blocking(net::socket_t s, Connection& conn, std::span<char> buffer,
+                      EndOfStreamProbe end_of_stream_error, bool& peer_closed) noexcept {
+  while (!conn.finished()) {
+    while (conn.want_write()) {
+      const std::ptrdiff_t n = net::send_some(s, conn.pending());
+      if (n < 0) return net::last_error();
+      conn.on_sent(static_cast<std::size_t>(n));
+    }
+    if (conn.finished() || !conn.want_read()) break;
+    // Blocks until bytes arrive, the peer closes, a socket timeout expires or
+    // the socket is closed under it (a stop).
+    const std::ptrdiff_t n = net::recv_some(s, buffer);
+    if (n < 0) return net::last_error();
+    if (n > 0) {
+      conn.on_received(buffer.first(static_cast<std::size_t>(n)));
+      continue;
+    }
+    if (const int reset = end_of_stream_error(s); reset != 0) return reset;
+    peer_closed = true;
+    conn.on_peer_closed();
+  }
+  return 0;
 }
 
 }  // namespace wsb::server

@@ -91,7 +91,6 @@ constexpr UINT_PTR sweep_timer = 1;         // idle timeouts and lingering close
 constexpr UINT_PTR accept_retry_timer = 2;  // FD_ACCEPT again after running out of sockets
 constexpr std::chrono::milliseconds max_sweep_period{250};
 constexpr std::chrono::milliseconds min_sweep_period{10};
-constexpr UINT out_of_descriptors_pause_ms = 100;
 constexpr std::size_t recv_buffer_size = 64 * 1024;
 // How long a clean close waits for the peer's FIN after sending its own.
 constexpr std::chrono::seconds linger_timeout{1};
@@ -171,6 +170,7 @@ class Pump {
 
   AsyncSelectServer& server_;
   Frame& frame_;
+  AcceptFailures accept_failures_{frame_};  // pump 0 only, like the listener
   const int index_;
   const SOCKET listener_;  // served by pump 0 only
   HWND window_ = nullptr;
@@ -325,11 +325,12 @@ void Pump::on_accept(int error) noexcept {
   if (s == INVALID_SOCKET) {
     const int code = ::WSAGetLastError();
     if (code == WSAEWOULDBLOCK) return;  // another message's accept() took it
-    if (on_accept_failure(frame_, shard, code) == AcceptFailure::pause) {
+    if (accept_failures_.handle(code, shard) == AcceptFailure::pause) {
       // The connection stays queued and Winsock would post FD_ACCEPT again at
       // once, flooding the queue: stop listening for a while.
       ::WSAAsyncSelect(listener_, window_, wm_socket, 0);
-      ::SetTimer(window_, accept_retry_timer, out_of_descriptors_pause_ms, nullptr);
+      ::SetTimer(window_, accept_retry_timer, static_cast<UINT>(AcceptFailures::pause_for.count()),
+                 nullptr);
     }
     return;
   }

@@ -31,11 +31,13 @@
 #include "platform/net.hpp"
 #include "platform/win/winsock.hpp"
 #include "server/model.hpp"
+#include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
 using wsb::net::win::error_after_end_of_stream;
+using wsb::server::exchange_blocking;
 using wsb::net::win::set_io_timeouts;
 
 constexpr const char* description =
@@ -50,8 +52,6 @@ constexpr const char* description =
 constexpr std::chrono::seconds default_io_timeout{30};
 // How long a clean close waits for the peer's FIN after sending its own.
 constexpr std::chrono::seconds drain_timeout{1};
-// Pause after the process ran out of sockets, before accept() is tried again.
-constexpr DWORD out_of_descriptors_pause_ms = 100;
 constexpr std::size_t recv_buffer_size = 64 * 1024;
 
 class BlockingSingleServer {
@@ -73,9 +73,11 @@ class BlockingSingleServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (frame_.stopping()) break;
-        const AcceptFailure next = on_accept_failure(frame_, shard, code);
+        const AcceptFailure next = accept_failures_.handle(code, shard);
         if (next == AcceptFailure::fatal) break;
-        if (next == AcceptFailure::pause) ::Sleep(out_of_descriptors_pause_ms);
+        if (next == AcceptFailure::pause) {
+          ::Sleep(static_cast<DWORD>(AcceptFailures::pause_for.count()));
+        }
         continue;
       }
       if (!frame_.admit(shard, s)) {
@@ -152,42 +154,13 @@ class BlockingSingleServer {
       return;
     }
 
-    bool broken = false;  // a recv()/send() failed
+    // Request after request, each reply sent in full before the next recv();
+    // a recv() or send() blocks until it progresses or SO_RCVTIMEO /
+    // SO_SNDTIMEO expires.
     bool peer_closed = false;
-    while (!broken && !conn->finished()) {
-      // Everything the last request produced is sent before the next recv():
-      // output never piles up, so the connection cannot pass --max-pending
-      // (the blocking model's backpressure is simply not reading meanwhile).
-      // A blocking send() returns once its bytes are in the socket's send
-      // buffer; it can still return less than asked, so loop.
-      while (conn->want_write()) {
-        const std::ptrdiff_t n = wsb::net::send_some(s, conn->pending());
-        if (n < 0) {
-          count_failure(*conn, ::WSAGetLastError());
-          broken = true;
-          break;
-        }
-        conn->on_sent(static_cast<std::size_t>(n));
-      }
-      if (broken || conn->finished() || !conn->want_read()) break;
-
-      // Blocks until bytes arrive, the peer closes, or SO_RCVTIMEO expires.
-      const std::ptrdiff_t n = wsb::net::recv_some(s, buffer_);
-      if (n > 0) {
-        conn->on_received(std::span<const char>(buffer_.data(), static_cast<std::size_t>(n)));
-      } else if (n == 0) {
-        if (const int reset = error_after_end_of_stream(s); reset != 0) {
-          count_failure(*conn, reset);
-          broken = true;
-        } else {
-          peer_closed = true;
-          conn->on_peer_closed();
-        }
-      } else {
-        count_failure(*conn, ::WSAGetLastError());
-        broken = true;
-      }
-    }
+    const int failed = exchange_blocking(s, *conn, buffer_, error_after_end_of_stream, peer_closed);
+    const bool broken = failed != 0;  // a recv()/send() failed
+    if (broken) count_failure(*conn, failed);
 
     // A clean close: FIN, then read until the peer's FIN (or drain_timeout)
     // before closesocket(), so that unread input does not reset the
@@ -209,6 +182,7 @@ class BlockingSingleServer {
   }
 
   Frame& frame_;
+  AcceptFailures accept_failures_{frame_};
   const SOCKET listener_;
   const std::chrono::nanoseconds io_timeout_;
   std::vector<char> buffer_;

@@ -39,11 +39,13 @@
 #include "platform/net.hpp"
 #include "platform/win/winsock.hpp"
 #include "server/model.hpp"
+#include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
 using wsb::net::win::error_after_end_of_stream;
+using wsb::server::exchange_blocking;
 using wsb::net::win::set_io_timeouts;
 
 constexpr const char* description =
@@ -58,8 +60,6 @@ constexpr int default_max_connections = 1000;
 constexpr std::size_t recv_buffer_size = 16 * 1024;
 // How long a clean close waits for the peer's FIN after sending its own.
 constexpr std::chrono::seconds drain_timeout{1};
-// Pause after the process ran out of sockets, before accept() is tried again.
-constexpr DWORD out_of_descriptors_pause_ms = 100;
 
 class BlockingThreadsServer;
 
@@ -108,9 +108,11 @@ class BlockingThreadsServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (frame_.stopping()) break;
-        const AcceptFailure next = on_accept_failure(frame_, shard, code);
+        const AcceptFailure next = accept_failures_.handle(code, shard);
         if (next == AcceptFailure::fatal) break;
-        if (next == AcceptFailure::pause) ::Sleep(out_of_descriptors_pause_ms);
+        if (next == AcceptFailure::pause) {
+          ::Sleep(static_cast<DWORD>(AcceptFailures::pause_for.count()));
+        }
         continue;
       }
       // The thread cap: admit() refuses once --max-connections clients (and
@@ -253,32 +255,13 @@ class BlockingThreadsServer {
       return count_failure(conn, ::WSAGetLastError());
     }
 
-    while (!conn.finished()) {
-      // Everything the last request produced is sent before the next recv():
-      // output never piles up, so the connection cannot pass --max-pending
-      // (the blocking model's backpressure is simply not reading meanwhile).
-      // A blocking send() can return less than asked, so loop.
-      while (conn.want_write()) {
-        const std::ptrdiff_t n = wsb::net::send_some(s, conn.pending());
-        if (n < 0) return count_failure(conn, ::WSAGetLastError());
-        conn.on_sent(static_cast<std::size_t>(n));
-      }
-      if (conn.finished() || !conn.want_read()) break;
-
-      // Blocks until bytes arrive, the peer closes, SO_RCVTIMEO expires or the
-      // wake function closes the socket.
-      const std::ptrdiff_t n = wsb::net::recv_some(s, buffer);
-      if (n > 0) {
-        conn.on_received(buffer.first(static_cast<std::size_t>(n)));
-      } else if (n == 0) {
-        if (const int reset = error_after_end_of_stream(s); reset != 0) {
-          return count_failure(conn, reset);
-        }
-        peer_closed = true;
-        conn.on_peer_closed();
-      } else {
-        return count_failure(conn, ::WSAGetLastError());
-      }
+    // Request after request, each reply sent in full before the next recv();
+    // a recv() or send() blocks until it progresses, SO_RCVTIMEO /
+    // SO_SNDTIMEO expires or the wake function closes the socket.
+    if (const int failed = exchange_blocking(s, conn, buffer, error_after_end_of_stream,
+                                             peer_closed);
+        failed != 0) {
+      return count_failure(conn, failed);
     }
     return !conn.failed();
   }
@@ -342,6 +325,7 @@ class BlockingThreadsServer {
   }
 
   Frame& frame_;
+  AcceptFailures accept_failures_{frame_};  // the acceptor's
   const SOCKET listener_;
   // Auto-reset; set by each client thread as its first act (see start_client).
   const HANDLE started_;

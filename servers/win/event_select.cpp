@@ -43,8 +43,7 @@ using namespace wsb::server::model;
 using wsb::net::win::Event;
 using wsb::net::win::failure;
 using wsb::net::win::GroupInbox;
-using wsb::net::win::milliseconds_until;
-using wsb::net::win::serve_signalled;
+using wsb::net::win::wait_and_serve;
 
 // One wait covers 64 handles; slot 0 of every group is its control event.
 constexpr std::size_t kSocketsPerGroup = WSA_MAXIMUM_WAIT_EVENTS - 1;
@@ -119,7 +118,7 @@ class Group {
 
  private:
   void run() noexcept;
-  void service_signalled(DWORD first, DWORD count);
+  void serve_event(DWORD index);
   void take_inbox();
   void adopt(SOCKET s);
   void service(Slot& s, WSAEVENT event);
@@ -149,14 +148,12 @@ class Group {
 void Group::run() noexcept {
   auto next_tick = Clock::now() + kTick;
   for (;;) {
+    // Every signalled event of the pass is served, in index order.
     const DWORD count = static_cast<DWORD>(1 + slots_.size());
-    const DWORD rc = ::WSAWaitForMultipleEvents(count, events_, FALSE,
-                                                milliseconds_until(next_tick, Clock::now()), FALSE);
-    if (rc == WSA_WAIT_FAILED) {
+    if (!wait_and_serve(events_, count, next_tick, [this](DWORD index) { serve_event(index); })) {
       frame_.fail(failure("WSAWaitForMultipleEvents()"));
       break;
     }
-    if (rc != WSA_WAIT_TIMEOUT) service_signalled(rc - WSA_WAIT_EVENT_0, count);
     if (inbox_.stop_requested()) break;
     const auto now = Clock::now();
     if (now >= next_tick) {
@@ -168,17 +165,14 @@ void Group::run() noexcept {
   close_everything();
 }
 
-// Serves every signalled event of the pass in index order (see
-// serve_signalled(): the wait reports only the lowest signalled index).
-void Group::service_signalled(DWORD first, DWORD count) {
-  const bool polled = serve_signalled(events_, count, first, [this](DWORD index) {
-    if (index == 0) {
-      take_inbox();
-    } else {
-      service(*slots_[index - 1], events_[index]);
-    }
-  });
-  if (!polled) frame_.fail(failure("WSAWaitForMultipleEvents()"));
+// Slot 0 is the control event (sockets handed over, or a stop); slot i + 1
+// is the event of slots_[i].
+void Group::serve_event(DWORD index) {
+  if (index == 0) {
+    take_inbox();
+  } else {
+    service(*slots_[index - 1], events_[index]);
+  }
 }
 
 void Group::take_inbox() {
@@ -478,29 +472,20 @@ class Acceptor {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return;
-        shard_.error(classify_accept_error(code));
-        if (wsb::net::is_out_of_descriptors(code)) {
+        const AcceptFailure next = accept_failures_.handle(code, shard_);
+        if (next == AcceptFailure::retry) continue;  // the client gave up while queued
+        if (next == AcceptFailure::pause) {
           // The pending connection stays in the backlog and FD_ACCEPT comes
           // straight back: pause instead of spinning (a stop ends the pause).
-          ::WSAWaitForMultipleEvents(1, &stop_event_, FALSE, 100, FALSE);
-          return;
+          ::WSAWaitForMultipleEvents(1, &stop_event_, FALSE,
+                                     static_cast<DWORD>(AcceptFailures::pause_for.count()), FALSE);
         }
-        continue;
+        return;  // after a fatal failure the frame's stop sets the stop event
       }
-      if (!frame_.admit(shard_, s)) {
-        ::closesocket(s);
-        continue;
-      }
-      // Request/response traffic: do not let Nagle hold back small replies.
-      wsb::net::set_nodelay(s);
-      try {
-        group_with_room().assign(s);
-      } catch (...) {
-        // No memory for the inbox, or no thread for a new group.
-        shard_.error(ErrorClass::io);
-        frame_.release(shard_, s);
-        ::closesocket(s);
-      }
+      admit_and_hand_over(frame_, shard_, s, [this](SOCKET admitted) {
+        group_with_room().assign(admitted);
+        return true;
+      });
     }
   }
 
@@ -518,6 +503,7 @@ class Acceptor {
   }
 
   Frame& frame_;
+  AcceptFailures accept_failures_{frame_};
   SOCKET listener_;
   WSAEVENT stop_event_;
   StatsShard& shard_;

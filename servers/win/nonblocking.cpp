@@ -58,8 +58,6 @@ constexpr unsigned short_sleep_passes = 1000;
 constexpr DWORD long_sleep_ms = 10;
 // How long a clean close waits for the peer's FIN after sending its own.
 constexpr std::chrono::seconds linger_timeout{1};
-// Pause after the process ran out of sockets, before accept() is tried again.
-constexpr std::chrono::milliseconds out_of_descriptors_pause{100};
 
 struct Client {
   SOCKET socket;
@@ -118,11 +116,11 @@ class NonblockingServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return progress;
-        const AcceptFailure next = on_accept_failure(frame_, shard_, code);
+        const AcceptFailure next = accept_failures_.handle(code, shard_);
         if (next == AcceptFailure::retry) continue;  // the client gave up while queued
         // The pending connection stays queued and accept() would fail again
         // at once: without a pause the loop would spin on it.
-        if (next == AcceptFailure::pause) accept_resume_ = now + out_of_descriptors_pause;
+        if (next == AcceptFailure::pause) accept_resume_ = now + AcceptFailures::pause_for;
         return true;
       }
       progress = true;
@@ -245,6 +243,7 @@ class NonblockingServer {
   }
 
   Frame& frame_;
+  AcceptFailures accept_failures_{frame_};
   const SOCKET listener_;
   const bool spin_;
   StatsShard& shard_;

@@ -53,8 +53,7 @@ using wsb::net::win::Event;
 using wsb::net::win::EventAcceptor;
 using wsb::net::win::failure;
 using wsb::net::win::GroupInbox;
-using wsb::net::win::milliseconds_until;
-using wsb::net::win::serve_signalled;
+using wsb::net::win::wait_and_serve;
 
 // Slot 0 of every wait is the control event; each connection needs two more.
 constexpr std::size_t kPeersPerGroup = (WSA_MAXIMUM_WAIT_EVENTS - 1) / 2;
@@ -151,7 +150,7 @@ class Group {
 
  private:
   void run() noexcept;
-  void service_signalled(DWORD first, DWORD count);
+  void serve_event(DWORD index);
   void take_inbox();
   void complete(Peer& p, Operation& op, bool is_receive);
   void on_received(Peer& p, bool ok, DWORD bytes, int error);
@@ -182,14 +181,12 @@ class Group {
 void Group::run() noexcept {
   auto next_tick = Clock::now() + kTick;
   for (;;) {
+    // Every completion signalled in the pass is harvested, in index order.
     const DWORD count = static_cast<DWORD>(1 + 2 * peers_.size());
-    const DWORD rc = ::WSAWaitForMultipleEvents(count, events_, FALSE,
-                                                milliseconds_until(next_tick, Clock::now()), FALSE);
-    if (rc == WSA_WAIT_FAILED) {
+    if (!wait_and_serve(events_, count, next_tick, [this](DWORD index) { serve_event(index); })) {
       frame_.fail(failure("WSAWaitForMultipleEvents()"));
       break;
     }
-    if (rc != WSA_WAIT_TIMEOUT) service_signalled(rc - WSA_WAIT_EVENT_0, count);
     if (inbox_.stop_requested()) break;
     const auto now = Clock::now();
     if (now >= next_tick) {
@@ -202,19 +199,16 @@ void Group::run() noexcept {
   close_inbox();
 }
 
-// Serves every signalled event of the pass in index order (see
-// serve_signalled(): the wait reports only the lowest signalled index).
-void Group::service_signalled(DWORD first, DWORD count) {
-  const bool polled = serve_signalled(events_, count, first, [this](DWORD index) {
-    if (index == 0) {
-      take_inbox();
-    } else {
-      Peer& p = *peers_[(index - 1) / 2];
-      const bool is_receive = (index - 1) % 2 == 0;
-      complete(p, is_receive ? p.receive : p.send, is_receive);
-    }
-  });
-  if (!polled) frame_.fail(failure("WSAWaitForMultipleEvents()"));
+// Slot 0 is the control event (sockets handed over, or a stop); then each
+// peer has two slots, its receive's event and its send's.
+void Group::serve_event(DWORD index) {
+  if (index == 0) {
+    take_inbox();
+  } else {
+    Peer& p = *peers_[(index - 1) / 2];
+    const bool is_receive = (index - 1) % 2 == 0;
+    complete(p, is_receive ? p.receive : p.send, is_receive);
+  }
 }
 
 void Group::take_inbox() {
@@ -493,21 +487,10 @@ class Acceptor final : EventAcceptor::Handler {
   bool stopping() const noexcept override { return frame_.stopping(); }
 
   void accepted(SOCKET s, const Endpoint& peer) noexcept override {
-    if (!frame_.admit(shard_, s)) {
-      ::closesocket(s);
-      return;
-    }
-    // Request/response traffic: do not let Nagle hold back small replies.
-    // The listener's options are not inherited through AcceptEx.
-    wsb::net::set_nodelay(s);
-    try {
-      group_with_room().assign(Accepted{s, peer});
-    } catch (...) {
-      // No memory for the inbox, or no thread for a new group.
-      shard_.error(ErrorClass::io);
-      frame_.release(shard_, s);
-      ::closesocket(s);
-    }
+    admit_and_hand_over(frame_, shard_, s, [this, &peer](SOCKET admitted) {
+      group_with_room().assign(Accepted{admitted, peer});
+      return true;
+    });
   }
 
   Group& group_with_room() {

@@ -444,22 +444,13 @@ class Acceptor final : EventAcceptor::Handler {
   bool stopping() const noexcept override { return frame_.stopping(); }
 
   void accepted(SOCKET s, const Endpoint& peer) noexcept override {
-    if (!frame_.admit(shard_, s)) {
-      ::closesocket(s);
-      return;
-    }
-    // Options are not inherited through AcceptEx; small replies must not
-    // wait for Nagle.
-    wsb::net::set_nodelay(s);
     // The I/O thread must issue the socket's operations itself (their
     // routines run on the issuing thread), so the socket travels as an APC.
-    IoThread& thread = *threads_[next_thread_];
-    next_thread_ = (next_thread_ + 1) % threads_.size();
-    if (!thread.assign(s, peer)) {
-      shard_.error(ErrorClass::io);
-      frame_.release(shard_, s);
-      ::closesocket(s);
-    }
+    admit_and_hand_over(frame_, shard_, s, [this, &peer](SOCKET admitted) {
+      IoThread& thread = *threads_[next_thread_];
+      next_thread_ = (next_thread_ + 1) % threads_.size();
+      return thread.assign(admitted, peer);
+    });
   }
 
   Frame& frame_;

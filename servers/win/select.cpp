@@ -77,8 +77,6 @@ constexpr std::chrono::milliseconds max_wait{250};
 constexpr int accepts_per_wake = 64;
 // How long a clean close waits for the peer's FIN after sending its own.
 constexpr std::chrono::seconds linger_timeout{1};
-// Pause after the process ran out of sockets, before accept() is tried again.
-constexpr std::chrono::milliseconds out_of_descriptors_pause{100};
 
 [[noreturn]] void throw_socket_error(const char* what) {
   const int code = ::WSAGetLastError();
@@ -442,11 +440,11 @@ class SelectServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return;
-        const AcceptFailure next = on_accept_failure(frame_, shard, code);
+        const AcceptFailure next = accept_failures_.handle(code, shard);
         if (next == AcceptFailure::retry) continue;  // the client gave up while queued
         // The connection stays queued, so the listener stays readable and
         // select() would return at once forever: leave it out for a while.
-        if (next == AcceptFailure::pause) accept_resume_ = Clock::now() + out_of_descriptors_pause;
+        if (next == AcceptFailure::pause) accept_resume_ = Clock::now() + AcceptFailures::pause_for;
         return;
       }
       if (!frame_.admit(shard, s)) {
@@ -505,6 +503,7 @@ class SelectServer {
   }
 
   Frame& frame_;
+  AcceptFailures accept_failures_{frame_};  // acceptor thread only
   const SOCKET listener_;
   WakeSocket wake_;
   std::vector<std::unique_ptr<Group>> groups_;  // acceptor thread only

@@ -116,6 +116,10 @@ bool is_out_of_descriptors(int code) noexcept {
   return code == EMFILE || code == ENFILE || code == ENOBUFS || code == ENOMEM;
 }
 
+bool is_listener_failure(int) noexcept {
+  return false;
+}
+
 namespace detail {
 
 BindFailure classify_bind_failure(int code) noexcept {
@@ -134,31 +138,7 @@ BindFailure classify_bind_failure(int code) noexcept {
 
 }  // namespace detail
 
-namespace {
-
-std::optional<Endpoint> query_name(socket_t s, int (*query)(int, sockaddr*, socklen_t*)) noexcept {
-  sockaddr_storage address{};
-  socklen_t length = sizeof address;
-  if (query(s, reinterpret_cast<sockaddr*>(&address), &length) != 0) return std::nullopt;
-  return Endpoint::from(reinterpret_cast<const sockaddr*>(&address), static_cast<int>(length));
-}
-
-bool set_int_option(socket_t s, int level, int name, int value) noexcept {
-  return setsockopt(s, level, name, &value, sizeof value) == 0;
-}
-
-}  // namespace
-
-std::optional<Endpoint> local_endpoint(socket_t s) noexcept {
-  return query_name(s, ::getsockname);
-}
-std::optional<Endpoint> peer_endpoint(socket_t s) noexcept {
-  return query_name(s, ::getpeername);
-}
-
-bool set_nodelay(socket_t s, bool on) noexcept {
-  return set_int_option(s, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
-}
+using detail::set_int_option;
 
 bool set_nonblocking(socket_t s, bool on) noexcept {
   const int flags = fcntl(s, F_GETFL);

@@ -173,6 +173,10 @@ bool is_out_of_descriptors(int code) noexcept {
          code == WSA_NOT_ENOUGH_MEMORY;
 }
 
+bool is_listener_failure(int code) noexcept {
+  return !is_reset(code) && !is_out_of_descriptors(code);
+}
+
 namespace detail {
 
 BindFailure classify_bind_failure(int code) noexcept {
@@ -194,34 +198,7 @@ BindFailure classify_bind_failure(int code) noexcept {
 
 }  // namespace detail
 
-namespace {
-
-std::optional<Endpoint> query_name(socket_t s,
-                                   int(WSAAPI* query)(SOCKET, sockaddr*, int*)) noexcept {
-  sockaddr_storage address{};
-  int length = sizeof address;
-  if (query(s, reinterpret_cast<sockaddr*>(&address), &length) != 0) return std::nullopt;
-  return Endpoint::from(reinterpret_cast<const sockaddr*>(&address), length);
-}
-
-bool set_int_option(socket_t s, int level, int name, int value) noexcept {
-  // Winsock takes the option value as const char*; an int (or BOOL) is what
-  // every option used here expects.
-  return ::setsockopt(s, level, name, reinterpret_cast<const char*>(&value), sizeof value) == 0;
-}
-
-}  // namespace
-
-std::optional<Endpoint> local_endpoint(socket_t s) noexcept {
-  return query_name(s, ::getsockname);
-}
-std::optional<Endpoint> peer_endpoint(socket_t s) noexcept {
-  return query_name(s, ::getpeername);
-}
-
-bool set_nodelay(socket_t s, bool on) noexcept {
-  return set_int_option(s, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
-}
+using detail::set_int_option;
 
 bool set_nonblocking(socket_t s, bool on) noexcept {
   u_long mode = on ? 1 : 0;

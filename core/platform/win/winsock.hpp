@@ -20,6 +20,7 @@
 #include <chrono>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "platform/net.hpp"
 
@@ -74,6 +75,20 @@ bool serve_signalled(const WSAEVENT* events, DWORD count, DWORD first, Serve&& s
     if (rc == WSA_WAIT_FAILED) return false;
     index = next + (rc - WSA_WAIT_EVENT_0);
   }
+}
+
+// One wait of a thread that serves a group of events: WSAWaitForMultipleEvents
+// on the first `count` of `events` until one is signalled or `deadline`
+// passes, then every signalled one in index order (serve_signalled()).
+// Returns false, with WSAGetLastError() set, when a wait failed.
+template <class Serve>
+bool wait_and_serve(const WSAEVENT* events, DWORD count, Clock::time_point deadline,
+                    Serve&& serve) {
+  const DWORD rc = ::WSAWaitForMultipleEvents(count, events, FALSE,
+                                              milliseconds_until(deadline, Clock::now()), FALSE);
+  if (rc == WSA_WAIT_FAILED) return false;
+  if (rc == WSA_WAIT_TIMEOUT) return true;
+  return serve_signalled(events, count, rc - WSA_WAIT_EVENT_0, std::forward<Serve>(serve));
 }
 
 // recv() returned 0: the peer closed its side, or, under Wine 8, reset the

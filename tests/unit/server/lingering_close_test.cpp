@@ -20,24 +20,7 @@ using Clock = LingeringClose::Clock;
 using test::make_frame;
 
 // A connected pair: `server` (the side LingeringClose manages) and `client`.
-struct Pair {
-  Pair() {
-    const net::socket_t listener =
-        net::open_listener(net::parse_endpoint("127.0.0.1", 0).value(), 4);
-    client = net::connect_to(net::local_endpoint(listener).value());
-    server = net::accept_connection(listener);
-    net::close_socket(listener);
-  }
-  ~Pair() {
-    if (server != net::invalid_socket) net::close_socket(server);
-    if (client != net::invalid_socket) net::close_socket(client);
-  }
-  Pair(const Pair&) = delete;
-  Pair& operator=(const Pair&) = delete;
-
-  net::socket_t server = net::invalid_socket;
-  net::socket_t client = net::invalid_socket;
-};
+using Pair = test::LoopbackPair;
 
 // The client's next recv(): 0 once the server's FIN arrived.
 std::ptrdiff_t client_receive(const Pair& pair) {

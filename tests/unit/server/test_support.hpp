@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "../eventually.hpp"
+#include "platform/net.hpp"
 #include "server/frame.hpp"
 
 namespace wsb::server::test {
@@ -74,15 +76,27 @@ inline std::string upper_frame(std::string_view body) {
   return frame;
 }
 
-// Waits (bounded) until pred() holds.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = std::chrono::seconds(10)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+using wsb::test::eventually;
+
+// A connected loopback pair of blocking sockets, closed with the object
+// (a test that closes one itself sets it to net::invalid_socket).
+struct LoopbackPair {
+  LoopbackPair() {
+    const net::socket_t listener =
+        net::open_listener(net::parse_endpoint("127.0.0.1", 0).value(), 4);
+    client = net::connect_to(net::local_endpoint(listener).value());
+    server = net::accept_connection(listener);
+    net::close_socket(listener);
   }
-  return true;
-}
+  ~LoopbackPair() {
+    if (server != net::invalid_socket) net::close_socket(server);
+    if (client != net::invalid_socket) net::close_socket(client);
+  }
+  LoopbackPair(const LoopbackPair&) = delete;
+  LoopbackPair& operator=(const LoopbackPair&) = delete;
+
+  net::socket_t server = net::invalid_socket;
+  net::socket_t client = net::invalid_socket;
+};
 
 }  // namespace wsb::server::test

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../eventually.hpp"
 #include "platform/console.hpp"
 #include "platform/interrupt.hpp"
 #include "platform/stdin_lines.hpp"
@@ -26,16 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 using namespace wsb::platform;
 
-// Waits (bounded) until pred() holds.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5000ms) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using wsb::test::eventually;
 
 bool blocked_in_this_thread(int signal_number) {
   sigset_t mask;

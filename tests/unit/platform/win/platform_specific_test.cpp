@@ -12,24 +12,16 @@
 #include <thread>
 #include <vector>
 
+#include "../../eventually.hpp"
 #include "platform/console.hpp"
 #include "platform/interrupt.hpp"
 #include "platform/stdin_lines.hpp"
 
 namespace {
 
-using namespace std::chrono_literals;
 using namespace wsb::platform;
 
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds limit = 5000ms) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(2ms);
-  }
-  return true;
-}
+using wsb::test::eventually;
 
 TEST(InterruptWatcher, OnlyOneAtATime) {
   InterruptWatcher first([](int) {});

@@ -119,4 +119,23 @@ TEST(Winsock, ServeSignalledServesEverySignalledEventInOrder) {
   EXPECT_EQ(served, (std::vector<DWORD>{1, 3}));
 }
 
+TEST(Winsock, WaitAndServeServesEverySignalledEventOrTimesOut) {
+  win::Event events[3];
+  const WSAEVENT handles[3] = {events[0].get(), events[1].get(), events[2].get()};
+  std::vector<DWORD> served;
+  const auto serve = [&](DWORD index) {
+    served.push_back(index);
+    ::WSAResetEvent(handles[index]);
+  };
+  // Nothing signalled: the wait ends at the deadline and serves nothing.
+  const auto start = win::Clock::now();
+  EXPECT_TRUE(win::wait_and_serve(handles, 3, start + 50ms, serve));
+  EXPECT_GE(win::Clock::now() - start, 40ms);
+  EXPECT_TRUE(served.empty());
+  ::WSASetEvent(handles[0]);
+  ::WSASetEvent(handles[2]);
+  EXPECT_TRUE(win::wait_and_serve(handles, 3, win::Clock::now() + 5s, serve));
+  EXPECT_EQ(served, (std::vector<DWORD>{0, 2}));
+}
+
 }  // namespace

@@ -1,6 +1,7 @@
-// The accept failure policy shared by the servers/posix models
-// (server/accept_errors.hpp), the idle sweep interval (server/options.hpp)
-// and the busy-port check of SO_REUSEPORT listeners (Frame::open_listener).
+// The accept failure policy with the errno codes (server/accept_policy.hpp),
+// its POSIX handling by the servers/posix models (server/accept_errors.hpp),
+// the idle sweep interval (server/options.hpp) and the busy-port check of
+// SO_REUSEPORT listeners (Frame::open_listener).
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -78,6 +79,35 @@ TEST(AcceptErrors, UnexpectedFailureIsCountedLoggedAndPauses) {
   EXPECT_EQ(err.find('\n'), err.size() - 1) << "one line only: " << err;
   EXPECT_EQ(totals_of(shard).error(ErrorClass::accept_failed), 2u);
   ::close(listener);
+}
+
+// The policy itself (server/accept_policy.hpp) with the errno codes the
+// POSIX models see: a reset is retried; a shortage and any other failure
+// pause, since Linux accept() also reports errors of the pending connection
+// (net::is_listener_failure); nothing is fatal.
+TEST(AcceptPolicy, ErrnoCodesRetryOrPauseAndNeverEndTheLoop) {
+  auto frame = make_frame({"--quiet"});
+  StatsShard& shard = frame->shard();
+  AcceptPolicy policy(*frame, "accept4");
+  ::testing::internal::CaptureStderr();
+  for (const int code : {ECONNABORTED, ECONNRESET, EPIPE}) {
+    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::retry) << code;
+  }
+  for (const int code : {EMFILE, ENFILE, ENOBUFS, ENOMEM}) {
+    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::pause) << code;
+  }
+  for (const int code : {EINVAL, EBADF, EPROTO, ENETDOWN, EPERM, EOPNOTSUPP}) {
+    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::pause) << code;
+  }
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("test: accept4: EMFILE"), std::string::npos) << err;
+  EXPECT_NE(err.find("accepting pauses for 100 ms"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), err.size() - 1) << "one line only: " << err;
+  EXPECT_FALSE(frame->stopping());
+  const StatsTotals totals = totals_of(shard);
+  EXPECT_EQ(totals.error(ErrorClass::reset), 3u);
+  EXPECT_EQ(totals.error(ErrorClass::out_of_descriptors), 4u);
+  EXPECT_EQ(totals.error(ErrorClass::accept_failed), 6u);
 }
 
 TEST(AcceptErrors, OutOfDescriptorsWithNobodyWaitingWaitsAndCountsNothing) {

@@ -1,4 +1,5 @@
-// Frame stop requests that need Win32 calls: a redirected standard input.
+// Frame stop requests that need Win32 calls (a redirected standard input),
+// and the accept failure policy with the Winsock error codes.
 // The stdin reader is process-wide and ends at the first end of input, so the
 // tests run as death tests, which start this binary again.
 #include <winsock2.h>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "../test_support.hpp"
+#include "server/accept_policy.hpp"
 #include "server/frame.hpp"
 #include "server/model.hpp"
 
@@ -49,20 +51,54 @@ TEST(FrameWinDeathTest, EndOfStdinIsNotAStop) {
   EXPECT_EXIT(stop_through_stdin("//quit\r\nq\r\n", false), ::testing::ExitedWithCode(0), "");
 }
 
-// The accept loops' failure policy (server/model.hpp), with the Winsock
-// codes the models see.
-TEST(AcceptFailure, ResetRetriesOutOfSocketsPausesAnythingElseEndsTheLoop) {
-  using model::AcceptFailure;
-  using model::on_accept_failure;
+// The accept failure policy (server/accept_policy.hpp) with the Winsock
+// codes the models see: a reset is retried, a shortage pauses, and anything
+// else means that the listener is broken (net::is_listener_failure).
+TEST(AcceptPolicy, WinsockCodesRetryPauseOrEndTheLoop) {
   auto frame = test::make_frame({"--quiet"});
   StatsShard& shard = frame->shard();
-  EXPECT_EQ(on_accept_failure(*frame, shard, WSAECONNRESET), AcceptFailure::retry);
-  EXPECT_EQ(on_accept_failure(*frame, shard, WSAEMFILE), AcceptFailure::pause);
-  EXPECT_EQ(on_accept_failure(*frame, shard, WSAENOBUFS), AcceptFailure::pause);
-  EXPECT_FALSE(frame->stopping());
+  AcceptPolicy policy(*frame, "accept");
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(on_accept_failure(*frame, shard, WSAEINVAL), AcceptFailure::fatal);
+  for (const int code : {WSAECONNRESET, WSAECONNABORTED, WSAENETRESET}) {
+    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::retry) << code;
+  }
+  for (const int code : {WSAEMFILE, WSAENOBUFS, static_cast<int>(WSA_NOT_ENOUGH_MEMORY)}) {
+    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::pause) << code;
+  }
+  for (const int code : {WSAEINVAL, WSAENOTSOCK, WSAEOPNOTSUPP, WSAENETDOWN, WSAEFAULT}) {
+    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::fatal) << code;
+  }
   const std::string err = ::testing::internal::GetCapturedStderr();
+  // Only the first pause is logged within the second; fatal failures are
+  // the caller's to report.
+  EXPECT_NE(err.find("test: accept: WSAEMFILE"), std::string::npos) << err;
+  EXPECT_NE(err.find("accepting pauses for 100 ms"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), err.size() - 1) << "one line only: " << err;
+  EXPECT_EQ(policy.fatal_message(WSAEINVAL).rfind("accept() failed: WSAEINVAL", 0), 0u);
+  // decide() alone never stops the frame.
+  EXPECT_FALSE(frame->stopping());
+  const StatsTotals totals = frame->totals();
+  EXPECT_EQ(totals.error(ErrorClass::reset), 3u);
+  EXPECT_EQ(totals.error(ErrorClass::out_of_descriptors), 3u);
+  EXPECT_EQ(totals.error(ErrorClass::accept_failed), 5u);
+  test::finish_captured(*frame);
+}
+
+// What the accept loops of servers/win call (server/model.hpp): the policy,
+// plus Frame::fail() for a fatal failure.
+TEST(AcceptFailures, ResetRetriesOutOfSocketsPausesAnythingElseEndsTheLoop) {
+  using model::AcceptFailures;
+  auto frame = test::make_frame({"--quiet"});
+  StatsShard& shard = frame->shard();
+  AcceptFailures failures(*frame);
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(failures.handle(WSAECONNRESET, shard), AcceptFailure::retry);
+  EXPECT_EQ(failures.handle(WSAEMFILE, shard), AcceptFailure::pause);
+  EXPECT_EQ(failures.handle(WSAENOBUFS, shard), AcceptFailure::pause);
+  EXPECT_FALSE(frame->stopping());
+  EXPECT_EQ(failures.handle(WSAEINVAL, shard), AcceptFailure::fatal);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("test: accept: WSAEMFILE"), std::string::npos) << err;
   EXPECT_NE(err.find("accept() failed: WSAEINVAL"), std::string::npos) << err;
   EXPECT_TRUE(frame->stopping());
   const StatsTotals totals = frame->totals();
