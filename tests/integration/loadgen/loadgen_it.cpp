@@ -37,9 +37,14 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
+// This process's folder for the CSV files its loadgen runs write. Named by
+// the process id, which the system reuses: a folder left by an earlier run
+// with the same id would hand this run its old CSV rows (loadgen appends to
+// an existing file and read_row() reads the first row), so it is emptied.
 fs::path temp_dir() {
   static const fs::path dir = [] {
     fs::path d = fs::temp_directory_path() / ("loadgen_it_" + std::to_string(::getpid()));
+    fs::remove_all(d);
     fs::create_directories(d);
     return d;
   }();
@@ -122,6 +127,7 @@ std::map<std::string, std::string> read_row(const fs::path& csv) {
 Result loadgen(std::vector<std::string> args, std::chrono::seconds limit = 60s) {
   static int counter = 0;
   const fs::path csv = temp_dir() / ("run" + std::to_string(++counter) + ".csv");
+  fs::remove(csv);
   std::vector<std::string> argv{env("WSB_LOADGEN")};
   argv.insert(argv.end(), args.begin(), args.end());
   // --csv goes before a "--" that hands the rest to the server.
