@@ -89,10 +89,16 @@ run_tests() { # preset [ctest selection options...]
   t=${t:-0}; f=${f:-0}; s=${s:-0}
   passed=$((passed + t - f - s)); failed=$((failed + f)); skipped=$((skipped + s))
   if [ "$t" = 0 ]; then failures+=("ctest $preset ran no test"); broken=$((broken + 1)); fi
-  [ "$f" = 0 ] || failures+=("$f test(s) failed in $preset")
+  if [ "$f" != 0 ]; then
+    failures+=("$f test(s) failed in $preset")
+    # The tail above names a failed test but not why; an intermittent
+    # failure leaves nothing else behind.
+    python3 tools/junit_failures.py "$junit" | tee -a build/test-failures.txt || true
+  fi
 }
 
 mkdir -p build
+rm -f build/test-failures.txt
 case "$only" in
   ""|linux|windows|sanitizers) ;;
   *) echo "test.sh: --only takes linux, windows or sanitizers, not '$only'" >&2; exit 2 ;;
@@ -126,6 +132,8 @@ if [ "$only" != windows ] && [ "$sanitizers" = 1 ]; then
 fi
 
 say "summary"
+# Why each test failed, again here, where a reader of the log's end sees it.
+if [ -s build/test-failures.txt ]; then cat build/test-failures.txt; fi
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
 if [ "$skipped" -gt 0 ]; then
   echo "verdict: $passed passed, $((failed + broken)) failed, $skipped skipped"
