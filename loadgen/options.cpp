@@ -206,7 +206,7 @@ std::chrono::nanoseconds duration_of(const std::string& text) {
 struct Texts {
   std::string protocol = "upper";
   std::string think = "0s", warmup = "0s", duration = "10s", timeout = "5s", connect_timeout = "5s",
-              interval = "1s", spawn_timeout = "0s";
+              interval = "1s", spawn_timeout = "0s", spin = "50us";
   std::string size = "16";
   std::string expect_body;
   bool list_engines = false;
@@ -263,6 +263,13 @@ void build(CLI::App& app, Options& o, Texts& t) {
   app.add_option("--engine", o.engine,
                  "I/O engine (see --list-engines; default: the first that runs here, but "
                  "epoll for a closed-loop run with one connection per worker)")
+      ->group("Engine");
+  app.add_option("--spin", t.spin,
+                 "With requests outstanding, poll this long without sleeping (yielding the "
+                 "core to any other runnable thread) before sleeping until a reply; 0: sleep "
+                 "at once. A sleeping worker costs the server a wake-up per reply.")
+      ->check(duration_validator(true))
+      ->capture_default_str()
       ->group("Engine");
   app.add_option("--threads", o.threads,
                  "Worker threads, each with its own engine and connections "
@@ -363,6 +370,7 @@ std::optional<std::string> finish(Options& o, const Texts& t,
   o.connect_timeout = duration_of(t.connect_timeout);
   o.interval = duration_of(t.interval);
   o.spawn_timeout = duration_of(t.spawn_timeout);
+  o.spin = duration_of(t.spin);
   if (!t.expect_body.empty()) o.expect_body = t.expect_body;
 
   if (o.spawn.empty()) {

@@ -84,6 +84,9 @@ struct Options {
   std::uint32_t connections = 10;      // --connections
   std::uint32_t pipeline = 1;          // --pipeline: requests in flight per connection
   std::chrono::nanoseconds think{0};   // --think: pause after each response (closed, churn)
+  // --spin: with requests outstanding, a worker polls without sleeping for up
+  // to this long before it sleeps (Worker::wait_for_io explains why).
+  std::chrono::nanoseconds spin{std::chrono::microseconds(50)};
   double rate = 0.0;                   // --rate: requests/s in total (open loop)
   std::uint32_t churn = 0;             // --churn K: requests per connection before it closes
   bool hold = false;                   // --hold

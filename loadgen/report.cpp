@@ -376,6 +376,7 @@ std::vector<Column> columns(const Options* o, const RunResult* r,
   add("rate", [=] { return o->mode == Mode::open ? fixed(o->rate, 3) : std::string(); });
   add("churn", [=] { return num(o->churn); });
   add("think_s", [=] { return seconds_text(o->think); });
+  add("spin_s", [=] { return seconds_text(o->spin); });
   add("connect_rate", [=] { return fixed(o->connect_rate, 3); });
   add("warmup_s", [=] { return seconds_text(o->warmup); });
   add("duration_s", [=] { return seconds_text(o->duration); });

@@ -16,6 +16,12 @@ namespace wsb::loadgen {
 // measured as latency. Windows: nothing.
 void tune_worker_thread() noexcept;
 
+// Gives the processor to another runnable thread of this machine, if there
+// is one, and returns at once otherwise (sched_yield / SwitchToThread). A
+// spinning worker (Options::spin) calls it between polls, so that a server
+// on the same core is not starved by the spin.
+void yield_processor() noexcept;
+
 // For the lifetime of the object, timed waits are as precise as the system
 // allows. Windows: timeBeginPeriod(1) / timeEndPeriod(1). By default Windows
 // ends timed waits (GetQueuedCompletionStatusEx's timeout included) only at

@@ -1,5 +1,6 @@
 // POSIX (Linux) side of sys.hpp.
 #include <dirent.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -14,6 +15,8 @@ void tune_worker_thread() noexcept {
   // 1 ns is the smallest slack; 0 would mean "reset to the process default".
   ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 }
+
+void yield_processor() noexcept { ::sched_yield(); }
 
 FineTimerResolution::FineTimerResolution(bool) noexcept {}
 FineTimerResolution::~FineTimerResolution() = default;

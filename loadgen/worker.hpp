@@ -126,6 +126,9 @@ class Worker final : private EngineHandler {
   void set_timer(ConnId id, std::int64_t when, TimerKind kind) noexcept;
   void run_timers(std::int64_t now) noexcept;
   void scan_timeouts(std::int64_t now) noexcept;
+  // engine_->poll(deadline), after spinning for up to --spin when requests
+  // are outstanding (see the definition).
+  void wait_for_io(Clock::time_point deadline);
   void close_all() noexcept;
 
   // EngineHandler.
@@ -143,6 +146,9 @@ class Worker final : private EngineHandler {
 
   std::mutex engine_mutex_;  // guards engine_ for wake() against its destruction
   std::unique_ptr<Engine> engine_;
+
+  // Engine callbacks so far: how wait_for_io() sees that a poll did something.
+  std::uint64_t events_ = 0;
 
   std::thread thread_;
   std::atomic<std::uint64_t> measure_from_{0};
