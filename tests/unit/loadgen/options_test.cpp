@@ -120,6 +120,7 @@ TEST(CommandLine, Defaults) {
   EXPECT_EQ(p.options.pipeline, 1u);
   EXPECT_EQ(p.options.duration, 10s);
   EXPECT_EQ(p.options.timeout, 5s);
+  EXPECT_EQ(p.options.spin, 50us);
   EXPECT_EQ(p.options.size, (SizeRange{16, 16}));
   EXPECT_EQ(net::to_string(p.options.target), "127.0.0.1:21234");
   EXPECT_GE(p.options.threads, 1);
@@ -167,6 +168,7 @@ TEST(CommandLine, UsageErrorsExitWithTwo) {
       {"--duration", "fast"},
       {"--timeout", "0"},
       {"--interval", "1ms"},
+      {"--spin", "soon"},
       {"--slo", "p99"},
       {"--source", "1.2.3.4-1.2.3.1"},
       {"--engine", "missing"},
@@ -186,6 +188,11 @@ TEST(CommandLine, HelpVersionAndEngineListExitZero) {
   EXPECT_EQ(parse({"--version"}).code, std::optional<int>(0));
   EXPECT_EQ(parse({"--list-engines"}).code, std::optional<int>(0));
   EXPECT_FALSE(parse({"--engine", "other"}).code);
+}
+
+TEST(CommandLine, SpinTakesADurationAndZero) {
+  EXPECT_EQ(parse({"--spin", "0"}).options.spin, 0s);
+  EXPECT_EQ(parse({"--spin", "200us"}).options.spin, 200us);
 }
 
 TEST(CommandLine, DurationZeroWithRequestsIsAllowed) {

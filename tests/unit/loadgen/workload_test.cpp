@@ -37,6 +37,10 @@ struct FakeConfig {
 };
 FakeConfig g_fake;
 std::atomic<std::uint64_t> g_max_requests_per_connection{0};
+// Polls that were to wait (deadline in the future), and those of them that
+// came right after a poll that was not to wait and delivered nothing: the end
+// of a spin that saw no reply (Worker::wait_for_io).
+std::atomic<std::uint64_t> g_waiting_polls{0}, g_failed_spins{0};
 Clock::time_point g_engines_born;
 
 class FakeEngine final : public Engine {
@@ -91,6 +95,12 @@ class FakeEngine final : public Engine {
   }
 
   void poll(Clock::time_point deadline) override {
+    const bool waits = deadline > Clock::now();
+    if (waits) {
+      ++g_waiting_polls;
+      if (last_poll_was_empty_spin_) ++g_failed_spins;
+    }
+    last_poll_was_empty_spin_ = false;
     // Sleep until the deadline, a due event or a wake(), in short steps.
     for (;;) {
       const auto now = Clock::now();
@@ -108,6 +118,7 @@ class FakeEngine final : public Engine {
         ++it;
       }
     }
+    last_poll_was_empty_spin_ = !waits && ready.empty();
     for (const Event& e : ready) {
       Slot& s = slots_[e.id];
       if (s.generation != e.generation) continue;
@@ -149,6 +160,7 @@ class FakeEngine final : public Engine {
   }
 
   EngineHandler& handler_;
+  bool last_poll_was_empty_spin_ = false;
   std::vector<Slot> slots_;
   std::deque<Event> events_;
   std::atomic<bool> woken_{false};
@@ -164,6 +176,8 @@ class Workload : public ::testing::Test {
   void SetUp() override {
     g_fake = FakeConfig{};
     g_max_requests_per_connection = 0;
+    g_waiting_polls = 0;
+    g_failed_spins = 0;
     options_.target = *net::parse_host_port("127.0.0.1:9");
     options_.threads = 2;
     options_.connections = 4;
@@ -419,6 +433,43 @@ TEST_F(Workload, HoldEstablishesAndSendsNothing) {
   EXPECT_EQ(r.totals.requests, 0u);
   EXPECT_EQ(r.totals.connects, 20u);
   EXPECT_EQ(r.totals.errors_total(), 0u);
+}
+
+// --spin: replies that come within the spin are picked up without the worker
+// going to sleep; with --spin 0 it sleeps for each of them.
+TEST_F(Workload, SpinCatchesQuickRepliesWithoutSleeping) {
+  options_.threads = 1;
+  options_.connections = 1;
+  options_.duration = 200ms;
+  g_fake.latency = 20us;
+  options_.spin = 2ms;
+  const RunResult spun = run();
+  const std::uint64_t spun_waits = g_waiting_polls.load();
+  ASSERT_GT(spun.totals.responses, 100u);
+  EXPECT_LT(spun_waits, spun.totals.responses / 10) << "the worker slept although replies came within the spin";
+
+  g_waiting_polls = 0;
+  options_.spin = 0s;
+  const RunResult slept = run();
+  ASSERT_GT(slept.totals.responses, 50u);
+  EXPECT_GE(g_waiting_polls.load(), slept.totals.responses / 2) << "--spin 0 did not sleep for each reply";
+  EXPECT_EQ(g_failed_spins.load(), 0u);
+}
+
+// Replies slower than the spin: after a few empty spins in a row the worker
+// stops spinning for a while instead of burning a spin on every reply.
+TEST_F(Workload, SpinBacksOffWhenRepliesAreSlowerThanIt) {
+  options_.threads = 1;
+  options_.connections = 1;
+  options_.duration = 300ms;
+  g_fake.latency = 3ms;
+  options_.spin = 100us;
+  const RunResult r = run();
+  ASSERT_GT(r.totals.responses, 30u);
+  EXPECT_EQ(r.totals.errors_total(), 0u);
+  // 4 empty spins, then 100 waits without one: at most 8 in 100 replies.
+  EXPECT_GE(g_failed_spins.load(), 1u) << "the worker never spun";
+  EXPECT_LE(g_failed_spins.load(), 8u) << "the worker kept spinning in vain";
 }
 
 TEST_F(Workload, EchoAndHttpDriversWork) {
