@@ -41,6 +41,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "platform/net.hpp"
@@ -92,40 +93,60 @@ struct Slot {
   bool send_in_flight = false;  // a send of conn->begin_send()'s block is outstanding
 };
 
+// An anonymous private mapping, unmapped when destroyed.
+class Mapping {
+ public:
+  Mapping(std::size_t bytes, int extra_flags) : bytes_(bytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags,
+                     -1, 0);
+    if (p == MAP_FAILED) {
+      throw std::runtime_error("mmap of " + std::to_string(bytes) +
+                               " bytes failed: " + wsb::net::error_text(errno));
+    }
+    data_ = static_cast<char*>(p);
+  }
+  ~Mapping() {
+    if (data_ != nullptr) ::munmap(data_, bytes_);
+  }
+  Mapping(Mapping&& other) noexcept
+      : data_(std::exchange(other.data_, nullptr)), bytes_(other.bytes_) {}
+  Mapping(const Mapping&) = delete;
+  Mapping& operator=(const Mapping&) = delete;
+  Mapping& operator=(Mapping&&) = delete;
+
+  char* data() const noexcept { return data_; }
+
+ private:
+  char* data_ = nullptr;
+  std::size_t bytes_;
+};
+
+// The memory of one thread's provided-buffer ring: an array of io_uring_buf
+// entries in page-aligned memory whose tail the application advances, and
+// the buffers themselves. The buffers are populated (MAP_POPULATE): the
+// kernel hands them out in ring order, so a busy connection walks through all
+// of them (16 MiB per thread) before any is reused, and touched lazily they
+// made the server's RSS creep up by 5 MiB and more with its first traffic,
+// which looked like memory growing with a client's unread replies in the
+// fault suite. main() allocates them before the ready line, so that a
+// client sampling the server's memory at that line (loadgen --spawn) counts
+// them in the baseline, not as memory per connection.
+struct BufferMemory {
+  Mapping entries{buffer_count * sizeof(io_uring_buf), 0};
+  Mapping buffers{std::size_t{buffer_count} * buffer_size, MAP_POPULATE};
+};
+
 // liburing 2.3 (Debian 12) predates io_uring_setup_buf_ring(), so the ring of
-// provided buffers is mapped and registered here: an array of io_uring_buf
-// entries in page-aligned memory whose tail the application advances, plus
-// the buffers themselves.
+// provided buffers is registered here with memory of our own.
 class BufferRing {
  public:
-  explicit BufferRing(io_uring& ring) : ring_(ring) {
-    ring_bytes_ = buffer_count * sizeof(io_uring_buf);
-    void* entries =
-        ::mmap(nullptr, ring_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (entries == MAP_FAILED)
-      throw std::runtime_error("mmap failed: " + wsb::net::error_text(errno));
-    entries_ = static_cast<io_uring_buf_ring*>(entries);
-    // MAP_POPULATE: the kernel hands out the buffers in ring order, so a busy
-    // connection walks through all of them (16 MiB per thread) before any is
-    // reused. Populated up front, that memory is resident from the start:
-    // the server's RSS does not creep up with its first megabytes of traffic
-    // (which looked like memory growing with a client's unread replies in
-    // the fault suite), and no request pays for the first touch of a page.
-    void* memory = ::mmap(nullptr, std::size_t{buffer_count} * buffer_size, PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (memory == MAP_FAILED) {
-      const int code = errno;
-      ::munmap(entries_, ring_bytes_);
-      throw std::runtime_error("mmap failed: " + wsb::net::error_text(code));
-    }
-    memory_ = static_cast<char*>(memory);
+  BufferRing(io_uring& ring, BufferMemory memory) : ring_(ring), memory_(std::move(memory)) {
+    entries_ = reinterpret_cast<io_uring_buf_ring*>(memory_.entries.data());
     io_uring_buf_reg reg{};
     reg.ring_addr = reinterpret_cast<std::uintptr_t>(entries_);
     reg.ring_entries = buffer_count;
     reg.bgid = buffer_group;
     if (const int rc = io_uring_register_buf_ring(&ring_, &reg, 0); rc < 0) {
-      ::munmap(memory_, std::size_t{buffer_count} * buffer_size);
-      ::munmap(entries_, ring_bytes_);
       throw std::runtime_error(
           "registering a provided-buffer ring failed (" + wsb::net::error_text(-rc) +
           "): the kernel lacks IORING_REGISTER_PBUF_RING (Linux 5.19); use server-epoll");
@@ -136,23 +157,19 @@ class BufferRing {
     publish();
   }
 
-  ~BufferRing() {
-    io_uring_unregister_buf_ring(&ring_, buffer_group);
-    ::munmap(memory_, std::size_t{buffer_count} * buffer_size);
-    ::munmap(entries_, ring_bytes_);
-  }
+  ~BufferRing() { io_uring_unregister_buf_ring(&ring_, buffer_group); }
 
   BufferRing(const BufferRing&) = delete;
   BufferRing& operator=(const BufferRing&) = delete;
 
   const char* data(std::uint16_t id) const noexcept {
-    return memory_ + std::size_t{id} * buffer_size;
+    return memory_.buffers.data() + std::size_t{id} * buffer_size;
   }
   // Queues a consumed buffer for the kernel again; publish() makes the
   // queued ones visible with a single release store of the tail.
   void give_back(std::uint16_t id) noexcept {
-    io_uring_buf_ring_add(entries_, memory_ + std::size_t{id} * buffer_size, buffer_size, id,
-                          io_uring_buf_ring_mask(buffer_count), unpublished_++);
+    io_uring_buf_ring_add(entries_, memory_.buffers.data() + std::size_t{id} * buffer_size,
+                          buffer_size, id, io_uring_buf_ring_mask(buffer_count), unpublished_++);
   }
   void publish() noexcept {
     if (unpublished_ == 0) return;
@@ -162,9 +179,8 @@ class BufferRing {
 
  private:
   io_uring& ring_;
+  BufferMemory memory_;
   io_uring_buf_ring* entries_ = nullptr;
-  std::size_t ring_bytes_ = 0;
-  char* memory_ = nullptr;
   int unpublished_ = 0;
 };
 
@@ -245,8 +261,8 @@ void probe_kernel() {
 
 class Loop {
  public:
-  Loop(Frame& frame, int listener, int wake_fd)
-      : frame_(frame), listener_(listener), wake_fd_(wake_fd) {}
+  Loop(Frame& frame, BufferMemory memory, int listener, int wake_fd)
+      : frame_(frame), listener_(listener), wake_fd_(wake_fd), memory_(std::move(memory)) {}
   ~Loop() { ::close(listener_); }
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -266,7 +282,8 @@ class Loop {
     // descriptor lookup on every io_uring_enter; older kernels just do the lookup.
     io_uring_register_ring_fd(&ring_);
     try {
-      buffers_ = std::make_unique<BufferRing>(ring_);
+      buffers_ = std::make_unique<BufferRing>(ring_, std::move(*memory_));
+      memory_.reset();
     } catch (const std::exception& e) {
       frame_.fail(e.what());
       io_uring_queue_exit(&ring_);
@@ -613,6 +630,7 @@ class Loop {
   const int listener_;
   const int wake_fd_;
   io_uring ring_{};
+  std::optional<BufferMemory> memory_;  // until run() hands it to buffers_
   std::unique_ptr<BufferRing> buffers_;
   std::vector<Slot> slots_;  // indexed by descriptor number
   AcceptErrors accept_errors_{frame_, "accept"};
@@ -646,11 +664,14 @@ int main(int argc, char** argv) {
     // on it, and a blocking socket behaves the same on every kernel version.
     // Destroyed after finish(), which stops the thread that signals it.
     wsb::net::WakeDescriptor wake;
+    // Receive buffers first: the ready line comes with the first listener
+    // (BufferMemory says why that order matters).
+    std::vector<BufferMemory> memory(static_cast<std::size_t>(threads));
     std::vector<std::unique_ptr<Loop>> loops;
     for (int i = 0; i < threads; ++i) {
       loops.push_back(std::make_unique<Loop>(
-          frame, frame.open_listener({.nonblocking = false, .reuse_port = threads > 1}),
-          wake.fd()));
+          frame, std::move(memory[static_cast<std::size_t>(i)]),
+          frame.open_listener({.nonblocking = false, .reuse_port = threads > 1}), wake.fd()));
     }
     frame.start([&wake] { wake.signal(); });
     wsb::server::run_loops(std::move(loops));
