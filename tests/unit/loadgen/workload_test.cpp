@@ -435,36 +435,42 @@ TEST_F(Workload, HoldEstablishesAndSendsNothing) {
   EXPECT_EQ(r.totals.errors_total(), 0u);
 }
 
-// --spin: replies that come within the spin are picked up without the worker
-// going to sleep; with --spin 0 it sleeps for each of them.
-TEST_F(Workload, SpinCatchesQuickRepliesWithoutSleeping) {
-  options_.threads = 1;
-  options_.connections = 1;
-  options_.duration = 200ms;
-  g_fake.latency = 20us;
-  options_.spin = 2ms;
-  const RunResult spun = run();
-  const std::uint64_t spun_waits = g_waiting_polls.load();
-  ASSERT_GT(spun.totals.responses, 100u);
-  EXPECT_LT(spun_waits, spun.totals.responses / 10) << "the worker slept although replies came within the spin";
+// One worker with one connection whose replies take `latency`, spinning for
+// up to `spin` (the two --spin tests below).
+class Spin : public Workload {
+ protected:
+  RunResult run_one(std::chrono::microseconds latency, std::chrono::nanoseconds spin,
+                    std::chrono::milliseconds duration) {
+    options_.threads = 1;
+    options_.connections = 1;
+    options_.duration = duration;
+    options_.spin = spin;
+    g_fake.latency = latency;
+    g_waiting_polls = 0;
+    g_failed_spins = 0;
+    return run();
+  }
+};
 
-  g_waiting_polls = 0;
-  options_.spin = 0s;
-  const RunResult slept = run();
+// Replies that come within the spin are picked up without the worker going
+// to sleep; with --spin 0 it sleeps for each of them.
+TEST_F(Spin, CatchesQuickRepliesWithoutSleeping) {
+  const RunResult spun = run_one(20us, 2ms, 200ms);
+  ASSERT_GT(spun.totals.responses, 100u);
+  EXPECT_LT(g_waiting_polls.load(), spun.totals.responses / 10)
+      << "the worker slept although replies came within the spin";
+
+  const RunResult slept = run_one(20us, 0s, 200ms);
   ASSERT_GT(slept.totals.responses, 50u);
-  EXPECT_GE(g_waiting_polls.load(), slept.totals.responses / 2) << "--spin 0 did not sleep for each reply";
+  EXPECT_GE(g_waiting_polls.load(), slept.totals.responses / 2)
+      << "--spin 0 did not sleep for each reply";
   EXPECT_EQ(g_failed_spins.load(), 0u);
 }
 
 // Replies slower than the spin: after a few empty spins in a row the worker
 // stops spinning for a while instead of burning a spin on every reply.
-TEST_F(Workload, SpinBacksOffWhenRepliesAreSlowerThanIt) {
-  options_.threads = 1;
-  options_.connections = 1;
-  options_.duration = 300ms;
-  g_fake.latency = 3ms;
-  options_.spin = 100us;
-  const RunResult r = run();
+TEST_F(Spin, BacksOffWhenRepliesAreSlowerThanIt) {
+  const RunResult r = run_one(3000us, 100us, 300ms);
   ASSERT_GT(r.totals.responses, 30u);
   EXPECT_EQ(r.totals.errors_total(), 0u);
   // 4 empty spins, then 100 waits without one: at most 8 in 100 replies.
