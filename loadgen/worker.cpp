@@ -288,26 +288,31 @@ void Worker::loop() {
 // slept 17,000-24,000 times a second where wrk, slower per reply and so
 // rarely idle, slept 25-3,000 times, and nginx then served 2-3 % fewer
 // requests to loadgen (111-112 vs 114.6 K/s, medians of 9 rounds, nginx at
-// 99 % of its core either way). So while
-// requests are outstanding the worker first polls without waiting, for up to
-// --spin (default 50 us, about two loopback round trips here), and sleeps
-// only when nothing came in that time. Between polls it yields the processor:
-// where workers and server threads outnumber the cores, a plain spin took the
-// server's CPU time (server-epoll --threads 2 with --threads 2 -c 4 fell from
-// 104-106 to 67-74 K requests/s); with the yield it ran at 93-121 K.
+// 99 % of its core either way).
+//
+// So while requests are outstanding the worker first polls without waiting,
+// for up to --spin (default 50 us, about two loopback round trips here), and
+// sleeps only when nothing came in that time. Between polls it yields the
+// processor: where workers and server threads outnumber the cores, a plain
+// spin took the server's CPU time (server-epoll --threads 2 with --threads 2
+// -c 4 fell from 104-106 to 67-74 K requests/s); with the yield it ran at
+// 93-121 K.
+//
 // A spin only pays when replies come within it. Against a server that
 // answers in a millisecond (server-iocp under Wine: 9.0-9.1 instead of
 // 9.6-9.8 K requests/s with -c 10) every spin is CPU taken from the server
-// for nothing, so after kSpinMisses spins in a row that ended empty the
-// worker sleeps at once for the next kWaitsWithoutSpin waits, then tries
-// again.
+// for nothing, so after kSpinMisses full-length spins in a row that ended
+// empty the worker sleeps at once for the next kWaitsWithoutSpin waits, then
+// tries again. A spin cut short by the worker's own deadline (an open-loop
+// send, a timer) is not a miss.
 void Worker::wait_for_io(Clock::time_point deadline) {
   State& s = *state_;
   if (options_.spin.count() > 0 && s.outstanding > 0) {
     if (s.waits_without_spin > 0) {
       --s.waits_without_spin;
     } else {
-      const Clock::time_point spin_end = std::min(deadline, Clock::now() + options_.spin);
+      const Clock::time_point full_end = Clock::now() + options_.spin;
+      const Clock::time_point spin_end = std::min(deadline, full_end);
       const std::uint64_t seen = events_;
       do {
         engine_->poll(Clock::time_point{});  // a deadline in the past: does not wait
@@ -317,7 +322,7 @@ void Worker::wait_for_io(Clock::time_point deadline) {
         }
         yield_processor();
       } while (Clock::now() < spin_end);
-      if (++s.spin_misses >= kSpinMisses) {
+      if (spin_end == full_end && ++s.spin_misses >= kSpinMisses) {
         s.spin_misses = 0;
         s.waits_without_spin = kWaitsWithoutSpin;
       }
