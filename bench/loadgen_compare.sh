@@ -12,7 +12,8 @@
 #     Figures: requests/s (ratio loadgen/wrk, target >= 1.0) and CPU per
 #     request of the load generator process itself, user+system from
 #     /usr/bin/time (ratio loadgen/wrk, target <= 1.0). loadgen verifies every
-#     response body; wrk only counts status codes.
+#     response body; wrk only counts status codes. loadgen also runs with
+#     --spin 0 each round, for the record (docs/loadgen.md: --spin).
 #  2. One connection, 64-byte echo, closed loop: loadgen's p50 round trip
 #     against server-epoll (--protocol echo --size 64 -c 1) vs sockperf's p50
 #     (`sockperf ping-pong --tcp --full-rtt -m 64` against `sockperf server
@@ -155,7 +156,7 @@ EOF
   echo "== 1. HTTP against nginx (1 worker) on 127.0.0.1:$port: loadgen vs wrk, $threads thread(s), ${duration}s runs, $rounds rounds"
   IFS=, read -ra conns <<< "$connections"
   for c in "${conns[@]}"; do
-    declare -a wrk_rps=() wrk_cpu=() lg_rps=() lg_cpu=()
+    declare -a wrk_rps=() wrk_cpu=() lg_rps=() lg_cpu=() l0_rps=() l0_cpu=()
     run_wrk() {
       timeout $bound /usr/bin/time -f "%U %S" -o "$tmp/time" \
         wrk -t"$threads" -c"$c" -d"${duration}s" "http://127.0.0.1:$port/" > "$tmp/wrk.out" 2>&1
@@ -167,28 +168,32 @@ EOF
       row "nginx,c=$c,$r,wrk,$reqs,$rps,$u,$s,$cpu,,,,${errs:-0}"
       wrk_rps+=("$rps"); wrk_cpu+=("$cpu")
     }
-    run_loadgen() {
+    run_loadgen() {  # TOOL [loadgen options...]: sets rps and cpu, appends the CSV row
+      local tool=$1; shift
       rm -f "$tmp/lg.csv"
       timeout $bound /usr/bin/time -f "%U %S" -o "$tmp/time" \
         "$loadgen" --threads "$threads" -c "$c" -d "${duration}s" --protocol http \
-        --target "127.0.0.1:$port" -q --csv "$tmp/lg.csv" > "$tmp/lg.out" 2>&1 ||
+        --target "127.0.0.1:$port" -q --csv "$tmp/lg.csv" "$@" > "$tmp/lg.out" 2>&1 ||
         { echo "loadgen failed:"; cat "$tmp/lg.out"; exit 1; }
       read -r u s < <(tail -1 "$tmp/time")
       rps=$(csv_field "$tmp/lg.csv" requests_per_s)
       reqs=$(csv_field "$tmp/lg.csv" responses)
       errs=$(csv_field "$tmp/lg.csv" errors)
       cpu=$($py -c "print(f'{($u+$s)*1e6/$reqs:.3f}')")
-      row "nginx,c=$c,$r,loadgen,$reqs,$rps,$u,$s,$cpu,,,,$errs"
-      lg_rps+=("$rps"); lg_cpu+=("$cpu")
+      row "nginx,c=$c,$r,$tool,$reqs,$rps,$u,$s,$cpu,,,,$errs"
+    }
+    run_both() {  # loadgen as by default, then with --spin 0 (for the record)
+      run_loadgen loadgen; lg_rps+=("$rps"); lg_cpu+=("$cpu")
+      run_loadgen loadgen-spin0 --spin 0; l0_rps+=("$rps"); l0_cpu+=("$cpu")
     }
     for r in $(seq "$rounds"); do
       # nginx is the bottleneck here (its one worker runs at ~99 % of a core
       # under either tool) and its cost per request drifts by several per
       # cent within a minute, so the tools take turns going first: a drift
       # then favours neither.
-      if (( r % 2 )); then run_wrk; run_loadgen; else run_loadgen; run_wrk; fi
-      printf "  c=%-5s round %d: wrk %9.0f req/s %6.2f us CPU/req | loadgen %9.0f req/s %6.2f us CPU/req\n" \
-        "$c" "$r" "${wrk_rps[-1]}" "${wrk_cpu[-1]}" "${lg_rps[-1]}" "${lg_cpu[-1]}"
+      if (( r % 2 )); then run_wrk; run_both; else run_both; run_wrk; fi
+      printf "  c=%-5s round %d: wrk %9.0f req/s %6.2f us CPU/req | loadgen %9.0f req/s %6.2f us CPU/req | --spin 0 %9.0f req/s %6.2f us CPU/req\n" \
+        "$c" "$r" "${wrk_rps[-1]}" "${wrk_cpu[-1]}" "${lg_rps[-1]}" "${lg_cpu[-1]}" "${l0_rps[-1]}" "${l0_cpu[-1]}"
     done
     mw=$(median "${wrk_rps[@]}"); ml=$(median "${lg_rps[@]}")
     cw=$(median "${wrk_cpu[@]}"); cl=$(median "${lg_cpu[@]}")
@@ -197,6 +202,12 @@ EOF
       "$c" "$ml" "$mw" "$rr" "$cl" "$cw" "$rc"
     echo "nginx,c=$c,requests_per_s,$ml,$mw,wrk,$rr,>=1.0,requests/s" >> "$summary"
     echo "nginx,c=$c,cpu_us_per_request,$cl,$cw,wrk,$rc,<=1.0,us" >> "$summary"
+    m0=$(median "${l0_rps[@]}"); c0=$(median "${l0_cpu[@]}")
+    r0=$(ratio "$m0" "$mw"); rc0=$(ratio "$c0" "$cw")
+    printf "  c=%-5s median with --spin 0: requests/s %.0f / wrk = %s; CPU per request %.2f us / wrk = %s\n" \
+      "$c" "$m0" "$r0" "$c0" "$rc0"
+    echo "nginx,c=$c --spin 0,requests_per_s,$m0,$mw,wrk,$r0,,requests/s" >> "$summary"
+    echo "nginx,c=$c --spin 0,cpu_us_per_request,$c0,$cw,wrk,$rc0,,us" >> "$summary"
   done
   kill "${pids[-1]}" 2>/dev/null || true
   wait "${pids[-1]}" 2>/dev/null || true
