@@ -16,7 +16,9 @@ void tune_worker_thread() noexcept {
   ::prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
 }
 
-void yield_processor() noexcept { ::sched_yield(); }
+void yield_processor() noexcept {
+  ::sched_yield();
+}
 
 FineTimerResolution::FineTimerResolution(bool) noexcept {}
 FineTimerResolution::~FineTimerResolution() = default;

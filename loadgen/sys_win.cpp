@@ -13,7 +13,9 @@ void tune_worker_thread() noexcept {
   // slack, and the workload polls again when a wait returns early.
 }
 
-void yield_processor() noexcept { ::SwitchToThread(); }
+void yield_processor() noexcept {
+  ::SwitchToThread();
+}
 
 // timeBeginPeriod lives in winmm (loadgen/CMakeLists.txt links it). 1 ms is
 // the finest period every Windows version grants.

@@ -97,8 +97,8 @@ struct Slot {
 class Mapping {
  public:
   Mapping(std::size_t bytes, int extra_flags) : bytes_(bytes) {
-    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | extra_flags,
-                     -1, 0);
+    void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | extra_flags, -1, 0);
     if (p == MAP_FAILED) {
       throw std::runtime_error("mmap of " + std::to_string(bytes) +
                                " bytes failed: " + wsb::net::error_text(errno));
