@@ -46,8 +46,11 @@ class NoHandler final : public EngineHandler {
 // prefers the epoll engine when it is built in, because with a single
 // connection it waits in a blocking recv() and a round trip costs two system
 // calls and no epoll or io_uring wake-up path; measured against server-epoll
-// with 64-byte echo its p50 was 0.9 us lower than io_uring's (21.66 vs 22.54 us)
-// (docs/loadgen.md, "How it compares"). The report names the engine either way.
+// with 64-byte echo its p50 was 0.7 us lower than io_uring's when both sleep
+// for the reply (--spin 0: 21.76 vs 22.48 us, run 20261122T200413Z) and 5.4 us
+// lower with the default --spin (17.3 vs 22.7 us, 3 rounds), which shortens
+// the epoll engine's round trip but not io_uring's (docs/loadgen.md, "How it
+// compares"). The report names the engine either way.
 const EngineInfo* choose_engine(const Options& options) {
   NoHandler handler;
   EngineConfig probe;

@@ -24,8 +24,10 @@
 // calls (send, recv), as sockperf's client makes, instead of three (send,
 // epoll_wait, recv), and the thread is woken by the socket itself rather
 // than through epoll's callback; on this machine its p50 round trip was
-// 0.9 us below the io_uring engine's (21.66 vs 22.54 us against
-// server-epoll; docs/loadgen.md, "How it compares"). Every
+// 0.7 us below the io_uring engine's when both sleep for the reply (--spin 0:
+// 21.76 vs 22.48 us against server-epoll; docs/loadgen.md, "How it
+// compares"). With the default --spin the worker mostly polls before it gets
+// here (loadgen/worker.cpp, wait_for_io). Every
 // other call on that socket passes MSG_DONTWAIT, so nothing else ever
 // blocks. The blocking wait is used only when the deadline is at least one
 // slice away (recv() then returns by the deadline at the latest) and no
