@@ -21,7 +21,8 @@ class Fields {
   std::uint32_t u32() noexcept {
     if (rest_.size() < 4) return fail();
     std::uint32_t v = 0;
-    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<std::uint8_t>(rest_[i]);
+    for (int i = 3; i >= 0; --i)
+      v = (v << 8) | static_cast<std::uint8_t>(rest_[i]);
     rest_ = rest_.subspan(4);
     return v;
   }
@@ -56,7 +57,8 @@ class FrameWriter {
     u8(static_cast<std::uint8_t>(v >> 8));
   }
   void u32(std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) u8(static_cast<std::uint8_t>((v >> (8 * i)) & 0xFF));
+    for (int i = 0; i < 4; ++i)
+      u8(static_cast<std::uint8_t>((v >> (8 * i)) & 0xFF));
   }
   // Appends the frame to `out`: the header fields, then `payload`.
   void finish(ByteBuffer& out, std::span<const char> payload) {
@@ -106,11 +108,16 @@ std::optional<ServerMessage> read_error(Fields& f) {
 
 std::string_view describe(ErrorCode code) noexcept {
   switch (code) {
-    case ErrorCode::malformed: return "malformed frame";
-    case ErrorCode::not_logged_in: return "not logged in";
-    case ErrorCode::user_in_use: return "user id in use";
-    case ErrorCode::unknown_opcode: return "unknown opcode";
-    case ErrorCode::already_logged_in: return "already logged in";
+    case ErrorCode::malformed:
+      return "malformed frame";
+    case ErrorCode::not_logged_in:
+      return "not logged in";
+    case ErrorCode::user_in_use:
+      return "user id in use";
+    case ErrorCode::unknown_opcode:
+      return "unknown opcode";
+    case ErrorCode::already_logged_in:
+      return "already logged in";
   }
   return "unknown error";
 }
@@ -121,10 +128,17 @@ std::variant<ClientMessage, ErrorCode> read_client(std::span<const char> body) n
   if (f.too_short()) return ErrorCode::malformed;
   ClientMessage m;
   switch (static_cast<Op>(op)) {
-    case Op::login: m = read_login(f); break;
-    case Op::private_message: m = read_private(f); break;
-    case Op::group_message: m = read_group(f); break;
-    default: return ErrorCode::unknown_opcode;
+    case Op::login:
+      m = read_login(f);
+      break;
+    case Op::private_message:
+      m = read_private(f);
+      break;
+    case Op::group_message:
+      m = read_group(f);
+      break;
+    default:
+      return ErrorCode::unknown_opcode;
   }
   if (f.too_short()) return ErrorCode::malformed;
   // LOGIN has no payload: bytes after its fields are a malformed frame too.
@@ -137,7 +151,9 @@ std::optional<ServerMessage> read_server(std::span<const char> body) noexcept {
   const std::uint8_t op = f.u8();
   ServerMessage m;
   switch (static_cast<Op>(op)) {
-    case Op::welcome: m = Welcome{f.u32(), f.u32(), f.u32()}; break;
+    case Op::welcome:
+      m = Welcome{f.u32(), f.u32(), f.u32()};
+      break;
     case Op::from_private: {
       FromPrivate p{f.u32(), f.u32(), {}};
       p.payload = f.rest();
@@ -150,9 +166,13 @@ std::optional<ServerMessage> read_server(std::span<const char> body) noexcept {
       m = g;
       break;
     }
-    case Op::ack: m = Ack{f.u32(), f.u32()}; break;
-    case Op::error: return read_error(f);
-    default: return std::nullopt;
+    case Op::ack:
+      m = Ack{f.u32(), f.u32()};
+      break;
+    case Op::error:
+      return read_error(f);
+    default:
+      return std::nullopt;
   }
   if (f.too_short()) return std::nullopt;
   // Welcome and Ack have no payload: trailing bytes are a malformed frame.
@@ -164,12 +184,18 @@ std::optional<ServerMessage> read_server(std::span<const char> body) noexcept {
 
 std::size_t max_payload(Op op) noexcept {
   switch (op) {
-    case Op::private_message: return max_body - 1 - 8;
-    case Op::group_message: return max_body - 1 - 4;
-    case Op::from_private: return max_body - 1 - 8;
-    case Op::from_group: return max_body - 1 - 12;
-    case Op::error: return max_body - 1 - 1;
-    default: return 0;
+    case Op::private_message:
+      return max_body - 1 - 8;
+    case Op::group_message:
+      return max_body - 1 - 4;
+    case Op::from_private:
+      return max_body - 1 - 8;
+    case Op::from_group:
+      return max_body - 1 - 12;
+    case Op::error:
+      return max_body - 1 - 1;
+    default:
+      return 0;
   }
 }
 

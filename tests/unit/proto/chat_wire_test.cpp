@@ -13,9 +13,13 @@ namespace {
 using namespace wsb::proto::chat;
 using wsb::ByteBuffer;
 
-std::string bytes_of(const ByteBuffer& b) { return std::string(b.data(), b.size()); }
+std::string bytes_of(const ByteBuffer& b) {
+  return std::string(b.data(), b.size());
+}
 
-std::span<const char> span_of(const std::string& s) { return {s.data(), s.size()}; }
+std::span<const char> span_of(const std::string& s) {
+  return {s.data(), s.size()};
+}
 
 // Every frame body `stream` holds, fed in pieces of `piece` bytes.
 std::vector<std::string> bodies(const std::string& stream, std::size_t piece) {
