@@ -1,0 +1,166 @@
+"""report.html: the figures, the runs' machines and every cell in one page."""
+
+import html
+import os
+from collections import defaultdict
+
+from .load import held_memory
+from .style import WINE_NOTE, fmt_bytes, fmt_count, fmt_us, series_name, slug, sort_key
+
+
+def wineserver_share(r):
+    total, own = r.cpu_per_request_us(), r.cpu_per_request_us(with_wineserver=False)
+    if r.platform != "wine" or r.wineserver_cpu_s is None or not total or own is None:
+        return ""
+    return f"{(total - own) / total * 100:.0f}%"
+
+
+def summary_table(rows, many_runs):
+    head = ["model", "platform", "workload", "protocol", "size (B)", "conns", "responses/s",
+            "p50", "p99", "p99.9", "max", "errors", "server CPU/req*", "of it wineserver",
+            "threads",
+            "peak RSS", "per held conn", "exit"]
+    out = ["<table class='data'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) +
+           "</tr></thead><tbody>"]
+    for r in sorted(rows, key=lambda r: (r.platform, r.mode, r.protocol, str(r.size),
+                                         sort_key(r), r.connections)):
+        cpu = r.cpu_per_request_us()
+        cells = [series_name(r, many_runs), r.platform, r.mode, r.protocol,
+                 "" if r.size is None else r.size, r.connections,
+                 fmt_count(r.get("requests_per_s", 0)) if r.mode != "hold" else "",
+                 fmt_us(r.get("latency_p50_us")), fmt_us(r.get("latency_p99_us")),
+                 fmt_us(r.get("latency_p999_us")), fmt_us(r.get("latency_max_us")),
+                 int(r.get("errors", 0) or 0),
+                 f"{cpu:.1f} µs" if cpu is not None else "",
+                 wineserver_share(r),
+                 int(r.get("server_threads", 0) or 0),
+                 fmt_bytes(r.get("server_peak_rss_bytes")),
+                 held_cell(r) if r.mode == "hold" else "",
+                 r.exit_code]
+        cls = " class='bad'" if r.exit_code != 0 else (" class='wine'" if r.platform == "wine"
+                                                       else "")
+        out.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
+                   + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def held_cell(r):
+    per_conn, how = held_memory(r)
+    return "" if per_conn is None else f"{fmt_bytes(per_conn)} ({how})"
+
+
+def machine_table(run):
+    m = run.machine
+    if not m:
+        return "<p>No machine.json for this run.</p>"
+    load = m.get("load_average_start")
+    load_end = m.get("load_average_end")
+    items = [
+        ("date (UTC)", m.get("date_utc")),
+        ("CPU", f"{m.get('cpu_model', '')}, {m.get('cores_online', '')} cores"),
+        ("memory", fmt_bytes(m.get("memory_bytes"))),
+        ("OS, kernel", f"{m.get('os', '')}, Linux {m.get('kernel', '')}"),
+        ("Wine", m.get("wine_version") or "not used"),
+        ("loadgen", m.get("loadgen_version")),
+        ("source", (m.get("source") or {}).get("commit", "") +
+         (" (with uncommitted changes)" if (m.get("source") or {}).get("dirty") else "")),
+        ("load average", (f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the start"
+                          if load else "") +
+         (f"; {load_end[0]:.2f} / {load_end[1]:.2f} / {load_end[2]:.2f} at the end"
+          if load_end else "")),
+        ("descriptor limit", f"{(m.get('nofile_limit') or {}).get('soft', '')}"),
+        ("preset", m.get("preset")),
+        ("warmup / duration (s)", f"native {m.get('warmup_s', {}).get('native')} / "
+                                  f"{m.get('duration_s', {}).get('native')}; Wine "
+                                  f"{m.get('warmup_s', {}).get('wine')} / "
+                                  f"{m.get('duration_s', {}).get('wine')}; hold "
+                                  f"{m.get('hold_s')}"),
+        ("open loop rate, churn", f"{m.get('open_rate_per_s')} requests/s; "
+                                  f"{m.get('churn_requests')} requests per connection"),
+        ("command", " ".join(m.get("command", []))),
+        ("run time", f"{m.get('run_seconds', '')} s"),
+        ("note", m.get("note", "")),
+    ]
+    return ("<table class='kv'>" + "".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in items if v not in (None, "")) + "</table>")
+
+
+def cells_section(run):
+    if not run.cells:
+        return ""
+    counts = defaultdict(int)
+    for c in run.cells:
+        counts[c["status"]] += 1
+    parts = ["<p>Cells: " + ", ".join(f"{v} {html.escape(k)}" for k, v in sorted(counts.items()))
+             + ".</p>"]
+    bad = [c for c in run.cells if c["status"] != "ok"]
+    if bad:
+        parts.append("<table class='data'><thead><tr><th>cell</th><th>status</th>"
+                     "<th>reason</th></tr></thead><tbody>")
+        for c in bad:
+            cls = {"failed": "bad", "timeout": "bad", "errors": "warn"}.get(c["status"], "")
+            parts.append(f"<tr class='{cls}'>"
+                         f"<td>{html.escape(c['cell'])}</td><td>{html.escape(c['status'])}</td>"
+                         f"<td>{html.escape(c['reason'])}</td></tr>")
+        parts.append("</tbody></table>")
+    return "\n".join(parts)
+
+
+CSS = """
+body { font-family: sans-serif; max-width: 1400px; margin: 1em auto; padding: 0 1em;
+       color: #222; }
+h1 { font-size: 1.6em; } h2 { margin-top: 1.6em; border-bottom: 1px solid #ccc; }
+.note { background: #fff6dd; border-left: 4px solid #e0a800; padding: 0.5em 1em; }
+table.kv th { text-align: left; padding-right: 1em; vertical-align: top; }
+table.data { border-collapse: collapse; font-size: 0.85em; }
+table.data th, table.data td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; }
+table.data td:first-child, table.data th:first-child { text-align: left; }
+tr.wine td { background: #f3f0ff; } tr.bad td { background: #ffe3e3; }
+tr.warn td { background: #fff3d6; }
+figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 0.9em; color: #444; max-width: 1100px; }
+"""
+
+
+def write_report(out, runs, figures, problems, title, many_runs):
+    rows = [r for run in runs for r in run.rows]
+    parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+             f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    if any(r.platform == "wine" for r in rows):
+        parts.append(f"<p class='note'><b>Wine figures.</b> {html.escape(WINE_NOTE)} They are "
+                     "shown in their own panels and files, titled and labelled “(Wine)”.</p>")
+    parts.append("<p>Contents: " + ", ".join(
+        f"<a href='#{slug(g)}'>{html.escape(g)}</a>"
+        for g in dict.fromkeys(f["group"] for f in figures)) +
+        ", <a href='#runs'>runs and machines</a>, <a href='#table'>all cells</a>.</p>")
+    for group in dict.fromkeys(f["group"] for f in figures):
+        parts.append(f"<h2 id='{slug(group)}'>{html.escape(group)}</h2>")
+        for f in figures:
+            if f["group"] == group:
+                parts.append(f"<figure><img src='{html.escape(f['file'])}' alt='"
+                             f"{html.escape(f['caption'][:120])}'><figcaption>"
+                             f"{html.escape(f['caption'])} <a href='{html.escape(f['file'])}'>"
+                             f"{html.escape(f['file'])}</a></figcaption></figure>")
+    parts.append("<h2 id='runs'>Runs and machines</h2>")
+    for run in runs:
+        parts.append(f"<h3>{html.escape(run.name)}</h3>")
+        if run.folder:
+            parts.append(f"<p>Folder: <code>{html.escape(os.path.relpath(run.folder, out))}"
+                         "</code></p>")
+        parts.append(machine_table(run))
+        parts.append(cells_section(run))
+    if rows:
+        parts.append("<h2 id='table'>All cells</h2><p>Latency percentiles are of the measured "
+                     "time (warmup excluded); open loop: corrected. *Server CPU per request: the "
+                     "server's user + system time over the requests it counted (warmup "
+                     "included in both); under Wine plus wineserver's CPU time when measured. "
+                     "Rows shaded violet are Wine figures; red: loadgen exited non-zero.</p>")
+        parts.append(summary_table(rows, many_runs))
+    if problems:
+        parts.append("<h2>Problems while plotting</h2><ul>" + "".join(
+            f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>")
+    parts.append("<p>Written by tools/plot.py.</p></body></html>")
+    (out / "report.html").write_text("\n".join(parts) + "\n")
