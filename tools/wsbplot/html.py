@@ -20,7 +20,8 @@ def summary_table(rows, many_runs):
             "p50", "p99", "p99.9", "max", "errors", "server CPU/req*", "of it wineserver",
             "threads",
             "peak RSS", "per held conn", "exit"]
-    out = ["<table class='data'><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) +
+    out = ["<table class='data sortable'><thead><tr>" + "".join(
+        f"<th title='click to sort'>{h}</th>" for h in head) +
            "</tr></thead><tbody>"]
     for r in sorted(rows, key=lambda r: (r.platform, r.mode, r.protocol, str(r.size),
                                          sort_key(r), r.connections)):
@@ -39,8 +40,13 @@ def summary_table(rows, many_runs):
                  r.exit_code]
         cls = " class='bad'" if r.exit_code != 0 else (" class='wine'" if r.platform == "wine"
                                                        else "")
-        out.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells)
-                   + "</tr>")
+        raw = [None] * 6 + [r.get("requests_per_s") if r.mode != "hold" else None,
+                            r.get("latency_p50_us"), r.get("latency_p99_us"),
+                            r.get("latency_p999_us"), r.get("latency_max_us"), None, cpu, None,
+                            None, r.get("server_peak_rss_bytes"), held_memory(r)[0], None]
+        out.append(f"<tr{cls}>" + "".join(
+            (f"<td data-v='{v:g}'>" if v is not None else "<td>") + f"{html.escape(str(c))}</td>"
+            for c, v in zip(cells, raw)) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
 
@@ -97,7 +103,7 @@ def cells_section(run):
              + ".</p>"]
     bad = [c for c in run.cells if c["status"] != "ok"]
     if bad:
-        parts.append("<table class='data'><thead><tr><th>cell</th><th>status</th>"
+        parts.append("<table class='data reasons'><thead><tr><th>cell</th><th>status</th>"
                      "<th>reason</th></tr></thead><tbody>")
         for c in bad:
             cls = {"failed": "bad", "timeout": "bad", "errors": "warn"}.get(c["status"], "")
@@ -119,31 +125,102 @@ table.data th, table.data td { border: 1px solid #ccc; padding: 2px 6px; text-al
 table.data td:first-child, table.data th:first-child { text-align: left; }
 tr.wine td { background: #f3f0ff; } tr.bad td { background: #ffe3e3; }
 tr.warn td { background: #fff3d6; }
+table.data td { white-space: nowrap; } table.reasons td { text-align: left; white-space: normal; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: 0.9em; color: #444; max-width: 1100px; }
+table.sortable th { cursor: pointer; } table.sortable th:hover { background: #eef; }
 """
+
+# Sorting the table of every cell by a click on a column head (again: the
+# other way). A cell's data-v holds its number (the text is formatted: 12.5k,
+# 3.1 ms); cells without one sort as text.
+SORT_JS = """
+document.querySelectorAll('table.sortable').forEach(function (table) {
+  table.querySelectorAll('th').forEach(function (th, col) {
+    th.addEventListener('click', function () {
+      var body = table.tBodies[0], rows = Array.from(body.rows);
+      var dir = th.dataset.dir === 'asc' ? -1 : 1;
+      th.dataset.dir = dir === 1 ? 'asc' : 'desc';
+      function key(row) {
+        var td = row.cells[col];
+        if (td.dataset.v !== undefined) return parseFloat(td.dataset.v);
+        var n = Number(td.textContent);
+        return td.textContent !== '' && !isNaN(n) ? n : td.textContent;
+      }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (typeof x === typeof y) return (x < y ? -1 : x > y ? 1 : 0) * dir;
+        return typeof x === 'number' ? -1 : 1;  // empty cells last, either way
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+"""
+
+
+BENCH_GROUP = "Micro-benchmarks"
+
+
+def figure_html(f):
+    return (f"<figure><img src='{html.escape(f['file'])}' alt='"
+            f"{html.escape(f['caption'][:120])}'><figcaption>"
+            f"{html.escape(f['caption'])} <a href='{html.escape(f['file'])}'>"
+            f"{html.escape(f['file'])}</a></figcaption></figure>")
+
+
+def coverage_section(rows):
+    """Which models each workload left out: a reader comparing the open-loop
+    or churn figures with the sweep would otherwise take a missing model for
+    one that failed."""
+    lines = []
+    for plat in ("native", "wine"):
+        mine = [r for r in rows if r.platform == plat]
+        every = sorted({r.model for r in mine}, key=lambda m: sort_key(
+            next(r for r in mine if r.model == m)))
+        groups = defaultdict(set)
+        for r in mine:
+            groups[(r.mode, r.protocol, r.size, r.connections)].add(r.model)
+        for (mode, protocol, size, conns), models in sorted(
+                groups.items(), key=lambda kv: (kv[0][0], kv[0][1], str(kv[0][2]), kv[0][3])):
+            missing = [m for m in every if m not in models]
+            if not missing:
+                continue
+            wine = " (Wine)" if plat == "wine" else ""
+            what = (f"{mode}{' loop' if mode in ('closed', 'open') else ''}, {protocol}"
+                    + (f", {size} B" if size is not None else "") + f", {conns} connections")
+            lines.append(f"<li>{html.escape(what)}{wine}: measured "
+                         f"{html.escape(', '.join(m for m in every if m in models))}; "
+                         f"<b>left out</b>: {html.escape(', '.join(missing))}.</li>")
+    if not lines:
+        return ""
+    return ("<h2 id='coverage'>Models left out of some cells</h2><p>These cells did not run "
+            "every model of the run (the matrix's preset chose fewer, or a model's cap "
+            "skipped them: see the cells of each run below). A missing line or bar in their "
+            "figures is such a model, not a failure.</p><ul>" + "".join(lines) + "</ul>")
 
 
 def write_report(out, runs, figures, problems, title, many_runs):
     rows = [r for run in runs for r in run.rows]
+    groups = list(dict.fromkeys(f["group"] for f in figures if f["group"] != BENCH_GROUP))
+    has_bench = any(f["group"] == BENCH_GROUP for f in figures)
+    coverage = coverage_section(rows)
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>"]
     if any(r.platform == "wine" for r in rows):
         parts.append(f"<p class='note'><b>Wine figures.</b> {html.escape(WINE_NOTE)} They are "
                      "shown in their own panels and files, titled and labelled “(Wine)”.</p>")
+    contents = [(slug(g), g) for g in groups]
+    contents += [("coverage", "models left out")] if coverage else []
+    contents += [("runs", "runs and machines")] + ([("table", "all cells")] if rows else [])
+    contents += [(slug(BENCH_GROUP), BENCH_GROUP.lower())] if has_bench else []
     parts.append("<p>Contents: " + ", ".join(
-        f"<a href='#{slug(g)}'>{html.escape(g)}</a>"
-        for g in dict.fromkeys(f["group"] for f in figures)) +
-        ", <a href='#runs'>runs and machines</a>, <a href='#table'>all cells</a>.</p>")
-    for group in dict.fromkeys(f["group"] for f in figures):
+        f"<a href='#{a}'>{html.escape(g)}</a>" for a, g in contents) + ".</p>")
+    for group in groups:
         parts.append(f"<h2 id='{slug(group)}'>{html.escape(group)}</h2>")
-        for f in figures:
-            if f["group"] == group:
-                parts.append(f"<figure><img src='{html.escape(f['file'])}' alt='"
-                             f"{html.escape(f['caption'][:120])}'><figcaption>"
-                             f"{html.escape(f['caption'])} <a href='{html.escape(f['file'])}'>"
-                             f"{html.escape(f['file'])}</a></figcaption></figure>")
+        parts += [figure_html(f) for f in figures if f["group"] == group]
+    parts.append(coverage)
     parts.append("<h2 id='runs'>Runs and machines</h2>")
     for run in runs:
         parts.append(f"<h3>{html.escape(run.name)}</h3>")
@@ -157,10 +234,19 @@ def write_report(out, runs, figures, problems, title, many_runs):
                      "time (warmup excluded); open loop: corrected. *Server CPU per request: the "
                      "server's user + system time over the requests it counted (warmup "
                      "included in both); under Wine plus wineserver's CPU time when measured. "
-                     "Rows shaded violet are Wine figures; red: loadgen exited non-zero.</p>")
+                     "Rows shaded violet are Wine figures; red: loadgen exited non-zero. "
+                     "Click a column's head to sort by it.</p>")
         parts.append(summary_table(rows, many_runs))
+    if has_bench:
+        # After the results: they measure wsbench's own building blocks, not
+        # the models, and read the other way round (a longer bar is slower).
+        parts.append(f"<h2 id='{slug(BENCH_GROUP)}'>{BENCH_GROUP}</h2><p>bench-core measures "
+                     "wsbench's own parts (codec, histograms, buffers), not the server models. "
+                     "A longer bar is a slower operation; the label beside it is the "
+                     "throughput Google Benchmark computed (items or bytes per second).</p>")
+        parts += [figure_html(f) for f in figures if f["group"] == BENCH_GROUP]
     if problems:
         parts.append("<h2>Problems while plotting</h2><ul>" + "".join(
             f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>")
-    parts.append("<p>Written by tools/plot.py.</p></body></html>")
+    parts.append(f"<p>Written by tools/plot.py.</p><script>{SORT_JS}</script></body></html>")
     (out / "report.html").write_text("\n".join(parts) + "\n")

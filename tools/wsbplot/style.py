@@ -34,8 +34,21 @@ def series_name(row, many_runs):
     return f"{name} [{row.run.name}]" if many_runs else name
 
 
+# The native models' own colours: in the default cycle poll (red) and uring
+# (brown) were hard to tell apart, and those two are the ones compared most.
+NATIVE_COLOURS = {"threads": "#1f77b4", "nonblocking": "#ff7f0e", "select": "#2ca02c",
+                  "poll": "#9467bd", "epoll": "#d62728", "uring": "#111111"}
+# Connection counts in one panel: a qualitative palette of dark colours, since
+# the end of a sequential one (plasma's yellow) vanished on white.
+CONNECTION_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#222222",
+                      "#a6761d"]
+
+
 def style(platform, model):
     order = WINE_ORDER if platform == "wine" else NATIVE_ORDER
+    if platform != "wine" and model in NATIVE_COLOURS:
+        i = order.index(model)
+        return NATIVE_COLOURS[model], MARKERS[i % len(MARKERS)]
     i = order.index(model) if model in order else (sum(map(ord, model)) % len(PALETTE))
     return PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
 

@@ -4,7 +4,7 @@ import subprocess
 from collections import defaultdict
 from matplotlib.ticker import NullFormatter
 
-from ..style import PLATFORM_TITLE, WINE_NOTE, describe, finish, fmt_us_tick, grid, legend, log_ticks, plt, save, series_name, slug, sort_key, style, thin_log_ticks
+from ..style import CONNECTION_COLOURS, PLATFORM_TITLE, WINE_NOTE, describe, finish, fmt_us_tick, grid, legend, log_ticks, save, series_name, slug, sort_key, style, thin_log_ticks
 
 
 class Spectra:
@@ -95,7 +95,6 @@ def setup_spectrum_axis(ax, xmax):
 def spectrum_panel(ax, data, many_runs, title, by="model", conns=None):
     """Lines of one panel: per model (by="model") or per connection count."""
     xmax = 10.0
-    cmap = plt.get_cmap("plasma")
     for r, d in data:
         xs, ys = spectrum_xy(d)
         xmax = max([xmax] + xs)
@@ -104,7 +103,7 @@ def spectrum_panel(ax, data, many_runs, title, by="model", conns=None):
             ax.plot(xs, ys, color=color, label=series_name(r, many_runs), linewidth=1.5)
         else:
             j = conns.index(r.connections)
-            ax.plot(xs, ys, color=cmap(j / max(1, len(conns) - 1) * 0.9),
+            ax.plot(xs, ys, color=CONNECTION_COLOURS[j % len(CONNECTION_COLOURS)],
                     label=f"{r.connections} conn.", linewidth=1.5)
     setup_spectrum_axis(ax, xmax)
     ax.set_title(title, fontsize=11)

@@ -90,7 +90,9 @@ def plot_resources(rows, out, figures, many_runs):
                     per_conn, how = held_memory(r) if r is not None else (None, None)
                     if per_conn is not None:
                         xs.append(i + (j - (len(held_counts) - 1) / 2) * width)
-                        ys.append(max(per_conn, 0) / 1e3)
+                        # A log axis has no zero: a negative estimate (memory
+                        # returned meanwhile) is drawn as 1 byte, its label says.
+                        ys.append(max(per_conn, 1) / 1e3)
                         threads = int(r.get("server_threads", 0) or 0)
                         notes.append(f"{fmt_bytes(max(per_conn, 0))}\n{threads} thr.\n{how}")
                         hatches.append(HELD_HOW.get(how, ("", ""))[0])
@@ -112,8 +114,15 @@ def plot_resources(rows, out, figures, many_runs):
             ax_held.set_xticks(range(len(models)))
             ax_held.set_xticklabels([m[0] for m in models], rotation=30, ha="right", fontsize=9)
             ax_held.set_ylabel("server memory per idle connection (kB, 10^3 bytes)")
-            top = ax_held.get_ylim()[1]
-            ax_held.set_ylim(0, top * 1.9)  # room for the numbers and the legend
+            # A log axis: a thread per client costs 100 times what an event
+            # loop's connection does, and on a linear axis the small bars
+            # were unreadable beside it.
+            ax_held.set_yscale("log")
+            shown = [b.get_height() for b in ax_held.patches if b.get_height() > 0]
+            if shown:
+                ax_held.set_ylim(min(shown) / 3, max(shown) * 60)  # numbers and legends
+            ax_held.set_ylabel("server memory per idle connection (kB, 10^3 bytes, log)")
+            log_ticks(ax_held, "y", lambda v, _p: f"{v:g}")
             ax_held.set_title("Memory per held idle connection\n"
                               "(resident when held − resident before the first connection) / "
                               "connections", fontsize=11)

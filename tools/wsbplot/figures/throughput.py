@@ -103,7 +103,17 @@ def plot_variants(rows, out, figures, many_runs):
                 ax.set_ylabel(ylabel)
                 ax.set_title(panel_title(plat), fontsize=11)
                 ax.grid(True, axis="y", alpha=0.3)
-                ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # headroom for the legend
+                values = [r.get(metric, 0.0) or 0.0 for m in models
+                          for r in per_model[m].values()]
+                positive = [v for v in values if v > 0]
+                if positive and max(positive) / min(positive) > 20:
+                    # Small requests move a thousandth of the bytes of large
+                    # ones: on a linear axis their bars vanish.
+                    ax.set_yscale("log")
+                    ax.set_ylim(min(positive) / 2, max(positive) * 30)  # room for the legend
+                    ax.set_ylabel(ylabel + ", log scale")
+                else:
+                    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # headroom for the legend
                 ax.legend(fontsize=9, title="protocol, request size", title_fontsize=9,
                           ncol=min(3, len(vs)), loc="upper center")
             what = "throughput" if metric == "requests_per_s" else "bandwidth"
