@@ -44,6 +44,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wsbplot.verdicts import add_cell_statistics, compute_verdicts, summary_json, write_verdicts
+
 ROOT = Path(__file__).resolve().parent.parent
 
 NATIVE_MODELS = ["threads", "nonblocking", "select", "poll", "epoll", "uring"]
@@ -141,6 +143,10 @@ CELL_OVERHEAD_LIMIT = {"native": 45.0, "wine": 120.0}
 # What a cell usually costs beyond warmup + duration, for the first ETA.
 CELL_OVERHEAD_GUESS = {"native": 1.0, "wine": 4.0}
 
+# Repetitions of every cell when --repeat is not given, per preset (None: no
+# preset). Fewer than 3 give no confidence interval worth the name.
+DEFAULT_REPEAT = {"quick": 3, "full": 5, None: 3}
+
 
 class UsageError(Exception):
     pass
@@ -181,12 +187,22 @@ class Settings:
 class Outcome:
     cell: Cell
     status: str = "planned"  # ok, failed, timeout, skipped
+    repetition: int = 0      # 1..N; 0 for a cell that never ran (skipped)
     exit_code: str = ""
     seconds: float = 0.0
     reason: str = ""
     load1: float = 0.0
     wineserver_cpu_s: float | None = None
     command: list = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """loadgen's --label, and the name of the repetition's files."""
+        return repetition_label(self.cell, self.repetition) if self.repetition else self.cell.name
+
+
+def repetition_label(cell, repetition):
+    return f"{cell.name}-r{repetition}"
 
 
 # ---- Command line --------------------------------------------------------------
@@ -226,6 +242,16 @@ def positive_float(text):
         raise argparse.ArgumentTypeError(f"not a number: {text}")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above zero: {text}")
+    return value
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
     return value
 
 
@@ -297,6 +323,10 @@ def build_parser():
                    help="also run cells above a model's structural cap (they will fail)")
     p.add_argument("--note", default="",
                    help="free text stored in machine.json (e.g. what else ran on the machine)")
+    p.add_argument("--repeat", type=positive_int, metavar="N",
+                   help="run every cell N times, interleaved: all cells of a round, then the "
+                        "next round, the model order rotated each round (default: 3 with "
+                        "--quick and without a preset, 5 with --full)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--targets", choices=["native", "wine"],
                    help="print the CMake targets the chosen cells need on one side "
@@ -384,6 +414,24 @@ def plan(args):
                                 continue
                             cells.append(cell)
     return preset_name, cells, skipped
+
+
+def schedule(cells, repeat):
+    """(cell, repetition) in running order: round after round, every cell once
+    per round, so that a drift of the machine (another job, a CPU slowing
+    down) hits every model alike. Within a group of cells that differ only in
+    the model, the model order is rotated by one each round, so that no model
+    always runs first (after a pause) or right after the same neighbour."""
+    groups = {}
+    for c in cells:
+        groups.setdefault((c.platform, c.workload, c.protocol, c.connections, c.size),
+                          []).append(c)
+    order = []
+    for rnd in range(1, repeat + 1):
+        for members in groups.values():
+            shift = (rnd - 1) % len(members)
+            order += [(c, rnd) for c in members[shift:] + members[:shift]]
+    return order
 
 
 # ---- Machine -------------------------------------------------------------------
@@ -474,7 +522,7 @@ def cell_times(cell, settings):
     return settings.warmup[cell.platform] + extra, settings.duration[cell.platform]
 
 
-def cell_command(cell, settings, bin_dir, win_dir, out):
+def cell_command(cell, label, settings, bin_dir, win_dir, out):
     plat = cell.platform
     target = (str(win_dir / f"server-{cell.model}.exe") if plat == "wine" else
               str(bin_dir / f"server-{cell.model}"))
@@ -482,10 +530,10 @@ def cell_command(cell, settings, bin_dir, win_dir, out):
     argv = [str(bin_dir / "loadgen"), "--spawn", target, "--quiet",
             "--protocol", cell.protocol, "--connections", str(cell.connections),
             "--warmup", f"{round(warmup * 1000)}ms", "--duration", f"{round(duration * 1000)}ms",
-            "--label", cell.name,
+            "--label", label,
             "--csv", str(out / "summary.csv"),
-            "--intervals", str(out / "intervals" / f"{cell.name}.csv"),
-            "--hlog", str(out / "hlog" / f"{cell.name}.hlog")]
+            "--intervals", str(out / "intervals" / f"{label}.csv"),
+            "--hlog", str(out / "hlog" / f"{label}.hlog")]
     if cell.size is not None:
         argv += ["--size", str(cell.size)]
     if cell.workload == "open":
@@ -608,11 +656,12 @@ def last_lines(text, n=3):
     return " | ".join(lines[-n:])
 
 
-def run_cell(cell, settings, bin_dir, win_dir, out):
-    argv, busy = cell_command(cell, settings, bin_dir, win_dir, out)
+def run_cell(cell, repetition, settings, bin_dir, win_dir, out):
+    label = repetition_label(cell, repetition)
+    argv, busy = cell_command(cell, label, settings, bin_dir, win_dir, out)
     limit = settings.cell_timeout or busy + CELL_OVERHEAD_LIMIT[cell.platform]
-    outcome = Outcome(cell, command=argv, load1=os.getloadavg()[0])
-    log_path = out / "logs" / f"{cell.name}.log"
+    outcome = Outcome(cell, repetition=repetition, command=argv, load1=os.getloadavg()[0])
+    log_path = out / "logs" / f"{label}.log"
     started = time.monotonic()
     meter = WineserverMeter(wine_prefix(bin_dir)) if cell.platform == "wine" else None
     with open(log_path, "w") as log, meter or contextlib.nullcontext():
@@ -646,7 +695,7 @@ def run_cell(cell, settings, bin_dir, win_dir, out):
             # Exit 1 after a complete run means the load met errors (timeouts,
             # resets, refusals): a measurement of the model, kept apart from
             # cells that measured nothing.
-            measured = code == 1 and label_in_csv(out / "summary.csv", cell.name)
+            measured = code == 1 and label_in_csv(out / "summary.csv", label)
             outcome.status = "errors" if measured else "failed"
             tail = [ln for ln in text.splitlines()
                     if ln.startswith("loadgen:") and not ln.startswith("loadgen: spawned")]
@@ -668,7 +717,7 @@ def label_in_csv(path, label):
         return False
 
 
-CELLS_HEADER = ["cell", "platform", "model", "workload", "protocol", "connections", "size_bytes",
+CELLS_HEADER = ["cell", "repetition", "label", "platform", "model", "workload", "protocol", "connections", "size_bytes",
                 "status", "exit_code", "seconds", "load1", "wineserver_cpu_s", "reason",
                 "command"]
 
@@ -679,7 +728,7 @@ def write_cells(path, outcomes):
         w.writerow(CELLS_HEADER)
         for o in outcomes:
             c = o.cell
-            w.writerow([c.name, c.platform, c.model, c.workload, c.protocol, c.connections,
+            w.writerow([c.name, o.repetition or "", o.label, c.platform, c.model, c.workload, c.protocol, c.connections,
                         "" if c.size is None else c.size, o.status, o.exit_code,
                         f"{o.seconds:.1f}", f"{o.load1:.2f}",
                         "" if o.wineserver_cpu_s is None else f"{o.wineserver_cpu_s:.2f}",
@@ -689,6 +738,55 @@ def write_cells(path, outcomes):
 def fmt_time(seconds):
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def run_rounds(order, estimate, total_estimate, settings, bins, out, skipped):
+    """Runs every (cell, repetition) of `order`; returns the outcomes and
+    whether the run was interrupted (Ctrl-C or SIGTERM)."""
+    outcomes = []
+    started = time.monotonic()
+    spent_estimate = 0.0
+    try:
+        for i, (cell, rep) in enumerate(order, 1):
+            elapsed = time.monotonic() - started
+            remaining = total_estimate - spent_estimate
+            # Scale the remaining estimate by how the run has gone so far.
+            ratio = elapsed / spent_estimate if spent_estimate > 0 else 1.0
+            print(f"[{i}/{len(order)}] {repetition_label(cell, rep)}  (elapsed "
+                  f"{fmt_time(elapsed)}, ETA {fmt_time(remaining * ratio)})", flush=True)
+            outcome = run_cell(cell, rep, settings, *bins, out)
+            outcomes.append(outcome)
+            spent_estimate += estimate[cell]
+            if outcome.status != "ok":
+                print(f"    {outcome.status.upper()}: {outcome.reason} "
+                      f"(log: {out / 'logs' / (outcome.label + '.log')})", flush=True)
+            write_cells(out / "cells.csv", outcomes + skipped)
+    except KeyboardInterrupt:
+        print("\nmatrix: interrupted", file=sys.stderr)
+        return outcomes, True
+    return outcomes, False
+
+
+def finish_summary(out, outcomes):
+    """summary.csv gains, on every repetition's row, the cell it belongs to and
+    the cell's median and confidence interval; summary.json holds the same rows
+    as one JSON array; verdicts.csv compares the models of every group."""
+    path = out / "summary.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    reps = {o.label: (o.cell.name, o.repetition) for o in outcomes}
+    for r in rows:
+        cell, rep = reps.get(r.get("label", ""), (r.get("label", ""), 1))
+        r["cell"], r["repetition"] = cell, rep
+    rows = add_cell_statistics(rows)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    (out / "summary.json").write_text(json.dumps(summary_json(rows), indent=1) + "\n")
+    write_verdicts(out / "verdicts.csv", compute_verdicts(rows))
 
 
 def main(argv=None):
@@ -737,14 +835,16 @@ def main(argv=None):
                         hold=min(duration["native"], 3.0), cell_timeout=args.cell_timeout)
 
     estimate = {c: sum(cell_times(c, settings)) + CELL_OVERHEAD_GUESS[c.platform] for c in cells}
-    total_estimate = sum(estimate.values())
+    repeat = args.repeat or DEFAULT_REPEAT.get(preset_name, 3)
+    total_estimate = sum(estimate.values()) * repeat
 
     if args.dry_run:
         for i, c in enumerate(cells, 1):
             print(f"{i:4d}  {c.name}")
         for o in skipped:
             print(f"skip  {o.cell.name}: {o.reason}")
-        print(f"{len(cells)} cells, about {fmt_time(total_estimate)}; {len(skipped)} skipped")
+        print(f"{len(cells)} cells x {repeat} repetitions, about {fmt_time(total_estimate)}; "
+              f"{len(skipped)} skipped")
         return 0
     if not cells:
         print("matrix.py: no cell to run (check --models, --connections, --no-wine)",
@@ -778,10 +878,12 @@ def main(argv=None):
 
     info = machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok)
     info["cells_planned"] = len(cells)
+    info["repetitions"] = repeat
     info["cells_skipped"] = len(skipped)
     (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
 
-    print(f"matrix: {len(cells)} cells into {out} (about {fmt_time(total_estimate)}"
+    print(f"matrix: {len(cells)} cells x {repeat} repetitions into {out} (about "
+          f"{fmt_time(total_estimate)}"
           f"{'; ' + str(len(skipped)) + ' skipped' if skipped else ''})", flush=True)
     print(f"matrix: machine: {info['cpu_model']}, {info['cores_online']} cores, "
           f"kernel {info['kernel']}, load average {info['load_average_start'][0]:.2f}"
@@ -793,34 +895,17 @@ def main(argv=None):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
 
-    outcomes = []
     started = time.monotonic()
-    spent_estimate = 0.0
-    interrupted = False
-    try:
-        for i, cell in enumerate(cells, 1):
-            elapsed = time.monotonic() - started
-            remaining = total_estimate - spent_estimate
-            # Scale the remaining estimate by how the run has gone so far.
-            ratio = elapsed / spent_estimate if spent_estimate > 0 else 1.0
-            print(f"[{i}/{len(cells)}] {cell.name}  (elapsed {fmt_time(elapsed)}, "
-                  f"ETA {fmt_time(remaining * ratio)})", flush=True)
-            outcome = run_cell(cell, settings, bin_dir, win_dir, out)
-            outcomes.append(outcome)
-            spent_estimate += estimate[cell]
-            if outcome.status != "ok":
-                print(f"    {outcome.status.upper()}: {outcome.reason} "
-                      f"(log: {out / 'logs' / (cell.name + '.log')})", flush=True)
-            write_cells(out / "cells.csv", outcomes + skipped)
-    except KeyboardInterrupt:
-        interrupted = True
-        print("\nmatrix: interrupted", file=sys.stderr)
-
-    not_run = [Outcome(c, "not run", reason="interrupted") for c in cells[len(outcomes):]]
+    order = schedule(cells, repeat)
+    outcomes, interrupted = run_rounds(order, estimate, total_estimate, settings,
+                                       (bin_dir, win_dir), out, skipped)
+    not_run = [Outcome(c, "not run", repetition=k, reason="interrupted")
+               for c, k in order[len(outcomes):]]
     write_cells(out / "cells.csv", outcomes + not_run + skipped)
     info["load_average_end"] = list(os.getloadavg())
     info["run_seconds"] = round(time.monotonic() - started, 1)
     (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
+    finish_summary(out, outcomes)
 
     failed = [o for o in outcomes if o.status in ("failed", "timeout")]
     with_errors = [o for o in outcomes if o.status == "errors"]
@@ -830,9 +915,9 @@ def main(argv=None):
           f"{', ' + str(len(not_run)) + ' not run' if not_run else ''}"
           f" in {fmt_time(info['run_seconds'])}; results in {out}", flush=True)
     for o in failed:
-        print(f"  FAILED {o.cell.name}: {o.reason}", flush=True)
+        print(f"  FAILED {o.label}: {o.reason}", flush=True)
     for o in with_errors:
-        print(f"  errors {o.cell.name}: {o.reason}", flush=True)
+        print(f"  errors {o.label}: {o.reason}", flush=True)
     for o in skipped:
         print(f"  skipped {o.cell.name}: {o.reason}", flush=True)
     if interrupted:

@@ -4,6 +4,7 @@ import html
 import os
 from collections import defaultdict
 
+from .verdicts import compute_verdicts, read_verdicts, sentences
 from .load import held_memory
 from .style import WINE_NOTE, fmt_bytes, fmt_count, fmt_us, series_name, slug, sort_key
 
@@ -16,7 +17,7 @@ def wineserver_share(r):
 
 
 def summary_table(rows, many_runs):
-    head = ["model", "platform", "workload", "protocol", "size (B)", "conns", "responses/s",
+    head = ["model", "platform", "workload", "protocol", "size (B)", "conns", "reps", "responses/s†",
             "p50", "p99", "p99.9", "max", "errors", "server CPU/req*", "of it wineserver",
             "threads",
             "peak RSS", "per held conn", "exit"]
@@ -27,8 +28,8 @@ def summary_table(rows, many_runs):
                                          sort_key(r), r.connections)):
         cpu = r.cpu_per_request_us()
         cells = [series_name(r, many_runs), r.platform, r.mode, r.protocol,
-                 "" if r.size is None else r.size, r.connections,
-                 fmt_count(r.get("requests_per_s", 0)) if r.mode != "hold" else "",
+                 "" if r.size is None else r.size, r.connections, len(r.repetitions),
+                 throughput_cell(r),
                  fmt_us(r.get("latency_p50_us")), fmt_us(r.get("latency_p99_us")),
                  fmt_us(r.get("latency_p999_us")), fmt_us(r.get("latency_max_us")),
                  int(r.get("errors", 0) or 0),
@@ -40,7 +41,7 @@ def summary_table(rows, many_runs):
                  r.exit_code]
         cls = " class='bad'" if r.exit_code != 0 else (" class='wine'" if r.platform == "wine"
                                                        else "")
-        raw = [None] * 6 + [r.get("requests_per_s") if r.mode != "hold" else None,
+        raw = [None] * 7 + [r.get("requests_per_s") if r.mode != "hold" else None,
                             r.get("latency_p50_us"), r.get("latency_p99_us"),
                             r.get("latency_p999_us"), r.get("latency_max_us"), None, cpu, None,
                             None, r.get("server_peak_rss_bytes"), held_memory(r)[0], None]
@@ -49,6 +50,15 @@ def summary_table(rows, many_runs):
             for c, v in zip(cells, raw)) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
+
+
+def throughput_cell(r):
+    """'12.5k' or, for a cell measured several times, '12.5k (11.9k–13.0k)'."""
+    if r.mode == "hold":
+        return ""
+    ci = r.interval("requests_per_s")
+    text = fmt_count(r.get("requests_per_s", 0))
+    return text + (f" ({fmt_count(ci[0])}–{fmt_count(ci[1])})" if ci else "")
 
 
 def held_cell(r):
@@ -127,6 +137,7 @@ tr.wine td { background: #f3f0ff; } tr.bad td { background: #ffe3e3; }
 tr.warn td { background: #fff3d6; }
 table.data td { white-space: nowrap; } table.reasons td { text-align: left; white-space: normal; }
 figure { margin: 1.2em 0; } figure img { max-width: 100%; border: 1px solid #ddd; }
+ul.verdicts li { margin: 0.3em 0; }
 figcaption { font-size: 0.9em; color: #444; max-width: 1100px; }
 table.sortable th { cursor: pointer; } table.sortable th:hover { background: #eef; }
 """
@@ -200,6 +211,36 @@ def coverage_section(rows):
             "figures is such a model, not a failure.</p><ul>" + "".join(lines) + "</ul>")
 
 
+def verdicts_section(runs):
+    """The answer first: per group of cells that differ only in the model,
+    which model serves more requests, in sentences (verdicts.csv of the run
+    folder, or computed from its rows)."""
+    parts = []
+    for run in runs:
+        path = run.folder / "verdicts.csv" if run.folder else None
+        found = read_verdicts(path) if path and path.is_file() else compute_verdicts(
+            [raw for row in run.rows for raw in row.repetitions])
+        if not found:
+            continue
+        name = f" — {html.escape(run.name)}" if len(runs) > 1 else ""
+        parts.append(f"<h3>Verdicts{name}</h3><ul class='verdicts'>" + "".join(
+            f"<li>{html.escape(s)}</li>" for s in sentences(found)) + "</ul>")
+    if not parts:
+        return ("<p class='note'>No verdicts: every cell was measured once. Run "
+                "tools/matrix.py with --repeat 3 or more to learn which differences between "
+                "models are real.</p>")
+    levels = sorted({len(r.repetitions) for run in runs for r in run.rows})
+    return ("<h2 id='verdicts'>Verdicts</h2>" + "".join(parts) +
+            "<p>Throughput of each pair of models in the same cell, compared over every "
+            f"repetition ({'/'.join(map(str, levels))} per cell): the ratio is the median of all "
+            "ratios between the two models' repetitions (Hodges-Lehmann), its interval the exact "
+            "Mann-Whitney confidence interval. A difference is stated only when that interval "
+            "excludes zero; with 3 repetitions per model the interval is a 90 % one (the most "
+            "3 against 3 allows) and one pair in ten that do not differ would be called "
+            "different; with 5, 96.8 %. Method and false-positive rates: results/README.md. "
+            "All pairs with their figures: verdicts.csv.</p>")
+
+
 def write_report(out, runs, figures, problems, title, many_runs):
     rows = [r for run in runs for r in run.rows]
     groups = list(dict.fromkeys(f["group"] for f in figures if f["group"] != BENCH_GROUP))
@@ -211,6 +252,7 @@ def write_report(out, runs, figures, problems, title, many_runs):
     if any(r.platform == "wine" for r in rows):
         parts.append(f"<p class='note'><b>Wine figures.</b> {html.escape(WINE_NOTE)} They are "
                      "shown in their own panels and files, titled and labelled “(Wine)”.</p>")
+    parts.append(verdicts_section(runs))
     contents = [(slug(g), g) for g in groups]
     contents += [("coverage", "models left out")] if coverage else []
     contents += [("runs", "runs and machines")] + ([("table", "all cells")] if rows else [])
@@ -235,7 +277,10 @@ def write_report(out, runs, figures, problems, title, many_runs):
                      "server's user + system time over the requests it counted (warmup "
                      "included in both); under Wine plus wineserver's CPU time when measured. "
                      "Rows shaded violet are Wine figures; red: loadgen exited non-zero. "
-                     "Click a column's head to sort by it.</p>")
+                     "Click a column's head to sort by it. "
+                     "†Cells measured several times (reps): the median of the repetitions and, "
+                     "in brackets, its confidence interval; the other figures are medians "
+                     "too.</p>")
         parts.append(summary_table(rows, many_runs))
     if has_bench:
         # After the results: they measure wsbench's own building blocks, not

@@ -6,6 +6,10 @@ import csv
 import json
 from pathlib import Path
 
+from .stats import median_interval
+from .verdicts import cell_of
+
+
 def num(text, default=None):
     if text is None or text == "":
         return default
@@ -27,11 +31,19 @@ class Run:
 
 
 class Row:
-    """One loadgen CSV row with the fields the plots group by."""
+    """One cell of a run with the fields the plots group by.
 
-    def __init__(self, run, raw):
+    A cell measured several times (tools/matrix.py --repeat) is one Row whose
+    figures are the medians of its repetitions (get) with their confidence
+    interval (interval); its files (intervals, hlog) are those of the
+    repetition with the median throughput, which stands for the cell in the
+    spectra and time series.
+    """
+
+    def __init__(self, run, raw, repetitions=None):
         self.run = run
         self.raw = raw
+        self.repetitions = repetitions or [raw]
         self.platform = raw.get("server_platform") or raw.get("platform") or "native"
         self.model = raw.get("server_model") or raw.get("label") or raw.get("target") or "?"
         self.protocol = raw.get("protocol", "")
@@ -44,22 +56,40 @@ class Row:
         else:
             self.size = lo if lo == hi else f"{lo}-{hi}"
         self.label = raw.get("label", "")
-        self.exit_code = int(num(raw.get("exit_code"), 0))
+        # A cell any repetition of which exited non-zero is marked as such.
+        codes = [int(num(r.get("exit_code"), 0)) for r in self.repetitions]
+        self.exit_code = next((c for c in codes if c != 0), 0)
 
     def get(self, column, default=None):
-        return num(self.raw.get(column), default)
+        if len(self.repetitions) == 1:
+            return num(self.raw.get(column), default)
+        value = median_interval([num(r.get(column)) for r in self.repetitions])[0]
+        return default if value is None else value
+
+    def interval(self, column):
+        """(low, high) of the column's median over the repetitions, or None
+        for a cell measured once (stats.median_interval gives the level)."""
+        _med, lo, hi, _level = median_interval([num(r.get(column)) for r in self.repetitions])
+        return None if lo is None else (lo, hi)
 
     @property
     def wineserver_cpu_s(self):
-        """wineserver's CPU during the cell (tools/matrix.py's cells.csv), or None."""
-        for c in self.run.cells:
-            if c.get("cell") == self.label:
-                return num(c.get("wineserver_cpu_s"))
-        return None
+        """wineserver's CPU during the cell (tools/matrix.py's cells.csv), or None:
+        the median over the repetitions."""
+        labels = {r.get("label") for r in self.repetitions}
+        values = [num(c.get("wineserver_cpu_s")) for c in self.run.cells
+                  if (c.get("label") or c.get("cell")) in labels]
+        values = [v for v in values if v is not None]
+        return median_interval(values)[0] if values else None
 
     def cpu_per_request_us(self, with_wineserver=True):
         """Server CPU (user + system) per request it counted, in microseconds;
-        under Wine plus wineserver's share when it was measured."""
+        under Wine plus wineserver's share when it was measured. For a cell
+        measured several times: the median of each repetition's quotient."""
+        if len(self.repetitions) > 1:
+            values = [Row(self.run, rep).cpu_per_request_us(with_wineserver)
+                      for rep in self.repetitions]
+            return median_interval([v for v in values if v is not None])[0]
         cpu = (self.get("server_cpu_user_s", 0) or 0) + (self.get("server_cpu_system_s", 0) or 0)
         if with_wineserver and self.platform == "wine":
             cpu += self.wineserver_cpu_s or 0
@@ -122,6 +152,21 @@ def load_bench(path):
     return out, {}
 
 
+def make_rows(run, raws):
+    """One Row per cell: repetitions (rows naming the same cell) are merged."""
+    cells = {}
+    for r in raws:
+        cells.setdefault(cell_of(r) or id(r), []).append(r)
+    rows = []
+    for reps in cells.values():
+        if len(reps) == 1:
+            rows.append(Row(run, reps[0]))
+            continue
+        ranked = sorted(reps, key=lambda r: num(r.get("requests_per_s"), 0.0))
+        rows.append(Row(run, ranked[(len(ranked) - 1) // 2], reps))
+    return rows
+
+
 def load_inputs(paths):
     runs, benches, problems = [], [], []
     for p in paths:
@@ -136,7 +181,7 @@ def load_inputs(paths):
             if not rows and not cells:
                 problems.append(f"{path}: no summary.csv or cells.csv")
             run = Run(path.name, path, [], cells, machine)
-            run.rows = [Row(run, r) for r in rows]
+            run.rows = make_rows(run, rows)
             runs.append(run)
             for b in sorted(path.glob("bench-core*.json")) + sorted(path.glob("bench-core*.csv")):
                 benches.append((b, *load_bench(b)))
@@ -159,7 +204,7 @@ def load_inputs(paths):
             if folder and (folder / "cells.csv").is_file():
                 cells = read_csv(folder / "cells.csv")
             run = Run(str(path.parent.name if folder else path.stem), folder, [], cells, machine)
-            run.rows = [Row(run, r) for r in rows]
+            run.rows = make_rows(run, rows)
             runs.append(run)
         else:
             problems.append(f"{path}: no such file or folder")
@@ -169,7 +214,6 @@ def load_inputs(paths):
         if names.count(r.name) > 1:
             r.name = f"{r.name}#{i + 1}"
     return runs, benches, problems
-
 
 
 def held_memory(r):

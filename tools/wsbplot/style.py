@@ -164,6 +164,26 @@ def save(fig, out, name, figures, caption, group):
     figures.append({"file": name, "caption": caption, "group": group})
 
 
+def error_bars(ax, rows, xs, column, color, scale=1.0):
+    """Vertical bars from the low to the high end of each cell's confidence
+    interval of its median (cells measured once have none)."""
+    for r, x in zip(rows, xs):
+        ci = r.interval(column)
+        if ci is not None:
+            ax.errorbar([x], [r.get(column) / scale],
+                        yerr=[[(r.get(column) - ci[0]) / scale], [(ci[1] - r.get(column)) / scale]],
+                        fmt="none", ecolor=color, elinewidth=1.2, capsize=3, alpha=0.8)
+
+
+def interval_note(rows):
+    """The caption's sentence on error bars, when any cell has repetitions."""
+    n = sorted({len(r.repetitions) for r in rows})
+    if n == [1] or not n:
+        return ""
+    return (f" Points are the median of {'/'.join(map(str, n))} repetitions; bars: its "
+            "confidence interval (exact order-statistic interval, results/README.md).")
+
+
 def legend(ax, n):
     if n == 0:
         return

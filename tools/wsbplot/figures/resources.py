@@ -5,7 +5,22 @@ from collections import defaultdict
 from matplotlib.patches import Patch
 
 from ..load import HELD_HOW, held_memory
-from ..style import PLATFORM_TITLE, WINE_NOTE, connection_ticks, finish, fmt_bytes, fmt_count, log_ticks, platforms_of, plt, save, series_name, sort_key, style
+from ..load import Row
+from ..stats import median_interval
+from ..style import error_bars, interval_note, PLATFORM_TITLE, WINE_NOTE, connection_ticks, finish, fmt_bytes, fmt_count, log_ticks, platforms_of, plt, save, series_name, sort_key, style
+
+
+def cpu_error_bars(ax, rows, xs, color):
+    """CPU per request is a quotient: its interval comes from the quotient of
+    each repetition, not from the intervals of its parts."""
+    for r, x in zip(rows, xs):
+        if len(r.repetitions) < 2:
+            continue
+        values = [Row(r.run, rep).cpu_per_request_us() for rep in r.repetitions]
+        med, lo, hi, _level = median_interval([v for v in values if v is not None])
+        if lo is not None:
+            ax.errorbar([x], [med], yerr=[[med - lo], [hi - med]], fmt="none", ecolor=color,
+                        elinewidth=1.2, capsize=3, alpha=0.8)
 
 
 def plot_resources(rows, out, figures, many_runs):
@@ -42,6 +57,9 @@ def plot_resources(rows, out, figures, many_runs):
                         color=color, label=name)
             ax_rss.plot(xs, [(r.get("server_peak_rss_bytes") or float("nan")) / 1e6 for r in pts],
                         marker=marker, color=color, label=name)
+            cpu_error_bars(ax_cpu, pts, xs, color)
+            error_bars(ax_thr, pts, xs, "server_threads", color)
+            error_bars(ax_rss, pts, xs, "server_peak_rss_bytes", color, scale=1e6)
         for ax in (ax_cpu, ax_thr, ax_rss):
             connection_ticks(ax, [r.connections for r in sweep])
             ax.set_xlabel("concurrent connections (log scale)")
@@ -157,6 +175,9 @@ def plot_resources(rows, out, figures, many_runs):
             finish(fig)
         save(fig, out, f"resources-{plat}.png", figures,
              "Server CPU time per request, threads and peak resident memory against connections "
+             + "(medians of the repetitions, with the confidence interval as error bars) "
+             * bool(interval_note(sweep))
+             +
              f"({what or 'no closed-loop sweep'}), measured by loadgen --spawn (wait4 and /proc "
              "sampling every 100 ms); and the resident memory each idle connection adds "
              "(--hold: loadgen's server_bytes_per_connection, the server's resident memory "

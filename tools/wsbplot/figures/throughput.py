@@ -3,7 +3,7 @@
 from collections import defaultdict
 from matplotlib.ticker import FuncFormatter
 
-from ..style import connection_ticks, finish, fmt_count, legend, new_figure, panel_title, platforms_of, plt, save, series_name, slug, sort_key, style
+from ..style import error_bars, interval_note, connection_ticks, finish, fmt_count, legend, new_figure, panel_title, platforms_of, plt, save, series_name, slug, sort_key, style
 
 
 def plot_throughput(rows, out, figures, many_runs):
@@ -33,6 +33,7 @@ def plot_throughput(rows, out, figures, many_runs):
                 xs = [r.connections for r in pts]
                 ys = [r.get("requests_per_s", 0.0) for r in pts]
                 ax.plot(xs, ys, marker=marker, color=color, label=name, linewidth=1.6)
+                error_bars(ax, pts, xs, "requests_per_s", color)
                 for r, x, y in zip(pts, xs, ys):
                     if r.exit_code != 0 or r.get("errors", 0) > 0:
                         ax.plot([x], [y], marker="o", markersize=13, markerfacecolor="none",
@@ -54,6 +55,7 @@ def plot_throughput(rows, out, figures, many_runs):
              f"Responses per second against connections (closed loop, {what}). "
              "Each connection sends its next request when the previous response arrives. "
              "Native and Wine models are in separate panels with their own y scale."
+             + interval_note(grp)
              + (" Red rings: cells with errors." if any(
                  r.exit_code != 0 or r.get("errors", 0) > 0 for r in grp) else ""),
              "Throughput")
@@ -90,13 +92,15 @@ def plot_variants(rows, out, figures, many_runs):
                 width = 0.8 / max(1, len(vs))
                 cmap = plt.get_cmap("viridis")
                 for j, v in enumerate(vs):
-                    xs, ys = [], []
+                    xs, ys, cells = [], [], []
                     for i, m in enumerate(models):
                         if v in per_model[m]:
                             xs.append(i + (j - (len(vs) - 1) / 2) * width)
                             ys.append(per_model[m][v].get(metric, 0.0))
+                            cells.append(per_model[m][v])
                     ax.bar(xs, ys, width=width * 0.95, label=v,
                            color=cmap(j / max(1, len(vs) - 1) * 0.85))
+                    error_bars(ax, cells, xs, metric, "0.15")
                 ax.set_xticks(range(len(models)))
                 ax.set_xticklabels([m[1] for m in models], rotation=30, ha="right", fontsize=9)
                 ax.yaxis.set_major_formatter(FuncFormatter(fmt))
@@ -123,7 +127,8 @@ def plot_variants(rows, out, figures, many_runs):
             save(fig, out, f"{fname}-c{conns}.png", figures,
                  f"{what.capitalize()} of each model at {conns} connections for each protocol "
                  "and request size measured (echo and upper return the request's bytes; http "
-                 "returns a fixed 13-byte body). Native and Wine in separate panels.",
+                 "returns a fixed 13-byte body). Native and Wine in separate panels."
+                 + interval_note(grp),
                  "Throughput")
 
 
