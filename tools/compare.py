@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from wsbplot.stats import median, shift_interval  # noqa: E402
-from wsbplot.verdicts import cell_key, number  # noqa: E402
+from wsbplot.verdicts import cell_key, counted, number  # noqa: E402
 
 # (column, what it is, True when higher is better)
 METRICS = [("requests_per_s", "throughput", True), ("latency_p50_us", "p50", False),
@@ -82,7 +82,8 @@ def read_rows(spec):
 def cells(rows):
     out = {}
     for r in rows:
-        out.setdefault(cell_key(r), []).append(r)
+        if counted(r):
+            out.setdefault(cell_key(r), []).append(r)
     return out
 
 

@@ -35,6 +35,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -181,6 +182,7 @@ class Settings:
     churn: int
     hold: float
     cell_timeout: float | None
+    disturbed_share: float = 0.10
 
 
 @dataclass
@@ -188,6 +190,9 @@ class Outcome:
     cell: Cell
     status: str = "planned"  # ok, failed, timeout, skipped
     repetition: int = 0      # 1..N; 0 for a cell that never ran (skipped)
+    attempt: int = 1         # 2: the re-run of a disturbed repetition
+    noise: dict = field(default_factory=dict)  # NoiseMeter.result()
+    replaced: bool = False   # disturbed, and re-run: its row is left out of the statistics
     exit_code: str = ""
     seconds: float = 0.0
     reason: str = ""
@@ -198,11 +203,17 @@ class Outcome:
     @property
     def label(self) -> str:
         """loadgen's --label, and the name of the repetition's files."""
-        return repetition_label(self.cell, self.repetition) if self.repetition else self.cell.name
+        if not self.repetition:
+            return self.cell.name
+        return repetition_label(self.cell, self.repetition, self.attempt)
+
+    @property
+    def disturbed(self) -> bool:
+        return bool(self.noise.get("disturbed"))
 
 
-def repetition_label(cell, repetition):
-    return f"{cell.name}-r{repetition}"
+def repetition_label(cell, repetition, attempt=1):
+    return f"{cell.name}-r{repetition}" + ("" if attempt == 1 else "b")
 
 
 # ---- Command line --------------------------------------------------------------
@@ -327,6 +338,10 @@ def build_parser():
                    help="run every cell N times, interleaved: all cells of a round, then the "
                         "next round, the model order rotated each round (default: 3 with "
                         "--quick and without a preset, 5 with --full)")
+    p.add_argument("--disturbed-share", type=non_negative_float, default=0.10, metavar="F",
+                   help="mark a repetition disturbed when other processes used more than F of "
+                        "one core while it ran (/proc/stat), and run it once more "
+                        "(default: %(default)s)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--targets", choices=["native", "wine"],
                    help="print the CMake targets the chosen cells need on one side "
@@ -628,6 +643,59 @@ class WineserverMeter:
         return sum(self.last[p] - self.first[p] for p in self.last)
 
 
+class NoiseMeter:
+    """What else the machine did while a repetition ran.
+
+    The CPU time every process used (/proc/stat: user, nice, system, irq and
+    softirq; idle, iowait and steal excluded) minus what this run's own
+    processes used: loadgen and everything it started and reaped (the server:
+    getrusage of our children counts reaped descendants), this script itself,
+    and wineserver (measured apart, passed to result). The rest is other
+    processes' work, as a share of one core over the wall time. Steal time (a
+    hypervisor running another guest) is reported apart, and the load average
+    at both ends. A share above the threshold marks the repetition disturbed.
+    """
+
+    def __enter__(self):
+        self.start = (self._stat(), self._own(), time.monotonic(), os.getloadavg()[0])
+        return self
+
+    def __exit__(self, *exc):
+        self.end = (self._stat(), self._own(), time.monotonic(), os.getloadavg()[0])
+
+    @staticmethod
+    def _stat():
+        """(busy seconds, steal seconds) of all CPUs from /proc/stat."""
+        try:
+            fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        except (OSError, IndexError):
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        v = [int(x) for x in fields] + [0] * 8
+        # user nice system idle iowait irq softirq steal
+        return (v[0] + v[1] + v[2] + v[5] + v[6]) / tick, v[7] / tick
+
+    @staticmethod
+    def _own():
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return kids.ru_utime + kids.ru_stime + me.ru_utime + me.ru_stime
+
+    def result(self, wineserver_s, threshold):
+        (s0, own0, t0, l0), (s1, own1, t1, l1) = self.start, self.end
+        wall = max(t1 - t0, 1e-3)
+        out = {"load1_start": l0, "load1_end": l1}
+        if s0 is None or s1 is None:
+            return out
+        others = (s1[0] - s0[0]) - (own1 - own0) - wineserver_s
+        # Clock-tick rounding of /proc/stat and rusage can make it slightly
+        # negative on a quiet machine.
+        out["others_cpu_share"] = max(0.0, others / wall)
+        out["steal_share"] = max(0.0, (s1[1] - s0[1]) / wall)
+        out["disturbed"] = out["others_cpu_share"] > threshold
+        return out
+
+
 def wine_prefix(bin_dir):
     """The prefix the spawned servers use: cmake/wine-emulator.sh takes
     WINEPREFIX, else build/windows-cross/wineprefix of loadgen's source tree
@@ -656,15 +724,17 @@ def last_lines(text, n=3):
     return " | ".join(lines[-n:])
 
 
-def run_cell(cell, repetition, settings, bin_dir, win_dir, out):
-    label = repetition_label(cell, repetition)
+def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
+    label = repetition_label(cell, repetition, attempt)
     argv, busy = cell_command(cell, label, settings, bin_dir, win_dir, out)
     limit = settings.cell_timeout or busy + CELL_OVERHEAD_LIMIT[cell.platform]
-    outcome = Outcome(cell, repetition=repetition, command=argv, load1=os.getloadavg()[0])
+    outcome = Outcome(cell, repetition=repetition, attempt=attempt, command=argv,
+                      load1=os.getloadavg()[0])
     log_path = out / "logs" / f"{label}.log"
     started = time.monotonic()
     meter = WineserverMeter(wine_prefix(bin_dir)) if cell.platform == "wine" else None
-    with open(log_path, "w") as log, meter or contextlib.nullcontext():
+    noise = NoiseMeter()
+    with open(log_path, "w") as log, meter or contextlib.nullcontext(), noise:
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
         # A session of its own, so that a timeout can end loadgen, its server
@@ -681,6 +751,7 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out):
             raise
     if meter is not None:
         outcome.wineserver_cpu_s = meter.seconds()
+    outcome.noise = noise.result(outcome.wineserver_cpu_s or 0.0, settings.disturbed_share)
     outcome.seconds = time.monotonic() - started
     text = log_path.read_text(errors="replace")
     if code is None:
@@ -717,9 +788,10 @@ def label_in_csv(path, label):
         return False
 
 
-CELLS_HEADER = ["cell", "repetition", "label", "platform", "model", "workload", "protocol", "connections", "size_bytes",
-                "status", "exit_code", "seconds", "load1", "wineserver_cpu_s", "reason",
-                "command"]
+CELLS_HEADER = ["cell", "repetition", "label", "platform", "model", "workload", "protocol",
+                "connections", "size_bytes", "status", "exit_code", "seconds", "load1",
+                "load1_end", "others_cpu_share", "steal_share", "disturbed", "replaced",
+                "wineserver_cpu_s", "reason", "command"]
 
 
 def write_cells(path, outcomes):
@@ -728,9 +800,15 @@ def write_cells(path, outcomes):
         w.writerow(CELLS_HEADER)
         for o in outcomes:
             c = o.cell
-            w.writerow([c.name, o.repetition or "", o.label, c.platform, c.model, c.workload, c.protocol, c.connections,
-                        "" if c.size is None else c.size, o.status, o.exit_code,
-                        f"{o.seconds:.1f}", f"{o.load1:.2f}",
+            n = o.noise
+            share = n.get("others_cpu_share")
+            w.writerow([c.name, o.repetition or "", o.label, c.platform, c.model, c.workload,
+                        c.protocol, c.connections, "" if c.size is None else c.size, o.status,
+                        o.exit_code, f"{o.seconds:.1f}", f"{o.load1:.2f}",
+                        f"{n['load1_end']:.2f}" if "load1_end" in n else "",
+                        "" if share is None else f"{share:.3f}",
+                        f"{n['steal_share']:.3f}" if "steal_share" in n else "",
+                        int(o.disturbed) if "disturbed" in n else "", int(o.replaced),
                         "" if o.wineserver_cpu_s is None else f"{o.wineserver_cpu_s:.2f}",
                         o.reason, " ".join(o.command)])
 
@@ -756,6 +834,14 @@ def run_rounds(order, estimate, total_estimate, settings, bins, out, skipped):
                   f"{fmt_time(elapsed)}, ETA {fmt_time(remaining * ratio)})", flush=True)
             outcome = run_cell(cell, rep, settings, *bins, out)
             outcomes.append(outcome)
+            if outcome.disturbed and outcome.status in ("ok", "errors"):
+                # Once only: a machine that stays busy would never finish.
+                print(f"    DISTURBED: other processes used "
+                      f"{outcome.noise['others_cpu_share'] * 100:.0f} % of a core; running "
+                      "this repetition once more (the first stays in summary.csv, marked)",
+                      flush=True)
+                outcome.replaced = True
+                outcomes.append(run_cell(cell, rep, settings, *bins, out, attempt=2))
             spent_estimate += estimate[cell]
             if outcome.status != "ok":
                 print(f"    {outcome.status.upper()}: {outcome.reason} "
@@ -776,10 +862,20 @@ def finish_summary(out, outcomes):
         return
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    reps = {o.label: (o.cell.name, o.repetition) for o in outcomes}
+    by_label = {o.label: o for o in outcomes}
     for r in rows:
-        cell, rep = reps.get(r.get("label", ""), (r.get("label", ""), 1))
-        r["cell"], r["repetition"] = cell, rep
+        o = by_label.get(r.get("label", ""))
+        n = o.noise if o else {}
+        r["cell"] = o.cell.name if o else r.get("label", "")
+        r["repetition"] = o.repetition if o else 1
+        r["others_cpu_share"] = f"{n['others_cpu_share']:.3f}" if "others_cpu_share" in n else ""
+        r["steal_share"] = f"{n['steal_share']:.3f}" if "steal_share" in n else ""
+        r["load1_start"] = f"{n['load1_start']:.2f}" if "load1_start" in n else ""
+        r["load1_end"] = f"{n['load1_end']:.2f}" if "load1_end" in n else ""
+        r["disturbed"] = int(o.disturbed) if o else ""
+        # A disturbed repetition that was run again keeps its row, but the
+        # statistics and verdicts use the re-run instead.
+        r["replaced"] = int(o.replaced) if o else 0
     rows = add_cell_statistics(rows)
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
@@ -832,7 +928,8 @@ def main(argv=None):
         duration = {"native": args.duration, "wine": args.duration}
     rate = dict(DEFAULT_RATE) if args.rate is None else {"native": args.rate, "wine": args.rate}
     settings = Settings(warmup, duration, rate, args.churn,
-                        hold=min(duration["native"], 3.0), cell_timeout=args.cell_timeout)
+                        hold=min(duration["native"], 3.0), cell_timeout=args.cell_timeout,
+                        disturbed_share=args.disturbed_share)
 
     estimate = {c: sum(cell_times(c, settings)) + CELL_OVERHEAD_GUESS[c.platform] for c in cells}
     repeat = args.repeat or DEFAULT_REPEAT.get(preset_name, 3)

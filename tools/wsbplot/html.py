@@ -111,6 +111,14 @@ def cells_section(run):
         counts[c["status"]] += 1
     parts = ["<p>Cells: " + ", ".join(f"{v} {html.escape(k)}" for k, v in sorted(counts.items()))
              + ".</p>"]
+    disturbed = [c for c in run.cells if c.get("disturbed") == "1"]
+    if disturbed:
+        rerun = sum(1 for c in disturbed if c.get("replaced") == "1")
+        parts.append(f"<p class='note'><b>{len(disturbed)} of {len(run.cells)} repetitions were "
+                     "disturbed</b>: other processes used more than the allowed share of a core "
+                     f"while they ran (cells.csv: others_cpu_share). {rerun} of them were run "
+                     "once more and their re-run counts instead; the rest (re-runs disturbed "
+                     "again) are counted, so read this run's small differences with care.</p>")
     bad = [c for c in run.cells if c["status"] != "ok"]
     if bad:
         parts.append("<table class='data reasons'><thead><tr><th>cell</th><th>status</th>"
@@ -118,7 +126,8 @@ def cells_section(run):
         for c in bad:
             cls = {"failed": "bad", "timeout": "bad", "errors": "warn"}.get(c["status"], "")
             parts.append(f"<tr class='{cls}'>"
-                         f"<td>{html.escape(c['cell'])}</td><td>{html.escape(c['status'])}</td>"
+                         f"<td>{html.escape(c.get('label') or c['cell'])}</td>"
+                         f"<td>{html.escape(c['status'])}</td>"
                          f"<td>{html.escape(c['reason'])}</td></tr>")
         parts.append("</tbody></table>")
     return "\n".join(parts)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from .stats import median_interval
-from .verdicts import cell_of
+from .verdicts import cell_of, counted
 
 
 def num(text, default=None):
@@ -156,7 +156,8 @@ def make_rows(run, raws):
     """One Row per cell: repetitions (rows naming the same cell) are merged."""
     cells = {}
     for r in raws:
-        cells.setdefault(cell_of(r) or id(r), []).append(r)
+        if counted(r):
+            cells.setdefault(cell_of(r) or id(r), []).append(r)
     rows = []
     for reps in cells.values():
         if len(reps) == 1:

@@ -65,6 +65,12 @@ def cell_key(row):
     return group_key(row) + (model_of(row),)
 
 
+def counted(row):
+    """False for a disturbed repetition that tools/matrix.py ran again: its
+    row stays in summary.csv, the re-run stands for it."""
+    return row.get("replaced") not in ("1", 1)
+
+
 def by_cell(rows):
     cells = {}
     for r in rows:
@@ -84,12 +90,13 @@ def add_cell_statistics(rows):
     for members in by_cell(out).values():
         level = None
         stats = {}
+        kept = [r for r in members if counted(r)]
         for m in CELL_METRICS:
-            med, lo, hi, reached = median_interval([number(r.get(m)) for r in members])
+            med, lo, hi, reached = median_interval([number(r.get(m)) for r in kept])
             stats[m] = (med, lo, hi)
             level = reached if reached is not None else level
         for r in members:
-            r["repetitions"] = len(members)
+            r["repetitions"] = len(kept)
             for m, (med, lo, hi) in stats.items():
                 r[f"cell_{m}_median"] = fmt(med)
                 r[f"cell_{m}_ci_low"] = fmt(lo)
@@ -129,7 +136,7 @@ def compute_verdicts(rows, metric="requests_per_s"):
     measured at least twice; model_a comes first in the models' usual order."""
     groups = {}
     for r in rows:
-        if r.get("mode") == "hold" or number(r.get(metric)) is None:
+        if r.get("mode") == "hold" or number(r.get(metric)) is None or not counted(r):
             continue
         groups.setdefault(group_key(r), {}).setdefault(model_of(r), []).append(
             number(r.get(metric)))
