@@ -2,8 +2,10 @@
 """tools/compare.py on the committed run folder results/fixture-tiny.
 
 The folder against itself must show no significant change; against a copy
-whose figures this test scales (throughput halved, p50 and p99 doubled, one
-cell removed) every matched cell's throughput must be flagged as a
+whose figures this test scales (throughput divided by 4, p50 and p99
+multiplied by 4, one cell removed: the fixture was measured on a saturated
+machine, and its repetitions spread up to 2.5 times, so a smaller change is
+not significant with 3 repetitions) every matched cell's throughput must be flagged as a
 regression, --fail-on-regression must exit 1, and the removed cell must be
 listed as present in one run only. Run: /usr/bin/python3 tools/tests/test_compare.py
 """
@@ -37,13 +39,13 @@ def scale(value, factor):
 
 
 def make_slower(folder):
-    """A copy of the fixture that is slower on purpose: half the throughput,
-    twice the p50 and p99, and one cell fewer."""
+    """A copy of the fixture that is slower on purpose: a quarter of the
+    throughput, four times the p50 and p99, and one cell fewer."""
     rows = [r for r in read(folder / "summary.csv") if r["cell"] != REMOVED]
     for r in rows:
-        r["requests_per_s"] = scale(r["requests_per_s"], 0.5)
-        r["latency_p50_us"] = scale(r["latency_p50_us"], 2.0)
-        r["latency_p99_us"] = scale(r["latency_p99_us"], 2.0)
+        r["requests_per_s"] = scale(r["requests_per_s"], 0.25)
+        r["latency_p50_us"] = scale(r["latency_p50_us"], 4.0)
+        r["latency_p99_us"] = scale(r["latency_p99_us"], 4.0)
     with open(folder / "summary.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
         w.writeheader()
@@ -82,15 +84,15 @@ class CompareTest(unittest.TestCase):
         throughput = [r for r in rows if r["metric"] == "throughput"]
         self.assertEqual(len(throughput), 3)  # the removed cell is not matched
         for r in throughput:
-            self.assertEqual(float(r["change_pct"]), -50.0)
+            self.assertEqual(float(r["change_pct"]), -75.0)
             self.assertEqual(r["direction"], "worse", r)
             self.assertEqual(r["regression"], "yes", r)
         self.assertIn("REGRESSION", proc.stdout)
         self.assertIn(f"only in {FIXTURE}: poll closed echo 16 B c1\n", proc.stdout)
         # Without the gate, the same comparison reports but does not fail.
         self.assertEqual(run(FIXTURE, slow, "--csv", out).returncode, 0)
-        # A 150 % gate is beyond every loss (throughput -50 %, latency +100 %).
-        self.assertEqual(run(FIXTURE, slow, "--fail-on-regression", "150%", "--csv",
+        # A 400 % gate is beyond every loss (throughput -75 %, latency +300 %).
+        self.assertEqual(run(FIXTURE, slow, "--fail-on-regression", "400%", "--csv",
                              out).returncode, 0)
 
     def test_bad_input_is_one_line_and_exit_2(self):

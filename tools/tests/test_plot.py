@@ -118,11 +118,25 @@ class PlotTest(unittest.TestCase):
             self.assertIn(v["verdict"], ("faster", "slower", "no significant difference"))
             self.assertEqual(float(v["ci_level"]), 0.9)  # 3 against 3 repetitions
         rows = json.loads((FIXTURE / "summary.json").read_text())
-        self.assertEqual(len(rows), 24)
+        # The fixture was made on a busy machine: every repetition was
+        # disturbed and run once more; both rows are kept, the first marked
+        # replaced and left out of the statistics.
+        self.assertEqual(len(rows), 48)
+        self.assertEqual(sum(r["replaced"] for r in rows), 24)  # re-runs were disturbed too
         for r in rows:
             self.assertIsInstance(r["requests_per_s"], (int, float))
+            self.assertIsInstance(r["others_cpu_share"], float)
             self.assertIn(r["repetition"], (1, 2, 3))
             self.assertEqual(r["repetitions"], 3)
+        # A cell's median is that of its three counted repetitions.
+        cell = [r for r in rows if r["cell"] == "native-epoll-echo-closed-c10-s16"]
+        counted = sorted(r["requests_per_s"] for r in cell if not r["replaced"])
+        self.assertEqual(len(counted), 3)
+        self.assertAlmostEqual(cell[0]["cell_requests_per_s_median"], counted[1], places=0)
+
+    def test_report_says_repetitions_were_disturbed(self):
+        text = (self.out / "report.html").read_text()
+        self.assertIn("48 of 48 repetitions were disturbed", text)
 
 
 if __name__ == "__main__":
