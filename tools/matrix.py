@@ -82,7 +82,7 @@ THREAD_CAP_DEFAULTS = {
 PRESETS = {
     "quick": {
         "about": "4 native models at 1 to 1,000 connections and 6 Winsock models under Wine "
-                 "at 1 and 10, 2-second cells; about 2 minutes on 2 cores",
+                 "at 1 and 10, 2-second cells; about 2 minutes per repetition on 2 cores (3 by default)",
         "warmup": {"native": 0.5, "wine": 0.5},
         "duration": {"native": 2.0, "wine": 2.0},
         "slices": [
@@ -101,7 +101,7 @@ PRESETS = {
     "full": {
         "about": "every native model from 1 to 10,000 connections, sizes, protocols, open loop, "
                  "churn and held connections; every Winsock model under Wine at 1 to 50 "
-                 "connections; about 11-15 minutes on 2 cores",
+                 "connections; about 11-15 minutes per repetition on 2 cores (5 by default)",
         "warmup": {"native": 1.0, "wine": 1.0},
         "duration": {"native": 5.0, "wine": 3.0},
         "slices": [
