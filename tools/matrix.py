@@ -5,19 +5,29 @@ A cell is one `loadgen --spawn MODEL` run: a server model (native, or a
 Winsock model under Wine), a workload (closed loop, open loop, churn or
 hold), a connection count, a protocol and a request size. The matrix is the
 cross product of those axes, minus the cells a model cannot take (see
-MODEL_CAPS), and every cell is bounded in time.
+MODEL_CAPS), and every cell is bounded in time. Every cell runs --repeat N
+times, interleaved (all cells of a round, then the next round, the model
+order rotated each round); a repetition is labelled CELL-rK. A repetition
+during which other processes used more than --disturbed-share of a core is
+marked disturbed and run once more (CELL-rKb).
 
 The run folder receives:
-  summary.csv           one row per cell that ran, written by loadgen --csv
-                        (schema: results/README.md)
-  cells.csv             one row per planned cell: status, exit code, time,
-                        reason; the cells that failed or were skipped are here
+  summary.csv           one row per repetition, written by loadgen --csv, plus
+                        the cell, the noise measured around it and the cell's
+                        median and confidence interval of throughput, p50 and
+                        p99 (schema and method: results/README.md)
+  summary.json          the same rows as one JSON array
+  verdicts.csv          every pair of models of every group of cells that
+                        differ only in the model: ratio, interval, verdict
+  cells.csv             one row per planned repetition: status, exit code,
+                        time, noise, reason; failed and skipped cells are here
   machine.json          CPU, cores, memory, kernel, Wine and loadgen versions,
                         load average, limits, the command line and the presets
-  intervals/CELL.csv    per-second rows of each cell (loadgen --intervals)
-  hlog/CELL.hlog        per-second HdrHistograms of each cell (loadgen --hlog)
-  logs/CELL.log         loadgen's own output for the cell
+  intervals/LABEL.csv   per-second rows of each repetition (loadgen --intervals)
+  hlog/LABEL.hlog       per-second HdrHistograms of each repetition (--hlog)
+  logs/LABEL.log        loadgen's own output for the repetition
 
+The statistics are tools/wsbplot/stats.py and verdicts.py (standard library).
 Standard library only, so that Debian's /usr/bin/python3 runs it anywhere.
 Exit status: 0 when every cell was measured, 1 when any cell failed (measured
 nothing: the server did not start or died, loadgen failed, or the cell ran

@@ -17,6 +17,12 @@ Figures:
                      connections, and memory per held connection
   bench-*.png        bench-core results as bar charts
 
+A cell measured several times (tools/matrix.py --repeat) is drawn at the
+median of its repetitions with its confidence interval as error bars (the
+spectra and time series show the repetition with the median throughput), and
+report.html opens with the run's verdicts (verdicts.csv, or computed from the
+rows) in sentences.
+
 Native and Wine figures never share an axis: every figure of Winsock models
 run under Wine is a separate panel (or file) whose title says so, and their
 legend entries end in "(Wine)".

@@ -219,6 +219,11 @@ def sentences(verdicts):
         real = [pair_phrase(v) for v in members if v["verdict"] != "no significant difference"]
         same = [pair_phrase(v).split(" (")[0] for v in members
                 if v["verdict"] == "no significant difference"]
+        if not real and len(same) > 1:
+            # No pair differs: one clause instead of one per pair.
+            models = list(dict.fromkeys(m for v in members for m in (v["model_a"],
+                                                                      v["model_b"])))
+            same = [f"no two of {', '.join(models[:-1])} and {models[-1]} differ significantly"]
         parts = real + ([", ".join(same)] if same else [])
         out.append(f"{describe_group(members[0])} " + "; ".join(parts) + ".")
     return out
