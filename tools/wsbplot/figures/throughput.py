@@ -27,13 +27,17 @@ def plot_throughput(rows, out, figures, many_runs):
                 if r.platform == plat:
                     series[series_name(r, many_runs)].append(r)
             bad_label_done = False
-            for name in sorted(series, key=lambda s: sort_key(series[s][0])):
+            names = sorted(series, key=lambda s: sort_key(series[s][0]))
+            for k, name in enumerate(names):
                 pts = sorted(series[name], key=lambda r: r.connections)
                 color, marker = style(plat, pts[0].model)
                 xs = [r.connections for r in pts]
                 ys = [r.get("requests_per_s", 0.0) for r in pts]
                 ax.plot(xs, ys, marker=marker, color=color, label=name, linewidth=1.6)
-                error_bars(ax, pts, xs, "requests_per_s", color)
+                # Each model's error bars a little to the side (log axis), so
+                # that the bars of models measured at one count do not overlap.
+                dodge = 10 ** ((k - (len(names) - 1) / 2) * 0.015)
+                error_bars(ax, pts, [x * dodge for x in xs], "requests_per_s", color)
                 for r, x, y in zip(pts, xs, ys):
                     if r.exit_code != 0 or r.get("errors", 0) > 0:
                         ax.plot([x], [y], marker="o", markersize=13, markerfacecolor="none",
