@@ -115,6 +115,12 @@ def plot_resources(rows, out, figures, many_runs):
                         notes.append(f"{fmt_bytes(max(per_conn, 0))}\n{threads} thr.\n{how}")
                         hatches.append(HELD_HOW.get(how, ("", ""))[0])
                         hows_seen.add(how)
+                        ci = r.interval("server_bytes_per_connection") if how != "peak" else None
+                        if ci is not None:
+                            lo, hi = max(ci[0], 1) / 1e3, max(ci[1], 1) / 1e3
+                            ax_held.errorbar([xs[-1]], [ys[-1]], yerr=[[max(ys[-1] - lo, 0)],
+                                                                        [max(hi - ys[-1], 0)]],
+                                             fmt="none", ecolor="0.2", capsize=3)
                 color = cmap(j / max(1, len(held_counts) - 1) * 0.8)
                 bars = ax_held.bar(xs, ys, width=width * 0.95, color=color, edgecolor="white")
                 # A handle of its own: the bars' would show the first bar's hatch.
