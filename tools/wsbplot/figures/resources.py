@@ -23,6 +23,83 @@ def cpu_error_bars(ax, rows, xs, color):
                         elinewidth=1.2, capsize=3, alpha=0.8)
 
 
+def draw_held(ax_held, held, many_runs):
+    """The panel of memory per held idle connection: bars per model and
+    connection count, on a log axis, each labelled with its number."""
+    held_counts = sorted({r.connections for r in held})
+    models = sorted({(series_name(r, many_runs), r.model) for r in held},
+                    key=lambda m: sort_key(next(r for r in held
+                                                if series_name(r, many_runs) == m[0])))
+    if held:
+        width = 0.8 / max(1, len(held_counts))
+        cmap = plt.get_cmap("viridis")
+        hows_seen, count_handles = set(), []
+        for j, c in enumerate(held_counts):
+            xs, ys, notes, hatches = [], [], [], []
+            for i, (label, _m) in enumerate(models):
+                r = next((r for r in held if r.connections == c
+                          and series_name(r, many_runs) == label), None)
+                per_conn, how = held_memory(r) if r is not None else (None, None)
+                if per_conn is not None:
+                    xs.append(i + (j - (len(held_counts) - 1) / 2) * width)
+                    # A log axis has no zero: a negative estimate (memory
+                    # returned meanwhile) is drawn as 1 byte, its label says.
+                    ys.append(max(per_conn, 1) / 1e3)
+                    threads = int(r.get("server_threads", 0) or 0)
+                    notes.append(f"{fmt_bytes(max(per_conn, 0))}\n{threads} thr.\n{how}")
+                    hatches.append(HELD_HOW.get(how, ("", ""))[0])
+                    hows_seen.add(how)
+                    ci = r.interval("server_bytes_per_connection") if how != "peak" else None
+                    if ci is not None:
+                        lo, hi = max(ci[0], 1) / 1e3, max(ci[1], 1) / 1e3
+                        ax_held.errorbar([xs[-1]], [ys[-1]], yerr=[[max(ys[-1] - lo, 0)],
+                                                                    [max(hi - ys[-1], 0)]],
+                                         fmt="none", ecolor="0.2", capsize=3)
+            color = cmap(j / max(1, len(held_counts) - 1) * 0.8)
+            bars = ax_held.bar(xs, ys, width=width * 0.95, color=color, edgecolor="white")
+            # A handle of its own: the bars' would show the first bar's hatch.
+            count_handles.append(Patch(facecolor=color, label=f"{c} held connections"))
+            # Small values would be invisible bars: every bar carries its
+            # number, the server's thread count (a thread per client, or
+            # per group of 64 handles, shows here) and how its memory was
+            # sampled, since an "end" sample is not comparable with the
+            # others.
+            for bar, note, hatch in zip(bars, notes, hatches):
+                bar.set_hatch(hatch)
+                ax_held.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), note,
+                             ha="center", va="bottom", fontsize=7,
+                             rotation=90 if len(held_counts) > 1 else 0)
+        ax_held.set_xticks(range(len(models)))
+        ax_held.set_xticklabels([m[0] for m in models], rotation=30, ha="right", fontsize=9)
+        ax_held.set_ylabel("server memory per idle connection (kB, 10^3 bytes)")
+        # A log axis: a thread per client costs 100 times what an event
+        # loop's connection does, and on a linear axis the small bars
+        # were unreadable beside it.
+        ax_held.set_yscale("log")
+        shown = [b.get_height() for b in ax_held.patches if b.get_height() > 0]
+        if shown:
+            ax_held.set_ylim(min(shown) / 3, max(shown) * 60)  # numbers and legends
+        ax_held.set_ylabel("server memory per idle connection (kB, 10^3 bytes, log)")
+        log_ticks(ax_held, "y", lambda v, _p: f"{v:g}")
+        ax_held.set_title("Memory per held idle connection\n"
+                          "(resident when held − resident before the first connection) / "
+                          "connections", fontsize=11)
+        ax_held.grid(True, axis="y", alpha=0.3)
+        # The sampling legend lists only the ways that occur, so that a
+        # run sampled "online" throughout is not cluttered with the rest.
+        how_handles = [Patch(facecolor="white", edgecolor="0.3", hatch=HELD_HOW[h][0],
+                             label=HELD_HOW[h][1])
+                       for h in HELD_HOW if h in hows_seen]
+        legend = ax_held.legend(handles=count_handles, fontsize=9, loc="upper right")
+        if how_handles:
+            ax_held.add_artist(legend)
+            ax_held.legend(handles=how_handles, fontsize=7, loc="upper left",
+                           title="memory sampled", title_fontsize=7)
+    else:
+        ax_held.axis("off")
+        ax_held.text(0.5, 0.5, "no --hold cells in this run", ha="center", va="center")
+
+
 def plot_resources(rows, out, figures, many_runs):
     for plat in platforms_of(rows):
         mine = [r for r in rows if r.platform == plat and r.raw.get("server_model")]
@@ -92,78 +169,7 @@ def plot_resources(rows, out, figures, many_runs):
         # no line.
         handles, labels = ax_cpu.get_legend_handles_labels()
         # Held idle connections: the memory each one costs the server.
-        held_counts = sorted({r.connections for r in held})
-        models = sorted({(series_name(r, many_runs), r.model) for r in held},
-                        key=lambda m: sort_key(next(r for r in held
-                                                    if series_name(r, many_runs) == m[0])))
-        if held:
-            width = 0.8 / max(1, len(held_counts))
-            cmap = plt.get_cmap("viridis")
-            hows_seen, count_handles = set(), []
-            for j, c in enumerate(held_counts):
-                xs, ys, notes, hatches = [], [], [], []
-                for i, (label, _m) in enumerate(models):
-                    r = next((r for r in held if r.connections == c
-                              and series_name(r, many_runs) == label), None)
-                    per_conn, how = held_memory(r) if r is not None else (None, None)
-                    if per_conn is not None:
-                        xs.append(i + (j - (len(held_counts) - 1) / 2) * width)
-                        # A log axis has no zero: a negative estimate (memory
-                        # returned meanwhile) is drawn as 1 byte, its label says.
-                        ys.append(max(per_conn, 1) / 1e3)
-                        threads = int(r.get("server_threads", 0) or 0)
-                        notes.append(f"{fmt_bytes(max(per_conn, 0))}\n{threads} thr.\n{how}")
-                        hatches.append(HELD_HOW.get(how, ("", ""))[0])
-                        hows_seen.add(how)
-                        ci = r.interval("server_bytes_per_connection") if how != "peak" else None
-                        if ci is not None:
-                            lo, hi = max(ci[0], 1) / 1e3, max(ci[1], 1) / 1e3
-                            ax_held.errorbar([xs[-1]], [ys[-1]], yerr=[[max(ys[-1] - lo, 0)],
-                                                                        [max(hi - ys[-1], 0)]],
-                                             fmt="none", ecolor="0.2", capsize=3)
-                color = cmap(j / max(1, len(held_counts) - 1) * 0.8)
-                bars = ax_held.bar(xs, ys, width=width * 0.95, color=color, edgecolor="white")
-                # A handle of its own: the bars' would show the first bar's hatch.
-                count_handles.append(Patch(facecolor=color, label=f"{c} held connections"))
-                # Small values would be invisible bars: every bar carries its
-                # number, the server's thread count (a thread per client, or
-                # per group of 64 handles, shows here) and how its memory was
-                # sampled, since an "end" sample is not comparable with the
-                # others.
-                for bar, note, hatch in zip(bars, notes, hatches):
-                    bar.set_hatch(hatch)
-                    ax_held.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), note,
-                                 ha="center", va="bottom", fontsize=7,
-                                 rotation=90 if len(held_counts) > 1 else 0)
-            ax_held.set_xticks(range(len(models)))
-            ax_held.set_xticklabels([m[0] for m in models], rotation=30, ha="right", fontsize=9)
-            ax_held.set_ylabel("server memory per idle connection (kB, 10^3 bytes)")
-            # A log axis: a thread per client costs 100 times what an event
-            # loop's connection does, and on a linear axis the small bars
-            # were unreadable beside it.
-            ax_held.set_yscale("log")
-            shown = [b.get_height() for b in ax_held.patches if b.get_height() > 0]
-            if shown:
-                ax_held.set_ylim(min(shown) / 3, max(shown) * 60)  # numbers and legends
-            ax_held.set_ylabel("server memory per idle connection (kB, 10^3 bytes, log)")
-            log_ticks(ax_held, "y", lambda v, _p: f"{v:g}")
-            ax_held.set_title("Memory per held idle connection\n"
-                              "(resident when held − resident before the first connection) / "
-                              "connections", fontsize=11)
-            ax_held.grid(True, axis="y", alpha=0.3)
-            # The sampling legend lists only the ways that occur, so that a
-            # run sampled "online" throughout is not cluttered with the rest.
-            how_handles = [Patch(facecolor="white", edgecolor="0.3", hatch=HELD_HOW[h][0],
-                                 label=HELD_HOW[h][1])
-                           for h in HELD_HOW if h in hows_seen]
-            legend = ax_held.legend(handles=count_handles, fontsize=9, loc="upper right")
-            if how_handles:
-                ax_held.add_artist(legend)
-                ax_held.legend(handles=how_handles, fontsize=7, loc="upper left",
-                               title="memory sampled", title_fontsize=7)
-        else:
-            ax_held.axis("off")
-            ax_held.text(0.5, 0.5, "no --hold cells in this run", ha="center", va="center")
+        draw_held(ax_held, held, many_runs)
         what = ""
         if sweep:
             r0 = sweep[0]
