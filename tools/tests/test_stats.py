@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import matrix  # noqa: E402
 from wsbplot.stats import median_interval, shift_interval  # noqa: E402
+from wsbplot.verdicts import compute_verdicts, sentences  # noqa: E402
 
 
 class MedianIntervalTest(unittest.TestCase):
@@ -71,6 +72,35 @@ class ScheduleTest(unittest.TestCase):
                  for rnd in (1, 2, 3)]
         self.assertEqual(first, [["poll", "epoll", "uring"], ["epoll", "uring", "poll"],
                                  ["uring", "poll", "epoll"]])
+
+
+def rows(platform, conns, model, values):
+    return [{"server_platform": platform, "server_model": model, "mode": "closed",
+             "protocol": "echo", "size_min": "16", "size_max": "16", "connections": str(conns),
+             "cell": f"{platform}-{model}-c{conns}", "requests_per_s": str(v)} for v in values]
+
+
+class VerdictTest(unittest.TestCase):
+    def test_sentences_name_the_faster_model_and_the_pairs_that_do_not_differ(self):
+        data = (rows("native", 1000, "poll", [100, 101, 102, 103, 104])
+                + rows("native", 1000, "epoll", [100.5, 101.5, 102.5, 103.5, 104.5])
+                + rows("native", 1000, "uring", [120, 121, 122, 123, 124])
+                + rows("wine", 10, "select", [10, 11, 12, 13, 14])
+                + rows("wine", 10, "iocp", [10.2, 11.2, 12.2, 13.2, 14.2]))
+        verdicts = compute_verdicts(data)
+        by_pair = {(v["platform"], v["model_a"], v["model_b"]): v["verdict"] for v in verdicts}
+        self.assertEqual(by_pair, {("native", "poll", "epoll"): "no significant difference",
+                                   ("native", "poll", "uring"): "slower",
+                                   ("native", "epoll", "uring"): "slower",
+                                   ("wine", "select", "iocp"): "no significant difference"})
+        text = sentences(verdicts)
+        self.assertEqual(len(text), 2)
+        self.assertTrue(text[0].startswith(
+            "At 1,000 connections (echo, 16 B, closed loop) uring serves 20 % more requests "
+            "than poll (97 % CI "), text[0])
+        self.assertTrue(text[0].endswith("; poll and epoll do not differ."), text[0])
+        self.assertTrue(text[1].startswith("At 10 connections (echo, 16 B, closed loop) (Wine) "
+                                           "select and iocp do not differ"), text[1])
 
 
 if __name__ == "__main__":

@@ -231,8 +231,9 @@ def verdicts_section(runs):
             [raw for row in run.rows for raw in row.repetitions])
         if not found:
             continue
-        name = f" — {html.escape(run.name)}" if len(runs) > 1 else ""
-        parts.append(f"<h3>Verdicts{name}</h3><ul class='verdicts'>" + "".join(
+        if len(runs) > 1:
+            parts.append(f"<h3>{html.escape(run.name)}</h3>")
+        parts.append("<ul class='verdicts'>" + "".join(
             f"<li>{html.escape(s)}</li>" for s in sentences(found)) + "</ul>")
     if not parts:
         return ("<p class='note'>No verdicts: every cell was measured once. Run "
@@ -244,7 +245,7 @@ def verdicts_section(runs):
             f"repetition ({'/'.join(map(str, levels))} per cell): the ratio is the median of all "
             "ratios between the two models' repetitions (Hodges-Lehmann), its interval the exact "
             "Mann-Whitney confidence interval. A difference is stated only when that interval "
-            "excludes zero; with 3 repetitions per model the interval is a 90 % one (the most "
+            "excludes a ratio of 1 (no difference); with 3 repetitions per model the interval is a 90 % one (the most "
             "3 against 3 allows) and one pair in ten that do not differ would be called "
             "different; with 5, 96.8 %. Method and false-positive rates: results/README.md. "
             "All pairs with their figures: verdicts.csv.</p>")

@@ -217,13 +217,18 @@ def sentences(verdicts):
     out = []
     for members in groups.values():
         real = [pair_phrase(v) for v in members if v["verdict"] != "no significant difference"]
-        same = [pair_phrase(v).split(" (")[0] for v in members
-                if v["verdict"] == "no significant difference"]
-        if not real and len(same) > 1:
+        same = [v for v in members if v["verdict"] == "no significant difference"]
+        models = list(dict.fromkeys(m for v in members for m in (v["model_a"], v["model_b"])))
+        if len(same) == 1:
+            tail = [pair_phrase(same[0]).split(" (")[0]]
+        elif same and not real:
             # No pair differs: one clause instead of one per pair.
-            models = list(dict.fromkeys(m for v in members for m in (v["model_a"],
-                                                                      v["model_b"])))
-            same = [f"no two of {', '.join(models[:-1])} and {models[-1]} differ significantly"]
-        parts = real + ([", ".join(same)] if same else [])
+            tail = [f"no two of {', '.join(models[:-1])} and {models[-1]} differ significantly"]
+        elif same:
+            tail = ["no significant difference between " + ", ".join(
+                f"{v['model_a']} and {v['model_b']}" for v in same)]
+        else:
+            tail = []
+        parts = real + tail
         out.append(f"{describe_group(members[0])} " + "; ".join(parts) + ".")
     return out
