@@ -184,6 +184,14 @@ def interval_note(rows):
             "confidence interval (exact order-statistic interval, results/README.md).")
 
 
+def representative_note(rows):
+    """The caption's sentence for figures drawn from one repetition per cell."""
+    if all(len(r.repetitions) == 1 for r in rows):
+        return ""
+    return (" Cells measured several times are shown by the repetition with the median "
+            "throughput (its .hlog and intervals).")
+
+
 def legend(ax, n):
     if n == 0:
         return

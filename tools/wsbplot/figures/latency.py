@@ -4,7 +4,7 @@ import subprocess
 from collections import defaultdict
 from matplotlib.ticker import NullFormatter
 
-from ..style import CONNECTION_COLOURS, PLATFORM_TITLE, WINE_NOTE, describe, finish, fmt_us_tick, grid, legend, log_ticks, save, series_name, slug, sort_key, style, thin_log_ticks
+from ..style import CONNECTION_COLOURS, representative_note, PLATFORM_TITLE, WINE_NOTE, describe, finish, fmt_us_tick, grid, legend, log_ticks, save, series_name, slug, sort_key, style, thin_log_ticks
 
 
 class Spectra:
@@ -150,7 +150,8 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
              + f" ({what}), one panel per connection count. " + SPECTRUM_AXIS_NOTE
              + ("Open loop: latency measured from the intended send time (corrected for "
                 "coordinated omission). " if mode == "open" else "")
-             + (WINE_NOTE if wine else ""), "Latency")
+             + (WINE_NOTE if wine else "") + representative_note([r for r, _ in data_all]),
+             "Latency")
         labels = list(dict.fromkeys(series_name(r, many_runs)
                                     for r, _ in sorted(data, key=lambda t: sort_key(t[0]))))
         fig, axes = grid(len(labels), height=4.1, sharey=True)
@@ -165,7 +166,8 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
         save(fig, out, base + "-by-model.png", figures,
              "The same spectra, one panel per model: how each model's latency tail grows with "
              f"the number of connections ({what}). Shared y axis. "
-             + (WINE_NOTE if wine else ""), "Latency")
+             + (WINE_NOTE if wine else "") + representative_note([r for r, _ in data_all]),
+             "Latency")
     # 2. Everything measured at one connection count only (other sizes,
     # protocols, open loop, churn): one figure per platform and connection
     # count, a panel per variant, with the sweep's cell at that count first
@@ -197,4 +199,5 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
              + "Open loop: latency measured from the intended send time, corrected for "
              "coordinated omission; churn: each connection is closed and reopened after a few "
              "requests, and the reconnect is part of the next request's latency. "
-             + (WINE_NOTE if wine else ""), "Latency")
+             + (WINE_NOTE if wine else "") + representative_note([r for r, _ in data_all]),
+             "Latency")

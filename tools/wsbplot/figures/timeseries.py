@@ -5,7 +5,7 @@ from collections import defaultdict
 from matplotlib.ticker import FuncFormatter
 
 from ..load import num, read_csv
-from ..style import PLATFORM_TITLE, WINE_NOTE, finish, fmt_count, fmt_us_tick, legend, log_ticks, plt, save, series_name, sort_key, style
+from ..style import representative_note, PLATFORM_TITLE, WINE_NOTE, finish, fmt_count, fmt_us_tick, legend, log_ticks, plt, save, series_name, sort_key, style
 
 
 def read_intervals(path):
@@ -95,4 +95,5 @@ def plot_timeseries(rows, out, figures, many_runs, patterns):
         save(fig, out, name, figures,
              f"Throughput and 99th percentile latency of each interval ({what}). Each point "
              "is one interval of loadgen's --intervals CSV; the last interval includes the "
-             "drain and is often short. " + (WINE_NOTE if wine else ""), "Time series")
+             "drain and is often short. " + (WINE_NOTE if wine else "")
+             + representative_note([r for r, _ in data]), "Time series")
