@@ -95,6 +95,26 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(run(FIXTURE, slow, "--fail-on-regression", "400%", "--csv",
                              out).returncode, 0)
 
+    def test_two_loadgen_csv_files(self):
+        # Plain loadgen CSV files: one run per cell (the first repetition of
+        # each), so nothing can be significant and the change has no interval.
+        rows = [r for r in read(FIXTURE / "summary.csv")
+                if r["repetition"] == "1" and r["replaced"] == "0"]
+        for name in ("a.csv", "b.csv"):
+            with open(self.tmp / name, "w", newline="") as f:
+                fields = [k for k in rows[0] if k not in ("cell", "repetition", "replaced")]
+                w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore",
+                                   lineterminator="\n")
+                w.writeheader()
+                w.writerows(rows)
+        proc = run(self.tmp / "a.csv", self.tmp / "b.csv", "--fail-on-regression", "5%")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        out = read(self.tmp / "b.compare.csv")
+        self.assertEqual(len(out), 12)
+        for r in out:
+            self.assertEqual(r["significant"], "untestable (one repetition)")
+            self.assertEqual(r["ci_level"], "")
+
     def test_bad_input_is_one_line_and_exit_2(self):
         proc = run(FIXTURE, self.tmp)
         self.assertEqual(proc.returncode, 2)
