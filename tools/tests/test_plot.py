@@ -137,6 +137,11 @@ class PlotTest(unittest.TestCase):
     def test_report_says_repetitions_were_disturbed(self):
         text = (self.out / "report.html").read_text()
         self.assertIn("48 of 48 repetitions were disturbed", text)
+        # And per cell in the table: the three counted repetitions (re-runs)
+        # were disturbed too.
+        table = text[text.index("<table class='data sortable'>"):]
+        self.assertIn("disturbed‡", table)
+        self.assertEqual(table.count("<td>3</td><td>3</td>"), 8)  # reps, disturbed
 
 
 if __name__ == "__main__":

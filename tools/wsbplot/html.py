@@ -17,7 +17,7 @@ def wineserver_share(r):
 
 
 def summary_table(rows, many_runs):
-    head = ["model", "platform", "workload", "protocol", "size (B)", "conns", "reps", "responses/s†",
+    head = ["model", "platform", "workload", "protocol", "size (B)", "conns", "reps", "disturbed‡", "responses/s†",
             "p50", "p99", "p99.9", "max", "errors", "server CPU/req*", "of it wineserver",
             "threads",
             "peak RSS", "per held conn", "exit"]
@@ -29,6 +29,7 @@ def summary_table(rows, many_runs):
         cpu = r.cpu_per_request_us()
         cells = [series_name(r, many_runs), r.platform, r.mode, r.protocol,
                  "" if r.size is None else r.size, r.connections, len(r.repetitions),
+                 sum(1 for x in r.repetitions if x.get("disturbed") == "1") or "",
                  throughput_cell(r),
                  fmt_us(r.get("latency_p50_us")), fmt_us(r.get("latency_p99_us")),
                  fmt_us(r.get("latency_p999_us")), fmt_us(r.get("latency_max_us")),
@@ -41,7 +42,7 @@ def summary_table(rows, many_runs):
                  r.exit_code]
         cls = " class='bad'" if r.exit_code != 0 else (" class='wine'" if r.platform == "wine"
                                                        else "")
-        raw = [None] * 7 + [r.get("requests_per_s") if r.mode != "hold" else None,
+        raw = [None] * 8 + [r.get("requests_per_s") if r.mode != "hold" else None,
                             r.get("latency_p50_us"), r.get("latency_p99_us"),
                             r.get("latency_p999_us"), r.get("latency_max_us"), None, cpu, None,
                             None, r.get("server_peak_rss_bytes"), held_memory(r)[0], None]
@@ -290,7 +291,9 @@ def write_report(out, runs, figures, problems, title, many_runs):
                      "Click a column's head to sort by it. "
                      "†Cells measured several times (reps): the median of the repetitions and, "
                      "in brackets, its confidence interval; the other figures are medians "
-                     "too.</p>")
+                     "too. ‡Of the repetitions counted, how many ran while other processes "
+                     "used more than the allowed share of a core (re-runs disturbed again; "
+                     "cells.csv has every attempt).</p>")
         parts.append(summary_table(rows, many_runs))
     if has_bench:
         # After the results: they measure wsbench's own building blocks, not
