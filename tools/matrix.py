@@ -872,6 +872,8 @@ def finish_summary(out, outcomes):
         return
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
+    if not rows:
+        return
     by_label = {o.label: o for o in outcomes}
     for r in rows:
         o = by_label.get(r.get("label", ""))
