@@ -5,19 +5,29 @@ A cell is one `loadgen --spawn MODEL` run: a server model (native, or a
 Winsock model under Wine), a workload (closed loop, open loop, churn or
 hold), a connection count, a protocol and a request size. The matrix is the
 cross product of those axes, minus the cells a model cannot take (see
-MODEL_CAPS), and every cell is bounded in time.
+MODEL_CAPS), and every cell is bounded in time. Every cell runs --repeat N
+times, interleaved (all cells of a round, then the next round, the model
+order rotated each round); a repetition is labelled CELL-rK. A repetition
+during which other processes used more than --disturbed-share of a core is
+marked disturbed and run once more (CELL-rKb).
 
 The run folder receives:
-  summary.csv           one row per cell that ran, written by loadgen --csv
-                        (schema: results/README.md)
-  cells.csv             one row per planned cell: status, exit code, time,
-                        reason; the cells that failed or were skipped are here
+  summary.csv           one row per repetition, written by loadgen --csv, plus
+                        the cell, the noise measured around it and the cell's
+                        median and confidence interval of throughput, p50 and
+                        p99 (schema and method: results/README.md)
+  summary.json          the same rows as one JSON array
+  verdicts.csv          every pair of models of every group of cells that
+                        differ only in the model: ratio, interval, verdict
+  cells.csv             one row per planned repetition: status, exit code,
+                        time, noise, reason; failed and skipped cells are here
   machine.json          CPU, cores, memory, kernel, Wine and loadgen versions,
                         load average, limits, the command line and the presets
-  intervals/CELL.csv    per-second rows of each cell (loadgen --intervals)
-  hlog/CELL.hlog        per-second HdrHistograms of each cell (loadgen --hlog)
-  logs/CELL.log         loadgen's own output for the cell
+  intervals/LABEL.csv   per-second rows of each repetition (loadgen --intervals)
+  hlog/LABEL.hlog       per-second HdrHistograms of each repetition (--hlog)
+  logs/LABEL.log        loadgen's own output for the repetition
 
+The statistics are tools/wsbplot/stats.py and verdicts.py (standard library).
 Standard library only, so that Debian's /usr/bin/python3 runs it anywhere.
 Exit status: 0 when every cell was measured, 1 when any cell failed (measured
 nothing: the server did not start or died, loadgen failed, or the cell ran
@@ -35,6 +45,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -43,6 +54,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from wsbplot.verdicts import add_cell_statistics, compute_verdicts, summary_json, write_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,7 +92,7 @@ THREAD_CAP_DEFAULTS = {
 PRESETS = {
     "quick": {
         "about": "4 native models at 1 to 1,000 connections and 6 Winsock models under Wine "
-                 "at 1 and 10, 2-second cells; about 2 minutes on 2 cores",
+                 "at 1 and 10, 2-second cells; about 2 minutes per repetition on 2 cores (3 by default)",
         "warmup": {"native": 0.5, "wine": 0.5},
         "duration": {"native": 2.0, "wine": 2.0},
         "slices": [
@@ -98,7 +111,7 @@ PRESETS = {
     "full": {
         "about": "every native model from 1 to 10,000 connections, sizes, protocols, open loop, "
                  "churn and held connections; every Winsock model under Wine at 1 to 50 "
-                 "connections; about 11-15 minutes on 2 cores",
+                 "connections; about 11-15 minutes per repetition on 2 cores (5 by default)",
         "warmup": {"native": 1.0, "wine": 1.0},
         "duration": {"native": 5.0, "wine": 3.0},
         "slices": [
@@ -141,6 +154,10 @@ CELL_OVERHEAD_LIMIT = {"native": 45.0, "wine": 120.0}
 # What a cell usually costs beyond warmup + duration, for the first ETA.
 CELL_OVERHEAD_GUESS = {"native": 1.0, "wine": 4.0}
 
+# Repetitions of every cell when --repeat is not given, per preset (None: no
+# preset). Fewer than 3 give no confidence interval worth the name.
+DEFAULT_REPEAT = {"quick": 3, "full": 5, None: 3}
+
 
 class UsageError(Exception):
     pass
@@ -175,18 +192,38 @@ class Settings:
     churn: int
     hold: float
     cell_timeout: float | None
+    disturbed_share: float = 0.10
 
 
 @dataclass
 class Outcome:
     cell: Cell
     status: str = "planned"  # ok, failed, timeout, skipped
+    repetition: int = 0      # 1..N; 0 for a cell that never ran (skipped)
+    attempt: int = 1         # 2: the re-run of a disturbed repetition
+    noise: dict = field(default_factory=dict)  # NoiseMeter.result()
+    replaced: bool = False   # disturbed, and re-run: its row is left out of the statistics
     exit_code: str = ""
     seconds: float = 0.0
     reason: str = ""
     load1: float = 0.0
     wineserver_cpu_s: float | None = None
     command: list = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """loadgen's --label, and the name of the repetition's files."""
+        if not self.repetition:
+            return self.cell.name
+        return repetition_label(self.cell, self.repetition, self.attempt)
+
+    @property
+    def disturbed(self) -> bool:
+        return bool(self.noise.get("disturbed"))
+
+
+def repetition_label(cell, repetition, attempt=1):
+    return f"{cell.name}-r{repetition}" + ("" if attempt == 1 else "b")
 
 
 # ---- Command line --------------------------------------------------------------
@@ -226,6 +263,16 @@ def positive_float(text):
         raise argparse.ArgumentTypeError(f"not a number: {text}")
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above zero: {text}")
+    return value
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
     return value
 
 
@@ -297,6 +344,14 @@ def build_parser():
                    help="also run cells above a model's structural cap (they will fail)")
     p.add_argument("--note", default="",
                    help="free text stored in machine.json (e.g. what else ran on the machine)")
+    p.add_argument("--repeat", type=positive_int, metavar="N",
+                   help="run every cell N times, interleaved: all cells of a round, then the "
+                        "next round, the model order rotated each round (default: 3 with "
+                        "--quick and without a preset, 5 with --full)")
+    p.add_argument("--disturbed-share", type=non_negative_float, default=0.10, metavar="F",
+                   help="mark a repetition disturbed when other processes used more than F of "
+                        "one core while it ran (/proc/stat), and run it once more "
+                        "(default: %(default)s)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--targets", choices=["native", "wine"],
                    help="print the CMake targets the chosen cells need on one side "
@@ -384,6 +439,24 @@ def plan(args):
                                 continue
                             cells.append(cell)
     return preset_name, cells, skipped
+
+
+def schedule(cells, repeat):
+    """(cell, repetition) in running order: round after round, every cell once
+    per round, so that a drift of the machine (another job, a CPU slowing
+    down) hits every model alike. Within a group of cells that differ only in
+    the model, the model order is rotated by one each round, so that no model
+    always runs first (after a pause) or right after the same neighbour."""
+    groups = {}
+    for c in cells:
+        groups.setdefault((c.platform, c.workload, c.protocol, c.connections, c.size),
+                          []).append(c)
+    order = []
+    for rnd in range(1, repeat + 1):
+        for members in groups.values():
+            shift = (rnd - 1) % len(members)
+            order += [(c, rnd) for c in members[shift:] + members[:shift]]
+    return order
 
 
 # ---- Machine -------------------------------------------------------------------
@@ -474,7 +547,7 @@ def cell_times(cell, settings):
     return settings.warmup[cell.platform] + extra, settings.duration[cell.platform]
 
 
-def cell_command(cell, settings, bin_dir, win_dir, out):
+def cell_command(cell, label, settings, bin_dir, win_dir, out):
     plat = cell.platform
     target = (str(win_dir / f"server-{cell.model}.exe") if plat == "wine" else
               str(bin_dir / f"server-{cell.model}"))
@@ -482,10 +555,10 @@ def cell_command(cell, settings, bin_dir, win_dir, out):
     argv = [str(bin_dir / "loadgen"), "--spawn", target, "--quiet",
             "--protocol", cell.protocol, "--connections", str(cell.connections),
             "--warmup", f"{round(warmup * 1000)}ms", "--duration", f"{round(duration * 1000)}ms",
-            "--label", cell.name,
+            "--label", label,
             "--csv", str(out / "summary.csv"),
-            "--intervals", str(out / "intervals" / f"{cell.name}.csv"),
-            "--hlog", str(out / "hlog" / f"{cell.name}.hlog")]
+            "--intervals", str(out / "intervals" / f"{label}.csv"),
+            "--hlog", str(out / "hlog" / f"{label}.hlog")]
     if cell.size is not None:
         argv += ["--size", str(cell.size)]
     if cell.workload == "open":
@@ -580,6 +653,59 @@ class WineserverMeter:
         return sum(self.last[p] - self.first[p] for p in self.last)
 
 
+class NoiseMeter:
+    """What else the machine did while a repetition ran.
+
+    The CPU time every process used (/proc/stat: user, nice, system, irq and
+    softirq; idle, iowait and steal excluded) minus what this run's own
+    processes used: loadgen and everything it started and reaped (the server:
+    getrusage of our children counts reaped descendants), this script itself,
+    and wineserver (measured apart, passed to result). The rest is other
+    processes' work, as a share of one core over the wall time. Steal time (a
+    hypervisor running another guest) is reported apart, and the load average
+    at both ends. A share above the threshold marks the repetition disturbed.
+    """
+
+    def __enter__(self):
+        self.start = (self._stat(), self._own(), time.monotonic(), os.getloadavg()[0])
+        return self
+
+    def __exit__(self, *exc):
+        self.end = (self._stat(), self._own(), time.monotonic(), os.getloadavg()[0])
+
+    @staticmethod
+    def _stat():
+        """(busy seconds, steal seconds) of all CPUs from /proc/stat."""
+        try:
+            fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        except (OSError, IndexError):
+            return None
+        tick = os.sysconf("SC_CLK_TCK")
+        v = [int(x) for x in fields] + [0] * 8
+        # user nice system idle iowait irq softirq steal
+        return (v[0] + v[1] + v[2] + v[5] + v[6]) / tick, v[7] / tick
+
+    @staticmethod
+    def _own():
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return kids.ru_utime + kids.ru_stime + me.ru_utime + me.ru_stime
+
+    def result(self, wineserver_s, threshold):
+        (s0, own0, t0, l0), (s1, own1, t1, l1) = self.start, self.end
+        wall = max(t1 - t0, 1e-3)
+        out = {"load1_start": l0, "load1_end": l1}
+        if s0 is None or s1 is None:
+            return out
+        others = (s1[0] - s0[0]) - (own1 - own0) - wineserver_s
+        # Clock-tick rounding of /proc/stat and rusage can make it slightly
+        # negative on a quiet machine.
+        out["others_cpu_share"] = max(0.0, others / wall)
+        out["steal_share"] = max(0.0, (s1[1] - s0[1]) / wall)
+        out["disturbed"] = out["others_cpu_share"] > threshold
+        return out
+
+
 def wine_prefix(bin_dir):
     """The prefix the spawned servers use: cmake/wine-emulator.sh takes
     WINEPREFIX, else build/windows-cross/wineprefix of loadgen's source tree
@@ -608,14 +734,17 @@ def last_lines(text, n=3):
     return " | ".join(lines[-n:])
 
 
-def run_cell(cell, settings, bin_dir, win_dir, out):
-    argv, busy = cell_command(cell, settings, bin_dir, win_dir, out)
+def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
+    label = repetition_label(cell, repetition, attempt)
+    argv, busy = cell_command(cell, label, settings, bin_dir, win_dir, out)
     limit = settings.cell_timeout or busy + CELL_OVERHEAD_LIMIT[cell.platform]
-    outcome = Outcome(cell, command=argv, load1=os.getloadavg()[0])
-    log_path = out / "logs" / f"{cell.name}.log"
+    outcome = Outcome(cell, repetition=repetition, attempt=attempt, command=argv,
+                      load1=os.getloadavg()[0])
+    log_path = out / "logs" / f"{label}.log"
     started = time.monotonic()
     meter = WineserverMeter(wine_prefix(bin_dir)) if cell.platform == "wine" else None
-    with open(log_path, "w") as log, meter or contextlib.nullcontext():
+    noise = NoiseMeter()
+    with open(log_path, "w") as log, meter or contextlib.nullcontext(), noise:
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
         # A session of its own, so that a timeout can end loadgen, its server
@@ -632,6 +761,7 @@ def run_cell(cell, settings, bin_dir, win_dir, out):
             raise
     if meter is not None:
         outcome.wineserver_cpu_s = meter.seconds()
+    outcome.noise = noise.result(outcome.wineserver_cpu_s or 0.0, settings.disturbed_share)
     outcome.seconds = time.monotonic() - started
     text = log_path.read_text(errors="replace")
     if code is None:
@@ -646,7 +776,7 @@ def run_cell(cell, settings, bin_dir, win_dir, out):
             # Exit 1 after a complete run means the load met errors (timeouts,
             # resets, refusals): a measurement of the model, kept apart from
             # cells that measured nothing.
-            measured = code == 1 and label_in_csv(out / "summary.csv", cell.name)
+            measured = code == 1 and label_in_csv(out / "summary.csv", label)
             outcome.status = "errors" if measured else "failed"
             tail = [ln for ln in text.splitlines()
                     if ln.startswith("loadgen:") and not ln.startswith("loadgen: spawned")]
@@ -668,9 +798,10 @@ def label_in_csv(path, label):
         return False
 
 
-CELLS_HEADER = ["cell", "platform", "model", "workload", "protocol", "connections", "size_bytes",
-                "status", "exit_code", "seconds", "load1", "wineserver_cpu_s", "reason",
-                "command"]
+CELLS_HEADER = ["cell", "repetition", "label", "platform", "model", "workload", "protocol",
+                "connections", "size_bytes", "status", "exit_code", "seconds", "load1",
+                "load1_end", "others_cpu_share", "steal_share", "disturbed", "replaced",
+                "wineserver_cpu_s", "reason", "command"]
 
 
 def write_cells(path, outcomes):
@@ -679,9 +810,15 @@ def write_cells(path, outcomes):
         w.writerow(CELLS_HEADER)
         for o in outcomes:
             c = o.cell
-            w.writerow([c.name, c.platform, c.model, c.workload, c.protocol, c.connections,
-                        "" if c.size is None else c.size, o.status, o.exit_code,
-                        f"{o.seconds:.1f}", f"{o.load1:.2f}",
+            n = o.noise
+            share = n.get("others_cpu_share")
+            w.writerow([c.name, o.repetition or "", o.label, c.platform, c.model, c.workload,
+                        c.protocol, c.connections, "" if c.size is None else c.size, o.status,
+                        o.exit_code, f"{o.seconds:.1f}", f"{o.load1:.2f}",
+                        f"{n['load1_end']:.2f}" if "load1_end" in n else "",
+                        "" if share is None else f"{share:.3f}",
+                        f"{n['steal_share']:.3f}" if "steal_share" in n else "",
+                        int(o.disturbed) if "disturbed" in n else "", int(o.replaced),
                         "" if o.wineserver_cpu_s is None else f"{o.wineserver_cpu_s:.2f}",
                         o.reason, " ".join(o.command)])
 
@@ -689,6 +826,75 @@ def write_cells(path, outcomes):
 def fmt_time(seconds):
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def run_rounds(order, estimate, total_estimate, settings, bins, out, skipped):
+    """Runs every (cell, repetition) of `order`; returns the outcomes and
+    whether the run was interrupted (Ctrl-C or SIGTERM)."""
+    outcomes = []
+    started = time.monotonic()
+    spent_estimate = 0.0
+    try:
+        for i, (cell, rep) in enumerate(order, 1):
+            elapsed = time.monotonic() - started
+            remaining = total_estimate - spent_estimate
+            # Scale the remaining estimate by how the run has gone so far.
+            ratio = elapsed / spent_estimate if spent_estimate > 0 else 1.0
+            print(f"[{i}/{len(order)}] {repetition_label(cell, rep)}  (elapsed "
+                  f"{fmt_time(elapsed)}, ETA {fmt_time(remaining * ratio)})", flush=True)
+            outcome = run_cell(cell, rep, settings, *bins, out)
+            outcomes.append(outcome)
+            if outcome.disturbed and outcome.status in ("ok", "errors"):
+                # Once only: a machine that stays busy would never finish.
+                print(f"    DISTURBED: other processes used "
+                      f"{outcome.noise['others_cpu_share'] * 100:.0f} % of a core; running "
+                      "this repetition once more (the first stays in summary.csv, marked)",
+                      flush=True)
+                outcome.replaced = True
+                outcomes.append(run_cell(cell, rep, settings, *bins, out, attempt=2))
+            spent_estimate += estimate[cell]
+            if outcome.status != "ok":
+                print(f"    {outcome.status.upper()}: {outcome.reason} "
+                      f"(log: {out / 'logs' / (outcome.label + '.log')})", flush=True)
+            write_cells(out / "cells.csv", outcomes + skipped)
+    except KeyboardInterrupt:
+        print("\nmatrix: interrupted", file=sys.stderr)
+        return outcomes, True
+    return outcomes, False
+
+
+def finish_summary(out, outcomes):
+    """summary.csv gains, on every repetition's row, the cell it belongs to and
+    the cell's median and confidence interval; summary.json holds the same rows
+    as one JSON array; verdicts.csv compares the models of every group."""
+    path = out / "summary.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    by_label = {o.label: o for o in outcomes}
+    for r in rows:
+        o = by_label.get(r.get("label", ""))
+        n = o.noise if o else {}
+        r["cell"] = o.cell.name if o else r.get("label", "")
+        r["repetition"] = o.repetition if o else 1
+        r["others_cpu_share"] = f"{n['others_cpu_share']:.3f}" if "others_cpu_share" in n else ""
+        r["steal_share"] = f"{n['steal_share']:.3f}" if "steal_share" in n else ""
+        r["load1_start"] = f"{n['load1_start']:.2f}" if "load1_start" in n else ""
+        r["load1_end"] = f"{n['load1_end']:.2f}" if "load1_end" in n else ""
+        r["disturbed"] = int(o.disturbed) if o else ""
+        # A disturbed repetition that was run again keeps its row, but the
+        # statistics and verdicts use the re-run instead.
+        r["replaced"] = int(o.replaced) if o else 0
+    rows = add_cell_statistics(rows)
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    (out / "summary.json").write_text(json.dumps(summary_json(rows), indent=1) + "\n")
+    write_verdicts(out / "verdicts.csv", compute_verdicts(rows))
 
 
 def main(argv=None):
@@ -734,17 +940,20 @@ def main(argv=None):
         duration = {"native": args.duration, "wine": args.duration}
     rate = dict(DEFAULT_RATE) if args.rate is None else {"native": args.rate, "wine": args.rate}
     settings = Settings(warmup, duration, rate, args.churn,
-                        hold=min(duration["native"], 3.0), cell_timeout=args.cell_timeout)
+                        hold=min(duration["native"], 3.0), cell_timeout=args.cell_timeout,
+                        disturbed_share=args.disturbed_share)
 
     estimate = {c: sum(cell_times(c, settings)) + CELL_OVERHEAD_GUESS[c.platform] for c in cells}
-    total_estimate = sum(estimate.values())
+    repeat = args.repeat or DEFAULT_REPEAT.get(preset_name, 3)
+    total_estimate = sum(estimate.values()) * repeat
 
     if args.dry_run:
         for i, c in enumerate(cells, 1):
             print(f"{i:4d}  {c.name}")
         for o in skipped:
             print(f"skip  {o.cell.name}: {o.reason}")
-        print(f"{len(cells)} cells, about {fmt_time(total_estimate)}; {len(skipped)} skipped")
+        print(f"{len(cells)} cells x {repeat} repetitions, about {fmt_time(total_estimate)}; "
+              f"{len(skipped)} skipped")
         return 0
     if not cells:
         print("matrix.py: no cell to run (check --models, --connections, --no-wine)",
@@ -778,10 +987,12 @@ def main(argv=None):
 
     info = machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok)
     info["cells_planned"] = len(cells)
+    info["repetitions"] = repeat
     info["cells_skipped"] = len(skipped)
     (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
 
-    print(f"matrix: {len(cells)} cells into {out} (about {fmt_time(total_estimate)}"
+    print(f"matrix: {len(cells)} cells x {repeat} repetitions into {out} (about "
+          f"{fmt_time(total_estimate)}"
           f"{'; ' + str(len(skipped)) + ' skipped' if skipped else ''})", flush=True)
     print(f"matrix: machine: {info['cpu_model']}, {info['cores_online']} cores, "
           f"kernel {info['kernel']}, load average {info['load_average_start'][0]:.2f}"
@@ -793,34 +1004,17 @@ def main(argv=None):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
 
-    outcomes = []
     started = time.monotonic()
-    spent_estimate = 0.0
-    interrupted = False
-    try:
-        for i, cell in enumerate(cells, 1):
-            elapsed = time.monotonic() - started
-            remaining = total_estimate - spent_estimate
-            # Scale the remaining estimate by how the run has gone so far.
-            ratio = elapsed / spent_estimate if spent_estimate > 0 else 1.0
-            print(f"[{i}/{len(cells)}] {cell.name}  (elapsed {fmt_time(elapsed)}, "
-                  f"ETA {fmt_time(remaining * ratio)})", flush=True)
-            outcome = run_cell(cell, settings, bin_dir, win_dir, out)
-            outcomes.append(outcome)
-            spent_estimate += estimate[cell]
-            if outcome.status != "ok":
-                print(f"    {outcome.status.upper()}: {outcome.reason} "
-                      f"(log: {out / 'logs' / (cell.name + '.log')})", flush=True)
-            write_cells(out / "cells.csv", outcomes + skipped)
-    except KeyboardInterrupt:
-        interrupted = True
-        print("\nmatrix: interrupted", file=sys.stderr)
-
-    not_run = [Outcome(c, "not run", reason="interrupted") for c in cells[len(outcomes):]]
+    order = schedule(cells, repeat)
+    outcomes, interrupted = run_rounds(order, estimate, total_estimate, settings,
+                                       (bin_dir, win_dir), out, skipped)
+    not_run = [Outcome(c, "not run", repetition=k, reason="interrupted")
+               for c, k in order[len(outcomes):]]
     write_cells(out / "cells.csv", outcomes + not_run + skipped)
     info["load_average_end"] = list(os.getloadavg())
     info["run_seconds"] = round(time.monotonic() - started, 1)
     (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
+    finish_summary(out, outcomes)
 
     failed = [o for o in outcomes if o.status in ("failed", "timeout")]
     with_errors = [o for o in outcomes if o.status == "errors"]
@@ -830,9 +1024,9 @@ def main(argv=None):
           f"{', ' + str(len(not_run)) + ' not run' if not_run else ''}"
           f" in {fmt_time(info['run_seconds'])}; results in {out}", flush=True)
     for o in failed:
-        print(f"  FAILED {o.cell.name}: {o.reason}", flush=True)
+        print(f"  FAILED {o.label}: {o.reason}", flush=True)
     for o in with_errors:
-        print(f"  errors {o.cell.name}: {o.reason}", flush=True)
+        print(f"  errors {o.label}: {o.reason}", flush=True)
     for o in skipped:
         print(f"  skipped {o.cell.name}: {o.reason}", flush=True)
     if interrupted:

@@ -7,15 +7,24 @@
 #      step 2 builds, --quickstart windows: mingw-w64, Wine and its prefix
 #   2. builds the `linux` preset's loadgen, hdrtool and native servers, and, when
 #      Wine is installed, the `windows-cross` preset's Winsock servers
-#   3. tools/matrix.py --quick into results/quickstart/ (a few native models at
-#      1-100 connections, a few Winsock models under Wine at 1 and 10)
-#   4. tools/plot.py: PNG files and results/quickstart/report.html
-# and ends with one line naming the report to open.
+#   3. tools/matrix.py --quick --repeat 3 --connections 10,1000 --duration 1
+#      into results/quickstart/: four native models at 10 and 1,000
+#      connections (and 1,000 held), six Winsock models under Wine at 10, each
+#      cell three times, interleaved, so that the verdicts have repetitions
+#      to stand on
+#   4. tools/plot.py: PNG files and results/quickstart/report.html, which
+#      opens with the verdicts (which model serves more requests, and which
+#      differences are not significant)
+# and ends with the verdicts and one line naming the report to open. For the
+# full answer (every model, 1 to 10,000 connections, sizes, protocols, open
+# loop, churn, 5 repetitions): tools/matrix.py --full, then tools/plot.py.
 #
-# Every step is bounded in time. About 3 minutes once set up and built; the
-# first run also installs packages and builds: 5 minutes 9 seconds in a
-# minimal Debian 12 (debootstrap --variant=minbase) on an idle 2-core machine
-# (results/README.md, "Quickstart timings").
+# Every step is bounded in time. The matrix takes about 3 to 4 minutes on an
+# idle 2-core machine by its own estimate (18 cells x 3 repetitions; a
+# repetition disturbed by other processes is run once more, which can double
+# that on a busy machine); the set-up and the build come on top the first time
+# (5 minutes 9 seconds for the earlier, shorter matrix in a minimal Debian 12:
+# results/README.md, "Quickstart timings").
 # Exit status: 0 when every step and every cell succeeded; otherwise 1 (the
 # report is still written when there is anything to plot).
 #
@@ -87,7 +96,10 @@ if ! configure_and_build linux "${native_targets[@]}"; then
   exit 1
 fi
 
-matrix_flags=(--quick)
+# Fewer connection counts and 1-second cells, three times each: the verdicts
+# need repetitions more than long cells (issue 16: many short interleaved
+# repetitions), and the first run must stay short.
+matrix_flags=(--quick --repeat 3 --connections 10,1000 --duration 1)
 if [ -n "$windows_setup_pid" ]; then
   say "waiting for the Windows-side set-up"
   if ! wait "$windows_setup_pid"; then
@@ -120,7 +132,7 @@ fi
 say "running the quick matrix into $out/"
 # The folder is this script's own output (ignored by git): a new run replaces it.
 rm -rf "$out"
-timeout 600 "$py" tools/matrix.py "${matrix_flags[@]}" --out "$out" \
+timeout 900 "$py" tools/matrix.py "${matrix_flags[@]}" --out "$out" \
   --note "tools/quickstart.sh on $(hostname)"
 rc=$?
 if [ "$rc" -ne 0 ]; then
@@ -131,7 +143,14 @@ fi
 say "plotting"
 if [ -f "$out/summary.csv" ] && timeout 300 "$py" tools/plot.py "$out" --out "$out"; then
   say "done in $(($(date +%s) - start)) s"
+  if [ -f "$out/verdicts.csv" ]; then
+    echo "Verdicts (throughput; details and intervals in the report):"
+    "$py" -c 'import sys; sys.path.insert(0, "tools")
+from wsbplot.verdicts import read_verdicts, sentences
+for s in sentences(read_verdicts(sys.argv[1])): print("  " + s)' "$out/verdicts.csv"
+  fi
   echo "quickstart: open $out/report.html"
+  echo "quickstart: for the full answer run tools/matrix.py --full (over an hour: 114 cells x 5 repetitions), then tools/plot.py"
 else
   echo "quickstart: no report (nothing was measured, or plotting failed)" >&2
   status=1

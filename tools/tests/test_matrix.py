@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""tools/matrix.py end to end with --repeat: two native models, one cell
+each, two repetitions of 0.3 s, into a temporary folder.
+
+Checks the interleaved order (round 1 poll then epoll, round 2 epoll then
+poll), one summary.csv row per repetition (plus the rows of disturbed
+repetitions, kept and marked replaced), the cell statistics columns,
+summary.json, verdicts.csv and the noise columns of cells.csv.
+
+    /usr/bin/python3 tools/tests/test_matrix.py BIN_DIR
+"""
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN_DIR = None
+
+
+def read(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+class MatrixRepeatTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.out = Path(tempfile.mkdtemp(prefix="wsb-matrix-")) / "run"
+        cls.proc = subprocess.run(
+            [sys.executable, str(ROOT / "tools" / "matrix.py"), "--bin-dir", BIN_DIR,
+             "--no-wine", "--models", "poll,epoll", "--connections", "2", "--warmup", "0.1",
+             "--duration", "0.3", "--repeat", "2", "--out", str(cls.out)],
+            capture_output=True, text=True, timeout=240)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.out.parent)
+
+    def test_runs(self):
+        self.assertEqual(self.proc.returncode, 0, self.proc.stdout + self.proc.stderr)
+
+    def test_repetitions_are_interleaved_and_rotated(self):
+        cells = read(self.out / "cells.csv")
+        first = [(c["model"], c["repetition"]) for c in cells if not c["label"].endswith("b")]
+        self.assertEqual(first, [("poll", "1"), ("epoll", "1"), ("epoll", "2"), ("poll", "2")])
+        for c in cells:
+            self.assertEqual(c["status"], "ok", c)
+            self.assertNotEqual(c["others_cpu_share"], "")
+            self.assertIn(c["disturbed"], ("0", "1"))
+            # Only a disturbed first attempt is re-run, once.
+            self.assertEqual(c["replaced"] == "1", c["disturbed"] == "1"
+                             and not c["label"].endswith("b"))
+
+    def test_summary_rows_statistics_and_json(self):
+        rows = read(self.out / "summary.csv")
+        counted = [r for r in rows if r["replaced"] == "0"]
+        self.assertEqual(sorted((r["server_model"], r["repetition"]) for r in counted),
+                         [("epoll", "1"), ("epoll", "2"), ("poll", "1"), ("poll", "2")])
+        for r in rows:
+            self.assertEqual(r["cell"], f"native-{r['server_model']}-echo-closed-c2-s16")
+            self.assertEqual(r["repetitions"], "2")
+            values = sorted(float(x["requests_per_s"]) for x in counted
+                            if x["cell"] == r["cell"])
+            self.assertAlmostEqual(float(r["cell_requests_per_s_median"]),
+                                   sum(values) / 2, delta=0.01 * values[1])
+            self.assertAlmostEqual(float(r["cell_requests_per_s_ci_low"]), values[0],
+                                   delta=0.001 * values[0])
+            self.assertEqual(r["cell_ci_level"], "0.5000")  # min to max of 2
+        data = json.loads((self.out / "summary.json").read_text())
+        self.assertEqual(len(data), len(rows))
+        self.assertIsInstance(data[0]["requests_per_s"], (int, float))
+
+    def test_verdicts(self):
+        verdicts = read(self.out / "verdicts.csv")
+        self.assertEqual(len(verdicts), 1)
+        v = verdicts[0]
+        self.assertEqual((v["model_a"], v["model_b"], v["repetitions_a"]), ("poll", "epoll", "2"))
+        self.assertIn(v["verdict"], ("faster", "slower", "no significant difference"))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: test_matrix.py BIN_DIR (with loadgen, server-poll and server-epoll)")
+    BIN_DIR = sys.argv.pop(1)
+    unittest.main()
