@@ -57,6 +57,8 @@ test_packages=(
   clang libclang-rt-14-dev llvm
   # tools/check_format.sh (the formatting check tools/test.sh runs first)
   clang-format
+  # tools.plot_render: report.html loaded in headless Chromium
+  chromium
   # fetching Google Benchmark's Debian sources for the mingw build
   dpkg-dev
   # the Java HdrHistogram reference, and a JDK that runs single-file drivers
