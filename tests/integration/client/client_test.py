@@ -24,6 +24,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 
 TIMEOUT = 60  # seconds for any one process step; Wine starts slowly
 FAILURES = []
@@ -73,9 +74,17 @@ class Server:
 
 
 def client(args, stdin, *flags):
-    done = subprocess.run(command(args, args.client, *flags), input=stdin,
-                          capture_output=True, timeout=TIMEOUT)
-    return done.returncode, text(done.stdout), text(done.stderr)
+    # Output goes to files, not pipes: the first Wine program of a session
+    # starts Wine's own service processes, which inherit its stdout and stderr
+    # and live until the session ends (30 s after its last program,
+    # cmake/wine-emulator.sh), so reading pipes to their end would wait for
+    # them. The program's own exit is what counts.
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        done = subprocess.run(command(args, args.client, *flags), input=stdin,
+                              stdout=out, stderr=err, timeout=TIMEOUT)
+        out.seek(0)
+        err.seek(0)
+        return done.returncode, text(out.read()), text(err.read())
 
 
 def upper_lines(args):
@@ -136,15 +145,19 @@ def http_lines(args):
 
 def closing(args):
     server = Server(args, "upper")
+    err_file = tempfile.TemporaryFile()  # a file, not a pipe: see client()
     proc = subprocess.Popen(command(args, args.client, "--target", server.target),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err_file)
     try:
         proc.stdin.write(b"first\n")
         proc.stdin.flush()
         check(text(proc.stdout.readline()) == "FIRST\n", "closing: the first line is answered")
         check(server.stop() == 0, "closing: the server stops with the client connected")
-        out, err = proc.communicate(b"second\n", timeout=TIMEOUT)
-        err = text(err)
+        proc.stdin.write(b"second\n")
+        proc.stdin.close()
+        proc.wait(timeout=TIMEOUT)
+        err_file.seek(0)
+        err = text(err_file.read())
         check(proc.returncode == 1, "closing: the client exits 1 (%d)" % proc.returncode)
         check(err.count("\n") == 1 and err.startswith("wsb-client: ") and "line 2" in err,
               "closing: one stderr line about line 2 (%r)" % err)
@@ -152,6 +165,7 @@ def closing(args):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        err_file.close()
         server.stop()
 
 
