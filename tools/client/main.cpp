@@ -5,7 +5,8 @@
 // load it (that is loadgen).
 //
 // Exit codes: 0 every line answered; 1 the connection failed or closed, a
-// reply broke the protocol, or a line could not be sent; 2 usage errors.
+// reply broke the protocol, or a line could not be sent; 2 usage errors (a
+// wrong flag, a --target that is not HOST:PORT or does not resolve).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
@@ -142,9 +143,6 @@ int run(const Options& o) {
   } catch (const std::invalid_argument& e) {
     fail(e.what());
     return kExitUsage;
-  } catch (const std::runtime_error& e) {
-    fail(e.what());
-    return kExitFailure;
   }
   net::socket_t s = net::invalid_socket;
   try {
@@ -196,7 +194,8 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 every line answered; 1 the connection failed or closed, a reply broke the "
       "protocol, or a line could not be sent (upper: over 65535 bytes; http: not a path); 2 "
-      "usage errors.\nExample: echo hello | wsb-client --target 127.0.0.1:21234");
+      "usage errors (a wrong flag, a --target that is not HOST:PORT or does not "
+      "resolve).\nExample: echo hello | wsb-client --target 127.0.0.1:21234");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {

@@ -49,7 +49,7 @@ std::vector<net::Endpoint> look_up(const std::string& host, std::uint16_t port) 
 #else
     const std::string reason = ::gai_strerror(rc);
 #endif
-    throw std::runtime_error("cannot resolve host '" + host + "': " + reason);
+    throw std::invalid_argument("cannot resolve host '" + host + "': " + reason);
   }
   std::vector<net::Endpoint> endpoints;
   for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
@@ -60,7 +60,8 @@ std::vector<net::Endpoint> look_up(const std::string& host, std::uint16_t port) 
   }
   ::freeaddrinfo(found);
   if (endpoints.empty()) {
-    throw std::runtime_error("cannot resolve host '" + host + "': it has no IPv4 or IPv6 address");
+    throw std::invalid_argument("cannot resolve host '" + host +
+                                "': it has no IPv4 or IPv6 address");
   }
   return endpoints;
 }

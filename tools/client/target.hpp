@@ -20,7 +20,8 @@ struct Target {
 // without the resolver (net::parse_host_port); any other host is looked up
 // with getaddrinfo (needs a live net::Startup on Windows). Throws
 // std::invalid_argument with a one-line reason for text that is not HOST:PORT
-// and std::runtime_error for a host name that does not resolve.
+// or a host name that does not resolve: both are a wrong --target, a usage
+// error, as loadgen treats them.
 Target resolve_target(std::string_view text);
 
 }  // namespace wsb::client

@@ -228,8 +228,8 @@ def resolve(args):
         check(rc == 0 and out == "RESOLVED\n",
               "resolve: the host name %s is resolved (rc %d, %r, %r)" % (name, rc, out, err))
         rc, out, err = client(args, b"x\n", "--target", "no-such-host.invalid:%d" % server.port)
-        check(rc == 1 and err.count("\n") == 1 and "cannot resolve host" in err,
-              "resolve: a name that does not resolve is a one-line error, exit 1 (%r)" % err)
+        check(rc == 2 and err.count("\n") == 1 and "cannot resolve host" in err,
+              "resolve: a name that does not resolve is a one-line error, exit 2 (%r)" % err)
     finally:
         server.stop()
 
