@@ -105,11 +105,7 @@ class UpperDriver final : public PooledDriver {
 
   std::size_t write_request(ByteBuffer& out) override {
     const Slice s = draw();
-    char* dst = out.prepare(2 + std::size_t{s.size}).data();
-    dst[0] = static_cast<char>(s.size & 0xFF);
-    dst[1] = static_cast<char>(s.size >> 8);
-    std::memcpy(dst + 2, pool_->lower.data() + s.offset, s.size);
-    out.commit(2 + std::size_t{s.size});
+    append_upper_frame(std::span<const char>(pool_->lower.data() + s.offset, s.size), out);
     push(s);
     return 2 + std::size_t{s.size};
   }
@@ -289,6 +285,18 @@ std::unique_ptr<ClientDriver> ClientFactory::make(std::uint64_t stream) const {
       return detail::make_http_driver(cfg_);
   }
   return nullptr;
+}
+
+void append_upper_frame(std::span<const char> body, ByteBuffer& out) {
+  if (body.size() > 65535) {
+    throw std::invalid_argument("upper: a body of " + std::to_string(body.size()) +
+                                " bytes exceeds the 16-bit length field (65535)");
+  }
+  char* dst = out.prepare(2 + body.size()).data();
+  dst[0] = static_cast<char>(body.size() & 0xFF);
+  dst[1] = static_cast<char>(body.size() >> 8);
+  std::memcpy(dst + 2, body.data(), body.size());
+  out.commit(2 + body.size());
 }
 
 std::unique_ptr<ClientDriver> make_client_driver(const ClientConfig& cfg) {

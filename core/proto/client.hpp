@@ -128,6 +128,12 @@ class ClientFactory {
   std::shared_ptr<const detail::PayloadPool> pool_;
 };
 
+// Appends one upper request carrying `body` (a u16 little-endian length, then
+// the body) to `out`: the framing the upper driver writes, for clients that
+// send bytes of their own (tools/client). Throws std::invalid_argument when
+// the body is longer than 65535 bytes, which the length field cannot carry.
+void append_upper_frame(std::span<const char> body, ByteBuffer& out);
+
 // Convenience for a single driver: ClientFactory(cfg).make(0). Builds a pool
 // of its own, so prefer one ClientFactory when making many drivers.
 std::unique_ptr<ClientDriver> make_client_driver(const ClientConfig& cfg);

@@ -98,6 +98,25 @@ TEST(ClientConfig, ValidationRejectsUnusableSettings) {
   EXPECT_THROW(ClientFactory(config(Protocol::upper, 3, 2)), std::invalid_argument);
 }
 
+TEST(AppendUpperFrame, FramesAnyBodyUpToTheLengthFieldsLimit) {
+  wsb::ByteBuffer out;
+  append_upper_frame(std::string_view("Hi!"), out);
+  EXPECT_EQ(to_string(out), std::string("\x03\x00Hi!", 5));
+  const std::string longest(65535, 'q');
+  wsb::ByteBuffer big;
+  append_upper_frame(longest, big);
+  ASSERT_EQ(big.size(), 65537u);
+  EXPECT_EQ(static_cast<unsigned char>(big.data()[0]), 0xFF);
+  EXPECT_EQ(static_cast<unsigned char>(big.data()[1]), 0xFF);
+  wsb::ByteBuffer empty;
+  append_upper_frame(std::string_view(), empty);
+  EXPECT_EQ(to_string(empty), std::string("\x00\x00", 2));
+  // A body the 16-bit length cannot carry is refused and nothing is written.
+  wsb::ByteBuffer refused;
+  EXPECT_THROW(append_upper_frame(std::string(65536, 'q'), refused), std::invalid_argument);
+  EXPECT_TRUE(refused.empty());
+}
+
 TEST(UpperDriver, RequestsAreFramedLowerCaseAndWithinTheSizeRange) {
   auto d = make_client_driver(config(Protocol::upper, 0, 3));
   const std::string stream = request_bytes(*d, 2000);
