@@ -66,7 +66,7 @@ using suite::Socket;
 using suite::config;
 
 // Limits that only turn a hang into a failure: far above what a correct
-// server needs, larger under Wine (10-50 times slower, slow first start).
+// server needs, larger under Wine (2.6 to 50 times slower in the reference run, slow first start).
 struct Limits {
   milliseconds ready, stop, exchange, settle;
 };
