@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from .verdicts import compute_verdicts, read_verdicts, sentences
 from .load import held_memory
+from .platforms import PLATFORM_SUFFIX, PLATFORMS, is_wine
 from .style import WINE_NOTE, fmt_bytes, fmt_count, fmt_us, series_name, slug, sort_key
 
 
@@ -40,7 +41,7 @@ def summary_table(rows, many_runs):
                  fmt_bytes(r.get("server_peak_rss_bytes")),
                  held_cell(r) if r.mode == "hold" else "",
                  r.exit_code]
-        cls = " class='bad'" if r.exit_code != 0 else (" class='wine'" if r.platform == "wine"
+        cls = " class='bad'" if r.exit_code != 0 else (" class='wine'" if is_wine(r.platform)
                                                        else "")
         raw = [None] * 8 + [r.get("requests_per_s") if r.mode != "hold" else None,
                             r.get("latency_p50_us"), r.get("latency_p99_us"),
@@ -195,7 +196,7 @@ def coverage_section(rows):
     or churn figures with the sweep would otherwise take a missing model for
     one that failed."""
     lines = []
-    for plat in ("native", "wine"):
+    for plat in PLATFORMS:
         mine = [r for r in rows if r.platform == plat]
         every = sorted({r.model for r in mine}, key=lambda m: sort_key(
             next(r for r in mine if r.model == m)))
@@ -207,7 +208,7 @@ def coverage_section(rows):
             missing = [m for m in every if m not in models]
             if not missing:
                 continue
-            wine = " (Wine)" if plat == "wine" else ""
+            wine = PLATFORM_SUFFIX[plat]
             what = (f"{mode}{' loop' if mode in ('closed', 'open') else ''}, {protocol}"
                     + (f", {size} B" if size is not None else "") + f", {conns} connections")
             lines.append(f"<li>{html.escape(what)}{wine}: measured "
@@ -260,7 +261,7 @@ def write_report(out, runs, figures, problems, title, many_runs):
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>"]
-    if any(r.platform == "wine" for r in rows):
+    if any(is_wine(r.platform) for r in rows):
         parts.append(f"<p class='note'><b>Wine figures.</b> {html.escape(WINE_NOTE)} They are "
                      "shown in their own panels and files, titled and labelled “(Wine)”.</p>")
     parts.append(verdicts_section(runs))

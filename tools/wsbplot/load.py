@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+from .platforms import platform_of
 from .stats import median_interval
 from .verdicts import cell_of, counted
 
@@ -44,7 +45,7 @@ class Row:
         self.run = run
         self.raw = raw
         self.repetitions = repetitions or [raw]
-        self.platform = raw.get("server_platform") or raw.get("platform") or "native"
+        self.platform = platform_of(raw)
         self.model = raw.get("server_model") or raw.get("label") or raw.get("target") or "?"
         self.protocol = raw.get("protocol", "")
         self.mode = raw.get("mode", "")
@@ -91,6 +92,8 @@ class Row:
                       for rep in self.repetitions]
             return median_interval([v for v in values if v is not None])[0]
         cpu = (self.get("server_cpu_user_s", 0) or 0) + (self.get("server_cpu_system_s", 0) or 0)
+        # Only where loadgen ran natively: with loadgen.exe under Wine too
+        # (windows-wine), wineserver served both and its time is not the server's.
         if with_wineserver and self.platform == "wine":
             cpu += self.wineserver_cpu_s or 0
         n = self.get("server_requests") or self.get("responses") or 0
