@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+"""The platform of a row (tools/wsbplot/platforms.py) and matrix.py's
+--platform / --launcher checks, without running anything.
+
+    python3 tools/tests/test_platforms.py
+"""
+
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+from wsbplot.platforms import platform_of  # noqa: E402
+
+
+def matrix(*args):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "matrix.py"), *args],
+                          capture_output=True, text=True, timeout=60)
+
+
+class PlatformOfTest(unittest.TestCase):
+    def test_linux_loadgen(self):
+        self.assertEqual(platform_of({"platform": "native", "engine": "epoll",
+                                      "server_platform": "native",
+                                      "server_program": "/b/server-epoll"}), "native")
+        self.assertEqual(platform_of({"platform": "native", "engine": "epoll",
+                                      "server_platform": "wine",
+                                      "server_program": "/b/server-iocp.exe"}), "wine")
+        # Without --spawn there is no server column.
+        self.assertEqual(platform_of({"platform": "native", "engine": "uring"}), "native")
+
+    def test_windows_loadgen(self):
+        row = {"engine": "iocp", "server_platform": "native",
+               "server_program": "C:\\b\\server-iocp.exe"}
+        self.assertEqual(platform_of(dict(row, platform="native")), "windows")
+        self.assertEqual(platform_of(dict(row, platform="wine")), "windows-wine")
+        # --target instead of --spawn: the engine still says Windows.
+        self.assertEqual(platform_of({"platform": "native", "engine": "iocp"}), "windows")
+
+
+class MatrixPlatformFlagsTest(unittest.TestCase):
+    def test_windows_cells(self):
+        proc = matrix("--platform", "windows", "--launcher", "wine", "--models", "iocp,select",
+                      "--connections", "10", "--repeat", "2", "--dry-run")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("windows-wine-iocp-echo-closed-c10-s16", proc.stdout)
+        self.assertIn("windows-wine-select-echo-closed-c10-s16", proc.stdout)
+        self.assertIn("2 cells x 2 repetitions", proc.stdout)
+
+    def test_presets_keep_their_winsock_slices(self):
+        proc = matrix("--platform", "windows", "--launcher", "wine", "--quick", "--dry-run")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        names = [ln.split()[1] for ln in proc.stdout.splitlines() if ln[:4].strip().isdigit()]
+        self.assertEqual(len(names), 12, proc.stdout)
+        self.assertTrue(all(n.startswith("windows-wine-") for n in names), names)
+
+    def test_targets(self):
+        proc = matrix("--platform", "windows", "--launcher", "wine", "--models", "iocp,select",
+                      "--targets", "windows")
+        self.assertEqual(proc.stdout.split(), ["loadgen", "server-iocp", "server-select"])
+
+    def test_usage_errors(self):
+        for args, text in (
+                (["--platform", "windows"], "needs --launcher wine"),
+                (["--launcher", "wine"], "goes with --platform windows"),
+                (["--platform", "windows", "--launcher", "wine", "--models", "epoll"],
+                 "no Winsock model named 'epoll'"),
+                (["--platform", "windows", "--launcher", "wine", "--models", "wine:iocp"],
+                 "without a prefix"),
+                (["--platform", "windows", "--launcher", "wine", "--no-wine"], "--no-wine")):
+            proc = matrix(*args, "--dry-run")
+            self.assertEqual(proc.returncode, 2, (args, proc.stdout, proc.stderr))
+            self.assertIn(text, proc.stderr, args)
+        proc = matrix("--platform", "mac")
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("usage:", proc.stderr)
+
+
+if __name__ == "__main__":
+    if sys.platform == "win32":
+        print("SKIPPED: the flag checks assume a Linux host")
+        sys.exit(77)
+    unittest.main()
