@@ -11,6 +11,15 @@ order rotated each round); a repetition is labelled CELL-rK. A repetition
 during which other processes used more than --disturbed-share of a core is
 marked disturbed and run once more (CELL-rKb).
 
+--platform windows (the default on Windows) runs the Winsock models the way
+a Windows user does: loadgen.exe --spawn server-*.exe, the IOCP load
+generator driving them. On Linux, --launcher wine runs both programs under
+Wine (cmake/wine-emulator.sh), which makes that path testable here
+(tools/tests/test_matrix_windows.py). On Windows nothing reads /proc: the
+server's CPU and memory come from loadgen's CSV as everywhere, the noise
+meter has nothing to read (its columns stay empty, machine.json's
+noise_meter says why) and there is no load average.
+
 The run folder receives:
   summary.csv           one row per repetition, written by loadgen --csv, plus
                         the cell, the noise measured around it and the cell's
@@ -409,11 +418,17 @@ def build_parser():
 
 
 def default_win_bin_dir():
-    """The cross build's bin folder; on Windows, a native MSVC build's when
-    there is one and no cross build."""
+    """The cross build's bin folder; on Windows the first Windows build found:
+    the windows-msvc preset's (a multi-configuration generator: one folder
+    per configuration), else the cross build's."""
     cross = ROOT / "build" / "windows-cross" / "bin"
+    if not ON_WINDOWS:
+        return cross
     msvc = ROOT / "build" / "windows-msvc" / "bin"
-    return msvc if ON_WINDOWS and msvc.is_dir() and not cross.is_dir() else cross
+    for folder in (msvc / "RelWithDebInfo", msvc / "Release", msvc, cross):
+        if (folder / "loadgen.exe").is_file():
+            return folder
+    return cross
 
 
 def resolve_model(text, windows_platform=None):
@@ -595,7 +610,7 @@ def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok, loadgen
     except (AttributeError, OSError):
         nofile = (None, None)
     git = {}
-    if (ROOT / ".git").exists():
+    if (ROOT / ".git").exists() and shutil.which("git"):
         git["commit"] = run_text(["git", "-C", str(ROOT), "rev-parse", "HEAD"])
         status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
                                  "--untracked-files=no"], capture_output=True, text=True)
@@ -865,7 +880,11 @@ def prefix_tree(plat, bin_dir):
 def kill_group(proc):
     """Ends loadgen and whatever it started (its server, Wine's helpers)."""
     if ON_WINDOWS:
-        # loadgen.exe puts its server in a job object that is killed with it.
+        # The whole tree: loadgen.exe's kill-on-close job object ends its
+        # server too, but only where the job could be set up (best effort).
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(["taskkill", "/T", "/F", "/PID", str(proc.pid)],
+                           capture_output=True, timeout=10)
         proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=5)
@@ -903,7 +922,7 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
     # only, which then ends the cell.
     detach = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if ON_WINDOWS
               else {"start_new_session": True})
-    with open(log_path, "w") as log, meter or contextlib.nullcontext(), noise:
+    with open(log_path, "w", encoding="utf-8") as log, meter or contextlib.nullcontext(), noise:
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
@@ -920,7 +939,7 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
         outcome.wineserver_cpu_s = meter.seconds()
     outcome.noise = noise.result(outcome.wineserver_cpu_s or 0.0, settings.disturbed_share)
     outcome.seconds = time.monotonic() - started
-    text = log_path.read_text(errors="replace")
+    text = log_path.read_text(encoding="utf-8", errors="replace")
     if code is None:
         outcome.status, outcome.exit_code = "timeout", ""
         outcome.reason = f"killed after {limit:.0f} s"
@@ -949,7 +968,7 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
 
 def label_in_csv(path, label):
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
             return any(r.get("label") == label for r in csv.DictReader(f))
     except OSError:
         return False
@@ -962,7 +981,7 @@ CELLS_HEADER = ["cell", "repetition", "label", "platform", "model", "workload", 
 
 
 def write_cells(path, outcomes):
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(CELLS_HEADER)
         for o in outcomes:
@@ -1028,7 +1047,7 @@ def finish_summary(out, outcomes):
     path = out / "summary.csv"
     if not path.is_file():
         return
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
         rows = list(csv.DictReader(f))
     if not rows:
         return
@@ -1047,7 +1066,7 @@ def finish_summary(out, outcomes):
         # statistics and verdicts use the re-run instead.
         r["replaced"] = int(o.replaced) if o else 0
     rows = add_cell_statistics(rows)
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
         w.writeheader()
         w.writerows(rows)

@@ -5,14 +5,18 @@
     python3 tools/tests/test_platforms.py
 """
 
+import csv
 import subprocess
 import sys
+import tempfile
 import unittest
 from pathlib import Path
+from unittest import mock
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
+import matrix as matrix_py  # noqa: E402
 from wsbplot.platforms import platform_of  # noqa: E402
 
 
@@ -77,6 +81,34 @@ class MatrixPlatformFlagsTest(unittest.TestCase):
         proc = matrix("--platform", "mac")
         self.assertEqual(proc.returncode, 2)
         self.assertIn("usage:", proc.stderr)
+
+
+class NoiseWithoutProcTest(unittest.TestCase):
+    """What the noise meter does where Windows lacks /proc/stat, getrusage and
+    the load average: nothing to report, no error, nothing marked disturbed."""
+
+    def test_noise_is_empty_and_cells_csv_says_nothing(self):
+        def no_proc(path, *a, **k):
+            raise FileNotFoundError(path)
+        with mock.patch.object(matrix_py, "resource", None), \
+                mock.patch.object(matrix_py.os, "getloadavg", side_effect=OSError), \
+                mock.patch.object(matrix_py.Path, "read_text", no_proc):
+            self.assertIsNone(matrix_py.load_average())
+            with matrix_py.NoiseMeter() as noise:
+                pass
+            result = noise.result(0.0, 0.1)
+        self.assertEqual(result, {})
+        cell = matrix_py.Cell("windows", "iocp", "closed", "echo", 10, 16)
+        outcome = matrix_py.Outcome(cell, "ok", repetition=1, noise=result, load1=None)
+        self.assertFalse(outcome.disturbed)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "cells.csv"
+            matrix_py.write_cells(path, [outcome])
+            with open(path, newline="") as f:
+                row = next(csv.DictReader(f))
+        self.assertEqual(row["label"], "windows-iocp-echo-closed-c10-s16-r1")
+        for column in ("load1", "load1_end", "others_cpu_share", "steal_share", "disturbed"):
+            self.assertEqual(row[column], "", column)
 
 
 if __name__ == "__main__":

@@ -29,14 +29,18 @@ class Parser(argparse.ArgumentParser):
 def find_hdrtool(explicit, runs):
     if explicit:
         return explicit if os.access(explicit, os.X_OK) else None
+    # hdrtool.exe on Windows: beside loadgen.exe, or in a Windows build.
+    name = "hdrtool.exe" if sys.platform == "win32" else "hdrtool"
     candidates = []
     for run in runs:
         lg = run.machine.get("loadgen")
         if lg:
-            candidates.append(Path(lg).parent / "hdrtool")
-    candidates += [ROOT / "build" / "linux" / "bin" / "hdrtool"]
+            candidates.append(Path(lg).parent / name)
+    builds = (["windows-msvc/bin/RelWithDebInfo", "windows-msvc/bin", "windows-cross/bin"]
+              if sys.platform == "win32" else ["linux/bin"])
+    candidates += [ROOT / "build" / b / name for b in builds]
     for c in candidates:
-        if os.access(c, os.X_OK):
+        if c.is_file() and os.access(c, os.X_OK):
             return str(c)
     return shutil.which("hdrtool")
 

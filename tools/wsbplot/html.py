@@ -10,6 +10,15 @@ from .platforms import PLATFORM_SUFFIX, PLATFORMS, is_wine
 from .style import WINE_NOTE, fmt_bytes, fmt_count, fmt_us, series_name, slug, sort_key
 
 
+def relative_to(folder, out):
+    """folder as seen from the report's folder; as it is when no relative path
+    leads there (Windows: another drive)."""
+    try:
+        return os.path.relpath(folder, out)
+    except ValueError:
+        return str(folder)
+
+
 def wineserver_share(r):
     total, own = r.cpu_per_request_us(), r.cpu_per_request_us(with_wineserver=False)
     if r.platform != "wine" or r.wineserver_cpu_s is None or not total or own is None:
@@ -279,7 +288,7 @@ def write_report(out, runs, figures, problems, title, many_runs):
     for run in runs:
         parts.append(f"<h3>{html.escape(run.name)}</h3>")
         if run.folder:
-            parts.append(f"<p>Folder: <code>{html.escape(os.path.relpath(run.folder, out))}"
+            parts.append(f"<p>Folder: <code>{html.escape(relative_to(run.folder, out))}"
                          "</code></p>")
         parts.append(machine_table(run))
         parts.append(cells_section(run))
@@ -308,4 +317,5 @@ def write_report(out, runs, figures, problems, title, many_runs):
         parts.append("<h2>Problems while plotting</h2><ul>" + "".join(
             f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>")
     parts.append(f"<p>Written by tools/plot.py.</p><script>{SORT_JS}</script></body></html>")
-    (out / "report.html").write_text("\n".join(parts) + "\n")
+    # UTF-8 whatever the system's code page (Windows'), as the page declares.
+    (out / "report.html").write_text("\n".join(parts) + "\n", encoding="utf-8")

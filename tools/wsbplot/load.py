@@ -111,13 +111,13 @@ class Row:
 
 
 def read_csv(path):
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
         return list(csv.DictReader(f))
 
 
 def is_bench_csv(path):
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 if line.startswith("name,iterations,real_time"):
                     return True
@@ -133,14 +133,14 @@ def load_bench(path):
     """Google Benchmark results: a list of dicts with name, label, time, unit, rates."""
     out = []
     if path.suffix == ".json":
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
         context = data.get("context", {})
         for b in data.get("benchmarks", []):
             if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
                 continue
             out.append(b)
         return out, context
-    lines = path.read_text().splitlines()
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("name,iterations,real_time"))
     for r in csv.DictReader(lines[start:]):
         if r.get("error_occurred") == "true":
@@ -180,7 +180,7 @@ def load_inputs(paths):
             cells = read_csv(path / "cells.csv") if (path / "cells.csv").is_file() else []
             machine = {}
             if (path / "machine.json").is_file():
-                machine = json.loads((path / "machine.json").read_text())
+                machine = json.loads((path / "machine.json").read_text(encoding="utf-8"))
             rows = read_csv(summary) if summary.is_file() else []
             if not rows and not cells:
                 problems.append(f"{path}: no summary.csv or cells.csv")
@@ -204,7 +204,7 @@ def load_inputs(paths):
             folder = path.parent if (path.parent / "hlog").is_dir() else None
             machine, cells = {}, []
             if folder and (folder / "machine.json").is_file():
-                machine = json.loads((folder / "machine.json").read_text())
+                machine = json.loads((folder / "machine.json").read_text(encoding="utf-8"))
             if folder and (folder / "cells.csv").is_file():
                 cells = read_csv(folder / "cells.csv")
             run = Run(str(path.parent.name if folder else path.stem), folder, [], cells, machine)

@@ -165,14 +165,14 @@ def compute_verdicts(rows, metric="requests_per_s"):
 
 
 def write_verdicts(path, verdicts):
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=VERDICTS_HEADER, lineterminator="\n")
         w.writeheader()
         w.writerows(verdicts)
 
 
 def read_verdicts(path):
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 
