@@ -252,6 +252,7 @@ class Outcome:
     reason: str = ""
     load1: float | None = 0.0  # None where there is no load average (Windows)
     wineserver_cpu_s: float | None = None
+    server_cpu_proc_s: float | None = None  # windows-wine: see WineProgramMeter
     command: list = field(default_factory=list)
 
     @property
@@ -743,12 +744,16 @@ class WineserverMeter:
         try:
             st = os.stat(prefix)
             self.suffix = f"/server-{st.st_dev:x}-{st.st_ino:x}"
-        except OSError:
+        except (OSError, TypeError):
             pass
         self.first = {}   # pid -> CPU seconds when first seen
         self.last = {}    # pid -> CPU seconds when last seen
         self.stop = threading.Event()
         self.thread = None
+
+    def _matches(self, pid):
+        return (Path(f"/proc/{pid}/comm").read_text().startswith("wineserver")
+                and os.readlink(f"/proc/{pid}/cwd").endswith(self.suffix))
 
     def _pids(self):
         found = []
@@ -756,9 +761,7 @@ class WineserverMeter:
             if not entry.isdigit():
                 continue
             try:
-                if not Path(f"/proc/{entry}/comm").read_text().startswith("wineserver"):
-                    continue
-                if os.readlink(f"/proc/{entry}/cwd").endswith(self.suffix):
+                if self._matches(entry):
                     found.append(int(entry))
             except OSError:
                 continue
@@ -801,6 +804,28 @@ class WineserverMeter:
         if self.suffix is None:
             return None
         return sum(self.last[p] - self.first[p] for p in self.last)
+
+
+class WineProgramMeter(WineserverMeter):
+    """CPU time of a Windows program that loadgen.exe started under Wine.
+
+    Wine starts a new process with a double fork, so the server of a
+    windows-wine cell is not a descendant of this script (getrusage of our
+    children does not count it), and Wine's GetProcessTimes of another
+    process returns the caller's own times (a FIXME in Wine's ntdll), so
+    loadgen.exe's server_cpu_* columns repeat its own figures there. The
+    server is found instead by its command line, which under Wine begins
+    with its Windows path, and sampled from /proc like wineserver (every
+    0.2 s: the work of its last moments may be missed).
+    """
+
+    def __init__(self, windows_path):
+        super().__init__(None)
+        self.suffix = windows_path  # _matches compares the command line with it
+
+    def _matches(self, pid):
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        return argv0.decode(errors="replace") == self.suffix
 
 
 class NoiseMeter:
@@ -847,13 +872,14 @@ class NoiseMeter:
         me = resource.getrusage(resource.RUSAGE_SELF)
         return kids.ru_utime + kids.ru_stime + me.ru_utime + me.ru_stime
 
-    def result(self, wineserver_s, threshold):
+    def result(self, wineserver_s, threshold, server_s=0.0):
         (s0, own0, t0, l0), (s1, own1, t1, l1) = self.start, self.end
         wall = max(t1 - t0, 1e-3)
         out = {"load1_start": l0, "load1_end": l1} if l0 is not None and l1 is not None else {}
         if s0 is None or s1 is None or own0 is None or own1 is None:
             return out
-        others = (s1[0] - s0[0]) - (own1 - own0) - wineserver_s
+        # server_s: a server that is not our descendant (windows-wine cells).
+        others = (s1[0] - s0[0]) - (own1 - own0) - wineserver_s - server_s
         # Clock-tick rounding of /proc/stat and rusage can make it slightly
         # negative on a quiet machine.
         out["others_cpu_share"] = max(0.0, others / wall)
@@ -915,6 +941,9 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
     started = time.monotonic()
     meter = (WineserverMeter(wine_prefix(prefix_tree(cell.platform, bin_dir)))
              if under_wine(cell.platform) else None)
+    server_meter = (WineProgramMeter(wine_path(server_program(cell.platform, cell.model,
+                                                              bin_dir, win_dir)))
+                    if cell.platform == "windows-wine" else None)
     noise = NoiseMeter()
     # A session of its own (POSIX), so that a timeout can end loadgen, its
     # server and Wine's helper processes together; on Windows a process
@@ -922,7 +951,8 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
     # only, which then ends the cell.
     detach = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if ON_WINDOWS
               else {"start_new_session": True})
-    with open(log_path, "w", encoding="utf-8") as log, meter or contextlib.nullcontext(), noise:
+    with open(log_path, "w", encoding="utf-8") as log, meter or contextlib.nullcontext(), \
+            server_meter or contextlib.nullcontext(), noise:
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
@@ -937,7 +967,10 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
             raise
     if meter is not None:
         outcome.wineserver_cpu_s = meter.seconds()
-    outcome.noise = noise.result(outcome.wineserver_cpu_s or 0.0, settings.disturbed_share)
+    if server_meter is not None:
+        outcome.server_cpu_proc_s = server_meter.seconds()
+    outcome.noise = noise.result(outcome.wineserver_cpu_s or 0.0, settings.disturbed_share,
+                                 outcome.server_cpu_proc_s or 0.0)
     outcome.seconds = time.monotonic() - started
     text = log_path.read_text(encoding="utf-8", errors="replace")
     if code is None:
@@ -977,7 +1010,7 @@ def label_in_csv(path, label):
 CELLS_HEADER = ["cell", "repetition", "label", "platform", "model", "workload", "protocol",
                 "connections", "size_bytes", "status", "exit_code", "seconds", "load1",
                 "load1_end", "others_cpu_share", "steal_share", "disturbed", "replaced",
-                "wineserver_cpu_s", "reason", "command"]
+                "wineserver_cpu_s", "server_cpu_proc_s", "reason", "command"]
 
 
 def write_cells(path, outcomes):
@@ -997,6 +1030,7 @@ def write_cells(path, outcomes):
                         f"{n['steal_share']:.3f}" if "steal_share" in n else "",
                         int(o.disturbed) if "disturbed" in n else "", int(o.replaced),
                         "" if o.wineserver_cpu_s is None else f"{o.wineserver_cpu_s:.2f}",
+                        "" if o.server_cpu_proc_s is None else f"{o.server_cpu_proc_s:.2f}",
                         o.reason, " ".join(o.command)])
 
 
@@ -1065,6 +1099,8 @@ def finish_summary(out, outcomes):
         # A disturbed repetition that was run again keeps its row, but the
         # statistics and verdicts use the re-run instead.
         r["replaced"] = int(o.replaced) if o else 0
+        r["server_cpu_proc_s"] = ("" if not o or o.server_cpu_proc_s is None
+                                  else f"{o.server_cpu_proc_s:.2f}")
     rows = add_cell_statistics(rows)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
@@ -1072,6 +1108,25 @@ def finish_summary(out, outcomes):
         w.writerows(rows)
     (out / "summary.json").write_text(json.dumps(summary_json(rows), indent=1) + "\n")
     write_verdicts(out / "verdicts.csv", compute_verdicts(rows))
+
+
+def missing_programs(args, cells, loadgen, bin_dir, win_dir):
+    """What the cells need and is not built, as a message; "" when nothing."""
+    if args.platform == "windows":
+        # Under Wine the .exe need not be executable for Linux: is_file.
+        if not loadgen.is_file():
+            return (f"no loadgen.exe in {win_dir} (build the loadgen target of a Windows "
+                    "build, or pass --win-bin-dir)")
+    elif not os.access(loadgen, os.X_OK):
+        return f"no loadgen in {bin_dir} (build the linux preset, or pass --bin-dir)"
+    missing = []
+    for c in cells:
+        exe = server_program(c.platform, c.model, bin_dir, win_dir)
+        if not exe.is_file() and str(exe) not in missing:
+            missing.append(str(exe))
+    if missing:
+        return "missing server programs (build them first):\n  " + "\n  ".join(missing)
+    return ""
 
 
 def main(argv=None):
@@ -1149,24 +1204,9 @@ def main(argv=None):
         return 2
 
     loadgen = loadgen_program(cells[0].platform, bin_dir, win_dir)
-    if args.platform == "windows":
-        # Under Wine the .exe need not be executable for Linux: is_file.
-        if not loadgen.is_file():
-            print(f"matrix.py: no loadgen.exe in {win_dir} (build the loadgen target of a "
-                  "Windows build, or pass --win-bin-dir)", file=sys.stderr)
-            return 2
-    elif not os.access(loadgen, os.X_OK):
-        print(f"matrix.py: no loadgen in {bin_dir} (build the linux preset, or pass --bin-dir)",
-              file=sys.stderr)
-        return 2
-    missing = []
-    for c in cells:
-        exe = server_program(c.platform, c.model, bin_dir, win_dir)
-        if not exe.is_file() and str(exe) not in missing:
-            missing.append(str(exe))
-    if missing:
-        print("matrix.py: missing server programs (build them first):\n  " + "\n  ".join(missing),
-              file=sys.stderr)
+    problem = missing_programs(args, cells, loadgen, bin_dir, win_dir)
+    if problem:
+        print(f"matrix.py: {problem}", file=sys.stderr)
         return 2
 
     out = (args.out or ROOT / "results" /

@@ -78,6 +78,8 @@ class MatrixWindowsUnderWineTest(unittest.TestCase):
             self.assertEqual(c["platform"], "windows-wine", c)
             self.assertEqual(c["status"], "ok", c)
             self.assertEqual(c["cell"], CELLS[c["model"]])
+            self.assertGreater(float(c["server_cpu_proc_s"]), 0, c)
+            self.assertGreater(float(c["wineserver_cpu_s"]), 0, c)
             # Run by loadgen.exe under Wine, spawning the .exe by Wine's name.
             self.assertIn("wine-emulator.sh", c["command"])
             self.assertIn("loadgen.exe --spawn Z:\\", c["command"])
@@ -105,6 +107,10 @@ class MatrixWindowsUnderWineTest(unittest.TestCase):
             # The server's CPU and memory come from loadgen.exe (GetProcessTimes,
             # GetProcessMemoryInfo), not from /proc.
             self.assertNotEqual(r["server_cpu_user_s"], "", r["label"])
+            # Under Wine those columns repeat loadgen.exe's own times (Wine's
+            # GetProcessTimes of another process); the matrix measured the
+            # server's from /proc.
+            self.assertGreater(float(r["server_cpu_proc_s"]), 0, r["label"])
             self.assertGreater(int(r["server_peak_rss_bytes"]), 0, r["label"])
             self.assertGreater(float(r["cell_requests_per_s_median"]), 0, r["label"])
             for sub, ext in (("hlog", ".hlog"), ("intervals", ".csv")):

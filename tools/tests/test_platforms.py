@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 
 import matrix as matrix_py  # noqa: E402
+from wsbplot.load import Row  # noqa: E402
 from wsbplot.platforms import platform_of  # noqa: E402
 
 
@@ -43,6 +44,29 @@ class PlatformOfTest(unittest.TestCase):
         self.assertEqual(platform_of(dict(row, platform="wine")), "windows-wine")
         # --target instead of --spawn: the engine still says Windows.
         self.assertEqual(platform_of({"platform": "native", "engine": "iocp"}), "windows")
+
+
+class CpuPerRequestTest(unittest.TestCase):
+    """Under Wine, loadgen.exe's server_cpu_* columns are its own times: a
+    windows-wine row takes the server's CPU from server_cpu_proc_s, or has
+    none."""
+
+    class Run:
+        name, cells = "run", []
+
+    def row(self, **columns):
+        raw = {"platform": "wine", "engine": "iocp", "server_platform": "native",
+               "server_program": "Z:\\b\\server-iocp.exe", "server_cpu_user_s": "0.5",
+               "server_cpu_system_s": "0.5", "server_requests": "1000"}
+        raw.update(columns)
+        return Row(self.Run(), raw)
+
+    def test_windows_wine_uses_proc_figure(self):
+        self.assertAlmostEqual(self.row(server_cpu_proc_s="0.25").cpu_per_request_us(), 250.0)
+        self.assertIsNone(self.row(server_cpu_proc_s="").cpu_per_request_us())
+
+    def test_windows_uses_loadgen_columns(self):
+        self.assertAlmostEqual(self.row(platform="native").cpu_per_request_us(), 1000.0)
 
 
 class MatrixPlatformFlagsTest(unittest.TestCase):

@@ -92,6 +92,14 @@ class Row:
                       for rep in self.repetitions]
             return median_interval([v for v in values if v is not None])[0]
         cpu = (self.get("server_cpu_user_s", 0) or 0) + (self.get("server_cpu_system_s", 0) or 0)
+        if self.platform == "windows-wine":
+            # loadgen.exe's server_cpu_* columns repeat its own times under
+            # Wine (GetProcessTimes of another process); tools/matrix.py
+            # measures the server from /proc instead (server_cpu_proc_s).
+            # Without that figure there is none.
+            cpu = self.get("server_cpu_proc_s")
+            if cpu is None:
+                return None
         # Only where loadgen ran natively: with loadgen.exe under Wine too
         # (windows-wine), wineserver served both and its time is not the server's.
         if with_wineserver and self.platform == "wine":

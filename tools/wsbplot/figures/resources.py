@@ -153,7 +153,8 @@ def plot_resources(rows, out, figures, many_runs):
         else:
             ax_cpu.set_title("Server CPU time per request" + (
                 "\n(Wine: the server process only; wineserver "
-                + ("also served loadgen.exe: left out)" if plat == "windows-wine"
+                + ("also served loadgen.exe, left out; the server's CPU from /proc)"
+                   if plat == "windows-wine"
                    else "not measured)") if wine else ""),
                 fontsize=11)
         threads = [r.get("server_threads") for r in sweep if r.get("server_threads")]
