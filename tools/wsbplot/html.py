@@ -87,8 +87,15 @@ def machine_table(run):
         ("date (UTC)", m.get("date_utc")),
         ("CPU", f"{m.get('cpu_model', '')}, {m.get('cores_online', '')} cores"),
         ("memory", fmt_bytes(m.get("memory_bytes"))),
-        ("OS, kernel", f"{m.get('os', '')}, Linux {m.get('kernel', '')}"),
+        ("OS, kernel", f"{m.get('os', '')}, "
+         + ("" if str(m.get("os", "")).startswith("Windows") else "Linux ")
+         + f"{m.get('kernel', '')}"),
         ("Wine", m.get("wine_version") or "not used"),
+        # tools/matrix.py --platform windows (--launcher wine): loadgen.exe.
+        ("platform", m.get("platform", "") + (f", launcher {m['launcher']}"
+                                              if m.get("launcher") else "")),
+        # Where the noise meter could not run (Windows), why.
+        ("noise meter", m.get("noise_meter", "")),
         ("loadgen", m.get("loadgen_version")),
         ("source", (m.get("source") or {}).get("commit", "") +
          (" (with uncommitted changes)" if (m.get("source") or {}).get("dirty") else "")),
@@ -99,7 +106,7 @@ def machine_table(run):
         ("descriptor limit", f"{(m.get('nofile_limit') or {}).get('soft', '')}"),
         ("preset", m.get("preset")),
         ("warmup / duration (s)", f"native {m.get('warmup_s', {}).get('native')} / "
-                                  f"{m.get('duration_s', {}).get('native')}; Wine "
+                                  f"{m.get('duration_s', {}).get('native')}; Winsock "
                                   f"{m.get('warmup_s', {}).get('wine')} / "
                                   f"{m.get('duration_s', {}).get('wine')}; hold "
                                   f"{m.get('hold_s')}"),
