@@ -389,14 +389,15 @@ def build_parser():
     p.add_argument("--warmup", type=non_negative_float,
                    help="warmup seconds per cell (default: the preset's, else 0.5)")
     p.add_argument("--rate", type=positive_float,
-                   help="open loop: requests/s in total (default: %g native, %g under Wine)"
+                   help="open loop: requests/s in total (default: %g native, %g for the "
+                        "Winsock models, under Wine or on Windows)"
                         % (DEFAULT_RATE["native"], DEFAULT_RATE["wine"]))
     p.add_argument("--churn", type=int, default=DEFAULT_CHURN,
                    help="churn: requests per connection before it reconnects "
                         "(default: %(default)s)")
     p.add_argument("--cell-timeout", type=positive_float,
                    help="seconds a cell may take in all before it is killed (default: warmup + "
-                        "duration + %g native, + %g under Wine)"
+                        "duration + %g native, + %g for the Winsock models)"
                         % (CELL_OVERHEAD_LIMIT["native"], CELL_OVERHEAD_LIMIT["wine"]))
     p.add_argument("--no-caps", action="store_true",
                    help="also run cells above a model's structural cap (they will fail)")
@@ -414,7 +415,7 @@ def build_parser():
     p.add_argument("--targets", choices=["native", "wine", "windows"],
                    help="print the CMake targets the chosen cells need on one side "
                         "(native: loadgen, hdrtool and servers; wine: the .exe servers; "
-                        "windows: loadgen and the .exe servers) and exit")
+                        "windows: loadgen, hdrtool and the .exe servers) and exit")
     return p
 
 
@@ -1144,7 +1145,8 @@ def main(argv=None):
         # Answered before anything is checked: it says what to build.
         sides = WINDOWS_PLATFORMS if args.targets == "windows" else (args.targets,)
         names = dict.fromkeys(f"server-{c.model}" for c in cells if c.platform in sides)
-        base = {"native": ["loadgen", "hdrtool"], "windows": ["loadgen"]}.get(args.targets, [])
+        base = {"native": ["loadgen", "hdrtool"],
+                "windows": ["loadgen", "hdrtool"]}.get(args.targets, [])
         print(" ".join(base + list(names)))
         return 0
 

@@ -88,7 +88,8 @@ class MatrixPlatformFlagsTest(unittest.TestCase):
     def test_targets(self):
         proc = matrix("--platform", "windows", "--launcher", "wine", "--models", "iocp,select",
                       "--targets", "windows")
-        self.assertEqual(proc.stdout.split(), ["loadgen", "server-iocp", "server-select"])
+        self.assertEqual(proc.stdout.split(),
+                         ["loadgen", "hdrtool", "server-iocp", "server-select"])
 
     def test_usage_errors(self):
         for args, text in (

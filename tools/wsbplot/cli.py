@@ -7,6 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
+# style first: without matplotlib it says how to install it, before the
+# figure modules fail on their own imports of it.
+from .style import plt  # noqa: I100
 from .figures.bench import plot_bench
 from .figures.latency import Spectra, plot_spectra
 from .figures.resources import plot_resources
@@ -14,7 +17,6 @@ from .figures.throughput import plot_throughput, plot_variants
 from .figures.timeseries import plot_timeseries
 from .html import write_report
 from .load import load_inputs
-from .style import plt
 from . import __doc__ as PLOT_DOC
 
 ROOT = Path(__file__).resolve().parents[2]

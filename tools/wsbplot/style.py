@@ -13,8 +13,9 @@ try:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 except ImportError:  # pragma: no cover - depends on the machine
-    sys.stderr.write("plot.py: matplotlib is missing; install Debian's python3-matplotlib "
-                     "and run this with /usr/bin/python3\n")
+    sys.stderr.write("plot.py: matplotlib is missing; " + (
+        "install it with: py -m pip install matplotlib\n" if sys.platform == "win32" else
+        "install Debian's python3-matplotlib and run this with /usr/bin/python3\n"))
     sys.exit(1)
 
 WINE_NOTE = ("Winsock models under Wine 8.0 on Linux: every socket call goes through "
