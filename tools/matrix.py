@@ -816,17 +816,29 @@ class WineProgramMeter(WineserverMeter):
     process returns the caller's own times (a FIXME in Wine's ntdll), so
     loadgen.exe's server_cpu_* columns repeat its own figures there. The
     server is found instead by its command line, which under Wine begins
-    with its Windows path, and sampled from /proc like wineserver (every
-    0.2 s: the work of its last moments may be missed).
+    with its Windows path, and which started after the meter did (a copy of
+    the same program that something else starts during the cell would be
+    counted too), and sampled from /proc like wineserver (every 0.2 s: the
+    work of its last moments may be missed).
     """
 
     def __init__(self, windows_path):
         super().__init__(None)
         self.suffix = windows_path  # _matches compares the command line with it
+        tick = os.sysconf("SC_CLK_TCK")
+        try:
+            # Clock ticks since boot, the unit of a process's start time.
+            self.since = float(Path("/proc/uptime").read_text().split()[0]) * tick - 1
+        except (OSError, ValueError, IndexError):
+            self.since = 0.0
 
     def _matches(self, pid):
         argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
-        return argv0.decode(errors="replace") == self.suffix
+        if argv0.decode(errors="replace") != self.suffix:
+            return False
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # starttime: field 22 of proc(5), the 20th after the parenthesised name.
+        return int(stat[stat.rindex(")") + 2:].split()[19]) >= self.since
 
 
 class NoiseMeter:
