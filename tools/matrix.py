@@ -11,6 +11,15 @@ order rotated each round); a repetition is labelled CELL-rK. A repetition
 during which other processes used more than --disturbed-share of a core is
 marked disturbed and run once more (CELL-rKb).
 
+--platform windows (the default on Windows) runs the Winsock models the way
+a Windows user does: loadgen.exe --spawn server-*.exe, the IOCP load
+generator driving them. On Linux, --launcher wine runs both programs under
+Wine (cmake/wine-emulator.sh), which makes that path testable here
+(tools/tests/test_matrix_windows.py). On Windows nothing reads /proc: the
+server's CPU and memory come from loadgen's CSV as everywhere, the noise
+meter has nothing to read (its columns stay empty, machine.json's
+noise_meter says why) and there is no load average.
+
 The run folder receives:
   summary.csv           one row per repetition, written by loadgen --csv, plus
                         the cell, the noise measured around it and the cell's
@@ -45,7 +54,6 @@ import json
 import os
 import platform
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -55,9 +63,23 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+try:
+    import resource  # POSIX only: the noise meter's own-CPU figure
+except ImportError:
+    resource = None
+
 from wsbplot.verdicts import add_cell_statistics, compute_verdicts, summary_json, write_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
+ON_WINDOWS = sys.platform == "win32"
+# cmake/wine-emulator.sh runs a Windows program under Wine with the tree's
+# prefix and keeps one wineserver alive between programs (read why in it).
+WINE_EMULATOR = ROOT / "cmake" / "wine-emulator.sh"
+
+# Why the noise meter has nothing to say on Windows: it reads /proc/stat and
+# getrusage(RUSAGE_CHILDREN), which Windows does not have.
+NOISE_UNAVAILABLE_WINDOWS = ("not measured on Windows: the noise meter reads /proc/stat and "
+                             "getrusage(RUSAGE_CHILDREN), which Windows lacks")
 
 NATIVE_MODELS = ["threads", "nonblocking", "select", "poll", "epoll", "uring"]
 # server-rio is left out: Wine does not implement Registered I/O and the
@@ -67,6 +89,25 @@ WINE_MODELS = [
     "event-select", "overlapped-event", "overlapped-routine", "iocp",
 ]
 PROTOCOLS = ["upper", "echo", "http"]
+# A cell's platform: "native" (a Linux model, Linux loadgen), "wine" (a Winsock
+# model under Wine, driven by the Linux loadgen), "windows" (loadgen.exe
+# spawning server-*.exe on Windows: --platform windows) and "windows-wine"
+# (the very same, both programs under Wine: --platform windows --launcher
+# wine). The last three are the Winsock family; the tables below that are
+# keyed by platform hold "native" and "wine", and family() picks the key.
+WINDOWS_PLATFORMS = ("windows", "windows-wine")
+
+
+def family(plat):
+    """The key of the per-platform tables: "native", or "wine" for every
+    Winsock platform (their cells have the same caps and, for want of Windows
+    figures, the same durations, rates and time limits)."""
+    return "native" if plat == "native" else "wine"
+
+
+def under_wine(plat):
+    return plat in ("wine", "windows-wine")
+
 WORKLOADS = ["closed", "open", "churn", "hold"]
 
 # Structural caps: the most connections a model serves by construction.
@@ -181,18 +222,21 @@ class Cell:
 
     @property
     def display_model(self) -> str:
-        return f"{self.model} (Wine)" if self.platform == "wine" else self.model
+        suffix = {"wine": " (Wine)", "windows": " (Windows)",
+                  "windows-wine": " (loadgen.exe, Wine)"}
+        return self.model + suffix.get(self.platform, "")
 
 
 @dataclass
 class Settings:
-    warmup: dict
+    warmup: dict         # keyed by family()
     duration: dict
     rate: dict
     churn: int
     hold: float
     cell_timeout: float | None
     disturbed_share: float = 0.10
+    launcher: str | None = None  # "wine": the Windows programs run under Wine
 
 
 @dataclass
@@ -206,8 +250,9 @@ class Outcome:
     exit_code: str = ""
     seconds: float = 0.0
     reason: str = ""
-    load1: float = 0.0
+    load1: float | None = 0.0  # None where there is no load average (Windows)
     wineserver_cpu_s: float | None = None
+    server_cpu_proc_s: float | None = None  # windows-wine: see WineProgramMeter
     command: list = field(default_factory=list)
 
     @property
@@ -305,6 +350,10 @@ def build_parser():
             "With a preset, --models/--connections/--sizes/--protocols/--workloads filter it.\n\n"
             "Wine cells are labelled: cell names begin with native- or wine-, and loadgen's\n"
             "server_platform column says wine. Wine figures are not Windows figures.\n\n"
+            "--platform windows runs loadgen.exe --spawn server-*.exe (the IOCP load\n"
+            "generator driving the Winsock models), natively on Windows; on Linux add\n"
+            "--launcher wine to run both under Wine (cells windows-wine-*, loadgen's\n"
+            "platform column says wine). Every model is then a Winsock one.\n\n"
             "cells.csv status: ok; errors (measured, but the load met errors: timeouts,\n"
             "resets, refusals); failed (nothing measured); timeout (killed); skipped.\n"
             "exit status: 0 every cell measured, 1 a cell failed or timed out, 2 usage error"))
@@ -315,9 +364,18 @@ def build_parser():
                    help="run folder (default: results/run-<UTC time>); must not hold a run yet")
     p.add_argument("--bin-dir", type=Path, default=ROOT / "build" / "linux" / "bin",
                    help="folder with loadgen and the native servers (default: %(default)s)")
-    p.add_argument("--win-bin-dir", type=Path, default=ROOT / "build" / "windows-cross" / "bin",
-                   help="folder with the server-*.exe Winsock models (default: %(default)s)")
+    p.add_argument("--win-bin-dir", type=Path, default=default_win_bin_dir(),
+                   help="folder with the server-*.exe Winsock models, and loadgen.exe for "
+                        "--platform windows (default: %(default)s)")
     p.add_argument("--no-wine", action="store_true", help="leave out every Winsock model")
+    p.add_argument("--platform", choices=["linux", "windows"],
+                   default="windows" if ON_WINDOWS else "linux",
+                   help="linux: the Linux loadgen drives the native models and the Winsock "
+                        "ones under Wine; windows: loadgen.exe spawns server-*.exe from "
+                        "--win-bin-dir (default: this machine's, %(default)s)")
+    p.add_argument("--launcher", choices=["wine"],
+                   help="with --platform windows on Linux: run loadgen.exe and the servers "
+                        "under Wine through cmake/wine-emulator.sh")
     p.add_argument("--models", type=csv_list("model"), help="comma-separated models (see below)")
     p.add_argument("--connections", type=int_list, help="comma-separated connection counts")
     p.add_argument("--sizes", type=int_list, help="comma-separated request body sizes in bytes")
@@ -331,14 +389,15 @@ def build_parser():
     p.add_argument("--warmup", type=non_negative_float,
                    help="warmup seconds per cell (default: the preset's, else 0.5)")
     p.add_argument("--rate", type=positive_float,
-                   help="open loop: requests/s in total (default: %g native, %g under Wine)"
+                   help="open loop: requests/s in total (default: %g native, %g for the "
+                        "Winsock models, under Wine or on Windows)"
                         % (DEFAULT_RATE["native"], DEFAULT_RATE["wine"]))
     p.add_argument("--churn", type=int, default=DEFAULT_CHURN,
                    help="churn: requests per connection before it reconnects "
                         "(default: %(default)s)")
     p.add_argument("--cell-timeout", type=positive_float,
                    help="seconds a cell may take in all before it is killed (default: warmup + "
-                        "duration + %g native, + %g under Wine)"
+                        "duration + %g native, + %g for the Winsock models)"
                         % (CELL_OVERHEAD_LIMIT["native"], CELL_OVERHEAD_LIMIT["wine"]))
     p.add_argument("--no-caps", action="store_true",
                    help="also run cells above a model's structural cap (they will fail)")
@@ -350,17 +409,39 @@ def build_parser():
                         "--quick and without a preset, 5 with --full)")
     p.add_argument("--disturbed-share", type=non_negative_float, default=0.10, metavar="F",
                    help="mark a repetition disturbed when other processes used more than F of "
-                        "one core while it ran (/proc/stat), and run it once more "
-                        "(default: %(default)s)")
+                        "one core while it ran (/proc/stat; not measured on Windows), and run "
+                        "it once more (default: %(default)s)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
-    p.add_argument("--targets", choices=["native", "wine"],
+    p.add_argument("--targets", choices=["native", "wine", "windows"],
                    help="print the CMake targets the chosen cells need on one side "
-                        "(native: loadgen, hdrtool and servers; wine: the .exe servers) and exit")
+                        "(native: loadgen, hdrtool and servers; wine: the .exe servers; "
+                        "windows: loadgen, hdrtool and the .exe servers) and exit")
     return p
 
 
-def resolve_model(text):
-    """'epoll' -> ('native', 'epoll'); 'wine:iocp' -> ('wine', 'iocp')."""
+def default_win_bin_dir():
+    """The cross build's bin folder; on Windows the first Windows build found:
+    the windows-msvc preset's (a multi-configuration generator: one folder
+    per configuration), else the cross build's."""
+    cross = ROOT / "build" / "windows-cross" / "bin"
+    if not ON_WINDOWS:
+        return cross
+    msvc = ROOT / "build" / "windows-msvc" / "bin"
+    for folder in (msvc / "RelWithDebInfo", msvc / "Release", msvc, cross):
+        if (folder / "loadgen.exe").is_file():
+            return folder
+    return cross
+
+
+def resolve_model(text, windows_platform=None):
+    """'epoll' -> ('native', 'epoll'); 'wine:iocp' -> ('wine', 'iocp'). With
+    --platform windows (windows_platform: the cells' platform) every model is
+    a Winsock one: 'iocp' -> ('windows', 'iocp')."""
+    if windows_platform:
+        if text not in WINE_MODELS + ["rio"]:
+            raise UsageError(f"no Winsock model named '{text}' (with --platform windows, name "
+                             "a Winsock model without a prefix: see --help)")
+        return windows_platform, text
     if text.startswith("native:"):
         plat, name = "native", text[len("native:"):]
     elif text.startswith("wine:"):
@@ -379,24 +460,30 @@ def resolve_model(text):
 
 def plan(args):
     """The cells to run (in order) and the cells skipped with their reasons."""
+    check_platform(args)
     for proto in args.protocols or []:
         if proto not in PROTOCOLS:
             raise UsageError(f"unknown protocol '{proto}' (use {', '.join(PROTOCOLS)})")
     for w in args.workloads or []:
         if w not in WORKLOADS:
             raise UsageError(f"unknown workload '{w}' (use {', '.join(WORKLOADS)})")
+    windows = cells_platform(args) if args.platform == "windows" else None
     chosen = None
     if args.models:
-        chosen = [resolve_model(m) for m in args.models]
+        chosen = [resolve_model(m, windows) for m in args.models]
 
     preset_name = "quick" if args.quick else "full" if args.full else None
     if preset_name:
         slices = PRESETS[preset_name]["slices"]
+        if windows:
+            # The preset's Winsock slices, run by loadgen.exe instead.
+            slices = [dict(s, platform=windows) for s in slices if s["platform"] == "wine"]
     else:
-        models = chosen or ([("native", m) for m in NATIVE_MODELS] +
+        models = chosen or ([(windows, m) for m in WINE_MODELS] if windows else
+                            [("native", m) for m in NATIVE_MODELS] +
                             [("wine", m) for m in WINE_MODELS])
         slices = []
-        for plat in ("native", "wine"):
+        for plat in (windows,) if windows else ("native", "wine"):
             names = [m for p_, m in models if p_ == plat]
             if names:
                 slices.append({"platform": plat, "models": names,
@@ -432,13 +519,33 @@ def plan(args):
                             if cell in seen:
                                 continue
                             seen.add(cell)
-                            cap = MODEL_CAPS.get((plat, model))
+                            cap = MODEL_CAPS.get((family(plat), model))
                             if cap and conns > cap[0] and not args.no_caps:
                                 skipped.append(Outcome(cell, "skipped", reason=(
                                     f"above the model's cap of {cap[0]} connections: {cap[1]}")))
                                 continue
                             cells.append(cell)
     return preset_name, cells, skipped
+
+
+def cells_platform(args):
+    """The platform of --platform windows cells: windows-wine under --launcher wine."""
+    return "windows-wine" if args.launcher == "wine" else "windows"
+
+
+def check_platform(args):
+    """Refuses --platform/--launcher combinations that cannot run here."""
+    if args.launcher and args.platform != "windows":
+        raise UsageError("--launcher wine goes with --platform windows")
+    if args.platform == "windows" and not ON_WINDOWS and args.launcher != "wine":
+        raise UsageError("--platform windows on this system needs --launcher wine")
+    if args.platform == "windows" and ON_WINDOWS and args.launcher:
+        raise UsageError("--launcher wine is for Linux: on Windows the programs run as they are")
+    if args.platform == "linux" and ON_WINDOWS:
+        raise UsageError("--platform linux runs Linux programs: use --platform windows here")
+    if args.platform == "windows" and args.no_wine:
+        raise UsageError("--no-wine leaves out the Winsock models: nothing is left with "
+                         "--platform windows")
 
 
 def schedule(cells, repeat):
@@ -482,16 +589,30 @@ def read_first(path, pattern=None):
     return m.group(1).strip() if m else ""
 
 
-def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok):
+def load_average():
+    """The 1, 5 and 15 minute load averages; None on Windows, which has none."""
+    try:
+        return list(os.getloadavg())
+    except (AttributeError, OSError):
+        return None
+
+
+def load1():
+    averages = load_average()
+    return averages[0] if averages else None
+
+
+def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok, loadgen):
+    """What machine.json says about the machine and the run. Fields read from
+    /proc or /etc are empty on Windows (null in the JSON)."""
     meminfo_kb = read_first("/proc/meminfo", r"^MemTotal:\s+(\d+)")
     os_release = read_first("/etc/os-release", r'^PRETTY_NAME="?([^"\n]*)')
     try:
-        import resource
         nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
-    except (ImportError, OSError):
+    except (AttributeError, OSError):
         nofile = (None, None)
     git = {}
-    if (ROOT / ".git").exists():
+    if (ROOT / ".git").exists() and shutil.which("git"):
         git["commit"] = run_text(["git", "-C", str(ROOT), "rev-parse", "HEAD"])
         status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain",
                                  "--untracked-files=no"], capture_output=True, text=True)
@@ -499,23 +620,29 @@ def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok):
     return {
         "date_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "hostname": platform.node(),
-        "cpu_model": read_first("/proc/cpuinfo", r"^model name\s*:\s*(.*)$"),
+        "cpu_model": (read_first("/proc/cpuinfo", r"^model name\s*:\s*(.*)$")
+                      or platform.processor()),
         "cores_online": os.cpu_count(),
         "cores_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "memory_bytes": int(meminfo_kb) * 1024 if meminfo_kb else None,
-        "os": os_release,
+        "os": os_release or f"{platform.system()} {platform.release()}",
         "kernel": platform.release(),
         "kernel_version": platform.version(),
         "machine": platform.machine(),
-        "load_average_start": list(os.getloadavg()),
+        "load_average_start": load_average(),
         "nofile_limit": {"soft": nofile[0], "hard": nofile[1]},
         "somaxconn": read_first("/proc/sys/net/core/somaxconn"),
         "ephemeral_ports": read_first("/proc/sys/net/ipv4/ip_local_port_range").replace("\t", "-"),
         "wine_version": run_text(["wine", "--version"]) if wine_ok else "",
-        "loadgen_version": run_text([str(bin_dir / "loadgen"), "--version"]),
-        "loadgen": str(bin_dir / "loadgen"),
+        "loadgen_version": run_text(launch(settings, [str(loadgen), "--version"]), timeout=90),
+        "loadgen": str(loadgen),
+        "platform": args.platform,
+        "launcher": args.launcher or "",
+        # Windows: the noise columns are empty, and this says why.
+        "noise_meter": NOISE_UNAVAILABLE_WINDOWS if ON_WINDOWS else "/proc/stat",
         "win_bin_dir": str(win_dir) if wine_ok else "",
-        "wine_prefix": str(wine_prefix(bin_dir)) if wine_ok else "",
+        "wine_prefix": (str(wine_prefix(prefix_tree(cells_platform(args), bin_dir)))
+                        if wine_ok else ""),
         "source": git,
         "python": platform.python_version(),
         "preset": preset_name or "custom",
@@ -544,31 +671,56 @@ def cell_times(cell, settings):
     extra = cell.connections * SECONDS_PER_CONNECTION
     if cell.workload == "hold":
         return 0.0, settings.hold + extra
-    return settings.warmup[cell.platform] + extra, settings.duration[cell.platform]
+    kind = family(cell.platform)
+    return settings.warmup[kind] + extra, settings.duration[kind]
+
+
+def wine_path(path):
+    """A Linux path as a program under Wine names it: Wine's prefix maps the
+    root folder to drive Z:."""
+    return "Z:" + str(path).replace("/", "\\")
+
+
+def launch(settings, argv):
+    """argv as run on this machine: under --launcher wine, through
+    cmake/wine-emulator.sh."""
+    return [str(WINE_EMULATOR)] + argv if settings.launcher == "wine" else argv
+
+
+def loadgen_program(plat, bin_dir, win_dir):
+    return win_dir / "loadgen.exe" if plat in WINDOWS_PLATFORMS else bin_dir / "loadgen"
+
+
+def server_program(plat, model, bin_dir, win_dir):
+    return (bin_dir / f"server-{model}" if plat == "native" else
+            win_dir / f"server-{model}.exe")
 
 
 def cell_command(cell, label, settings, bin_dir, win_dir, out):
     plat = cell.platform
-    target = (str(win_dir / f"server-{cell.model}.exe") if plat == "wine" else
-              str(bin_dir / f"server-{cell.model}"))
+    # loadgen.exe under Wine is a Windows program: it reads and writes Wine's
+    # names of the files.
+    name = wine_path if plat == "windows-wine" else str
     warmup, duration = cell_times(cell, settings)
-    argv = [str(bin_dir / "loadgen"), "--spawn", target, "--quiet",
-            "--protocol", cell.protocol, "--connections", str(cell.connections),
-            "--warmup", f"{round(warmup * 1000)}ms", "--duration", f"{round(duration * 1000)}ms",
-            "--label", label,
-            "--csv", str(out / "summary.csv"),
-            "--intervals", str(out / "intervals" / f"{label}.csv"),
-            "--hlog", str(out / "hlog" / f"{label}.hlog")]
+    argv = launch(settings, [
+        str(loadgen_program(plat, bin_dir, win_dir)),
+        "--spawn", name(server_program(plat, cell.model, bin_dir, win_dir)), "--quiet",
+        "--protocol", cell.protocol, "--connections", str(cell.connections),
+        "--warmup", f"{round(warmup * 1000)}ms", "--duration", f"{round(duration * 1000)}ms",
+        "--label", label,
+        "--csv", name(out / "summary.csv"),
+        "--intervals", name(out / "intervals" / f"{label}.csv"),
+        "--hlog", name(out / "hlog" / f"{label}.hlog")])
     if cell.size is not None:
         argv += ["--size", str(cell.size)]
     if cell.workload == "open":
-        argv += ["--rate", f"{settings.rate[plat]:g}"]
+        argv += ["--rate", f"{settings.rate[family(plat)]:g}"]
     elif cell.workload == "churn":
         argv += ["--churn", str(settings.churn)]
     elif cell.workload == "hold":
         argv += ["--hold"]
     server_args = []
-    default_cap = THREAD_CAP_DEFAULTS.get((plat, cell.model))
+    default_cap = THREAD_CAP_DEFAULTS.get((family(plat), cell.model))
     if default_cap is not None and cell.connections > default_cap:
         # Reconnects (churn) may briefly overlap the old connection's close.
         server_args += ["--max-connections", str(cell.connections + 64)]
@@ -593,12 +745,16 @@ class WineserverMeter:
         try:
             st = os.stat(prefix)
             self.suffix = f"/server-{st.st_dev:x}-{st.st_ino:x}"
-        except OSError:
+        except (OSError, TypeError):
             pass
         self.first = {}   # pid -> CPU seconds when first seen
         self.last = {}    # pid -> CPU seconds when last seen
         self.stop = threading.Event()
         self.thread = None
+
+    def _matches(self, pid):
+        return (Path(f"/proc/{pid}/comm").read_text().startswith("wineserver")
+                and os.readlink(f"/proc/{pid}/cwd").endswith(self.suffix))
 
     def _pids(self):
         found = []
@@ -606,9 +762,7 @@ class WineserverMeter:
             if not entry.isdigit():
                 continue
             try:
-                if not Path(f"/proc/{entry}/comm").read_text().startswith("wineserver"):
-                    continue
-                if os.readlink(f"/proc/{entry}/cwd").endswith(self.suffix):
+                if self._matches(entry):
                     found.append(int(entry))
             except OSError:
                 continue
@@ -653,6 +807,40 @@ class WineserverMeter:
         return sum(self.last[p] - self.first[p] for p in self.last)
 
 
+class WineProgramMeter(WineserverMeter):
+    """CPU time of a Windows program that loadgen.exe started under Wine.
+
+    Wine starts a new process with a double fork, so the server of a
+    windows-wine cell is not a descendant of this script (getrusage of our
+    children does not count it), and Wine's GetProcessTimes of another
+    process returns the caller's own times (a FIXME in Wine's ntdll), so
+    loadgen.exe's server_cpu_* columns repeat its own figures there. The
+    server is found instead by its command line, which under Wine begins
+    with its Windows path, and which started after the meter did (a copy of
+    the same program that something else starts during the cell would be
+    counted too), and sampled from /proc like wineserver (every 0.2 s: the
+    work of its last moments may be missed).
+    """
+
+    def __init__(self, windows_path):
+        super().__init__(None)
+        self.suffix = windows_path  # _matches compares the command line with it
+        tick = os.sysconf("SC_CLK_TCK")
+        try:
+            # Clock ticks since boot, the unit of a process's start time.
+            self.since = float(Path("/proc/uptime").read_text().split()[0]) * tick - 1
+        except (OSError, ValueError, IndexError):
+            self.since = 0.0
+
+    def _matches(self, pid):
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        if argv0.decode(errors="replace") != self.suffix:
+            return False
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        # starttime: field 22 of proc(5), the 20th after the parenthesised name.
+        return int(stat[stat.rindex(")") + 2:].split()[19]) >= self.since
+
+
 class NoiseMeter:
     """What else the machine did while a repetition ran.
 
@@ -664,14 +852,18 @@ class NoiseMeter:
     processes' work, as a share of one core over the wall time. Steal time (a
     hypervisor running another guest) is reported apart, and the load average
     at both ends. A share above the threshold marks the repetition disturbed.
+
+    On Windows there is neither /proc/stat nor a load average: the result is
+    empty (no noise columns, never disturbed; machine.json's noise_meter says
+    why).
     """
 
     def __enter__(self):
-        self.start = (self._stat(), self._own(), time.monotonic(), os.getloadavg()[0])
+        self.start = (self._stat(), self._own(), time.monotonic(), load1())
         return self
 
     def __exit__(self, *exc):
-        self.end = (self._stat(), self._own(), time.monotonic(), os.getloadavg()[0])
+        self.end = (self._stat(), self._own(), time.monotonic(), load1())
 
     @staticmethod
     def _stat():
@@ -687,17 +879,20 @@ class NoiseMeter:
 
     @staticmethod
     def _own():
+        if resource is None:
+            return None
         kids = resource.getrusage(resource.RUSAGE_CHILDREN)
         me = resource.getrusage(resource.RUSAGE_SELF)
         return kids.ru_utime + kids.ru_stime + me.ru_utime + me.ru_stime
 
-    def result(self, wineserver_s, threshold):
+    def result(self, wineserver_s, threshold, server_s=0.0):
         (s0, own0, t0, l0), (s1, own1, t1, l1) = self.start, self.end
         wall = max(t1 - t0, 1e-3)
-        out = {"load1_start": l0, "load1_end": l1}
-        if s0 is None or s1 is None:
+        out = {"load1_start": l0, "load1_end": l1} if l0 is not None and l1 is not None else {}
+        if s0 is None or s1 is None or own0 is None or own1 is None:
             return out
-        others = (s1[0] - s0[0]) - (own1 - own0) - wineserver_s
+        # server_s: a server that is not our descendant (windows-wine cells).
+        others = (s1[0] - s0[0]) - (own1 - own0) - wineserver_s - server_s
         # Clock-tick rounding of /proc/stat and rusage can make it slightly
         # negative on a quiet machine.
         out["others_cpu_share"] = max(0.0, others / wall)
@@ -706,17 +901,33 @@ class NoiseMeter:
         return out
 
 
-def wine_prefix(bin_dir):
-    """The prefix the spawned servers use: cmake/wine-emulator.sh takes
-    WINEPREFIX, else build/windows-cross/wineprefix of loadgen's source tree
-    (bin_dir is <tree>/build/<preset>/bin)."""
-    if os.environ.get("WINEPREFIX"):
-        return Path(os.environ["WINEPREFIX"])
-    return bin_dir.parents[2] / "build" / "windows-cross" / "wineprefix"
+def wine_prefix(tree):
+    """The prefix the Windows programs use: cmake/wine-emulator.sh takes
+    WINEPREFIX, else WSB_WINEPREFIX, else build/windows-cross/wineprefix of the
+    source tree it belongs to: for "wine" cells the Linux loadgen's (bin_dir is
+    <tree>/build/<preset>/bin), for "windows-wine" cells this script's."""
+    for name in ("WINEPREFIX", "WSB_WINEPREFIX"):
+        if os.environ.get(name):
+            return Path(os.environ[name])
+    return tree / "build" / "windows-cross" / "wineprefix"
+
+
+def prefix_tree(plat, bin_dir):
+    return ROOT if plat == "windows-wine" else bin_dir.parents[2]
 
 
 def kill_group(proc):
     """Ends loadgen and whatever it started (its server, Wine's helpers)."""
+    if ON_WINDOWS:
+        # The whole tree: loadgen.exe's kill-on-close job object ends its
+        # server too, but only where the job could be set up (best effort).
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run(["taskkill", "/T", "/F", "/PID", str(proc.pid)],
+                           capture_output=True, timeout=10)
+        proc.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=5)
+        return
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
@@ -737,20 +948,28 @@ def last_lines(text, n=3):
 def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
     label = repetition_label(cell, repetition, attempt)
     argv, busy = cell_command(cell, label, settings, bin_dir, win_dir, out)
-    limit = settings.cell_timeout or busy + CELL_OVERHEAD_LIMIT[cell.platform]
-    outcome = Outcome(cell, repetition=repetition, attempt=attempt, command=argv,
-                      load1=os.getloadavg()[0])
+    limit = settings.cell_timeout or busy + CELL_OVERHEAD_LIMIT[family(cell.platform)]
+    outcome = Outcome(cell, repetition=repetition, attempt=attempt, command=argv, load1=load1())
     log_path = out / "logs" / f"{label}.log"
     started = time.monotonic()
-    meter = WineserverMeter(wine_prefix(bin_dir)) if cell.platform == "wine" else None
+    meter = (WineserverMeter(wine_prefix(prefix_tree(cell.platform, bin_dir)))
+             if under_wine(cell.platform) else None)
+    server_meter = (WineProgramMeter(wine_path(server_program(cell.platform, cell.model,
+                                                              bin_dir, win_dir)))
+                    if cell.platform == "windows-wine" else None)
     noise = NoiseMeter()
-    with open(log_path, "w") as log, meter or contextlib.nullcontext(), noise:
+    # A session of its own (POSIX), so that a timeout can end loadgen, its
+    # server and Wine's helper processes together; on Windows a process
+    # group of its own, so that a Ctrl-C at the console reaches this script
+    # only, which then ends the cell.
+    detach = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if ON_WINDOWS
+              else {"start_new_session": True})
+    with open(log_path, "w", encoding="utf-8") as log, meter or contextlib.nullcontext(), \
+            server_meter or contextlib.nullcontext(), noise:
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
-        # A session of its own, so that a timeout can end loadgen, its server
-        # and Wine's helper processes together.
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, **detach)
         try:
             code = proc.wait(timeout=limit)
         except subprocess.TimeoutExpired:
@@ -761,9 +980,12 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
             raise
     if meter is not None:
         outcome.wineserver_cpu_s = meter.seconds()
-    outcome.noise = noise.result(outcome.wineserver_cpu_s or 0.0, settings.disturbed_share)
+    if server_meter is not None:
+        outcome.server_cpu_proc_s = server_meter.seconds()
+    outcome.noise = noise.result(outcome.wineserver_cpu_s or 0.0, settings.disturbed_share,
+                                 outcome.server_cpu_proc_s or 0.0)
     outcome.seconds = time.monotonic() - started
-    text = log_path.read_text(errors="replace")
+    text = log_path.read_text(encoding="utf-8", errors="replace")
     if code is None:
         outcome.status, outcome.exit_code = "timeout", ""
         outcome.reason = f"killed after {limit:.0f} s"
@@ -792,7 +1014,7 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
 
 def label_in_csv(path, label):
     try:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8", errors="replace") as f:
             return any(r.get("label") == label for r in csv.DictReader(f))
     except OSError:
         return False
@@ -801,11 +1023,11 @@ def label_in_csv(path, label):
 CELLS_HEADER = ["cell", "repetition", "label", "platform", "model", "workload", "protocol",
                 "connections", "size_bytes", "status", "exit_code", "seconds", "load1",
                 "load1_end", "others_cpu_share", "steal_share", "disturbed", "replaced",
-                "wineserver_cpu_s", "reason", "command"]
+                "wineserver_cpu_s", "server_cpu_proc_s", "reason", "command"]
 
 
 def write_cells(path, outcomes):
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(CELLS_HEADER)
         for o in outcomes:
@@ -814,12 +1036,14 @@ def write_cells(path, outcomes):
             share = n.get("others_cpu_share")
             w.writerow([c.name, o.repetition or "", o.label, c.platform, c.model, c.workload,
                         c.protocol, c.connections, "" if c.size is None else c.size, o.status,
-                        o.exit_code, f"{o.seconds:.1f}", f"{o.load1:.2f}",
+                        o.exit_code, f"{o.seconds:.1f}",
+                        "" if o.load1 is None else f"{o.load1:.2f}",
                         f"{n['load1_end']:.2f}" if "load1_end" in n else "",
                         "" if share is None else f"{share:.3f}",
                         f"{n['steal_share']:.3f}" if "steal_share" in n else "",
                         int(o.disturbed) if "disturbed" in n else "", int(o.replaced),
                         "" if o.wineserver_cpu_s is None else f"{o.wineserver_cpu_s:.2f}",
+                        "" if o.server_cpu_proc_s is None else f"{o.server_cpu_proc_s:.2f}",
                         o.reason, " ".join(o.command)])
 
 
@@ -870,7 +1094,7 @@ def finish_summary(out, outcomes):
     path = out / "summary.csv"
     if not path.is_file():
         return
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
         rows = list(csv.DictReader(f))
     if not rows:
         return
@@ -888,13 +1112,34 @@ def finish_summary(out, outcomes):
         # A disturbed repetition that was run again keeps its row, but the
         # statistics and verdicts use the re-run instead.
         r["replaced"] = int(o.replaced) if o else 0
+        r["server_cpu_proc_s"] = ("" if not o or o.server_cpu_proc_s is None
+                                  else f"{o.server_cpu_proc_s:.2f}")
     rows = add_cell_statistics(rows)
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     (out / "summary.json").write_text(json.dumps(summary_json(rows), indent=1) + "\n")
     write_verdicts(out / "verdicts.csv", compute_verdicts(rows))
+
+
+def missing_programs(args, cells, loadgen, bin_dir, win_dir):
+    """What the cells need and is not built, as a message; "" when nothing."""
+    if args.platform == "windows":
+        # Under Wine the .exe need not be executable for Linux: is_file.
+        if not loadgen.is_file():
+            return (f"no loadgen.exe in {win_dir} (build the loadgen target of a Windows "
+                    "build, or pass --win-bin-dir)")
+    elif not os.access(loadgen, os.X_OK):
+        return f"no loadgen in {bin_dir} (build the linux preset, or pass --bin-dir)"
+    missing = []
+    for c in cells:
+        exe = server_program(c.platform, c.model, bin_dir, win_dir)
+        if not exe.is_file() and str(exe) not in missing:
+            missing.append(str(exe))
+    if missing:
+        return "missing server programs (build them first):\n  " + "\n  ".join(missing)
+    return ""
 
 
 def main(argv=None):
@@ -910,14 +1155,24 @@ def main(argv=None):
 
     if args.targets:
         # Answered before anything is checked: it says what to build.
-        names = dict.fromkeys(f"server-{c.model}" for c in cells if c.platform == args.targets)
-        base = ["loadgen", "hdrtool"] if args.targets == "native" else []
+        sides = WINDOWS_PLATFORMS if args.targets == "windows" else (args.targets,)
+        names = dict.fromkeys(f"server-{c.model}" for c in cells if c.platform in sides)
+        base = {"native": ["loadgen", "hdrtool"],
+                "windows": ["loadgen", "hdrtool"]}.get(args.targets, [])
         print(" ".join(base + list(names)))
         return 0
 
     bin_dir, win_dir = args.bin_dir.resolve(), args.win_bin_dir.resolve()
+    if args.launcher == "wine":
+        # Every cell needs Wine: without it nothing can run.
+        if shutil.which("wine") is None or shutil.which("wineserver") is None:
+            print("matrix.py: --launcher wine: wine is not installed", file=sys.stderr)
+            return 2
+        if not WINE_EMULATOR.is_file():
+            print(f"matrix.py: --launcher wine: {WINE_EMULATOR} is missing", file=sys.stderr)
+            return 2
     wine_cells = [c for c in cells if c.platform == "wine"]
-    wine_ok = bool(wine_cells) and not args.no_wine
+    wine_ok = (bool(wine_cells) and not args.no_wine) or args.launcher == "wine"
     wine_missing = ""
     if wine_cells and not args.no_wine:
         if shutil.which("wine") is None:
@@ -939,11 +1194,13 @@ def main(argv=None):
     if args.duration is not None:
         duration = {"native": args.duration, "wine": args.duration}
     rate = dict(DEFAULT_RATE) if args.rate is None else {"native": args.rate, "wine": args.rate}
-    settings = Settings(warmup, duration, rate, args.churn,
-                        hold=min(duration["native"], 3.0), cell_timeout=args.cell_timeout,
-                        disturbed_share=args.disturbed_share)
+    hold = min(duration["wine" if args.platform == "windows" else "native"], 3.0)
+    settings = Settings(warmup, duration, rate, args.churn, hold=hold,
+                        cell_timeout=args.cell_timeout, disturbed_share=args.disturbed_share,
+                        launcher=args.launcher)
 
-    estimate = {c: sum(cell_times(c, settings)) + CELL_OVERHEAD_GUESS[c.platform] for c in cells}
+    estimate = {c: sum(cell_times(c, settings)) + CELL_OVERHEAD_GUESS[family(c.platform)]
+                for c in cells}
     repeat = args.repeat or DEFAULT_REPEAT.get(preset_name, 3)
     total_estimate = sum(estimate.values()) * repeat
 
@@ -960,20 +1217,10 @@ def main(argv=None):
               file=sys.stderr)
         return 2
 
-    loadgen = bin_dir / "loadgen"
-    if not os.access(loadgen, os.X_OK):
-        print(f"matrix.py: no loadgen in {bin_dir} (build the linux preset, or pass --bin-dir)",
-              file=sys.stderr)
-        return 2
-    missing = []
-    for c in cells:
-        exe = (win_dir / f"server-{c.model}.exe" if c.platform == "wine"
-               else bin_dir / f"server-{c.model}")
-        if not exe.is_file() and str(exe) not in missing:
-            missing.append(str(exe))
-    if missing:
-        print("matrix.py: missing server programs (build them first):\n  " + "\n  ".join(missing),
-              file=sys.stderr)
+    loadgen = loadgen_program(cells[0].platform, bin_dir, win_dir)
+    problem = missing_programs(args, cells, loadgen, bin_dir, win_dir)
+    if problem:
+        print(f"matrix.py: {problem}", file=sys.stderr)
         return 2
 
     out = (args.out or ROOT / "results" /
@@ -985,7 +1232,7 @@ def main(argv=None):
     for sub in ("intervals", "hlog", "logs"):
         (out / sub).mkdir(parents=True, exist_ok=True)
 
-    info = machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok)
+    info = machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok, loadgen)
     info["cells_planned"] = len(cells)
     info["repetitions"] = repeat
     info["cells_skipped"] = len(skipped)
@@ -994,9 +1241,14 @@ def main(argv=None):
     print(f"matrix: {len(cells)} cells x {repeat} repetitions into {out} (about "
           f"{fmt_time(total_estimate)}"
           f"{'; ' + str(len(skipped)) + ' skipped' if skipped else ''})", flush=True)
+    averages = info["load_average_start"]
     print(f"matrix: machine: {info['cpu_model']}, {info['cores_online']} cores, "
-          f"kernel {info['kernel']}, load average {info['load_average_start'][0]:.2f}"
+          f"kernel {info['kernel']}"
+          + (f", load average {averages[0]:.2f}" if averages else "")
           + (f", {info['wine_version']}" if wine_ok else ""), flush=True)
+    if ON_WINDOWS:
+        print(f"matrix: noise {NOISE_UNAVAILABLE_WINDOWS}; the noise columns stay empty",
+              flush=True)
 
     # A SIGTERM (e.g. from `timeout`) ends the run like Ctrl-C: the running
     # cell's loadgen lives in a session of its own and must be ended by us.
@@ -1011,7 +1263,7 @@ def main(argv=None):
     not_run = [Outcome(c, "not run", repetition=k, reason="interrupted")
                for c, k in order[len(outcomes):]]
     write_cells(out / "cells.csv", outcomes + not_run + skipped)
-    info["load_average_end"] = list(os.getloadavg())
+    info["load_average_end"] = load_average()
     info["run_seconds"] = round(time.monotonic() - started, 1)
     (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
     finish_summary(out, outcomes)

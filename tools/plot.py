@@ -5,6 +5,7 @@
 
 The entry point of the package tools/wsbplot/ (see its __init__.py and
 --help). Uses Debian's python3-matplotlib: run it with /usr/bin/python3.
+On Windows: `py tools\plot.py ...` with matplotlib from pip (README, "On Windows").
 """
 
 import sys

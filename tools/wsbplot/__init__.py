@@ -25,7 +25,10 @@ rows) in sentences.
 
 Native and Wine figures never share an axis: every figure of Winsock models
 run under Wine is a separate panel (or file) whose title says so, and their
-legend entries end in "(Wine)".
+legend entries end in "(Wine)". The rows of loadgen.exe (tools/matrix.py
+--platform windows) are two more platforms, each with its own panels and
+files: "windows" (on Windows, "(Windows)") and "windows-wine" (loadgen.exe and
+the server both under Wine, "(loadgen.exe, Wine)"); see platforms.py.
 
 The code is this package: load.py reads the inputs, figures/ makes one
 kind of chart per module, html.py writes report.html, cli.py is the command

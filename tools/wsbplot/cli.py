@@ -7,6 +7,9 @@ import shutil
 import sys
 from pathlib import Path
 
+# style first: without matplotlib it says how to install it, before the
+# figure modules fail on their own imports of it.
+from .style import plt  # noqa: I100
 from .figures.bench import plot_bench
 from .figures.latency import Spectra, plot_spectra
 from .figures.resources import plot_resources
@@ -14,7 +17,6 @@ from .figures.throughput import plot_throughput, plot_variants
 from .figures.timeseries import plot_timeseries
 from .html import write_report
 from .load import load_inputs
-from .style import plt
 from . import __doc__ as PLOT_DOC
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,14 +31,18 @@ class Parser(argparse.ArgumentParser):
 def find_hdrtool(explicit, runs):
     if explicit:
         return explicit if os.access(explicit, os.X_OK) else None
+    # hdrtool.exe on Windows: beside loadgen.exe, or in a Windows build.
+    name = "hdrtool.exe" if sys.platform == "win32" else "hdrtool"
     candidates = []
     for run in runs:
         lg = run.machine.get("loadgen")
         if lg:
-            candidates.append(Path(lg).parent / "hdrtool")
-    candidates += [ROOT / "build" / "linux" / "bin" / "hdrtool"]
+            candidates.append(Path(lg).parent / name)
+    builds = (["windows-msvc/bin/RelWithDebInfo", "windows-msvc/bin", "windows-cross/bin"]
+              if sys.platform == "win32" else ["linux/bin"])
+    candidates += [ROOT / "build" / b / name for b in builds]
     for c in candidates:
-        if os.access(c, os.X_OK):
+        if c.is_file() and os.access(c, os.X_OK):
             return str(c)
     return shutil.which("hdrtool")
 

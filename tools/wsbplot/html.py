@@ -6,7 +6,17 @@ from collections import defaultdict
 
 from .verdicts import compute_verdicts, read_verdicts, sentences
 from .load import held_memory
+from .platforms import PLATFORM_SUFFIX, PLATFORMS, is_wine
 from .style import WINE_NOTE, fmt_bytes, fmt_count, fmt_us, series_name, slug, sort_key
+
+
+def relative_to(folder, out):
+    """folder as seen from the report's folder; as it is when no relative path
+    leads there (Windows: another drive)."""
+    try:
+        return os.path.relpath(folder, out)
+    except ValueError:
+        return str(folder)
 
 
 def wineserver_share(r):
@@ -40,7 +50,7 @@ def summary_table(rows, many_runs):
                  fmt_bytes(r.get("server_peak_rss_bytes")),
                  held_cell(r) if r.mode == "hold" else "",
                  r.exit_code]
-        cls = " class='bad'" if r.exit_code != 0 else (" class='wine'" if r.platform == "wine"
+        cls = " class='bad'" if r.exit_code != 0 else (" class='wine'" if is_wine(r.platform)
                                                        else "")
         raw = [None] * 8 + [r.get("requests_per_s") if r.mode != "hold" else None,
                             r.get("latency_p50_us"), r.get("latency_p99_us"),
@@ -77,8 +87,15 @@ def machine_table(run):
         ("date (UTC)", m.get("date_utc")),
         ("CPU", f"{m.get('cpu_model', '')}, {m.get('cores_online', '')} cores"),
         ("memory", fmt_bytes(m.get("memory_bytes"))),
-        ("OS, kernel", f"{m.get('os', '')}, Linux {m.get('kernel', '')}"),
+        ("OS, kernel", f"{m.get('os', '')}, "
+         + ("" if str(m.get("os", "")).startswith("Windows") else "Linux ")
+         + f"{m.get('kernel', '')}"),
         ("Wine", m.get("wine_version") or "not used"),
+        # tools/matrix.py --platform windows (--launcher wine): loadgen.exe.
+        ("platform", m.get("platform", "") + (f", launcher {m['launcher']}"
+                                              if m.get("launcher") else "")),
+        # Where the noise meter could not run (Windows), why.
+        ("noise meter", m.get("noise_meter", "")),
         ("loadgen", m.get("loadgen_version")),
         ("source", (m.get("source") or {}).get("commit", "") +
          (" (with uncommitted changes)" if (m.get("source") or {}).get("dirty") else "")),
@@ -89,7 +106,7 @@ def machine_table(run):
         ("descriptor limit", f"{(m.get('nofile_limit') or {}).get('soft', '')}"),
         ("preset", m.get("preset")),
         ("warmup / duration (s)", f"native {m.get('warmup_s', {}).get('native')} / "
-                                  f"{m.get('duration_s', {}).get('native')}; Wine "
+                                  f"{m.get('duration_s', {}).get('native')}; Winsock "
                                   f"{m.get('warmup_s', {}).get('wine')} / "
                                   f"{m.get('duration_s', {}).get('wine')}; hold "
                                   f"{m.get('hold_s')}"),
@@ -195,7 +212,7 @@ def coverage_section(rows):
     or churn figures with the sweep would otherwise take a missing model for
     one that failed."""
     lines = []
-    for plat in ("native", "wine"):
+    for plat in PLATFORMS:
         mine = [r for r in rows if r.platform == plat]
         every = sorted({r.model for r in mine}, key=lambda m: sort_key(
             next(r for r in mine if r.model == m)))
@@ -207,7 +224,7 @@ def coverage_section(rows):
             missing = [m for m in every if m not in models]
             if not missing:
                 continue
-            wine = " (Wine)" if plat == "wine" else ""
+            wine = PLATFORM_SUFFIX[plat]
             what = (f"{mode}{' loop' if mode in ('closed', 'open') else ''}, {protocol}"
                     + (f", {size} B" if size is not None else "") + f", {conns} connections")
             lines.append(f"<li>{html.escape(what)}{wine}: measured "
@@ -260,7 +277,7 @@ def write_report(out, runs, figures, problems, title, many_runs):
     parts = ["<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1>"]
-    if any(r.platform == "wine" for r in rows):
+    if any(is_wine(r.platform) for r in rows):
         parts.append(f"<p class='note'><b>Wine figures.</b> {html.escape(WINE_NOTE)} They are "
                      "shown in their own panels and files, titled and labelled “(Wine)”.</p>")
     parts.append(verdicts_section(runs))
@@ -278,7 +295,7 @@ def write_report(out, runs, figures, problems, title, many_runs):
     for run in runs:
         parts.append(f"<h3>{html.escape(run.name)}</h3>")
         if run.folder:
-            parts.append(f"<p>Folder: <code>{html.escape(os.path.relpath(run.folder, out))}"
+            parts.append(f"<p>Folder: <code>{html.escape(relative_to(run.folder, out))}"
                          "</code></p>")
         parts.append(machine_table(run))
         parts.append(cells_section(run))
@@ -307,4 +324,5 @@ def write_report(out, runs, figures, problems, title, many_runs):
         parts.append("<h2>Problems while plotting</h2><ul>" + "".join(
             f"<li>{html.escape(p)}</li>" for p in problems) + "</ul>")
     parts.append(f"<p>Written by tools/plot.py.</p><script>{SORT_JS}</script></body></html>")
-    (out / "report.html").write_text("\n".join(parts) + "\n")
+    # UTF-8 whatever the system's code page (Windows'), as the page declares.
+    (out / "report.html").write_text("\n".join(parts) + "\n", encoding="utf-8")

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+from .platforms import platform_of
 from .stats import median_interval
 from .verdicts import cell_of, counted
 
@@ -44,7 +45,7 @@ class Row:
         self.run = run
         self.raw = raw
         self.repetitions = repetitions or [raw]
-        self.platform = raw.get("server_platform") or raw.get("platform") or "native"
+        self.platform = platform_of(raw)
         self.model = raw.get("server_model") or raw.get("label") or raw.get("target") or "?"
         self.protocol = raw.get("protocol", "")
         self.mode = raw.get("mode", "")
@@ -91,6 +92,16 @@ class Row:
                       for rep in self.repetitions]
             return median_interval([v for v in values if v is not None])[0]
         cpu = (self.get("server_cpu_user_s", 0) or 0) + (self.get("server_cpu_system_s", 0) or 0)
+        if self.platform == "windows-wine":
+            # loadgen.exe's server_cpu_* columns repeat its own times under
+            # Wine (GetProcessTimes of another process); tools/matrix.py
+            # measures the server from /proc instead (server_cpu_proc_s).
+            # Without that figure there is none.
+            cpu = self.get("server_cpu_proc_s")
+            if cpu is None:
+                return None
+        # Only where loadgen ran natively: with loadgen.exe under Wine too
+        # (windows-wine), wineserver served both and its time is not the server's.
         if with_wineserver and self.platform == "wine":
             cpu += self.wineserver_cpu_s or 0
         n = self.get("server_requests") or self.get("responses") or 0
@@ -108,13 +119,13 @@ class Row:
 
 
 def read_csv(path):
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
         return list(csv.DictReader(f))
 
 
 def is_bench_csv(path):
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
                 if line.startswith("name,iterations,real_time"):
                     return True
@@ -130,14 +141,14 @@ def load_bench(path):
     """Google Benchmark results: a list of dicts with name, label, time, unit, rates."""
     out = []
     if path.suffix == ".json":
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
         context = data.get("context", {})
         for b in data.get("benchmarks", []):
             if b.get("run_type", "iteration") != "iteration" or b.get("error_occurred"):
                 continue
             out.append(b)
         return out, context
-    lines = path.read_text().splitlines()
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     start = next(i for i, ln in enumerate(lines) if ln.startswith("name,iterations,real_time"))
     for r in csv.DictReader(lines[start:]):
         if r.get("error_occurred") == "true":
@@ -177,7 +188,7 @@ def load_inputs(paths):
             cells = read_csv(path / "cells.csv") if (path / "cells.csv").is_file() else []
             machine = {}
             if (path / "machine.json").is_file():
-                machine = json.loads((path / "machine.json").read_text())
+                machine = json.loads((path / "machine.json").read_text(encoding="utf-8"))
             rows = read_csv(summary) if summary.is_file() else []
             if not rows and not cells:
                 problems.append(f"{path}: no summary.csv or cells.csv")
@@ -201,7 +212,7 @@ def load_inputs(paths):
             folder = path.parent if (path.parent / "hlog").is_dir() else None
             machine, cells = {}, []
             if folder and (folder / "machine.json").is_file():
-                machine = json.loads((folder / "machine.json").read_text())
+                machine = json.loads((folder / "machine.json").read_text(encoding="utf-8"))
             if folder and (folder / "cells.csv").is_file():
                 cells = read_csv(folder / "cells.csv")
             run = Run(str(path.parent.name if folder else path.stem), folder, [], cells, machine)

@@ -5,20 +5,21 @@ import math
 import re
 import sys
 
+from .platforms import PLATFORMS, PLATFORM_SUFFIX, PLATFORM_TITLE, is_winsock  # noqa: F401
+
 try:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 except ImportError:  # pragma: no cover - depends on the machine
-    sys.stderr.write("plot.py: matplotlib is missing; install Debian's python3-matplotlib "
-                     "and run this with /usr/bin/python3\n")
+    sys.stderr.write("plot.py: matplotlib is missing; " + (
+        "install it with: py -m pip install matplotlib\n" if sys.platform == "win32" else
+        "install Debian's python3-matplotlib and run this with /usr/bin/python3\n"))
     sys.exit(1)
 
 WINE_NOTE = ("Winsock models under Wine 8.0 on Linux: every socket call goes through "
              "wineserver. Compare them with each other, not with native or Windows figures.")
-PLATFORM_TITLE = {"native": "native Linux models",
-                  "wine": "Winsock models under Wine (not Windows)"}
 
 # One colour and marker per model, stable across every figure.
 NATIVE_ORDER = ["threads", "nonblocking", "select", "poll", "epoll", "uring"]
@@ -30,7 +31,7 @@ MARKERS = ["o", "s", "^", "D", "v", "P", "X", "<", ">", "*"]
 
 
 def series_name(row, many_runs):
-    name = row.model + (" (Wine)" if row.platform == "wine" else "")
+    name = row.model + PLATFORM_SUFFIX.get(row.platform, "")
     return f"{name} [{row.run.name}]" if many_runs else name
 
 
@@ -45,8 +46,8 @@ CONNECTION_COLOURS = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#2
 
 
 def style(platform, model):
-    order = WINE_ORDER if platform == "wine" else NATIVE_ORDER
-    if platform != "wine" and model in NATIVE_COLOURS:
+    order = WINE_ORDER if is_winsock(platform) else NATIVE_ORDER
+    if not is_winsock(platform) and model in NATIVE_COLOURS:
         i = order.index(model)
         return NATIVE_COLOURS[model], MARKERS[i % len(MARKERS)]
     i = order.index(model) if model in order else (sum(map(ord, model)) % len(PALETTE))
@@ -129,7 +130,7 @@ def connection_ticks(ax, values):
 
 
 def platforms_of(rows):
-    return [p for p in ("native", "wine") if any(r.platform == p for r in rows)]
+    return [p for p in PLATFORMS if any(r.platform == p for r in rows)]
 
 
 def panel_title(platform, extra=""):
@@ -201,7 +202,7 @@ def legend(ax, n):
 
 
 def sort_key(row):
-    order = WINE_ORDER if row.platform == "wine" else NATIVE_ORDER
+    order = WINE_ORDER if is_winsock(row.platform) else NATIVE_ORDER
     return (row.platform, order.index(row.model) if row.model in order else 99, row.model,
             row.run.name)
 

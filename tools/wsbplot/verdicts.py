@@ -13,6 +13,7 @@ import csv
 import itertools
 import math
 
+from .platforms import PLATFORM_SUFFIX, is_winsock, platform_of
 from .stats import median_interval, shift_interval
 
 # The figures a cell's confidence interval is given for in summary.csv.
@@ -35,8 +36,6 @@ def number(text):
         return None
 
 
-def platform_of(row):
-    return row.get("server_platform") or row.get("platform") or "native"
 
 
 def model_of(row):
@@ -127,7 +126,7 @@ def summary_json(rows):
 
 
 def model_rank(platform, model):
-    order = WINE_ORDER if platform == "wine" else NATIVE_ORDER
+    order = WINE_ORDER if is_winsock(platform) else NATIVE_ORDER
     return (order.index(model) if model in order else len(order), model)
 
 
@@ -166,14 +165,14 @@ def compute_verdicts(rows, metric="requests_per_s"):
 
 
 def write_verdicts(path, verdicts):
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=VERDICTS_HEADER, lineterminator="\n")
         w.writeheader()
         w.writerows(verdicts)
 
 
 def read_verdicts(path):
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
 
@@ -203,7 +202,7 @@ def describe_group(v):
     what = [v["protocol"]] + ([f"{v['size_bytes']} B"] if v["size_bytes"] else [])
     what.append(f"{v['workload']} loop" if v["workload"] in ("closed", "open")
                 else v["workload"])
-    wine = " (Wine)" if v["platform"] == "wine" else ""
+    wine = PLATFORM_SUFFIX.get(v["platform"], "")
     return (f"At {conns:,} connection{'s' if conns != 1 else ''} ({', '.join(what)}){wine}")
 
 

@@ -4,6 +4,7 @@ import subprocess
 from collections import defaultdict
 from matplotlib.ticker import NullFormatter
 
+from ..platforms import PLATFORM_SUFFIX, is_wine
 from ..style import CONNECTION_COLOURS, representative_note, PLATFORM_TITLE, WINE_NOTE, describe, finish, fmt_us_tick, grid, legend, log_ticks, save, series_name, slug, sort_key, style, thin_log_ticks
 
 
@@ -131,7 +132,7 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
         plat, mode, protocol, size = key
         data = groups[key]
         what = describe(mode, protocol, size)
-        wine = " (Wine)" if plat == "wine" else ""
+        wine = PLATFORM_SUFFIX[plat]
         conns = sorted({r.connections for r, _ in data})
         fig, axes = grid(len(conns))
         for ax, c in zip(axes, conns):
@@ -146,11 +147,11 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
             f"-s{size}" if size is not None else "")
         save(fig, out, base + ".png", figures,
              "Latency percentiles of every "
-             + ("Winsock model under Wine" if wine else "native model")
+             + ("native model" if plat == "native" else "Winsock model" + PLATFORM_SUFFIX[plat])
              + f" ({what}), one panel per connection count. " + SPECTRUM_AXIS_NOTE
              + ("Open loop: latency measured from the intended send time (corrected for "
                 "coordinated omission). " if mode == "open" else "")
-             + (WINE_NOTE if wine else "") + representative_note([r for r, _ in data_all]),
+             + (WINE_NOTE if is_wine(plat) else "") + representative_note([r for r, _ in data_all]),
              "Latency")
         labels = list(dict.fromkeys(series_name(r, many_runs)
                                     for r, _ in sorted(data, key=lambda t: sort_key(t[0]))))
@@ -166,7 +167,7 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
         save(fig, out, base + "-by-model.png", figures,
              "The same spectra, one panel per model: how each model's latency tail grows with "
              f"the number of connections ({what}). Shared y axis. "
-             + (WINE_NOTE if wine else "") + representative_note([r for r, _ in data_all]),
+             + (WINE_NOTE if is_wine(plat) else "") + representative_note([r for r, _ in data_all]),
              "Latency")
     # 2. Everything measured at one connection count only (other sizes,
     # protocols, open loop, churn): one figure per platform and connection
@@ -183,7 +184,7 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
         ref = [k for k in sweeps if k[0] == plat and any(
             r.connections == conns for r, _ in groups[k])][:1]
         panels = ref + keys
-        wine = " (Wine)" if plat == "wine" else ""
+        wine = PLATFORM_SUFFIX[plat]
         fig, axes = grid(len(panels))
         for ax, key in zip(axes, panels):
             cell = sorted([(r, d) for r, d in groups[key] if r.connections == conns],
@@ -199,5 +200,5 @@ def plot_spectra(rows, out, figures, spectra, many_runs):
              + "Open loop: latency measured from the intended send time, corrected for "
              "coordinated omission; churn: each connection is closed and reopened after a few "
              "requests, and the reconnect is part of the next request's latency. "
-             + (WINE_NOTE if wine else "") + representative_note([r for r, _ in data_all]),
+             + (WINE_NOTE if is_wine(plat) else "") + representative_note([r for r, _ in data_all]),
              "Latency")

@@ -6,6 +6,7 @@ from matplotlib.patches import Patch
 
 from ..load import HELD_HOW, held_memory
 from ..load import Row
+from ..platforms import is_wine
 from ..stats import median_interval
 from ..style import error_bars, interval_note, PLATFORM_TITLE, WINE_NOTE, connection_ticks, finish, fmt_bytes, fmt_count, log_ticks, platforms_of, plt, save, series_name, sort_key, style
 
@@ -116,13 +117,15 @@ def plot_resources(rows, out, figures, many_runs):
         held = [r for r in mine if r.mode == "hold" and r.get("established", 0) > 0]
         if not sweep and not held:
             continue
-        wine = plat == "wine"
+        wine = is_wine(plat)
         fig, axes = plt.subplots(2, 2, figsize=(13, 9.4), squeeze=False)
         ax_cpu, ax_thr, ax_rss, ax_held = axes[0][0], axes[0][1], axes[1][0], axes[1][1]
         series = defaultdict(list)
         for r in sweep:
             series[series_name(r, many_runs)].append(r)
-        wine_measured = wine and any(r.wineserver_cpu_s is not None for r in sweep)
+        # wineserver's time is the server's only where loadgen ran natively
+        # (see Row.cpu_per_request_us).
+        wine_measured = plat == "wine" and any(r.wineserver_cpu_s is not None for r in sweep)
         for name in sorted(series, key=lambda s: sort_key(series[s][0])):
             pts = sorted(series[name], key=lambda r: r.connections)
             color, marker = style(plat, pts[0].model)
@@ -149,7 +152,10 @@ def plot_resources(rows, out, figures, many_runs):
                              fontsize=11)
         else:
             ax_cpu.set_title("Server CPU time per request" + (
-                "\n(Wine: the server process only; wineserver not measured)" if wine else ""),
+                "\n(Wine: the server process only; wineserver "
+                + ("also served loadgen.exe, left out; the server's CPU from /proc)"
+                   if plat == "windows-wine"
+                   else "not measured)") if wine else ""),
                 fontsize=11)
         threads = [r.get("server_threads") for r in sweep if r.get("server_threads")]
         # A log axis only when the counts span decades (thread per client).

@@ -3,6 +3,7 @@
 from collections import defaultdict
 from matplotlib.ticker import FuncFormatter
 
+from ..platforms import PLATFORMS
 from ..style import error_bars, interval_note, connection_ticks, finish, fmt_count, legend, new_figure, panel_title, platforms_of, plt, save, series_name, slug, sort_key, style
 
 
@@ -83,7 +84,7 @@ def plot_variants(rows, out, figures, many_runs):
         per_model = {k: v for k, v in per_model.items() if len(v) >= 2}
         if not per_model:
             continue
-        plats = [p for p in ("native", "wine") if any(k[0] == p for k in per_model)]
+        plats = [p for p in PLATFORMS if any(k[0] == p for k in per_model)]
         for metric, ylabel, fname, fmt in (
                 ("requests_per_s", "throughput (responses/s)", "throughput-variants", fmt_count),
                 ("rx_mb_per_s", "received (MB/s, 10^6 bytes)", "bandwidth-variants",

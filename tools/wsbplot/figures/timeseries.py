@@ -5,6 +5,7 @@ from collections import defaultdict
 from matplotlib.ticker import FuncFormatter
 
 from ..load import num, read_csv
+from ..platforms import PLATFORM_SUFFIX, PLATFORMS, is_wine
 from ..style import representative_note, PLATFORM_TITLE, WINE_NOTE, finish, fmt_count, fmt_us_tick, legend, log_ticks, plt, save, series_name, sort_key, style
 
 
@@ -18,7 +19,7 @@ def read_intervals(path):
 def pick_series_rows(rows):
     """Per platform: the closed-loop sweep's middle connection count, every model."""
     picks = []
-    for plat in ("native", "wine"):
+    for plat in PLATFORMS:
         closed = [r for r in rows if r.platform == plat and r.mode == "closed"]
         if not closed:
             continue
@@ -46,7 +47,7 @@ def plot_timeseries(rows, out, figures, many_runs, patterns):
     if patterns:
         rx = re.compile(patterns)
         sel = [r for r in rows if rx.search(r.label or "")]
-        for plat in ("native", "wine"):
+        for plat in PLATFORMS:
             mine = [r for r in sel if r.platform == plat]
             if mine:
                 chosen.append((plat, None, mine))
@@ -57,7 +58,7 @@ def plot_timeseries(rows, out, figures, many_runs, patterns):
         data = [(r, read_intervals(p)) for r, p in data if p]
         if not data:
             continue
-        wine = " (Wine)" if plat == "wine" else ""
+        wine = PLATFORM_SUFFIX[plat]
         fig, axes = plt.subplots(2, 1, figsize=(11, 7.6), sharex=True, squeeze=False)
         ax_t, ax_l = axes[0][0], axes[1][0]
         warm_end = 0.0
@@ -95,5 +96,5 @@ def plot_timeseries(rows, out, figures, many_runs, patterns):
         save(fig, out, name, figures,
              f"Throughput and 99th percentile latency of each interval ({what}). Each point "
              "is one interval of loadgen's --intervals CSV; the last interval includes the "
-             "drain and is often short. " + (WINE_NOTE if wine else "")
+             "drain and is often short. " + (WINE_NOTE if is_wine(plat) else "")
              + representative_note([r for r, _ in data]), "Time series")
