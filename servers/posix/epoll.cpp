@@ -41,16 +41,16 @@
 
 #include "platform/net.hpp"
 #include "platform/posix/wake.hpp"
-#include "server/accept_errors.hpp"
-#include "server/event_loop.hpp"
-#include "server/model.hpp"
+#include "kit/accept_errors.hpp"
+#include "kit/event_loop.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::server::AcceptAction;
-using wsb::server::AcceptErrors;
+using wsb::kit::AcceptAction;
+using wsb::kit::AcceptErrors;
 using wsb::server::RateLimitedLog;
 
 // One receive buffer per loop thread. Every received chunk is handed to the
@@ -127,7 +127,7 @@ class Loop {
       const auto wait = timers_.run_due([this](Clock::time_point now) { sweep_idle(now); },
                                         [this] { resume_accepting(); });
       // Connections left with unread input (edge-triggered) must not wait.
-      const int timeout = revisit_.empty() ? wsb::server::timeout_ms(wait) : 0;
+      const int timeout = revisit_.empty() ? wsb::kit::timeout_ms(wait) : 0;
       const int n = ::epoll_wait(epoll_fd_, events, max_events, timeout);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -230,7 +230,7 @@ class Loop {
   }
 
   void add_connection(int fd) noexcept {
-    if (!wsb::server::admit_accepted(frame_, *shard_, fd)) return;
+    if (!wsb::kit::admit_accepted(frame_, *shard_, fd)) return;
     const auto index = static_cast<std::size_t>(fd);
     try {
       if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
@@ -250,11 +250,11 @@ class Loop {
         log_(frame_, "epoll_ctl(ADD): " + wsb::net::error_text(code));
         slot.conn->on_error(classify_io_error(code));
         slot.conn.reset();
-        wsb::server::close_admitted(frame_, *shard_, fd);
+        wsb::kit::close_admitted(frame_, *shard_, fd);
       }
     } catch (const std::bad_alloc&) {
       shard_->error(ErrorClass::io);
-      wsb::server::close_admitted(frame_, *shard_, fd);
+      wsb::kit::close_admitted(frame_, *shard_, fd);
     }
   }
 
@@ -351,7 +351,7 @@ class Loop {
     // No epoll_ctl(DEL): closing the last descriptor of a socket removes it
     // from every epoll set. close() sends FIN after the queued replies (or a
     // reset if unread input remains, which a failed connection may have).
-    wsb::server::close_admitted(frame_, *shard_, fd);
+    wsb::kit::close_admitted(frame_, *shard_, fd);
     slot.conn.reset();
   }
 
@@ -381,7 +381,7 @@ class Loop {
   std::vector<std::uint64_t> revisit_;  // edge-triggered: tags of connections with input left
   AcceptErrors accept_errors_{frame_, "accept4"};
   RateLimitedLog& log_ = accept_errors_.log();
-  wsb::server::LoopTimers timers_{frame_.options()};
+  wsb::kit::LoopTimers timers_{frame_.options()};
   // The last accept pass accepted something: try the listener after every
   // epoll_wait() until a pass finds the queue empty.
   bool accept_hot_ = false;
@@ -422,7 +422,7 @@ int main(int argc, char** argv) {
     }
     frame.start([&wake] { wake.signal(); });
     // The main thread runs the first loop itself.
-    wsb::server::run_loops(std::move(loops));
+    wsb::kit::run_loops(std::move(loops));
     return frame.finish();
   });
 }

@@ -34,16 +34,16 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/accept_errors.hpp"
-#include "server/event_loop.hpp"
-#include "server/model.hpp"
+#include "kit/accept_errors.hpp"
+#include "kit/event_loop.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::server::AcceptAction;
-using wsb::server::AcceptErrors;
+using wsb::kit::AcceptAction;
+using wsb::kit::AcceptErrors;
 
 constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Back-off: this many idle passes only yield, then sleeps start at
@@ -119,7 +119,7 @@ class Loop {
         return progress;
       }
       progress = true;
-      if (wsb::server::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
+      if (wsb::kit::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
     }
     return progress;
   }
@@ -147,15 +147,15 @@ class Loop {
   }
 
   Frame& frame_;
-  // Accepts per pass (server/accept_errors.hpp).
+  // Accepts per pass (server/accept_policy.hpp).
   const int accept_batch_ = wsb::server::accept_pass_limit(frame_.options());
   StatsShard* shard_ = nullptr;
   const int listener_;
   const bool spin_;
   std::unique_ptr<char[]> buffer_;
-  wsb::server::ConnectionList conns_{frame_};
+  wsb::kit::ConnectionList conns_{frame_};
   AcceptErrors accept_errors_{frame_, "accept4"};
-  wsb::server::LoopTimers timers_{frame_.options()};
+  wsb::kit::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
     // Nothing to unblock: every loop checks stopping() at least once per
     // millisecond.
     frame.start([] {});
-    wsb::server::run_loops(std::move(loops));
+    wsb::kit::run_loops(std::move(loops));
     return frame.finish();
   });
 }

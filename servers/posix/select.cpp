@@ -39,16 +39,16 @@
 
 #include "platform/net.hpp"
 #include "platform/posix/wake.hpp"
-#include "server/accept_errors.hpp"
-#include "server/event_loop.hpp"
-#include "server/model.hpp"
+#include "kit/accept_errors.hpp"
+#include "kit/event_loop.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::server::AcceptAction;
-using wsb::server::AcceptErrors;
+using wsb::kit::AcceptAction;
+using wsb::kit::AcceptErrors;
 using wsb::server::RateLimitedLog;
 
 constexpr std::size_t receive_buffer_size = 64 * 1024;
@@ -147,7 +147,7 @@ class Loop {
         ::close(fd);
         continue;
       }
-      if (wsb::server::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
+      if (wsb::kit::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
     }
   }
 
@@ -184,16 +184,16 @@ class Loop {
   }
 
   Frame& frame_;
-  // Accepts per pass (server/accept_errors.hpp).
+  // Accepts per pass (server/accept_policy.hpp).
   const int accept_batch_ = wsb::server::accept_pass_limit(frame_.options());
   StatsShard* shard_ = nullptr;
   const int listener_;
   const int wake_fd_;
   std::unique_ptr<char[]> buffer_;
-  wsb::server::ConnectionList conns_{frame_};
+  wsb::kit::ConnectionList conns_{frame_};
   AcceptErrors accept_errors_{frame_, "accept4"};
   RateLimitedLog& log_ = accept_errors_.log();
-  wsb::server::LoopTimers timers_{frame_.options()};
+  wsb::kit::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -223,7 +223,7 @@ int main(int argc, char** argv) {
       loops.push_back(std::make_unique<Loop>(frame, listener, wake.fd()));
     }
     frame.start([&wake] { wake.signal(); });
-    wsb::server::run_loops(std::move(loops));
+    wsb::kit::run_loops(std::move(loops));
     return frame.finish();
   });
 }

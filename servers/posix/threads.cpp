@@ -45,14 +45,14 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/accept_errors.hpp"
-#include "server/model.hpp"
+#include "kit/accept_errors.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::server::AcceptAction;
-using wsb::server::AcceptErrors;
+using wsb::kit::AcceptAction;
+using wsb::kit::AcceptErrors;
 using wsb::server::RateLimitedLog;
 
 constexpr std::size_t stack_size = 64 * 1024;

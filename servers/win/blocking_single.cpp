@@ -29,16 +29,18 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/accept.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::error_after_end_of_stream;
+using wsb::kit::AcceptFailures;
+using wsb::kit::error_after_end_of_stream;
+using wsb::kit::set_io_timeouts;
 using wsb::server::exchange_blocking;
-using wsb::net::win::set_io_timeouts;
 
 constexpr const char* description =
     "Blocking sockets, one client at a time (seed 003's single-threaded server): accept() "
@@ -166,7 +168,7 @@ class BlockingSingleServer {
     // before closesocket(), so that unread input does not reset the
     // connection under the last reply.
     if (!broken && !conn->failed() && !frame_.stopping()) {
-      wsb::net::win::close_gracefully(s, peer_closed, buffer_, drain_timeout);
+      wsb::kit::close_gracefully(s, peer_closed, buffer_, drain_timeout);
     }
     close_client();
   }

@@ -37,16 +37,18 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/accept.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::error_after_end_of_stream;
+using wsb::kit::AcceptFailures;
+using wsb::kit::error_after_end_of_stream;
+using wsb::kit::set_io_timeouts;
 using wsb::server::exchange_blocking;
-using wsb::net::win::set_io_timeouts;
 
 constexpr const char* description =
     "Blocking sockets, one thread per client (seed 003): the main thread blocks in accept() "
@@ -223,7 +225,7 @@ class BlockingThreadsServer {
       // drain_timeout) before closesocket(), so that unread input does not
       // reset the connection under the last reply.
       if (talk(s, conn, buffer, peer_closed) && !frame_.stopping()) {
-        wsb::net::win::close_gracefully(s, peer_closed, buffer, drain_timeout);
+        wsb::kit::close_gracefully(s, peer_closed, buffer, drain_timeout);
       }
     } catch (const std::bad_alloc&) {
       if (!frame_.stopping()) shard.error(ErrorClass::io);

@@ -30,20 +30,23 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/group_inbox.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/accept.hpp"
+#include "kit/group_inbox.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
+using wsb::kit::AcceptFailures;
+using wsb::kit::admit_and_hand_over;
 // A manual-reset WSAEVENT, closed with its owner: it stays signalled until
 // WSAEnumNetworkEvents (or WSAResetEvent) resets it, so waiting on it again
 // never loses a notification.
-using wsb::net::win::Event;
-using wsb::net::win::failure;
-using wsb::net::win::GroupInbox;
-using wsb::net::win::wait_and_serve;
+using wsb::kit::Event;
+using wsb::kit::failure;
+using wsb::kit::GroupInbox;
+using wsb::kit::wait_and_serve;
 
 // One wait covers 64 handles; slot 0 of every group is its control event.
 constexpr std::size_t kSocketsPerGroup = WSA_MAXIMUM_WAIT_EVENTS - 1;
@@ -281,8 +284,7 @@ Group::Received Group::receive_once(Slot& s) {
     // recv() returns 0. A zero-byte send() tells the two apart
     // (error_after_end_of_stream); only a reset ends the connection here, any
     // other failure of the probe reads as the FIN.
-    if (const int code = wsb::net::win::error_after_end_of_stream(s.socket);
-        wsb::net::is_reset(code)) {
+    if (const int code = wsb::kit::error_after_end_of_stream(s.socket); wsb::net::is_reset(code)) {
       s.connection.on_error(classify_io_error(code));
       return Received::failed;
     }
@@ -491,7 +493,7 @@ class Acceptor {
 
   // The least loaded group that has room; a new group thread when all are full.
   Group& group_with_room() {
-    Group* best = wsb::net::win::least_loaded_with_room(groups_, kSocketsPerGroup);
+    Group* best = wsb::kit::least_loaded_with_room(groups_, kSocketsPerGroup);
     return best != nullptr ? *best : add_group();
   }
 

@@ -65,15 +65,15 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::AcceptAddresses;
-using wsb::net::win::AcceptExFunctions;
-using wsb::net::win::load_extension;
+using wsb::kit::AcceptAddresses;
+using wsb::kit::AcceptExFunctions;
+using wsb::kit::load_extension;
 // Inline completions (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) handled in one go
 // for one connection. A peer that streams fast enough would otherwise keep a
 // worker in one connection's loop forever; past the budget the result is
@@ -610,8 +610,8 @@ class IocpServer {
       int error = run(listener.s, [&](OVERLAPPED* ov) {
         DWORD bytes = 0;
         return accept_.accept_ex(listener.s, accepted.s, addresses.bytes, 0,
-                                 wsb::net::win::accept_address_slot,
-                                 wsb::net::win::accept_address_slot, &bytes, ov) != FALSE;
+                                 wsb::kit::accept_address_slot, wsb::kit::accept_address_slot,
+                                 &bytes, ov) != FALSE;
       });
       if (error != 0) {
         return failed(round == 0 ? "AcceptEx" : "AcceptEx on the recycled socket", error);
@@ -759,7 +759,7 @@ class IocpServer {
           return;
         }
         live_.fetch_add(1, std::memory_order_relaxed);
-        const SOCKET s = wsb::net::win::open_accept_socket(family_);
+        const SOCKET s = wsb::kit::open_accept_socket(family_);
         if (s == INVALID_SOCKET) {
           ts.shard.error(classify_accept_error(::WSAGetLastError()));
           discard(*ctx);
@@ -794,8 +794,8 @@ class IocpServer {
           // dwReceiveDataLength 0: complete as soon as the connection is
           // established, so a client that connects and stays silent cannot
           // hold an accept (and the server's accept capacity) hostage.
-          error = wsb::net::win::start_accept(accept_, listener_, ctx->socket, ctx->addresses,
-                                              &ctx->accept_io.ov);
+          error = wsb::kit::start_accept(accept_, listener_, ctx->socket, ctx->addresses,
+                                         &ctx->accept_io.ov);
         }
       }
       // Pending or done at once: either way a packet will come, because the
@@ -849,12 +849,12 @@ class IocpServer {
       // passes there and breaks on Windows.)
       SharedLock guard(listener_lock_);
       if (!listener_open_) return;
-      if (const int code = wsb::net::win::update_accept_context(ctx.socket, listener_); code != 0) {
+      if (const int code = wsb::kit::update_accept_context(ctx.socket, listener_); code != 0) {
         ts.shard.error(classify_accept_error(code));
         return;
       }
     }
-    ctx.peer = wsb::net::win::accepted_peer(accept_, ctx.addresses);
+    ctx.peer = wsb::kit::accepted_peer(accept_, ctx.addresses);
 
     if (!frame_.admit(ts.shard, static_cast<wsb::net::socket_t>(ctx.socket))) {
       return;  // counted as refused (or banned)

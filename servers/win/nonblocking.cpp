@@ -26,14 +26,16 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
+#include "kit/accept.hpp"
+#include "kit/winsock.hpp"
 #include "server/lingering_close.hpp"
-#include "server/model.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::error_after_end_of_stream;
+using wsb::kit::AcceptFailures;
+using wsb::kit::error_after_end_of_stream;
 using wsb::server::LingeringClose;
 
 constexpr const char* description =

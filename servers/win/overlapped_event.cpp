@@ -37,23 +37,25 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/event_acceptor.hpp"
-#include "platform/win/group_inbox.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/accept.hpp"
+#include "kit/event_acceptor.hpp"
+#include "kit/group_inbox.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
+using wsb::kit::admit_and_hand_over;
 using wsb::net::Endpoint;
 // A manual-reset WSAEVENT closed with its owner. Manual reset matters: the
 // event stays signalled until WSAResetEvent, so a completion is never lost
 // between two waits.
-using wsb::net::win::Event;
-using wsb::net::win::EventAcceptor;
-using wsb::net::win::failure;
-using wsb::net::win::GroupInbox;
-using wsb::net::win::wait_and_serve;
+using wsb::kit::Event;
+using wsb::kit::EventAcceptor;
+using wsb::kit::failure;
+using wsb::kit::GroupInbox;
+using wsb::kit::wait_and_serve;
 
 // Slot 0 of every wait is the control event; each connection needs two more.
 constexpr std::size_t kPeersPerGroup = (WSA_MAXIMUM_WAIT_EVENTS - 1) / 2;
@@ -494,7 +496,7 @@ class Acceptor final : EventAcceptor::Handler {
   }
 
   Group& group_with_room() {
-    Group* best = wsb::net::win::least_loaded_with_room(groups_, kPeersPerGroup);
+    Group* best = wsb::kit::least_loaded_with_room(groups_, kPeersPerGroup);
     return best != nullptr ? *best : add_group();
   }
 

@@ -42,17 +42,19 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/event_acceptor.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/accept.hpp"
+#include "kit/event_acceptor.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
+using wsb::kit::admit_and_hand_over;
+using wsb::kit::Event;
+using wsb::kit::EventAcceptor;
+using wsb::kit::milliseconds_until;
 using wsb::net::Endpoint;
-using wsb::net::win::Event;
-using wsb::net::win::EventAcceptor;
-using wsb::net::win::milliseconds_until;
 
 // Each connection owns its receive buffer: the kernel fills it while the
 // thread serves other connections.

@@ -3,7 +3,7 @@
 // Winsock has neither accept4() nor the descriptor-table deadlock that
 // SpareDescriptor breaks, so only POSIX builds compile this (core/platform/
 // CMakeLists.txt). The policy built on it (what to count, log and do next)
-// lives in server/accept_errors.hpp.
+// lives in kit/accept_errors.hpp.
 #pragma once
 
 namespace wsb::net {

@@ -14,7 +14,6 @@
 #include "../test_support.hpp"
 #include "server/accept_policy.hpp"
 #include "server/frame.hpp"
-#include "server/model.hpp"
 
 namespace wsb::server {
 namespace {
@@ -82,30 +81,6 @@ TEST(AcceptPolicy, WinsockCodesRetryPauseOrEndTheLoop) {
   EXPECT_EQ(totals.error(ErrorClass::out_of_descriptors), 3u);
   EXPECT_EQ(totals.error(ErrorClass::accept_failed), 5u);
   test::finish_captured(*frame);
-}
-
-// What the accept loops of servers/win call (server/model.hpp): the policy,
-// plus Frame::fail() for a fatal failure.
-TEST(AcceptFailures, ResetRetriesOutOfSocketsPausesAnythingElseEndsTheLoop) {
-  using model::AcceptFailures;
-  auto frame = test::make_frame({"--quiet"});
-  StatsShard& shard = frame->shard();
-  AcceptFailures failures(*frame);
-  ::testing::internal::CaptureStderr();
-  EXPECT_EQ(failures.handle(WSAECONNRESET, shard), AcceptFailure::retry);
-  EXPECT_EQ(failures.handle(WSAEMFILE, shard), AcceptFailure::pause);
-  EXPECT_EQ(failures.handle(WSAENOBUFS, shard), AcceptFailure::pause);
-  EXPECT_FALSE(frame->stopping());
-  EXPECT_EQ(failures.handle(WSAEINVAL, shard), AcceptFailure::fatal);
-  const std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("test: accept: WSAEMFILE"), std::string::npos) << err;
-  EXPECT_NE(err.find("accept() failed: WSAEINVAL"), std::string::npos) << err;
-  EXPECT_TRUE(frame->stopping());
-  const StatsTotals totals = frame->totals();
-  EXPECT_EQ(totals.error(ErrorClass::reset), 1u);
-  EXPECT_EQ(totals.error(ErrorClass::out_of_descriptors), 2u);
-  EXPECT_EQ(totals.error(ErrorClass::accept_failed), 1u);
-  test::finish_captured(*frame, 1);
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
 // What a POSIX server model does when accepting fails (namespace
-// wsb::server): the policy every model follows (server/accept_policy.hpp:
+// wsb::kit): the policy every model follows (server/accept_policy.hpp:
 // count, log without flooding, retry or pause), preceded by the POSIX remedy
 // for running out of descriptors, and told to the model's accept loop as go
 // on, wait or pause. Only how a model waits or pauses is its own (a poll on
@@ -33,7 +33,7 @@
 #include "server/frame.hpp"
 #include "server/stats.hpp"
 
-namespace wsb::server {
+namespace wsb::kit {
 
 // What the accept loop does after AcceptErrors::handle().
 enum class AcceptAction {
@@ -54,23 +54,23 @@ enum class AcceptAction {
 // One per accepting thread: it holds that thread's spare descriptor and log.
 class AcceptErrors {
  public:
-  static constexpr std::chrono::milliseconds pause_for = AcceptPolicy::pause_for;
+  static constexpr std::chrono::milliseconds pause_for = server::AcceptPolicy::pause_for;
 
   // `call` names the failing call in the log lines ("accept4", "accept").
-  AcceptErrors(const Frame& frame, std::string_view call);
+  AcceptErrors(const server::Frame& frame, std::string_view call);
 
   // Handles accept() failing with errno `code` (not EAGAIN or EINTR, which
   // the loop handles) on `listener`: counts the error on `shard` (the calling
   // thread's) unless nothing happened (wait), logs what needs saying, and
   // returns what to do next.
-  AcceptAction handle(int code, int listener, StatsShard& shard) noexcept;
+  AcceptAction handle(int code, int listener, server::StatsShard& shard) noexcept;
 
   // The same rate-limited log, for the model's other repeating failures.
-  RateLimitedLog& log() noexcept { return policy_.log(); }
+  server::RateLimitedLog& log() noexcept { return policy_.log(); }
 
  private:
-  AcceptPolicy policy_;
+  server::AcceptPolicy policy_;
   net::SpareDescriptor spare_;
 };
 
-}  // namespace wsb::server
+}  // namespace wsb::kit

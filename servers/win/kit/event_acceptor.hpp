@@ -1,4 +1,4 @@
-// AcceptEx with event notification (namespace wsb::net::win), the accepting
+// AcceptEx with event notification (namespace wsb::kit), the accepting
 // thread of the overlapped models that do not use a completion port
 // (server-overlapped-event, server-overlapped-routine). Windows code only,
 // like platform/win/winsock.hpp.
@@ -21,9 +21,9 @@
 #include <memory>
 #include <string>
 
-#include "platform/win/winsock.hpp"
+#include "kit/winsock.hpp"
 
-namespace wsb::net::win {
+namespace wsb::kit {
 
 class EventAcceptor {
  public:
@@ -80,4 +80,4 @@ class EventAcceptor {
   std::unique_ptr<Pending[]> accepts_;
 };
 
-}  // namespace wsb::net::win
+}  // namespace wsb::kit

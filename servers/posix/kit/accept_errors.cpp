@@ -1,19 +1,20 @@
-// The accept failure handling of the POSIX models: server/accept_errors.hpp.
-#include "server/accept_errors.hpp"
+// The accept failure handling of the POSIX models: kit/accept_errors.hpp.
+#include "kit/accept_errors.hpp"
 
 #include <string>
 
 #include "platform/net.hpp"
 
-namespace wsb::server {
+namespace wsb::kit {
 
-AcceptErrors::AcceptErrors(const Frame& frame, std::string_view call) : policy_(frame, call) {}
+AcceptErrors::AcceptErrors(const server::Frame& frame, std::string_view call)
+    : policy_(frame, call) {}
 
-AcceptAction AcceptErrors::handle(int code, int listener, StatsShard& shard) noexcept {
+AcceptAction AcceptErrors::handle(int code, int listener, server::StatsShard& shard) noexcept {
   if (net::is_out_of_descriptors(code)) {
     switch (spare_.shed(listener)) {
       case net::SpareDescriptor::Outcome::shed:
-        shard.error(classify_accept_error(code));  // one client turned away
+        shard.error(server::classify_accept_error(code));  // one client turned away
         policy_.log()(policy_.frame(),
                       std::string(policy_.call()) + ": " + net::error_text(code) +
                           ": connection closed at once (raise the limit with ulimit -n)");
@@ -26,11 +27,11 @@ AcceptAction AcceptErrors::handle(int code, int listener, StatsShard& shard) noe
     }
   }
   switch (policy_.decide(code, shard)) {
-    case AcceptFailure::retry:
+    case server::AcceptFailure::retry:
       return AcceptAction::retry;
-    case AcceptFailure::pause:
+    case server::AcceptFailure::pause:
       return AcceptAction::pause;
-    case AcceptFailure::fatal:
+    case server::AcceptFailure::fatal:
       // No errno is fatal on POSIX (net::is_listener_failure says why).
       // Should one become so, this loop has no way to end the server (the
       // frame is const here), so it says so and pauses.
@@ -40,4 +41,4 @@ AcceptAction AcceptErrors::handle(int code, int listener, StatsShard& shard) noe
   return AcceptAction::pause;
 }
 
-}  // namespace wsb::server
+}  // namespace wsb::kit

@@ -1,5 +1,5 @@
 // The accept failure policy with the errno codes (server/accept_policy.hpp),
-// its POSIX handling by the servers/posix models (server/accept_errors.hpp),
+// its POSIX handling by the servers/posix models (kit/accept_errors.hpp),
 // the idle sweep interval (server/options.hpp) and the busy-port check of
 // SO_REUSEPORT listeners (Frame::open_listener).
 #include <sys/socket.h>
@@ -12,14 +12,16 @@
 #include <string>
 
 #include "platform/net.hpp"
-#include "server/accept_errors.hpp"
+#include "kit/accept_errors.hpp"
 #include "server/frame.hpp"
-#include "../test_support.hpp"
+#include "../../server/test_support.hpp"
 
 namespace wsb::server {
 namespace {
 
 using namespace std::chrono_literals;
+using kit::AcceptAction;
+using kit::AcceptErrors;
 using test::make_frame;
 
 StatsTotals totals_of(const StatsShard& shard) {

@@ -1,15 +1,7 @@
-// What a server model file includes from the frame, and the short names it
-// uses (namespace wsb::server::model). A model file opens its anonymous
-// namespace with
-//
-//   using namespace wsb::server::model;
-//
-// and then writes Frame, Connection, StatsShard, ErrorClass, Clock and the
-// classify_*_error() functions without qualification, instead of repeating
-// the same block of using-declarations in every file. It also holds what an
-// accept loop does after a failed accept() (AcceptFailures) and what an
-// accepting thread does with a socket that another thread is to serve
-// (admit_and_hand_over).
+// What the accepting thread of a Winsock model does around accept() and
+// AcceptEx (namespace wsb::kit): the frame's accept failure policy as an
+// accept loop applies it (AcceptFailures), and the admission and hand-over of
+// an accepted socket to the thread that serves it (admit_and_hand_over).
 #pragma once
 
 #include <chrono>
@@ -17,22 +9,10 @@
 
 #include "platform/net.hpp"
 #include "server/accept_policy.hpp"
-#include "server/connection.hpp"
 #include "server/frame.hpp"
-#include "server/options.hpp"
 #include "server/stats.hpp"
 
-namespace wsb::server::model {
-
-using server::AcceptFailure;
-using server::classify_accept_error;
-using server::classify_io_error;
-using server::Connection;
-using server::ErrorClass;
-using server::Frame;
-using server::StatsShard;
-// The clock of every deadline a model keeps (Connection's, too).
-using Clock = std::chrono::steady_clock;
+namespace wsb::kit {
 
 // The frame's policy for a failed accept() (server/accept_policy.hpp) as an
 // accept loop applies it: retry, pause for pause_for, or end the loop, in
@@ -40,21 +20,21 @@ using Clock = std::chrono::steady_clock;
 // One per accepting thread, which owns its rate-limited log.
 class AcceptFailures {
  public:
-  static constexpr std::chrono::milliseconds pause_for = AcceptPolicy::pause_for;
+  static constexpr std::chrono::milliseconds pause_for = server::AcceptPolicy::pause_for;
 
   // `call` names the failing call in the messages.
-  explicit AcceptFailures(Frame& frame, std::string_view call = "accept")
+  explicit AcceptFailures(server::Frame& frame, std::string_view call = "accept")
       : frame_(frame), policy_(frame, call) {}
 
   // Counts the failure of accept() with error `code` on `shard` and says
   // what to do next; `fatal` also calls frame.fail(). Call it only for real
   // failures, not for would-block codes, and not for failures caused by a
   // stop that closed the listener.
-  AcceptFailure handle(int code, StatsShard& shard) noexcept;
+  server::AcceptFailure handle(int code, server::StatsShard& shard) noexcept;
 
  private:
-  Frame& frame_;
-  AcceptPolicy policy_;
+  server::Frame& frame_;
+  server::AcceptPolicy policy_;
 };
 
 // What an accepting thread does with a socket that accept() or AcceptEx gave
@@ -66,7 +46,7 @@ class AcceptFailures {
 // cannot (no memory for the queue, no thread for a new group): then the
 // connection is counted as io, released and closed.
 template <class HandOver>
-void admit_and_hand_over(Frame& frame, StatsShard& shard, net::socket_t s,
+void admit_and_hand_over(server::Frame& frame, server::StatsShard& shard, net::socket_t s,
                          HandOver&& hand_over) noexcept {
   if (!frame.admit(shard, s)) {
     net::close_socket(s);
@@ -80,9 +60,9 @@ void admit_and_hand_over(Frame& frame, StatsShard& shard, net::socket_t s,
     handed_over = false;
   }
   if (handed_over) return;
-  shard.error(ErrorClass::io);
+  shard.error(server::ErrorClass::io);
   frame.release(shard, s);  // before closing: see Frame::release
   net::close_socket(s);
 }
 
-}  // namespace wsb::server::model
+}  // namespace wsb::kit

@@ -1,14 +1,14 @@
 // Winsock mechanics shared by the Windows server models (platform/win/winsock.hpp).
-#include "platform/win/winsock.hpp"
+#include "kit/winsock.hpp"
 
 #include <algorithm>
 #include <string>
 
-namespace wsb::net::win {
+namespace wsb::kit {
 
 std::string failure(const char* call) {
   const int code = ::WSAGetLastError();
-  return std::string(call) + " failed: " + error_text(code);
+  return std::string(call) + " failed: " + net::error_text(code);
 }
 
 DWORD milliseconds_until(Clock::time_point deadline, Clock::time_point now) noexcept {
@@ -19,7 +19,7 @@ DWORD milliseconds_until(Clock::time_point deadline, Clock::time_point now) noex
 
 Event::Event() : handle_(::WSACreateEvent()) {
   if (handle_ == WSA_INVALID_EVENT) {
-    throw NetError(::WSAGetLastError(), failure("WSACreateEvent()"));
+    throw net::NetError(::WSAGetLastError(), failure("WSACreateEvent()"));
   }
 }
 
@@ -52,8 +52,8 @@ void close_gracefully(SOCKET s, bool peer_closed, std::span<char> buffer,
 }
 
 void throw_extension_failure(const char* name, int code) {
-  throw NetError(code, std::string("WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, ") + name +
-                           ") failed: " + error_text(code));
+  throw net::NetError(code, std::string("WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, ") + name +
+                                ") failed: " + net::error_text(code));
 }
 
 AcceptExFunctions AcceptExFunctions::load(SOCKET listener) {
@@ -98,4 +98,4 @@ Endpoint accepted_peer(const AcceptExFunctions& functions, AcceptAddresses& addr
   return Endpoint::from(remote, remote_length).value_or(Endpoint{});
 }
 
-}  // namespace wsb::net::win
+}  // namespace wsb::kit
