@@ -3,7 +3,8 @@
 //
 //   using namespace wsb::server::model;
 //
-// and then writes Frame, Connection, StatsShard, ErrorClass, Clock and the
+// and then writes Frame, Connection, StatsShard, ErrorClass, Clock, the
+// accept failure policy (AcceptPolicy, AcceptAction) and the
 // classify_*_error() functions without qualification, instead of repeating
 // the same block of using-declarations in every file. What several models of
 // one platform share beyond these names is that platform's kit
@@ -20,12 +21,15 @@
 
 namespace wsb::server::model {
 
-using server::AcceptFailure;
+using server::accept_pass_limit;
+using server::AcceptAction;
+using server::AcceptPolicy;
 using server::classify_accept_error;
 using server::classify_io_error;
 using server::Connection;
 using server::ErrorClass;
 using server::Frame;
+using server::RateLimitedLog;
 using server::StatsShard;
 // The clock of every deadline a model keeps (Connection's, too).
 using Clock = std::chrono::steady_clock;

@@ -40,8 +40,8 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/accept.hpp"
 #include "platform/posix/wake.hpp"
-#include "kit/accept_errors.hpp"
 #include "kit/event_loop.hpp"
 #include "server/model_names.hpp"
 #include "server/socket_io.hpp"
@@ -49,15 +49,7 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::AcceptAction;
-using wsb::kit::AcceptErrors;
-using wsb::server::RateLimitedLog;
 
-// One receive buffer per loop thread. Every received chunk is handed to the
-// Connection at once (the session consumes all of it), so no per-connection
-// input buffer exists and nothing is allocated per request. 64 KiB takes a
-// large echo burst in one call and is small next to the socket buffers.
-constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Events taken per epoll_wait(). More only matters when more connections are
 // ready at once; the rest are reported by the next call.
 constexpr int max_events = 512;
@@ -96,7 +88,7 @@ class Loop {
         edge_(edge),
         accept_batch_(wsb::server::accept_pass_limit(frame.options())),
         epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
-        buffer_(new char[receive_buffer_size]) {
+        buffer_(new char[wsb::kit::receive_buffer_size]) {
     if (epoll_fd_ < 0) {
       const int code = errno;
       throw wsb::net::NetError(code, "epoll_create1 failed: " + wsb::net::error_text(code));
@@ -201,7 +193,7 @@ class Loop {
   // Returns whether to go on accepting.
   bool on_accept_error(int code) noexcept {
     // wait is like EAGAIN: the next client makes the listener ready again.
-    const AcceptAction action = accept_errors_.handle(code, listener_, *shard_);
+    const AcceptAction action = accept_policy_.handle(code, listener_, *shard_);
     if (action != AcceptAction::pause) return action == AcceptAction::retry;
     // Out of descriptors with no spare, or an unexpected failure that would
     // recur at once: take the listener out of the set for a while instead of
@@ -261,7 +253,7 @@ class Loop {
   // One recv() into the loop's buffer. Returns false when the socket had
   // nothing (EAGAIN).
   bool receive(int fd, Connection& conn) noexcept {
-    return wsb::server::receive_once(fd, {buffer_.get(), receive_buffer_size}, conn);
+    return wsb::server::receive_once(fd, {buffer_.get(), wsb::kit::receive_buffer_size}, conn);
   }
 
   // Sends until nothing is pending or the socket buffer is full. Returns
@@ -373,14 +365,14 @@ class Loop {
   const int listener_;
   const int wake_fd_;
   const bool edge_;
-  // Level-triggered: accepts per pass (server/accept_errors.hpp).
+  // Level-triggered: accepts per pass (server/accept_policy.hpp).
   const int accept_batch_;
   const int epoll_fd_;
   std::unique_ptr<char[]> buffer_;
   std::vector<Slot> slots_;             // indexed by descriptor number
   std::vector<std::uint64_t> revisit_;  // edge-triggered: tags of connections with input left
-  AcceptErrors accept_errors_{frame_, "accept4"};
-  RateLimitedLog& log_ = accept_errors_.log();
+  AcceptPolicy accept_policy_{frame_, "accept4"};
+  RateLimitedLog& log_ = accept_policy_.log();
   wsb::kit::LoopTimers timers_{frame_.options()};
   // The last accept pass accepted something: try the listener after every
   // epoll_wait() until a pass finds the queue empty.

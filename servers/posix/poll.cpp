@@ -32,8 +32,8 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/accept.hpp"
 #include "platform/posix/wake.hpp"
-#include "kit/accept_errors.hpp"
 #include "kit/event_loop.hpp"
 #include "server/model_names.hpp"
 #include "server/socket_io.hpp"
@@ -41,11 +41,7 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::AcceptAction;
-using wsb::kit::AcceptErrors;
 
-// One receive buffer per loop: each chunk is handed to the Connection at once.
-constexpr std::size_t receive_buffer_size = 64 * 1024;
 constexpr std::size_t wake_index = 0;
 constexpr std::size_t listener_index = 1;
 constexpr std::size_t first_connection = 2;
@@ -53,7 +49,7 @@ constexpr std::size_t first_connection = 2;
 class Loop {
  public:
   Loop(Frame& frame, int listener, int wake_fd)
-      : frame_(frame), listener_(listener), buffer_(new char[receive_buffer_size]) {
+      : frame_(frame), listener_(listener), buffer_(new char[wsb::kit::receive_buffer_size]) {
     fds_.push_back({wake_fd, POLLIN, 0});
     fds_.push_back({listener, POLLIN, 0});
   }
@@ -123,7 +119,7 @@ class Loop {
   // Returns whether to go on accepting.
   bool on_accept_error(int code) noexcept {
     // wait is like EAGAIN: the next client makes the listener ready again.
-    const AcceptAction action = accept_errors_.handle(code, listener_, *shard_);
+    const AcceptAction action = accept_policy_.handle(code, listener_, *shard_);
     if (action != AcceptAction::pause) return action == AcceptAction::retry;
     // No spare, or an unexpected failure that would recur at once: a
     // negative descriptor makes poll() skip the listener for a while.
@@ -155,7 +151,7 @@ class Loop {
   }
 
   void receive(int fd, Connection& conn) noexcept {
-    wsb::server::receive_once(fd, {buffer_.get(), receive_buffer_size}, conn);
+    wsb::server::receive_once(fd, {buffer_.get(), wsb::kit::receive_buffer_size}, conn);
   }
 
   void flush(int fd, Connection& conn) noexcept {
@@ -194,7 +190,7 @@ class Loop {
   std::unique_ptr<char[]> buffer_;
   std::vector<pollfd> fds_;
   std::vector<Connection> conns_;
-  AcceptErrors accept_errors_{frame_, "accept4"};
+  AcceptPolicy accept_policy_{frame_, "accept4"};
   wsb::kit::LoopTimers timers_{frame_.options()};
 };
 

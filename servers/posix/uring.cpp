@@ -46,16 +46,12 @@
 
 #include "platform/net.hpp"
 #include "platform/posix/wake.hpp"
-#include "kit/accept_errors.hpp"
 #include "kit/event_loop.hpp"
 #include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::AcceptAction;
-using wsb::kit::AcceptErrors;
-using wsb::server::RateLimitedLog;
 
 // Submission queue entries per ring. A loop iteration queues at most a send
 // and a recv (re-)arm per completion it handles; when the queue fills up,
@@ -434,7 +430,7 @@ class Loop {
 
   // Returns whether to re-arm the accept at once.
   bool on_accept_error(int code) noexcept {
-    switch (accept_errors_.handle(code, listener_, *shard_)) {
+    switch (accept_policy_.handle(code, listener_, *shard_)) {
       case AcceptAction::retry:
         return true;
       case AcceptAction::wait:
@@ -445,6 +441,8 @@ class Loop {
         return false;
       case AcceptAction::pause:
         break;
+      case AcceptAction::stop:
+        return false;  // the policy told the frame, which is stopping
     }
     timers_.pause_accepting();  // no spare, or an unexpected failure that would recur at once
     return false;
@@ -633,8 +631,8 @@ class Loop {
   std::optional<BufferMemory> memory_;  // until run() hands it to buffers_
   std::unique_ptr<BufferRing> buffers_;
   std::vector<Slot> slots_;  // indexed by descriptor number
-  AcceptErrors accept_errors_{frame_, "accept"};
-  RateLimitedLog& log_ = accept_errors_.log();
+  AcceptPolicy accept_policy_{frame_, "accept"};
+  RateLimitedLog& log_ = accept_policy_.log();
   // Requests whose final completion has not been seen (multishot ones count once).
   long in_flight_ = 0;
   bool accept_armed_ = false;

@@ -64,7 +64,6 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "kit/accept.hpp"
 #include "kit/winsock.hpp"
 #include "server/lingering_close.hpp"
 #include "server/model_names.hpp"
@@ -72,7 +71,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::AcceptFailures;
 using wsb::kit::error_after_end_of_stream;
 using wsb::server::LingeringClose;
 
@@ -172,7 +170,7 @@ class Pump {
 
   AsyncSelectServer& server_;
   Frame& frame_;
-  AcceptFailures accept_failures_{frame_};  // pump 0 only, like the listener
+  AcceptPolicy accept_policy_{frame_, "accept"};  // pump 0 only, like the listener
   const int index_;
   const SOCKET listener_;  // served by pump 0 only
   HWND window_ = nullptr;
@@ -327,11 +325,11 @@ void Pump::on_accept(int error) noexcept {
   if (s == INVALID_SOCKET) {
     const int code = ::WSAGetLastError();
     if (code == WSAEWOULDBLOCK) return;  // another message's accept() took it
-    if (accept_failures_.handle(code, shard) == AcceptFailure::pause) {
+    if (accept_policy_.handle(code, listener_, shard) == AcceptAction::pause) {
       // The connection stays queued and Winsock would post FD_ACCEPT again at
       // once, flooding the queue: stop listening for a while.
       ::WSAAsyncSelect(listener_, window_, wm_socket, 0);
-      ::SetTimer(window_, accept_retry_timer, static_cast<UINT>(AcceptFailures::pause_for.count()),
+      ::SetTimer(window_, accept_retry_timer, static_cast<UINT>(AcceptPolicy::pause_for.count()),
                  nullptr);
     }
     return;

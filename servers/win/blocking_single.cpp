@@ -29,7 +29,6 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "kit/accept.hpp"
 #include "kit/winsock.hpp"
 #include "server/model_names.hpp"
 #include "server/socket_io.hpp"
@@ -37,7 +36,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::AcceptFailures;
 using wsb::kit::error_after_end_of_stream;
 using wsb::kit::set_io_timeouts;
 using wsb::server::exchange_blocking;
@@ -75,10 +73,10 @@ class BlockingSingleServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (frame_.stopping()) break;
-        const AcceptFailure next = accept_failures_.handle(code, shard);
-        if (next == AcceptFailure::fatal) break;
-        if (next == AcceptFailure::pause) {
-          ::Sleep(static_cast<DWORD>(AcceptFailures::pause_for.count()));
+        const AcceptAction next = accept_policy_.handle(code, listener_, shard);
+        if (next == AcceptAction::stop) break;
+        if (next == AcceptAction::pause) {
+          ::Sleep(static_cast<DWORD>(AcceptPolicy::pause_for.count()));
         }
         continue;
       }
@@ -184,7 +182,7 @@ class BlockingSingleServer {
   }
 
   Frame& frame_;
-  AcceptFailures accept_failures_{frame_};
+  AcceptPolicy accept_policy_{frame_, "accept"};
   const SOCKET listener_;
   const std::chrono::nanoseconds io_timeout_;
   std::vector<char> buffer_;

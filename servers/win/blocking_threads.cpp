@@ -37,7 +37,6 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "kit/accept.hpp"
 #include "kit/winsock.hpp"
 #include "server/model_names.hpp"
 #include "server/socket_io.hpp"
@@ -45,7 +44,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::AcceptFailures;
 using wsb::kit::error_after_end_of_stream;
 using wsb::kit::set_io_timeouts;
 using wsb::server::exchange_blocking;
@@ -110,10 +108,10 @@ class BlockingThreadsServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (frame_.stopping()) break;
-        const AcceptFailure next = accept_failures_.handle(code, shard);
-        if (next == AcceptFailure::fatal) break;
-        if (next == AcceptFailure::pause) {
-          ::Sleep(static_cast<DWORD>(AcceptFailures::pause_for.count()));
+        const AcceptAction next = accept_policy_.handle(code, listener_, shard);
+        if (next == AcceptAction::stop) break;
+        if (next == AcceptAction::pause) {
+          ::Sleep(static_cast<DWORD>(AcceptPolicy::pause_for.count()));
         }
         continue;
       }
@@ -327,7 +325,7 @@ class BlockingThreadsServer {
   }
 
   Frame& frame_;
-  AcceptFailures accept_failures_{frame_};  // the acceptor's
+  AcceptPolicy accept_policy_{frame_, "accept"};  // the acceptor's
   const SOCKET listener_;
   // Auto-reset; set by each client thread as its first act (see start_client).
   const HANDLE started_;

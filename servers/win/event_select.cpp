@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "kit/accept.hpp"
+#include "kit/hand_over.hpp"
 #include "kit/group_inbox.hpp"
 #include "kit/winsock.hpp"
 #include "server/model_names.hpp"
@@ -38,7 +38,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::AcceptFailures;
 using wsb::kit::admit_and_hand_over;
 // A manual-reset WSAEVENT, closed with its owner: it stays signalled until
 // WSAEnumNetworkEvents (or WSAResetEvent) resets it, so waiting on it again
@@ -474,13 +473,13 @@ class Acceptor {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return;
-        const AcceptFailure next = accept_failures_.handle(code, shard_);
-        if (next == AcceptFailure::retry) continue;  // the client gave up while queued
-        if (next == AcceptFailure::pause) {
+        const AcceptAction next = accept_policy_.handle(code, listener_, shard_);
+        if (next == AcceptAction::retry) continue;  // the client gave up while queued
+        if (next == AcceptAction::pause) {
           // The pending connection stays in the backlog and FD_ACCEPT comes
           // straight back: pause instead of spinning (a stop ends the pause).
           ::WSAWaitForMultipleEvents(1, &stop_event_, FALSE,
-                                     static_cast<DWORD>(AcceptFailures::pause_for.count()), FALSE);
+                                     static_cast<DWORD>(AcceptPolicy::pause_for.count()), FALSE);
         }
         return;  // after a fatal failure the frame's stop sets the stop event
       }
@@ -505,7 +504,7 @@ class Acceptor {
   }
 
   Frame& frame_;
-  AcceptFailures accept_failures_{frame_};
+  AcceptPolicy accept_policy_{frame_, "accept"};
   SOCKET listener_;
   WSAEVENT stop_event_;
   StatsShard& shard_;

@@ -37,8 +37,9 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "kit/accept.hpp"
+#include "kit/hand_over.hpp"
 #include "kit/event_acceptor.hpp"
+#include "kit/frame_acceptor.hpp"
 #include "kit/group_inbox.hpp"
 #include "kit/winsock.hpp"
 #include "server/model_names.hpp"
@@ -462,11 +463,10 @@ void Group::close_inbox() {
 // platform/win/event_acceptor.hpp, shared with server-overlapped-routine;
 // this class decides what an accepted socket becomes: admitted, it goes to
 // the least loaded group.
-class Acceptor final : EventAcceptor::Handler {
+class Acceptor final : wsb::kit::FrameAcceptorHandler {
  public:
   Acceptor(Frame& frame, SOCKET listener, int initial_groups)
-      : frame_(frame),
-        shard_(frame.shard()),
+      : FrameAcceptorHandler(frame),
         accept_(listener, frame.listen_endpoint().is_v6() ? AF_INET6 : AF_INET, *this) {
     for (int i = 0; i < initial_groups; ++i)
       add_group();
@@ -484,10 +484,6 @@ class Acceptor final : EventAcceptor::Handler {
   }
 
  private:
-  void accept_failed(int code) noexcept override { shard_.error(classify_accept_error(code)); }
-
-  bool stopping() const noexcept override { return frame_.stopping(); }
-
   void accepted(SOCKET s, const Endpoint& peer) noexcept override {
     admit_and_hand_over(frame_, shard_, s, [this, &peer](SOCKET admitted) {
       group_with_room().assign(Accepted{admitted, peer});
@@ -507,8 +503,6 @@ class Acceptor final : EventAcceptor::Handler {
     return *groups_.back();
   }
 
-  Frame& frame_;
-  StatsShard& shard_;
   EventAcceptor accept_;
   std::vector<std::unique_ptr<Group>> groups_;
 };

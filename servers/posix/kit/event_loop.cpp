@@ -8,7 +8,7 @@
 #include <utility>
 
 #include "platform/net.hpp"
-#include "kit/accept_errors.hpp"
+#include "server/accept_policy.hpp"
 
 namespace wsb::kit {
 
@@ -32,7 +32,7 @@ LoopTimers::LoopTimers(const server::Options& options)
 
 void LoopTimers::pause_accepting() noexcept {
   accept_paused_ = true;
-  resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
+  resume_accept_at_ = Clock::now() + server::AcceptPolicy::pause_for;
 }
 
 std::optional<LoopTimers::Clock::duration> LoopTimers::time_left(

@@ -1,12 +1,11 @@
 // What the POSIX event-loop models (servers/posix: nonblocking, select, poll,
 // epoll, uring) share around their loop (namespace wsb::kit): admitting
 // and closing sockets, the loop's two timers, a dense list of connections
-// for the loops that visit every one, and running one loop per thread. What
-// a loop waits with, how it stops and resumes watching its listener and how
-// it finds a connection's state stay in the model file.
-//
-// POSIX only (compiled by core/server/CMakeLists.txt when not WIN32), like
-// kit/accept_errors.hpp, whose accept pause it times.
+// for the loops that visit every one, the size of a loop's receive buffer,
+// and running one loop per thread. What a loop waits with, how it stops and
+// resumes watching its listener and how it finds a connection's state stay
+// in the model file. The accept pause it times is the frame's accept policy
+// (server/accept_policy.hpp).
 //
 // Typical use in a loop that waits with poll():
 //
@@ -20,6 +19,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -32,6 +32,12 @@
 #include "server/stats.hpp"
 
 namespace wsb::kit {
+
+// One receive buffer per loop thread. Every received chunk is handed to the
+// Connection at once (the session consumes all of it), so no per-connection
+// input buffer exists and nothing is allocated per request. 64 KiB takes a
+// large echo burst in one call and is small next to the socket buffers.
+inline constexpr std::size_t receive_buffer_size = 64 * 1024;
 
 // Admission of a socket the loop has just accepted: Frame::admit(shard, fd),
 // and a refused socket (counted as refused or banned) is closed. An admitted
@@ -46,7 +52,7 @@ void close_admitted(server::Frame& frame, server::StatsShard& shard, int fd) noe
 
 // The two deadlines of a loop: the periodic sweep for idle connections
 // (idle_sweep_interval(), none without --idle-timeout) and the end of an
-// accept pause (AcceptAction::pause, AcceptErrors::pause_for). One per loop
+// accept pause (AcceptAction::pause, AcceptPolicy::pause_for). One per loop
 // thread; not thread-safe.
 class LoopTimers {
  public:
@@ -55,7 +61,7 @@ class LoopTimers {
   // The first sweep is due one interval from now.
   explicit LoopTimers(const server::Options& options);
 
-  // Stops accepting for AcceptErrors::pause_for from now. The loop stops
+  // Stops accepting for AcceptPolicy::pause_for from now. The loop stops
   // watching its listener; run_due() says when to watch it again.
   void pause_accepting() noexcept;
   bool accept_paused() const noexcept { return accept_paused_; }

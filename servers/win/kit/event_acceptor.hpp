@@ -43,7 +43,7 @@ class EventAcceptor {
     virtual void accept_failed(int code) noexcept = 0;
     // A connection was accepted into `s` (SO_UPDATE_ACCEPT_CONTEXT done); the
     // handler owns the socket from here on.
-    virtual void accepted(SOCKET s, const Endpoint& peer) noexcept = 0;
+    virtual void accepted(SOCKET s, const net::Endpoint& peer) noexcept = 0;
     // Checked after every wait: true ends run().
     virtual bool stopping() const noexcept = 0;
 

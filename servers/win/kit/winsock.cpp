@@ -88,14 +88,15 @@ int update_accept_context(SOCKET accepted, SOCKET listener) noexcept {
   return 0;
 }
 
-Endpoint accepted_peer(const AcceptExFunctions& functions, AcceptAddresses& addresses) noexcept {
+net::Endpoint accepted_peer(const AcceptExFunctions& functions,
+                            AcceptAddresses& addresses) noexcept {
   sockaddr* local = nullptr;
   sockaddr* remote = nullptr;
   int local_length = 0;
   int remote_length = 0;
   functions.get_addresses(addresses.bytes, 0, accept_address_slot, accept_address_slot, &local,
                           &local_length, &remote, &remote_length);
-  return Endpoint::from(remote, remote_length).value_or(Endpoint{});
+  return net::Endpoint::from(remote, remote_length).value_or(net::Endpoint{});
 }
 
 }  // namespace wsb::kit

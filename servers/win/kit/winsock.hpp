@@ -179,6 +179,7 @@ int update_accept_context(SOCKET accepted, SOCKET listener) noexcept;
 
 // The peer's address from an AcceptEx's address buffer (GetAcceptExSockaddrs);
 // an empty Endpoint if the provider wrote something unexpected.
-Endpoint accepted_peer(const AcceptExFunctions& functions, AcceptAddresses& addresses) noexcept;
+net::Endpoint accepted_peer(const AcceptExFunctions& functions,
+                            AcceptAddresses& addresses) noexcept;
 
 }  // namespace wsb::kit

@@ -153,6 +153,18 @@ TEST(Cli, HelpListsEveryFlagWithDefaultsAndExits0) {
   }
 }
 
+// The --backlog default shown is SOMAXCONN (net::default_backlog()), and
+// the help says so rather than promising the system's maximum.
+TEST(Cli, BacklogHelpNamesTheDefaultItShows) {
+  Frame frame("test", "A model for the unit tests.");
+  const auto parsed = parse_captured(frame, {"--help"});
+  const std::size_t at = parsed.out.find("--backlog");
+  ASSERT_NE(at, std::string::npos) << parsed.out;
+  const std::string line = parsed.out.substr(at, parsed.out.find("--stall") - at);
+  EXPECT_NE(line.find(std::to_string(net::default_backlog())), std::string::npos) << line;
+  EXPECT_NE(line.find("SOMAXCONN as this build's headers define it"), std::string::npos) << line;
+}
+
 TEST(Cli, VersionExits0) {
   Frame frame("test", "A model for the unit tests.");
   const auto parsed = parse_captured(frame, {"--version"});

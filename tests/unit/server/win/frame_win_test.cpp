@@ -59,13 +59,13 @@ TEST(AcceptPolicy, WinsockCodesRetryPauseOrEndTheLoop) {
   AcceptPolicy policy(*frame, "accept");
   ::testing::internal::CaptureStderr();
   for (const int code : {WSAECONNRESET, WSAECONNABORTED, WSAENETRESET}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::retry) << code;
+    EXPECT_EQ(policy.decide(code, shard), AcceptAction::retry) << code;
   }
   for (const int code : {WSAEMFILE, WSAENOBUFS, static_cast<int>(WSA_NOT_ENOUGH_MEMORY)}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::pause) << code;
+    EXPECT_EQ(policy.decide(code, shard), AcceptAction::pause) << code;
   }
   for (const int code : {WSAEINVAL, WSAENOTSOCK, WSAEOPNOTSUPP, WSAENETDOWN, WSAEFAULT}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::fatal) << code;
+    EXPECT_EQ(policy.decide(code, shard), AcceptAction::stop) << code;
   }
   const std::string err = ::testing::internal::GetCapturedStderr();
   // Only the first pause is logged within the second; fatal failures are
@@ -81,6 +81,30 @@ TEST(AcceptPolicy, WinsockCodesRetryPauseOrEndTheLoop) {
   EXPECT_EQ(totals.error(ErrorClass::out_of_descriptors), 3u);
   EXPECT_EQ(totals.error(ErrorClass::accept_failed), 5u);
   test::finish_captured(*frame);
+}
+
+// What the accept loops of servers/win call: handle(), which is decide() plus
+// Frame::fail() for a stop. The listener is not looked at on Windows (the
+// spare descriptor has nothing to do there, platform/spare_descriptor.hpp).
+TEST(AcceptPolicy, HandleRetriesAResetPausesOutOfSocketsAndStopsTheFrameOtherwise) {
+  auto frame = test::make_frame({"--quiet"});
+  StatsShard& shard = frame->shard();
+  AcceptPolicy policy(*frame, "accept");
+  ::testing::internal::CaptureStderr();
+  EXPECT_EQ(policy.handle(WSAECONNRESET, net::invalid_socket, shard), AcceptAction::retry);
+  EXPECT_EQ(policy.handle(WSAEMFILE, net::invalid_socket, shard), AcceptAction::pause);
+  EXPECT_EQ(policy.handle(WSAENOBUFS, net::invalid_socket, shard), AcceptAction::pause);
+  EXPECT_FALSE(frame->stopping());
+  EXPECT_EQ(policy.handle(WSAEINVAL, net::invalid_socket, shard), AcceptAction::stop);
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("test: accept: WSAEMFILE"), std::string::npos) << err;
+  EXPECT_NE(err.find("accept() failed: WSAEINVAL"), std::string::npos) << err;
+  EXPECT_TRUE(frame->stopping());
+  const StatsTotals totals = frame->totals();
+  EXPECT_EQ(totals.error(ErrorClass::reset), 1u);
+  EXPECT_EQ(totals.error(ErrorClass::out_of_descriptors), 2u);
+  EXPECT_EQ(totals.error(ErrorClass::accept_failed), 1u);
+  test::finish_captured(*frame, 1);
 }
 
 }  // namespace

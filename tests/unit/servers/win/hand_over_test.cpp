@@ -1,8 +1,6 @@
-// The Winsock model kit's accepting side (kit/accept.hpp): the accept loops'
-// use of the frame's accept failure policy with the Winsock codes, and the
-// admission and hand-over of an accepted socket to its serving thread, over
-// real loopback connections.
-#include "kit/accept.hpp"
+// The admission and hand-over of an accepted socket to its serving thread
+// (kit/hand_over.hpp), over real loopback connections.
+#include "kit/hand_over.hpp"
 
 #include <winsock2.h>
 
@@ -18,33 +16,9 @@
 namespace wsb::server {
 namespace {
 
-using kit::AcceptFailures;
 using test::receive_all;
 // A connected pair of blocking sockets: `server` is the model's side.
 using Pair = test::LoopbackPair;
-
-// What the accept loops of servers/win call (kit/accept.hpp): the policy,
-// plus Frame::fail() for a fatal failure.
-TEST(AcceptFailures, ResetRetriesOutOfSocketsPausesAnythingElseEndsTheLoop) {
-  auto frame = test::make_frame({"--quiet"});
-  StatsShard& shard = frame->shard();
-  AcceptFailures failures(*frame);
-  ::testing::internal::CaptureStderr();
-  EXPECT_EQ(failures.handle(WSAECONNRESET, shard), AcceptFailure::retry);
-  EXPECT_EQ(failures.handle(WSAEMFILE, shard), AcceptFailure::pause);
-  EXPECT_EQ(failures.handle(WSAENOBUFS, shard), AcceptFailure::pause);
-  EXPECT_FALSE(frame->stopping());
-  EXPECT_EQ(failures.handle(WSAEINVAL, shard), AcceptFailure::fatal);
-  const std::string err = ::testing::internal::GetCapturedStderr();
-  EXPECT_NE(err.find("test: accept: WSAEMFILE"), std::string::npos) << err;
-  EXPECT_NE(err.find("accept() failed: WSAEINVAL"), std::string::npos) << err;
-  EXPECT_TRUE(frame->stopping());
-  const StatsTotals totals = frame->totals();
-  EXPECT_EQ(totals.error(ErrorClass::reset), 1u);
-  EXPECT_EQ(totals.error(ErrorClass::out_of_descriptors), 2u);
-  EXPECT_EQ(totals.error(ErrorClass::accept_failed), 1u);
-  test::finish_captured(*frame, 1);
-}
 
 TEST(AdmitAndHandOver, HandsOverAnAdmittedSocket) {
   auto frame = test::make_frame({"--quiet"});
