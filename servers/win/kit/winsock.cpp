@@ -43,11 +43,11 @@ bool set_io_timeouts(SOCKET s, std::chrono::nanoseconds timeout) noexcept {
 
 void close_gracefully(SOCKET s, bool peer_closed, std::span<char> buffer,
                       std::chrono::nanoseconds drain_timeout) noexcept {
-  if (!shutdown_send(s) || peer_closed) return;
+  if (!net::shutdown_send(s) || peer_closed) return;
   if (!set_io_timeouts(s, drain_timeout)) return;
   const Clock::time_point deadline = Clock::now() + drain_timeout;
   while (Clock::now() < deadline) {
-    if (recv_some(s, buffer) <= 0) break;  // FIN, error or timeout
+    if (net::recv_some(s, buffer) <= 0) break;  // FIN, error or timeout
   }
 }
 
