@@ -66,6 +66,22 @@ CommandLine::CommandLine(std::string_view model_name, std::string_view descripti
   add_limit_options();
   add_report_options();
   add_tuning_options();
+  add_config_options();
+}
+
+void CommandLine::add_config_options() {
+  // CLI11's own configuration files, TOML: every long option is a key
+  // ("port = 21234", "protocol = \"echo\""), and the command line overrides
+  // the file. An unknown key is an error, not silently ignored: a misspelt
+  // option would otherwise change nothing without a word.
+  app_.set_config("--config", "",
+                  "Read options from this TOML file (every long option is a key); the command "
+                  "line overrides it")
+      ->type_name("FILE");
+  app_.allow_config_extras(CLI::config_extras_mode::error);
+  app_.add_flag("--print-config", print_config_,
+                "Print the options of this command line as such a file, and exit")
+      ->configurable(false);  // a file that printed itself again would never run
 }
 
 void CommandLine::add_listen_options() {
@@ -163,6 +179,10 @@ void CommandLine::set_default_max_connections(int n) {
 std::optional<int> CommandLine::parse(int argc, const char* const* argv) {
   try {
     app_.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    return config_error(e);
+  } catch (const CLI::FileError& e) {
+    return config_error(e);
   } catch (const CLI::ParseError& e) {
     // --help and --version print to stdout and exit 0; usage errors print the
     // message and the usage to stderr and exit 2, the convention of Unix tools.
@@ -173,7 +193,23 @@ std::optional<int> CommandLine::parse(int argc, const char* const* argv) {
     std::cerr << *message << "\n" << app_.help() << std::flush;
     return 2;
   }
+  if (print_config_) {
+    // The options given (on the command line or in a --config file), not
+    // the defaults: an empty --stall or --stats-csv would not read back, and
+    // a default left out stays the default when the file is read.
+    std::cout << app_.config_to_str(false, false) << std::flush;
+    return 0;
+  }
   return std::nullopt;
+}
+
+int CommandLine::config_error(const CLI::Error& e) {
+  // One line naming the file, not the usage: the command line was fine.
+  const CLI::Option* config = app_.get_config_ptr();
+  const std::string file =
+      config != nullptr && config->count() > 0 ? config->as<std::string>() : std::string("?");
+  std::cerr << app_.get_name() << ": --config " << file << ": " << e.what() << std::endl;
+  return 2;
 }
 
 std::optional<std::string> CommandLine::convert() {

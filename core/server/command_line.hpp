@@ -25,9 +25,11 @@ class CommandLine {
   // What --max-connections 0 means for this model; see Frame.
   void set_default_max_connections(int n);
 
-  // Parses argv into options(). nullopt: go on; otherwise the exit code: 0
-  // after --help or --version (printed to stdout), 2 after a usage error
-  // (message and usage on stderr).
+  // Parses argv (and the --config file) into options(). nullopt: go on;
+  // otherwise the exit code: 0 after --help, --version or --print-config
+  // (printed to stdout), 2 after a usage error (message and usage on
+  // stderr) or a --config file that cannot be read, does not parse or has
+  // an unknown key (one line on stderr naming the file).
   std::optional<int> parse(int argc, const char* const* argv);
 
  private:
@@ -36,6 +38,8 @@ class CommandLine {
   void add_limit_options();
   void add_report_options();
   void add_tuning_options();
+  void add_config_options();
+  int config_error(const CLI::Error& e);
   // The text options' conversion after CLI11 parsed them: nullopt, or a
   // usage error's message.
   std::optional<std::string> convert();
@@ -54,6 +58,7 @@ class CommandLine {
   std::string stats_interval_text_ = "1s";
   std::string max_pending_text_;
   std::string stall_text_;
+  bool print_config_ = false;
 };
 
 }  // namespace wsb::server

@@ -38,9 +38,9 @@
 // Command line (every model; server/command_line.hpp): --bind, --port,
 // --protocol, --threads, --max-connections, --max-conns-per-ip, --ban-time,
 // --idle-timeout, --duration, --stats-interval, --stats-csv, --quiet,
-// --max-pending, --backlog, --stall, --help, --version. Durations take units
-// ("500ms", "3s", "2m"; a bare number is seconds). Models add their own flags
-// to cli() before parse().
+// --max-pending, --backlog, --stall, --config, --print-config, --help,
+// --version. Durations take units ("500ms", "3s", "2m"; a bare number is
+// seconds). Models add their own flags to cli() before parse().
 //
 // Output contract (scripts and the load generator rely on it):
 //  - Ready line. When the first listener is open, exactly one line goes to
