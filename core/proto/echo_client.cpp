@@ -49,11 +49,6 @@ class EchoDriver final : public PooledDriver {
     }
     return done;
   }
-
-  std::size_t on_peer_closed() noexcept override {
-    if (outstanding_ > 0) fail(ClientError::unexpected_close);
-    return 0;
-  }
 };
 
 }  // namespace

@@ -66,11 +66,6 @@ class UpperDriver final : public PooledDriver {
     return done;
   }
 
-  std::size_t on_peer_closed() noexcept override {
-    if (outstanding_ > 0) fail(ClientError::unexpected_close);
-    return 0;
-  }
-
   void reset() noexcept override {
     PooledDriver::reset();
     length_bytes_ = 0;

@@ -38,6 +38,12 @@ class PooledDriver : public ClientDriver {
         size_min_(cfg.size_min),
         size_span_(static_cast<std::uint64_t>(cfg.size_max) - cfg.size_min + 1) {}
 
+  // The connection ended: a failure if a reply was still due.
+  std::size_t on_peer_closed() noexcept override {
+    if (outstanding_ > 0) fail(ClientError::unexpected_close);
+    return 0;
+  }
+
   void reset() noexcept override {
     ClientDriver::reset();
     pending_.clear();
