@@ -511,24 +511,8 @@ std::vector<std::string> csv_row(const Options& options, const RunResult& result
 }
 
 void check_csv_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return;  // a new file
-  std::ostringstream text;
-  text << in.rdbuf();
-  const std::string content = text.str();
-  if (content.empty()) return;
-  std::size_t pos = 0;
-  const std::vector<std::string> existing = report::parse_record(content, pos);
-  const std::vector<std::string> header = csv_header();
-  for (std::size_t i = 0; i < std::max(existing.size(), header.size()); ++i) {
-    const std::string have = i < existing.size() ? existing[i] : "(none)";
-    const std::string want = i < header.size() ? header[i] : "(none)";
-    if (have != want) {
-      throw std::runtime_error("--csv " + path + " has a different header (column " +
-                               std::to_string(i + 1) + " is \"" + have +
-                               "\", this loadgen writes \"" + want + "\"); write to a new file");
-    }
-  }
+  const std::string problem = report::check_csv_file(path, csv_header());
+  if (!problem.empty()) throw std::runtime_error("--csv " + path + " " + problem);
 }
 
 std::vector<std::string> interval_csv_header() {

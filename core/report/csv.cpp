@@ -170,6 +170,82 @@ std::vector<std::string> parse_record(std::string_view text, std::size_t& pos) {
   }
 }
 
+namespace {
+
+// What append_row() must know of an existing file before it appends.
+struct FileState {
+  bool has_header = false;  // the file exists and is not empty
+  std::string problem;      // why rows under the header cannot be appended
+};
+
+// Reads the first record of the file at `path` and its last byte, and
+// compares the record with `header`. Only the header and the last byte
+// matter, so a long result file is not read whole: blocks are read until the
+// first record is complete.
+FileState inspect(const std::filesystem::path& path, std::span<const std::string> header) {
+  FileState state;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return state;
+  std::string text;
+  std::vector<std::string> existing;
+  char block[16 * 1024];
+  bool complete = false;
+  while (!complete) {
+    in.read(block, sizeof block);
+    const std::streamsize got = in.gcount();
+    text.append(block, static_cast<std::size_t>(got));
+    const bool at_eof = got < static_cast<std::streamsize>(sizeof block);
+    if (text.empty()) break;
+    try {
+      std::size_t pos = 0;
+      existing = parse_record(text, pos);
+      // A record that ends at the end of what was read may continue in
+      // the next block, unless this was the end of the file.
+      complete = pos < text.size() || at_eof;
+    } catch (const std::runtime_error& e) {
+      if (at_eof) {
+        state.has_header = true;
+        state.problem = std::string("cannot read its header: ") + e.what();
+        return state;
+      }
+    }
+    if (at_eof) break;
+  }
+  if (text.empty()) return state;
+  state.has_header = true;
+  if (existing != std::vector<std::string>(header.begin(), header.end())) {
+    std::size_t col = 0;
+    while (col < existing.size() && col < header.size() && existing[col] == header[col]) {
+      ++col;
+    }
+    const std::string have = col < existing.size() ? "'" + existing[col] + "'" : "nothing";
+    const std::string want = col < header.size() ? "'" + header[col] + "'" : "nothing";
+    state.problem = "has a different header (the header differs at column " +
+                    std::to_string(col + 1) + ": the file has " + have + ", this program writes " +
+                    want + "); write to a new file instead of mixing schemas";
+    return state;
+  }
+  in.clear();
+  in.seekg(-1, std::ios::end);
+  char last = 0;
+  if (!in.get(last) || last != '\n') {
+    state.problem = "ends in an unterminated row (a torn write?); refusing to append to it";
+  }
+  return state;
+}
+
+}  // namespace
+
+std::string check_csv_file(const std::filesystem::path& path, std::span<const std::string> header) {
+  if (std::filesystem::exists(path)) return inspect(path, header).problem;
+  std::ofstream out(path, std::ios::binary | std::ios::app);
+  if (!out) return "cannot be created: " + std::generic_category().message(errno);
+  out.close();
+  std::error_code ignored;
+  std::filesystem::remove(path, ignored);  // created empty to test; append_row adds the header
+  return {};
+}
+
 void append_row(const std::filesystem::path& path, std::span<const std::string> header,
                 std::span<const std::string> values, LineEnding ending) {
   if (values.size() != header.size()) {
@@ -177,61 +253,9 @@ void append_row(const std::filesystem::path& path, std::span<const std::string> 
                                 std::to_string(values.size()) + " fields, header has " +
                                 std::to_string(header.size()));
   }
-
-  // Only the header and the last byte matter, so a long result file is not
-  // read whole: blocks are read until the first record is complete.
-  bool write_header = true;
-  {
-    std::ifstream in(path, std::ios::binary);
-    if (in) {
-      std::string text;
-      std::vector<std::string> existing;
-      char block[16 * 1024];
-      bool complete = false;
-      while (!complete) {
-        in.read(block, sizeof block);
-        const std::streamsize got = in.gcount();
-        text.append(block, static_cast<std::size_t>(got));
-        const bool at_eof = got < static_cast<std::streamsize>(sizeof block);
-        if (text.empty()) break;
-        try {
-          std::size_t pos = 0;
-          existing = parse_record(text, pos);
-          // A record that ends at the end of what was read may continue in
-          // the next block, unless this was the end of the file.
-          complete = pos < text.size() || at_eof;
-        } catch (const std::runtime_error& e) {
-          if (at_eof) {
-            throw std::runtime_error("CSV " + path.string() +
-                                     ": cannot read the header: " + e.what());
-          }
-        }
-        if (at_eof) break;
-      }
-      if (!text.empty()) {
-        write_header = false;
-        if (existing != std::vector<std::string>(header.begin(), header.end())) {
-          std::size_t col = 0;
-          while (col < existing.size() && col < header.size() && existing[col] == header[col]) {
-            ++col;
-          }
-          const std::string have = col < existing.size() ? "'" + existing[col] + "'" : "nothing";
-          const std::string want = col < header.size() ? "'" + header[col] + "'" : "nothing";
-          throw std::runtime_error("CSV " + path.string() + ": header differs at column " +
-                                   std::to_string(col + 1) + " (file has " + have + ", expected " +
-                                   want + "); write to a new file instead of mixing schemas");
-        }
-        in.clear();
-        in.seekg(-1, std::ios::end);
-        char last = 0;
-        if (!in.get(last) || last != '\n') {
-          throw std::runtime_error("CSV " + path.string() +
-                                   ": the last row is not terminated (torn write?); refusing to "
-                                   "append to it");
-        }
-      }
-    }
-  }
+  const FileState state = inspect(path, header);
+  if (!state.problem.empty())
+    throw std::runtime_error("CSV " + path.string() + " " + state.problem);
 
   std::ofstream out(path, std::ios::binary | std::ios::app);
   if (!out) {
@@ -239,10 +263,10 @@ void append_row(const std::filesystem::path& path, std::span<const std::string> 
                              std::generic_category().message(errno));
   }
   CsvWriter writer(out, ending);
-  if (write_header) writer.row(header);
+  if (!state.has_header) writer.row(header);
   writer.row(values);
   out.flush();
-  if (!out) throw std::runtime_error("CSV " + path.string() + ": write failed");
+  if (!out) throw std::runtime_error("CSV " + path.string() + " write failed");
 }
 
 }  // namespace wsb::report

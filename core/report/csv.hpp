@@ -59,13 +59,23 @@ std::string csv_escape(std::string_view s);
 // Throws std::runtime_error on a malformed quoted field.
 std::vector<std::string> parse_record(std::string_view text, std::size_t& pos);
 
+// Whether rows under `header` can be appended to the CSV file at `path`, for
+// a program to ask before its run rather than find out after it: an empty
+// string when they can (the file does not exist yet and can be created, or
+// it is empty, or it begins with `header` and ends with a line break),
+// otherwise what is wrong, to follow the file's name in a message, e.g.
+// "has a different header (the header differs at column 3: the file has
+// 'c', this program writes 'rps'); write to a new file instead of mixing
+// schemas" or "cannot be created: No such file or directory".
+std::string check_csv_file(const std::filesystem::path& path, std::span<const std::string> header);
+
 // Appends one row to a CSV file. If the file does not exist or is empty, it is
-// created with `header` as its first row. If it exists, its first record must
-// equal `header` field for field (else std::runtime_error naming the file and
-// the first differing column) and it must end with a line break (else
-// std::runtime_error: a torn last row would merge with the new one).
-// values.size() must equal header.size() (else std::invalid_argument).
-// Not safe against concurrent appends to the same file by several processes.
+// created with `header` as its first row. If it exists, it must pass
+// check_csv_file() (else std::runtime_error naming the file and, for a
+// different header, the first differing column; a torn last row would merge
+// with the new one). values.size() must equal header.size() (else
+// std::invalid_argument). Not safe against concurrent appends to the same
+// file by several processes.
 void append_row(const std::filesystem::path& path, std::span<const std::string> header,
                 std::span<const std::string> values, LineEnding ending = LineEnding::lf);
 

@@ -30,20 +30,39 @@ int accept_pass_limit(const Options& options) noexcept {
   return options.backlog > minimum ? options.backlog : minimum;
 }
 
-AcceptPolicy::AcceptPolicy(const Frame& frame, std::string_view call)
-    : frame_(frame), call_(call) {}
+AcceptPolicy::AcceptPolicy(Frame& frame, std::string_view call) : frame_(frame), call_(call) {}
 
-AcceptFailure AcceptPolicy::decide(int code, StatsShard& shard) noexcept {
+AcceptAction AcceptPolicy::handle(int code, net::socket_t listener, StatsShard& shard) noexcept {
+  if (net::is_out_of_descriptors(code)) {
+    switch (spare_.shed(listener)) {
+      case net::SpareDescriptor::Outcome::shed:
+        shard.error(classify_accept_error(code));  // one client turned away
+        log_(frame_, call_ + ": " + net::error_text(code) +
+                         ": connection closed at once (raise the limit with ulimit -n)");
+        return AcceptAction::retry;  // more may be waiting
+      case net::SpareDescriptor::Outcome::none_waiting:
+        // Nothing was lost: the next client makes the listener ready again.
+        return AcceptAction::wait;
+      case net::SpareDescriptor::Outcome::no_spare:
+        break;  // the policy's pause
+    }
+  }
+  const AcceptAction next = decide(code, shard);
+  if (next == AcceptAction::stop) frame_.fail(fatal_message(code));
+  return next;
+}
+
+AcceptAction AcceptPolicy::decide(int code, StatsShard& shard) noexcept {
   const ErrorClass c = classify_accept_error(code);
   shard.error(c);
-  if (c == ErrorClass::reset) return AcceptFailure::retry;  // the next client may be fine
+  if (c == ErrorClass::reset) return AcceptAction::retry;  // the next client may be fine
   // A shortage passes as connections close; a broken listener does not.
   if (c != ErrorClass::out_of_descriptors && net::is_listener_failure(code)) {
-    return AcceptFailure::fatal;
+    return AcceptAction::stop;
   }
   log_(frame_, call_ + ": " + net::error_text(code) + "; accepting pauses for " +
                    std::to_string(pause_for.count()) + " ms");
-  return AcceptFailure::pause;
+  return AcceptAction::pause;
 }
 
 std::string AcceptPolicy::fatal_message(int code) const {

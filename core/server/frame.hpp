@@ -2,6 +2,15 @@
 // listener, orderly shutdown, admission, statistics and reports. A model file
 // only moves bytes between sockets and Connections (server/connection.hpp).
 //
+// The Frame itself runs the process around the model (the socket library,
+// interrupts, "//q" on stdin, the stop request and its wake-up, the
+// statistics shards and the reporter thread) and composes its three jobs,
+// each its own class: CommandLine (server/command_line.hpp: the common
+// options), StatsReporter (server/stats_reporter.hpp: the live line, the
+// --stats-csv rows, the final statistics) and Admission
+// (server/admission.hpp: --max-connections, --max-conns-per-ip, the online
+// and peak counts). Models call the Frame only.
+//
 // A model's main() looks like this:
 //
 //   int main(int argc, char** argv) {
@@ -26,11 +35,12 @@
 // thread so that every thread created later inherits the mask and model loops
 // never see EINTR from them (platform/interrupt.hpp).
 //
-// Command line (every model): --bind, --port, --protocol, --threads,
-// --max-connections, --max-conns-per-ip, --ban-time, --idle-timeout, --duration, --stats-interval, --stats-csv,
-// --quiet, --max-pending, --backlog, --stall, --help, --version. Durations take
-// units ("500ms", "3s", "2m"; a bare number is seconds). Models add their own
-// flags to cli() before parse().
+// Command line (every model; server/command_line.hpp): --bind, --port,
+// --protocol, --threads, --max-connections, --max-conns-per-ip, --ban-time,
+// --idle-timeout, --duration, --stats-interval, --stats-csv, --quiet,
+// --max-pending, --backlog, --stall, --config, --print-config, --help,
+// --version. Durations take units ("500ms", "3s", "2m"; a bare number is
+// seconds). Models add their own flags to cli() before parse().
 //
 // Output contract (scripts and the load generator rely on it):
 //  - Ready line. When the first listener is open, exactly one line goes to
@@ -53,7 +63,11 @@
 //        protocol: upper
 //        ...
 //        errors.reset: 0
-//    so that a script can split each line at the first ": ".
+//        ...
+//        exit_code: 0
+//    so that a script can split each line at the first ": ". A model's own
+//    figures (model_counter(), model_fact()) come before exit_code, as
+//    "<model>.<name>: <value>".
 //  On Windows stdout and stderr are text-mode streams, so every line ends with
 //  CR LF there; readers of these lines strip a trailing '\r'.
 //
@@ -71,11 +85,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include <CLI/CLI.hpp>
 
 #include "platform/net.hpp"
+#include "server/admission.hpp"
 #include "server/options.hpp"
 #include "server/stats.hpp"
 
@@ -149,10 +165,10 @@ class Frame {
   // Returns false, counting ErrorClass::refused, when --max-connections
   // connections are online: close the socket at once. Otherwise counts the
   // connection as accepted and online and returns true.
-  bool admit(StatsShard& shard) noexcept;
+  bool admit(StatsShard& shard) noexcept { return admission_.admit(shard); }
   // A connection admitted earlier is closed: counts it on `shard` (the
   // calling thread's) and takes it off the online count.
-  void release(StatsShard& shard) noexcept;
+  void release(StatsShard& shard) noexcept { admission_.release(shard); }
 
   // Admission with per-address limits (seed 002's defence): what admit(shard)
   // does, and with --max-conns-per-ip N also refuses, counting
@@ -164,13 +180,21 @@ class Frame {
   // what admit(shard) costs. A socket admitted this way must be released with
   // release(shard, s), BEFORE it is closed (its descriptor could otherwise be
   // reused by another thread's next accept).
-  bool admit(StatsShard& shard, net::socket_t s) noexcept;
-  void release(StatsShard& shard, net::socket_t s) noexcept;
+  bool admit(StatsShard& shard, net::socket_t s) noexcept { return admission_.admit(shard, s); }
+  void release(StatsShard& shard, net::socket_t s) noexcept { admission_.release(shard, s); }
 
-  std::uint64_t online() const noexcept { return online_.load(std::memory_order_relaxed); }
-  std::uint64_t peak_online() const noexcept { return peak_.load(std::memory_order_relaxed); }
+  std::uint64_t online() const noexcept { return admission_.online(); }
+  std::uint64_t peak_online() const noexcept { return admission_.peak_online(); }
   // Sums every shard (relaxed loads).
   StatsTotals totals() const;
+
+  // Figures of the model's own for the final statistics, printed after the
+  // common ones, before exit_code, as "<model>.<name>: <value>" (e.g.
+  // "iocp.inline_completions: 12"). model_counter() returns a counter that
+  // any thread may add to (relaxed fetch_add); it stays valid until the
+  // Frame is destroyed. model_fact() records a setting as text.
+  std::atomic<std::uint64_t>& model_counter(std::string_view name);
+  void model_fact(std::string_view name, std::string value);
 
   // Call after every model thread has stopped, on the thread that constructed
   // the Frame (it restores that thread's signal mask). `wake` may still be
@@ -182,10 +206,10 @@ class Frame {
 
  private:
   struct Impl;
+  // impl_ first: admission_ reads the options that impl_'s CommandLine holds.
   std::unique_ptr<Impl> impl_;
+  Admission admission_;
   std::atomic<bool> stopping_{false};
-  std::atomic<std::uint64_t> online_{0};
-  std::atomic<std::uint64_t> peak_{0};
 };
 
 // Runs a model's main body and turns an escaping exception (NetError from

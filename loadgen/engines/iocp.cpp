@@ -40,9 +40,8 @@
 // dequeued anything, including operations that failed; each operation's own
 // result is the NTSTATUS that the kernel wrote into OVERLAPPED.Internal
 // (libuv's REQ_SUCCESS reads it the same way). status_error() turns it into
-// the Winsock error that WSAGetOverlappedResult would report (a small table of
-// the socket statuses, the same mapping ws2_32 applies), and anything else
-// into a Win32 error through ntdll's RtlNtStatusToDosError.
+// the Winsock error that WSAGetOverlappedResult would report
+// (net::win::StatusTranslator::winsock_error, platform/win/ntstatus.hpp).
 //
 // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set on every socket whose provider
 // is an IFS provider (XP1_IFS_HANDLES; a non-IFS layered provider may
@@ -77,6 +76,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -84,6 +84,7 @@
 #include <vector>
 
 #include "engines/engine.hpp"
+#include "platform/win/ntstatus.hpp"
 
 // SO_REUSE_UNICASTPORT (Windows 10 1703 and later) defers the choice of the
 // local port of a socket bound to port 0 to connect time, where the stack can
@@ -119,38 +120,10 @@ constexpr auto kTeardownLimit = std::chrono::seconds(5);
 // ---------------------------------------------------------------------------
 // Errors
 
-// NTSTATUS values of socket operations (ntstatus.h cannot be included next
-// to <windows.h> without WIN32_NO_STATUS juggling, so the few needed are
-// spelled here) and the Winsock errors they stand for: the mapping ws2_32
-// applies when it reports the result of an overlapped operation, so that a
-// code here means the same as one from WSAGetLastError().
-struct StatusMapping {
-  std::uint32_t status;
-  int error;
-};
-constexpr StatusMapping kSocketStatuses[] = {
-    {0xC0000236u, WSAECONNREFUSED},          // STATUS_CONNECTION_REFUSED
-    {0xC00000B5u, WSAETIMEDOUT},             // STATUS_IO_TIMEOUT
-    {0xC000020Du, WSAECONNRESET},            // STATUS_CONNECTION_RESET
-    {0xC000013Cu, WSAECONNRESET},            // STATUS_REMOTE_DISCONNECT
-    {0xC000020Cu, WSAECONNRESET},            // STATUS_CONNECTION_DISCONNECTED
-    {0xC0000241u, WSAECONNABORTED},          // STATUS_CONNECTION_ABORTED
-    {0xC000013Bu, WSAECONNABORTED},          // STATUS_LOCAL_DISCONNECT
-    {0xC0000120u, ERROR_OPERATION_ABORTED},  // STATUS_CANCELLED (WSA_OPERATION_ABORTED)
-    {0xC000020Au, WSAEADDRINUSE},            // STATUS_ADDRESS_ALREADY_EXISTS
-    {0xC0000141u, WSAEADDRNOTAVAIL},         // STATUS_INVALID_ADDRESS
-    {0xC0000207u, WSAEADDRNOTAVAIL},         // STATUS_INVALID_ADDRESS_COMPONENT
-    {0xC0000209u, WSAENOBUFS},               // STATUS_TOO_MANY_ADDRESSES
-    {0xC000009Au, WSAENOBUFS},               // STATUS_INSUFFICIENT_RESOURCES
-    {0xC0000017u, WSAENOBUFS},               // STATUS_NO_MEMORY
-    {0xC000023Cu, WSAENETUNREACH},           // STATUS_NETWORK_UNREACHABLE
-    {0xC000023Du, WSAEHOSTUNREACH},          // STATUS_HOST_UNREACHABLE
-    {0xC0000140u, WSAENOTCONN},              // STATUS_INVALID_CONNECTION
-};
-
 // The Failure class of a Winsock or Win32 error. Both spellings occur: the
-// synchronous calls report WSAGetLastError() codes, and statuses outside the
-// table above arrive as RtlNtStatusToDosError() codes (e.g. a reset as
+// synchronous calls report WSAGetLastError() codes, and statuses outside
+// ws2_32's socket table (platform/win/ntstatus.hpp) arrive as
+// RtlNtStatusToDosError() codes (e.g. a reset as
 // ERROR_NETNAME_DELETED, a refusal as ERROR_CONNECTION_REFUSED).
 Failure classify(int code) noexcept {
   switch (code) {
@@ -280,17 +253,11 @@ class IocpEngine final : public Engine {
     report_queue_.reserve(config.capacity);
     report_batch_.reserve(config.capacity);
 
-    // ntdll.dll is mapped into every Win32 process (Wine's too); the project
-    // links no ntdll import library, hence the lookup.
-    HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");
-    FARPROC proc = ntdll != nullptr ? ::GetProcAddress(ntdll, "RtlNtStatusToDosError") : nullptr;
-    if (proc == nullptr) {
-      throw EngineUnavailable("RtlNtStatusToDosError is missing from ntdll.dll: " +
-                              net::error_text(static_cast<int>(::GetLastError())));
+    try {
+      status_.emplace();
+    } catch (const net::NetError& e) {
+      throw EngineUnavailable(e.what());  // RtlNtStatusToDosError is missing
     }
-    // Through a generic function pointer type, which GCC's
-    // -Wcast-function-type accepts as the documented way of casting FARPROC.
-    to_dos_error_ = reinterpret_cast<ToDosError>(reinterpret_cast<void (*)()>(proc));
 
     // An engine that cannot connect is unavailable: find out now, on an IPv4
     // socket, rather than at the first connect. (IPv6 is probed at its first
@@ -490,8 +457,6 @@ class IocpEngine final : public Engine {
     int report_code = 0;
     std::uint32_t report_generation = 0;
   };
-
-  using ToDosError = ULONG(WINAPI*)(LONG);
 
   // ---- Sockets -----------------------------------------------------------------
 
@@ -731,15 +696,7 @@ class IocpEngine final : public Engine {
   }
 
   // The result of a completed operation: 0, or a Winsock / Win32 error.
-  int status_error(const OVERLAPPED& ov) const noexcept {
-    // Internal is ULONG_PTR wide; the NTSTATUS is its low 32 bits.
-    const auto status = static_cast<std::uint32_t>(ov.Internal & 0xFFFFFFFFu);
-    if ((status & 0x80000000u) == 0) return 0;  // NT_SUCCESS: success and informational
-    for (const StatusMapping& m : kSocketStatuses) {
-      if (m.status == status) return m.error;
-    }
-    return static_cast<int>(to_dos_error_(static_cast<LONG>(status)));
-  }
+  int status_error(const OVERLAPPED& ov) const noexcept { return status_->winsock_error(ov); }
 
   void complete(IoContext& io, DWORD bytes) noexcept {
     Record* r = io.owner;
@@ -925,7 +882,8 @@ class IocpEngine final : public Engine {
   std::vector<ConnId> report_batch_;
   std::array<FamilyInfo, 2> families_{};  // AF_INET, AF_INET6
   std::array<OVERLAPPED_ENTRY, kBatch> entries_{};
-  ToDosError to_dos_error_ = nullptr;
+  // Set in the constructor (optional only to turn its exception into EngineUnavailable).
+  std::optional<net::win::StatusTranslator> status_;
   HANDLE port_ = nullptr;
   std::atomic<bool> wake_posted_{false};
 };

@@ -40,24 +40,16 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/accept.hpp"
 #include "platform/posix/wake.hpp"
-#include "server/accept_errors.hpp"
-#include "server/event_loop.hpp"
-#include "server/model.hpp"
+#include "kit/event_loop.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::server::AcceptAction;
-using wsb::server::AcceptErrors;
-using wsb::server::RateLimitedLog;
 
-// One receive buffer per loop thread. Every received chunk is handed to the
-// Connection at once (the session consumes all of it), so no per-connection
-// input buffer exists and nothing is allocated per request. 64 KiB takes a
-// large echo burst in one call and is small next to the socket buffers.
-constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Events taken per epoll_wait(). More only matters when more connections are
 // ready at once; the rest are reported by the next call.
 constexpr int max_events = 512;
@@ -96,7 +88,7 @@ class Loop {
         edge_(edge),
         accept_batch_(wsb::server::accept_pass_limit(frame.options())),
         epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
-        buffer_(new char[receive_buffer_size]) {
+        buffer_(new char[wsb::kit::receive_buffer_size]) {
     if (epoll_fd_ < 0) {
       const int code = errno;
       throw wsb::net::NetError(code, "epoll_create1 failed: " + wsb::net::error_text(code));
@@ -127,7 +119,7 @@ class Loop {
       const auto wait = timers_.run_due([this](Clock::time_point now) { sweep_idle(now); },
                                         [this] { resume_accepting(); });
       // Connections left with unread input (edge-triggered) must not wait.
-      const int timeout = revisit_.empty() ? wsb::server::timeout_ms(wait) : 0;
+      const int timeout = revisit_.empty() ? wsb::kit::timeout_ms(wait) : 0;
       const int n = ::epoll_wait(epoll_fd_, events, max_events, timeout);
       if (n < 0) {
         if (errno == EINTR) continue;
@@ -201,7 +193,7 @@ class Loop {
   // Returns whether to go on accepting.
   bool on_accept_error(int code) noexcept {
     // wait is like EAGAIN: the next client makes the listener ready again.
-    const AcceptAction action = accept_errors_.handle(code, listener_, *shard_);
+    const AcceptAction action = accept_policy_.handle(code, listener_, *shard_);
     if (action != AcceptAction::pause) return action == AcceptAction::retry;
     // Out of descriptors with no spare, or an unexpected failure that would
     // recur at once: take the listener out of the set for a while instead of
@@ -230,7 +222,7 @@ class Loop {
   }
 
   void add_connection(int fd) noexcept {
-    if (!wsb::server::admit_accepted(frame_, *shard_, fd)) return;
+    if (!wsb::kit::admit_accepted(frame_, *shard_, fd)) return;
     const auto index = static_cast<std::size_t>(fd);
     try {
       if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
@@ -250,18 +242,18 @@ class Loop {
         log_(frame_, "epoll_ctl(ADD): " + wsb::net::error_text(code));
         slot.conn->on_error(classify_io_error(code));
         slot.conn.reset();
-        wsb::server::close_admitted(frame_, *shard_, fd);
+        wsb::kit::close_admitted(frame_, *shard_, fd);
       }
     } catch (const std::bad_alloc&) {
       shard_->error(ErrorClass::io);
-      wsb::server::close_admitted(frame_, *shard_, fd);
+      wsb::kit::close_admitted(frame_, *shard_, fd);
     }
   }
 
   // One recv() into the loop's buffer. Returns false when the socket had
   // nothing (EAGAIN).
   bool receive(int fd, Connection& conn) noexcept {
-    return wsb::server::receive_once(fd, {buffer_.get(), receive_buffer_size}, conn);
+    return wsb::server::receive_once(fd, {buffer_.get(), wsb::kit::receive_buffer_size}, conn);
   }
 
   // Sends until nothing is pending or the socket buffer is full. Returns
@@ -351,7 +343,7 @@ class Loop {
     // No epoll_ctl(DEL): closing the last descriptor of a socket removes it
     // from every epoll set. close() sends FIN after the queued replies (or a
     // reset if unread input remains, which a failed connection may have).
-    wsb::server::close_admitted(frame_, *shard_, fd);
+    wsb::kit::close_admitted(frame_, *shard_, fd);
     slot.conn.reset();
   }
 
@@ -373,15 +365,15 @@ class Loop {
   const int listener_;
   const int wake_fd_;
   const bool edge_;
-  // Level-triggered: accepts per pass (server/accept_errors.hpp).
+  // Level-triggered: accepts per pass (server/accept_policy.hpp).
   const int accept_batch_;
   const int epoll_fd_;
   std::unique_ptr<char[]> buffer_;
   std::vector<Slot> slots_;             // indexed by descriptor number
   std::vector<std::uint64_t> revisit_;  // edge-triggered: tags of connections with input left
-  AcceptErrors accept_errors_{frame_, "accept4"};
-  RateLimitedLog& log_ = accept_errors_.log();
-  wsb::server::LoopTimers timers_{frame_.options()};
+  AcceptPolicy accept_policy_{frame_, "accept4"};
+  RateLimitedLog& log_ = accept_policy_.log();
+  wsb::kit::LoopTimers timers_{frame_.options()};
   // The last accept pass accepted something: try the listener after every
   // epoll_wait() until a pass finds the queue empty.
   bool accept_hot_ = false;
@@ -422,7 +414,7 @@ int main(int argc, char** argv) {
     }
     frame.start([&wake] { wake.signal(); });
     // The main thread runs the first loop itself.
-    wsb::server::run_loops(std::move(loops));
+    wsb::kit::run_loops(std::move(loops));
     return frame.finish();
   });
 }

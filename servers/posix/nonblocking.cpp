@@ -34,18 +34,15 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/accept_errors.hpp"
-#include "server/event_loop.hpp"
-#include "server/model.hpp"
+#include "platform/posix/accept.hpp"
+#include "kit/event_loop.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::server::AcceptAction;
-using wsb::server::AcceptErrors;
 
-constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Back-off: this many idle passes only yield, then sleeps start at
 // first_sleep and double up to max_sleep.
 constexpr int yield_passes = 16;
@@ -55,7 +52,10 @@ constexpr auto max_sleep = std::chrono::microseconds(1000);
 class Loop {
  public:
   Loop(Frame& frame, int listener, bool spin)
-      : frame_(frame), listener_(listener), spin_(spin), buffer_(new char[receive_buffer_size]) {}
+      : frame_(frame),
+        listener_(listener),
+        spin_(spin),
+        buffer_(new char[wsb::kit::receive_buffer_size]) {}
   ~Loop() { ::close(listener_); }
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -107,19 +107,20 @@ class Loop {
         const int code = errno;
         if (wsb::net::would_block(code)) return progress;
         if (wsb::net::is_interrupted(code)) continue;
-        const AcceptAction action = accept_errors_.handle(code, listener_, *shard_);
+        const AcceptAction action = accept_policy_.handle(code, listener_, *shard_);
         // Nobody waiting: like EAGAIN, and no progress, so the back-off
         // keeps this (three system calls per pass) cheap.
         if (action == AcceptAction::wait) return progress;
         progress = true;
         if (action == AcceptAction::retry) continue;  // more may be waiting
+        if (action == AcceptAction::stop) return progress;  // the frame is stopping
         // No spare, or an unexpected failure that would recur at once: stop
         // trying the listener for a while.
         timers_.pause_accepting();
         return progress;
       }
       progress = true;
-      if (wsb::server::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
+      if (wsb::kit::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
     }
     return progress;
   }
@@ -132,7 +133,8 @@ class Loop {
     bool progress = false;
     // EAGAIN means "not now": no progress, try again next pass.
     if (conn.want_read())
-      progress = wsb::server::receive_once(fd, {buffer_.get(), receive_buffer_size}, conn);
+      progress =
+          wsb::server::receive_once(fd, {buffer_.get(), wsb::kit::receive_buffer_size}, conn);
     // Sends can be partial: what the socket did not take stays pending in
     // the Connection (its write offset) and is tried again next pass. Any
     // byte taken (or a failure, which drops what was pending) is progress.
@@ -147,15 +149,15 @@ class Loop {
   }
 
   Frame& frame_;
-  // Accepts per pass (server/accept_errors.hpp).
+  // Accepts per pass (server/accept_policy.hpp).
   const int accept_batch_ = wsb::server::accept_pass_limit(frame_.options());
   StatsShard* shard_ = nullptr;
   const int listener_;
   const bool spin_;
   std::unique_ptr<char[]> buffer_;
-  wsb::server::ConnectionList conns_{frame_};
-  AcceptErrors accept_errors_{frame_, "accept4"};
-  wsb::server::LoopTimers timers_{frame_.options()};
+  wsb::kit::ConnectionList conns_{frame_};
+  AcceptPolicy accept_policy_{frame_, "accept4"};
+  wsb::kit::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -183,7 +185,7 @@ int main(int argc, char** argv) {
     // Nothing to unblock: every loop checks stopping() at least once per
     // millisecond.
     frame.start([] {});
-    wsb::server::run_loops(std::move(loops));
+    wsb::kit::run_loops(std::move(loops));
     return frame.finish();
   });
 }

@@ -32,20 +32,16 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/accept.hpp"
 #include "platform/posix/wake.hpp"
-#include "server/accept_errors.hpp"
-#include "server/event_loop.hpp"
-#include "server/model.hpp"
+#include "kit/event_loop.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::server::AcceptAction;
-using wsb::server::AcceptErrors;
 
-// One receive buffer per loop: each chunk is handed to the Connection at once.
-constexpr std::size_t receive_buffer_size = 64 * 1024;
 constexpr std::size_t wake_index = 0;
 constexpr std::size_t listener_index = 1;
 constexpr std::size_t first_connection = 2;
@@ -53,7 +49,7 @@ constexpr std::size_t first_connection = 2;
 class Loop {
  public:
   Loop(Frame& frame, int listener, int wake_fd)
-      : frame_(frame), listener_(listener), buffer_(new char[receive_buffer_size]) {
+      : frame_(frame), listener_(listener), buffer_(new char[wsb::kit::receive_buffer_size]) {
     fds_.push_back({wake_fd, POLLIN, 0});
     fds_.push_back({listener, POLLIN, 0});
   }
@@ -69,7 +65,7 @@ class Loop {
       // accept pause the listener's entry gets its descriptor back.
       const auto wait = timers_.run_due([this](Clock::time_point now) { sweep_idle(now); },
                                         [this] { fds_[listener_index].fd = listener_; });
-      int ready = ::poll(fds_.data(), fds_.size(), wsb::server::timeout_ms(wait));
+      int ready = ::poll(fds_.data(), fds_.size(), wsb::kit::timeout_ms(wait));
       if (ready < 0) {
         if (errno == EINTR) continue;
         frame_.fail("poll failed: " + wsb::net::error_text(errno));
@@ -104,7 +100,7 @@ class Loop {
         if (!on_accept_error(code)) return;
         continue;
       }
-      if (!wsb::server::admit_accepted(frame_, *shard_, fd)) continue;
+      if (!wsb::kit::admit_accepted(frame_, *shard_, fd)) continue;
       try {
         conns_.emplace_back(frame_, *shard_);
         try {
@@ -115,7 +111,7 @@ class Loop {
         }
       } catch (const std::bad_alloc&) {
         shard_->error(ErrorClass::io);
-        wsb::server::close_admitted(frame_, *shard_, fd);
+        wsb::kit::close_admitted(frame_, *shard_, fd);
       }
     }
   }
@@ -123,7 +119,7 @@ class Loop {
   // Returns whether to go on accepting.
   bool on_accept_error(int code) noexcept {
     // wait is like EAGAIN: the next client makes the listener ready again.
-    const AcceptAction action = accept_errors_.handle(code, listener_, *shard_);
+    const AcceptAction action = accept_policy_.handle(code, listener_, *shard_);
     if (action != AcceptAction::pause) return action == AcceptAction::retry;
     // No spare, or an unexpected failure that would recur at once: a
     // negative descriptor makes poll() skip the listener for a while.
@@ -155,7 +151,7 @@ class Loop {
   }
 
   void receive(int fd, Connection& conn) noexcept {
-    wsb::server::receive_once(fd, {buffer_.get(), receive_buffer_size}, conn);
+    wsb::server::receive_once(fd, {buffer_.get(), wsb::kit::receive_buffer_size}, conn);
   }
 
   void flush(int fd, Connection& conn) noexcept {
@@ -165,7 +161,7 @@ class Loop {
   // Swap with last: the last entry of both arrays moves into index i, so the
   // arrays stay dense and parallel without searching.
   void close_connection(std::size_t i) noexcept {
-    wsb::server::close_admitted(frame_, *shard_, fds_[i].fd);
+    wsb::kit::close_admitted(frame_, *shard_, fds_[i].fd);
     const std::size_t last = fds_.size() - 1;
     if (i != last) {
       fds_[i] = fds_[last];
@@ -187,15 +183,15 @@ class Loop {
   }
 
   Frame& frame_;
-  // Accepts per pass (server/accept_errors.hpp).
+  // Accepts per pass (server/accept_policy.hpp).
   const int accept_batch_ = wsb::server::accept_pass_limit(frame_.options());
   StatsShard* shard_ = nullptr;
   const int listener_;
   std::unique_ptr<char[]> buffer_;
   std::vector<pollfd> fds_;
   std::vector<Connection> conns_;
-  AcceptErrors accept_errors_{frame_, "accept4"};
-  wsb::server::LoopTimers timers_{frame_.options()};
+  AcceptPolicy accept_policy_{frame_, "accept4"};
+  wsb::kit::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -220,7 +216,7 @@ int main(int argc, char** argv) {
           frame, frame.open_listener({.nonblocking = true, .reuse_port = threads > 1}), wake.fd()));
     }
     frame.start([&wake] { wake.signal(); });
-    wsb::server::run_loops(std::move(loops));
+    wsb::kit::run_loops(std::move(loops));
     return frame.finish();
   });
 }

@@ -38,20 +38,16 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "platform/posix/accept.hpp"
 #include "platform/posix/wake.hpp"
-#include "server/accept_errors.hpp"
-#include "server/event_loop.hpp"
-#include "server/model.hpp"
+#include "kit/event_loop.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::server::AcceptAction;
-using wsb::server::AcceptErrors;
-using wsb::server::RateLimitedLog;
 
-constexpr std::size_t receive_buffer_size = 64 * 1024;
 // Descriptors the server itself may hold below FD_SETSIZE besides its
 // connections: standard streams, listeners, the wake eventfd, the spare, the
 // frame's own (interrupt pipe, --stats-csv file). The default
@@ -64,7 +60,7 @@ class Loop {
       : frame_(frame),
         listener_(listener),
         wake_fd_(wake_fd),
-        buffer_(new char[receive_buffer_size]) {}
+        buffer_(new char[wsb::kit::receive_buffer_size]) {}
   ~Loop() { ::close(listener_); }
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
@@ -147,14 +143,14 @@ class Loop {
         ::close(fd);
         continue;
       }
-      if (wsb::server::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
+      if (wsb::kit::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
     }
   }
 
   // Returns whether to go on accepting.
   bool on_accept_error(int code) noexcept {
     // wait is like EAGAIN: the next client makes the listener ready again.
-    const AcceptAction action = accept_errors_.handle(code, listener_, *shard_);
+    const AcceptAction action = accept_policy_.handle(code, listener_, *shard_);
     if (action != AcceptAction::pause) return action == AcceptAction::retry;
     // No spare, or an unexpected failure that would recur at once: leave the
     // listener out of the set for a while.
@@ -176,7 +172,7 @@ class Loop {
   }
 
   void receive(int fd, Connection& conn) noexcept {
-    wsb::server::receive_once(fd, {buffer_.get(), receive_buffer_size}, conn);
+    wsb::server::receive_once(fd, {buffer_.get(), wsb::kit::receive_buffer_size}, conn);
   }
 
   void flush(int fd, Connection& conn) noexcept {
@@ -184,16 +180,16 @@ class Loop {
   }
 
   Frame& frame_;
-  // Accepts per pass (server/accept_errors.hpp).
+  // Accepts per pass (server/accept_policy.hpp).
   const int accept_batch_ = wsb::server::accept_pass_limit(frame_.options());
   StatsShard* shard_ = nullptr;
   const int listener_;
   const int wake_fd_;
   std::unique_ptr<char[]> buffer_;
-  wsb::server::ConnectionList conns_{frame_};
-  AcceptErrors accept_errors_{frame_, "accept4"};
-  RateLimitedLog& log_ = accept_errors_.log();
-  wsb::server::LoopTimers timers_{frame_.options()};
+  wsb::kit::ConnectionList conns_{frame_};
+  AcceptPolicy accept_policy_{frame_, "accept4"};
+  RateLimitedLog& log_ = accept_policy_.log();
+  wsb::kit::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -223,7 +219,7 @@ int main(int argc, char** argv) {
       loops.push_back(std::make_unique<Loop>(frame, listener, wake.fd()));
     }
     frame.start([&wake] { wake.signal(); });
-    wsb::server::run_loops(std::move(loops));
+    wsb::kit::run_loops(std::move(loops));
     return frame.finish();
   });
 }

@@ -45,15 +45,11 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "server/accept_errors.hpp"
-#include "server/model.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::server::AcceptAction;
-using wsb::server::AcceptErrors;
-using wsb::server::RateLimitedLog;
 
 constexpr std::size_t stack_size = 64 * 1024;
 // Each thread's receive buffer, on the heap rather than on the small stack.
@@ -85,7 +81,7 @@ class Server {
       if (fd < 0) {
         const int code = wsb::net::last_error();
         if (frame_.stopping()) break;  // the listener was shut down
-        switch (accept_errors_.handle(code, listener_, shard)) {
+        switch (accept_policy_.handle(code, listener_, shard)) {
           case AcceptAction::retry:
             continue;
           case AcceptAction::wait: {
@@ -93,14 +89,16 @@ class Server {
             // waiting, so wait for a client here (bounded, for stop
             // requests); by then a thread may have freed a descriptor.
             pollfd arrival{listener_, POLLIN, 0};
-            ::poll(&arrival, 1, static_cast<int>(AcceptErrors::pause_for.count()));
+            ::poll(&arrival, 1, static_cast<int>(AcceptPolicy::pause_for.count()));
             continue;
           }
           case AcceptAction::pause:
             break;
+          case AcceptAction::stop:
+            return;  // the policy told the frame, which is stopping
         }
         // No spare, or an unexpected failure that would recur at once.
-        std::this_thread::sleep_for(AcceptErrors::pause_for);
+        std::this_thread::sleep_for(AcceptPolicy::pause_for);
         continue;
       }
       reap_finished();
@@ -252,8 +250,8 @@ class Server {
   std::mutex mutex_;
   std::unordered_map<int, pthread_t> live_;  // open client descriptor -> its thread
   std::vector<pthread_t> finished_;          // threads that are done, not yet joined
-  AcceptErrors accept_errors_{frame_, "accept"};
-  RateLimitedLog& log_ = accept_errors_.log();
+  AcceptPolicy accept_policy_{frame_, "accept"};
+  RateLimitedLog& log_ = accept_policy_.log();
 };
 
 }  // namespace

@@ -46,16 +46,12 @@
 
 #include "platform/net.hpp"
 #include "platform/posix/wake.hpp"
-#include "server/accept_errors.hpp"
-#include "server/event_loop.hpp"
-#include "server/model.hpp"
+#include "kit/event_loop.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::server::AcceptAction;
-using wsb::server::AcceptErrors;
-using wsb::server::RateLimitedLog;
 
 // Submission queue entries per ring. A loop iteration queues at most a send
 // and a recv (re-)arm per completion it handles; when the queue fills up,
@@ -434,7 +430,7 @@ class Loop {
 
   // Returns whether to re-arm the accept at once.
   bool on_accept_error(int code) noexcept {
-    switch (accept_errors_.handle(code, listener_, *shard_)) {
+    switch (accept_policy_.handle(code, listener_, *shard_)) {
       case AcceptAction::retry:
         return true;
       case AcceptAction::wait:
@@ -445,6 +441,8 @@ class Loop {
         return false;
       case AcceptAction::pause:
         break;
+      case AcceptAction::stop:
+        return false;  // the policy told the frame, which is stopping
     }
     timers_.pause_accepting();  // no spare, or an unexpected failure that would recur at once
     return false;
@@ -459,14 +457,14 @@ class Loop {
 
   void add_connection(int fd) noexcept {
     accepted_any_ = true;
-    if (!wsb::server::admit_accepted(frame_, *shard_, fd)) return;
+    if (!wsb::kit::admit_accepted(frame_, *shard_, fd)) return;
     const auto index = static_cast<std::size_t>(fd);
     try {
       if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
       slots_[index].conn.emplace(frame_, *shard_);
     } catch (const std::bad_alloc&) {
       shard_->error(ErrorClass::io);
-      wsb::server::close_admitted(frame_, *shard_, fd);
+      wsb::kit::close_admitted(frame_, *shard_, fd);
       return;
     }
     arm_recv(fd, slots_[index]);
@@ -576,7 +574,7 @@ class Loop {
     // Nothing of this socket is in flight any more, so the descriptor number
     // may be reused by the next accept. close() sends FIN after the sent
     // replies (or a reset if unread input remains).
-    wsb::server::close_admitted(frame_, *shard_, fd);
+    wsb::kit::close_admitted(frame_, *shard_, fd);
     slot.conn.reset();
   }
 
@@ -633,15 +631,15 @@ class Loop {
   std::optional<BufferMemory> memory_;  // until run() hands it to buffers_
   std::unique_ptr<BufferRing> buffers_;
   std::vector<Slot> slots_;  // indexed by descriptor number
-  AcceptErrors accept_errors_{frame_, "accept"};
-  RateLimitedLog& log_ = accept_errors_.log();
+  AcceptPolicy accept_policy_{frame_, "accept"};
+  RateLimitedLog& log_ = accept_policy_.log();
   // Requests whose final completion has not been seen (multishot ones count once).
   long in_flight_ = 0;
   bool accept_armed_ = false;
   bool accepted_any_ = false;
   bool received_any_ = false;
   bool draining_ = false;  // stopping: cancel everything, start nothing
-  wsb::server::LoopTimers timers_{frame_.options()};
+  wsb::kit::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -674,7 +672,7 @@ int main(int argc, char** argv) {
           frame.open_listener({.nonblocking = false, .reuse_port = threads > 1}), wake.fd()));
     }
     frame.start([&wake] { wake.signal(); });
-    wsb::server::run_loops(std::move(loops));
+    wsb::kit::run_loops(std::move(loops));
     return frame.finish();
   });
 }

@@ -64,14 +64,14 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
+#include "kit/winsock.hpp"
 #include "server/lingering_close.hpp"
-#include "server/model.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::error_after_end_of_stream;
+using wsb::kit::error_after_end_of_stream;
 using wsb::server::LingeringClose;
 
 constexpr const char* description =
@@ -170,7 +170,7 @@ class Pump {
 
   AsyncSelectServer& server_;
   Frame& frame_;
-  AcceptFailures accept_failures_{frame_};  // pump 0 only, like the listener
+  AcceptPolicy accept_policy_{frame_, "accept"};  // pump 0 only, like the listener
   const int index_;
   const SOCKET listener_;  // served by pump 0 only
   HWND window_ = nullptr;
@@ -325,11 +325,11 @@ void Pump::on_accept(int error) noexcept {
   if (s == INVALID_SOCKET) {
     const int code = ::WSAGetLastError();
     if (code == WSAEWOULDBLOCK) return;  // another message's accept() took it
-    if (accept_failures_.handle(code, shard) == AcceptFailure::pause) {
+    if (accept_policy_.handle(code, listener_, shard) == AcceptAction::pause) {
       // The connection stays queued and Winsock would post FD_ACCEPT again at
       // once, flooding the queue: stop listening for a while.
       ::WSAAsyncSelect(listener_, window_, wm_socket, 0);
-      ::SetTimer(window_, accept_retry_timer, static_cast<UINT>(AcceptFailures::pause_for.count()),
+      ::SetTimer(window_, accept_retry_timer, static_cast<UINT>(AcceptPolicy::pause_for.count()),
                  nullptr);
     }
     return;

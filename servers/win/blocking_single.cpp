@@ -29,16 +29,16 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::error_after_end_of_stream;
+using wsb::kit::error_after_end_of_stream;
+using wsb::kit::set_io_timeouts;
 using wsb::server::exchange_blocking;
-using wsb::net::win::set_io_timeouts;
 
 constexpr const char* description =
     "Blocking sockets, one client at a time (seed 003's single-threaded server): accept() "
@@ -73,10 +73,10 @@ class BlockingSingleServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (frame_.stopping()) break;
-        const AcceptFailure next = accept_failures_.handle(code, shard);
-        if (next == AcceptFailure::fatal) break;
-        if (next == AcceptFailure::pause) {
-          ::Sleep(static_cast<DWORD>(AcceptFailures::pause_for.count()));
+        const AcceptAction next = accept_policy_.handle(code, listener_, shard);
+        if (next == AcceptAction::stop) break;
+        if (next == AcceptAction::pause) {
+          ::Sleep(static_cast<DWORD>(AcceptPolicy::pause_for.count()));
         }
         continue;
       }
@@ -166,7 +166,7 @@ class BlockingSingleServer {
     // before closesocket(), so that unread input does not reset the
     // connection under the last reply.
     if (!broken && !conn->failed() && !frame_.stopping()) {
-      wsb::net::win::close_gracefully(s, peer_closed, buffer_, drain_timeout);
+      wsb::kit::close_gracefully(s, peer_closed, buffer_, drain_timeout);
     }
     close_client();
   }
@@ -182,7 +182,7 @@ class BlockingSingleServer {
   }
 
   Frame& frame_;
-  AcceptFailures accept_failures_{frame_};
+  AcceptPolicy accept_policy_{frame_, "accept"};
   const SOCKET listener_;
   const std::chrono::nanoseconds io_timeout_;
   std::vector<char> buffer_;

@@ -37,16 +37,16 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::error_after_end_of_stream;
+using wsb::kit::error_after_end_of_stream;
+using wsb::kit::set_io_timeouts;
 using wsb::server::exchange_blocking;
-using wsb::net::win::set_io_timeouts;
 
 constexpr const char* description =
     "Blocking sockets, one thread per client (seed 003): the main thread blocks in accept() "
@@ -108,10 +108,10 @@ class BlockingThreadsServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (frame_.stopping()) break;
-        const AcceptFailure next = accept_failures_.handle(code, shard);
-        if (next == AcceptFailure::fatal) break;
-        if (next == AcceptFailure::pause) {
-          ::Sleep(static_cast<DWORD>(AcceptFailures::pause_for.count()));
+        const AcceptAction next = accept_policy_.handle(code, listener_, shard);
+        if (next == AcceptAction::stop) break;
+        if (next == AcceptAction::pause) {
+          ::Sleep(static_cast<DWORD>(AcceptPolicy::pause_for.count()));
         }
         continue;
       }
@@ -223,7 +223,7 @@ class BlockingThreadsServer {
       // drain_timeout) before closesocket(), so that unread input does not
       // reset the connection under the last reply.
       if (talk(s, conn, buffer, peer_closed) && !frame_.stopping()) {
-        wsb::net::win::close_gracefully(s, peer_closed, buffer, drain_timeout);
+        wsb::kit::close_gracefully(s, peer_closed, buffer, drain_timeout);
       }
     } catch (const std::bad_alloc&) {
       if (!frame_.stopping()) shard.error(ErrorClass::io);
@@ -325,7 +325,7 @@ class BlockingThreadsServer {
   }
 
   Frame& frame_;
-  AcceptFailures accept_failures_{frame_};  // the acceptor's
+  AcceptPolicy accept_policy_{frame_, "accept"};  // the acceptor's
   const SOCKET listener_;
   // Auto-reset; set by each client thread as its first act (see start_client).
   const HANDLE started_;

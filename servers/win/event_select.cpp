@@ -30,20 +30,22 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/group_inbox.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/hand_over.hpp"
+#include "kit/group_inbox.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
+using wsb::kit::admit_and_hand_over;
 // A manual-reset WSAEVENT, closed with its owner: it stays signalled until
 // WSAEnumNetworkEvents (or WSAResetEvent) resets it, so waiting on it again
 // never loses a notification.
-using wsb::net::win::Event;
-using wsb::net::win::failure;
-using wsb::net::win::GroupInbox;
-using wsb::net::win::wait_and_serve;
+using wsb::kit::Event;
+using wsb::kit::failure;
+using wsb::kit::GroupInbox;
+using wsb::kit::wait_and_serve;
 
 // One wait covers 64 handles; slot 0 of every group is its control event.
 constexpr std::size_t kSocketsPerGroup = WSA_MAXIMUM_WAIT_EVENTS - 1;
@@ -281,8 +283,7 @@ Group::Received Group::receive_once(Slot& s) {
     // recv() returns 0. A zero-byte send() tells the two apart
     // (error_after_end_of_stream); only a reset ends the connection here, any
     // other failure of the probe reads as the FIN.
-    if (const int code = wsb::net::win::error_after_end_of_stream(s.socket);
-        wsb::net::is_reset(code)) {
+    if (const int code = wsb::kit::error_after_end_of_stream(s.socket); wsb::net::is_reset(code)) {
       s.connection.on_error(classify_io_error(code));
       return Received::failed;
     }
@@ -472,13 +473,13 @@ class Acceptor {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return;
-        const AcceptFailure next = accept_failures_.handle(code, shard_);
-        if (next == AcceptFailure::retry) continue;  // the client gave up while queued
-        if (next == AcceptFailure::pause) {
+        const AcceptAction next = accept_policy_.handle(code, listener_, shard_);
+        if (next == AcceptAction::retry) continue;  // the client gave up while queued
+        if (next == AcceptAction::pause) {
           // The pending connection stays in the backlog and FD_ACCEPT comes
           // straight back: pause instead of spinning (a stop ends the pause).
           ::WSAWaitForMultipleEvents(1, &stop_event_, FALSE,
-                                     static_cast<DWORD>(AcceptFailures::pause_for.count()), FALSE);
+                                     static_cast<DWORD>(AcceptPolicy::pause_for.count()), FALSE);
         }
         return;  // after a fatal failure the frame's stop sets the stop event
       }
@@ -491,7 +492,7 @@ class Acceptor {
 
   // The least loaded group that has room; a new group thread when all are full.
   Group& group_with_room() {
-    Group* best = wsb::net::win::least_loaded_with_room(groups_, kSocketsPerGroup);
+    Group* best = wsb::kit::least_loaded_with_room(groups_, kSocketsPerGroup);
     return best != nullptr ? *best : add_group();
   }
 
@@ -503,7 +504,7 @@ class Acceptor {
   }
 
   Frame& frame_;
-  AcceptFailures accept_failures_{frame_};
+  AcceptPolicy accept_policy_{frame_, "accept"};
   SOCKET listener_;
   WSAEVENT stop_event_;
   StatsShard& shard_;

@@ -65,15 +65,16 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/winsock.hpp"
+#include "platform/win/ntstatus.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::AcceptAddresses;
-using wsb::net::win::AcceptExFunctions;
-using wsb::net::win::load_extension;
+using wsb::kit::AcceptAddresses;
+using wsb::kit::AcceptExFunctions;
+using wsb::kit::load_extension;
 // Inline completions (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) handled in one go
 // for one connection. A peer that streams fast enough would otherwise keep a
 // worker in one connection's loop forever; past the budget the result is
@@ -101,60 +102,25 @@ constexpr ULONG_PTR stop_key = 0;
 //
 // GetQueuedCompletionStatusEx returns TRUE even when the I/O operations it
 // dequeued failed: each operation's own status is the NTSTATUS the kernel
-// wrote into OVERLAPPED.Internal (libuv's REQ_SUCCESS reads it the same way).
-// win32_error() turns it into the Win32 code that GetQueuedCompletionStatus
-// would have reported through GetLastError(), using ntdll's
-// RtlNtStatusToDosError, e.g.
-//   STATUS_CONNECTION_RESET   (0xC000020D) -> ERROR_NETNAME_DELETED (64)
-//   STATUS_CONNECTION_ABORTED (0xC0000241) -> ERROR_CONNECTION_ABORTED (1236)
-//   STATUS_CANCELLED          (0xC0000120) -> ERROR_OPERATION_ABORTED (995)
-// which are the codes net::is_reset() and classify_io_error() know.
-class StatusTranslator {
- public:
-  StatusTranslator() {
-    // ntdll.dll is mapped into every Win32 process (Wine included), so
-    // GetModuleHandle cannot fail for a reason other than a broken system.
-    // The project links neither ntdll.lib nor libntdll.a, hence the lookup.
-    HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");
-    FARPROC proc = ntdll != nullptr ? ::GetProcAddress(ntdll, "RtlNtStatusToDosError") : nullptr;
-    if (proc == nullptr) {
-      throw wsb::net::NetError(static_cast<int>(::GetLastError()),
-                               "RtlNtStatusToDosError is missing from ntdll.dll");
-    }
-    // Through a generic function pointer type, which GCC's
-    // -Wcast-function-type accepts as the documented way of casting FARPROC.
-    to_dos_ = reinterpret_cast<Fn>(reinterpret_cast<void (*)()>(proc));
-  }
+// wrote into OVERLAPPED.Internal. StatusTranslator::win32_error()
+// (platform/win/ntstatus.hpp) turns it into the Win32 code that
+// GetQueuedCompletionStatus would have reported through GetLastError(), e.g.
+// ERROR_NETNAME_DELETED for a reset, which net::is_reset() and
+// classify_io_error() know.
+using wsb::net::win::StatusTranslator;
 
-  // 0 when the operation succeeded; otherwise a Win32 error code.
-  DWORD win32_error(const OVERLAPPED& ov) const noexcept {
-    const LONG status = ntstatus(ov);
-    if (status >= 0) return 0;  // NT_SUCCESS: success and informational codes
-    return to_dos_(status);
-  }
-
-  // The class of a failed AcceptEx. A connection that the peer reset before
-  // it was accepted completes with STATUS_CONNECTION_RESET on Windows
-  // (ERROR_NETNAME_DELETED, a reset). Wine 8 completes it with
-  // STATUS_INVALID_CONNECTION instead (its host accept() found the socket no
-  // longer connected, ENOTCONN), which RtlNtStatusToDosError turns into the
-  // unspecific ERROR_UNEXP_NET_ERR; on an accept that status can only mean
-  // the same thing, so it is counted as a reset too.
-  static ErrorClass classify_accept(const OVERLAPPED& ov, DWORD error) noexcept {
-    constexpr LONG status_invalid_connection = static_cast<LONG>(0xC0000140u);
-    if (ntstatus(ov) == status_invalid_connection) return ErrorClass::reset;
-    return classify_accept_error(static_cast<int>(error));
-  }
-
- private:
-  // Internal is ULONG_PTR wide; the NTSTATUS is its low 32 bits.
-  static LONG ntstatus(const OVERLAPPED& ov) noexcept {
-    return static_cast<LONG>(static_cast<ULONG>(ov.Internal & 0xFFFFFFFFu));
-  }
-
-  using Fn = ULONG(WINAPI*)(LONG);
-  Fn to_dos_ = nullptr;
-};
+// The class of a failed AcceptEx. A connection that the peer reset before
+// it was accepted completes with STATUS_CONNECTION_RESET on Windows
+// (ERROR_NETNAME_DELETED, a reset). Wine 8 completes it with
+// STATUS_INVALID_CONNECTION instead (its host accept() found the socket no
+// longer connected, ENOTCONN), which RtlNtStatusToDosError turns into the
+// unspecific ERROR_UNEXP_NET_ERR; on an accept that status can only mean
+// the same thing, so it is counted as a reset too.
+ErrorClass classify_accept_completion(const OVERLAPPED& ov, DWORD error) noexcept {
+  constexpr LONG status_invalid_connection = static_cast<LONG>(0xC0000140u);
+  if (wsb::net::win::overlapped_status(ov) == status_invalid_connection) return ErrorClass::reset;
+  return classify_accept_error(static_cast<int>(error));
+}
 
 // ---------------------------------------------------------------------------
 // Locks
@@ -475,7 +441,7 @@ class IocpServer {
 
     control_loop(control);
     shut_down(control);
-    print_summary();
+    report_settings();
     return frame_.finish();
   }
 
@@ -610,8 +576,8 @@ class IocpServer {
       int error = run(listener.s, [&](OVERLAPPED* ov) {
         DWORD bytes = 0;
         return accept_.accept_ex(listener.s, accepted.s, addresses.bytes, 0,
-                                 wsb::net::win::accept_address_slot,
-                                 wsb::net::win::accept_address_slot, &bytes, ov) != FALSE;
+                                 wsb::kit::accept_address_slot, wsb::kit::accept_address_slot,
+                                 &bytes, ov) != FALSE;
       });
       if (error != 0) {
         return failed(round == 0 ? "AcceptEx" : "AcceptEx on the recycled socket", error);
@@ -759,7 +725,7 @@ class IocpServer {
           return;
         }
         live_.fetch_add(1, std::memory_order_relaxed);
-        const SOCKET s = wsb::net::win::open_accept_socket(family_);
+        const SOCKET s = wsb::kit::open_accept_socket(family_);
         if (s == INVALID_SOCKET) {
           ts.shard.error(classify_accept_error(::WSAGetLastError()));
           discard(*ctx);
@@ -794,8 +760,8 @@ class IocpServer {
           // dwReceiveDataLength 0: complete as soon as the connection is
           // established, so a client that connects and stays silent cannot
           // hold an accept (and the server's accept capacity) hostage.
-          error = wsb::net::win::start_accept(accept_, listener_, ctx->socket, ctx->addresses,
-                                              &ctx->accept_io.ov);
+          error = wsb::kit::start_accept(accept_, listener_, ctx->socket, ctx->addresses,
+                                         &ctx->accept_io.ov);
         }
       }
       // Pending or done at once: either way a packet will come, because the
@@ -830,7 +796,7 @@ class IocpServer {
     // pending accepts never drops because of a failed or slow one.
     post_accept(ts);
     if (error != 0) {
-      ts.shard.error(StatusTranslator::classify_accept(ctx.accept_io.ov, error));
+      ts.shard.error(classify_accept_completion(ctx.accept_io.ov, error));
     } else {
       ExclusiveLock guard(ctx.lock);
       open_connection(ctx, ts);
@@ -849,12 +815,12 @@ class IocpServer {
       // passes there and breaks on Windows.)
       SharedLock guard(listener_lock_);
       if (!listener_open_) return;
-      if (const int code = wsb::net::win::update_accept_context(ctx.socket, listener_); code != 0) {
+      if (const int code = wsb::kit::update_accept_context(ctx.socket, listener_); code != 0) {
         ts.shard.error(classify_accept_error(code));
         return;
       }
     }
-    ctx.peer = wsb::net::win::accepted_peer(accept_, ctx.addresses);
+    ctx.peer = wsb::kit::accepted_peer(accept_, ctx.addresses);
 
     if (!frame_.admit(ts.shard, static_cast<wsb::net::socket_t>(ctx.socket))) {
       return;  // counted as refused (or banned)
@@ -1432,22 +1398,15 @@ class IocpServer {
     port_ = nullptr;
   }
 
-  void print_summary() const {
-    if (frame_.options().quiet) return;
-    std::fprintf(stderr,
-                 "iocp: threads %d, batch %d, accepts %d, skip-on-success %s, zero-byte-recv %s, "
-                 "contexts %zu, "
-                 "inline completions %llu, requeued %llu",
-                 frame_.options().threads, options_.batch, options_.accepts,
-                 skip_mode_ ? "on" : "off", options_.zero_byte_recv ? "on" : "off",
-                 pool_.capacity(), static_cast<unsigned long long>(inline_completions_.load()),
-                 static_cast<unsigned long long>(requeued_.load()));
-    if (options_.reuse_sockets) {
-      std::fprintf(stderr, ", sockets reused %llu, reuse fallbacks %llu",
-                   static_cast<unsigned long long>(reused_.load()),
-                   static_cast<unsigned long long>(reuse_fallbacks_.load()));
-    }
-    std::fprintf(stderr, "\n");
+  // The settings this run used, in the frame's final statistics beside the
+  // model's counters ("iocp.batch: 64", ...).
+  void report_settings() {
+    frame_.model_fact("batch", std::to_string(options_.batch));
+    frame_.model_fact("accepts", std::to_string(options_.accepts));
+    frame_.model_fact("skip_on_success", skip_mode_ ? "on" : "off");
+    frame_.model_fact("zero_byte_recv", options_.zero_byte_recv ? "on" : "off");
+    frame_.model_fact("reuse_sockets", options_.reuse_sockets ? "on" : "off");
+    frame_.model_fact("contexts", std::to_string(pool_.capacity()));
   }
 
   Frame& frame_;
@@ -1481,10 +1440,12 @@ class IocpServer {
   bool cache_open_ = true;
   std::size_t cache_limit_ = 0;
 
-  std::atomic<std::uint64_t> inline_completions_{0};
-  std::atomic<std::uint64_t> requeued_{0};
-  std::atomic<std::uint64_t> reused_{0};
-  std::atomic<std::uint64_t> reuse_fallbacks_{0};
+  // The model's own counters, in the frame's final statistics
+  // (Frame::model_counter): "iocp.inline_completions: N" and so on.
+  std::atomic<std::uint64_t>& inline_completions_ = frame_.model_counter("inline_completions");
+  std::atomic<std::uint64_t>& requeued_ = frame_.model_counter("requeued");
+  std::atomic<std::uint64_t>& reused_ = frame_.model_counter("sockets_reused");
+  std::atomic<std::uint64_t>& reuse_fallbacks_ = frame_.model_counter("reuse_fallbacks");
 
   std::vector<std::thread> workers_;
 };

@@ -26,14 +26,14 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
+#include "kit/winsock.hpp"
 #include "server/lingering_close.hpp"
-#include "server/model.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::error_after_end_of_stream;
+using wsb::kit::error_after_end_of_stream;
 using wsb::server::LingeringClose;
 
 constexpr const char* description =
@@ -116,11 +116,11 @@ class NonblockingServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return progress;
-        const AcceptFailure next = accept_failures_.handle(code, shard_);
-        if (next == AcceptFailure::retry) continue;  // the client gave up while queued
+        const AcceptAction next = accept_policy_.handle(code, listener_, shard_);
+        if (next == AcceptAction::retry) continue;  // the client gave up while queued
         // The pending connection stays queued and accept() would fail again
         // at once: without a pause the loop would spin on it.
-        if (next == AcceptFailure::pause) accept_resume_ = now + AcceptFailures::pause_for;
+        if (next == AcceptAction::pause) accept_resume_ = now + AcceptPolicy::pause_for;
         return true;
       }
       progress = true;
@@ -243,7 +243,7 @@ class NonblockingServer {
   }
 
   Frame& frame_;
-  AcceptFailures accept_failures_{frame_};
+  AcceptPolicy accept_policy_{frame_, "accept"};
   const SOCKET listener_;
   const bool spin_;
   StatsShard& shard_;

@@ -37,23 +37,26 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/event_acceptor.hpp"
-#include "platform/win/group_inbox.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/hand_over.hpp"
+#include "kit/event_acceptor.hpp"
+#include "kit/frame_acceptor.hpp"
+#include "kit/group_inbox.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
+using wsb::kit::admit_and_hand_over;
 using wsb::net::Endpoint;
 // A manual-reset WSAEVENT closed with its owner. Manual reset matters: the
 // event stays signalled until WSAResetEvent, so a completion is never lost
 // between two waits.
-using wsb::net::win::Event;
-using wsb::net::win::EventAcceptor;
-using wsb::net::win::failure;
-using wsb::net::win::GroupInbox;
-using wsb::net::win::wait_and_serve;
+using wsb::kit::Event;
+using wsb::kit::EventAcceptor;
+using wsb::kit::failure;
+using wsb::kit::GroupInbox;
+using wsb::kit::wait_and_serve;
 
 // Slot 0 of every wait is the control event; each connection needs two more.
 constexpr std::size_t kPeersPerGroup = (WSA_MAXIMUM_WAIT_EVENTS - 1) / 2;
@@ -460,11 +463,10 @@ void Group::close_inbox() {
 // platform/win/event_acceptor.hpp, shared with server-overlapped-routine;
 // this class decides what an accepted socket becomes: admitted, it goes to
 // the least loaded group.
-class Acceptor final : EventAcceptor::Handler {
+class Acceptor final : wsb::kit::FrameAcceptorHandler {
  public:
   Acceptor(Frame& frame, SOCKET listener, int initial_groups)
-      : frame_(frame),
-        shard_(frame.shard()),
+      : FrameAcceptorHandler(frame),
         accept_(listener, frame.listen_endpoint().is_v6() ? AF_INET6 : AF_INET, *this) {
     for (int i = 0; i < initial_groups; ++i)
       add_group();
@@ -482,10 +484,6 @@ class Acceptor final : EventAcceptor::Handler {
   }
 
  private:
-  void accept_failed(int code) noexcept override { shard_.error(classify_accept_error(code)); }
-
-  bool stopping() const noexcept override { return frame_.stopping(); }
-
   void accepted(SOCKET s, const Endpoint& peer) noexcept override {
     admit_and_hand_over(frame_, shard_, s, [this, &peer](SOCKET admitted) {
       group_with_room().assign(Accepted{admitted, peer});
@@ -494,7 +492,7 @@ class Acceptor final : EventAcceptor::Handler {
   }
 
   Group& group_with_room() {
-    Group* best = wsb::net::win::least_loaded_with_room(groups_, kPeersPerGroup);
+    Group* best = wsb::kit::least_loaded_with_room(groups_, kPeersPerGroup);
     return best != nullptr ? *best : add_group();
   }
 
@@ -505,8 +503,6 @@ class Acceptor final : EventAcceptor::Handler {
     return *groups_.back();
   }
 
-  Frame& frame_;
-  StatsShard& shard_;
   EventAcceptor accept_;
   std::vector<std::unique_ptr<Group>> groups_;
 };

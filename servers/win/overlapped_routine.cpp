@@ -42,17 +42,20 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/event_acceptor.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/hand_over.hpp"
+#include "kit/event_acceptor.hpp"
+#include "kit/frame_acceptor.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
+using wsb::kit::admit_and_hand_over;
+using wsb::kit::Event;
+using wsb::kit::EventAcceptor;
+using wsb::kit::milliseconds_until;
 using wsb::net::Endpoint;
-using wsb::net::win::Event;
-using wsb::net::win::EventAcceptor;
-using wsb::net::win::milliseconds_until;
 
 // Each connection owns its receive buffer: the kernel fills it while the
 // thread serves other connections.
@@ -416,11 +419,10 @@ void IoThread::close_all() {
 // each, and the stop event (platform/win/event_acceptor.hpp, shared with
 // server-overlapped-event). This class decides what an accepted socket
 // becomes: admitted, it travels to the next I/O thread as an APC.
-class Acceptor final : EventAcceptor::Handler {
+class Acceptor final : wsb::kit::FrameAcceptorHandler {
  public:
   Acceptor(Frame& frame, SOCKET listener, int io_threads)
-      : frame_(frame),
-        shard_(frame.shard()),
+      : FrameAcceptorHandler(frame),
         accept_(listener, frame.listen_endpoint().is_v6() ? AF_INET6 : AF_INET, *this) {
     for (int i = 0; i < io_threads; ++i) {
       threads_.push_back(std::make_unique<IoThread>(frame_, frame_.shard()));
@@ -439,10 +441,6 @@ class Acceptor final : EventAcceptor::Handler {
   }
 
  private:
-  void accept_failed(int code) noexcept override { shard_.error(classify_accept_error(code)); }
-
-  bool stopping() const noexcept override { return frame_.stopping(); }
-
   void accepted(SOCKET s, const Endpoint& peer) noexcept override {
     // The I/O thread must issue the socket's operations itself (their
     // routines run on the issuing thread), so the socket travels as an APC.
@@ -453,8 +451,6 @@ class Acceptor final : EventAcceptor::Handler {
     });
   }
 
-  Frame& frame_;
-  StatsShard& shard_;
   EventAcceptor accept_;
   std::vector<std::unique_ptr<IoThread>> threads_;
   std::size_t next_thread_ = 0;

@@ -65,8 +65,8 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
-#include "server/model.hpp"
+#include "kit/winsock.hpp"
+#include "server/model_names.hpp"
 
 // ---------------------------------------------------------------------------
 // RIO declarations
@@ -171,7 +171,7 @@ typedef struct _RIO_EXTENSION_FUNCTION_TABLE {
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::AcceptAddresses;
+using wsb::kit::AcceptAddresses;
 
 // Exit status when RIO cannot be used on this system (documented in --help
 // and docs/models/rio.md). 1 and 2 are the frame's (error, usage).
@@ -436,7 +436,7 @@ class RioServer {
       throw wsb::net::NetError(
           code, "associating the listener with the port failed: " + wsb::net::error_text(code));
     }
-    accept_ = wsb::net::win::AcceptExFunctions::load(listener_);
+    accept_ = wsb::kit::AcceptExFunctions::load(listener_);
     for (int i = 0; i < options_.accepts; ++i) {
       post_accept();
     }
@@ -456,7 +456,7 @@ class RioServer {
     }
     // RIO needs the flag on the socket that AcceptEx accepts into; the
     // accepted connection inherits nothing else from the listener.
-    slot->socket = wsb::net::win::open_accept_socket(family_, WSA_FLAG_REGISTERED_IO);
+    slot->socket = wsb::kit::open_accept_socket(family_, WSA_FLAG_REGISTERED_IO);
     if (slot->socket == INVALID_SOCKET) {
       control_shard_->error(classify_accept_error(::WSAGetLastError()));
       pool_->give_back(*slot);
@@ -465,8 +465,8 @@ class RioServer {
     }
     slot->state = State::accepting;
     slot->accept_io.ov = OVERLAPPED{};
-    if (const int error = wsb::net::win::start_accept(accept_, listener_, slot->socket,
-                                                      slot->addresses, &slot->accept_io.ov);
+    if (const int error = wsb::kit::start_accept(accept_, listener_, slot->socket, slot->addresses,
+                                                 &slot->accept_io.ov);
         error != 0) {
       control_shard_->error(classify_accept_error(error));
       free_unserved(*slot);
@@ -494,8 +494,7 @@ class RioServer {
       free_unserved(slot);
       return;
     }
-    if (const int error = wsb::net::win::update_accept_context(slot.socket, listener_);
-        error != 0) {
+    if (const int error = wsb::kit::update_accept_context(slot.socket, listener_); error != 0) {
       control_shard_->error(classify_accept_error(error));
       free_unserved(slot);
       return;
@@ -934,7 +933,7 @@ class RioServer {
   // Control thread only.
   HANDLE accept_port_ = nullptr;
   SOCKET listener_ = INVALID_SOCKET;
-  wsb::net::win::AcceptExFunctions accept_;  // AcceptEx (GetAcceptExSockaddrs unused)
+  wsb::kit::AcceptExFunctions accept_;  // AcceptEx (GetAcceptExSockaddrs unused)
   int accepts_pending_ = 0;
   int accept_deficit_ = 0;
   std::size_t next_worker_ = 0;

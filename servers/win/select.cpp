@@ -48,14 +48,14 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/win/winsock.hpp"
+#include "kit/winsock.hpp"
 #include "server/lingering_close.hpp"
-#include "server/model.hpp"
+#include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::net::win::error_after_end_of_stream;
+using wsb::kit::error_after_end_of_stream;
 using wsb::server::LingeringClose;
 
 constexpr const char* description =
@@ -440,11 +440,11 @@ class SelectServer {
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
         if (code == WSAEWOULDBLOCK) return;
-        const AcceptFailure next = accept_failures_.handle(code, shard);
-        if (next == AcceptFailure::retry) continue;  // the client gave up while queued
+        const AcceptAction next = accept_policy_.handle(code, listener_, shard);
+        if (next == AcceptAction::retry) continue;  // the client gave up while queued
         // The connection stays queued, so the listener stays readable and
         // select() would return at once forever: leave it out for a while.
-        if (next == AcceptFailure::pause) accept_resume_ = Clock::now() + AcceptFailures::pause_for;
+        if (next == AcceptAction::pause) accept_resume_ = Clock::now() + AcceptPolicy::pause_for;
         return;
       }
       if (!frame_.admit(shard, s)) {
@@ -503,7 +503,7 @@ class SelectServer {
   }
 
   Frame& frame_;
-  AcceptFailures accept_failures_{frame_};  // acceptor thread only
+  AcceptPolicy accept_policy_{frame_, "accept"};  // acceptor thread only
   const SOCKET listener_;
   WakeSocket wake_;
   std::vector<std::unique_ptr<Group>> groups_;  // acceptor thread only

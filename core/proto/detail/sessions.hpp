@@ -3,6 +3,7 @@
 // ClientFactory.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 
 #include "proto/client.hpp"
@@ -16,6 +17,10 @@ std::unique_ptr<ServerSession> make_upper_session();
 std::unique_ptr<ServerSession> make_echo_session();
 std::unique_ptr<ServerSession> make_http_session(const SessionLimits& limits);
 
+std::unique_ptr<ClientDriver> make_upper_driver(const ClientConfig& cfg, std::uint64_t stream,
+                                                std::shared_ptr<const PayloadPool> pool);
+std::unique_ptr<ClientDriver> make_echo_driver(const ClientConfig& cfg, std::uint64_t stream,
+                                               std::shared_ptr<const PayloadPool> pool);
 std::unique_ptr<ClientDriver> make_http_driver(const ClientConfig& cfg);
 
 }  // namespace wsb::proto::detail

@@ -240,6 +240,39 @@ TEST_F(CsvFile, AppendRefusesATornLastRow) {
   EXPECT_EQ(read_file(path_), "a,b\n1,");
 }
 
+// check_csv_file(): the servers' --stats-csv and loadgen's --csv ask it
+// before a run, so that a wrong file is refused before any work is done.
+TEST_F(CsvFile, CheckAcceptsANewFileWithoutCreatingIt) {
+  EXPECT_EQ(check_csv_file(path_, std::vector<std::string>{"a", "b"}), "");
+  EXPECT_FALSE(std::filesystem::exists(path_)) << "the check leaves no file behind";
+}
+
+TEST_F(CsvFile, CheckAcceptsAnEmptyFileAndItsOwnHeader) {
+  write_file(path_, "");
+  EXPECT_EQ(check_csv_file(path_, std::vector<std::string>{"a", "b"}), "");
+  write_file(path_, "a,b\n1,2\n");
+  EXPECT_EQ(check_csv_file(path_, std::vector<std::string>{"a", "b"}), "");
+}
+
+TEST_F(CsvFile, CheckNamesTheFirstDifferingColumn) {
+  write_file(path_, "a,b,c\n1,2,3\n");
+  const std::string problem = check_csv_file(path_, std::vector<std::string>{"a", "b", "d"});
+  EXPECT_NE(problem.find("different header"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("column 3"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("'c'"), std::string::npos) << problem;
+  EXPECT_NE(problem.find("'d'"), std::string::npos) << problem;
+  EXPECT_EQ(read_file(path_), "a,b,c\n1,2,3\n") << "the check changes nothing";
+}
+
+TEST_F(CsvFile, CheckRefusesATornLastRowAndAMissingFolder) {
+  write_file(path_, "a,b\n1,");
+  EXPECT_NE(check_csv_file(path_, std::vector<std::string>{"a", "b"}).find("unterminated row"),
+            std::string::npos);
+  const auto missing = path_.parent_path() / "wsb-no-such-folder" / "x.csv";
+  EXPECT_NE(check_csv_file(missing, std::vector<std::string>{"a"}).find("cannot be created"),
+            std::string::npos);
+}
+
 TEST_F(CsvFile, RowWidthMustMatchTheHeader) {
   EXPECT_THROW(append_row(path_, std::vector<std::string>{"a", "b"}, std::vector<std::string>{"1"}),
                std::invalid_argument);

@@ -153,6 +153,82 @@ TEST(Cli, HelpListsEveryFlagWithDefaultsAndExits0) {
   }
 }
 
+// The --backlog default shown is SOMAXCONN (net::default_backlog()), and
+// the help says so rather than promising the system's maximum.
+TEST(Cli, BacklogHelpNamesTheDefaultItShows) {
+  Frame frame("test", "A model for the unit tests.");
+  const auto parsed = parse_captured(frame, {"--help"});
+  const std::size_t at = parsed.out.find("--backlog");
+  ASSERT_NE(at, std::string::npos) << parsed.out;
+  const std::string line = parsed.out.substr(at, parsed.out.find("--stall") - at);
+  EXPECT_NE(line.find(std::to_string(net::default_backlog())), std::string::npos) << line;
+  EXPECT_NE(line.find("SOMAXCONN as this build's headers define it"), std::string::npos) << line;
+}
+
+// --config FILE: CLI11's TOML configuration; the command line overrides it.
+TEST(Cli, ConfigFileSetsOptionsAndTheCommandLineOverridesIt) {
+  const auto path = std::filesystem::temp_directory_path() / "wsb_unit_server_config.toml";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "port = 23456\nprotocol = \"echo\"\nmax-connections = 7\n";
+  }
+  Frame frame("test", "A model for the unit tests.");
+  const auto parsed = parse_captured(frame, {"--config", path.string(), "--protocol", "http"});
+  std::filesystem::remove(path);
+  ASSERT_FALSE(parsed.exit_code.has_value()) << parsed.err;
+  EXPECT_EQ(frame.options().port, 23456);
+  EXPECT_EQ(frame.options().max_connections, 7);
+  EXPECT_EQ(frame.options().protocol, proto::Protocol::http);
+}
+
+TEST(Cli, ConfigFileWithAnUnknownKeyIsAOneLineErrorNamingTheFileExit2) {
+  const auto path = std::filesystem::temp_directory_path() / "wsb_unit_server_bad.toml";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "port = 23456\nno-such-option = 1\n";
+  }
+  Frame frame("test", "A model for the unit tests.");
+  const auto parsed = parse_captured(frame, {"--config", path.string()});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(parsed.exit_code.has_value());
+  EXPECT_EQ(*parsed.exit_code, 2);
+  EXPECT_NE(parsed.err.find(path.string()), std::string::npos) << parsed.err;
+  EXPECT_NE(parsed.err.find("no-such-option"), std::string::npos) << parsed.err;
+  EXPECT_EQ(parsed.err.find('\n'), parsed.err.size() - 1) << "one line: " << parsed.err;
+}
+
+TEST(Cli, AMissingConfigFileIsAOneLineErrorExit2) {
+  Frame frame("test", "A model for the unit tests.");
+  const auto parsed = parse_captured(frame, {"--config", "/no/such/wsb-config.toml"});
+  ASSERT_TRUE(parsed.exit_code.has_value());
+  EXPECT_EQ(*parsed.exit_code, 2);
+  EXPECT_NE(parsed.err.find("wsb-config.toml"), std::string::npos) << parsed.err;
+  EXPECT_EQ(parsed.err.find('\n'), parsed.err.size() - 1) << "one line: " << parsed.err;
+}
+
+// --print-config writes a file that --config reads back to the same options.
+TEST(Cli, PrintConfigRoundTripsThroughConfig) {
+  test::Parsed printed;
+  {
+    Frame first("test", "A model for the unit tests.");  // one Frame at a time
+    printed = parse_captured(first, {"--port", "23457", "--protocol", "echo", "--print-config"});
+  }
+  ASSERT_TRUE(printed.exit_code.has_value());
+  EXPECT_EQ(*printed.exit_code, 0);
+  EXPECT_EQ(printed.out.find("print-config"), std::string::npos) << printed.out;
+  const auto path = std::filesystem::temp_directory_path() / "wsb_unit_server_printed.toml";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << printed.out;
+  }
+  Frame second("test", "A model for the unit tests.");
+  const auto parsed = parse_captured(second, {"--config", path.string()});
+  std::filesystem::remove(path);
+  ASSERT_FALSE(parsed.exit_code.has_value()) << parsed.err << "\nfile:\n" << printed.out;
+  EXPECT_EQ(second.options().port, 23457);
+  EXPECT_EQ(second.options().protocol, proto::Protocol::echo);
+}
+
 TEST(Cli, VersionExits0) {
   Frame frame("test", "A model for the unit tests.");
   const auto parsed = parse_captured(frame, {"--version"});

@@ -258,6 +258,25 @@ TEST(Frame, FinalReportIsKeyValueLines) {
   EXPECT_GE(std::stoull(fields.at("process_threads")), 1U);
 }
 
+// A model's own figures (Frame::model_counter, Frame::model_fact) go
+// through the frame's final statistics, after the common lines and before
+// exit_code, as "<model>.<name>: <value>".
+TEST(Frame, ModelFiguresAreFinalReportLinesBeforeTheExitCode) {
+  auto frame = make_frame({"--quiet"});
+  std::atomic<std::uint64_t>& completions = frame->model_counter("inline_completions");
+  frame->model_fact("batch", "64");
+  frame->start([] {});
+  completions.fetch_add(3, std::memory_order_relaxed);
+  frame->request_stop();
+  const std::string out = finish_captured(*frame);
+  const auto fields = report_fields(out);
+  EXPECT_EQ(fields.at("test.inline_completions"), "3");
+  EXPECT_EQ(fields.at("test.batch"), "64");
+  EXPECT_LT(out.find("handles: "), out.find("test.inline_completions: "));
+  EXPECT_LT(out.find("test.inline_completions: "), out.find("test.batch: "));
+  EXPECT_LT(out.find("test.batch: "), out.find("exit_code: "));
+}
+
 TEST(Frame, LiveLinesAndStatsCsv) {
   const auto path = std::filesystem::temp_directory_path() / "wsb_unit_server_stats.csv";
   std::filesystem::remove(path);

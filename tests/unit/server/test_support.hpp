@@ -99,4 +99,15 @@ struct LoopbackPair {
   net::socket_t client = net::invalid_socket;
 };
 
+// Everything the client receives until the server's FIN.
+inline std::string receive_all(net::socket_t s) {
+  std::string all;
+  char buffer[256];
+  for (;;) {
+    const std::ptrdiff_t n = net::recv_some(s, buffer);
+    if (n <= 0) return all;
+    all.append(buffer, static_cast<std::size_t>(n));
+  }
+}
+
 }  // namespace wsb::server::test

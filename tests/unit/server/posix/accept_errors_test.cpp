@@ -1,7 +1,8 @@
 // The accept failure policy with the errno codes (server/accept_policy.hpp),
-// its POSIX handling by the servers/posix models (server/accept_errors.hpp),
-// the idle sweep interval (server/options.hpp) and the busy-port check of
-// SO_REUSEPORT listeners (Frame::open_listener).
+// with the POSIX spare descriptor it asks when out of descriptors
+// (platform/spare_descriptor.hpp), the idle sweep interval
+// (server/options.hpp) and the busy-port check of SO_REUSEPORT listeners
+// (Frame::open_listener).
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -12,7 +13,7 @@
 #include <string>
 
 #include "platform/net.hpp"
-#include "server/accept_errors.hpp"
+#include "server/accept_policy.hpp"
 #include "server/frame.hpp"
 #include "../test_support.hpp"
 
@@ -28,7 +29,7 @@ StatsTotals totals_of(const StatsShard& shard) {
   return t;
 }
 
-TEST(AcceptErrors, PassLimitIsTheBacklogButAtLeast64) {
+TEST(AcceptPolicy, PassLimitIsTheBacklogButAtLeast64) {
   Options o;
   o.backlog = 4096;
   EXPECT_EQ(accept_pass_limit(o), 4096);
@@ -36,7 +37,7 @@ TEST(AcceptErrors, PassLimitIsTheBacklogButAtLeast64) {
   EXPECT_EQ(accept_pass_limit(o), 64);
 }
 
-TEST(AcceptErrors, IdleSweepIntervalIsAnEighthWithinBounds) {
+TEST(Options, IdleSweepIntervalIsAnEighthWithinBounds) {
   Options o;
   EXPECT_EQ(idle_sweep_interval(o), std::chrono::steady_clock::duration::zero());
   o.idle_timeout = 800ms;
@@ -54,25 +55,25 @@ int open_test_listener() {
   return net::open_listener(*endpoint, 16, {.nonblocking = true});
 }
 
-TEST(AcceptErrors, ResetIsCountedAndRetried) {
+TEST(AcceptPolicy, ResetIsCountedAndRetried) {
   auto frame = make_frame({"--quiet"});
   StatsShard& shard = frame->shard();
-  AcceptErrors errors(*frame, "accept4");
+  AcceptPolicy policy(*frame, "accept4");
   const int listener = open_test_listener();
-  EXPECT_EQ(errors.handle(ECONNABORTED, listener, shard), AcceptAction::retry);
+  EXPECT_EQ(policy.handle(ECONNABORTED, listener, shard), AcceptAction::retry);
   EXPECT_EQ(totals_of(shard).error(ErrorClass::reset), 1u);
   ::close(listener);
 }
 
-TEST(AcceptErrors, UnexpectedFailureIsCountedLoggedAndPauses) {
+TEST(AcceptPolicy, UnexpectedFailureIsCountedLoggedAndPauses) {
   auto frame = make_frame({"--quiet"});
   StatsShard& shard = frame->shard();
-  AcceptErrors errors(*frame, "accept4");
+  AcceptPolicy policy(*frame, "accept4");
   const int listener = open_test_listener();
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(errors.handle(EINVAL, listener, shard), AcceptAction::pause);
+  EXPECT_EQ(policy.handle(EINVAL, listener, shard), AcceptAction::pause);
   // A second failure within the second is counted but not printed again.
-  EXPECT_EQ(errors.handle(EINVAL, listener, shard), AcceptAction::pause);
+  EXPECT_EQ(policy.handle(EINVAL, listener, shard), AcceptAction::pause);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("test: accept4: EINVAL"), std::string::npos) << err;
   EXPECT_NE(err.find("accepting pauses for 100 ms"), std::string::npos) << err;
@@ -91,13 +92,13 @@ TEST(AcceptPolicy, ErrnoCodesRetryOrPauseAndNeverEndTheLoop) {
   AcceptPolicy policy(*frame, "accept4");
   ::testing::internal::CaptureStderr();
   for (const int code : {ECONNABORTED, ECONNRESET, EPIPE}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::retry) << code;
+    EXPECT_EQ(policy.decide(code, shard), AcceptAction::retry) << code;
   }
   for (const int code : {EMFILE, ENFILE, ENOBUFS, ENOMEM}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::pause) << code;
+    EXPECT_EQ(policy.decide(code, shard), AcceptAction::pause) << code;
   }
   for (const int code : {EINVAL, EBADF, EPROTO, ENETDOWN, EPERM, EOPNOTSUPP}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::pause) << code;
+    EXPECT_EQ(policy.decide(code, shard), AcceptAction::pause) << code;
   }
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("test: accept4: EMFILE"), std::string::npos) << err;
@@ -110,20 +111,20 @@ TEST(AcceptPolicy, ErrnoCodesRetryOrPauseAndNeverEndTheLoop) {
   EXPECT_EQ(totals.error(ErrorClass::accept_failed), 6u);
 }
 
-TEST(AcceptErrors, OutOfDescriptorsWithNobodyWaitingWaitsAndCountsNothing) {
+TEST(AcceptPolicy, OutOfDescriptorsWithNobodyWaitingWaitsAndCountsNothing) {
   auto frame = make_frame({"--quiet"});
   StatsShard& shard = frame->shard();
-  AcceptErrors errors(*frame, "accept4");
+  AcceptPolicy policy(*frame, "accept4");
   const int listener = open_test_listener();
-  EXPECT_EQ(errors.handle(EMFILE, listener, shard), AcceptAction::wait);
+  EXPECT_EQ(policy.handle(EMFILE, listener, shard), AcceptAction::wait);
   EXPECT_EQ(totals_of(shard).errors_total(), 0u);
   ::close(listener);
 }
 
-TEST(AcceptErrors, OutOfDescriptorsShedsAWaitingClient) {
+TEST(AcceptPolicy, OutOfDescriptorsShedsAWaitingClient) {
   auto frame = make_frame({"--quiet"});
   StatsShard& shard = frame->shard();
-  AcceptErrors errors(*frame, "accept4");
+  AcceptPolicy policy(*frame, "accept4");
   const int listener = open_test_listener();
   const auto local = net::local_endpoint(listener);
   ASSERT_TRUE(local.has_value());
@@ -131,19 +132,19 @@ TEST(AcceptErrors, OutOfDescriptorsShedsAWaitingClient) {
   ::testing::internal::CaptureStderr();
   // As if accept4() had failed with EMFILE: the spare descriptor is spent on
   // the waiting client, which is accepted and closed at once.
-  EXPECT_EQ(errors.handle(EMFILE, listener, shard), AcceptAction::retry);
+  EXPECT_EQ(policy.handle(EMFILE, listener, shard), AcceptAction::retry);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("connection closed at once"), std::string::npos) << err;
   EXPECT_EQ(totals_of(shard).error(ErrorClass::out_of_descriptors), 1u);
   char byte;
   EXPECT_EQ(::recv(client, &byte, 1, 0), 0) << "the client sees an orderly close";
   // Nobody is left: the next failure waits.
-  EXPECT_EQ(errors.handle(EMFILE, listener, shard), AcceptAction::wait);
+  EXPECT_EQ(policy.handle(EMFILE, listener, shard), AcceptAction::wait);
   ::close(client);
   ::close(listener);
 }
 
-TEST(AcceptErrors, ReusePortListenerRefusesABusyPort) {
+TEST(OpenListener, ReusePortListenerRefusesABusyPort) {
   // The holder is another server's SO_REUSEPORT listener, which the kernel
   // would let a second SO_REUSEPORT socket of the same user join silently.
   const auto any = net::parse_endpoint("127.0.0.1", 0);
@@ -162,7 +163,7 @@ TEST(AcceptErrors, ReusePortListenerRefusesABusyPort) {
   ::close(holder);
 }
 
-TEST(AcceptErrors, ReusePortListenersShareTheirOwnPort) {
+TEST(OpenListener, ReusePortListenersShareTheirOwnPort) {
   auto frame = make_frame({"--quiet", "--port", "0"});
   const int first = frame->open_listener({.nonblocking = true, .reuse_port = true});
   // Later listeners join the port of the first: no busy-port refusal.

@@ -14,7 +14,6 @@
 #include "../test_support.hpp"
 #include "server/accept_policy.hpp"
 #include "server/frame.hpp"
-#include "server/model.hpp"
 
 namespace wsb::server {
 namespace {
@@ -60,13 +59,13 @@ TEST(AcceptPolicy, WinsockCodesRetryPauseOrEndTheLoop) {
   AcceptPolicy policy(*frame, "accept");
   ::testing::internal::CaptureStderr();
   for (const int code : {WSAECONNRESET, WSAECONNABORTED, WSAENETRESET}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::retry) << code;
+    EXPECT_EQ(policy.decide(code, shard), AcceptAction::retry) << code;
   }
   for (const int code : {WSAEMFILE, WSAENOBUFS, static_cast<int>(WSA_NOT_ENOUGH_MEMORY)}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::pause) << code;
+    EXPECT_EQ(policy.decide(code, shard), AcceptAction::pause) << code;
   }
   for (const int code : {WSAEINVAL, WSAENOTSOCK, WSAEOPNOTSUPP, WSAENETDOWN, WSAEFAULT}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptFailure::fatal) << code;
+    EXPECT_EQ(policy.decide(code, shard), AcceptAction::stop) << code;
   }
   const std::string err = ::testing::internal::GetCapturedStderr();
   // Only the first pause is logged within the second; fatal failures are
@@ -84,19 +83,19 @@ TEST(AcceptPolicy, WinsockCodesRetryPauseOrEndTheLoop) {
   test::finish_captured(*frame);
 }
 
-// What the accept loops of servers/win call (server/model.hpp): the policy,
-// plus Frame::fail() for a fatal failure.
-TEST(AcceptFailures, ResetRetriesOutOfSocketsPausesAnythingElseEndsTheLoop) {
-  using model::AcceptFailures;
+// What the accept loops of servers/win call: handle(), which is decide() plus
+// Frame::fail() for a stop. The listener is not looked at on Windows (the
+// spare descriptor has nothing to do there, platform/spare_descriptor.hpp).
+TEST(AcceptPolicy, HandleRetriesAResetPausesOutOfSocketsAndStopsTheFrameOtherwise) {
   auto frame = test::make_frame({"--quiet"});
   StatsShard& shard = frame->shard();
-  AcceptFailures failures(*frame);
+  AcceptPolicy policy(*frame, "accept");
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(failures.handle(WSAECONNRESET, shard), AcceptFailure::retry);
-  EXPECT_EQ(failures.handle(WSAEMFILE, shard), AcceptFailure::pause);
-  EXPECT_EQ(failures.handle(WSAENOBUFS, shard), AcceptFailure::pause);
+  EXPECT_EQ(policy.handle(WSAECONNRESET, net::invalid_socket, shard), AcceptAction::retry);
+  EXPECT_EQ(policy.handle(WSAEMFILE, net::invalid_socket, shard), AcceptAction::pause);
+  EXPECT_EQ(policy.handle(WSAENOBUFS, net::invalid_socket, shard), AcceptAction::pause);
   EXPECT_FALSE(frame->stopping());
-  EXPECT_EQ(failures.handle(WSAEINVAL, shard), AcceptFailure::fatal);
+  EXPECT_EQ(policy.handle(WSAEINVAL, net::invalid_socket, shard), AcceptAction::stop);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("test: accept: WSAEMFILE"), std::string::npos) << err;
   EXPECT_NE(err.find("accept() failed: WSAEINVAL"), std::string::npos) << err;

@@ -1,4 +1,4 @@
-// AcceptEx with event notification (namespace wsb::net::win), the accepting
+// AcceptEx with event notification (namespace wsb::kit), the accepting
 // thread of the overlapped models that do not use a completion port
 // (server-overlapped-event, server-overlapped-routine). Windows code only,
 // like platform/win/winsock.hpp.
@@ -21,9 +21,9 @@
 #include <memory>
 #include <string>
 
-#include "platform/win/winsock.hpp"
+#include "kit/winsock.hpp"
 
-namespace wsb::net::win {
+namespace wsb::kit {
 
 class EventAcceptor {
  public:
@@ -43,7 +43,7 @@ class EventAcceptor {
     virtual void accept_failed(int code) noexcept = 0;
     // A connection was accepted into `s` (SO_UPDATE_ACCEPT_CONTEXT done); the
     // handler owns the socket from here on.
-    virtual void accepted(SOCKET s, const Endpoint& peer) noexcept = 0;
+    virtual void accepted(SOCKET s, const net::Endpoint& peer) noexcept = 0;
     // Checked after every wait: true ends run().
     virtual bool stopping() const noexcept = 0;
 
@@ -80,4 +80,4 @@ class EventAcceptor {
   std::unique_ptr<Pending[]> accepts_;
 };
 
-}  // namespace wsb::net::win
+}  // namespace wsb::kit

@@ -1,5 +1,5 @@
-// The timers of the POSIX event loops: server/event_loop.hpp.
-#include "server/event_loop.hpp"
+// The timers of the POSIX event loops: kit/event_loop.hpp.
+#include "kit/event_loop.hpp"
 
 #include <unistd.h>
 
@@ -8,11 +8,11 @@
 #include <utility>
 
 #include "platform/net.hpp"
-#include "server/accept_errors.hpp"
+#include "server/accept_policy.hpp"
 
-namespace wsb::server {
+namespace wsb::kit {
 
-bool admit_accepted(Frame& frame, StatsShard& shard, int fd) noexcept {
+bool admit_accepted(server::Frame& frame, server::StatsShard& shard, int fd) noexcept {
   if (!frame.admit(shard, fd)) {
     ::close(fd);
     return false;
@@ -21,17 +21,18 @@ bool admit_accepted(Frame& frame, StatsShard& shard, int fd) noexcept {
   return true;
 }
 
-void close_admitted(Frame& frame, StatsShard& shard, int fd) noexcept {
+void close_admitted(server::Frame& frame, server::StatsShard& shard, int fd) noexcept {
   frame.release(shard, fd);
   ::close(fd);
 }
 
-LoopTimers::LoopTimers(const Options& options)
-    : sweep_interval_(idle_sweep_interval(options)), next_sweep_(Clock::now() + sweep_interval_) {}
+LoopTimers::LoopTimers(const server::Options& options)
+    : sweep_interval_(server::idle_sweep_interval(options)),
+      next_sweep_(Clock::now() + sweep_interval_) {}
 
 void LoopTimers::pause_accepting() noexcept {
   accept_paused_ = true;
-  resume_accept_at_ = Clock::now() + AcceptErrors::pause_for;
+  resume_accept_at_ = Clock::now() + server::AcceptPolicy::pause_for;
 }
 
 std::optional<LoopTimers::Clock::duration> LoopTimers::time_left(
@@ -42,29 +43,29 @@ std::optional<LoopTimers::Clock::duration> LoopTimers::time_left(
   return std::max(until - now, Clock::duration::zero());
 }
 
-void ConnectionList::add(int fd, StatsShard& shard) noexcept {
+void ConnectionList::add(int fd, server::StatsShard& shard) noexcept {
   try {
-    entries_.push_back({fd, Connection(frame_, shard)});
+    entries_.push_back({fd, server::Connection(frame_, shard)});
   } catch (const std::bad_alloc&) {
-    shard.error(ErrorClass::io);
+    shard.error(server::ErrorClass::io);
     close_admitted(frame_, shard, fd);
   }
 }
 
-void ConnectionList::close(std::size_t i, StatsShard& shard) noexcept {
+void ConnectionList::close(std::size_t i, server::StatsShard& shard) noexcept {
   close_admitted(frame_, shard, entries_[i].fd);
   if (i + 1 != entries_.size()) entries_[i] = std::move(entries_.back());
   entries_.pop_back();
 }
 
 void ConnectionList::sweep_idle(std::chrono::steady_clock::time_point now,
-                                StatsShard& shard) noexcept {
+                                server::StatsShard& shard) noexcept {
   for (std::size_t i = entries_.size(); i-- > 0;) {
     if (entries_[i].conn.expire_if_idle(now)) close(i, shard);
   }
 }
 
-void ConnectionList::close_all(StatsShard& shard) noexcept {
+void ConnectionList::close_all(server::StatsShard& shard) noexcept {
   while (!entries_.empty())
     close(entries_.size() - 1, shard);
 }
@@ -74,4 +75,4 @@ int timeout_ms(std::optional<LoopTimers::Clock::duration> wait) noexcept {
   return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(*wait).count());
 }
 
-}  // namespace wsb::server
+}  // namespace wsb::kit

@@ -1,14 +1,14 @@
 // Winsock mechanics shared by the Windows server models (platform/win/winsock.hpp).
-#include "platform/win/winsock.hpp"
+#include "kit/winsock.hpp"
 
 #include <algorithm>
 #include <string>
 
-namespace wsb::net::win {
+namespace wsb::kit {
 
 std::string failure(const char* call) {
   const int code = ::WSAGetLastError();
-  return std::string(call) + " failed: " + error_text(code);
+  return std::string(call) + " failed: " + net::error_text(code);
 }
 
 DWORD milliseconds_until(Clock::time_point deadline, Clock::time_point now) noexcept {
@@ -19,7 +19,7 @@ DWORD milliseconds_until(Clock::time_point deadline, Clock::time_point now) noex
 
 Event::Event() : handle_(::WSACreateEvent()) {
   if (handle_ == WSA_INVALID_EVENT) {
-    throw NetError(::WSAGetLastError(), failure("WSACreateEvent()"));
+    throw net::NetError(::WSAGetLastError(), failure("WSACreateEvent()"));
   }
 }
 
@@ -43,17 +43,17 @@ bool set_io_timeouts(SOCKET s, std::chrono::nanoseconds timeout) noexcept {
 
 void close_gracefully(SOCKET s, bool peer_closed, std::span<char> buffer,
                       std::chrono::nanoseconds drain_timeout) noexcept {
-  if (!shutdown_send(s) || peer_closed) return;
+  if (!net::shutdown_send(s) || peer_closed) return;
   if (!set_io_timeouts(s, drain_timeout)) return;
   const Clock::time_point deadline = Clock::now() + drain_timeout;
   while (Clock::now() < deadline) {
-    if (recv_some(s, buffer) <= 0) break;  // FIN, error or timeout
+    if (net::recv_some(s, buffer) <= 0) break;  // FIN, error or timeout
   }
 }
 
 void throw_extension_failure(const char* name, int code) {
-  throw NetError(code, std::string("WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, ") + name +
-                           ") failed: " + error_text(code));
+  throw net::NetError(code, std::string("WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER, ") + name +
+                                ") failed: " + net::error_text(code));
 }
 
 AcceptExFunctions AcceptExFunctions::load(SOCKET listener) {
@@ -88,14 +88,15 @@ int update_accept_context(SOCKET accepted, SOCKET listener) noexcept {
   return 0;
 }
 
-Endpoint accepted_peer(const AcceptExFunctions& functions, AcceptAddresses& addresses) noexcept {
+net::Endpoint accepted_peer(const AcceptExFunctions& functions,
+                            AcceptAddresses& addresses) noexcept {
   sockaddr* local = nullptr;
   sockaddr* remote = nullptr;
   int local_length = 0;
   int remote_length = 0;
   functions.get_addresses(addresses.bytes, 0, accept_address_slot, accept_address_slot, &local,
                           &local_length, &remote, &remote_length);
-  return Endpoint::from(remote, remote_length).value_or(Endpoint{});
+  return net::Endpoint::from(remote, remote_length).value_or(net::Endpoint{});
 }
 
-}  // namespace wsb::net::win
+}  // namespace wsb::kit

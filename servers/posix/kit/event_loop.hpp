@@ -1,25 +1,25 @@
 // What the POSIX event-loop models (servers/posix: nonblocking, select, poll,
-// epoll, uring) share around their loop (namespace wsb::server): admitting
+// epoll, uring) share around their loop (namespace wsb::kit): admitting
 // and closing sockets, the loop's two timers, a dense list of connections
-// for the loops that visit every one, and running one loop per thread. What
-// a loop waits with, how it stops and resumes watching its listener and how
-// it finds a connection's state stay in the model file.
-//
-// POSIX only (compiled by core/server/CMakeLists.txt when not WIN32), like
-// server/accept_errors.hpp, whose accept pause it times.
+// for the loops that visit every one, the size of a loop's receive buffer,
+// and running one loop per thread. What a loop waits with, how it stops and
+// resumes watching its listener and how it finds a connection's state stay
+// in the model file. The accept pause it times is the frame's accept policy
+// (server/accept_policy.hpp).
 //
 // Typical use in a loop that waits with poll():
 //
 //   while (!frame_.stopping()) {
 //     const auto wait = timers_.run_due([this](Clock::time_point now) { sweep_idle(now); },
 //                                       [this] { /* watch the listener again */ });
-//     const int ready = ::poll(fds, count, wsb::server::timeout_ms(wait));
+//     const int ready = ::poll(fds, count, wsb::kit::timeout_ms(wait));
 //     ...
 //       case AcceptAction::pause: timers_.pause_accepting(); /* stop watching it */
 //   }
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -31,31 +31,37 @@
 #include "server/options.hpp"
 #include "server/stats.hpp"
 
-namespace wsb::server {
+namespace wsb::kit {
+
+// One receive buffer per loop thread. Every received chunk is handed to the
+// Connection at once (the session consumes all of it), so no per-connection
+// input buffer exists and nothing is allocated per request. 64 KiB takes a
+// large echo burst in one call and is small next to the socket buffers.
+inline constexpr std::size_t receive_buffer_size = 64 * 1024;
 
 // Admission of a socket the loop has just accepted: Frame::admit(shard, fd),
 // and a refused socket (counted as refused or banned) is closed. An admitted
 // one gets TCP_NODELAY: replies are small and sent at once, and Nagle's
 // algorithm would hold them back waiting for the client's ACK. Returns
 // whether the socket was admitted.
-bool admit_accepted(Frame& frame, StatsShard& shard, int fd) noexcept;
+bool admit_accepted(server::Frame& frame, server::StatsShard& shard, int fd) noexcept;
 
 // Closes an admitted socket: Frame::release() first, because once closed the
 // descriptor number can be reused by another thread's next accept.
-void close_admitted(Frame& frame, StatsShard& shard, int fd) noexcept;
+void close_admitted(server::Frame& frame, server::StatsShard& shard, int fd) noexcept;
 
 // The two deadlines of a loop: the periodic sweep for idle connections
 // (idle_sweep_interval(), none without --idle-timeout) and the end of an
-// accept pause (AcceptAction::pause, AcceptErrors::pause_for). One per loop
+// accept pause (AcceptAction::pause, AcceptPolicy::pause_for). One per loop
 // thread; not thread-safe.
 class LoopTimers {
  public:
   using Clock = std::chrono::steady_clock;
 
   // The first sweep is due one interval from now.
-  explicit LoopTimers(const Options& options);
+  explicit LoopTimers(const server::Options& options);
 
-  // Stops accepting for AcceptErrors::pause_for from now. The loop stops
+  // Stops accepting for AcceptPolicy::pause_for from now. The loop stops
   // watching its listener; run_due() says when to watch it again.
   void pause_accepting() noexcept;
   bool accept_paused() const noexcept { return accept_paused_; }
@@ -105,10 +111,10 @@ class ConnectionList {
  public:
   struct Entry {
     int fd;
-    Connection conn;
+    server::Connection conn;
   };
 
-  explicit ConnectionList(Frame& frame) noexcept : frame_(frame) {}
+  explicit ConnectionList(server::Frame& frame) noexcept : frame_(frame) {}
 
   std::size_t size() const noexcept { return entries_.size(); }
   Entry& operator[](std::size_t i) noexcept { return entries_[i]; }
@@ -117,15 +123,15 @@ class ConnectionList {
 
   // Takes an admitted socket, with a new Connection counted on `shard`. Out
   // of memory, it counts an I/O error and closes the socket instead.
-  void add(int fd, StatsShard& shard) noexcept;
+  void add(int fd, server::StatsShard& shard) noexcept;
   // Closes entry i (close_admitted()); the last entry takes its index.
-  void close(std::size_t i, StatsShard& shard) noexcept;
+  void close(std::size_t i, server::StatsShard& shard) noexcept;
   // Closes the entries whose Connection has been idle too long at `now`.
-  void sweep_idle(std::chrono::steady_clock::time_point now, StatsShard& shard) noexcept;
-  void close_all(StatsShard& shard) noexcept;
+  void sweep_idle(std::chrono::steady_clock::time_point now, server::StatsShard& shard) noexcept;
+  void close_all(server::StatsShard& shard) noexcept;
 
  private:
-  Frame& frame_;
+  server::Frame& frame_;
   std::vector<Entry> entries_;
 };
 
@@ -144,4 +150,4 @@ void run_loops(std::vector<std::unique_ptr<Loop>> loops) {
     t.join();
 }
 
-}  // namespace wsb::server
+}  // namespace wsb::kit

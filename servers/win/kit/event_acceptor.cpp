@@ -1,7 +1,7 @@
 // AcceptEx with event notification (platform/win/event_acceptor.hpp).
-#include "platform/win/event_acceptor.hpp"
+#include "kit/event_acceptor.hpp"
 
-namespace wsb::net::win {
+namespace wsb::kit {
 
 // One posted AcceptEx: its event and OVERLAPPED, the socket it accepts into,
 // and the buffer that receives the local and remote address. It must stay
@@ -123,4 +123,4 @@ void EventAcceptor::cancel_all() noexcept {
   }
 }
 
-}  // namespace wsb::net::win
+}  // namespace wsb::kit

@@ -1,10 +1,11 @@
 // The Winsock mechanics shared by the Windows server models
-// (platform/win/winsock.hpp), over loopback connections.
-#include "platform/win/winsock.hpp"
+// (kit/winsock.hpp), over loopback connections.
+#include "kit/winsock.hpp"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <vector>
 
 #include "platform/net.hpp"
@@ -13,9 +14,18 @@ namespace {
 
 using namespace std::chrono_literals;
 namespace net = wsb::net;
-namespace win = wsb::net::win;
+namespace kit = wsb::kit;
 
-// Winsock is initialised for the whole binary by net_test.cpp's environment.
+// Every test touches sockets, so Winsock is initialised once for the binary.
+class NetEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override { startup_ = std::make_unique<net::Startup>(); }
+  void TearDown() override { startup_.reset(); }
+
+ private:
+  std::unique_ptr<net::Startup> startup_;
+};
+const auto* const net_environment = ::testing::AddGlobalTestEnvironment(new NetEnvironment);
 
 // A connected pair of overlapped sockets (SO_RCVTIMEO needs the flag).
 struct Pair {
@@ -38,28 +48,28 @@ struct Pair {
 };
 
 TEST(Winsock, MillisecondsUntilRoundsUpAndNeverSaysInfinite) {
-  const auto now = win::Clock::now();
-  EXPECT_EQ(win::milliseconds_until(now - 1s, now), 0u);
-  EXPECT_EQ(win::milliseconds_until(now, now), 0u);
-  EXPECT_EQ(win::milliseconds_until(now + 1us, now), 1u);
-  EXPECT_EQ(win::milliseconds_until(now + 250ms, now), 250u);
-  EXPECT_EQ(win::milliseconds_until(now + std::chrono::hours(24 * 365 * 100), now), INFINITE - 1);
+  const auto now = kit::Clock::now();
+  EXPECT_EQ(kit::milliseconds_until(now - 1s, now), 0u);
+  EXPECT_EQ(kit::milliseconds_until(now, now), 0u);
+  EXPECT_EQ(kit::milliseconds_until(now + 1us, now), 1u);
+  EXPECT_EQ(kit::milliseconds_until(now + 250ms, now), 250u);
+  EXPECT_EQ(kit::milliseconds_until(now + std::chrono::hours(24 * 365 * 100), now), INFINITE - 1);
 }
 
 TEST(Winsock, EndOfStreamAfterAFinIsGraceful) {
   Pair pair;
   ASSERT_TRUE(net::shutdown_send(pair.client));
-  ASSERT_TRUE(win::set_io_timeouts(pair.server, 10s));
+  ASSERT_TRUE(kit::set_io_timeouts(pair.server, 10s));
   char byte = 0;
   ASSERT_EQ(::recv(pair.server, &byte, 1, 0), 0);
-  EXPECT_EQ(win::error_after_end_of_stream(pair.server), 0);
+  EXPECT_EQ(kit::error_after_end_of_stream(pair.server), 0);
 }
 
 TEST(Winsock, EndOfStreamAfterAResetReportsTheReset) {
   Pair pair;
   ASSERT_TRUE(net::reset_and_close(pair.client));
   pair.client = INVALID_SOCKET;
-  ASSERT_TRUE(win::set_io_timeouts(pair.server, 10s));
+  ASSERT_TRUE(kit::set_io_timeouts(pair.server, 10s));
   char byte = 0;
   // Windows fails the recv() with the reset; Wine 8 may return 0 instead,
   // which is what the probe is for.
@@ -69,12 +79,12 @@ TEST(Winsock, EndOfStreamAfterAResetReportsTheReset) {
   } else {
     ASSERT_EQ(n, 0);
   }
-  EXPECT_TRUE(net::is_reset(win::error_after_end_of_stream(pair.server)));
+  EXPECT_TRUE(net::is_reset(kit::error_after_end_of_stream(pair.server)));
 }
 
 TEST(Winsock, IoTimeoutsMakeAStalledRecvFail) {
   Pair pair;
-  ASSERT_TRUE(win::set_io_timeouts(pair.server, 50ms));
+  ASSERT_TRUE(kit::set_io_timeouts(pair.server, 50ms));
   char byte = 0;
   EXPECT_EQ(::recv(pair.server, &byte, 1, 0), SOCKET_ERROR);
   EXPECT_EQ(::WSAGetLastError(), WSAETIMEDOUT);
@@ -83,13 +93,13 @@ TEST(Winsock, IoTimeoutsMakeAStalledRecvFail) {
 TEST(Winsock, CloseGracefullySendsFinAndDrainsUntilThePeersFin) {
   Pair pair;
   ASSERT_EQ(::send(pair.client, "abc", 3, 0), 3);  // unread input on the server
-  ASSERT_TRUE(win::set_io_timeouts(pair.client, 10s));
+  ASSERT_TRUE(kit::set_io_timeouts(pair.client, 10s));
   std::vector<char> buffer(64);
-  const auto start = win::Clock::now();
+  const auto start = kit::Clock::now();
   // The peer closes too once it sees the FIN, so the drain ends early.
   ASSERT_TRUE(net::shutdown_send(pair.client));
-  win::close_gracefully(pair.server, false, buffer, 5s);
-  EXPECT_LT(win::Clock::now() - start, 4s);
+  kit::close_gracefully(pair.server, false, buffer, 5s);
+  EXPECT_LT(kit::Clock::now() - start, 4s);
   char byte = 0;
   EXPECT_EQ(::recv(pair.client, &byte, 1, 0), 0) << "the server's FIN";
 }
@@ -97,22 +107,22 @@ TEST(Winsock, CloseGracefullySendsFinAndDrainsUntilThePeersFin) {
 TEST(Winsock, CloseGracefullyGivesUpAfterTheDrainTimeout) {
   Pair pair;
   std::vector<char> buffer(64);
-  const auto start = win::Clock::now();
-  win::close_gracefully(pair.server, false, buffer, 200ms);  // the peer never closes
-  const auto took = win::Clock::now() - start;
+  const auto start = kit::Clock::now();
+  kit::close_gracefully(pair.server, false, buffer, 200ms);  // the peer never closes
+  const auto took = kit::Clock::now() - start;
   EXPECT_GE(took, 150ms);
   EXPECT_LT(took, 5s);
 }
 
 TEST(Winsock, ServeSignalledServesEverySignalledEventInOrder) {
-  win::Event events[4];
+  kit::Event events[4];
   const WSAEVENT handles[4] = {events[0].get(), events[1].get(), events[2].get(), events[3].get()};
   ::WSASetEvent(handles[1]);
   ::WSASetEvent(handles[3]);
   const DWORD rc = ::WSAWaitForMultipleEvents(4, handles, FALSE, 1000, FALSE);
   ASSERT_EQ(rc, WSA_WAIT_EVENT_0 + 1);
   std::vector<DWORD> served;
-  EXPECT_TRUE(win::serve_signalled(handles, 4, rc - WSA_WAIT_EVENT_0, [&](DWORD index) {
+  EXPECT_TRUE(kit::serve_signalled(handles, 4, rc - WSA_WAIT_EVENT_0, [&](DWORD index) {
     served.push_back(index);
     ::WSAResetEvent(handles[index]);
   }));
@@ -120,7 +130,7 @@ TEST(Winsock, ServeSignalledServesEverySignalledEventInOrder) {
 }
 
 TEST(Winsock, WaitAndServeServesEverySignalledEventOrTimesOut) {
-  win::Event events[3];
+  kit::Event events[3];
   const WSAEVENT handles[3] = {events[0].get(), events[1].get(), events[2].get()};
   std::vector<DWORD> served;
   const auto serve = [&](DWORD index) {
@@ -128,13 +138,13 @@ TEST(Winsock, WaitAndServeServesEverySignalledEventOrTimesOut) {
     ::WSAResetEvent(handles[index]);
   };
   // Nothing signalled: the wait ends at the deadline and serves nothing.
-  const auto start = win::Clock::now();
-  EXPECT_TRUE(win::wait_and_serve(handles, 3, start + 50ms, serve));
-  EXPECT_GE(win::Clock::now() - start, 40ms);
+  const auto start = kit::Clock::now();
+  EXPECT_TRUE(kit::wait_and_serve(handles, 3, start + 50ms, serve));
+  EXPECT_GE(kit::Clock::now() - start, 40ms);
   EXPECT_TRUE(served.empty());
   ::WSASetEvent(handles[0]);
   ::WSASetEvent(handles[2]);
-  EXPECT_TRUE(win::wait_and_serve(handles, 3, win::Clock::now() + 5s, serve));
+  EXPECT_TRUE(kit::wait_and_serve(handles, 3, kit::Clock::now() + 5s, serve));
   EXPECT_EQ(served, (std::vector<DWORD>{0, 2}));
 }
 

@@ -1,5 +1,5 @@
 // The hand-over between an accepting thread and the group threads of a model
-// whose threads wait with WSAWaitForMultipleEvents (namespace wsb::net::win):
+// whose threads wait with WSAWaitForMultipleEvents (namespace wsb::kit):
 // server-event-select and server-overlapped-event. Windows code only, like
 // platform/win/winsock.hpp.
 //
@@ -19,9 +19,9 @@
 #include <utility>
 #include <vector>
 
-#include "platform/win/winsock.hpp"
+#include "kit/winsock.hpp"
 
-namespace wsb::net::win {
+namespace wsb::kit {
 
 template <class Item>
 class GroupInbox {
@@ -94,4 +94,4 @@ Group* least_loaded_with_room(const std::vector<std::unique_ptr<Group>>& groups,
   return best;
 }
 
-}  // namespace wsb::net::win
+}  // namespace wsb::kit

@@ -1,5 +1,5 @@
 // Winsock mechanics that several Windows server models share (namespace
-// wsb::net::win): event objects, wait timeouts, the reset probe that Wine
+// wsb::kit): event objects, wait timeouts, the reset probe that Wine
 // needs, socket timeouts of blocking sockets, and the AcceptEx extension.
 //
 // Unlike the portable headers in core/platform/, this one is for Windows code
@@ -24,7 +24,7 @@
 
 #include "platform/net.hpp"
 
-namespace wsb::net::win {
+namespace wsb::kit {
 
 using Clock = std::chrono::steady_clock;
 
@@ -179,6 +179,7 @@ int update_accept_context(SOCKET accepted, SOCKET listener) noexcept;
 
 // The peer's address from an AcceptEx's address buffer (GetAcceptExSockaddrs);
 // an empty Endpoint if the provider wrote something unexpected.
-Endpoint accepted_peer(const AcceptExFunctions& functions, AcceptAddresses& addresses) noexcept;
+net::Endpoint accepted_peer(const AcceptExFunctions& functions,
+                            AcceptAddresses& addresses) noexcept;
 
-}  // namespace wsb::net::win
+}  // namespace wsb::kit

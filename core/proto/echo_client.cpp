@@ -1,0 +1,61 @@
+// The client driver of the echo protocol: requests drawn from the payload
+// pool, the echoed stream checked byte for byte against them.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "proto/detail/pooled_driver.hpp"
+#include "proto/detail/sessions.hpp"
+
+namespace wsb::proto::detail {
+namespace {
+
+class EchoDriver final : public PooledDriver {
+ public:
+  using PooledDriver::PooledDriver;
+
+  std::size_t write_request(ByteBuffer& out) override {
+    const Slice s = draw();
+    out.append(std::span<const char>(pool_->lower.data() + s.offset, s.size));
+    push(s);
+    return s.size;
+  }
+
+  // The echoed stream has no framing: the bytes of the front request are
+  // expected until all of them came back, then those of the next one.
+  std::size_t feed(std::span<const char> in) override {
+    if (error_ != ClientError::none) return 0;
+    const char* p = in.data();
+    std::size_t n = in.size();
+    std::size_t done = 0;
+    while (n > 0) {
+      if (pending_.empty()) {
+        fail(ClientError::mismatch);
+        return done;
+      }
+      const Slice& s = pending_.front();
+      const std::size_t take = std::min(n, std::size_t{s.size} - received_);
+      if (std::memcmp(p, pool_->lower.data() + s.offset + received_, take) != 0) {
+        fail(ClientError::mismatch);
+        return done;
+      }
+      p += take;
+      n -= take;
+      received_ += take;
+      if (received_ == s.size) {
+        complete();
+        ++done;
+      }
+    }
+    return done;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<ClientDriver> make_echo_driver(const ClientConfig& cfg, std::uint64_t stream,
+                                               std::shared_ptr<const PayloadPool> pool) {
+  return std::make_unique<EchoDriver>(cfg, stream, std::move(pool));
+}
+
+}  // namespace wsb::proto::detail

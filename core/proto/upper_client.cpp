@@ -1,0 +1,81 @@
+// The client driver of the upper protocol: requests drawn from the payload
+// pool, replies checked byte for byte against the pool's upper-case copy.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "proto/detail/pooled_driver.hpp"
+#include "proto/detail/sessions.hpp"
+
+namespace wsb::proto::detail {
+namespace {
+
+class UpperDriver final : public PooledDriver {
+ public:
+  using PooledDriver::PooledDriver;
+
+  std::size_t write_request(ByteBuffer& out) override {
+    const Slice s = draw();
+    append_upper_frame(std::span<const char>(pool_->lower.data() + s.offset, s.size), out);
+    push(s);
+    return 2 + std::size_t{s.size};
+  }
+
+  std::size_t feed(std::span<const char> in) override {
+    if (error_ != ClientError::none) return 0;
+    const char* p = in.data();
+    std::size_t n = in.size();
+    std::size_t done = 0;
+    while (n > 0) {
+      if (pending_.empty()) {
+        fail(ClientError::mismatch);  // a reply to nothing
+        return done;
+      }
+      const Slice& s = pending_.front();
+      if (length_bytes_ < 2) {
+        // The length is checked byte by byte, least significant first, so a
+        // split anywhere in it needs no reassembly.
+        const auto expected =
+            static_cast<unsigned char>(length_bytes_ == 0 ? s.size & 0xFF : s.size >> 8);
+        if (static_cast<unsigned char>(*p) != expected) {
+          fail(ClientError::mismatch);
+          return done;
+        }
+        ++p;
+        --n;
+        if (++length_bytes_ < 2 || s.size > 0) continue;
+      } else {
+        const std::size_t take = std::min(n, std::size_t{s.size} - received_);
+        if (std::memcmp(p, pool_->upper.data() + s.offset + received_, take) != 0) {
+          fail(ClientError::mismatch);
+          return done;
+        }
+        p += take;
+        n -= take;
+        received_ += take;
+        if (received_ < s.size) continue;
+      }
+      complete();
+      length_bytes_ = 0;
+      ++done;
+    }
+    return done;
+  }
+
+  void reset() noexcept override {
+    PooledDriver::reset();
+    length_bytes_ = 0;
+  }
+
+ private:
+  int length_bytes_ = 0;  // bytes of the front reply's length field verified so far
+};
+
+}  // namespace
+
+std::unique_ptr<ClientDriver> make_upper_driver(const ClientConfig& cfg, std::uint64_t stream,
+                                                std::shared_ptr<const PayloadPool> pool) {
+  return std::make_unique<UpperDriver>(cfg, stream, std::move(pool));
+}
+
+}  // namespace wsb::proto::detail
