@@ -107,9 +107,29 @@ bool fits_descriptor_limit(const Options& options) {
   return false;
 }
 
+// --json FILE, opened before the run so that a path that cannot be written
+// fails at once. A run that ends before its report (the server could not be
+// spawned, say) removes the file again rather than leave an empty one that a
+// CI job would read as broken JSON.
+struct JsonFile {
+  std::ofstream stream;
+  std::filesystem::path path;
+  bool written = false;
+
+  JsonFile() = default;
+  JsonFile(const JsonFile&) = delete;
+  JsonFile& operator=(const JsonFile&) = delete;
+  ~JsonFile() {
+    if (!stream.is_open() || written) return;
+    stream.close();
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+};
+
 // Checks the output files that must be right before a long run starts, and
-// opens --json FILE, so that a path that cannot be written fails at once.
-bool outputs_acceptable(const Options& options, std::ofstream& json) {
+// opens --json FILE.
+bool outputs_acceptable(const Options& options, JsonFile& json) {
   try {
     if (!options.csv.empty()) check_csv_file(options.csv);
   } catch (const std::exception& e) {
@@ -125,8 +145,9 @@ bool outputs_acceptable(const Options& options, std::ofstream& json) {
                  folder.string().c_str());
     return false;
   }
-  json.open(path, std::ios::binary | std::ios::trunc);
-  if (!json) {
+  json.path = path;
+  json.stream.open(path, std::ios::binary | std::ios::trunc);
+  if (!json.stream) {
     std::fprintf(stderr, "loadgen: --json %s: cannot write the file\n", options.json.c_str());
     return false;
   }
@@ -254,7 +275,7 @@ void explain_end(const RunResult& result, const net::Endpoint& target) {
 // Prints the summary and writes the files of the end of the run; returns
 // the exit code (an output that cannot be written turns success into 1).
 int report_run(const Options& options, const RunResult& result, IntervalOutputs& outputs,
-               std::ofstream& json) {
+               JsonFile& json) {
   const std::vector<SloVerdict> slo = evaluate_slo(options.slo, result.histograms[Series::latency]);
   int code = exit_code(options, result, slo);
   if (options.mode == Mode::open && rate_shortfall_percent(options, result) > 1.0) {
@@ -279,8 +300,9 @@ int report_run(const Options& options, const RunResult& result, IntervalOutputs&
     if (code == kExitOk) code = kExitErrors;
   }
   if (!options.json.empty()) {
-    std::ostream& out = options.json == "-" ? std::cout : json;
+    std::ostream& out = options.json == "-" ? std::cout : json.stream;
     write_run_json(out, options, result, slo, code);
+    json.written = true;
     out.flush();
     if (!out) {
       std::fprintf(stderr, "loadgen: --json %s: writing failed\n", options.json.c_str());
@@ -313,7 +335,7 @@ int run_main(int argc, char** argv) {
 
   const EngineInfo* engine = choose_engine(options);
   if (engine == nullptr) return kExitErrors;
-  std::ofstream json;
+  JsonFile json;
   if (!fits_descriptor_limit(options) || !outputs_acceptable(options, json)) return kExitUsage;
 
   if (!options.target_name.empty()) {

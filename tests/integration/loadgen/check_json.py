@@ -5,8 +5,9 @@ Reads the key table of "loadgen run JSON" in results/README.md, runs the real
 loadgen against a spawned server in each mode whose keys differ (closed loop
 with an SLO, open loop, hold), and checks every run's output against the
 table: every key present, every type right, no key the table leaves out.
-Also checks that --json - writes the JSON alone to stdout, and that --json
-into a folder that does not exist is a one-line error with exit code 2.
+Also checks that --json - writes the JSON alone to stdout, that --json
+into a folder that does not exist is a one-line error with exit code 2, and
+that a run ending before its report leaves no empty JSON file.
 
 With HDRTOOL given, also checks `hdrtool report --json` on that run's .hlog
 against its own table in the same file, and that its latency count is the
@@ -209,6 +210,13 @@ def main():
         lines = r.stderr.strip().splitlines()
         if r.returncode != 2 or len(lines) != 1 or "does not exist" not in lines[0]:
             print(f"FAIL --json into a missing folder: exit {r.returncode}, stderr:\n{r.stderr}")
+            ok = False
+        # A run that ends before its report (a server that cannot be spawned,
+        # exit 4) leaves no empty JSON file behind.
+        out = os.path.join(tmp, "never.json")
+        r = run([loadgen, "--spawn", os.path.join(tmp, "no-such-server"), "-d", "1s", "--json", out])
+        if r.returncode != 4 or os.path.exists(out):
+            print(f"FAIL unspawnable server: exit {r.returncode}, {out} exists: {os.path.exists(out)}")
             ok = False
     print("PASS" if ok else "FAILED")
     return 0 if ok else 1
