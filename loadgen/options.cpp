@@ -602,13 +602,13 @@ int report_config_error(const std::string& path, int line, const std::string& wh
   return kExitUsage;
 }
 
-// A value CLI11 refused ("--connections: Value abc not in range ...") that
-// came from the --config file rather than the command line: a config error
-// naming the file and line. nullopt when the command line gave it.
+// A refused value ("--connections: Value abc not in range ...", from CLI11
+// or from finish()) that came from the --config file rather than the command
+// line: a config error naming the file and line. nullopt when the command
+// line gave it, or when the message names no single option.
 std::optional<int> config_value_error(const CLI::App& app, int argc, const char* const* argv,
-                                      const CLI::ParseError& e) {
+                                      const std::string& what) {
   const std::string path = config_path(app);
-  const std::string what = e.what();
   const auto colon = what.find(':');
   if (path.empty() || what.rfind("--", 0) != 0 || colon == std::string::npos) return std::nullopt;
   const std::string name = what.substr(2, colon - 2);
@@ -664,7 +664,7 @@ std::optional<int> parse_command_line(int argc, const char* const* argv, Options
   } catch (const CLI::FileError& e) {
     return config_error(app, e);
   } catch (const CLI::ParseError& e) {
-    if (const auto code = config_value_error(app, argc, argv, e)) return *code;
+    if (const auto code = config_value_error(app, argc, argv, e.what())) return *code;
     std::cerr << "loadgen: " << e.what() << "\n\n" << app.help();
     return kExitUsage;
   }
@@ -679,6 +679,9 @@ std::optional<int> parse_command_line(int argc, const char* const* argv, Options
     return kExitOk;
   }
   if (const auto problem = finish(options, t, engines)) {
+    // A value that CLI11 took but finish() refuses ("--size: ...") may come
+    // from the --config file too.
+    if (const auto code = config_value_error(app, argc, argv, *problem)) return *code;
     std::cerr << "loadgen: " << *problem << "\n\n" << app.help();
     return kExitUsage;
   }

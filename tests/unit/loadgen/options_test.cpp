@@ -298,6 +298,12 @@ TEST(Config, ABadValueInTheFileNamesTheFileAndLine) {
   EXPECT_EQ(p.err.rfind("loadgen: --config " + file.path() + ":3: --connections: ", 0), 0u)
       << p.err;
   EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), 1) << p.err;
+  // A value the option's own parser refuses after CLI11 took it.
+  const ConfigFile size("size.toml", "size = \"9-3\"\n");
+  const Parsed r = parse({"--config", size.path()});
+  EXPECT_EQ(r.code, std::optional<int>(kExitUsage));
+  EXPECT_EQ(r.err.rfind("loadgen: --config " + size.path() + ":1: --size: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   // The same mistake on the command line is the command line's, with usage.
   const ConfigFile good("fine.toml", "duration = \"3s\"\n");
   const Parsed q = parse({"--config", good.path(), "-c", "many"});
