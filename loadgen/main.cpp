@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -16,7 +18,11 @@
 #include "platform/interrupt.hpp"
 #include "platform/net.hpp"
 #include "platform/process.hpp"
-#include "report.hpp"
+#include "render_csv.hpp"
+#include "render_intervals.hpp"
+#include "render_json.hpp"
+#include "render_text.hpp"
+#include "verdicts.hpp"
 #include "report/csv.hpp"
 #include "run.hpp"
 #include "spawn.hpp"
@@ -43,14 +49,12 @@ class NoHandler final : public EngineHandler {
 //
 // One exception to the list's order: a closed-loop run in which every worker
 // owns exactly one connection (a latency run: -c 1, or -c N --threads N)
-// prefers the epoll engine when it is built in, because with a single
-// connection it waits in a blocking recv() and a round trip costs two system
-// calls and no epoll or io_uring wake-up path; measured against server-epoll
-// with 64-byte echo its p50 was 0.7 us lower than io_uring's when both sleep
-// for the reply (--spin 0: 21.76 vs 22.48 us, run 20261122T200413Z) and 5.4 us
-// lower with the default --spin (17.3 vs 22.7 us, 3 rounds), which shortens
-// the epoll engine's round trip but not io_uring's (docs/loadgen.md, "How it
-// compares"). The report names the engine either way.
+// prefers the epoll engine when it is built in. With a single connection that
+// engine waits in a blocking recv(), so a round trip costs two system calls
+// and no epoll or io_uring wake-up path; and its --spin shortens that round
+// trip further, while io_uring's submission-and-wait does not benefit from
+// it. The measured difference (a few microseconds of p50) is in
+// docs/loadgen.md, "How it compares"; the report names the engine either way.
 const EngineInfo* choose_engine(const Options& options) {
   NoHandler handler;
   EngineConfig probe;
@@ -58,8 +62,9 @@ const EngineInfo* choose_engine(const Options& options) {
   std::vector<const EngineInfo*> order;
   for (const EngineInfo& e : available_engines())
     order.push_back(&e);
-  const bool one_connection_each = options.mode == Mode::closed &&
-                                   options.connections == static_cast<std::uint32_t>(options.threads);
+  const bool one_connection_each =
+      options.mode == Mode::closed &&
+      options.connections == static_cast<std::uint32_t>(options.threads);
   if (options.engine.empty() && one_connection_each) {
     std::stable_partition(order.begin(), order.end(),
                           [](const EngineInfo* e) { return e->name == "epoll"; });
@@ -82,6 +87,229 @@ const EngineInfo* choose_engine(const Options& options) {
     }
   }
   return nullptr;
+}
+
+// Whether the run fits in the descriptor limit: one descriptor per
+// connection, two per worker (ring or epoll, eventfd), and a margin for
+// stdio, pipes of a spawned server and output files.
+bool fits_descriptor_limit(const Options& options) {
+  const DescriptorLimit limit = raise_descriptor_limit();
+  const std::uint64_t needed =
+      std::uint64_t{options.connections} + 2ULL * static_cast<std::uint64_t>(options.threads) + 32;
+  if (!limit.limit || needed + limit.in_use <= *limit.limit) return true;
+  std::fprintf(stderr,
+               "loadgen: %u connections need about %llu descriptors, but this process may "
+               "open only %llu (RLIMIT_NOFILE, soft limit already raised to the hard limit; "
+               "%llu in use); %s\n",
+               options.connections, static_cast<unsigned long long>(needed),
+               static_cast<unsigned long long>(*limit.limit),
+               static_cast<unsigned long long>(limit.in_use), limit.remedy.c_str());
+  return false;
+}
+
+// --json FILE, opened before the run so that a path that cannot be written
+// fails at once. A run that ends before its report (the server could not be
+// spawned, say) removes the file again rather than leave an empty one that a
+// CI job would read as broken JSON.
+struct JsonFile {
+  std::ofstream stream;
+  std::filesystem::path path;
+  bool written = false;
+
+  JsonFile() = default;
+  JsonFile(const JsonFile&) = delete;
+  JsonFile& operator=(const JsonFile&) = delete;
+  ~JsonFile() {
+    if (!stream.is_open() || written) return;
+    stream.close();
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+};
+
+// Checks the output files that must be right before a long run starts, and
+// opens --json FILE.
+bool outputs_acceptable(const Options& options, JsonFile& json) {
+  try {
+    if (!options.csv.empty()) check_csv_file(options.csv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadgen: %s\n", e.what());
+    return false;
+  }
+  if (options.json.empty() || options.json == "-") return true;
+  const std::filesystem::path path(options.json);
+  const std::filesystem::path folder = path.parent_path();
+  std::error_code ec;
+  if (!folder.empty() && !std::filesystem::is_directory(folder, ec)) {
+    std::fprintf(stderr, "loadgen: --json %s: the folder %s does not exist\n", options.json.c_str(),
+                 folder.string().c_str());
+    return false;
+  }
+  json.path = path;
+  json.stream.open(path, std::ios::binary | std::ios::trunc);
+  if (!json.stream) {
+    std::fprintf(stderr, "loadgen: --json %s: cannot write the file\n", options.json.c_str());
+    return false;
+  }
+  return true;
+}
+
+// --spawn: starts the server and waits until it is ready; null (after a
+// one-line error) when it cannot be started.
+std::unique_ptr<SpawnedServer> spawn_server(const Options& options, RunSignals& signals) {
+  std::unique_ptr<SpawnedServer> server;
+  try {
+    SpawnedServer::Request request;
+    request.command = resolve_server(options.spawn, executable_path().parent_path(), WSB_SOURCE_DIR,
+                                     windows_build());
+    request.args = options.spawn_args;
+    request.protocol = options.protocol;
+    request.ready_timeout = options.spawn_timeout;
+    server = std::make_unique<SpawnedServer>(std::move(request));
+  } catch (const SpawnError& e) {
+    std::fprintf(stderr, "loadgen: %s\n", e.what());
+    return nullptr;
+  }
+  server->note_memory_before();
+  server->on_death([&signals] { signals.server_died(); });
+  // One line even with --quiet: which server runs, and its pid.
+  std::fprintf(stderr, "loadgen: spawned %s (model %s%s, pid %lld) listening on %s\n",
+               server->command().program.c_str(), server->ready().model.c_str(),
+               server->command().wine ? ", under Wine" : "", static_cast<long long>(server->pid()),
+               net::to_string(server->ready().endpoint).c_str());
+  return server;
+}
+
+bool sources_match(const Options& options, const net::Endpoint& target) {
+  for (const net::Endpoint& source : options.sources) {
+    if (source.is_v6() != target.is_v6()) {
+      std::fprintf(stderr,
+                   "loadgen: --source %s and the target %s are of different address "
+                   "families\n",
+                   net::host_to_string(source).c_str(), net::to_string(target).c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+proto::ClientConfig client_config(const Options& options, const net::Endpoint& target) {
+  proto::ClientConfig config;
+  config.protocol = options.protocol;
+  config.size_min = options.size.min;
+  config.size_max = options.size.max;
+  config.seed = options.seed;
+  config.http_path = options.http_path;
+  // A named target keeps its name in the Host header, as a browser would send it.
+  const std::string where =
+      options.target_name.empty() ? net::to_string(target) : options.target_text;
+  config.http_host = options.http_host.empty() ? where : options.http_host;
+  if (options.any_body) {
+    config.http_expect_body.reset();
+  } else {
+    config.http_expect_body = options.expect_body;
+  }
+  return config;
+}
+
+// The live line on stderr: rewritten in place on a terminal, one line per
+// interval otherwise.
+struct LiveLine {
+  bool terminal = platform::stderr_is_terminal();
+  bool open = false;
+
+  void show(const IntervalReport& interval, Mode mode) {
+    const std::string line = live_line(interval, mode);
+    if (terminal) {
+      std::fprintf(stderr, "\r%s\033[K", line.c_str());
+      open = true;
+    } else {
+      std::fprintf(stderr, "%s\n", line.c_str());
+    }
+    std::fflush(stderr);
+  }
+  void end() {
+    if (open) std::fputc('\n', stderr);
+  }
+};
+
+RunHooks make_hooks(const Options& options, IntervalOutputs& outputs, LiveLine& live,
+                    SpawnedServer* server) {
+  RunHooks hooks;
+  hooks.on_interval = [&options, &outputs, &live](const IntervalReport& interval) {
+    outputs.write(interval, options.mode);
+    if (!options.quiet) live.show(interval, options.mode);
+  };
+  hooks.on_all_established = [server](std::uint64_t open) {
+    if (server) server->sample_held_when_held(open);
+  };
+  hooks.on_load_end = [server] {
+    if (server) server->note_memory_held_at_end();
+  };
+  return hooks;
+}
+
+// What the user must be told on stderr about how the run ended, before the
+// summary: the server's last words when it died, a target that went away.
+void explain_end(const RunResult& result, const net::Endpoint& target) {
+  if (result.server && result.server->died && !result.server->stderr_tail.empty()) {
+    std::fprintf(stderr, "loadgen: the server's last stderr output:\n%s\n",
+                 result.server->stderr_tail.c_str());
+  }
+  if (result.target_lost && !result.server_died) {
+    const std::string where = net::to_string(target);
+    if (result.never_connected) {
+      std::fprintf(stderr,
+                   "loadgen: cannot connect to %s: connection refused (nothing listens there; "
+                   "is the server running, and on this port?)\n",
+                   where.c_str());
+    } else {
+      std::fprintf(stderr,
+                   "loadgen: the server at %s went away: its connections ended and new "
+                   "connects are refused; the report below is partial\n",
+                   where.c_str());
+    }
+  }
+}
+
+// Prints the summary and writes the files of the end of the run; returns
+// the exit code (an output that cannot be written turns success into 1).
+int report_run(const Options& options, const RunResult& result, IntervalOutputs& outputs,
+               JsonFile& json) {
+  const std::vector<SloVerdict> slo = evaluate_slo(options.slo, result.histograms[Series::latency]);
+  int code = exit_code(options, result, slo);
+  if (options.mode == Mode::open && rate_shortfall_percent(options, result) > 1.0) {
+    std::fprintf(
+        stderr,
+        "loadgen: warning: achieved %.1f requests/s, %.1f%% below the requested %.1f "
+        "(the server or loadgen could not keep up; see --threads, --connections, "
+        "--pipeline)\n",
+        result.seconds > 0 ? static_cast<double>(result.totals.requests) / result.seconds : 0.0,
+        rate_shortfall_percent(options, result), options.rate);
+  }
+  // With --json -, stdout carries the JSON alone and the summary goes to stderr.
+  (options.json == "-" ? std::cerr : std::cout) << summary_text(options, result, slo) << std::flush;
+  try {
+    outputs.close();
+    if (!options.hgrm.empty()) write_hgrm(options.hgrm, result, options.mode);
+    if (!options.csv.empty()) {
+      report::append_row(options.csv, csv_header(), csv_row(options, result, slo, code));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadgen: %s\n", e.what());
+    if (code == kExitOk) code = kExitErrors;
+  }
+  if (!options.json.empty()) {
+    std::ostream& out = options.json == "-" ? std::cout : json.stream;
+    write_run_json(out, options, result, slo, code);
+    json.written = true;
+    out.flush();
+    if (!out) {
+      std::fprintf(stderr, "loadgen: --json %s: writing failed\n", options.json.c_str());
+      if (code == kExitOk) code = kExitErrors;
+    }
+  }
+  return code;
 }
 
 int run_main(int argc, char** argv) {
@@ -107,78 +335,29 @@ int run_main(int argc, char** argv) {
 
   const EngineInfo* engine = choose_engine(options);
   if (engine == nullptr) return kExitErrors;
+  JsonFile json;
+  if (!fits_descriptor_limit(options) || !outputs_acceptable(options, json)) return kExitUsage;
 
-  // Descriptors: one per connection, two per worker (ring or epoll, eventfd),
-  // and a margin for stdio, pipes of a spawned server and output files.
-  const DescriptorLimit limit = raise_descriptor_limit();
-  const std::uint64_t needed =
-      std::uint64_t{options.connections} + 2ULL * static_cast<std::uint64_t>(options.threads) + 32;
-  if (limit.limit && needed + limit.in_use > *limit.limit) {
-    std::fprintf(stderr,
-                 "loadgen: %u connections need about %llu descriptors, but this process may "
-                 "open only %llu (RLIMIT_NOFILE, soft limit already raised to the hard limit; "
-                 "%llu in use); %s\n",
-                 options.connections, static_cast<unsigned long long>(needed),
-                 static_cast<unsigned long long>(*limit.limit),
-                 static_cast<unsigned long long>(limit.in_use), limit.remedy.c_str());
-    return kExitUsage;
-  }
-  if (!options.csv.empty()) {
-    try {
-      check_csv_file(options.csv);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "loadgen: %s\n", e.what());
+  if (!options.target_name.empty()) {
+    std::string why;
+    const auto resolved = resolve_host(options.target_name, options.target_port, &why);
+    if (!resolved) {
+      std::fprintf(stderr, "loadgen: --target %s: cannot resolve %s: %s\n",
+                   options.target_text.c_str(), options.target_name.c_str(), why.c_str());
       return kExitUsage;
     }
+    options.target = *resolved;
   }
 
   std::unique_ptr<SpawnedServer> server;
   net::Endpoint target = options.target;
   if (!options.spawn.empty()) {
-    try {
-      SpawnedServer::Request request;
-      request.command = resolve_server(options.spawn, executable_path().parent_path(),
-                                       WSB_SOURCE_DIR, windows_build());
-      request.args = options.spawn_args;
-      request.protocol = options.protocol;
-      request.ready_timeout = options.spawn_timeout;
-      server = std::make_unique<SpawnedServer>(std::move(request));
-    } catch (const SpawnError& e) {
-      std::fprintf(stderr, "loadgen: %s\n", e.what());
-      return kExitServerFailed;
-    }
+    server = spawn_server(options, signals);
+    if (!server) return kExitServerFailed;
     target = server->ready().endpoint;
-    server->note_memory_before();
-    server->on_death([&signals] { signals.server_died(); });
-    // One line even with --quiet: which server runs, and its pid.
-    std::fprintf(stderr, "loadgen: spawned %s (model %s%s, pid %lld) listening on %s\n",
-                 server->command().program.c_str(), server->ready().model.c_str(),
-                 server->command().wine ? ", under Wine" : "",
-                 static_cast<long long>(server->pid()), net::to_string(target).c_str());
   }
-  for (const net::Endpoint& source : options.sources) {
-    if (source.is_v6() != target.is_v6()) {
-      std::fprintf(stderr,
-                   "loadgen: --source %s and the target %s are of different address "
-                   "families\n",
-                   net::host_to_string(source).c_str(), net::to_string(target).c_str());
-      return kExitUsage;
-    }
-  }
-
-  proto::ClientConfig config;
-  config.protocol = options.protocol;
-  config.size_min = options.size.min;
-  config.size_max = options.size.max;
-  config.seed = options.seed;
-  config.http_path = options.http_path;
-  config.http_host = options.http_host.empty() ? net::to_string(target) : options.http_host;
-  if (options.any_body) {
-    config.http_expect_body.reset();
-  } else {
-    config.http_expect_body = options.expect_body;
-  }
-  const proto::ClientFactory factory(config);
+  if (!sources_match(options, target)) return kExitUsage;
+  const proto::ClientFactory factory(client_config(options, target));
 
   std::unique_ptr<IntervalOutputs> outputs;
   try {
@@ -191,80 +370,17 @@ int run_main(int argc, char** argv) {
     return kExitUsage;
   }
 
-  const bool terminal = platform::stderr_is_terminal();
-  bool live_open = false;
-  RunHooks hooks;
-  hooks.on_interval = [&](const IntervalReport& interval) {
-    outputs->write(interval, options.mode);
-    if (options.quiet) return;
-    const std::string line = live_line(interval, options.mode);
-    if (terminal) {
-      std::fprintf(stderr, "\r%s\033[K", line.c_str());
-      live_open = true;
-    } else {
-      std::fprintf(stderr, "%s\n", line.c_str());
-    }
-    std::fflush(stderr);
-  };
-  hooks.on_all_established = [&](std::uint64_t open) {
-    if (server) server->sample_held_when_held(open);
-  };
-  hooks.on_load_end = [&] {
-    if (server) server->note_memory_held_at_end();
-  };
-
-  RunResult result = run_load(options, *engine, target, factory, signals, hooks);
-  if (live_open) std::fputc('\n', stderr);
-
+  LiveLine live;
+  RunResult result = run_load(options, *engine, target, factory, signals,
+                              make_hooks(options, *outputs, live, server.get()));
+  live.end();
   if (server) {
     result.server = server->stop();
     result.server_died = result.server_died || result.server->died;
-    if (result.server->died && !result.server->stderr_tail.empty()) {
-      std::fprintf(stderr, "loadgen: the server's last stderr output:\n%s\n",
-                   result.server->stderr_tail.c_str());
-    }
   }
-  if (result.target_lost && !result.server_died) {
-    const std::string where = net::to_string(target);
-    if (result.never_connected) {
-      std::fprintf(stderr,
-                   "loadgen: cannot connect to %s: connection refused (nothing listens there; "
-                   "is the server running, and on this port?)\n",
-                   where.c_str());
-    } else {
-      std::fprintf(stderr,
-                   "loadgen: the server at %s went away: its connections ended and new "
-                   "connects are refused; the report below is partial\n",
-                   where.c_str());
-    }
-  }
+  explain_end(result, target);
   result.self = platform::sample_process();
-
-  int code;
-  const std::vector<SloVerdict> slo = evaluate_slo(options.slo, result.histograms[Series::latency]);
-  code = exit_code(options, result, slo);
-  if (options.mode == Mode::open && rate_shortfall_percent(options, result) > 1.0) {
-    std::fprintf(
-        stderr,
-        "loadgen: warning: achieved %.1f requests/s, %.1f%% below the requested %.1f "
-        "(the server or loadgen could not keep up; see --threads, --connections, "
-        "--pipeline)\n",
-        result.seconds > 0 ? static_cast<double>(result.totals.requests) / result.seconds : 0.0,
-        rate_shortfall_percent(options, result), options.rate);
-  }
-  std::cout << summary_text(options, result, slo) << std::flush;
-
-  try {
-    outputs->close();
-    if (!options.hgrm.empty()) write_hgrm(options.hgrm, result, options.mode);
-    if (!options.csv.empty()) {
-      report::append_row(options.csv, csv_header(), csv_row(options, result, slo, code));
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "loadgen: %s\n", e.what());
-    if (code == kExitOk) code = kExitErrors;
-  }
-  return code;
+  return report_run(options, result, *outputs, json);
 }
 
 }  // namespace

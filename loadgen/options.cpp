@@ -6,8 +6,11 @@
 #include <cmath>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <iostream>
 #include <limits>
+#include <memory>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -210,22 +213,66 @@ struct Texts {
   std::string size = "16";
   std::string expect_body;
   bool list_engines = false;
-  bool version = false;
+  bool print_config = false;
 };
 
-void build(CLI::App& app, Options& o, Texts& t) {
-  app.description(
-      "loadgen drives a server with request/response traffic and measures it: latency in\n"
-      "HdrHistograms (nanoseconds), throughput, errors by class, CPU and memory.\n"
-      "Modes: closed loop (default), open loop (--rate), churn (--churn), hold (--hold).\n"
-      "Durations take units: 500ms, 3s, 2m, 250us (a bare number is seconds).");
-  app.set_version_flag("--version", std::string("loadgen (wsbench ") + WSB_VERSION + ")");
-  app.add_flag("--list-engines", t.list_engines, "List the engines of this build and exit");
+// CLI11's help with three changes: the "Needs:" and "Excludes:" notes move
+// from the option column (which they overflow) to the end of the
+// description, and the usage line names the server's arguments as what they
+// are: everything after "--".
+class HelpFormatter : public CLI::Formatter {
+ public:
+  std::string make_option_opts(const CLI::Option* opt) const override {
+    std::string out;
+    if (opt->get_type_size() != 0) {
+      if (!opt->get_type_name().empty()) out += " " + opt->get_type_name();
+      if (!opt->get_default_str().empty()) out += "=" + opt->get_default_str();
+      if (opt->get_expected_max() == CLI::detail::expected_max_vector_size) out += " ...";
+    }
+    return out;
+  }
+  std::string make_option_desc(const CLI::Option* opt) const override {
+    std::string out = opt->get_description();
+    auto list = [&out](const char* what, const std::set<CLI::Option*>& options) {
+      if (options.empty()) return;
+      out += std::string(" (") + what;
+      for (const CLI::Option* o : options)
+        out += " " + o->get_name();
+      out += ")";
+    };
+    list("needs", opt->get_needs());
+    list("excludes", opt->get_excludes());
+    return out;
+  }
+  std::string make_usage(const CLI::App*, std::string name) const override {
+    return "\nUsage: " + name + " [OPTIONS] [-- SERVER ARGS...]\n";
+  }
+};
 
-  auto* target =
-      app.add_option("--target", o.target_text, "Server address HOST:PORT (IPv6 in brackets)")
-          ->capture_default_str()
-          ->group("Target");
+constexpr const char* kFooter =
+    "Exit codes: 0 the run completed within --max-errors and every --slo; 1 more errors than\n"
+    "--max-errors, a worker or output failure; 2 a bad command line or config file, or the run\n"
+    "does not fit (descriptors); 3 an --slo term missed; 4 the server failed: --spawn could not\n"
+    "start it, it died, or the target refused every connect or went away.\n"
+    "\n"
+    "Examples:\n"
+    "  closed loop against server-epoll, 100 connections for 10 s:\n"
+    "    loadgen --spawn epoll -c 100 -d 10s\n"
+    "  open loop at 20,000 requests/s against a running server, exit 3 if p99 > 5 ms:\n"
+    "    loadgen --target 127.0.0.1:8080 --rate 20000 --slo p99=5ms\n"
+    "  hold 10,000 idle connections for 30 s (memory per connection):\n"
+    "    loadgen --spawn threads -c 10000 --hold -d 30s\n"
+    "  a scenario file (scenarios/), and the run as JSON on stdout:\n"
+    "    loadgen --config scenarios/open-loop-slo.toml --spawn epoll --json -\n"
+    "\n"
+    "docs/loadgen.md describes every option, the outputs and the exit codes.";
+
+void add_target_options(CLI::App& app, Options& o, Texts& t) {
+  auto* target = app.add_option("--target", o.target_text,
+                                "Server address HOST:PORT (a host name is resolved; IPv6 "
+                                "literals in brackets)")
+                     ->capture_default_str()
+                     ->group("Target");
   app.add_option("--protocol", t.protocol, "Wire protocol: upper, echo or http")
       ->check(CLI::IsMember({"upper", "echo", "http"}))
       ->capture_default_str()
@@ -259,7 +306,9 @@ void build(CLI::App& app, Options& o, Texts& t) {
   app.add_option("server-args", o.spawn_args, "Arguments for the --spawn server (after --)")
       ->group("Target");
   target->excludes(spawn);
+}
 
+void add_engine_options(CLI::App& app, Options& o, Texts& t) {
   app.add_option("--engine", o.engine,
                  "I/O engine (see --list-engines; default: the first that runs here, but "
                  "epoll for a closed-loop run with one connection per worker)")
@@ -272,11 +321,13 @@ void build(CLI::App& app, Options& o, Texts& t) {
       ->capture_default_str()
       ->group("Engine");
   app.add_option("--threads", o.threads,
-                 "Worker threads, each with its own engine and connections "
-                 "(default: one per core)")
+                 "Worker threads, each with its own engine and connections (default 0: one "
+                 "per core; never more than --connections)")
       ->check(CLI::Range(0, 1024))
       ->group("Engine");
+}
 
+void add_load_shape_options(CLI::App& app, Options& o, Texts& t) {
   app.add_option("--connections,-c", o.connections, "Concurrent connections")
       ->check(CLI::Range(1U, 10'000'000U))
       ->capture_default_str()
@@ -307,7 +358,13 @@ void build(CLI::App& app, Options& o, Texts& t) {
                  "reconnect (default 0: unlimited)")
       ->check(CLI::NonNegativeNumber)
       ->group("Workload");
-  app.add_option("--warmup", t.warmup, "Run this long before measuring (results exclude it)")
+}
+
+void add_workload_options(CLI::App& app, Options& o, Texts& t) {
+  add_load_shape_options(app, o, t);
+  app.add_option("--warmup", t.warmup,
+                 "Run this long before measuring; the results exclude it (default 0s: "
+                 "measure from the first connect)")
       ->check(duration_validator(true))
       ->group("Workload");
   app.add_option("--duration,-d", t.duration,
@@ -338,13 +395,19 @@ void build(CLI::App& app, Options& o, Texts& t) {
   app.add_option("--seed", o.seed, "Seed of the request payloads and sizes")
       ->capture_default_str()
       ->group("Workload");
+}
 
+void add_output_options(CLI::App& app, Options& o, Texts& t) {
   app.add_option("--interval", t.interval, "Reporting interval (live line, --intervals, --hlog)")
       ->check(duration_validator(false))
       ->capture_default_str()
       ->group("Output");
   app.add_flag("--quiet,-q", o.quiet, "No live line on stderr")->group("Output");
   app.add_option("--csv", o.csv, "Append one row for the run to this CSV file")->group("Output");
+  app.add_option("--json", o.json,
+                 "Write the run as one JSON object to this file (-: stdout, and the summary "
+                 "goes to stderr)")
+      ->group("Output");
   app.add_option("--intervals", o.intervals, "Write one CSV row per interval to this file")
       ->group("Output");
   app.add_option("--hlog", o.hlog, "Write interval histograms to this .hlog file (format 1.3)")
@@ -358,6 +421,54 @@ void build(CLI::App& app, Options& o, Texts& t) {
   app.add_option("--slo", o.slo_text,
                  "Latency objectives, e.g. p99=5ms,p99.9=20ms,max=1s,mean=2ms; exit 3 if missed")
       ->group("Output");
+}
+
+void build(CLI::App& app, Options& o, Texts& t) {
+  app.description(
+      "loadgen drives a server with request/response traffic and measures it: latency in\n"
+      "HdrHistograms (nanoseconds), throughput, errors by class, CPU and memory.\n"
+      "Modes: closed loop (default), open loop (--rate), churn (--churn), hold (--hold).\n"
+      "Durations take units: 500ms, 3s, 2m, 250us (a bare number is seconds).");
+  app.formatter(std::make_shared<HelpFormatter>());
+  app.footer(kFooter);
+  app.set_version_flag("--version", std::string("loadgen (wsbench ") + WSB_VERSION + ")")
+      ->configurable(false);
+  app.add_flag("--list-engines", t.list_engines, "List the engines of this build and exit")
+      ->configurable(false);
+  // A scenario file: TOML whose keys are the long options without their
+  // dashes; what the command line gives overrides the file.
+  app.set_config("--config", "",
+                 "Read options from this TOML file (keys: the long options "
+                 "without --); the command line overrides it");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  app.add_flag("--print-config", t.print_config,
+               "Print the options given (command line and --config) as a config file and exit")
+      ->configurable(false);
+  add_target_options(app, o, t);
+  add_engine_options(app, o, t);
+  add_workload_options(app, o, t);
+  add_output_options(app, o, t);
+}
+
+// "name:port" with a host name (letters, digits, '-', '.') and a port of
+// 1-65535; nullopt for anything else.
+std::optional<std::pair<std::string, std::uint16_t>> host_name_and_port(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  const std::string_view host = text.substr(0, colon);
+  const std::string_view port_text = text.substr(colon + 1);
+  const bool name_chars = std::all_of(host.begin(), host.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
+  });
+  unsigned port = 0;
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (!name_chars || ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  return std::make_pair(std::string(host), static_cast<std::uint16_t>(port));
 }
 
 std::optional<std::string> finish(Options& o, const Texts& t,
@@ -374,10 +485,16 @@ std::optional<std::string> finish(Options& o, const Texts& t,
   if (!t.expect_body.empty()) o.expect_body = t.expect_body;
 
   if (o.spawn.empty()) {
-    const auto endpoint = net::parse_host_port(o.target_text);
-    if (!endpoint) return "--target: not HOST:PORT with a numeric address: " + o.target_text;
-    if (endpoint->port() == 0) return "--target: the port must not be 0";
-    o.target = *endpoint;
+    if (const auto endpoint = net::parse_host_port(o.target_text)) {
+      if (endpoint->port() == 0) return "--target: the port must not be 0";
+      o.target = *endpoint;
+    } else if (auto named = host_name_and_port(o.target_text)) {
+      o.target_name = std::move(named->first);
+      o.target_port = named->second;
+    } else {
+      return "--target: not HOST:PORT (an address, or a host name, and a port 1-65535): " +
+             o.target_text;
+    }
   }
   if (o.spawn.empty() && !o.spawn_args.empty()) return "arguments after -- need --spawn";
 
@@ -454,6 +571,81 @@ std::string usage_text() {
   return app.help();
 }
 
+namespace {
+
+// The line of a config file on which `key` is set, or 0 when it cannot be
+// told: CLI11 names an unknown key but not where it stands.
+int line_of_key(const std::string& path, std::string_view key) {
+  std::ifstream in(path);
+  std::string line;
+  for (int number = 1; std::getline(in, line); ++number) {
+    std::string_view text = trim(line);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (text.substr(0, key.size()) != key) continue;
+    text = trim(text.substr(key.size()));
+    // "key = value", or a line that is the key alone (CLI11 reads it as a flag).
+    if (text.empty() || text.front() == '=') return number;
+  }
+  return 0;
+}
+
+std::string config_path(const CLI::App& app) {
+  const CLI::Option* config = app.get_config_ptr();
+  return config && config->count() > 0 ? config->as<std::string>() : std::string();
+}
+
+// The one-line error about a --config file: its name, the line when known.
+int report_config_error(const std::string& path, int line, const std::string& what) {
+  std::cerr << "loadgen: --config " << path;
+  if (line > 0) std::cerr << ":" << line;
+  std::cerr << ": " << what << "\n";
+  return kExitUsage;
+}
+
+// A refused value ("--connections: Value abc not in range ...", from CLI11
+// or from finish()) that came from the --config file rather than the command
+// line: a config error naming the file and line. nullopt when the command
+// line gave it, or when the message names no single option.
+std::optional<int> config_value_error(const CLI::App& app, int argc, const char* const* argv,
+                                      const std::string& what) {
+  const std::string path = config_path(app);
+  const auto colon = what.find(':');
+  if (path.empty() || what.rfind("--", 0) != 0 || colon == std::string::npos) return std::nullopt;
+  const std::string name = what.substr(2, colon - 2);
+  const CLI::Option* option = app.get_option_no_throw("--" + name);
+  if (option == nullptr) return std::nullopt;
+  std::vector<std::string> spellings;
+  for (const std::string& l : option->get_lnames())
+    spellings.push_back("--" + l);
+  for (const std::string& s : option->get_snames())
+    spellings.push_back("-" + s);
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") break;
+    for (const std::string& spelled : spellings) {
+      if (arg.rfind(spelled, 0) == 0) return std::nullopt;  // "--x", "--x=v", "-cV"
+    }
+  }
+  return report_config_error(path, line_of_key(path, name), what);
+}
+
+// A --config file that cannot be read or holds an unknown key: one line
+// naming the file (and the line, where it can be found).
+int config_error(const CLI::App& app, const CLI::ParseError& e) {
+  const std::string path = config_path(app);
+  std::string what = e.what();
+  int line = 0;
+  static constexpr std::string_view kExtras = "INI was not able to parse ";
+  if (what.rfind(kExtras, 0) == 0) {
+    const std::string key = what.substr(kExtras.size());
+    line = line_of_key(path, key);
+    what = "unknown key \"" + key + "\" (the keys are loadgen's long options without --)";
+  }
+  return report_config_error(path, line, what);
+}
+
+}  // namespace
+
 std::optional<int> parse_command_line(int argc, const char* const* argv, Options& options,
                                       const std::vector<EngineName>& engines) {
   CLI::App app("loadgen", "loadgen");
@@ -467,7 +659,12 @@ std::optional<int> parse_command_line(int argc, const char* const* argv, Options
   } catch (const CLI::CallForVersion& v) {
     std::cout << v.what() << "\n";
     return kExitOk;
+  } catch (const CLI::ConfigError& e) {
+    return config_error(app, e);
+  } catch (const CLI::FileError& e) {
+    return config_error(app, e);
   } catch (const CLI::ParseError& e) {
+    if (const auto code = config_value_error(app, argc, argv, e.what())) return *code;
     std::cerr << "loadgen: " << e.what() << "\n\n" << app.help();
     return kExitUsage;
   }
@@ -477,7 +674,14 @@ std::optional<int> parse_command_line(int argc, const char* const* argv, Options
     }
     return kExitOk;
   }
+  if (t.print_config) {
+    std::cout << app.config_to_str(false, false);
+    return kExitOk;
+  }
   if (const auto problem = finish(options, t, engines)) {
+    // A value that CLI11 took but finish() refuses ("--size: ...") may come
+    // from the --config file too.
+    if (const auto code = config_value_error(app, argc, argv, *problem)) return *code;
     std::cerr << "loadgen: " << *problem << "\n\n" << app.help();
     return kExitUsage;
   }

@@ -62,8 +62,12 @@ std::optional<std::vector<SloTerm>> parse_slo(std::string_view text, std::string
 
 struct Options {
   // ---- Target -------------------------------------------------------------
-  std::string target_text = "127.0.0.1:21234";        // --target HOST:PORT
-  net::Endpoint target;                               // parsed from target_text
+  std::string target_text = "127.0.0.1:21234";  // --target HOST:PORT
+  net::Endpoint target;                         // parsed from target_text
+  // --target NAME:PORT with a host name: resolved (sys.hpp resolve_host) once
+  // the socket layer is started; target is set then.
+  std::string target_name;
+  std::uint16_t target_port = 0;
   proto::Protocol protocol = proto::Protocol::upper;  // --protocol
   std::string http_path = "/";                        // --http-path
   std::string http_host;                              // --http-host (default: the target's address)
@@ -81,9 +85,9 @@ struct Options {
 
   // ---- Workload -------------------------------------------------------------
   Mode mode = Mode::closed;
-  std::uint32_t connections = 10;      // --connections
-  std::uint32_t pipeline = 1;          // --pipeline: requests in flight per connection
-  std::chrono::nanoseconds think{0};   // --think: pause after each response (closed, churn)
+  std::uint32_t connections = 10;     // --connections
+  std::uint32_t pipeline = 1;         // --pipeline: requests in flight per connection
+  std::chrono::nanoseconds think{0};  // --think: pause after each response (closed, churn)
   // --spin: with requests outstanding, a worker polls without sleeping for up
   // to this long before it sleeps (Worker::wait_for_io explains why).
   std::chrono::nanoseconds spin{std::chrono::microseconds(50)};
@@ -108,6 +112,7 @@ struct Options {
   std::string intervals;                                       // --intervals FILE
   std::string hlog;                                            // --hlog FILE
   std::string hgrm;                                            // --hgrm FILE
+  std::string json;              // --json FILE: the run as one JSON object ("-": stdout)
   std::string label;             // --label: free text copied into the CSV row
   std::uint64_t max_errors = 0;  // --max-errors
   std::string slo_text;          // --slo

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <span>
 #include <thread>
 #include <vector>
 
@@ -61,248 +62,338 @@ std::int64_t wall_ms(std::int64_t start_ms, Clock::time_point epoch, Clock::time
 
 }  // namespace
 
-RunResult run_load(const Options& options, const EngineInfo& engine, const net::Endpoint& target,
-                   const proto::ClientFactory& factory, RunSignals& signals,
-                   const RunHooks& hooks) {
-  RunResult result;
-  result.engine = std::string(engine.name);
-  result.threads = options.threads;
-  result.target = target;
+namespace {
 
-  RunControl control;
-  const auto workers_n = static_cast<unsigned>(options.threads);
-  std::vector<std::unique_ptr<Worker>> workers;
+// One run, step by step: the workers are made and started, the reporter
+// loop (this thread) moves the phases and collects the intervals, the drain
+// ends the load, and the totals are taken. Each step is one method, and the
+// state they share lives in members rather than in lambdas' captures.
+class LoadRun {
+ public:
+  LoadRun(const Options& options, const EngineInfo& engine, const net::Endpoint& target,
+          const proto::ClientFactory& factory, RunSignals& signals, const RunHooks& hooks);
+  RunResult run();
+
+ private:
+  void make_workers(const EngineInfo& engine, const net::Endpoint& target,
+                    const proto::ClientFactory& factory);
+  void start();
+  // The reporter loop: returns when the load ends, for whatever reason,
+  // with window_end_ set to the end of the measured window.
+  void report_until_end();
+  // One turn's reason to end the load now, if any; sets the result's flags.
+  bool should_end(Clock::time_point now);
+  void end_warmup(Clock::time_point now);
+  void drain_and_join();
+  void take_totals();
+
+  std::uint64_t open_connections() const;
+  void collect(Phase of, Clock::time_point end, bool joined, bool ends_warmup = false);
+  void gather_hand_overs(bool joined, bool ends_warmup);
+  IntervalReport interval_report(Phase of, Clock::time_point end, bool joined);
+  void check_established();
+  bool target_gone(Clock::time_point now);
+
+  const Options& options_;
+  RunSignals& signals_;
+  const RunHooks& hooks_;
+  RunResult result_;
+  RunControl control_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<WorkerRecorder*> recorders_;
+  std::unique_ptr<bool[]> collected_;
+  // Each worker's cumulative counters as of its last hand-over.
+  std::vector<Counters> handed_;
+
+  bool has_warmup_ = false;
+  Clock::time_point epoch_;
+  Clock::time_point warmup_end_;
+  Clock::time_point measure_start_;
+  Clock::time_point load_end_;
+  Clock::time_point window_end_;
+  Phase phase_ = Phase::measure;
+  Clock::time_point interval_start_;
+  Clock::time_point next_tick_;
+  HistogramSet interval_;
+  Counters previous_;  // counters at the end of the last interval
+  Counters baseline_;  // counters at the end of the warmup
+  bool established_ = false;
+  std::uint64_t open_at_end_ = 0;
+  std::optional<Clock::time_point> refused_since_;
+};
+
+LoadRun::LoadRun(const Options& options, const EngineInfo& engine, const net::Endpoint& target,
+                 const proto::ClientFactory& factory, RunSignals& signals, const RunHooks& hooks)
+    : options_(options), signals_(signals), hooks_(hooks) {
+  result_.engine = std::string(engine.name);
+  result_.threads = options.threads;
+  result_.target = target;
+  make_workers(engine, target, factory);
+}
+
+void LoadRun::make_workers(const EngineInfo& engine, const net::Endpoint& target,
+                           const proto::ClientFactory& factory) {
+  const auto workers_n = static_cast<unsigned>(options_.threads);
   for (unsigned i = 0; i < workers_n; ++i) {
     WorkerSetup setup;
-    setup.options = &options;
+    setup.options = &options_;
     setup.factory = &factory;
     setup.engine = &engine;
-    setup.control = &control;
+    setup.control = &control_;
     setup.target = target;
     setup.index = i;
     setup.workers = workers_n;
-    const Share share = share_of(options.connections, workers_n, i);
+    const Share share = share_of(options_.connections, workers_n, i);
     setup.first_connection = share.first;
     setup.connections = static_cast<std::uint32_t>(share.count);
-    if (options.requests > 0) setup.request_quota = share_of(options.requests, workers_n, i).count;
-    workers.push_back(std::make_unique<Worker>(setup));
+    if (options_.requests > 0)
+      setup.request_quota = share_of(options_.requests, workers_n, i).count;
+    workers_.push_back(std::make_unique<Worker>(setup));
   }
-  std::vector<WorkerRecorder*> recorders;
-  for (auto& w : workers)
-    recorders.push_back(&w->recorder());
-  std::unique_ptr<bool[]> collected(new bool[workers.size()]());
-  const std::span<bool> collected_span(collected.get(), workers.size());
-  // Each worker's cumulative counters as of its last hand-over.
-  std::vector<Counters> handed(workers.size());
+  for (auto& w : workers_)
+    recorders_.push_back(&w->recorder());
+  collected_.reset(new bool[workers_.size()]());
+  handed_.resize(workers_.size());
+}
 
+RunResult LoadRun::run() {
   // Open-loop schedules wait until each request's intended time; on Windows
   // those waits are only as precise as the system timer (sys.hpp), which is
   // raised to 1 ms until the workers have been joined.
-  const FineTimerResolution timer_resolution(options.mode == Mode::open);
-  const bool has_warmup = options.warmup.count() > 0;
-  control.phase.store(has_warmup ? Phase::warmup : Phase::measure);
-  control.epoch = Clock::now();
-  result.start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count();
-  for (auto& w : workers)
+  const FineTimerResolution timer_resolution(options_.mode == Mode::open);
+  start();
+  report_until_end();
+  drain_and_join();
+  take_totals();
+  return std::move(result_);
+}
+
+void LoadRun::start() {
+  has_warmup_ = options_.warmup.count() > 0;
+  phase_ = has_warmup_ ? Phase::warmup : Phase::measure;
+  control_.phase.store(phase_);
+  control_.epoch = Clock::now();
+  result_.start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+  for (auto& w : workers_)
     w->start();
 
-  const Clock::time_point epoch = control.epoch;
-  const Clock::time_point warmup_end = epoch + options.warmup;
-  const Clock::time_point measure_start = has_warmup ? warmup_end : epoch;
-  const Clock::time_point load_end =
-      options.duration.count() > 0 ? measure_start + options.duration : Clock::time_point::max();
-  Phase phase = has_warmup ? Phase::warmup : Phase::measure;
-  Clock::time_point interval_start = epoch;
-  Clock::time_point next_tick = epoch + options.interval;
-  HistogramSet interval;
-  Counters previous;  // counters at the end of the last interval
-  Counters baseline;  // counters at the end of the warmup
-  bool established = false;
-  std::uint64_t open_at_end = 0;
+  epoch_ = control_.epoch;
+  warmup_end_ = epoch_ + options_.warmup;
+  measure_start_ = has_warmup_ ? warmup_end_ : epoch_;
+  load_end_ =
+      options_.duration.count() > 0 ? measure_start_ + options_.duration : Clock::time_point::max();
+  interval_start_ = epoch_;
+  next_tick_ = epoch_ + options_.interval;
+}
 
-  auto open_connections = [&] {
-    std::uint64_t n = 0;
-    for (auto& w : workers)
-      n += w->open_connections();
-    return n;
-  };
+std::uint64_t LoadRun::open_connections() const {
+  std::uint64_t n = 0;
+  for (auto& w : workers_)
+    n += w->open_connections();
+  return n;
+}
 
-  // Collects one interval from every worker: each swaps its histograms at
-  // its next loop turn (woken here); a worker whose thread has ended is
-  // serviced from this thread, which is then its only user.
-  auto collect = [&](Phase of, Clock::time_point end, bool joined, bool ends_warmup = false) {
-    if (ends_warmup) {
-      // Named before the request is published, so that no worker can hand
-      // over (and send more) before it knows this hand-over ends its warmup.
-      for (std::size_t i = 0; i < workers.size(); ++i) {
-        workers[i]->measure_from(recorders[i]->next_request());
-      }
-    }
-    begin_collect(recorders, collected_span);
-    for (std::size_t i = 0; i < workers.size(); ++i) {
-      if (joined || workers[i]->finished()) {
-        recorders[i]->service_after_join();
-      } else {
-        workers[i]->wake();
-      }
-    }
-    const Clock::time_point give_up = Clock::now() + 1s;
-    while (!poll_collect(recorders, collected_span, interval, handed) && Clock::now() < give_up) {
-      std::this_thread::sleep_for(100us);
-      for (std::size_t i = 0; i < workers.size(); ++i) {
-        if (!collected[i] && workers[i]->finished()) recorders[i]->service_after_join();
-      }
-    }
-    // A worker that did not hand over in time (a pathological stall) is
-    // collected in the next round: it keeps recording into its active set,
-    // and its counters here stay those of its previous hand-over.
-    Counters now;
-    for (const Counters& c : handed)
-      now += c;
-    Counters delta = now;
-    delta -= previous;
-    previous = now;
-    IntervalReport report;
-    report.phase = of;
-    report.start_s = seconds_between(epoch, interval_start);
-    report.end_s = seconds_between(epoch, end);
-    report.start_ms = wall_ms(result.start_ms, epoch, interval_start);
-    report.end_ms = wall_ms(result.start_ms, epoch, end);
-    report.delta = delta;
-    report.histograms = &interval;
-    report.open_connections = joined ? open_at_end : open_connections();
-    for (int s = 0; s < static_cast<int>(kSeriesCount); ++s) {
-      interval[Series(s)].set_start_time_ms(report.start_ms);
-      interval[Series(s)].set_end_time_ms(report.end_ms);
-    }
-    if (hooks.on_interval) hooks.on_interval(report);
-    if (of != Phase::warmup) result.histograms.add(interval);
-    interval.reset();
-    interval_start = end;
-  };
-
-  auto check_established = [&] {
-    if (established) return;
-    std::int64_t latest = 0;
-    for (auto& w : workers) {
-      const std::int64_t t = w->all_connected_ns();
-      if (t < 0) return;
-      latest = std::max(latest, t);
-    }
-    established = true;
-    result.established = open_connections();
-    result.establish_s = static_cast<double>(latest) / 1e9;
-    result.loadgen_memory_held_bytes = platform::sample_process().memory_bytes;
-    if (hooks.on_all_established) hooks.on_all_established(result.established);
-  };
-
-  // The target is gone (or never was there) when its refusal is the newest
-  // connect outcome and no connection is open, and stays so for a moment:
-  // the moment rules out a connect that succeeded just as the refusal was
-  // read. A dead server shows it within milliseconds (its connections end,
-  // their reconnects are refused), so the run ends long before --timeout.
-  std::optional<Clock::time_point> refused_since;
-  auto target_gone = [&](Clock::time_point now) {
-    const std::int64_t refused = control.last_refused_ns.load(std::memory_order_acquire);
-    const std::int64_t ok = control.last_connect_ok_ns.load(std::memory_order_acquire);
-    if (refused < 0 || refused <= ok || open_connections() != 0) {
-      refused_since.reset();
-      return false;
-    }
-    if (!refused_since) refused_since = now;
-    return now - *refused_since >= kTargetGoneAfter;
-  };
-
-  Clock::time_point window_end;
+void LoadRun::report_until_end() {
   for (;;) {
-    Clock::time_point wake_at = std::min(next_tick, load_end);
-    if (phase == Phase::warmup) wake_at = std::min(wake_at, warmup_end);
+    Clock::time_point wake_at = std::min(next_tick_, load_end_);
+    if (phase_ == Phase::warmup) wake_at = std::min(wake_at, warmup_end_);
     // Until every connection is up, look often, so that --hold's memory
     // snapshot is taken close to the moment it describes.
-    if (!established) wake_at = std::min(wake_at, Clock::now() + 20ms);
+    if (!established_) wake_at = std::min(wake_at, Clock::now() + 20ms);
     // Often enough to notice a target that went away well within --timeout.
     wake_at = std::min(wake_at, Clock::now() + kTargetCheck);
-    signals.wait_until(wake_at);
+    signals_.wait_until(wake_at);
     const Clock::time_point now = Clock::now();
     check_established();
-    if (signals.server_dead() || signals.interrupted()) {
-      result.interrupted = signals.interrupted();
-      result.server_died = signals.server_dead();
-      window_end = now;
-      break;
+    if (should_end(now)) {
+      window_end_ = now;
+      return;
     }
-    if (target_gone(now)) {
-      result.target_lost = true;
-      result.never_connected = control.last_connect_ok_ns.load(std::memory_order_acquire) < 0;
-      window_end = now;
-      break;
-    }
-    if (std::any_of(workers.begin(), workers.end(), [](auto& w) { return w->finished(); })) {
-      window_end = now;  // a worker failed; its failure is reported after join
-      break;
-    }
-    if (phase == Phase::warmup && now >= warmup_end) {
-      collect(Phase::warmup, now, false, true);
-      phase = Phase::measure;
-      control.phase.store(Phase::measure, std::memory_order_release);
-      for (auto& w : workers)
-        w->wake();
-      baseline = previous;
-      next_tick = now + options.interval;
+    if (phase_ == Phase::warmup && now >= warmup_end_) {
+      end_warmup(now);
       continue;
     }
-    if (now >= load_end) {
-      window_end = now;
-      break;
-    }
-    if (options.requests > 0 && phase == Phase::measure &&
-        std::all_of(workers.begin(), workers.end(), [](auto& w) { return w->quota_done(); })) {
-      window_end = now;
-      break;
-    }
-    if (now >= next_tick) {
-      collect(phase, now, false);
-      next_tick += options.interval;
-      if (next_tick <= now) next_tick = now + options.interval;
+    if (now >= next_tick_) {
+      collect(phase_, now, false);
+      next_tick_ += options_.interval;
+      if (next_tick_ <= now) next_tick_ = now + options_.interval;
     }
   }
+}
 
-  if (!established) result.established = open_connections();
+bool LoadRun::should_end(Clock::time_point now) {
+  if (signals_.server_dead() || signals_.interrupted()) {
+    result_.interrupted = signals_.interrupted();
+    result_.server_died = signals_.server_dead();
+    return true;
+  }
+  if (target_gone(now)) {
+    result_.target_lost = true;
+    result_.never_connected = control_.last_connect_ok_ns.load(std::memory_order_acquire) < 0;
+    return true;
+  }
+  // A worker failed; its failure is reported after the join.
+  if (std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return w->finished(); })) {
+    return true;
+  }
+  // The warmup's end is handled by the caller before the load's end is due.
+  if (phase_ == Phase::warmup && now >= warmup_end_) return false;
+  if (now >= load_end_) return true;
+  return options_.requests > 0 && phase_ == Phase::measure &&
+         std::all_of(workers_.begin(), workers_.end(), [](auto& w) { return w->quota_done(); });
+}
+
+void LoadRun::end_warmup(Clock::time_point now) {
+  collect(Phase::warmup, now, false, true);
+  phase_ = Phase::measure;
+  control_.phase.store(Phase::measure, std::memory_order_release);
+  for (auto& w : workers_)
+    w->wake();
+  baseline_ = previous_;
+  next_tick_ = now + options_.interval;
+}
+
+// Collects one interval from every worker: each swaps its histograms at its
+// next loop turn (woken here); a worker whose thread has ended is serviced
+// from this thread, which is then its only user.
+void LoadRun::collect(Phase of, Clock::time_point end, bool joined, bool ends_warmup) {
+  gather_hand_overs(joined, ends_warmup);
+  const IntervalReport report = interval_report(of, end, joined);
+  if (hooks_.on_interval) hooks_.on_interval(report);
+  if (of != Phase::warmup) result_.histograms.add(interval_);
+  interval_.reset();
+  interval_start_ = end;
+}
+
+void LoadRun::gather_hand_overs(bool joined, bool ends_warmup) {
+  const std::span<bool> collected(collected_.get(), workers_.size());
+  if (ends_warmup) {
+    // Named before the request is published, so that no worker can hand
+    // over (and send more) before it knows this hand-over ends its warmup.
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      workers_[i]->measure_from(recorders_[i]->next_request());
+    }
+  }
+  begin_collect(recorders_, collected);
+  for (std::size_t i = 0; i < workers_.size(); ++i) {
+    if (joined || workers_[i]->finished()) {
+      recorders_[i]->service_after_join();
+    } else {
+      workers_[i]->wake();
+    }
+  }
+  const Clock::time_point give_up = Clock::now() + 1s;
+  while (!poll_collect(recorders_, collected, interval_, handed_) && Clock::now() < give_up) {
+    std::this_thread::sleep_for(100us);
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+      if (!collected[i] && workers_[i]->finished()) recorders_[i]->service_after_join();
+    }
+  }
+  // A worker that did not hand over in time (a pathological stall) is
+  // collected in the next round: it keeps recording into its active set,
+  // and its counters here stay those of its previous hand-over.
+}
+
+IntervalReport LoadRun::interval_report(Phase of, Clock::time_point end, bool joined) {
+  Counters now;
+  for (const Counters& c : handed_)
+    now += c;
+  Counters delta = now;
+  delta -= previous_;
+  previous_ = now;
+  IntervalReport report;
+  report.phase = of;
+  report.start_s = seconds_between(epoch_, interval_start_);
+  report.end_s = seconds_between(epoch_, end);
+  report.start_ms = wall_ms(result_.start_ms, epoch_, interval_start_);
+  report.end_ms = wall_ms(result_.start_ms, epoch_, end);
+  report.delta = delta;
+  report.histograms = &interval_;
+  report.open_connections = joined ? open_at_end_ : open_connections();
+  for (int s = 0; s < static_cast<int>(kSeriesCount); ++s) {
+    interval_[Series(s)].set_start_time_ms(report.start_ms);
+    interval_[Series(s)].set_end_time_ms(report.end_ms);
+  }
+  return report;
+}
+
+void LoadRun::check_established() {
+  if (established_) return;
+  std::int64_t latest = 0;
+  for (auto& w : workers_) {
+    const std::int64_t t = w->all_connected_ns();
+    if (t < 0) return;
+    latest = std::max(latest, t);
+  }
+  established_ = true;
+  result_.established = open_connections();
+  result_.establish_s = static_cast<double>(latest) / 1e9;
+  result_.loadgen_memory_held_bytes = platform::sample_process().memory_bytes;
+  if (hooks_.on_all_established) hooks_.on_all_established(result_.established);
+}
+
+// The target is gone (or never was there) when its refusal is the newest
+// connect outcome and no connection is open, and stays so for a moment: the
+// moment rules out a connect that succeeded just as the refusal was read. A
+// dead server shows it within milliseconds (its connections end, their
+// reconnects are refused), so the run ends long before --timeout.
+bool LoadRun::target_gone(Clock::time_point now) {
+  const std::int64_t refused = control_.last_refused_ns.load(std::memory_order_acquire);
+  const std::int64_t ok = control_.last_connect_ok_ns.load(std::memory_order_acquire);
+  if (refused < 0 || refused <= ok || open_connections() != 0) {
+    refused_since_.reset();
+    return false;
+  }
+  if (!refused_since_) refused_since_ = now;
+  return now - *refused_since_ >= kTargetGoneAfter;
+}
+
+void LoadRun::drain_and_join() {
+  if (!established_) result_.established = open_connections();
   // The last interval's connection count is taken before the drain closes them.
-  open_at_end = open_connections();
-  if (hooks.on_load_end) hooks.on_load_end();
+  open_at_end_ = open_connections();
+  if (hooks_.on_load_end) hooks_.on_load_end();
 
   // Drain: no new requests; the responses to requests already sent are
   // awaited (and recorded) for a bounded time.
-  const auto drain = std::min<std::chrono::nanoseconds>(options.timeout, 2s);
-  control.drain_deadline_ns.store(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() + drain - epoch).count());
+  const auto drain = std::min<std::chrono::nanoseconds>(options_.timeout, 2s);
+  control_.drain_deadline_ns.store(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() + drain - epoch_).count());
   // Nothing can answer once the server is gone: no drain then.
-  control.phase.store(result.server_died || result.target_lost ? Phase::stop : Phase::drain,
-                      std::memory_order_release);
-  for (auto& w : workers)
+  control_.phase.store(result_.server_died || result_.target_lost ? Phase::stop : Phase::drain,
+                       std::memory_order_release);
+  for (auto& w : workers_)
     w->wake();
-  for (auto& w : workers)
+  for (auto& w : workers_)
     w->join();
-  collect(phase, std::max(window_end, interval_start), true);
+  collect(phase_, std::max(window_end_, interval_start_), true);
+}
 
-  Counters totals = previous;
-  totals -= baseline;
-  result.totals = totals;
-  result.seconds =
-      phase == Phase::warmup ? 0.0 : std::max(0.0, seconds_between(measure_start, window_end));
-  for (auto& w : workers) {
-    result.unfinished += w->unfinished();
-    if (!w->failure().empty()) result.failures.push_back(w->failure());
+void LoadRun::take_totals() {
+  Counters totals = previous_;
+  totals -= baseline_;
+  result_.totals = totals;
+  result_.seconds =
+      phase_ == Phase::warmup ? 0.0 : std::max(0.0, seconds_between(measure_start_, window_end_));
+  for (auto& w : workers_) {
+    result_.unfinished += w->unfinished();
+    if (!w->failure().empty()) result_.failures.push_back(w->failure());
   }
-  if (phase == Phase::warmup) {
+  if (phase_ == Phase::warmup) {
     // Ended during the warmup: nothing was measured.
-    result.totals = Counters{};
-    result.unfinished = 0;
+    result_.totals = Counters{};
+    result_.unfinished = 0;
   }
-  return result;
+}
+
+}  // namespace
+
+RunResult run_load(const Options& options, const EngineInfo& engine, const net::Endpoint& target,
+                   const proto::ClientFactory& factory, RunSignals& signals,
+                   const RunHooks& hooks) {
+  return LoadRun(options, engine, target, factory, signals, hooks).run();
 }
 
 }  // namespace wsb::loadgen

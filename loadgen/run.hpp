@@ -12,7 +12,7 @@
 #include "engines/engine.hpp"
 #include "options.hpp"
 #include "proto/client.hpp"
-#include "report.hpp"
+#include "result.hpp"
 
 namespace wsb::loadgen {
 

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include "platform/net.hpp"
+
 namespace wsb::loadgen {
 
 // Called first by every worker thread. Linux: sets the thread's timer slack
@@ -61,6 +63,13 @@ DescriptorLimit raise_descriptor_limit() noexcept;
 
 // True in the Windows build (loadgen.exe), false in the POSIX one.
 bool windows_build() noexcept;
+
+// Resolves a host name (getaddrinfo, IPv4 or IPv6, the first address the
+// system prefers) to an endpoint with the given port. nullopt with *error set
+// (the resolver's message) when the name does not resolve. Needs
+// net::Startup on Windows.
+std::optional<net::Endpoint> resolve_host(const std::string& host, std::uint16_t port,
+                                          std::string* error);
 
 // The absolute path of the running executable (empty if it cannot be found).
 std::filesystem::path executable_path();

@@ -43,6 +43,7 @@
 #include "hdr/histogram.hpp"
 #include "platform/net.hpp"
 #include "proto/client.hpp"
+#include "reporters.hpp"
 #include "roundtrip_client.hpp"
 #include "spawn.hpp"
 #include "sys.hpp"
@@ -222,24 +223,40 @@ void BM_RoundTrip(benchmark::State& state, const Model* model) {
   state.counters["p99_us"] = static_cast<double>(latency.value_at_percentile(99.0)) / 1e3;
 }
 
-// The console reporter, counting what ran and what failed for the exit status.
-class CountingReporter : public benchmark::ConsoleReporter {
+// Counts what ran and what failed, for the exit status, and hands every
+// report on to the reporter the command line asked for.
+class CountingReporter : public benchmark::BenchmarkReporter {
  public:
-  using ConsoleReporter::ConsoleReporter;
+  explicit CountingReporter(std::unique_ptr<benchmark::BenchmarkReporter> inner)
+      : inner_(std::move(inner)) {}
+  bool ReportContext(const Context& context) override { return inner_->ReportContext(context); }
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
       ++runs_;
       if (run.error_occurred) ++errors_;
     }
-    ConsoleReporter::ReportRuns(runs);
+    inner_->ReportRuns(runs);
   }
+  void Finalize() override { inner_->Finalize(); }
   int runs() const noexcept { return runs_; }
   int errors() const noexcept { return errors_; }
 
  private:
+  std::unique_ptr<benchmark::BenchmarkReporter> inner_;
   int runs_ = 0;
   int errors_ = 0;
 };
+
+// The display reporter --benchmark_format asks for; the console one in
+// tabular form when stdout is not a terminal, as before.
+std::unique_ptr<benchmark::BenchmarkReporter> display_reporter(const std::string& format) {
+  if (format == "console") {
+    return std::make_unique<benchmark::ConsoleReporter>(
+        isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Defaults
+                              : benchmark::ConsoleReporter::OO_Tabular);
+  }
+  return wsb::bench::make_reporter(format);
+}
 
 struct OwnOptions {
   std::optional<fs::path> wine_bin;
@@ -273,6 +290,12 @@ OwnOptions take_own_options(int& argc, char** argv) {
 
 int main(int argc, char** argv) {
   const OwnOptions options = take_own_options(argc, argv);
+  const wsb::bench::RequestedFormats formats = wsb::bench::requested_formats(argc, argv);
+  auto shown = display_reporter(formats.display);
+  if (!shown) {
+    std::fprintf(stderr, "bench-roundtrip: --benchmark_format: console, json or csv\n");
+    return 2;
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
 
@@ -310,9 +333,8 @@ int main(int argc, char** argv) {
 
   Servers running;
   servers = &running;
-  CountingReporter reporter(isatty(STDOUT_FILENO) ? benchmark::ConsoleReporter::OO_Defaults
-                                                  : benchmark::ConsoleReporter::OO_Tabular);
-  benchmark::RunSpecifiedBenchmarks(&reporter);
+  CountingReporter reporter(std::move(shown));
+  wsb::bench::run_benchmarks(formats, &reporter);
   running.stop();
   benchmark::Shutdown();
   servers = nullptr;

@@ -51,14 +51,14 @@
 
 #include "engines/engine.hpp"
 #include "engines/posix_socket.hpp"
+#include "engines/slot_reports.hpp"
 
 namespace wsb::loadgen {
 
 namespace {
 
-// epoll data of the wake eventfd and of the timerfd; connection data has the
-// slot in the low 32 bits and a generation in the high 32, which is never
-// all ones.
+// epoll data of the wake eventfd and of the timerfd; connection data is a
+// SlotToken, whose generation half is never all ones.
 constexpr std::uint64_t kWakeToken = ~std::uint64_t{0};
 constexpr std::uint64_t kTimerToken = ~std::uint64_t{0} - 1;
 
@@ -71,6 +71,7 @@ class EpollEngine final : public Engine {
       : handler_(handler),
         slots_(config.capacity),
         receive_(config.receive_size),
+        deferred_(config.capacity),
         single_(config.capacity == 1 && !config.idle_connections) {
     epoll_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_ < 0) {
@@ -127,23 +128,23 @@ class EpollEngine final : public Engine {
     int err = 0;
     const int fd = posix::open_client_socket(target, source, &err);
     if (fd < 0) {
-      defer(id, Deferred::connected, posix::classify(err), err);
+      defer(id, ReportKind::connected, posix::classify(err), err);
       return;
     }
     int rc = ::connect(fd, target.address(), static_cast<socklen_t>(target.length));
     if (rc != 0 && errno != EINPROGRESS) {
       err = errno;
       ::close(fd);
-      defer(id, Deferred::connected, posix::classify(err), err);
+      defer(id, ReportKind::connected, posix::classify(err), err);
       return;
     }
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-    ev.data.u64 = token(id, s.generation);
+    ev.data.u64 = SlotToken::pack(id, s.generation);
     if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       err = errno;
       ::close(fd);
-      defer(id, Deferred::connected, posix::classify(err), err);
+      defer(id, ReportKind::connected, posix::classify(err), err);
       return;
     }
     s.fd = fd;
@@ -151,7 +152,7 @@ class EpollEngine final : public Engine {
       // Connected at once (possible on loopback): still reported from poll().
       s.state = Slot::open;
       enter_blocking(s);
-      defer(id, Deferred::connected, Failure::none, 0);
+      defer(id, ReportKind::connected, Failure::none, 0);
     } else {
       s.state = Slot::connecting;
     }
@@ -218,47 +219,24 @@ class EpollEngine final : public Engine {
     bool blocking = false;    // switched to blocking mode for poll()'s recv() (single_)
     ByteBuffer out;
   };
-  struct Deferred {
-    enum What : std::uint8_t { connected, closed };
-    ConnId id;
-    std::uint32_t generation;
-    What what;
-    Failure failure;
-    int code;
-  };
-
-  static std::uint64_t token(ConnId id, std::uint32_t generation) noexcept {
-    return std::uint64_t{generation} << 32 | id;
-  }
-
-  void defer(ConnId id, Deferred::What what, Failure failure, int code) noexcept {
-    try {
-      deferred_.push_back({id, slots_[id].generation, what, failure, code});
-    } catch (...) {
-      // The vector's capacity is reserved for every slot below, so this
-      // cannot fail in practice; without memory the report would be lost.
-    }
+  void defer(ConnId id, ReportKind kind, Failure failure, int code) noexcept {
+    deferred_.add(id, slots_[id].generation, kind, failure, code);
   }
 
   void deliver_deferred() noexcept {
     // Callbacks may defer more reports; those wait for the next poll().
-    pending_.swap(deferred_);
-    for (const Deferred& d : pending_) {
-      Slot& s = slots_[d.id];
-      if (s.generation != d.generation) continue;  // closed by the workload meanwhile
-      if (d.what == Deferred::connected) {
-        if (d.failure == Failure::none) {
-          handler_.on_connected(d.id, Failure::none, 0);
-        } else {
-          s.state = Slot::idle;
-          handler_.on_connected(d.id, d.failure, d.code);
-        }
-      } else {
-        s.state = Slot::idle;
-        handler_.on_closed(d.id, d.failure, d.code);
-      }
-    }
-    pending_.clear();
+    deferred_.deliver([this](ConnId id) { return slots_[id].generation; },
+                      [this](const DeferredReport& d) {
+                        Slot& s = slots_[d.id];
+                        if (d.kind == ReportKind::closed || d.failure != Failure::none) {
+                          s.state = Slot::idle;
+                        }
+                        if (d.kind == ReportKind::connected) {
+                          handler_.on_connected(d.id, d.failure, d.code);
+                        } else {
+                          handler_.on_closed(d.id, d.failure, d.code);
+                        }
+                      });
   }
 
   // Sets the timerfd to the deadline unless it is armed for an earlier time
@@ -304,8 +282,8 @@ class EpollEngine final : public Engine {
       [[maybe_unused]] const auto r = ::read(wake_fd_, &value, sizeof value);
       return;
     }
-    const auto id = static_cast<ConnId>(ev.data.u64 & 0xFFFFFFFFu);
-    const auto generation = static_cast<std::uint32_t>(ev.data.u64 >> 32);
+    const ConnId id = SlotToken::slot(ev.data.u64);
+    const std::uint32_t generation = SlotToken::generation(ev.data.u64);
     Slot& s = slots_[id];
     if (s.generation != generation || s.fd < 0) return;  // an event of a closed connection
 
@@ -348,8 +326,7 @@ class EpollEngine final : public Engine {
     const int flags = ::fcntl(s.fd, F_GETFL);
     if (flags < 0) return;
     timeval slice{};
-    slice.tv_usec =
-        static_cast<suseconds_t>(std::chrono::microseconds(kBlockingSlice).count());
+    slice.tv_usec = static_cast<suseconds_t>(std::chrono::microseconds(kBlockingSlice).count());
     if (::setsockopt(s.fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice) != 0) return;
     if (::fcntl(s.fd, F_SETFL, flags & ~O_NONBLOCK) != 0) return;
     s.blocking = true;
@@ -421,7 +398,7 @@ class EpollEngine final : public Engine {
       s.state = Slot::failed;
       s.blocking = false;
       s.out.clear();
-      defer(id, Deferred::closed, posix::classify(err), err);
+      defer(id, ReportKind::closed, posix::classify(err), err);
       return;
     }
   }
@@ -443,8 +420,7 @@ class EpollEngine final : public Engine {
   std::vector<Slot> slots_;
   std::vector<char> receive_;
   std::vector<epoll_event> events_;
-  std::vector<Deferred> deferred_;
-  std::vector<Deferred> pending_;
+  DeferredReports deferred_;
   int epoll_ = -1;
   int wake_fd_ = -1;
   int timer_fd_ = -1;

@@ -84,6 +84,7 @@
 #include <vector>
 
 #include "engines/engine.hpp"
+#include "engines/slot_reports.hpp"
 #include "platform/win/ntstatus.hpp"
 
 // SO_REUSE_UNICASTPORT (Windows 10 1703 and later) defers the choice of the
@@ -231,7 +232,8 @@ class IocpEngine final : public Engine {
       : handler_(handler),
         slots_(config.capacity),
         receive_size_(std::clamp<std::size_t>(config.receive_size, 1, ULONG{1} << 30)),
-        zero_byte_(config.idle_connections) {
+        zero_byte_(config.idle_connections),
+        reports_(config.capacity) {
     // Memory first, so that a bad_alloc leaves nothing to release.
     records_ = std::make_unique<Record[]>(config.capacity);
     if (zero_byte_) {
@@ -250,8 +252,6 @@ class IocpEngine final : public Engine {
       r.next_free = free_;
       free_ = &r;
     }
-    report_queue_.reserve(config.capacity);
-    report_batch_.reserve(config.capacity);
 
     try {
       status_.emplace();
@@ -300,7 +300,7 @@ class IocpEngine final : public Engine {
     for (ConnId id = 0; id < slots_.size(); ++id) {
       if (slots_[id].rec != nullptr) close(id, CloseMode::abort);
     }
-    report_queue_.clear();
+    reports_.clear();
     const Clock::time_point give_up = Clock::now() + kTeardownLimit;
     try {
       while (busy_ > 0) {
@@ -346,7 +346,7 @@ class IocpEngine final : public Engine {
     const SOCKET s = open_socket(family);
     if (s == INVALID_SOCKET) {
       const int err = ::WSAGetLastError();
-      queue_report(id, Report::connected, classify(err), err);
+      queue_report(id, ReportKind::connected, classify(err), err);
       return;
     }
     FamilyInfo& info = families_[family == AF_INET6 ? 1 : 0];
@@ -359,7 +359,7 @@ class IocpEngine final : public Engine {
     }
     if (err != 0) {
       ::closesocket(s);
-      queue_report(id, Report::connected, classify(err), err);
+      queue_report(id, ReportKind::connected, classify(err), err);
       return;
     }
 
@@ -377,7 +377,7 @@ class IocpEngine final : public Engine {
     if (err != 0) {
       slot.rec = nullptr;
       detach(r, CloseMode::abort);
-      queue_report(id, Report::connected, classify(err), err);
+      queue_report(id, ReportKind::connected, classify(err), err);
     }
   }
 
@@ -398,7 +398,7 @@ class IocpEngine final : public Engine {
       slot.rec = nullptr;
       slot.out.clear();
       detach(r, CloseMode::graceful);
-      queue_report(id, Report::closed, classify(err), err);
+      queue_report(id, ReportKind::closed, classify(err), err);
     }
   }
 
@@ -420,7 +420,7 @@ class IocpEngine final : public Engine {
     // peeked at, so that the workload gets back to its timers at once.
     const std::size_t handled = deliver_reports() + run_inline();
     DWORD timeout = 0;
-    if (handled == 0 && inline_head_ == nullptr && report_queue_.empty()) {
+    if (handled == 0 && inline_head_ == nullptr && reports_.empty()) {
       // Rounded DOWN to whole milliseconds (the contract): the wait never
       // outlasts the deadline, and the workload polls again when it ends early.
       const auto left = deadline - Clock::now();
@@ -443,19 +443,10 @@ class IocpEngine final : public Engine {
   }
 
  private:
-  enum class Report : std::uint8_t { connected, closed };
   struct Slot {
     Record* rec = nullptr;
     ByteBuffer out;
     std::uint32_t generation = 0;
-    // A report of a failure detected inside connect() or flush(), queued for
-    // the next poll(). A slot has at most one that matters: a new one can only
-    // come from a later connect(), which makes the older one stale.
-    bool report_queued = false;
-    Report report_what = Report::connected;
-    Failure report_failure = Failure::none;
-    int report_code = 0;
-    std::uint32_t report_generation = 0;
   };
 
   // ---- Sockets -----------------------------------------------------------------
@@ -828,40 +819,24 @@ class IocpEngine final : public Engine {
 
   // ---- Reports of connect() and flush() ---------------------------------------------
 
-  void queue_report(ConnId id, Report what, Failure failure, int code) noexcept {
-    Slot& slot = slots_[id];
-    slot.report_what = what;
-    slot.report_failure = failure;
-    slot.report_code = code;
-    slot.report_generation = slot.generation;
-    if (slot.report_queued) return;
-    slot.report_queued = true;
-    // Never allocates: each slot is queued at most once, and the queue has
-    // room for every slot.
-    report_queue_.push_back(id);
+  // Failures detected inside connect() or flush(), for the next poll().
+  void queue_report(ConnId id, ReportKind kind, Failure failure, int code) noexcept {
+    reports_.add(id, slots_[id].generation, kind, failure, code);
   }
 
   std::size_t deliver_reports() noexcept {
-    if (report_queue_.empty()) return 0;
-    // Callbacks may queue more reports; those wait for the next poll(),
-    // unless they replace the report of a slot still in this batch.
-    report_batch_.swap(report_queue_);
-    std::size_t n = 0;
-    for (const ConnId id : report_batch_) {
-      Slot& slot = slots_[id];
-      if (!slot.report_queued) continue;
-      slot.report_queued = false;
-      if (slot.report_generation != slot.generation) continue;  // closed meanwhile
-      ++slot.generation;
-      ++n;
-      if (slot.report_what == Report::connected) {
-        handler_.on_connected(id, slot.report_failure, slot.report_code);
-      } else {
-        handler_.on_closed(id, slot.report_failure, slot.report_code);
-      }
-    }
-    report_batch_.clear();
-    return n;
+    return reports_.deliver([this](ConnId id) { return slots_[id].generation; },
+                            [this](const DeferredReport& d) {
+                              // The report ends the connection (every queued
+                              // report is a failure): later completions of it
+                              // must not reach the handler.
+                              ++slots_[d.id].generation;
+                              if (d.kind == ReportKind::connected) {
+                                handler_.on_connected(d.id, d.failure, d.code);
+                              } else {
+                                handler_.on_closed(d.id, d.failure, d.code);
+                              }
+                            });
   }
 
   EngineHandler& handler_;
@@ -878,8 +853,7 @@ class IocpEngine final : public Engine {
   std::size_t busy_ = 0;
   IoContext* inline_head_ = nullptr;
   IoContext* inline_tail_ = nullptr;
-  std::vector<ConnId> report_queue_;
-  std::vector<ConnId> report_batch_;
+  DeferredReports reports_;
   std::array<FamilyInfo, 2> families_{};  // AF_INET, AF_INET6
   std::array<OVERLAPPED_ENTRY, kBatch> entries_{};
   // Set in the constructor (optional only to turn its exception into EngineUnavailable).

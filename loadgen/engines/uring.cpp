@@ -36,6 +36,7 @@
 
 #include "engines/engine.hpp"
 #include "engines/posix_socket.hpp"
+#include "engines/slot_reports.hpp"
 
 namespace wsb::loadgen {
 
@@ -60,8 +61,8 @@ struct Conn {
   bool attached = false;  // the slot still points here
   bool connected = false;
   bool connecting = false;
-  bool receiving = false;  // a receive is armed
-  bool sending = false;    // a send is in flight
+  bool receiving = false;   // a receive is armed
+  bool sending = false;     // a send is in flight
   bool send_waits = false;  // the send in flight may wait for socket space (see submit_send)
 };
 static_assert(alignof(Conn) >= 8);
@@ -75,7 +76,10 @@ struct Completion {
 class UringEngine final : public Engine {
  public:
   UringEngine(const EngineConfig& config, EngineHandler& handler)
-      : handler_(handler), slots_(config.capacity), buffer_size_(config.receive_size) {
+      : handler_(handler),
+        slots_(config.capacity),
+        deferred_(config.capacity),
+        buffer_size_(config.receive_size) {
     // Submission entries: a connection has at most three operations plus two
     // cancels in one loop turn; the ring is flushed early when it fills up.
     const unsigned entries =
@@ -117,8 +121,6 @@ class UringEngine final : public Engine {
       io_uring_queue_exit(&ring_);
       throw EngineUnavailable("eventfd failed: " + net::error_text(err));
     }
-    deferred_.reserve(config.capacity * 2U + 16U);
-    pending_.reserve(config.capacity * 2U + 16U);
     arm_wake();
   }
 
@@ -172,13 +174,13 @@ class UringEngine final : public Engine {
     int err = 0;
     const int fd = posix::open_client_socket(target, source, &err);
     if (fd < 0) {
-      defer(id, Deferred::connected, posix::classify(err), err);
+      defer(id, ReportKind::connected, posix::classify(err), err);
       return;
     }
     Conn* c = allocate();
     if (c == nullptr) {
       ::close(fd);
-      defer(id, Deferred::connected, Failure::no_descriptors, ENOMEM);
+      defer(id, ReportKind::connected, Failure::no_descriptors, ENOMEM);
       return;
     }
     c->fd = fd;
@@ -243,14 +245,6 @@ class UringEngine final : public Engine {
     Conn* conn = nullptr;
     ByteBuffer out;
     std::uint32_t generation = 0;
-  };
-  struct Deferred {
-    enum What : std::uint8_t { connected, closed };
-    ConnId id;
-    std::uint32_t generation;
-    What what;
-    Failure failure;
-    int code;
   };
 
   static std::uint64_t tag(Conn* c, Op op) noexcept {
@@ -630,32 +624,25 @@ class UringEngine final : public Engine {
     handler_.on_closed(id, failure, code);
   }
 
-  void defer(ConnId id, Deferred::What what, Failure failure, int code) noexcept {
-    try {
-      deferred_.push_back({id, slots_[id].generation, what, failure, code});
-    } catch (...) {
-      // Capacity is reserved for every slot; see the constructor.
-    }
+  void defer(ConnId id, ReportKind kind, Failure failure, int code) noexcept {
+    deferred_.add(id, slots_[id].generation, kind, failure, code);
   }
 
   void deliver_deferred() noexcept {
-    pending_.swap(deferred_);
-    for (const Deferred& d : pending_) {
-      if (slots_[d.id].generation != d.generation) continue;
-      if (d.what == Deferred::connected) {
-        handler_.on_connected(d.id, d.failure, d.code);
-      } else {
-        handler_.on_closed(d.id, d.failure, d.code);
-      }
-    }
-    pending_.clear();
+    deferred_.deliver([this](ConnId id) { return slots_[id].generation; },
+                      [this](const DeferredReport& d) {
+                        if (d.kind == ReportKind::connected) {
+                          handler_.on_connected(d.id, d.failure, d.code);
+                        } else {
+                          handler_.on_closed(d.id, d.failure, d.code);
+                        }
+                      });
   }
 
   EngineHandler& handler_;
   io_uring ring_{};
   std::vector<Slot> slots_;
-  std::vector<Deferred> deferred_;
-  std::vector<Deferred> pending_;
+  DeferredReports deferred_;
   std::vector<Conn*> rearm_;
   Conn* free_ = nullptr;
   std::size_t busy_ = 0;  // operations in the kernel over all Conns

@@ -55,17 +55,17 @@ START_MS=1700000000123
 # Each line: a name, then the HistogramLogProcessor arguments; hdrtool report
 # gets the equivalent options from the same table.
 PROCESS_CASES=(
-  "rec-pareto-1|-i ours/rec-pareto.hlog -outputValueUnitRatio 1|ours/rec-pareto.hlog"
+  "rec-pareto-1|-i ours/rec-pareto.hlog -outputValueUnitRatio 1|ours/rec-pareto.hlog --scale 1"
   "rec-pareto-1e3|-i ours/rec-pareto.hlog -outputValueUnitRatio 1000|ours/rec-pareto.hlog --scale 1000"
   "rec-pareto-1e6-csv|-i ours/rec-pareto.hlog -outputValueUnitRatio 1000000 -csv|ours/rec-pareto.hlog --scale 1e6 --csv"
-  "rec-pareto-corrected|-i ours/rec-pareto.hlog -outputValueUnitRatio 1 -correctLogWithKnownCoordinatedOmission 250000|ours/rec-pareto.hlog --correct 250000"
+  "rec-pareto-corrected|-i ours/rec-pareto.hlog -outputValueUnitRatio 1 -correctLogWithKnownCoordinatedOmission 250000|ours/rec-pareto.hlog --correct 250000 --scale 1"
   "rec-bimodal-1e3|-i ours/rec-bimodal.hlog -outputValueUnitRatio 1000|ours/rec-bimodal.hlog --scale 1000"
-  "cases-1|-i ours/cases.hlog -outputValueUnitRatio 1|ours/cases.hlog"
-  "cases-tag-T0|-i ours/cases.hlog -outputValueUnitRatio 1 -tag T0|ours/cases.hlog --tag T0"
+  "cases-1|-i ours/cases.hlog -outputValueUnitRatio 1|ours/cases.hlog --scale 1"
+  "cases-tag-T0|-i ours/cases.hlog -outputValueUnitRatio 1 -tag T0|ours/cases.hlog --tag T0 --scale 1"
   "cases-tag-T1-csv|-i ours/cases.hlog -outputValueUnitRatio 1000 -tag T1 -csv|ours/cases.hlog --tag T1 --scale 1000 --csv"
-  "cases-range|-i ours/cases.hlog -outputValueUnitRatio 1 -start 5 -end 20|ours/cases.hlog --start 5 --end 20"
+  "cases-range|-i ours/cases.hlog -outputValueUnitRatio 1 -start 5 -end 20|ours/cases.hlog --start 5 --end 20 --scale 1"
   "merged-1e3|-i ours/merged.hlog -outputValueUnitRatio 1000|ours/merged.hlog --scale 1000"
-  "merged-tag-T1|-i ours/merged.hlog -outputValueUnitRatio 1 -tag T1|ours/merged.hlog --tag T1"
+  "merged-tag-T1|-i ours/merged.hlog -outputValueUnitRatio 1 -tag T1|ours/merged.hlog --tag T1 --scale 1"
 )
 
 {
@@ -87,8 +87,8 @@ for c in "${PROCESS_CASES[@]}"; do
 done
 
 # The real command line once, as a user would run it (output to stdout).
-"${JAVA[@]}" org.HdrHistogram.HistogramLogProcessor -i ours/merged.hlog -outputValueUnitRatio 1 \
-  > java/cli-merged.hgrm
+# Both at their defaults, which agree (values divided by 1e6).
+"${JAVA[@]}" org.HdrHistogram.HistogramLogProcessor -i ours/merged.hlog > java/cli-merged.hgrm
 "$HDRTOOL" report ours/merged.hlog > ours/cli-merged.hgrm
 
 failures=0

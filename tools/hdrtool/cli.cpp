@@ -13,9 +13,9 @@ namespace wsb::hdrtool {
 namespace {
 
 constexpr const char* kScaleHelp =
-    "Divide every printed value by X (Java's -outputValueUnitRatio). The default, 1, prints raw "
-    "recorded values; wsbench records latencies in nanoseconds, so 1000 prints "
-    "microseconds and 1e6 milliseconds (Java's own default)";
+    "Divide every printed value by X (Java's -outputValueUnitRatio). wsbench records latencies "
+    "in nanoseconds, so the default, 1e6 (Java's own), prints milliseconds, as loadgen's .hgrm "
+    "files do; 1000 prints microseconds and 1 the raw recorded values";
 
 constexpr const char* kDescription =
     "hdrtool: HdrHistogram logs (.hlog) and percentile distributions (.hgrm), written exactly as "
@@ -28,7 +28,8 @@ constexpr const char* kDescription =
 // that a mistake is answered with the usage that fixes it.
 std::string usage_for(const CLI::App& app) {
   for (const CLI::App* sub : app.get_subcommands()) {
-    if (sub->parsed()) return sub->help();
+    // Named after the program, so that its usage line reads "hdrtool report".
+    if (sub->parsed()) return sub->help(app.get_name());
   }
   return app.help();
 }
@@ -43,6 +44,7 @@ int main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   // always "--name", so that a path such as /tmp/x.hlog means the same on
   // every platform.
   app.allow_windows_style_options(false);
+  app.set_version_flag("--version", std::string("hdrtool (wsbench ") + WSB_HDRTOOL_VERSION + ")");
 
   RecordOptions record;
   CLI::App* rec = app.add_subcommand(
@@ -73,14 +75,22 @@ int main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   CLI::App* rep = app.add_subcommand(
       "report",
       "Sum the intervals of an .hlog and print the percentile distribution (.hgrm), as Java's "
-      "HistogramLogProcessor does, including its #[StartTime: ...] line.");
+      "HistogramLogProcessor does, including its #[StartTime: ...] line. A log without a "
+      "matching interval is an error (exit 1).");
   rep->add_option("log", report.input, "The .hlog file ('-' for stdin)")->required();
-  rep->add_flag("--csv", report.csv, "CSV instead of the .hgrm text format");
+  auto* csv = rep->add_flag("--csv", report.csv, "CSV instead of the .hgrm text format");
+  rep->add_flag("--json", report.json,
+                "One JSON object instead of the .hgrm text: count, min, mean, stddev, max and "
+                "a percentile spectrum per distribution (results/README.md)")
+      ->excludes(csv);
   rep->add_option("--scale", report.scale, kScaleHelp)
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  rep->add_option("--tag", report.tag,
-                  "Only intervals with this tag (default: only untagged intervals, as Java)");
+  auto* tag = rep->add_option(
+      "--tag", report.tag,
+      "Only intervals with this tag. Default: the untagged intervals, as Java; a log with "
+      "tagged intervals only (loadgen's: latency, uncorrected, connect) is reported one tag "
+      "after the other, each headed #[Tag: NAME]");
   rep->add_option("--ticks", report.ticks_per_half, "Percentile ticks per half distance")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
@@ -117,6 +127,9 @@ int main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   } catch (const CLI::CallForHelp&) {
     out << usage_for(app);
     return kExitOk;
+  } catch (const CLI::CallForVersion& v) {
+    out << v.what() << "\n";
+    return kExitOk;
   } catch (const CLI::CallForAllHelp&) {
     out << app.help("", CLI::AppFormatMode::All);
     return kExitOk;
@@ -125,6 +138,7 @@ int main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
     return kExitUsage;
   }
 
+  report.tag_given = tag->count() > 0;
   try {
     if (rec->parsed()) return run_record(record, in, out, err, clock);
     if (rep->parsed()) return run_report(report, in, out, err);

@@ -2,6 +2,7 @@
 #include <charconv>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <istream>
 #include <memory>
 #include <ostream>
@@ -15,6 +16,7 @@
 #include "hdr/java_format.hpp"
 #include "hdr/output.hpp"
 #include "hdrtool.hpp"
+#include "report/json.hpp"
 
 namespace wsb::hdrtool {
 
@@ -155,6 +157,93 @@ int run_record(const RecordOptions& options, std::istream& in, std::ostream& out
 
 // ---- report -------------------------------------------------------------------
 
+namespace {
+
+// The intervals of a log summed per tag ("" for untagged), in the order in
+// which each tag first appears.
+struct TagSums {
+  std::vector<std::string> order;
+  std::map<std::string, hdr::Histogram> sums;
+  double start_time_s = 0.0;
+};
+
+void add_interval(TagSums& tags, hdr::Histogram interval, const ReportOptions& options) {
+  if (options.correct_interval > 0) {
+    hdr::Histogram corrected(interval.lowest_discernible_value(),
+                             interval.highest_trackable_value(), interval.significant_figures());
+    corrected.add_while_correcting(interval, options.correct_interval);
+    interval = std::move(corrected);
+  }
+  auto it = tags.sums.find(interval.tag());
+  if (it == tags.sums.end()) {
+    // Like Java: the sum takes the first interval's configuration and grows
+    // when a later interval holds larger values.
+    tags.order.push_back(interval.tag());
+    it = tags.sums
+             .emplace(interval.tag(), hdr::Histogram(interval.lowest_discernible_value(),
+                                                     interval.highest_trackable_value(),
+                                                     interval.significant_figures()))
+             .first;
+  }
+  it->second.grow_to_cover(interval.max());
+  it->second.add(interval);
+}
+
+// Reads every interval in the time range. Java filters on the tag of the
+// histogram it accumulates; when it corrects for coordinated omission that
+// is a copy without the tag (HdrHistogram 2.1.11), so -tag then matches
+// nothing. We keep the logged tag, which add_interval() sums by.
+TagSums read_tags(hdr::LogReader& reader, const ReportOptions& options) {
+  TagSums tags;
+  while (auto entry = reader.next(options.start_s, options.end_s)) {
+    add_interval(tags, std::move(entry->histogram), options);
+    if (tags.start_time_s == 0.0 && reader.start_time_s() != 0.0) {
+      tags.start_time_s = reader.start_time_s();
+    }
+  }
+  return tags;
+}
+
+std::string tag_list(const TagSums& tags) {
+  std::string out;
+  for (const std::string& t : tags.order)
+    out += (out.empty() ? "" : ", ") + (t.empty() ? std::string("(untagged)") : t);
+  return out;
+}
+
+// The tags to report: --tag alone; without it the untagged intervals (as
+// Java does) when there are any, else every tag in turn (loadgen tags all of
+// its intervals: latency, uncorrected, connect). Empty after a one-line
+// error: nothing to report is an error, not a distribution of zero values.
+std::vector<std::string> chosen_tags(const TagSums& tags, const ReportOptions& options,
+                                     std::ostream& err) {
+  const std::string input = name_of(options.input);
+  if (tags.order.empty()) {
+    err << "hdrtool report: " << input << ": no intervals"
+        << (options.start_s > 0.0 || options.end_s < 1e300 ? " in the --start/--end range" : "")
+        << "\n";
+    return {};
+  }
+  if (options.tag_given) {
+    if (tags.sums.count(options.tag) != 0) return {options.tag};
+    err << "hdrtool report: " << input << ": no interval tagged \"" << options.tag
+        << "\" (tags in the log: " << tag_list(tags) << ")\n";
+    return {};
+  }
+  if (tags.sums.count("") != 0) return {""};
+  if (options.csv && tags.order.size() > 1) {
+    err << "hdrtool report: " << input << ": every interval is tagged (" << tag_list(tags)
+        << "); CSV holds one distribution: choose one with --tag\n";
+    return {};
+  }
+  return tags.order;
+}
+
+void write_report_json(std::ostream& out, const TagSums& tags,
+                       const std::vector<std::string>& chosen, const ReportOptions& options);
+
+}  // namespace
+
 int run_report(const ReportOptions& options, std::istream& in, std::ostream& out,
                std::ostream& err) {
   Input input(options.input, in);
@@ -163,49 +252,28 @@ int run_report(const ReportOptions& options, std::istream& in, std::ostream& out
     return kExitDataError;
   }
   hdr::LogReader reader(input.stream());
-  std::optional<hdr::Histogram> total;
-  double first_start_time = 0.0;
-  std::string text;
+  TagSums tags;
   try {
-    while (auto entry = reader.next(options.start_s, options.end_s)) {
-      // Java filters on the tag of the histogram it accumulates; when it
-      // corrects for coordinated omission that is a copy without the tag
-      // (HdrHistogram 2.1.11), so -tag then matches nothing. We filter on the
-      // logged tag before correcting.
-      if (entry->histogram.tag() != options.tag) continue;
-      hdr::Histogram interval = std::move(entry->histogram);
-      if (options.correct_interval > 0) {
-        hdr::Histogram corrected(interval.lowest_discernible_value(),
-                                 interval.highest_trackable_value(),
-                                 interval.significant_figures());
-        corrected.add_while_correcting(interval, options.correct_interval);
-        interval = std::move(corrected);
-      }
-      if (!total) {
-        // Like Java: the sum takes the first interval's configuration and
-        // grows when a later interval holds larger values.
-        total.emplace(interval.lowest_discernible_value(), interval.highest_trackable_value(),
-                      interval.significant_figures());
-      }
-      total->grow_to_cover(interval.max());
-      total->add(interval);
-      if (first_start_time == 0.0 && reader.start_time_s() != 0.0) {
-        first_start_time = reader.start_time_s();
-        text += hdr::start_time_comment(first_start_time);
-      }
-    }
+    tags = read_tags(reader, options);
   } catch (const hdr::LogError& e) {
     err << "hdrtool report: " << name_of(options.input) << ": " << e.what() << "\n";
     return kExitDataError;
   }
-  if (!total) {
-    // No (matching) interval: an empty distribution, shaped as newer Java
-    // versions print it (2.1.11 throws a NullPointerException instead).
-    total.emplace(1, 1'000'000, 2);
+  const std::vector<std::string> chosen = chosen_tags(tags, options, err);
+  if (chosen.empty()) return kExitDataError;
+  if (options.json) {
+    write_report_json(out, tags, chosen, options);
+  } else {
+    std::string text;
+    if (tags.start_time_s != 0.0) text += hdr::start_time_comment(tags.start_time_s);
+    for (const std::string& tag : chosen) {
+      // Several distributions in one output: each says which tag it sums.
+      if (chosen.size() > 1) text += "#[Tag: " + tag + "]\n";
+      hdr::append_percentile_distribution(text, tags.sums.at(tag),
+                                          {options.ticks_per_half, options.scale, options.csv});
+    }
+    write(out, text);
   }
-  hdr::append_percentile_distribution(text, *total,
-                                      {options.ticks_per_half, options.scale, options.csv});
-  write(out, text);
   out.flush();
   if (!out) {
     err << "hdrtool report: write error\n";
@@ -213,6 +281,58 @@ int run_report(const ReportOptions& options, std::istream& in, std::ostream& out
   }
   return kExitOk;
 }
+
+namespace {
+
+// The percentiles of report --json: those of loadgen --json.
+constexpr double kJsonSpectrum[] = {0.0,    10.0,   25.0,    50.0,    75.0,  90.0,
+                                    95.0,   99.0,   99.5,    99.9,    99.95, 99.99,
+                                    99.995, 99.999, 99.9995, 99.9999, 100.0};
+
+void write_report_json(std::ostream& out, const TagSums& tags,
+                       const std::vector<std::string>& chosen, const ReportOptions& options) {
+  report::JsonWriter j(out);
+  const double scale = options.scale;
+  j.begin_object();
+  j.member("schema", "wsbench.hdrtool.report/1");
+  j.member("input", name_of(options.input));
+  j.member("scale", scale);
+  j.key("start_time_s");
+  if (tags.start_time_s != 0.0) {
+    j.value(tags.start_time_s);
+  } else {
+    j.null();
+  }
+  j.key("distributions").begin_array();
+  for (const std::string& tag : chosen) {
+    const hdr::Histogram& h = tags.sums.at(tag);
+    j.begin_object();
+    j.key("tag");
+    if (tag.empty()) {
+      j.null();
+    } else {
+      j.value(tag);
+    }
+    j.member("count", static_cast<std::uint64_t>(h.total_count()));
+    j.member("min", static_cast<double>(h.min()) / scale);
+    j.member("mean", h.mean() / scale);
+    j.member("stddev", h.stddev() / scale);
+    j.member("max", static_cast<double>(h.max()) / scale);
+    j.key("percentiles").begin_array();
+    for (const double p : kJsonSpectrum) {
+      j.begin_object();
+      j.member("percentile", p);
+      j.member("value", static_cast<double>(h.value_at_percentile(p)) / scale);
+      j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+}
+
+}  // namespace
 
 // ---- merge --------------------------------------------------------------------
 

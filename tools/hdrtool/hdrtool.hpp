@@ -55,13 +55,22 @@ int run_record(const RecordOptions& options, std::istream& in, std::ostream& out
 struct ReportOptions {
   std::string input;  // path, or "-" for in
   bool csv = false;
-  double scale = 1.0;      // Java -outputValueUnitRatio
-  std::string tag;         // empty: untagged intervals only (Java default)
+  bool json = false;  // one JSON object (results/README.md) instead of the .hgrm text
+  // Java -outputValueUnitRatio; its default, which prints wsbench's
+  // nanoseconds as milliseconds, as loadgen's .hgrm files are.
+  double scale = 1e6;
+  // --tag: only intervals with this tag. Without it: the untagged intervals
+  // when the log has any (Java's rule), else every tag in turn, each
+  // distribution headed "#[Tag: NAME]".
+  std::string tag;
+  bool tag_given = false;
   int ticks_per_half = 5;  // Java -percentilesOutputTicksPerHalf
   double start_s = 0.0;    // Java -start / -end, seconds after StartTime
   double end_s = std::numeric_limits<double>::max();
   std::int64_t correct_interval = 0;  // Java -correctLogWithKnownCoordinatedOmission
 };
+// A log without a matching interval is an error (exit 1), never an empty
+// distribution.
 int run_report(const ReportOptions& options, std::istream& in, std::ostream& out,
                std::ostream& err);
 

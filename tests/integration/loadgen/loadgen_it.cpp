@@ -199,7 +199,6 @@ int refusing_port() {
   return ntohs(a.sin_port);
 }
 
-
 // Nothing listens: a clear error naming the target, exit 4 at once (not
 // after --duration), and a row that says so.
 TEST(Fault, RefusedAtStartEndsAtOnceNamingTheTarget) {
@@ -210,8 +209,7 @@ TEST(Fault, RefusedAtStartEndsAtOnceNamingTheTarget) {
   ASSERT_FALSE(r.timed_out) << r.describe();
   EXPECT_EQ(r.exit_code, 4) << r.describe();
   EXPECT_LT(took, 5s) << "it waited for --duration instead of giving up\n" << r.describe();
-  EXPECT_NE(r.err.find("cannot connect to " + target + ": connection refused"),
-            std::string::npos)
+  EXPECT_NE(r.err.find("cannot connect to " + target + ": connection refused"), std::string::npos)
       << r.describe();
   EXPECT_EQ(r.s("complete"), "0") << r.describe();
   EXPECT_EQ(r.s("incomplete_reason"), "target_refused") << r.describe();
@@ -278,8 +276,9 @@ TEST(Fault, KilledExternalServerEndsWithinTimeoutWithAPartialReport) {
 void killed_spawned_server(const std::vector<std::string>& load) {
   const fs::path csv = temp_dir() / "killed.csv";
   fs::remove(csv);
-  std::vector<std::string> argv{env("WSB_LOADGEN"), "--spawn", env("WSB_SERVER"), "-d", "30s",
-                                "--timeout", "1s", "--csv", csv.string()};
+  std::vector<std::string> argv{
+      env("WSB_LOADGEN"), "--spawn", env("WSB_SERVER"), "-d",        "30s",
+      "--timeout",        "1s",      "--csv",           csv.string()};
   argv.insert(argv.end(), load.begin(), load.end());
   ChildProcess lg(argv);
   std::string out, err;
@@ -339,7 +338,8 @@ TEST(Fault, KilledSpawnedServerEndsTheOneConnectionEpollRunToo) {
 // nothing else, and the run still takes its --duration, not longer.
 void stalled_server(const std::vector<std::string>& load) {
   const auto started = std::chrono::steady_clock::now();
-  std::vector<std::string> args{"--spawn", env("WSB_SERVER"), "-d", "4s", "--timeout", "500ms", "-q"};
+  std::vector<std::string> args{"--spawn",   env("WSB_SERVER"), "-d", "4s",
+                                "--timeout", "500ms",           "-q"};
   args.insert(args.end(), load.begin(), load.end());
   args.insert(args.end(), {"--", "--stall", "1500/2"});
   const Result r = loadgen(args, 40s);
@@ -629,6 +629,21 @@ TEST(Epoll, IntervalsHlogAndHgrmAreWritten) {
   std::getline(hg, line);
   EXPECT_NE(line.find("Value"), std::string::npos) << line;
   EXPECT_TRUE(fs::exists(temp_dir() / "run.uncorrected.hgrm"));
+
+  // hdrtool report without --tag: loadgen tags every interval, so each tag
+  // is reported in turn, and the latency one counts every response.
+  if (!env("WSB_HDRTOOL").empty()) {
+    const Result report = run_program({env("WSB_HDRTOOL"), "report", hlog.string()}, 60s);
+    EXPECT_EQ(report.exit_code, 0) << report.describe();
+    const auto latency = report.out.find("#[Tag: latency]\n");
+    ASSERT_NE(latency, std::string::npos) << report.describe();
+    EXPECT_NE(report.out.find("#[Tag: connect]\n"), std::string::npos) << report.describe();
+    const auto total = report.out.find("Total count    =", latency);
+    ASSERT_NE(total, std::string::npos) << report.describe();
+    const auto end = report.out.find(']', total);
+    EXPECT_EQ(std::stoull(report.out.substr(total + 16, end - total - 16)), r.u("responses"))
+        << report.describe();
+  }
 
   // Java's own reader, when a JVM and the jar are there.
   if (!env("WSB_JAVA").empty()) {

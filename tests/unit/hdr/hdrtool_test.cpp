@@ -90,6 +90,11 @@ TEST(Hdrtool, HelpAndUsageErrors) {
   EXPECT_EQ(report_help.status, 0);
   EXPECT_NE(report_help.out.find("--scale"), std::string::npos);
   EXPECT_NE(report_help.out.find("raw"), std::string::npos);
+  // A subcommand's usage line names the program, as a user types it.
+  EXPECT_NE(report_help.out.find("hdrtool report"), std::string::npos) << report_help.out;
+  Result version = hdrtool({"--version"});
+  EXPECT_EQ(version.status, 0);
+  EXPECT_EQ(version.out.rfind("hdrtool (wsbench ", 0), 0u) << version.out;
 
   for (const std::vector<std::string>& bad : {std::vector<std::string>{},
                                               {"frobnicate"},
@@ -167,7 +172,7 @@ TEST(Hdrtool, RecordCutsIntervalsByArrivalTime) {
 TEST(Hdrtool, ReportMatchesTheDistributionOfTheSum) {
   Result rec = hdrtool({"record", "--highest", "3600000000"}, "1\n2\n3\n");
   ASSERT_EQ(rec.status, 0);
-  Result rep = hdrtool({"report", "-"}, rec.out);
+  Result rep = hdrtool({"report", "-", "--scale", "1"}, rec.out);
   ASSERT_EQ(rep.status, 0) << rep.err;
   Histogram expected(1, 3'600'000'000, 3);
   expected.record(1);
@@ -194,15 +199,66 @@ TEST(Hdrtool, ReportSumsMatchingTagsAndHandlesEmptyAndBadLogs) {
   EXPECT_NE(untagged.out.find("Total count    =            3]"), std::string::npos);
   Result tagged = hdrtool({"report", "-", "--tag", "b"}, log);
   EXPECT_NE(tagged.out.find("Total count    =            6]"), std::string::npos);
+  // Nothing to report is an error naming what the log holds, not an empty
+  // distribution that reads "Total count = 0".
   Result none = hdrtool({"report", "-", "--tag", "zzz"}, log);
-  EXPECT_EQ(none.status, 0);
-  EXPECT_EQ(none.out, wsb::hdr::percentile_distribution(Histogram(1, 1'000'000, 2)));
+  EXPECT_EQ(none.status, 1);
+  EXPECT_EQ(none.out, "");
+  EXPECT_NE(none.err.find("no interval tagged \"zzz\" (tags in the log: (untagged), b)"),
+            std::string::npos)
+      << none.err;
+  Result empty = hdrtool({"report", "-"}, "#[StartTime: 0.000 (seconds since epoch), x]\n");
+  EXPECT_EQ(empty.status, 1);
+  EXPECT_NE(empty.err.find("no intervals"), std::string::npos) << empty.err;
   Result bad = hdrtool({"report", "-"}, log + "3.000,oops,0.000," + kOneTwoThree + "\n");
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.err.find("line 5"), std::string::npos) << bad.err;
   Result missing = hdrtool({"report", "/nonexistent/dir/x.hlog"});
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.err.find("cannot open"), std::string::npos);
+}
+
+// loadgen tags every interval (latency, uncorrected, connect): without --tag
+// each tag is reported in turn and headed by its name; with --tag one alone.
+TEST(Hdrtool, ReportOfATaggedOnlyLogReportsEveryTag) {
+  std::string log = "#[StartTime: 0.000 (seconds since epoch), x]\n";
+  log += std::string("Tag=latency,0.000,1.000,0.000,") + kOneTwoThree + "\n";
+  log += std::string("Tag=connect,0.000,1.000,0.000,") + kOneTwoThree + "\n";
+  log += std::string("Tag=latency,1.000,1.000,0.000,") + kOneTwoThree + "\n";
+  Result all = hdrtool({"report", "-"}, log);
+  ASSERT_EQ(all.status, 0) << all.err;
+  const auto latency = all.out.find("#[Tag: latency]\n");
+  const auto connect = all.out.find("#[Tag: connect]\n");
+  ASSERT_NE(latency, std::string::npos) << all.out;
+  ASSERT_NE(connect, std::string::npos) << all.out;
+  EXPECT_LT(latency, connect);
+  EXPECT_NE(all.out.find("Total count    =            6]"), std::string::npos) << all.out;
+  EXPECT_NE(all.out.find("Total count    =            3]", connect), std::string::npos);
+  Result one = hdrtool({"report", "-", "--tag", "connect"}, log);
+  EXPECT_EQ(one.status, 0);
+  EXPECT_EQ(one.out.find("#[Tag:"), std::string::npos);
+  // One CSV holds one distribution: several tags need --tag.
+  Result csv = hdrtool({"report", "-", "--csv"}, log);
+  EXPECT_EQ(csv.status, 1);
+  EXPECT_NE(csv.err.find("choose one with --tag"), std::string::npos) << csv.err;
+}
+
+TEST(Hdrtool, ReportJsonHoldsEveryDistribution) {
+  // StartTime 0: none (Java's rule), so start_time_s is null.
+  std::string log = "#[StartTime: 0.000 (seconds since epoch), x]\n";
+  log += std::string("Tag=latency,0.000,1.000,0.000,") + kOneTwoThree + "\n";
+  log += std::string("Tag=connect,0.000,1.000,0.000,") + kOneTwoThree + "\n";
+  Result j = hdrtool({"report", "-", "--json", "--scale", "1"}, log);
+  ASSERT_EQ(j.status, 0) << j.err;
+  EXPECT_EQ(j.out.rfind("{\n  \"schema\": \"wsbench.hdrtool.report/1\",", 0), 0u) << j.out;
+  EXPECT_NE(j.out.find("\"start_time_s\": null"), std::string::npos) << j.out;
+  EXPECT_NE(j.out.find("\"tag\": \"latency\""), std::string::npos);
+  EXPECT_NE(j.out.find("\"tag\": \"connect\""), std::string::npos);
+  EXPECT_NE(j.out.find("\"count\": 3,"), std::string::npos);
+  EXPECT_NE(j.out.find("\"max\": 3,"), std::string::npos);
+  EXPECT_NE(j.out.find("\"percentile\": 50,\n          \"value\": 2\n"), std::string::npos)
+      << j.out;
+  EXPECT_EQ(hdrtool({"report", "-", "--json", "--csv"}, log).status, 2);
 }
 
 TEST(Hdrtool, MergeIsTheExactUnion) {

@@ -1,10 +1,15 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "options.hpp"
 #include "platform/net.hpp"
+#include "sys.hpp"
 
 namespace wsb::loadgen {
 namespace {
@@ -96,6 +101,7 @@ TEST(Slo, RejectsBadTerms) {
 struct Parsed {
   std::optional<int> code;
   Options options;
+  std::string out, err;
 };
 Parsed parse(std::vector<std::string> args) {
   args.insert(args.begin(), "loadgen");
@@ -107,8 +113,8 @@ Parsed parse(std::vector<std::string> args) {
   testing::internal::CaptureStdout();
   p.code = parse_command_line(static_cast<int>(argv.size()), argv.data(), p.options,
                               {{"fake", "a test engine"}, {"other", "another"}});
-  testing::internal::GetCapturedStdout();
-  testing::internal::GetCapturedStderr();
+  p.out = testing::internal::GetCapturedStdout();
+  p.err = testing::internal::GetCapturedStderr();
   return p;
 }
 
@@ -199,6 +205,134 @@ TEST(CommandLine, DurationZeroWithRequestsIsAllowed) {
   const Parsed p = parse({"--duration", "0", "--requests", "100"});
   ASSERT_FALSE(p.code);
   EXPECT_EQ(p.options.requests, 100u);
+}
+
+TEST(CommandLine, JsonTakesAFileOrStdout) {
+  EXPECT_EQ(parse({"--json", "-"}).options.json, "-");
+  EXPECT_EQ(parse({"--json", "run.json"}).options.json, "run.json");
+  EXPECT_EQ(parse({}).options.json, "");
+}
+
+// What a newcomer reads: the usage line names the server's arguments, the
+// notes of linked options stay out of the option column, and the exit codes,
+// examples and the documentation are named.
+TEST(CommandLine, HelpNamesExitCodesExamplesAndTheDocs) {
+  const Parsed p = parse({"--help"});
+  EXPECT_NE(p.out.find("Usage: loadgen [OPTIONS] [-- SERVER ARGS...]"), std::string::npos) << p.out;
+  EXPECT_EQ(p.out.find("[server-args...]"), std::string::npos);
+  EXPECT_EQ(p.out.find("Excludes:"), std::string::npos);
+  EXPECT_EQ(p.out.find("Needs:"), std::string::npos);
+  EXPECT_NE(p.out.find("(excludes --spawn)"), std::string::npos);
+  for (const char* code : {"Exit codes: 0", "; 1 ", "; 2 ", "; 3 ", "; 4 "}) {
+    EXPECT_NE(p.out.find(code), std::string::npos) << code;
+  }
+  EXPECT_NE(p.out.find("Examples:"), std::string::npos);
+  EXPECT_NE(p.out.find("docs/loadgen.md"), std::string::npos);
+  EXPECT_NE(p.out.find("default 0: one per core"), std::string::npos);
+  EXPECT_NE(p.out.find("default 0s: measure from the first connect"), std::string::npos);
+}
+
+// A TOML scenario file in the test's temporary folder, removed after.
+class ConfigFile {
+ public:
+  ConfigFile(const std::string& name, const std::string& text)
+      : path_((std::filesystem::temp_directory_path() / ("wsb_loadgen_config_" + name)).string()) {
+    std::ofstream(path_, std::ios::binary) << text;
+  }
+  ~ConfigFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(Config, EveryLongOptionIsAKeyAndTheCommandLineWins) {
+  const ConfigFile file("good.toml",
+                        "# a scenario\nconnections = 7\nrate = 300\nduration = \"3s\"\n"
+                        "connect-rate = 50\nlabel = \"from the file\"\nquiet = true\n");
+  const Parsed p = parse({"--config", file.path(), "-d", "2s"});
+  ASSERT_FALSE(p.code) << p.err;
+  EXPECT_EQ(p.options.connections, 7u);
+  EXPECT_EQ(p.options.mode, Mode::open);
+  EXPECT_DOUBLE_EQ(p.options.rate, 300.0);
+  EXPECT_DOUBLE_EQ(p.options.connect_rate, 50.0);
+  EXPECT_EQ(p.options.label, "from the file");
+  EXPECT_TRUE(p.options.quiet);
+  EXPECT_EQ(p.options.duration, 2s);  // the command line overrides the file
+}
+
+TEST(Config, PrintConfigWritesWhatWasGiven) {
+  const Parsed p = parse({"-c", "100", "--rate", "5000", "--label", "x y", "--print-config"});
+  EXPECT_EQ(p.code, std::optional<int>(0));
+  EXPECT_NE(p.out.find("connections=100"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("rate=5000"), std::string::npos) << p.out;
+  EXPECT_NE(p.out.find("label=\"x y\""), std::string::npos) << p.out;
+  EXPECT_EQ(p.out.find("print-config"), std::string::npos) << p.out;
+  // What it printed reads back as the same options.
+  const ConfigFile file("printed.toml", p.out);
+  const Parsed again = parse({"--config", file.path()});
+  ASSERT_FALSE(again.code) << again.err;
+  EXPECT_EQ(again.options.connections, 100u);
+  EXPECT_DOUBLE_EQ(again.options.rate, 5000.0);
+  EXPECT_EQ(again.options.label, "x y");
+}
+
+TEST(Config, UnknownKeyAndMissingFileAreOneLineErrors) {
+  const ConfigFile file("unknown.toml", "connections = 5\n\nconections = 7\n");
+  const Parsed unknown = parse({"--config", file.path()});
+  EXPECT_EQ(unknown.code, std::optional<int>(kExitUsage));
+  EXPECT_EQ(unknown.err, "loadgen: --config " + file.path() +
+                             ":3: unknown key \"conections\" (the keys are loadgen's long "
+                             "options without --)\n");
+  const Parsed missing = parse({"--config", file.path() + ".missing"});
+  EXPECT_EQ(missing.code, std::optional<int>(kExitUsage));
+  EXPECT_EQ(missing.err.rfind("loadgen: --config " + file.path() + ".missing: ", 0), 0u)
+      << missing.err;
+  EXPECT_EQ(std::count(missing.err.begin(), missing.err.end(), '\n'), 1) << missing.err;
+}
+
+TEST(Config, ABadValueInTheFileNamesTheFileAndLine) {
+  const ConfigFile file("value.toml", "# scenario\nduration = \"3s\"\nconnections = \"many\"\n");
+  const Parsed p = parse({"--config", file.path()});
+  EXPECT_EQ(p.code, std::optional<int>(kExitUsage));
+  EXPECT_EQ(p.err.rfind("loadgen: --config " + file.path() + ":3: --connections: ", 0), 0u)
+      << p.err;
+  EXPECT_EQ(std::count(p.err.begin(), p.err.end(), '\n'), 1) << p.err;
+  // A value the option's own parser refuses after CLI11 took it.
+  const ConfigFile size("size.toml", "size = \"9-3\"\n");
+  const Parsed r = parse({"--config", size.path()});
+  EXPECT_EQ(r.code, std::optional<int>(kExitUsage));
+  EXPECT_EQ(r.err.rfind("loadgen: --config " + size.path() + ":1: --size: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  // The same mistake on the command line is the command line's, with usage.
+  const ConfigFile good("fine.toml", "duration = \"3s\"\n");
+  const Parsed q = parse({"--config", good.path(), "-c", "many"});
+  EXPECT_EQ(q.code, std::optional<int>(kExitUsage));
+  EXPECT_EQ(q.err.rfind("loadgen: --connections: ", 0), 0u) << q.err;
+  EXPECT_NE(q.err.find("Usage:"), std::string::npos);
+}
+
+// --target takes a host name too; it is resolved when the run starts.
+TEST(CommandLine, TargetTakesAHostName) {
+  const Parsed p = parse({"--target", "loopback-name.example:8080"});
+  ASSERT_FALSE(p.code) << p.err;
+  EXPECT_EQ(p.options.target_name, "loopback-name.example");
+  EXPECT_EQ(p.options.target_port, 8080);
+  EXPECT_EQ(parse({"--target", "name:0"}).code, std::optional<int>(kExitUsage));
+  EXPECT_EQ(parse({"--target", "bad_name:80"}).code, std::optional<int>(kExitUsage));
+}
+
+TEST(ResolveHost, LocalhostThroughTheResolver) {
+  const net::Startup startup;
+  std::string why;
+  const auto e = resolve_host("localhost", 8080, &why);
+  ASSERT_TRUE(e) << why;
+  EXPECT_EQ(e->port(), 8080);
+  const std::string host = net::host_to_string(*e);
+  EXPECT_TRUE(host.rfind("127.", 0) == 0 || host == "::1") << host;
+  // .invalid never resolves (RFC 2606).
+  EXPECT_FALSE(resolve_host("no-such-host.invalid", 80, &why));
+  EXPECT_FALSE(why.empty());
 }
 
 }  // namespace

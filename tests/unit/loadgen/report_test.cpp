@@ -7,7 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "report.hpp"
+#include "render_common.hpp"
+#include "render_csv.hpp"
+#include "render_intervals.hpp"
+#include "render_text.hpp"
+#include "verdicts.hpp"
 #include "report/csv.hpp"
 
 namespace wsb::loadgen {
