@@ -310,9 +310,15 @@ TEST_F(Workload, OpenLoopKeepsTheRate) {
   g_fake.latency = 0us;
   const RunResult r = run();
   // 2000 per second are scheduled: about 1000 inside the 500 ms window, which
-  // ends when the reporter gets to it.
+  // ends when the reporter gets to it. The schedule is a ceiling (a closed
+  // loop with 16 in flight and instant replies would send many times more);
+  // below it, a worker the machine deschedules near the window's end leaves
+  // some scheduled requests unsent (31 of 1,037 seen under Wine on a loaded
+  // machine), so the floor allows 10 %.
   EXPECT_GE(r.seconds, 0.499);
-  EXPECT_NEAR(static_cast<double>(r.totals.requests), r.seconds * 2000.0, 30.0) << r.seconds;
+  const double scheduled = r.seconds * 2000.0;
+  EXPECT_LE(static_cast<double>(r.totals.requests), scheduled + 30.0) << r.seconds;
+  EXPECT_GE(static_cast<double>(r.totals.requests), scheduled * 0.9) << r.seconds;
   EXPECT_EQ(r.totals.errors_total(), 0u);
   const hdr::Histogram& corrected = r.histograms[Series::latency];
   const hdr::Histogram& uncorrected = r.histograms[Series::uncorrected];
