@@ -186,6 +186,7 @@ class FaultTest : public ::testing::Test {
       return false;
     }
     model_ = ready->model;
+    port_ = ready->port;
     const auto target = suite::make_target(ready->host, ready->port);
     if (!target) {
       ADD_FAILURE() << "cannot parse the ready line's address " << ready->host;
@@ -316,6 +317,7 @@ class FaultTest : public ::testing::Test {
   }
 
   std::unique_ptr<suite::ServerProcess> server_;
+  std::uint16_t port_ = 0;
   Protocol protocol_ = Protocol::upper;
   std::string model_;
   suite::Target target_;
@@ -729,6 +731,56 @@ TEST_F(FaultTest, ConnectCloseLoop) {
   ASSERT_NO_FATAL_FAILURE(stop());
   expect_connections(total);
   expect_errors();
+}
+
+// ---------------------------------------------------------------------------
+// Restarts
+
+// The matrix stops a server and starts the next one on the same port at once.
+// The first server stops while four clients are still connected (it closes
+// them first, so its side of each connection is the one left closing, in
+// TIME_WAIT); the clients then close, and a second server started on that
+// port right away must come up and serve. On Windows the exclusive binding of
+// the listener refuses the port until the old connections are inactive
+// (net::set_exclusive_address, docs/reliability.md); natively SO_REUSEADDR
+// lets the bind pass TIME_WAIT.
+TEST_F(FaultTest, RestartOnTheSamePort) {
+  WSB_START(Protocol::upper);
+  const std::uint16_t port = port_;
+  const proto::ClientFactory factory = make_factory(Protocol::upper, 1, 64);
+  std::vector<Socket> clients;
+  for (std::uint64_t i = 0; i < (config().sequential ? 1 : 4); ++i) {
+    clients.push_back(connect());
+    ASSERT_TRUE(clients.back().valid());
+    auto driver = factory.make(i);
+    ASSERT_EQ(suite::round_trips(clients.back(), *driver, 1, after(limits().exchange)), "");
+  }
+  ASSERT_NO_FATAL_FAILURE(stop());
+  for (Socket& c : clients)
+    EXPECT_TRUE(closed_by_server(c)) << "the stopped server left a connection open";
+  clients.clear();
+
+  std::vector<std::string> args = suite::server_args(Protocol::upper, {});
+  *(std::find(args.begin(), args.end(), "--port") + 1) = std::to_string(port);
+  suite::ServerProcess second(config().exe, args, config().wine_wrapper);
+  std::string why;
+  const auto ready = second.wait_ready(limits().ready, why);
+  ASSERT_TRUE(ready.has_value()) << "a server restarted on port " << port
+                                 << " did not start: " << why << "\n"
+                                 << second.stderr_text();
+  EXPECT_EQ(ready->port, port);
+  const auto target = suite::make_target(ready->host, ready->port);
+  ASSERT_TRUE(target.has_value());
+  std::string error;
+  Socket fresh = suite::connect_to(*target, after(limits().exchange), error);
+  ASSERT_TRUE(fresh.valid()) << error;
+  auto driver = factory.make(99);
+  EXPECT_EQ(suite::round_trips(fresh, *driver, 3, after(limits().exchange)), "");
+  fresh = Socket();
+  EXPECT_TRUE(second.write_stdin("//q\n"));
+  const auto status = second.wait_exit(limits().stop);
+  ASSERT_TRUE(status.has_value()) << "the restarted server did not stop";
+  EXPECT_TRUE(status->exited && status->code == 0) << status->describe();
 }
 
 // ---------------------------------------------------------------------------
