@@ -174,7 +174,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) : impl_(new Imp
     close_handle(impl_->process.hProcess);
     close_handle(impl_->process.hThread);
     close_handle(impl_->job);
-    for (HANDLE* h : {&impl_->in, &impl_->out, &impl_->err}) close_handle(*h);
+    for (HANDLE* h : {&impl_->in, &impl_->out, &impl_->err})
+      close_handle(*h);
     delete impl_;
     throw std::runtime_error("ResumeThread failed (error " + std::to_string(code) + ")");
   }

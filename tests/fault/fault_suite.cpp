@@ -224,8 +224,7 @@ class FaultTest : public ::testing::Test {
     // --max-connections would otherwise refuse the fresh client.
     EXPECT_TRUE(server_->wait_online(0, limits().settle))
         << "the scenario's connections still online " << limits().settle.count()
-        << " ms after the clients closed: live line says "
-        << server_->live_online().value_or(9999);
+        << " ms after the clients closed: live line says " << server_->live_online().value_or(9999);
     const proto::ClientFactory factory = make_factory(protocol_, 0, 300, 99);
     {
       Socket s = connect();
@@ -259,8 +258,8 @@ class FaultTest : public ::testing::Test {
                                     << server_->wait_exit(milliseconds(0))->describe();
     EXPECT_TRUE(server_->write_stdin("//q\n"));
     const auto status = server_->wait_exit(limits().stop);
-    ASSERT_TRUE(status.has_value()) << "no exit within " << limits().stop.count()
-                                    << " ms of \"//q\"";
+    ASSERT_TRUE(status.has_value())
+        << "no exit within " << limits().stop.count() << " ms of \"//q\"";
     ASSERT_TRUE(status->exited && status->code == 0) << "ended with " << status->describe();
     const std::string out = server_->stdout_text();
     const std::size_t nl = out.find('\n');
@@ -277,7 +276,8 @@ class FaultTest : public ::testing::Test {
       ADD_FAILURE() << "the final statistics have no \"" << key << "\" line";
       return 0;
     }
-    const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    const auto [end, ec] =
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
     if (ec != std::errc() || end != it->second.data() + it->second.size())
       ADD_FAILURE() << key << " is not a count: " << it->second;
     return v;
@@ -328,8 +328,8 @@ class FaultTest : public ::testing::Test {
   suite::Statistics stats_;
 };
 
-#define WSB_START(...) \
-  do {                 \
+#define WSB_START(...)               \
+  do {                               \
     if (!start(__VA_ARGS__)) return; \
   } while (0)
 
@@ -438,7 +438,8 @@ TEST_F(FaultTest, NeverReads) {
   }
   const auto rss_stuck = probe_.rss_kib();
   if (rss_before && rss_stuck) {
-    const auto growth = static_cast<std::int64_t>(*rss_stuck) - static_cast<std::int64_t>(*rss_before);
+    const auto growth =
+        static_cast<std::int64_t>(*rss_stuck) - static_cast<std::int64_t>(*rss_before);
     std::cout << "[ info     ] server RSS " << *rss_before << " KiB at start, " << *rss_stuck
               << " KiB with the client stuck (" << growth << " KiB)" << std::endl;
     // --max-pending 64 KiB plus one receive's overshoot, and the frame's own
@@ -471,8 +472,8 @@ TEST_F(FaultTest, IdleClients) {
     ASSERT_TRUE(idle.back().valid());
     if (i % 2 == 1) {
       // Half a frame: 3 of 100 announced body bytes.
-      ASSERT_TRUE(suite::send_all(idle.back(), upper_header(100) + "abc", after(limits().exchange),
-                                  error))
+      ASSERT_TRUE(
+          suite::send_all(idle.back(), upper_header(100) + "abc", after(limits().exchange), error))
           << error;
     }
   }
@@ -500,8 +501,8 @@ TEST_F(FaultTest, IdleClients) {
   }
   const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
   EXPECT_GE(elapsed, milliseconds(950));
-  std::cout << "[ info     ] " << n << " idle clients closed within " << elapsed.count()
-            << " ms" << std::endl;
+  std::cout << "[ info     ] " << n << " idle clients closed within " << elapsed.count() << " ms"
+            << std::endl;
   idle.clear();
   busy.close();
   expect_recovered("idle clients");
@@ -688,8 +689,8 @@ TEST_F(FaultTest, AbruptPeers) {
     std::string replies;
     const auto end = suite::read_some(s, replies, SIZE_MAX, after(limits().exchange));
     EXPECT_EQ(end, std::optional<PeerEnd>(PeerEnd::eof)) << "no orderly close after the replies";
-    EXPECT_EQ(driver->feed(replies), 50u) << "replies lost after the client's half-close: "
-                                          << proto::name(driver->error());
+    EXPECT_EQ(driver->feed(replies), 50u)
+        << "replies lost after the client's half-close: " << proto::name(driver->error());
     EXPECT_EQ(driver->on_peer_closed(), 0u);
     EXPECT_EQ(driver->error(), proto::ClientError::none);
   }
@@ -718,8 +719,8 @@ TEST_F(FaultTest, ConnectCloseLoop) {
     const auto limit = after(limits().settle);
     while (server_->live_count("accepted").value_or(0) < done) {
       ASSERT_LT(Clock::now(), limit)
-          << "the server accepted " << server_->live_count("accepted").value_or(0) << " of "
-          << done << " connections";
+          << "the server accepted " << server_->live_count("accepted").value_or(0) << " of " << done
+          << " connections";
       ASSERT_TRUE(server_->running());
       std::this_thread::sleep_for(milliseconds(10));
     }
@@ -983,5 +984,6 @@ int main(int argc, char** argv) {
   // The floods need a descriptor per client; harness_main() raises the limit
   // to the hard one, and DescriptorExhaustion lowers the server's own.
   return wsb::suite::harness_main(
-      argc, argv, {"fault-suite", false, [] { return limits().ready; }, [] { return limits().stop; }});
+      argc, argv,
+      {"fault-suite", false, [] { return limits().ready; }, [] { return limits().stop; }});
 }
