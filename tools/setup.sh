@@ -55,6 +55,8 @@ test_packages=(
   # the linux-fuzz preset: clang, libFuzzer and clang's sanitizer runtimes
   # (libclang-rt-14-dev), llvm-symbolizer for readable crash stacks (llvm)
   clang libclang-rt-14-dev llvm
+  # the compile-only windows-clang preset links with lld
+  lld
   # fetching Google Benchmark's Debian sources for the mingw build
   dpkg-dev
   # the Java HdrHistogram reference, and a JDK that runs single-file drivers
