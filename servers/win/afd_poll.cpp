@@ -6,9 +6,10 @@
 //
 // The sequence of calls:
 //   once:        CreateIoCompletionPort(INVALID_HANDLE_VALUE)
+//                a socket of our own, the poll handle (its SIO_BASE_HANDLE),
+//                CreateIoCompletionPort(poll handle, port, key)
 //   per socket:  WSAIoctl(SIO_BASE_HANDLE) -> the AFD socket under any LSP
-//                CreateIoCompletionPort(base, port, key)
-//   arm:         NtDeviceIoControlFile(base, IOCTL_AFD_POLL,
+//   arm:         NtDeviceIoControlFile(poll handle, IOCTL_AFD_POLL,
 //                                      {Timeout: never, 1 handle: base, events})
 //                (STATUS_PENDING; ApcContext = the socket's record)
 //   wait:        GetQueuedCompletionStatusEx -> the record, the events
@@ -22,11 +23,11 @@
 //
 // The AFD structures are not in any SDK header: their layout is the one
 // documented by ReactOS's afd headers and described by wepoll's and mio's
-// sources, and Wine implements the same (include/wine/afd.h). The request is
-// posted on the socket's own base handle, which Windows and Wine both accept;
-// libuv and wepoll post it on a separate \Device\Afd handle instead, so that
-// one request can name many sockets (this model names one socket per
-// request, so it needs no such handle).
+// sources, and Wine implements the same (include/wine/afd.h). The requests
+// are posted on a handle that outlives them, never on the polled socket (see
+// AfdPollServer::start()): wepoll and mio open \Device\Afd for it, which
+// Wine does not support as a poll target; a socket of our own serves on both
+// (libuv's "peer socket").
 //
 // Everything about the protocol lives in wsb::server::Connection; this file
 // only moves bytes between sockets and Connections.
@@ -57,8 +58,9 @@ using wsb::net::win::error_after_end_of_stream;
 using wsb::server::LingeringClose;
 
 constexpr const char* description =
-    "AFD poll (libuv, mio, wepoll): IOCTL_AFD_POLL requests sent with NtDeviceIoControlFile to "
-    "each socket's base handle report readiness through an I/O completion port; one thread "
+    "AFD poll (libuv, mio, wepoll): one-shot IOCTL_AFD_POLL requests, sent with "
+    "NtDeviceIoControlFile and naming each socket's base handle, report readiness through an "
+    "I/O completion port; one thread "
     "serves the ready sockets with non-blocking accept()/recv()/send() and re-arms each "
     "one-shot poll. --threads must be 1.";
 
@@ -169,6 +171,9 @@ constexpr ULONG completions_per_wait = 64;
 constexpr auto tick = std::chrono::milliseconds(100);
 // How long a clean close waits for the peer's FIN after sending its own.
 constexpr auto linger_timeout = std::chrono::seconds(1);
+// How long a finished peer's record is kept before it is freed, so that a
+// second completion of its last poll finds it (finish_close()).
+constexpr auto graveyard_time = std::chrono::milliseconds(500);
 // How long the stop waits for the polls that closing the sockets cancelled.
 constexpr auto shutdown_timeout = std::chrono::seconds(3);
 
@@ -194,8 +199,12 @@ struct Peer : Polled {
   LingeringClose linger{};
   // send() said WSAEWOULDBLOCK: the next poll asks for afd_poll_send.
   bool write_blocked = false;
-  // The socket is closed; the record waits for its poll's completion.
+  // The connection is over; the record waits for its poll's completion.
   bool closed = false;
+  // The socket is closed too, and the record waits in the graveyard until
+  // buried_until (see finish_close()).
+  bool buried = false;
+  Clock::time_point buried_until{};
   std::size_t index = 0;  // in AfdPollServer::peers_
 };
 
@@ -212,13 +221,35 @@ class AfdPollServer {
     }
   }
   ~AfdPollServer() {
+    if (poll_socket_ != INVALID_SOCKET) ::closesocket(poll_socket_);
     if (port_ != nullptr) ::CloseHandle(port_);
   }
   AfdPollServer(const AfdPollServer&) = delete;
   AfdPollServer& operator=(const AfdPollServer&) = delete;
 
-  // Registers the listener and posts its first poll. Throws NetError.
+  // Opens the handle the polls are sent to, registers the listener and posts
+  // its first poll. Throws NetError.
   void start() {
+    // The polls are posted on a socket of their own, which stays open until
+    // every poll has completed, and name the polled socket inside the
+    // request (libuv's "peer socket"; wepoll and mio use a \Device\Afd
+    // handle the same way, which Wine cannot poll through). A request posted
+    // on the polled socket's own handle would be issued through the handle
+    // that closesocket() closes, which also cancels it.
+    poll_socket_ = ::WSASocketW(AF_INET, SOCK_STREAM, IPPROTO_TCP, nullptr, 0,
+                                WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+    if (poll_socket_ == INVALID_SOCKET) {
+      const int code = ::WSAGetLastError();
+      throw wsb::net::NetError(code, "WSASocketW() failed: " + wsb::net::error_text(code));
+    }
+    if (const int code = base_handle(poll_socket_, poll_handle_); code != 0) {
+      throw wsb::net::NetError(code, "SIO_BASE_HANDLE failed: " + wsb::net::error_text(code));
+    }
+    if (::CreateIoCompletionPort(poll_handle_, port_, socket_key, 0) == nullptr) {
+      const int code = static_cast<int>(::GetLastError());
+      throw wsb::net::NetError(code,
+                               "CreateIoCompletionPort() failed: " + wsb::net::error_text(code));
+    }
     if (const int code = attach(listener_); code != 0) {
       throw wsb::net::NetError(code,
                                "registering the listener failed: " + wsb::net::error_text(code));
@@ -260,20 +291,19 @@ class AfdPollServer {
   }
 
  private:
-  // Associates the socket's base handle with the port. 0 or a Winsock error.
-  int attach(Polled& p) noexcept {
-    SOCKET base = INVALID_SOCKET;
+  // The AFD socket under any layered provider. 0 or a Winsock error.
+  static int base_handle(SOCKET s, HANDLE& base) noexcept {
+    SOCKET b = INVALID_SOCKET;
     DWORD bytes = 0;
-    if (::WSAIoctl(p.socket, SIO_BASE_HANDLE, nullptr, 0, &base, sizeof base, &bytes, nullptr,
-                   nullptr) != 0) {
+    if (::WSAIoctl(s, SIO_BASE_HANDLE, nullptr, 0, &b, sizeof b, &bytes, nullptr, nullptr) != 0) {
       return ::WSAGetLastError();
     }
-    p.base = reinterpret_cast<HANDLE>(base);
-    if (::CreateIoCompletionPort(p.base, port_, socket_key, 0) == nullptr) {
-      return static_cast<int>(::GetLastError());
-    }
+    base = reinterpret_cast<HANDLE>(b);
     return 0;
   }
+
+  // Finds the handle a poll names for the socket. 0 or a Winsock error.
+  static int attach(Polled& p) noexcept { return base_handle(p.socket, p.base); }
 
   // Posts the socket's poll for `events`. The returned status is the
   // immediate one: STATUS_PENDING (or a success, which also completes
@@ -287,8 +317,8 @@ class AfdPollServer {
     p.info.handles[0].handle = p.base;
     p.info.handles[0].events = events;
     p.io_status = IO_STATUS_BLOCK{};
-    const LONG status = ioctl_(p.base, nullptr, nullptr, &p, &p.io_status, ioctl_afd_poll, &p.info,
-                               sizeof p.info, &p.info, sizeof p.info);
+    const LONG status = ioctl_(poll_handle_, nullptr, nullptr, &p, &p.io_status, ioctl_afd_poll,
+                               &p.info, sizeof p.info, &p.info, sizeof p.info);
     p.poll_pending = status == status_pending || status >= 0;
     return status;
   }
@@ -304,8 +334,9 @@ class AfdPollServer {
       return;
     }
     Peer& peer = static_cast<Peer&>(p);
+    if (peer.buried) return;  // a second completion of a finished poll (finish_close())
     if (peer.closed) {
-      forget(peer);  // the last completion after closesocket(): the record may go
+      finish_close(peer);  // the cancelled poll's completion (close())
       return;
     }
     if (status < 0) {
@@ -478,20 +509,43 @@ class AfdPollServer {
     return events;
   }
 
-  // Releases the admission, closes the socket (which completes its pending
-  // poll with afd_poll_local_close or a cancellation) and frees the record
-  // now, or at that completion.
+  // Releases the admission and ends the connection. A socket whose poll is
+  // still pending is not closed yet: the poll is cancelled first, and the
+  // socket is closed and the record freed when its completion arrives
+  // (finish_close()). Closing a socket under a pending poll made Wine deliver
+  // a completion for a record that had already been freed.
   void close(Peer& peer) noexcept {
     if (peer.closed) return;
     peer.closed = true;
     frame_.release(shard_, peer.socket);  // before closesocket(): see Frame::release
-    ::closesocket(peer.socket);
-    if (!peer.poll_pending) forget(peer);
+    if (peer.poll_pending) {
+      // The request is found by its IO_STATUS_BLOCK, which is what an
+      // OVERLAPPED is to the kernel. Should the poll complete first, its
+      // completion arrives all the same.
+      ::CancelIoEx(poll_handle_, reinterpret_cast<LPOVERLAPPED>(&peer.io_status));
+      return;
+    }
+    finish_close(peer);
   }
 
-  // Frees a closed peer's record (no poll may be pending on it).
-  void forget(Peer& peer) noexcept {
+  // A closed peer has no poll pending: the socket goes, and the record moves
+  // to the graveyard, where it stays for a few ticks before it is freed.
+  // Wine (8.0) sometimes completes a poll a second time when the socket it
+  // named is closed just after the first completion (seen in the fault
+  // suite: two completions, AFD_POLL_DISCONNECT both, for one request, the
+  // second after closesocket()); freed at once, the record was used after
+  // being freed. The graveyard lets such a completion find the record and be
+  // ignored. Windows completes a request once; there it only delays the free.
+  void finish_close(Peer& peer) noexcept {
+    ::closesocket(peer.socket);
+    peer.buried = true;
+    peer.buried_until = Clock::now() + graveyard_time;
     const std::size_t i = peer.index;
+    try {
+      graveyard_.push_back(std::move(peers_[i]));
+    } catch (const std::bad_alloc&) {
+      (void)peers_[i].release();  // out of memory: leaked rather than freed early
+    }
     if (i + 1 != peers_.size()) {
       peers_[i] = std::move(peers_.back());
       peers_[i]->index = i;
@@ -510,19 +564,24 @@ class AfdPollServer {
       if (!peer.linger.lingering()) peer.connection.expire_if_idle(now);
       if (peer.linger.settle(peer.socket, peer.connection, now, linger_timeout)) close(peer);
     }
+    std::erase_if(graveyard_,
+                  [now](const std::unique_ptr<Peer>& peer) { return now >= peer->buried_until; });
     if (accept_resume_ != Clock::time_point{} && now >= accept_resume_) {
       accept_resume_ = {};
       arm(listener_, afd_poll_accept);
     }
   }
 
-  // Closes every socket, then collects the polls that the closes completed,
-  // for at most shutdown_timeout; records whose poll never completes are
-  // left allocated (the kernel may still write them).
+  // Ends every connection and cancels every poll, then collects the
+  // cancelled polls (closing their sockets) for at most shutdown_timeout;
+  // records whose poll never completes are left allocated (the kernel may
+  // still write them).
   void shut_down() {
     for (std::size_t i = peers_.size(); i-- > 0;)
       close(*peers_[i]);
-    ::closesocket(listener_.socket);
+    if (listener_.poll_pending) {
+      ::CancelIoEx(poll_handle_, reinterpret_cast<LPOVERLAPPED>(&listener_.io_status));
+    }
     const auto deadline = Clock::now() + shutdown_timeout;
     OVERLAPPED_ENTRY entries[completions_per_wait];
     while ((listener_.poll_pending || !peers_.empty()) && Clock::now() < deadline) {
@@ -535,9 +594,10 @@ class AfdPollServer {
         if (entries[i].lpCompletionKey == stop_key) continue;
         auto& p = *reinterpret_cast<Polled*>(entries[i].lpOverlapped);
         p.poll_pending = false;
-        if (!p.is_listener) forget(static_cast<Peer&>(p));
+        if (!p.is_listener && !static_cast<Peer&>(p).buried) finish_close(static_cast<Peer&>(p));
       }
     }
+    ::closesocket(listener_.socket);
     if (listener_.poll_pending || !peers_.empty()) {
       for (auto& peer : peers_)
         (void)peer.release();  // the kernel may still write into them
@@ -552,8 +612,13 @@ class AfdPollServer {
   AcceptFailures accept_failures_{frame_};
   StatsShard& shard_;
   HANDLE port_ = nullptr;
+  // The socket whose base handle every poll is posted on (start()).
+  SOCKET poll_socket_ = INVALID_SOCKET;
+  HANDLE poll_handle_ = nullptr;
   Polled listener_;
   std::vector<std::unique_ptr<Peer>> peers_;
+  // Closed peers whose records are kept a while (finish_close()).
+  std::vector<std::unique_ptr<Peer>> graveyard_;
   std::vector<char> buffer_;
   Clock::time_point accept_resume_{};
 };
