@@ -784,6 +784,30 @@ TEST_F(FaultTest, RestartOnTheSamePort) {
   EXPECT_TRUE(status->exited && status->code == 0) << status->describe();
 }
 
+// --backlog 8 with 20 clients connecting at once: every one is served. On
+// Windows the value reaches listen() as SOMAXCONN_HINT(8) (a negative count,
+// net::open_listener); a system that refused it would fail the start.
+TEST_F(FaultTest, SmallBacklog) {
+  WSB_START(Protocol::upper, {"--backlog", "8"});
+  const proto::ClientFactory factory = make_factory(Protocol::upper, 1, 64);
+  std::vector<Socket> clients;
+  const std::size_t count = config().sequential ? 1 : 20;
+  for (std::size_t i = 0; i < count; ++i) {
+    clients.push_back(connect());
+    ASSERT_TRUE(clients.back().valid()) << "client " << i;
+  }
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    auto driver = factory.make(i);
+    EXPECT_EQ(suite::round_trips(clients[i], *driver, 1, after(limits().exchange)), "")
+        << "client " << i;
+  }
+  clients.clear();
+  expect_recovered("20 clients on a backlog of 8");
+  ASSERT_NO_FATAL_FAILURE(stop());
+  expect_connections(count);
+  expect_errors();
+}
+
 // ---------------------------------------------------------------------------
 // Floods
 
