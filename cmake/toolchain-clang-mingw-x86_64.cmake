@@ -23,8 +23,12 @@ if(NOT IS_DIRECTORY "${_wsb_mingw_gcc}/include/c++")
   message(FATAL_ERROR "no mingw-w64 posix GCC (libstdc++) under /usr/lib/gcc/${WSB_MINGW_TRIPLE}: "
                       "install g++-mingw-w64-x86-64-posix")
 endif()
+# mingw-w64's GCC builds libstdc++ with emulated thread-local storage
+# (__emutls_v.*); clang uses native TLS unless told, and then std::call_once
+# (std::__once_callable) does not link.
 set(CMAKE_CXX_FLAGS_INIT
-    "-isystem ${_wsb_mingw_gcc}/include/c++ -isystem ${_wsb_mingw_gcc}/include/c++/${WSB_MINGW_TRIPLE}")
+    "-femulated-tls -isystem ${_wsb_mingw_gcc}/include/c++ -isystem ${_wsb_mingw_gcc}/include/c++/${WSB_MINGW_TRIPLE}")
+set(CMAKE_C_FLAGS_INIT "-femulated-tls")
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-fuse-ld=lld -L${_wsb_mingw_gcc}")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "-fuse-ld=lld -L${_wsb_mingw_gcc}")
 set(CMAKE_CXX_STANDARD_LIBRARIES "-Wl,-Bstatic -lpthread")
