@@ -371,7 +371,18 @@ class AfdPollServer {
       }
       adopt(s);
     }
-    arm(listener_, afd_poll_accept);
+    arm_listener();
+  }
+
+  // Posts the listener's poll; a refused one ends the server, which could not
+  // accept any more.
+  void arm_listener() noexcept {
+    if (const LONG status = arm(listener_, afd_poll_accept); !listener_.poll_pending) {
+      char text[80];
+      std::snprintf(text, sizeof text, "IOCTL_AFD_POLL on the listener failed: NTSTATUS 0x%08lX",
+                    static_cast<unsigned long>(status));
+      frame_.fail(text);
+    }
   }
 
   void adopt(SOCKET s) {
@@ -568,7 +579,7 @@ class AfdPollServer {
                   [now](const std::unique_ptr<Peer>& peer) { return now >= peer->buried_until; });
     if (accept_resume_ != Clock::time_point{} && now >= accept_resume_) {
       accept_resume_ = {};
-      arm(listener_, afd_poll_accept);
+      arm_listener();
     }
   }
 
