@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "spawn_child.hpp"
 
@@ -120,23 +121,45 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) : impl_(new Imp
     append_quoted(line, widen(a));
   }
   const std::wstring program = widen(argv[0]);
-  STARTUPINFOW startup{};
-  startup.cb = sizeof startup;
-  startup.dwFlags = STARTF_USESTDHANDLES;
-  startup.hStdInput = child_in;
-  startup.hStdOutput = child_out;
-  startup.hStdError = child_err;
-  // A new process group keeps the console's Ctrl-C away from the server, so
-  // that loadgen stops it in order ("//q") after an interrupted run.
-  if (!::CreateProcessW(program.c_str(), line.data(), nullptr, nullptr, TRUE,
-                        CREATE_NEW_PROCESS_GROUP, nullptr, nullptr, &startup, &impl_->process)) {
-    fail("CreateProcessW");
+  // The child inherits its three pipe ends and nothing else: without a handle
+  // list, CreateProcess with bInheritHandles hands it every inheritable handle
+  // loadgen holds (e.g. the pipes of another child started at the same time).
+  HANDLE inherited[3] = {child_in, child_out, child_err};
+  SIZE_T list_size = 0;
+  ::InitializeProcThreadAttributeList(nullptr, 1, 0, &list_size);
+  std::vector<char> list_storage(list_size);
+  auto* const list = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(list_storage.data());
+  if (!::InitializeProcThreadAttributeList(list, 1, 0, &list_size)) {
+    fail("InitializeProcThreadAttributeList");
   }
+  const bool listed = ::UpdateProcThreadAttribute(list, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+                                                  inherited, sizeof inherited, nullptr, nullptr);
+  if (!listed) {
+    ::DeleteProcThreadAttributeList(list);
+    fail("UpdateProcThreadAttribute");
+  }
+  STARTUPINFOEXW startup{};
+  startup.StartupInfo.cb = sizeof startup;
+  startup.StartupInfo.dwFlags = STARTF_USESTDHANDLES;
+  startup.StartupInfo.hStdInput = child_in;
+  startup.StartupInfo.hStdOutput = child_out;
+  startup.StartupInfo.hStdError = child_err;
+  startup.lpAttributeList = list;
+  // A new process group keeps the console's Ctrl-C away from the server, so
+  // that loadgen stops it in order ("//q") after an interrupted run. The child
+  // starts suspended so that it is in the job (below) before it runs a single
+  // instruction, and so are any processes it starts.
+  const DWORD flags = CREATE_NEW_PROCESS_GROUP | CREATE_SUSPENDED | EXTENDED_STARTUPINFO_PRESENT;
+  const BOOL created = ::CreateProcessW(program.c_str(), line.data(), nullptr, nullptr, TRUE, flags,
+                                        nullptr, nullptr, &startup.StartupInfo, &impl_->process);
+  ::DeleteProcThreadAttributeList(list);
+  if (!created) fail("CreateProcessW");
   close_handle(child_in);
   close_handle(child_out);
   close_handle(child_err);
   // The server dies with loadgen: closing the last handle of a kill-on-close
-  // job ends every process in it. Best effort (nested jobs may refuse).
+  // job ends every process in it. Best effort (nested jobs may refuse before
+  // Windows 8): the child runs all the same.
   impl_->job = ::CreateJobObjectW(nullptr, nullptr);
   if (impl_->job != nullptr) {
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
@@ -144,6 +167,17 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) : impl_(new Imp
     ::SetInformationJobObject(impl_->job, JobObjectExtendedLimitInformation, &limits,
                               sizeof limits);
     ::AssignProcessToJobObject(impl_->job, impl_->process.hProcess);
+  }
+  if (::ResumeThread(impl_->process.hThread) == static_cast<DWORD>(-1)) {
+    const DWORD code = ::GetLastError();
+    ::TerminateProcess(impl_->process.hProcess, 1);
+    close_handle(impl_->process.hProcess);
+    close_handle(impl_->process.hThread);
+    close_handle(impl_->job);
+    for (HANDLE* h : {&impl_->in, &impl_->out, &impl_->err})
+      close_handle(*h);
+    delete impl_;
+    throw std::runtime_error("ResumeThread failed (error " + std::to_string(code) + ")");
   }
 }
 

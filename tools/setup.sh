@@ -59,6 +59,8 @@ test_packages=(
   clang-format
   # tools.plot_render: report.html loaded in headless Chromium
   chromium
+  # the compile-only windows-clang preset links with lld
+  lld
   # fetching Google Benchmark's Debian sources for the mingw build
   dpkg-dev
   # the Java HdrHistogram reference, and a JDK that runs single-file drivers

@@ -2,7 +2,8 @@
 # The project's test command (README; .ci/run calls exactly this).
 #
 # Installs what is missing, builds the native `linux` preset, the `windows-cross`
-# preset (mingw-w64 x86_64) and a compile-only `windows-cross-i686` build, runs
+# preset (mingw-w64 x86_64), compile-only `windows-cross-i686` and
+# `windows-clang` (clang + mingw-w64) builds, runs
 # every test — native ones natively, Windows ones under Wine through CTest's
 # cross-compiling emulator — and ends with one verdict line:
 #   verdict: N passed, N failed, N skipped
@@ -107,6 +108,9 @@ if [ "$only" != linux ] && [ "$only" != sanitizers ]; then
   build windows-cross && run_tests windows-cross
   # 32-bit Windows, compiled only: catches pointer-size bugs (a pointer in a DWORD).
   build windows-cross-i686 || true
+  # The same code through clang (mingw-w64 headers and libraries), compiled
+  # only: a second compiler's warnings, with -Werror like the others.
+  build windows-clang || true
 fi
 if [ "$only" != windows ] && [ "$only" != sanitizers ]; then
   build linux && run_tests linux

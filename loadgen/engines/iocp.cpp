@@ -496,13 +496,16 @@ class IocpEngine final : public Engine {
     // receive completed.
     u_long non_blocking = 1;
     if (zero_byte_ && ::ioctlsocket(s, FIONBIO, &non_blocking) != 0) return ::WSAGetLastError();
-    // ConnectEx needs a bound socket.
+    // ConnectEx needs a bound socket, and a bind to port 0 reserves an
+    // ephemeral port for this socket alone, wildcard address or not; with
+    // SO_REUSE_UNICASTPORT the port is chosen at connect time instead, unique
+    // per 4-tuple, so the dynamic range (16,384 ports by default) does not cap
+    // the connections per destination. Optional (see its definition above):
+    // a system without it still connects, with the port chosen at bind time.
+    const DWORD on = 1;
+    (void)::setsockopt(s, SOL_SOCKET, SO_REUSE_UNICASTPORT, reinterpret_cast<const char*>(&on),
+                       sizeof on);
     if (source != nullptr) {
-      // Optional (see its definition above): a system without it still
-      // connects, with the port chosen at bind time.
-      const DWORD on = 1;
-      (void)::setsockopt(s, SOL_SOCKET, SO_REUSE_UNICASTPORT, reinterpret_cast<const char*>(&on),
-                         sizeof on);
       if (::bind(s, source->address(), source->length) != 0) return ::WSAGetLastError();
     } else {
       sockaddr_storage any{};

@@ -56,6 +56,16 @@ constexpr auto kTick = std::chrono::milliseconds(100);
 // How long a connection we closed (shutdown(SD_SEND)) may take to send its FIN
 // back before the socket is closed anyway.
 constexpr auto kLingerLimit = std::chrono::seconds(2);
+// How long the accepting thread waits for FD_ACCEPT before it calls accept()
+// anyway. Windows re-enables FD_ACCEPT with every accept() call, even one
+// that fails (Microsoft's WSAEventSelect page), so there this only bounds the
+// cost of a lost notification. Wine re-enables it only when accept()
+// succeeds (server/sock.c clears the reported AFD_POLL_ACCEPT in
+// accept_socket() alone): after a failed accept() no FD_ACCEPT comes again
+// until some accept() succeeds, and a model that waited without a timeout
+// would never accept again (fault.win-event-select's ConnectionFlood once
+// saw 5 of 8 clients accepted and the rest left queued for 40 s).
+constexpr DWORD accept_wait_ms = 100;
 // Data is copied into the Connection at once, so one receive buffer per
 // thread suffices.
 constexpr int kReceiveBuffer = 64 * 1024;
@@ -439,21 +449,29 @@ class Acceptor {
     // The stop event is slot 0, so a stop wins over pending connections.
     const WSAEVENT events[2] = {stop_event_, listen_event_.get()};
     for (;;) {
-      const DWORD rc = ::WSAWaitForMultipleEvents(2, events, FALSE, WSA_INFINITE, FALSE);
+      const DWORD rc = ::WSAWaitForMultipleEvents(2, events, FALSE, accept_wait_ms, FALSE);
       if (rc == WSA_WAIT_FAILED) {
         frame_.fail(failure("WSAWaitForMultipleEvents()"));
         break;
       }
       if (rc == WSA_WAIT_EVENT_0 || frame_.stopping()) break;
+      if (rc == WSA_WAIT_TIMEOUT) {
+        // No FD_ACCEPT for a while: try anyway (see accept_wait_ms). On an
+        // empty backlog this costs one accept() that says WSAEWOULDBLOCK.
+        accept_pending();
+        continue;
+      }
       WSANETWORKEVENTS ne{};
       if (::WSAEnumNetworkEvents(listener_, listen_event_.get(), &ne) == SOCKET_ERROR) {
         frame_.fail(failure("WSAEnumNetworkEvents(listener)"));
         break;
       }
       if ((ne.lNetworkEvents & FD_ACCEPT) == 0) continue;
+      // An error reported with FD_ACCEPT is counted, but accept() is called
+      // all the same: only accept() re-enables FD_ACCEPT, so skipping it
+      // would leave the connections behind it unaccepted forever.
       if (ne.iErrorCode[FD_ACCEPT_BIT] != 0) {
         shard_.error(classify_accept_error(ne.iErrorCode[FD_ACCEPT_BIT]));
-        continue;
       }
       accept_pending();
     }

@@ -192,7 +192,10 @@ constexpr ULONG_PTR listener_key = 3;
 // As in server-iocp: a FIN'd connection is drained until the peer closes.
 constexpr auto drain_timeout = std::chrono::seconds(2);
 // How long the stop sequence waits for outstanding requests.
-constexpr auto shutdown_timeout = std::chrono::seconds(10);
+// Cancelled requests complete at once; the bound only matters when they do
+// not, and it keeps the whole stop inside the 5 s that Windows grants a
+// console process after a close (platform/win/interrupt.cpp).
+constexpr auto shutdown_timeout = std::chrono::seconds(3);
 
 enum class Op : std::uintptr_t { recv = 1, send = 2 };
 
@@ -239,8 +242,10 @@ struct Slot {
   bool send_pending = false;
   bool peer_closed = false;
   bool admitted = false;
-  // The handle admitted (Frame::admit(shard, socket)), kept for the release,
-  // which comes after hard_close() has closed the socket.
+  // The handle admitted (Frame::admit(shard, socket)). The release must come
+  // before closesocket(): once the handle is closed, the control thread can
+  // accept a new connection with the same handle value, and a late release
+  // would then decrement the new peer's per-address count (frame.hpp).
   wsb::net::socket_t admitted_as = 0;
   bool charged = false;  // counted in worker->cq_used
   int outstanding = 0;   // requests posted and not yet dequeued
@@ -803,9 +808,11 @@ class RioServer {
 
   // Closing the socket also closes its request queue; requests still
   // outstanding complete (with an error) into the CQ, and the slot is freed
-  // once the last of them has been dequeued (maybe_finalize).
+  // once the last of them has been dequeued (maybe_finalize). The admission
+  // is released first, while the handle value still names this connection.
   void hard_close(Slot& slot) noexcept {
     slot.state = State::closed;
+    if (slot.worker != nullptr) release_admission(*slot.worker, slot);
     if (slot.socket != INVALID_SOCKET) ::closesocket(slot.socket);
     slot.socket = INVALID_SOCKET;
     slot.rq = RIO_INVALID_RQ;
@@ -824,8 +831,7 @@ class RioServer {
     last->list_index = slot.list_index;
     w.connections[slot.list_index] = last;
     w.connections.pop_back();
-    slot.conn.reset();
-    release_admission(w, slot);
+    slot.conn.reset();  // the admission went with hard_close()
     if (slot.charged) w.cq_used -= cq_entries_per_connection;
     slot.charged = false;
     free_unserved(slot);
@@ -939,8 +945,13 @@ class RioServer {
   std::size_t next_worker_ = 0;
 };
 
+// The processors of the process's processor group, as in server-iocp: its
+// threads run in that group (before Windows 11 and Server 2022), so sizing
+// from every group would oversubscribe it on hosts with more than 64.
 int processors() {
-  const DWORD cpus = ::GetActiveProcessorCount(ALL_PROCESSOR_GROUPS);
+  PROCESSOR_NUMBER here{};
+  ::GetCurrentProcessorNumberEx(&here);
+  const DWORD cpus = ::GetActiveProcessorCount(here.Group);
   return cpus == 0 ? 1 : static_cast<int>(cpus);
 }
 

@@ -186,6 +186,7 @@ class FaultTest : public ::testing::Test {
       return false;
     }
     model_ = ready->model;
+    port_ = ready->port;
     const auto target = suite::make_target(ready->host, ready->port);
     if (!target) {
       ADD_FAILURE() << "cannot parse the ready line's address " << ready->host;
@@ -223,8 +224,7 @@ class FaultTest : public ::testing::Test {
     // --max-connections would otherwise refuse the fresh client.
     EXPECT_TRUE(server_->wait_online(0, limits().settle))
         << "the scenario's connections still online " << limits().settle.count()
-        << " ms after the clients closed: live line says "
-        << server_->live_online().value_or(9999);
+        << " ms after the clients closed: live line says " << server_->live_online().value_or(9999);
     const proto::ClientFactory factory = make_factory(protocol_, 0, 300, 99);
     {
       Socket s = connect();
@@ -258,8 +258,8 @@ class FaultTest : public ::testing::Test {
                                     << server_->wait_exit(milliseconds(0))->describe();
     EXPECT_TRUE(server_->write_stdin("//q\n"));
     const auto status = server_->wait_exit(limits().stop);
-    ASSERT_TRUE(status.has_value()) << "no exit within " << limits().stop.count()
-                                    << " ms of \"//q\"";
+    ASSERT_TRUE(status.has_value())
+        << "no exit within " << limits().stop.count() << " ms of \"//q\"";
     ASSERT_TRUE(status->exited && status->code == 0) << "ended with " << status->describe();
     const std::string out = server_->stdout_text();
     const std::size_t nl = out.find('\n');
@@ -276,7 +276,8 @@ class FaultTest : public ::testing::Test {
       ADD_FAILURE() << "the final statistics have no \"" << key << "\" line";
       return 0;
     }
-    const auto [end, ec] = std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
+    const auto [end, ec] =
+        std::from_chars(it->second.data(), it->second.data() + it->second.size(), v);
     if (ec != std::errc() || end != it->second.data() + it->second.size())
       ADD_FAILURE() << key << " is not a count: " << it->second;
     return v;
@@ -316,6 +317,7 @@ class FaultTest : public ::testing::Test {
   }
 
   std::unique_ptr<suite::ServerProcess> server_;
+  std::uint16_t port_ = 0;
   Protocol protocol_ = Protocol::upper;
   std::string model_;
   suite::Target target_;
@@ -326,8 +328,8 @@ class FaultTest : public ::testing::Test {
   suite::Statistics stats_;
 };
 
-#define WSB_START(...) \
-  do {                 \
+#define WSB_START(...)               \
+  do {                               \
     if (!start(__VA_ARGS__)) return; \
   } while (0)
 
@@ -436,7 +438,8 @@ TEST_F(FaultTest, NeverReads) {
   }
   const auto rss_stuck = probe_.rss_kib();
   if (rss_before && rss_stuck) {
-    const auto growth = static_cast<std::int64_t>(*rss_stuck) - static_cast<std::int64_t>(*rss_before);
+    const auto growth =
+        static_cast<std::int64_t>(*rss_stuck) - static_cast<std::int64_t>(*rss_before);
     std::cout << "[ info     ] server RSS " << *rss_before << " KiB at start, " << *rss_stuck
               << " KiB with the client stuck (" << growth << " KiB)" << std::endl;
     // --max-pending 64 KiB plus one receive's overshoot, and the frame's own
@@ -469,8 +472,8 @@ TEST_F(FaultTest, IdleClients) {
     ASSERT_TRUE(idle.back().valid());
     if (i % 2 == 1) {
       // Half a frame: 3 of 100 announced body bytes.
-      ASSERT_TRUE(suite::send_all(idle.back(), upper_header(100) + "abc", after(limits().exchange),
-                                  error))
+      ASSERT_TRUE(
+          suite::send_all(idle.back(), upper_header(100) + "abc", after(limits().exchange), error))
           << error;
     }
   }
@@ -498,8 +501,8 @@ TEST_F(FaultTest, IdleClients) {
   }
   const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
   EXPECT_GE(elapsed, milliseconds(950));
-  std::cout << "[ info     ] " << n << " idle clients closed within " << elapsed.count()
-            << " ms" << std::endl;
+  std::cout << "[ info     ] " << n << " idle clients closed within " << elapsed.count() << " ms"
+            << std::endl;
   idle.clear();
   busy.close();
   expect_recovered("idle clients");
@@ -686,8 +689,8 @@ TEST_F(FaultTest, AbruptPeers) {
     std::string replies;
     const auto end = suite::read_some(s, replies, SIZE_MAX, after(limits().exchange));
     EXPECT_EQ(end, std::optional<PeerEnd>(PeerEnd::eof)) << "no orderly close after the replies";
-    EXPECT_EQ(driver->feed(replies), 50u) << "replies lost after the client's half-close: "
-                                          << proto::name(driver->error());
+    EXPECT_EQ(driver->feed(replies), 50u)
+        << "replies lost after the client's half-close: " << proto::name(driver->error());
     EXPECT_EQ(driver->on_peer_closed(), 0u);
     EXPECT_EQ(driver->error(), proto::ClientError::none);
   }
@@ -716,8 +719,8 @@ TEST_F(FaultTest, ConnectCloseLoop) {
     const auto limit = after(limits().settle);
     while (server_->live_count("accepted").value_or(0) < done) {
       ASSERT_LT(Clock::now(), limit)
-          << "the server accepted " << server_->live_count("accepted").value_or(0) << " of "
-          << done << " connections";
+          << "the server accepted " << server_->live_count("accepted").value_or(0) << " of " << done
+          << " connections";
       ASSERT_TRUE(server_->running());
       std::this_thread::sleep_for(milliseconds(10));
     }
@@ -728,6 +731,80 @@ TEST_F(FaultTest, ConnectCloseLoop) {
   expect_recovered("connect-then-close loop");
   ASSERT_NO_FATAL_FAILURE(stop());
   expect_connections(total);
+  expect_errors();
+}
+
+// ---------------------------------------------------------------------------
+// Restarts
+
+// The matrix stops a server and starts the next one on the same port at once.
+// The first server stops while four clients are still connected (it closes
+// them first, so its side of each connection is the one left closing, in
+// TIME_WAIT); the clients then close, and a second server started on that
+// port right away must come up and serve. On Windows the exclusive binding of
+// the listener refuses the port until the old connections are inactive
+// (net::set_exclusive_address, docs/reliability.md); natively SO_REUSEADDR
+// lets the bind pass TIME_WAIT.
+TEST_F(FaultTest, RestartOnTheSamePort) {
+  WSB_START(Protocol::upper);
+  const std::uint16_t port = port_;
+  const proto::ClientFactory factory = make_factory(Protocol::upper, 1, 64);
+  std::vector<Socket> clients;
+  for (std::uint64_t i = 0; i < (config().sequential ? 1 : 4); ++i) {
+    clients.push_back(connect());
+    ASSERT_TRUE(clients.back().valid());
+    auto driver = factory.make(i);
+    ASSERT_EQ(suite::round_trips(clients.back(), *driver, 1, after(limits().exchange)), "");
+  }
+  ASSERT_NO_FATAL_FAILURE(stop());
+  for (Socket& c : clients)
+    EXPECT_TRUE(closed_by_server(c)) << "the stopped server left a connection open";
+  clients.clear();
+
+  std::vector<std::string> args = suite::server_args(Protocol::upper, {});
+  *(std::find(args.begin(), args.end(), "--port") + 1) = std::to_string(port);
+  suite::ServerProcess second(config().exe, args, config().wine_wrapper);
+  std::string why;
+  const auto ready = second.wait_ready(limits().ready, why);
+  ASSERT_TRUE(ready.has_value()) << "a server restarted on port " << port
+                                 << " did not start: " << why << "\n"
+                                 << second.stderr_text();
+  EXPECT_EQ(ready->port, port);
+  const auto target = suite::make_target(ready->host, ready->port);
+  ASSERT_TRUE(target.has_value());
+  std::string error;
+  Socket fresh = suite::connect_to(*target, after(limits().exchange), error);
+  ASSERT_TRUE(fresh.valid()) << error;
+  auto driver = factory.make(99);
+  EXPECT_EQ(suite::round_trips(fresh, *driver, 3, after(limits().exchange)), "");
+  fresh = Socket();
+  EXPECT_TRUE(second.write_stdin("//q\n"));
+  const auto status = second.wait_exit(limits().stop);
+  ASSERT_TRUE(status.has_value()) << "the restarted server did not stop";
+  EXPECT_TRUE(status->exited && status->code == 0) << status->describe();
+}
+
+// --backlog 8 with 20 clients connecting at once: every one is served. On
+// Windows the value reaches listen() as SOMAXCONN_HINT(8) (a negative count,
+// net::open_listener); a system that refused it would fail the start.
+TEST_F(FaultTest, SmallBacklog) {
+  WSB_START(Protocol::upper, {"--backlog", "8"});
+  const proto::ClientFactory factory = make_factory(Protocol::upper, 1, 64);
+  std::vector<Socket> clients;
+  const std::size_t count = config().sequential ? 1 : 20;
+  for (std::size_t i = 0; i < count; ++i) {
+    clients.push_back(connect());
+    ASSERT_TRUE(clients.back().valid()) << "client " << i;
+  }
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    auto driver = factory.make(i);
+    EXPECT_EQ(suite::round_trips(clients[i], *driver, 1, after(limits().exchange)), "")
+        << "client " << i;
+  }
+  clients.clear();
+  expect_recovered("20 clients on a backlog of 8");
+  ASSERT_NO_FATAL_FAILURE(stop());
+  expect_connections(count);
   expect_errors();
 }
 
@@ -931,5 +1008,6 @@ int main(int argc, char** argv) {
   // The floods need a descriptor per client; harness_main() raises the limit
   // to the hard one, and DescriptorExhaustion lowers the server's own.
   return wsb::suite::harness_main(
-      argc, argv, {"fault-suite", false, [] { return limits().ready; }, [] { return limits().stop; }});
+      argc, argv,
+      {"fault-suite", false, [] { return limits().ready; }, [] { return limits().stop; }});
 }

@@ -25,29 +25,33 @@ HANDLE finished_event() {
   return event;
 }
 
+// The events after which Windows ends the process once the handler returns,
+// or after a grace period at the latest: about 5 s for CTRL_CLOSE_EVENT, and
+// the system's kill timeouts for logoff and shutdown. Microsoft's
+// SetConsoleCtrlHandler documentation: logoff and shutdown events do reach a
+// console process, unless it has loaded user32.dll or gdi32.dll (the
+// WSAAsyncSelect model does, so it only sees Ctrl-C, Ctrl-Break and close).
+bool ends_process(DWORD type) noexcept {
+  return type == CTRL_CLOSE_EVENT || type == CTRL_LOGOFF_EVENT || type == CTRL_SHUTDOWN_EVENT;
+}
+
+// How long a handler for such an event waits for the server to finish: under
+// the 5 s after which a console close ends the process, so that the final
+// statistics are printed. Every model bounds its stop below this
+// (docs/design.md).
+constexpr DWORD kFinishWaitMs = 4500;
+
 BOOL WINAPI on_console_event(DWORD type) {
-  switch (type) {
-    case CTRL_C_EVENT:
-    case CTRL_BREAK_EVENT:
-    case CTRL_CLOSE_EVENT: {
-      {
-        std::lock_guard lock(g_mutex);
-        if (g_state == nullptr) return FALSE;  // not ours any more: default handling
-        (*g_state)(++g_count);
-      }
-      if (type == CTRL_CLOSE_EVENT) {
-        // The process is terminated as soon as this handler returns (and
-        // after about 5 s regardless). Waiting lets the server finish and
-        // print its statistics.
-        ::WaitForSingleObject(finished_event(), 4500);
-      }
-      return TRUE;
-    }
-    default:
-      // Logoff and shutdown events reach services only; let the default
-      // handler deal with anything else.
-      return FALSE;
+  if (type != CTRL_C_EVENT && type != CTRL_BREAK_EVENT && !ends_process(type)) return FALSE;
+  {
+    std::lock_guard lock(g_mutex);
+    if (g_state == nullptr) return FALSE;  // not ours any more: default handling
+    (*g_state)(++g_count);
   }
+  // The process is terminated as soon as this handler returns. Waiting lets
+  // the server finish and print its statistics.
+  if (ends_process(type)) ::WaitForSingleObject(finished_event(), kFinishWaitMs);
+  return TRUE;
 }
 
 }  // namespace

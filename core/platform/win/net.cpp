@@ -4,6 +4,7 @@
 #include <windows.h>
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstring>
 #include <string>
@@ -209,8 +210,14 @@ bool set_exclusive_address(socket_t s) noexcept {
   // SO_REUSEADDR on Windows lets another socket bind to a port that is in use
   // and take over its traffic (port stealing). SO_EXCLUSIVEADDRUSE is the
   // opposite: no other socket may bind the address while this one holds it.
-  // TIME_WAIT connections of an earlier run do not block the bind on Windows,
-  // so nothing of SO_REUSEADDR's POSIX meaning is lost.
+  // Its price, in Microsoft's "Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE":
+  // such a socket "cannot necessarily be reused immediately after socket
+  // closure"; if a listener with the option accepted a connection and was
+  // then closed, another socket with the option cannot bind the same port
+  // "until the original connection becomes inactive". A server restarted at
+  // once on its port, as the matrix does, can meet exactly that while the
+  // previous run's connections finish closing; open_listener() therefore
+  // retries such a bind for a while (bind_retry_for) before it gives up.
   return set_int_option(s, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, 1);
 }
 
@@ -249,6 +256,46 @@ int default_backlog() noexcept {
   return SOMAXCONN;
 }
 
+namespace {
+
+// How long a bind that finds its port taken is retried: the connections of a
+// server that has just exited keep an exclusively bound port until they are
+// inactive (set_exclusive_address()), which takes the peers' closing
+// handshakes, not TIME_WAIT's minutes. A port that another live program
+// holds is reported this much later.
+constexpr auto bind_retry_for = std::chrono::seconds(3);
+constexpr DWORD bind_retry_every_ms = 50;
+
+// bind(), retried while it fails because the address is in use (or, the way
+// an exclusive binding refuses, access denied). 0 or the last error.
+int bind_listener(SOCKET s, const Endpoint& endpoint) noexcept {
+  const auto give_up = std::chrono::steady_clock::now() + bind_retry_for;
+  for (;;) {
+    if (::bind(s, endpoint.address(), endpoint.length) == 0) return 0;
+    const int code = ::WSAGetLastError();
+    const detail::BindFailure why = detail::classify_bind_failure(code);
+    const bool busy =
+        why == detail::BindFailure::in_use || why == detail::BindFailure::access_denied;
+    // Port 0 never meets a busy port; the system picks a free one.
+    if (!busy || endpoint.port() == 0 || std::chrono::steady_clock::now() >= give_up) return code;
+    ::Sleep(bind_retry_every_ms);
+  }
+}
+
+// What listen() is given for a --backlog of `requested`. A plain count is
+// capped by the provider (about 200 on client editions, whatever is asked);
+// SOMAXCONN_HINT(N), i.e. -N, asks for N itself, which Windows clamps to
+// 200..65535 (Microsoft's listen() documentation, Windows 8 and later).
+// SOMAXCONN keeps its own meaning. mingw-w64's headers lack the macro; its
+// definition is the Windows SDK's (winsock2.h). Wine passes the negative
+// value to Linux's listen(), which reads it as "the system maximum".
+int listen_backlog(int requested) noexcept {
+  if (requested == SOMAXCONN || requested <= 0) return SOMAXCONN;
+  return -requested;  // SOMAXCONN_HINT(requested)
+}
+
+}  // namespace
+
 socket_t open_listener(const Endpoint& endpoint, int backlog, ListenerFlags flags) {
   using detail::ListenerStep;
   const auto fail = [&](ListenerStep step, int code, std::string_view what, SOCKET s) {
@@ -278,10 +325,12 @@ socket_t open_listener(const Endpoint& endpoint, int backlog, ListenerFlags flag
   if (family == AF_INET6 && !set_int_option(s, IPPROTO_IPV6, IPV6_V6ONLY, 1)) {
     fail(ListenerStep::option, ::WSAGetLastError(), "setsockopt(IPV6_V6ONLY)", s);
   }
-  if (::bind(s, endpoint.address(), endpoint.length) != 0) {
-    fail(ListenerStep::bind, ::WSAGetLastError(), "bind()", s);
+  if (const int code = bind_listener(s, endpoint); code != 0) {
+    fail(ListenerStep::bind, code, "bind()", s);
   }
-  if (::listen(s, backlog) != 0) fail(ListenerStep::listen, ::WSAGetLastError(), "listen()", s);
+  if (::listen(s, listen_backlog(backlog)) != 0) {
+    fail(ListenerStep::listen, ::WSAGetLastError(), "listen()", s);
+  }
   if (flags.nonblocking && !set_nonblocking(s, true)) {
     fail(ListenerStep::option, ::WSAGetLastError(), "ioctlsocket(FIONBIO)", s);
   }

@@ -37,12 +37,12 @@ std::string EventAcceptor::run(WSAEVENT stop_event) {
   std::string failed;
   auto next_tick = Clock::now();
   for (;;) {
-    // Post every AcceptEx that is not in flight: after a completion, and
-    // again each tick after a failure.
+    // Post every AcceptEx that is not in flight: after a completion (at
+    // once, see repost()), and again each tick after a failure.
     const auto now = Clock::now();
     if (now >= next_tick) {
       for (std::size_t i = 0; i < posted_accepts; ++i) {
-        if (!accepts_[i].in_flight) post(accepts_[i]);
+        if (!accepts_[i].in_flight) repost(accepts_[i]);
       }
       next_tick = now + tick;
     }
@@ -58,18 +58,32 @@ std::string EventAcceptor::run(WSAEVENT stop_event) {
     // another wait per signalled event, and just as fair.
     for (std::size_t i = 0; i < posted_accepts; ++i) {
       Pending& a = accepts_[i];
-      if (a.in_flight && harvest(a)) post(a);
+      if (a.in_flight && harvest(a)) repost(a);
     }
   }
   cancel_all();
   return failed;
 }
 
-void EventAcceptor::post(Pending& a) noexcept {
+// The accept-failure policy's back-off (server/accept_policy.hpp), for an
+// AcceptEx that fails as it is posted: when the client it would have taken
+// reset while queued, the next one may be fine, so it is posted again at
+// once (AcceptFailure::retry); any other failure (no socket, no buffers)
+// waits for the next tick, which is the policy's pause. The bound keeps a
+// storm of resets from holding the thread here.
+void EventAcceptor::repost(Pending& a) noexcept {
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    const int code = post(a);
+    if (code == 0 || !is_reset(code)) return;
+  }
+}
+
+int EventAcceptor::post(Pending& a) noexcept {
   a.socket = open_accept_socket(family_);
   if (a.socket == INVALID_SOCKET) {
-    handler_.accept_failed(::WSAGetLastError());
-    return;
+    const int code = ::WSAGetLastError();
+    handler_.accept_failed(code);
+    return code;
   }
   a.overlapped = WSAOVERLAPPED{};
   a.overlapped.hEvent = a.event.get();
@@ -78,11 +92,12 @@ void EventAcceptor::post(Pending& a) noexcept {
     ::closesocket(a.socket);
     a.socket = INVALID_SOCKET;
     handler_.accept_failed(code);
-    return;
+    return code;
   }
   // An immediate success signals the event as well; it is harvested like a
   // pending one.
   a.in_flight = true;
+  return 0;
 }
 
 // True when the AcceptEx completed (successfully or not).

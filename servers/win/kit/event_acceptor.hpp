@@ -69,7 +69,9 @@ class EventAcceptor {
 
  private:
   struct Pending;
-  void post(Pending& a) noexcept;
+  void repost(Pending& a) noexcept;
+  // Posts one AcceptEx; 0, or the error (already reported to the handler).
+  int post(Pending& a) noexcept;
   bool harvest(Pending& a) noexcept;
   void cancel_all() noexcept;
 
