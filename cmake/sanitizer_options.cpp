@@ -26,7 +26,9 @@
 WSB_SANITIZER_HOOK __asan_default_options() {
   return WSB_SANITIZER_COMMON ":halt_on_error=1:detect_leaks=1:detect_stack_use_after_return=0";
 }
-WSB_SANITIZER_HOOK __ubsan_default_options() { return WSB_SANITIZER_COMMON ":halt_on_error=1"; }
+WSB_SANITIZER_HOOK __ubsan_default_options() {
+  return WSB_SANITIZER_COMMON ":halt_on_error=1";
+}
 
 #include <dlfcn.h>
 

@@ -377,7 +377,8 @@ void Worker::on_connected(ConnId id, Failure failure, int /*code*/) noexcept {
   c.timer_kind = TimerKind::none;
   if (failure != Failure::none) {
     c.st = Conn::St::idle;
-    if (failure == Failure::refused) control_->last_refused_ns.store(now, std::memory_order_release);
+    if (failure == Failure::refused)
+      control_->last_refused_ns.store(now, std::memory_order_release);
     recorder_.error(failure == Failure::refused     ? ErrorKind::connect_refused
                     : failure == Failure::timed_out ? ErrorKind::connect_timeout
                                                     : ErrorKind::connect_failed);

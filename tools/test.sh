@@ -9,6 +9,9 @@
 #   verdict: N passed, N failed, N skipped
 # Exit status: 0 only when every step built and no test failed.
 #
+# It first checks that every C++ file is formatted as .clang-format says
+# (tools/check_format.sh; --fix formats them).
+#
 # After the Linux build it runs the sanitizer stages (docs/fuzzing.md):
 # linux-asan (ASan + UBSan) runs the conformance, loadgen and fault suites,
 # linux-tsan runs the multi-threaded servers and loadgen under load, and
@@ -100,6 +103,15 @@ run_tests() { # preset [ctest selection options...]
 
 mkdir -p build
 rm -f build/test-failures.txt
+# Formatting first: a drifted file is named at once, and counts as one failed
+# check in the verdict (one passed check when every file is formatted).
+say "format: tools/check_format.sh"
+if tools/check_format.sh; then
+  passed=$((passed + 1))
+else
+  failures+=("format (tools/check_format.sh --fix formats the files named above)")
+  broken=$((broken + 1))
+fi
 case "$only" in
   ""|linux|windows|sanitizers) ;;
   *) echo "test.sh: --only takes linux, windows or sanitizers, not '$only'" >&2; exit 2 ;;

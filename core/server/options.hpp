@@ -69,8 +69,8 @@ struct Options {
   // once. Frame::admit(shard, socket) enforces both.
   int max_conns_per_ip = 0;
   std::chrono::nanoseconds ban_time{std::chrono::seconds(10)};  // --ban-time
-  std::chrono::nanoseconds idle_timeout{0};  // --idle-timeout: 0 = never
-  std::chrono::nanoseconds duration{0};      // --duration: 0 = until stopped
+  std::chrono::nanoseconds idle_timeout{0};                     // --idle-timeout: 0 = never
+  std::chrono::nanoseconds duration{0};                         // --duration: 0 = until stopped
   std::chrono::nanoseconds stats_interval{std::chrono::seconds(1)};  // --stats-interval
   std::string stats_csv;  // --stats-csv FILE: empty = none
   bool quiet = false;     // --quiet: no live line on stderr

@@ -112,7 +112,7 @@ class Loop {
         // keeps this (three system calls per pass) cheap.
         if (action == AcceptAction::wait) return progress;
         progress = true;
-        if (action == AcceptAction::retry) continue;  // more may be waiting
+        if (action == AcceptAction::retry) continue;        // more may be waiting
         if (action == AcceptAction::stop) return progress;  // the frame is stopping
         // No spare, or an unexpected failure that would recur at once: stop
         // trying the listener for a while.

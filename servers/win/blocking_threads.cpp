@@ -258,8 +258,8 @@ class BlockingThreadsServer {
     // Request after request, each reply sent in full before the next recv();
     // a recv() or send() blocks until it progresses, SO_RCVTIMEO /
     // SO_SNDTIMEO expires or the wake function closes the socket.
-    if (const int failed = exchange_blocking(s, conn, buffer, error_after_end_of_stream,
-                                             peer_closed);
+    if (const int failed =
+            exchange_blocking(s, conn, buffer, error_after_end_of_stream, peer_closed);
         failed != 0) {
       return count_failure(conn, failed);
     }

@@ -106,7 +106,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                             [&](std::span<const char> chunk) {
                               const bool had_error = driver->error() != ClientError::none;
                               const std::size_t n = driver->feed(chunk);
-                              check(!had_error || n == 0, "feed() counted responses after an error");
+                              check(!had_error || n == 0,
+                                    "feed() counted responses after an error");
                               completed += n;
                             });
   if (mode & 0x04) completed += driver->on_peer_closed();

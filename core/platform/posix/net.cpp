@@ -19,7 +19,6 @@
 
 namespace wsb::net {
 
-
 Startup::Startup() {
   // send() on a socket whose peer has reset it raises SIGPIPE, which kills the
   // process by default. Ignored, the call fails with EPIPE instead and the

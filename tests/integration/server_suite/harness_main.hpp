@@ -15,7 +15,7 @@
 namespace wsb::suite {
 
 struct HarnessProgram {
-  std::string name;               // "server-suite": prefixes messages and the skip line
+  std::string name;                 // "server-suite": prefixes messages and the skip line
   bool concurrency_option = false;  // accepts --concurrency N (into config().concurrency)
   // The start-up probe's limits for the ready line and for stopping, asked
   // after parsing (they depend on config().wine).

@@ -38,7 +38,6 @@
 #include "suite_config.hpp"
 #include "test_socket.hpp"
 
-
 // Readable test output for the enums GoogleTest prints (found by ADL).
 namespace wsb::proto {
 void PrintTo(Protocol p, std::ostream* os) {
@@ -68,8 +67,8 @@ using std::chrono::milliseconds;
 // The error classes the final statistics report, as "errors.<name>"
 // (server/options.hpp, ErrorClass).
 constexpr std::array<const char*, 11> error_classes = {
-    "malformed",    "oversized", "truncated",     "unsupported",        "reset", "idle_timeout",
-    "refused",      "accept_failed", "out_of_descriptors", "io",        "banned"};
+    "malformed", "oversized",     "truncated",          "unsupported", "reset", "idle_timeout",
+    "refused",   "accept_failed", "out_of_descriptors", "io",          "banned"};
 
 // The request sizes every concurrency client cycles through: the empty frame,
 // both sides of the 7-bit boundary, a page, and the largest upper frame.
@@ -784,6 +783,7 @@ TEST_F(ServerTest, Usage) {
 
 int main(int argc, char** argv) {
   using namespace wsb::suite;
-  return harness_main(argc, argv,
-                      {"server-suite", true, [] { return limits().ready; }, [] { return limits().stop; }});
+  return harness_main(
+      argc, argv,
+      {"server-suite", true, [] { return limits().ready; }, [] { return limits().stop; }});
 }

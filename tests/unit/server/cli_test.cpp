@@ -104,12 +104,23 @@ TEST(Cli, UnknownFlagPrintsUsageAndExits2) {
 
 TEST(Cli, BadValuesExit2) {
   const std::vector<std::vector<std::string>> cases{
-      {"--duration", "5x"},      {"--protocol", "ftp"},       {"--port", "70000"},
-      {"--port", "-1"},          {"--stall", "3000/2"},       {"--stall", "abc"},
-      {"--stall", "0/1"},        {"--stats-interval", "1ms"}, {"--bind", "example.com"},
-      {"--threads", "-1"},       {"--max-pending", "1.5M"},   {"--max-connections", "-3"},
-      {"--backlog", "0"},        {"--idle-timeout", "-1s"},   {"--port"},
-      {"--max-conns-per-ip", "-1"}, {"--ban-time", "soon"},
+      {"--duration", "5x"},
+      {"--protocol", "ftp"},
+      {"--port", "70000"},
+      {"--port", "-1"},
+      {"--stall", "3000/2"},
+      {"--stall", "abc"},
+      {"--stall", "0/1"},
+      {"--stats-interval", "1ms"},
+      {"--bind", "example.com"},
+      {"--threads", "-1"},
+      {"--max-pending", "1.5M"},
+      {"--max-connections", "-3"},
+      {"--backlog", "0"},
+      {"--idle-timeout", "-1s"},
+      {"--port"},
+      {"--max-conns-per-ip", "-1"},
+      {"--ban-time", "soon"},
       {"unexpected-positional"},
   };
   for (const auto& args : cases) {
