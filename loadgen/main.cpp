@@ -339,14 +339,13 @@ int run_main(int argc, char** argv) {
   if (!fits_descriptor_limit(options) || !outputs_acceptable(options, json)) return kExitUsage;
 
   if (!options.target_name.empty()) {
-    std::string why;
-    const auto resolved = resolve_host(options.target_name, options.target_port, &why);
-    if (!resolved) {
-      std::fprintf(stderr, "loadgen: --target %s: cannot resolve %s: %s\n",
-                   options.target_text.c_str(), options.target_name.c_str(), why.c_str());
+    try {
+      // The resolver's first choice, as a client connecting by name would.
+      options.target = net::resolve(options.target_name, options.target_port).front();
+    } catch (const net::NetError& e) {
+      std::fprintf(stderr, "loadgen: --target %s: %s\n", options.target_text.c_str(), e.what());
       return kExitUsage;
     }
-    options.target = *resolved;
   }
 
   std::unique_ptr<SpawnedServer> server;

@@ -64,13 +64,6 @@ DescriptorLimit raise_descriptor_limit() noexcept;
 // True in the Windows build (loadgen.exe), false in the POSIX one.
 bool windows_build() noexcept;
 
-// Resolves a host name (getaddrinfo, IPv4 or IPv6, the first address the
-// system prefers) to an endpoint with the given port. nullopt with *error set
-// (the resolver's message) when the name does not resolve. Needs
-// net::Startup on Windows.
-std::optional<net::Endpoint> resolve_host(const std::string& host, std::uint16_t port,
-                                          std::string* error);
-
 // The absolute path of the running executable (empty if it cannot be found).
 std::filesystem::path executable_path();
 

@@ -1,6 +1,5 @@
 // POSIX (Linux) side of sys.hpp.
 #include <dirent.h>
-#include <netdb.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -65,30 +64,6 @@ std::filesystem::path executable_path() {
   std::error_code ec;
   auto path = std::filesystem::read_symlink("/proc/self/exe", ec);
   return ec ? std::filesystem::path() : path;
-}
-
-std::optional<net::Endpoint> resolve_host(const std::string& host, std::uint16_t port,
-                                          std::string* error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-  if (rc != 0) {
-    if (error) *error = ::gai_strerror(rc);
-    return std::nullopt;
-  }
-  std::optional<net::Endpoint> endpoint;
-  for (const addrinfo* a = found; a != nullptr && !endpoint; a = a->ai_next) {
-    endpoint = net::Endpoint::from(a->ai_addr, static_cast<int>(a->ai_addrlen));
-  }
-  ::freeaddrinfo(found);
-  if (!endpoint) {
-    if (error) *error = "no IPv4 or IPv6 address";
-    return std::nullopt;
-  }
-  endpoint->set_port(port);
-  return endpoint;
 }
 
 }  // namespace wsb::loadgen

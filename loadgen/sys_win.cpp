@@ -1,6 +1,5 @@
 // Windows side of sys.hpp.
 #include <winsock2.h>
-#include <ws2tcpip.h>
 #include <windows.h>
 #include <timeapi.h>
 
@@ -55,30 +54,6 @@ std::filesystem::path executable_path() {
     }
     buffer.resize(buffer.size() * 2);
   }
-}
-
-std::optional<net::Endpoint> resolve_host(const std::string& host, std::uint16_t port,
-                                          std::string* error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-  if (rc != 0) {
-    if (error) *error = net::error_text(rc);
-    return std::nullopt;
-  }
-  std::optional<net::Endpoint> endpoint;
-  for (const addrinfo* a = found; a != nullptr && !endpoint; a = a->ai_next) {
-    endpoint = net::Endpoint::from(a->ai_addr, static_cast<int>(a->ai_addrlen));
-  }
-  ::freeaddrinfo(found);
-  if (!endpoint) {
-    if (error) *error = "no IPv4 or IPv6 address";
-    return std::nullopt;
-  }
-  endpoint->set_port(port);
-  return endpoint;
 }
 
 }  // namespace wsb::loadgen

@@ -17,6 +17,11 @@ std::optional<Endpoint> numeric_endpoint(std::string_view literal, std::uint16_t
 // The numeric address of an endpoint, without brackets or port.
 std::string numeric_host(const Endpoint& endpoint);
 
+// The message of a getaddrinfo() failure: gai_strerror() on POSIX, where its
+// codes are its own, and the Winsock error text on Windows, where they are
+// Winsock error codes.
+std::string resolver_error_text(int code);
+
 // What failed while opening a listener, for describe_listener_failure().
 enum class ListenerStep : std::uint8_t { socket, option, bind, listen };
 // Which platform error a failure is, in the terms the messages need.

@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 // Declared by <winsock2.h> and <sys/socket.h> alike; only pointers are used here.
 struct sockaddr;
@@ -147,6 +148,12 @@ std::optional<Endpoint> parse_endpoint(std::string_view host, std::uint16_t port
 // Parses "host:port" with the host as above; IPv6 needs brackets:
 // "127.0.0.1:21234", "[::1]:80", "localhost:8080". The port must be 0..65535.
 std::optional<Endpoint> parse_host_port(std::string_view text);
+
+// Looks up a host name (getaddrinfo, IPv4 and IPv6) and returns its
+// addresses with `port`, in the resolver's order of preference. Throws
+// NetError with the resolver's own message when the name does not resolve
+// or has no IPv4 or IPv6 address. Needs a Startup on Windows.
+std::vector<Endpoint> resolve(const std::string& host, std::uint16_t port);
 
 // "127.0.0.1:21234" or "[::1]:80", which parse_host_port() reads back.
 std::string to_string(const Endpoint& endpoint);

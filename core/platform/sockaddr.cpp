@@ -128,4 +128,27 @@ std::string numeric_host(const Endpoint& endpoint) {
 
 }  // namespace detail
 
+std::vector<Endpoint> resolve(const std::string& host, std::uint16_t port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
+  if (rc != 0) {
+    throw NetError(rc, "cannot resolve host '" + host + "': " + detail::resolver_error_text(rc));
+  }
+  std::vector<Endpoint> endpoints;
+  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    auto endpoint = Endpoint::from(a->ai_addr, static_cast<int>(a->ai_addrlen));
+    if (!endpoint) continue;  // neither IPv4 nor IPv6
+    endpoint->set_port(port);
+    endpoints.push_back(*endpoint);
+  }
+  ::freeaddrinfo(found);
+  if (endpoints.empty()) {
+    throw NetError(0, "cannot resolve host '" + host + "': it has no IPv4 or IPv6 address");
+  }
+  return endpoints;
+}
+
 }  // namespace wsb::net

@@ -1,17 +1,9 @@
-// --target resolution (see target.hpp). getaddrinfo is the same call in
-// Winsock and POSIX; only the header that declares it differs.
+// --target resolution (see target.hpp): literals read directly, names
+// through net::resolve().
 #include "target.hpp"
 
 #include <charconv>
 #include <stdexcept>
-
-#if defined(_WIN32)
-#include <winsock2.h>
-#include <ws2tcpip.h>
-#else
-#include <netdb.h>
-#include <sys/socket.h>
-#endif
 
 namespace wsb::client {
 namespace {
@@ -37,35 +29,6 @@ void split(std::string_view text, std::string_view& host, std::uint16_t& port) {
   port = static_cast<std::uint16_t>(value);
 }
 
-std::vector<net::Endpoint> look_up(const std::string& host, std::uint16_t port) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found);
-  if (rc != 0) {
-#if defined(_WIN32)
-    const std::string reason = net::error_text(rc);  // a Winsock error code
-#else
-    const std::string reason = ::gai_strerror(rc);
-#endif
-    throw std::invalid_argument("cannot resolve host '" + host + "': " + reason);
-  }
-  std::vector<net::Endpoint> endpoints;
-  for (const addrinfo* a = found; a != nullptr; a = a->ai_next) {
-    auto endpoint = net::Endpoint::from(a->ai_addr, static_cast<int>(a->ai_addrlen));
-    if (!endpoint) continue;  // neither IPv4 nor IPv6
-    endpoint->set_port(port);
-    endpoints.push_back(*endpoint);
-  }
-  ::freeaddrinfo(found);
-  if (endpoints.empty()) {
-    throw std::invalid_argument("cannot resolve host '" + host +
-                                "': it has no IPv4 or IPv6 address");
-  }
-  return endpoints;
-}
-
 }  // namespace
 
 Target resolve_target(std::string_view text) {
@@ -77,7 +40,11 @@ Target resolve_target(std::string_view text) {
   if (auto literal = net::parse_host_port(text)) {
     target.endpoints.push_back(*literal);
   } else {
-    target.endpoints = look_up(std::string(host), port);
+    try {
+      target.endpoints = net::resolve(std::string(host), port);
+    } catch (const net::NetError& e) {
+      throw std::invalid_argument(e.what());  // a --target that names nothing is a usage error
+    }
   }
   return target;
 }

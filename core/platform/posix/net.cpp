@@ -1,6 +1,7 @@
 // BSD sockets implementation of platform/net.hpp (Linux; other POSIX systems
 // would need their own spellings of accept4 and MSG_NOSIGNAL).
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -133,6 +134,11 @@ BindFailure classify_bind_failure(int code) noexcept {
     default:
       return BindFailure::other;
   }
+}
+
+std::string resolver_error_text(int code) {
+  // getaddrinfo's codes are its own (EAI_*), not errno values.
+  return ::gai_strerror(code);
 }
 
 }  // namespace detail

@@ -197,6 +197,11 @@ BindFailure classify_bind_failure(int code) noexcept {
   }
 }
 
+std::string resolver_error_text(int code) {
+  // Winsock's getaddrinfo returns Winsock error codes (WSAHOST_NOT_FOUND...).
+  return error_text(code);
+}
+
 }  // namespace detail
 
 using detail::set_int_option;

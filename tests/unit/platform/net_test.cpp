@@ -9,6 +9,7 @@
 #include <regex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -90,6 +91,26 @@ TEST(Endpoint, RejectsNamesAndGarbage) {
   for (const char* bad : {"", "example.com", "127.0.0.256", "1.2.3", "[127.0.0.1]", "::1%lo",
                           "fe80::1%1", "[::1", "::g", " 127.0.0.1"}) {
     EXPECT_FALSE(parse_endpoint(bad, 1).has_value()) << bad;
+  }
+}
+
+// The resolver is the system's: localhost resolves (from the hosts file,
+// with no network) to loopback addresses only, each with the given port; a
+// name under the reserved .invalid domain never resolves.
+TEST(Resolve, ANameGivesItsAddressesWithThePort) {
+  const std::vector<Endpoint> found = resolve("localhost", 8080);
+  ASSERT_FALSE(found.empty());
+  for (const Endpoint& e : found) {
+    const std::string text = to_string(e);
+    EXPECT_TRUE(text == "127.0.0.1:8080" || text == "[::1]:8080") << text;
+  }
+  try {
+    resolve("no-such-host.invalid", 80);
+    ADD_FAILURE() << "a .invalid name resolved";
+  } catch (const NetError& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot resolve host 'no-such-host.invalid'"),
+              std::string::npos)
+        << e.what();
   }
 }
 
