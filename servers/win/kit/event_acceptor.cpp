@@ -68,13 +68,13 @@ std::string EventAcceptor::run(WSAEVENT stop_event) {
 // The accept-failure policy's back-off (server/accept_policy.hpp), for an
 // AcceptEx that fails as it is posted: when the client it would have taken
 // reset while queued, the next one may be fine, so it is posted again at
-// once (AcceptFailure::retry); any other failure (no socket, no buffers)
+// once (AcceptAction::retry); any other failure (no socket, no buffers)
 // waits for the next tick, which is the policy's pause. The bound keeps a
 // storm of resets from holding the thread here.
 void EventAcceptor::repost(Pending& a) noexcept {
   for (int attempt = 0; attempt < 16; ++attempt) {
     const int code = post(a);
-    if (code == 0 || !is_reset(code)) return;
+    if (code == 0 || !net::is_reset(code)) return;
   }
 }
 
