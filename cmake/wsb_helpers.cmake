@@ -21,6 +21,12 @@ else()
                          $<$<BOOL:${WSB_WARNINGS_AS_ERRORS}>:-Werror>)
   if(WIN32)
     target_compile_definitions(wsb_warnings INTERFACE NOMINMAX WIN32_LEAN_AND_MEAN _WIN32_WINNT=0x0A00)
+    # The nearest GCC/clang get to MSVC's /W4, which a Windows user's build
+    # runs: -Wconversion for C4244/C4267 (narrowing), -Wshadow for
+    # C4456-C4458 (a name hiding another), -Wpedantic for the extensions MSVC
+    # does not have. (C4389, signed/unsigned ==, is -Wsign-compare, already
+    # in -Wall.) Only the Windows builds: they are what MSVC compiles.
+    target_compile_options(wsb_warnings INTERFACE -Wconversion -Wshadow -Wpedantic)
   endif()
 endif()
 

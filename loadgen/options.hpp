@@ -64,7 +64,7 @@ struct Options {
   // ---- Target -------------------------------------------------------------
   std::string target_text = "127.0.0.1:21234";  // --target HOST:PORT
   net::Endpoint target;                         // parsed from target_text
-  // --target NAME:PORT with a host name: resolved (sys.hpp resolve_host) once
+  // --target NAME:PORT with a host name: resolved (net::resolve) once
   // the socket layer is started; target is set then.
   std::string target_name;
   std::uint16_t target_port = 0;

@@ -48,7 +48,7 @@ ServerCommand resolve_server(std::string_view what, const std::filesystem::path&
     c.wine = true;
     return c;
   };
-  auto native = [](const fs::path& exe) {
+  auto run_natively = [](const fs::path& exe) {
     ServerCommand c;
     c.argv = {exe.string()};
     c.program = exe.string();
@@ -62,7 +62,7 @@ ServerCommand resolve_server(std::string_view what, const std::filesystem::path&
       throw SpawnError("--spawn: no such file: " + std::string(what));
     }
     const bool exe = path.extension() == ".exe";
-    return !windows && exe ? under_wine(path) : native(path);
+    return !windows && exe ? under_wine(path) : run_natively(path);
   }
 
   enum class Prefer { any, native, wine } prefer = Prefer::any;
@@ -84,7 +84,7 @@ ServerCommand resolve_server(std::string_view what, const std::filesystem::path&
   std::error_code ec;
   if (prefer != Prefer::wine) {
     const fs::path exe = own_dir / ("server-" + std::string(name) + (windows ? ".exe" : ""));
-    if (fs::is_regular_file(exe, ec)) return native(exe);
+    if (fs::is_regular_file(exe, ec)) return run_natively(exe);
     tried.push_back(exe.string());
   }
   if (prefer != Prefer::native && !windows) {

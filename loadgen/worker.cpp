@@ -362,7 +362,9 @@ void Worker::start_connects(std::int64_t now) noexcept {
     c.connect_started = started == 0 ? now : now_ns();
     recorder_.add(Count::connect_attempts, 1);
     const net::Endpoint* source =
-        sources.empty() ? nullptr : &sources[(setup_.first_connection + id) % sources.size()];
+        sources.empty()
+            ? nullptr
+            : &sources[static_cast<std::size_t>((setup_.first_connection + id) % sources.size())];
     engine_->connect(id, setup_.target, source);
     set_timer(id, c.connect_started + options_.connect_timeout.count(), TimerKind::connect_timeout);
     ++started;
@@ -493,7 +495,8 @@ void Worker::finish_sending(ConnId id, std::uint64_t n, std::uint64_t bytes,
     }
     c.unsent += static_cast<std::uint32_t>(n);
   } else {
-    conns_[id].stamps.restamp_newest(n, now_ns(), closed_loop);
+    // n requests were written in this turn: at most the pipeline depth.
+    conns_[id].stamps.restamp_newest(static_cast<std::size_t>(n), now_ns(), closed_loop);
   }
   engine_->flush(id);
 }

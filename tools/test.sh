@@ -135,8 +135,9 @@ if [ "$only" != windows ] && [ "$sanitizers" = 1 ]; then
   # (the Wine-driven ones test Windows programs that are not built with ASan).
   # sanitizer.reports runs last and fails on any report a program left.
   rm -f build/linux-asan/sanitizer-reports/report.*
+  # hdrtool: loadgen's tests read the logs they write with it.
   build_targets linux-asan "${posix_servers[@]}" suite-reference-server server-suite fault-suite \
-      loadgen integration_loadgen &&
+      loadgen integration_loadgen hdrtool &&
     run_tests linux-asan -L '^(suite|loadgen|fault|sanitizer)$' -LE '^wine$'
   # TSan: the multi-threaded servers and loadgen's two threads under load.
   rm -f build/linux-tsan/sanitizer-reports/report.*

@@ -179,7 +179,7 @@ std::int64_t Histogram::add(const Histogram& other) {
     // general path below amounts to.
     const std::uint64_t n = other.counts_len_;
     for (std::uint64_t i = 0; i < n; ++i) {
-      const std::int64_t c = other.counts_[i];
+      const std::int64_t c = other.counter(i);
       if (c == 0) continue;
       if (i >= counts_len_ || c < 0) {
         dropped = wrapping_add(dropped, c);
@@ -189,7 +189,7 @@ std::int64_t Histogram::add(const Histogram& other) {
     }
   } else {
     for (std::uint64_t i = 0; i < other.counts_len_; ++i) {
-      const std::int64_t c = other.counts_[i];
+      const std::int64_t c = other.counter(i);
       if (c == 0) continue;
       if (!record(other.value_at_index(static_cast<std::size_t>(i)), c)) {
         dropped = wrapping_add(dropped, c);
@@ -205,7 +205,7 @@ std::int64_t Histogram::add_while_correcting(const Histogram& other,
                                              std::int64_t expected_interval) {
   std::int64_t dropped = 0;
   for (std::uint64_t i = 0; i < other.counts_len_; ++i) {
-    const std::int64_t c = other.counts_[i];
+    const std::int64_t c = other.counter(i);
     if (c == 0) continue;
     const std::int64_t value =
         other.highest_equivalent(other.value_at_index(static_cast<std::size_t>(i)));
@@ -266,14 +266,14 @@ std::int64_t Histogram::min_nonzero() const noexcept {
   // The first counter holds exactly the values Java leaves out of the minimum
   // (those below 1 << unit_magnitude); every later counter starts above them.
   for (std::uint64_t i = 1; i < counts_len_; ++i) {
-    if (counts_[i] > 0) return value_at_index(static_cast<std::size_t>(i));
+    if (counter(i) > 0) return value_at_index(static_cast<std::size_t>(i));
   }
   return std::numeric_limits<std::int64_t>::max();
 }
 
 std::int64_t Histogram::max() const noexcept {
   for (std::uint64_t i = counts_len_; i > 0; --i) {
-    if (counts_[i - 1] > 0) {
+    if (counter(i - 1) > 0) {
       return highest_equivalent(value_at_index(static_cast<std::size_t>(i - 1)));
     }
   }
@@ -287,7 +287,7 @@ double Histogram::mean() const noexcept {
   double total_value = 0.0;
   std::int64_t cumulative = 0;
   for (std::uint64_t i = 0; i < counts_len_ && cumulative < total_; ++i) {
-    const std::int64_t c = counts_[i];
+    const std::int64_t c = counter(i);
     if (c == 0) continue;
     cumulative += c;
     total_value +=
@@ -303,7 +303,7 @@ double Histogram::stddev() const noexcept {
   double geometric_deviation_total = 0.0;
   std::int64_t cumulative = 0;
   for (std::uint64_t i = 0; i < counts_len_ && cumulative < total_; ++i) {
-    const std::int64_t c = counts_[i];
+    const std::int64_t c = counter(i);
     if (c == 0) continue;
     cumulative += c;
     const double deviation =
@@ -332,7 +332,7 @@ std::int64_t Histogram::value_at_percentile(double percentile) const noexcept {
   count_at_percentile = std::max<std::int64_t>(count_at_percentile, 1);
   std::int64_t cumulative = 0;
   for (std::uint64_t i = 0; i < counts_len_; ++i) {
-    cumulative += counts_[i];
+    cumulative += counter(i);
     if (cumulative >= count_at_percentile) {
       const std::int64_t value = value_at_index(static_cast<std::size_t>(i));
       return percentile == 0.0 ? lowest_equivalent(value) : highest_equivalent(value);
@@ -344,7 +344,7 @@ std::int64_t Histogram::value_at_percentile(double percentile) const noexcept {
 std::int64_t Histogram::count_at(std::int64_t value) const noexcept {
   if (value < 0 || counts_len_ == 0) return 0;
   const std::uint64_t index = std::min(index_of_unchecked(value), counts_len_ - 1);
-  return counts_[index];
+  return counter(index);
 }
 
 std::vector<IterationValue> Histogram::percentiles(int ticks_per_half_distance) const {
@@ -360,7 +360,7 @@ std::vector<IterationValue> Histogram::recorded_values() const {
   std::vector<IterationValue> steps;
   std::int64_t cumulative = 0;
   for (std::uint64_t i = 0; i < counts_len_ && cumulative < total_; ++i) {
-    const std::int64_t c = counts_[i];
+    const std::int64_t c = counter(i);
     if (c == 0) continue;
     cumulative += c;
     IterationValue v;

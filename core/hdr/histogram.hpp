@@ -221,8 +221,18 @@ class Histogram {
     return (static_cast<std::uint64_t>(bucket + 1) << sub_bucket_half_count_magnitude_) +
            sub_bucket - sub_bucket_half_count_;
   }
+  // The counter at `index`, which must be below counts_len_. Indexes are
+  // 64-bit (they come from 64-bit values), the vector's are size_t; every
+  // index below counts_len_ fits, because the constructor allocated
+  // counts_len_ counters.
+  std::int64_t& counter(std::uint64_t index) noexcept {
+    return counts_[static_cast<std::size_t>(index)];
+  }
+  std::int64_t counter(std::uint64_t index) const noexcept {
+    return counts_[static_cast<std::size_t>(index)];
+  }
   void add_at_index(std::uint64_t index, std::int64_t count) noexcept {
-    counts_[index] = wrapping_add(counts_[index], count);
+    counter(index) = wrapping_add(counter(index), count);
     total_ = wrapping_add(total_, count);
   }
   static std::int64_t wrapping_add(std::int64_t a, std::int64_t b) noexcept {

@@ -34,6 +34,8 @@ class EventAcceptor {
   // AcceptEx calls that could not be posted (e.g. no socket could be made),
   // so a shortage is retried without spinning.
   static constexpr std::chrono::milliseconds tick{100};
+  // How long a stop waits for the cancelled AcceptEx calls (cancel_all()).
+  static constexpr std::chrono::milliseconds cancel_wait{1000};
 
   // What the acceptor reports to the model, on the thread that calls run().
   class Handler {
@@ -60,8 +62,9 @@ class EventAcceptor {
   EventAcceptor& operator=(const EventAcceptor&) = delete;
 
   // Accepts until `stop_event` is signalled or handler.stopping(), then
-  // cancels the posted AcceptEx calls and waits for each before its socket
-  // is closed (one that accepted a connection meanwhile just closes it).
+  // cancels the posted AcceptEx calls and waits for each, at most
+  // cancel_wait in all, before its socket is closed (one that accepted a
+  // connection meanwhile just closes it).
   // The stop event is slot 0 of the wait, so a stop wins over pending
   // connections. Returns an empty string, or the failure that ended the
   // loop early ("WSAWaitForMultipleEvents() failed: ...").

@@ -322,18 +322,5 @@ TEST(CommandLine, TargetTakesAHostName) {
   EXPECT_EQ(parse({"--target", "bad_name:80"}).code, std::optional<int>(kExitUsage));
 }
 
-TEST(ResolveHost, LocalhostThroughTheResolver) {
-  const net::Startup startup;
-  std::string why;
-  const auto e = resolve_host("localhost", 8080, &why);
-  ASSERT_TRUE(e) << why;
-  EXPECT_EQ(e->port(), 8080);
-  const std::string host = net::host_to_string(*e);
-  EXPECT_TRUE(host.rfind("127.", 0) == 0 || host == "::1") << host;
-  // .invalid never resolves (RFC 2606).
-  EXPECT_FALSE(resolve_host("no-such-host.invalid", 80, &why));
-  EXPECT_FALSE(why.empty());
-}
-
 }  // namespace
 }  // namespace wsb::loadgen
