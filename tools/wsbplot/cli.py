@@ -72,7 +72,8 @@ def main(argv=None):
     p.add_argument("--series", metavar="REGEX",
                    help="time series of the cells whose label matches REGEX (default: one "
                         "representative connection count per platform)")
-    p.add_argument("--title", default=None, help="title of report.html")
+    p.add_argument("--title", default=None, help="title of report.html (default: \"wsbench "
+                   "results — \" and each run's machine.json \"title\", else its folder's name)")
     args = p.parse_args(argv)
     if args.series:
         try:
