@@ -7,7 +7,7 @@
 //   socket error        -> conn.on_error(classify_io_error(code))
 //   socket writable     -> n = send(conn.pending()); conn.on_sent(n)
 //   conn.want_read()    -> keep reading (false: stop polling for input)
-//   conn.finished()     -> close the socket, frame.release(shard)
+//   conn.finished()     -> frame.release(shard, socket, &conn), close the socket
 //
 // Readiness models (select, poll, epoll, WSAEventSelect, non-blocking) send
 // from pending() and report with on_sent(). Completion models (overlapped,
