@@ -35,13 +35,20 @@ void Admission::release(StatsShard& shard) noexcept {
 }
 
 bool Admission::admit(StatsShard& shard, net::socket_t s) noexcept {
+  ErrorClass refusal{};
+  return admit(shard, s, refusal);
+}
+
+bool Admission::admit(StatsShard& shard, net::socket_t s, ErrorClass& refusal) noexcept {
+  // admit(shard) refuses for one reason only.
+  refusal = ErrorClass::refused;
   if (options_.max_conns_per_ip <= 0) return admit(shard);
   try {
     // A peer that already reset has no address any more; it is admitted
     // without a per-address count and fails on its first receive.
     const std::string key = address_key(s);
     if (key.empty()) return admit(shard);
-    return admit_from(shard, s, key);
+    return admit_from(shard, s, key, refusal);
   } catch (...) {
     // Out of memory for the tables: refuse rather than serve unchecked.
     shard.error(ErrorClass::refused);
@@ -49,7 +56,8 @@ bool Admission::admit(StatsShard& shard, net::socket_t s) noexcept {
   }
 }
 
-bool Admission::admit_from(StatsShard& shard, net::socket_t s, const std::string& key) {
+bool Admission::admit_from(StatsShard& shard, net::socket_t s, const std::string& key,
+                           ErrorClass& refusal) {
   const auto now = Clock::now();
   std::lock_guard lock(mutex_);
   PeerAddress& peer = peers_[key];
@@ -59,6 +67,7 @@ bool Admission::admit_from(StatsShard& shard, net::socket_t s, const std::string
     }
     if (peer.online == 0 && now >= peer.banned_until) peers_.erase(key);
     shard.error(ErrorClass::banned);
+    refusal = ErrorClass::banned;
     return false;
   }
   if (!admit(shard)) {

@@ -29,6 +29,9 @@ class Admission {
   void release(StatsShard& shard) noexcept;
   bool admit(StatsShard& shard, net::socket_t s) noexcept;
   void release(StatsShard& shard, net::socket_t s) noexcept;
+  // admit(shard, s) that also says why it refused: sets `refusal` to the
+  // class it counted (refused or banned) when it returns false.
+  bool admit(StatsShard& shard, net::socket_t s, ErrorClass& refusal) noexcept;
 
   std::uint64_t online() const noexcept { return online_.load(std::memory_order_relaxed); }
   std::uint64_t peak_online() const noexcept { return peak_.load(std::memory_order_relaxed); }
@@ -42,7 +45,7 @@ class Admission {
     Clock::time_point banned_until{};
   };
 
-  bool admit_from(StatsShard& shard, net::socket_t s, const std::string& key);
+  bool admit_from(StatsShard& shard, net::socket_t s, const std::string& key, ErrorClass& refusal);
 
   const Options& options_;
   std::atomic<std::uint64_t> online_{0};

@@ -134,6 +134,9 @@ void CommandLine::add_report_options() {
   app_.add_option("--stats-csv", o.stats_csv,
                   "Append one statistics row per interval (and a final one) to this CSV file");
   app_.add_flag("--quiet", o.quiet, "No live statistics line on stderr");
+  app_.add_flag("--log-connections", o.log_connections,
+                "One line on stderr per accepted, refused and closed connection: the peer's "
+                "address and port; for a close the reason and the bytes received and sent");
 }
 
 void CommandLine::add_tuning_options() {

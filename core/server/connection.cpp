@@ -41,6 +41,7 @@ Connection::Connection(Frame& frame, StatsShard& shard)
 void Connection::on_received(std::span<const char> bytes) noexcept {
   last_activity_ = Clock::now();
   shard_->bytes_in(bytes.size());
+  bytes_received_ += bytes.size();
   if (failed_) return;
   if (stall_every_.count() > 0) {
     // The stall schedule belongs to the shard, that is to the serving thread:
@@ -73,7 +74,8 @@ void Connection::count_session_progress() noexcept {
   const proto::SessionError error = session_->error();
   if (error != proto::SessionError::none && !error_counted_) {
     error_counted_ = true;
-    shard_->error(error_class(error));
+    counted_error_ = error_class(error);
+    shard_->error(counted_error_);
   }
 }
 
@@ -100,6 +102,7 @@ std::span<const char> Connection::begin_send() noexcept {
 void Connection::on_sent(std::size_t n) noexcept {
   last_activity_ = Clock::now();
   shard_->bytes_out(n);
+  bytes_sent_ += n;
   // After a failure nothing is pending any more; an overlapped send that was
   // in flight completes into a buffer that is kept, but not consumed.
   if (failed_) return;
@@ -124,6 +127,7 @@ bool Connection::finished() const noexcept {
 
 void Connection::on_peer_closed() noexcept {
   last_activity_ = Clock::now();
+  peer_closed_ = true;
   session_->on_peer_closed();
   count_session_progress();
   if (session_->error() == proto::SessionError::truncated) {
@@ -141,11 +145,17 @@ void Connection::on_error(ErrorClass c) noexcept {
 void Connection::fail(ErrorClass c) noexcept {
   if (!error_counted_) {
     error_counted_ = true;
+    counted_error_ = c;
     shard_->error(c);
   }
   failed_ = true;
   // The in-flight block is kept: an overlapped send may still be reading it.
   queued_.clear();
+}
+
+std::string_view Connection::close_reason() const noexcept {
+  if (error_counted_) return name(counted_error_);
+  return peer_closed_ ? "peer_closed" : "server_closed";
 }
 
 bool Connection::idle_expired(Clock::time_point now) const noexcept {

@@ -7,7 +7,7 @@
 //   socket error        -> conn.on_error(classify_io_error(code))
 //   socket writable     -> n = send(conn.pending()); conn.on_sent(n)
 //   conn.want_read()    -> keep reading (false: stop polling for input)
-//   conn.finished()     -> close the socket, frame.release(shard)
+//   conn.finished()     -> frame.release(shard, socket, &conn), close the socket
 //
 // Readiness models (select, poll, epoll, WSAEventSelect, non-blocking) send
 // from pending() and report with on_sent(). Completion models (overlapped,
@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string_view>
 
 #include "proto/buffer.hpp"
 #include "proto/session.hpp"
@@ -118,6 +119,15 @@ class Connection {
 
   const proto::ServerSession& session() const noexcept { return *session_; }
 
+  // What --log-connections says of a closed connection: the bytes received
+  // and sent on it, and why it ended: the name of the error class it counted
+  // (reset, malformed, idle_timeout...), else "peer_closed" when the peer
+  // closed cleanly, else "server_closed" (the protocol closed it, e.g. http
+  // "Connection: close", or the server stopped).
+  std::uint64_t bytes_received() const noexcept { return bytes_received_; }
+  std::uint64_t bytes_sent() const noexcept { return bytes_sent_; }
+  std::string_view close_reason() const noexcept;
+
  private:
   void count_session_progress() noexcept;
   void fail(ErrorClass c) noexcept;
@@ -127,12 +137,16 @@ class Connection {
   ByteBuffer queued_;     // replies not yet handed to a send
   ByteBuffer in_flight_;  // the frozen block of begin_send()
   std::uint64_t requests_counted_ = 0;
+  std::uint64_t bytes_received_ = 0;
+  std::uint64_t bytes_sent_ = 0;
   Clock::time_point last_activity_;
   std::size_t max_pending_;
   std::chrono::nanoseconds idle_timeout_;
   std::chrono::nanoseconds stall_pause_{0};
   std::chrono::nanoseconds stall_every_{0};
-  bool error_counted_ = false;  // one error class per connection, the first
+  bool error_counted_ = false;                 // one error class per connection, the first
+  ErrorClass counted_error_ = ErrorClass::io;  // that class, when error_counted_
+  bool peer_closed_ = false;                   // on_peer_closed() was called
   bool failed_ = false;
 };
 

@@ -143,7 +143,8 @@ void Frame::Impl::stop_threads() {
 
 Frame::Frame(std::string_view model_name, std::string_view description, int default_threads)
     : impl_(std::make_unique<Impl>(*this, model_name, description, default_threads, admission_)),
-      admission_(impl_->cli.options()) {
+      admission_(impl_->cli.options()),
+      connection_log_(impl_->cli.options()) {
   // Before any other thread exists (see frame.hpp): threads created later
   // inherit the blocked signal mask.
   impl_->interrupts = std::make_unique<platform::InterruptWatcher>(
@@ -313,6 +314,29 @@ int Frame::finish() {
   // system ends the process, so the statistics above get out first.
   m.interrupts.reset();
   return exit_code;
+}
+
+bool Frame::admit(StatsShard& shard, net::socket_t s) noexcept {
+  if (!connection_log_.enabled()) return admission_.admit(shard, s);
+  std::string peer;
+  try {
+    peer = ConnectionLog::peer_of(s);
+  } catch (...) {
+    // Out of memory for the text: admit as if no log was asked for.
+    return admission_.admit(shard, s);
+  }
+  ErrorClass refusal{};
+  if (!admission_.admit(shard, s, refusal)) {
+    connection_log_.refused(peer, refusal);
+    return false;
+  }
+  connection_log_.accepted(s, peer);
+  return true;
+}
+
+void Frame::release(StatsShard& shard, net::socket_t s, const Connection* conn) noexcept {
+  if (connection_log_.enabled()) connection_log_.closed(s, conn);
+  admission_.release(shard, s);
 }
 
 int run_guarded(const std::function<int()>& body) noexcept {

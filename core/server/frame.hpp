@@ -9,7 +9,8 @@
 // options), StatsReporter (server/stats_reporter.hpp: the live line, the
 // --stats-csv rows, the final statistics) and Admission
 // (server/admission.hpp: --max-connections, --max-conns-per-ip, the online
-// and peak counts). Models call the Frame only.
+// and peak counts), with ConnectionLog (server/connection_log.hpp:
+// --log-connections). Models call the Frame only.
 //
 // A model's main() looks like this:
 //
@@ -38,6 +39,7 @@
 // Command line (every model; server/command_line.hpp): --bind, --port,
 // --protocol, --threads, --max-connections, --max-conns-per-ip, --ban-time,
 // --idle-timeout, --duration, --stats-interval, --stats-csv, --quiet,
+// --log-connections,
 // --max-pending, --backlog, --stall, --config, --print-config, --help,
 // --version. Durations take units ("500ms", "3s", "2m"; a bare number is
 // seconds). Models add their own flags to cli() before parse().
@@ -68,6 +70,9 @@
 //    so that a script can split each line at the first ": ". A model's own
 //    figures (model_counter(), model_fact()) come before exit_code, as
 //    "<model>.<name>: <value>".
+//  - Connection lines. With --log-connections, one line on stderr per
+//    accepted, refused and closed connection (server/connection_log.hpp):
+//        connection closed 127.0.0.1:40312 reason=peer_closed received=12 sent=12
 //  On Windows stdout and stderr are text-mode streams, so every line ends with
 //  CR LF there; readers of these lines strip a trailing '\r'.
 //
@@ -92,10 +97,13 @@
 
 #include "platform/net.hpp"
 #include "server/admission.hpp"
+#include "server/connection_log.hpp"
 #include "server/options.hpp"
 #include "server/stats.hpp"
 
 namespace wsb::server {
+
+class Connection;
 
 class Frame {
  public:
@@ -179,9 +187,14 @@ class Frame {
   // (getpeername) only when --max-conns-per-ip is set; otherwise this costs
   // what admit(shard) costs. A socket admitted this way must be released with
   // release(shard, s), BEFORE it is closed (its descriptor could otherwise be
-  // reused by another thread's next accept).
-  bool admit(StatsShard& shard, net::socket_t s) noexcept { return admission_.admit(shard, s); }
-  void release(StatsShard& shard, net::socket_t s) noexcept { admission_.release(shard, s); }
+  // reused by another thread's next accept). With --log-connections these
+  // two print the accept, refusal and close lines (server/connection_log.hpp).
+  bool admit(StatsShard& shard, net::socket_t s) noexcept;
+  void release(StatsShard& shard, net::socket_t s) noexcept { release(shard, s, nullptr); }
+  // release(shard, s) that also tells --log-connections how the connection
+  // ended (its Connection's close reason and byte counts): models pass the
+  // Connection they served `s` with, while it still exists (null: none).
+  void release(StatsShard& shard, net::socket_t s, const Connection* conn) noexcept;
 
   std::uint64_t online() const noexcept { return admission_.online(); }
   std::uint64_t peak_online() const noexcept { return admission_.peak_online(); }
@@ -209,6 +222,7 @@ class Frame {
   // impl_ first: admission_ reads the options that impl_'s CommandLine holds.
   std::unique_ptr<Impl> impl_;
   Admission admission_;
+  ConnectionLog connection_log_;
   std::atomic<bool> stopping_{false};
 };
 

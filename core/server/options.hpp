@@ -74,6 +74,9 @@ struct Options {
   std::chrono::nanoseconds stats_interval{std::chrono::seconds(1)};  // --stats-interval
   std::string stats_csv;  // --stats-csv FILE: empty = none
   bool quiet = false;     // --quiet: no live line on stderr
+  // --log-connections: one line on stderr per accepted, refused and closed
+  // connection (server/connection_log.hpp).
+  bool log_connections = false;
   // --max-pending: a connection stops reading while more than this many reply
   // bytes wait to be sent (backpressure); it resumes once they drain below.
   std::size_t max_pending_output = std::size_t{1} << 20;

@@ -241,8 +241,8 @@ class Loop {
         const int code = errno;
         log_(frame_, "epoll_ctl(ADD): " + wsb::net::error_text(code));
         slot.conn->on_error(classify_io_error(code));
+        wsb::kit::close_admitted(frame_, *shard_, fd, &*slot.conn);
         slot.conn.reset();
-        wsb::kit::close_admitted(frame_, *shard_, fd);
       }
     } catch (const std::bad_alloc&) {
       shard_->error(ErrorClass::io);
@@ -343,7 +343,7 @@ class Loop {
     // No epoll_ctl(DEL): closing the last descriptor of a socket removes it
     // from every epoll set. close() sends FIN after the queued replies (or a
     // reset if unread input remains, which a failed connection may have).
-    wsb::kit::close_admitted(frame_, *shard_, fd);
+    wsb::kit::close_admitted(frame_, *shard_, fd, slot.conn ? &*slot.conn : nullptr);
     slot.conn.reset();
   }
 

@@ -161,7 +161,7 @@ class Loop {
   // Swap with last: the last entry of both arrays moves into index i, so the
   // arrays stay dense and parallel without searching.
   void close_connection(std::size_t i) noexcept {
-    wsb::kit::close_admitted(frame_, *shard_, fds_[i].fd);
+    wsb::kit::close_admitted(frame_, *shard_, fds_[i].fd, &conns_[i - first_connection]);
     const std::size_t last = fds_.size() - 1;
     if (i != last) {
       fds_[i] = fds_[last];

@@ -233,13 +233,13 @@ class Server {
         // this only guards against a spin should that ever not hold.
         if (!conn.want_read() && !conn.want_write()) break;
       }
+      frame_.release(shard, fd, &conn);  // before close(): the number may be reused
     }
     {
       std::lock_guard lock(mutex_);
       live_.erase(fd);
       finished_.push_back(pthread_self());
     }
-    frame_.release(shard, fd);
     ::close(fd);
     frame_.retire(shard);
   }

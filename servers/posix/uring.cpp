@@ -574,7 +574,7 @@ class Loop {
     // Nothing of this socket is in flight any more, so the descriptor number
     // may be reused by the next accept. close() sends FIN after the sent
     // replies (or a reset if unread input remains).
-    wsb::kit::close_admitted(frame_, *shard_, fd);
+    wsb::kit::close_admitted(frame_, *shard_, fd, slot.conn ? &*slot.conn : nullptr);
     slot.conn.reset();
   }
 

@@ -528,7 +528,8 @@ class AfdPollServer {
   void close(Peer& peer) noexcept {
     if (peer.closed) return;
     peer.closed = true;
-    frame_.release(shard_, peer.socket);  // before closesocket(): see Frame::release
+    // before closesocket(): see Frame::release
+    frame_.release(shard_, peer.socket, &peer.connection);
     if (peer.poll_pending) {
       // The request is found by its IO_STATUS_BLOCK, which is what an
       // OVERLAPPED is to the kernel. Should the poll complete first, its

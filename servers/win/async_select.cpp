@@ -529,7 +529,9 @@ void Pump::close(SOCKET s) noexcept {
   // Stop the notifications first; messages already queued are ignored once
   // the socket is gone from clients_.
   ::WSAAsyncSelect(s, window_, 0, 0);
-  frame_.release(*shard_, s);  // before closesocket(): see Frame::release
+  const auto it = clients_.find(s);
+  // before closesocket(): see Frame::release
+  frame_.release(*shard_, s, it != clients_.end() ? &it->second.conn : nullptr);
   ::closesocket(s);
   clients_.erase(s);
   load_.fetch_sub(1, std::memory_order_relaxed);

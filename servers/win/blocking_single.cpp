@@ -84,10 +84,13 @@ class BlockingSingleServer {
         ::closesocket(s);
         continue;
       }
-      if (publish(s)) serve(s, shard);
-      // s is closed by now, but this thread accepts the next socket (which
-      // may get the same handle) only after this.
-      frame_.release(shard, s);
+      // This thread accepts the next socket (which may get the same handle)
+      // only after s is released.
+      if (publish(s)) {
+        serve(s, shard);  // releases and closes s
+      } else {
+        frame_.release(shard, s);  // publish() closed it
+      }
     }
     close_listener();
   }
@@ -145,12 +148,12 @@ class BlockingSingleServer {
       conn.emplace(frame_, shard);
     } catch (const std::bad_alloc&) {
       shard.error(ErrorClass::io);
-      close_client();
+      end_client(s, shard, nullptr);
       return;
     }
     if (!wsb::net::set_nodelay(s) || !set_io_timeouts(s, io_timeout_)) {
       count_failure(*conn, ::WSAGetLastError());
-      close_client();
+      end_client(s, shard, &*conn);
       return;
     }
 
@@ -168,6 +171,13 @@ class BlockingSingleServer {
     if (!broken && !conn->failed() && !frame_.stopping()) {
       wsb::kit::close_gracefully(s, peer_closed, buffer_, drain_timeout);
     }
+    end_client(s, shard, &*conn);
+  }
+
+  // Releases the admission (with the Connection, for --log-connections) and
+  // closes the client.
+  void end_client(SOCKET s, StatsShard& shard, const Connection* conn) noexcept {
+    frame_.release(shard, s, conn);
     close_client();
   }
 

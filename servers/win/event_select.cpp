@@ -367,7 +367,7 @@ void Group::close(Slot& s) {
   // closesocket() also cancels the WSAEventSelect registration. The event
   // itself is closed when the slot is destroyed in compact(), after the pass
   // that may still look at its index.
-  frame_.release(shard_, s.socket);  // before closesocket(): see Frame::release
+  frame_.release(shard_, s.socket, &s.connection);  // before closesocket(): see Frame::release
   ::closesocket(s.socket);
   s.closed = true;
   inbox_.closed();

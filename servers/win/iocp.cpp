@@ -671,12 +671,13 @@ class IocpServer {
     {
       ExclusiveLock guard(ctx.lock);
       if (ctx.state == State::draining) draining_.fetch_sub(1, std::memory_order_relaxed);
-      ctx.conn.reset();
       if (ctx.admitted) {
         // The socket is still open here (closed or recycled below).
-        frame_.release(ts.shard, static_cast<wsb::net::socket_t>(ctx.socket));
+        frame_.release(ts.shard, static_cast<wsb::net::socket_t>(ctx.socket),
+                       ctx.conn ? &*ctx.conn : nullptr);
         ctx.admitted = false;
       }
+      ctx.conn.reset();
       // Only sockets whose peer closed first are recycled. Where the server
       // closed first (drain, idle timeout, refusal) this socket is the one
       // that enters TIME_WAIT, and a DisconnectEx(TF_REUSE_SOCKET) on it may

@@ -230,7 +230,7 @@ class NonblockingServer {
   }
 
   void close(Client& client) noexcept {
-    frame_.release(shard_, client.socket);
+    frame_.release(shard_, client.socket, &client.conn);
     ::closesocket(client.socket);
   }
 

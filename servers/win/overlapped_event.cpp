@@ -384,7 +384,7 @@ void Group::close(Peer& p) {
 
 void Group::reap(Peer& p) {
   if (p.receive.in_flight || p.send.in_flight) return;
-  frame_.release(shard_, p.socket);  // before closesocket(): see Frame::release
+  frame_.release(shard_, p.socket, &p.connection);  // before closesocket(): see Frame::release
   ::closesocket(p.socket);
   p.state = Peer::State::closed;
   inbox_.closed();
@@ -440,7 +440,7 @@ void Group::cancel_and_wait_all() {
       ::WSAWaitForMultipleEvents(1, &event, TRUE, WSA_INFINITE, FALSE);
       op->in_flight = false;
     }
-    frame_.release(shard_, p.socket);
+    frame_.release(shard_, p.socket, &p.connection);
     ::closesocket(p.socket);
     p.state = Peer::State::closed;
     inbox_.closed();

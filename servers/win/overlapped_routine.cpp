@@ -376,7 +376,7 @@ void IoThread::finish(Peer& p) {
 void IoThread::close(Peer& p) {
   if (p.state == Peer::State::closed) return;
   if (p.outstanding != 0) ::CancelIoEx(reinterpret_cast<HANDLE>(p.socket), nullptr);
-  frame_.release(shard_, p.socket);  // before closesocket(): see Frame::release
+  frame_.release(shard_, p.socket, &p.connection);  // before closesocket(): see Frame::release
   ::closesocket(p.socket);
   p.socket = INVALID_SOCKET;
   p.state = Peer::State::closed;

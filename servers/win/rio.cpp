@@ -715,7 +715,8 @@ class RioServer {
   }
 
   void release_admission(Worker& w, Slot& slot) noexcept {
-    if (slot.admitted) frame_.release(*w.shard, slot.admitted_as);
+    if (slot.admitted)
+      frame_.release(*w.shard, slot.admitted_as, slot.conn ? &*slot.conn : nullptr);
     slot.admitted = false;
   }
 

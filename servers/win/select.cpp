@@ -263,7 +263,7 @@ class Group {
       frame_.fail("out of memory in a select() group");
     }
     for (auto& [s, client] : clients_)
-      close(s, shard);
+      close(s, shard, &client.conn);
     clients_.clear();
   }
 
@@ -344,7 +344,7 @@ class Group {
       // expire_if_idle() counts the timeout and finishes the connection.
       if (!client.linger.lingering()) client.conn.expire_if_idle(now);
       if (client.linger.settle(s, client.conn, now, linger_timeout)) {
-        close(s, shard);
+        close(s, shard, &client.conn);
         it = clients_.erase(it);
       } else {
         ++it;
@@ -352,8 +352,9 @@ class Group {
     }
   }
 
-  void close(SOCKET s, StatsShard& shard) noexcept {
-    frame_.release(shard, s);
+  // `conn`: the socket's Connection, if it has one (for --log-connections).
+  void close(SOCKET s, StatsShard& shard, const Connection* conn = nullptr) noexcept {
+    frame_.release(shard, s, conn);
     ::closesocket(s);
     load_.fetch_sub(1, std::memory_order_relaxed);
   }

@@ -144,6 +144,44 @@ class PlotTest(unittest.TestCase):
         self.assertEqual(table.count("<td>3</td><td>3</td>"), 8)  # reps, disturbed
 
 
+class TitleTest(unittest.TestCase):
+    """A report's title and folder line name its run, also when tools/plot.py
+    runs inside the run's folder ("plot.py . --out .")."""
+
+    def setUp(self):
+        sys.path.insert(0, str(ROOT / "tools"))
+        self.tmp = Path(tempfile.mkdtemp(prefix="wsb-plot-title-"))
+        self.run = self.tmp / "2026-01-02-my-run"
+        shutil.copytree(FIXTURE, self.run)
+        self.cwd = os.getcwd()
+        os.chdir(self.run)
+
+    def tearDown(self):
+        os.chdir(self.cwd)
+        shutil.rmtree(self.tmp)
+
+    def test_run_in_its_own_folder_is_named_by_the_folder(self):
+        from wsbplot.cli import report_title
+        from wsbplot.html import relative_to
+        from wsbplot.load import load_inputs
+        runs, _, problems = load_inputs(["."])
+        self.assertEqual(problems, [])
+        self.assertEqual(report_title(runs), "wsbench results — 2026-01-02-my-run")
+        self.assertEqual(relative_to(runs[0].folder, Path(".")),
+                         "2026-01-02-my-run/ (this report's folder)")
+        self.assertEqual(relative_to(runs[0].folder, Path("report")),
+                         "..")
+
+    def test_machine_json_title_wins(self):
+        from wsbplot.cli import report_title
+        from wsbplot.load import load_inputs
+        machine = json.loads((self.run / "machine.json").read_text())
+        machine["title"] = "quickstart on vm"
+        (self.run / "machine.json").write_text(json.dumps(machine))
+        runs, _, _ = load_inputs(["."])
+        self.assertEqual(report_title(runs), "wsbench results — quickstart on vm")
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--hdrtool":
         HDRTOOL = sys.argv[2]

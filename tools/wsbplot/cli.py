@@ -47,6 +47,15 @@ def find_hdrtool(explicit, runs):
     return shutil.which("hdrtool")
 
 
+def report_title(runs):
+    """The report's title: a run's own title (machine.json "title"), else its
+    folder's name, so that reports of different runs do not share a title."""
+    if not runs:
+        return "wsbench micro-benchmarks"
+    return "wsbench results — " + ", ".join(r.machine.get("title") or r.name
+                                             for r in runs if r.rows)
+
+
 def main(argv=None):
     p = Parser(prog="plot.py", formatter_class=argparse.RawDescriptionHelpFormatter,
                description=PLOT_DOC.split("\n\n")[0] + "\n\n" + PLOT_DOC.split("\n\n")[1],
@@ -63,7 +72,8 @@ def main(argv=None):
     p.add_argument("--series", metavar="REGEX",
                    help="time series of the cells whose label matches REGEX (default: one "
                         "representative connection count per platform)")
-    p.add_argument("--title", default=None, help="title of report.html")
+    p.add_argument("--title", default=None, help="title of report.html (default: \"wsbench "
+                   "results — \" and each run's machine.json \"title\", else its folder's name)")
     args = p.parse_args(argv)
     if args.series:
         try:
@@ -101,8 +111,7 @@ def main(argv=None):
         step()
         print(f"plot: {name}: {len(figures) - before} figure(s)", flush=True)
     problems += spectra.problems
-    title = args.title or ("wsbench results — " + ", ".join(r.name for r in runs if r.rows)
-                           if runs else "wsbench micro-benchmarks")
+    title = args.title or report_title(runs)
     write_report(out, runs, figures, problems, title, many_runs)
     for msg in problems:
         print(f"plot.py: {msg}", file=sys.stderr)

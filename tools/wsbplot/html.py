@@ -2,6 +2,7 @@
 
 import html
 import os
+from pathlib import Path
 from collections import defaultdict
 
 from .verdicts import compute_verdicts, read_verdicts, sentences
@@ -14,9 +15,11 @@ def relative_to(folder, out):
     """folder as seen from the report's folder; as it is when no relative path
     leads there (Windows: another drive)."""
     try:
-        return os.path.relpath(folder, out)
+        rel = os.path.relpath(folder, out)
     except ValueError:
         return str(folder)
+    # The report sits in the run's own folder: "." would tell a reader nothing.
+    return f"{Path(folder).resolve().name}/ (this report's folder)" if rel == "." else rel
 
 
 def wineserver_share(r):

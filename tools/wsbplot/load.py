@@ -192,7 +192,8 @@ def load_inputs(paths):
             rows = read_csv(summary) if summary.is_file() else []
             if not rows and not cells:
                 problems.append(f"{path}: no summary.csv or cells.csv")
-            run = Run(path.name, path, [], cells, machine)
+            # resolve(): "tools/plot.py . --out ." names the run by its folder, not "".
+            run = Run(path.resolve().name, path, [], cells, machine)
             run.rows = make_rows(run, rows)
             runs.append(run)
             for b in sorted(path.glob("bench-core*.json")) + sorted(path.glob("bench-core*.csv")):
@@ -215,7 +216,8 @@ def load_inputs(paths):
                 machine = json.loads((folder / "machine.json").read_text(encoding="utf-8"))
             if folder and (folder / "cells.csv").is_file():
                 cells = read_csv(folder / "cells.csv")
-            run = Run(str(path.parent.name if folder else path.stem), folder, [], cells, machine)
+            run = Run(str(path.resolve().parent.name if folder else path.stem), folder, [], cells,
+                      machine)
             run.rows = make_rows(run, rows)
             runs.append(run)
         else:

@@ -21,8 +21,9 @@ bool admit_accepted(server::Frame& frame, server::StatsShard& shard, int fd) noe
   return true;
 }
 
-void close_admitted(server::Frame& frame, server::StatsShard& shard, int fd) noexcept {
-  frame.release(shard, fd);
+void close_admitted(server::Frame& frame, server::StatsShard& shard, int fd,
+                    const server::Connection* conn) noexcept {
+  frame.release(shard, fd, conn);
   ::close(fd);
 }
 
@@ -53,7 +54,7 @@ void ConnectionList::add(int fd, server::StatsShard& shard) noexcept {
 }
 
 void ConnectionList::close(std::size_t i, server::StatsShard& shard) noexcept {
-  close_admitted(frame_, shard, entries_[i].fd);
+  close_admitted(frame_, shard, entries_[i].fd, &entries_[i].conn);
   if (i + 1 != entries_.size()) entries_[i] = std::move(entries_.back());
   entries_.pop_back();
 }

@@ -48,7 +48,9 @@ bool admit_accepted(server::Frame& frame, server::StatsShard& shard, int fd) noe
 
 // Closes an admitted socket: Frame::release() first, because once closed the
 // descriptor number can be reused by another thread's next accept.
-void close_admitted(server::Frame& frame, server::StatsShard& shard, int fd) noexcept;
+// `conn`, when given, is the socket's Connection, for --log-connections.
+void close_admitted(server::Frame& frame, server::StatsShard& shard, int fd,
+                    const server::Connection* conn = nullptr) noexcept;
 
 // The two deadlines of a loop: the periodic sweep for idle connections
 // (idle_sweep_interval(), none without --idle-timeout) and the end of an
