@@ -66,8 +66,8 @@ class BlockingThreadsServer;
 // One client and its thread. The node lives in BlockingThreadsServer::live_
 // while the thread serves it, then in exited_ until the acceptor joins it.
 struct Client {
-  Client(BlockingThreadsServer& server, SOCKET socket, StatsShard& shard)
-      : server(server), socket(socket), shard(shard) {}
+  Client(BlockingThreadsServer& owner, SOCKET s, StatsShard& thread_shard)
+      : server(owner), socket(s), shard(thread_shard) {}
 
   BlockingThreadsServer& server;
   const SOCKET socket;
@@ -215,6 +215,10 @@ class BlockingThreadsServer {
   void serve(Client& client) noexcept {
     StatsShard& shard = client.shard;
     const SOCKET s = client.socket;
+    // Released before closesocket() (see Frame::release), with the
+    // Connection when there is one, so that --log-connections can say why
+    // and how much.
+    bool released = false;
     try {
       std::vector<char> buffer(recv_buffer_size);
       Connection conn(frame_, shard);
@@ -225,11 +229,12 @@ class BlockingThreadsServer {
       if (talk(s, conn, buffer, peer_closed) && !frame_.stopping()) {
         wsb::kit::close_gracefully(s, peer_closed, buffer, drain_timeout);
       }
+      frame_.release(shard, s, &conn);
+      released = true;
     } catch (const std::bad_alloc&) {
       if (!frame_.stopping()) shard.error(ErrorClass::io);
     }
-
-    frame_.release(shard, s);  // before closesocket(): see Frame::release
+    if (!released) frame_.release(shard, s);
     {
       std::lock_guard lock(mutex_);
       if (!client.closed) {
