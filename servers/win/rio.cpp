@@ -118,18 +118,23 @@ typedef enum _RIO_NOTIFICATION_COMPLETION_TYPE {
 } RIO_NOTIFICATION_COMPLETION_TYPE,
     *PRIO_NOTIFICATION_COMPLETION_TYPE;
 
+// The SDK declares the two variants as unnamed structs inside the anonymous
+// union, a compiler extension (ISO C++ allows no type declared there); named
+// here outside it, with the same layout and the same member names.
+struct RioEventNotification {
+  HANDLE EventHandle;
+  BOOL NotifyReset;
+};
+struct RioIocpNotification {
+  HANDLE IocpHandle;
+  PVOID CompletionKey;
+  PVOID Overlapped;
+};
 typedef struct _RIO_NOTIFICATION_COMPLETION {
   RIO_NOTIFICATION_COMPLETION_TYPE Type;
   union {
-    struct {
-      HANDLE EventHandle;
-      BOOL NotifyReset;
-    } Event;
-    struct {
-      HANDLE IocpHandle;
-      PVOID CompletionKey;
-      PVOID Overlapped;
-    } Iocp;
+    RioEventNotification Event;
+    RioIocpNotification Iocp;
   };
 } RIO_NOTIFICATION_COMPLETION, *PRIO_NOTIFICATION_COMPLETION;
 
