@@ -93,8 +93,9 @@ class Row:
             return median_interval([v for v in values if v is not None])[0]
         cpu = (self.get("server_cpu_user_s", 0) or 0) + (self.get("server_cpu_system_s", 0) or 0)
         if self.platform == "windows-wine":
-            # loadgen.exe's server_cpu_* columns repeat its own times under
-            # Wine (GetProcessTimes of another process); tools/matrix.py
+            # loadgen.exe leaves its server_cpu_* columns empty under Wine
+            # (GetProcessTimes of another process returns its own times; older
+            # runs hold those wrong figures); tools/matrix.py
             # measures the server from /proc instead (server_cpu_proc_s).
             # Without that figure there is none.
             cpu = self.get("server_cpu_proc_s")
