@@ -16,7 +16,10 @@ StepVerdict judge_step(const Options& step_options, const RunResult& result) {
       evaluate_slo(step_options.slo, result.histograms[Series::latency]);
   v.slo_kept = std::all_of(slo.begin(), slo.end(), [](const SloVerdict& s) { return s.passed; });
   v.errors = result.totals.errors_total() > 0;
-  v.shortfall = rate_shortfall_percent(step_options, result) > kCapacityShortfallPercent;
+  const double expected = step_options.rate * result.seconds;
+  const double missing = expected - static_cast<double>(result.totals.requests);
+  v.shortfall = missing > std::max(expected * kCapacityShortfallPercent / 100.0,
+                                   static_cast<double>(step_options.connections));
   v.aborted = !incomplete_reason(result).empty();
   return v;
 }
