@@ -60,7 +60,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 try:
@@ -212,12 +212,15 @@ class Cell:
     protocol: str
     connections: int
     size: int | None     # None where the size means nothing (http, hold)
+    pinned: bool = False  # --pinning: server and loadgen on their CPU sets
 
     @property
     def name(self) -> str:
         parts = [self.platform, self.model, self.protocol, self.workload, f"c{self.connections}"]
         if self.size is not None:
             parts.append(f"s{self.size}")
+        if self.pinned:
+            parts.append("pinned")
         return "-".join(parts)
 
     @property
@@ -237,6 +240,8 @@ class Settings:
     cell_timeout: float | None
     disturbed_share: float = 0.10
     launcher: str | None = None  # "wine": the Windows programs run under Wine
+    server_cpus: str = "none"    # pinned cells: loadgen --server-cpus
+    loadgen_cpus: str = "none"   # pinned cells: loadgen --loadgen-cpus
 
 
 @dataclass
@@ -411,6 +416,16 @@ def build_parser():
                    help="mark a repetition disturbed when other processes used more than F of "
                         "one core while it ran (/proc/stat; not measured on Windows), and run "
                         "it once more (default: %(default)s)")
+    p.add_argument("--server-cpus", metavar="LIST",
+                   help="pinned cells: the server's CPUs (e.g. 1 or 2-3); default: the last "
+                        "usable CPU")
+    p.add_argument("--loadgen-cpus", metavar="LIST",
+                   help="pinned cells: loadgen's CPUs (e.g. 0); default: the other usable CPUs")
+    p.add_argument("--pinning", choices=["off", "on", "both"],
+                   help="off (default without CPU lists): nothing pinned; on (default with "
+                        "them): every cell pinned; both: every cell twice, pinned and not, "
+                        "side by side in the same rounds (the verdicts compare MODEL (pinned) "
+                        "with MODEL)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--targets", choices=["native", "wine", "windows"],
                    help="print the CMake targets the chosen cells need on one side "
@@ -525,7 +540,59 @@ def plan(args):
                                     f"above the model's cap of {cap[0]} connections: {cap[1]}")))
                                 continue
                             cells.append(cell)
+    pinning = pinning_sets(args)[0]
+    if pinning != "off":
+        both = pinning == "both"
+        cells = [replace(c, pinned=p) for c in cells
+                 for p in ((False, True) if both else (True,))]
     return preset_name, cells, skipped
+
+
+def usable_cpus():
+    """The CPUs this process may use, ascending."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def parse_cpus(text, option, usable):
+    """"none" -> [], "0,2-3" -> [0, 2, 3]; an unknown CPU is a UsageError."""
+    if text == "none":
+        return []
+    cpus = set()
+    for item in text.split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", item)
+        if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            raise UsageError(f"{option}: not a CPU number or range (e.g. 0,2-3): '{item}'")
+        for c in range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1):
+            if c not in usable:
+                raise UsageError(f"{option}: CPU {c} is not one this process may use "
+                                 f"(usable: {','.join(map(str, usable))})")
+            cpus.add(c)
+    return sorted(cpus)
+
+
+def pinning_sets(args):
+    """(pinning mode, server CPU list text, loadgen CPU list text)."""
+    usable = usable_cpus()
+    server = parse_cpus(args.server_cpus, "--server-cpus", usable) if args.server_cpus else None
+    own = parse_cpus(args.loadgen_cpus, "--loadgen-cpus", usable) if args.loadgen_cpus else None
+    mode = args.pinning or ("on" if server or own else "off")
+    if mode == "off":
+        return mode, "none", "none"
+    if server is None and own is None:
+        if len(usable) < 2:
+            raise UsageError(f"--pinning {mode}: one usable CPU, nothing to split (give "
+                             "--server-cpus and --loadgen-cpus)")
+        server, own = usable[-1:], usable[:-1]
+    elif server is None:
+        server = [c for c in usable if c not in own] or own
+    elif own is None:
+        own = [c for c in usable if c not in server] or server
+    if not server and not own:
+        raise UsageError(f"--pinning {mode} with both CPU sets 'none': nothing to pin")
+    text = lambda cpus: ",".join(map(str, cpus)) if cpus else "none"  # noqa: E731
+    return mode, text(server), text(own)
 
 
 def cells_platform(args):
@@ -556,6 +623,7 @@ def schedule(cells, repeat):
     always runs first (after a pause) or right after the same neighbour."""
     groups = {}
     for c in cells:
+        # Pinned and unpinned cells share a group: their order rotates too.
         groups.setdefault((c.platform, c.workload, c.protocol, c.connections, c.size),
                           []).append(c)
     order = []
@@ -651,6 +719,10 @@ def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok, loadgen
         "open_rate_per_s": settings.rate,
         "churn_requests": settings.churn,
         "hold_s": settings.hold,
+        # The CPU sets of pinned cells (--pinning); "none" when nothing is pinned.
+        "pinning": args.pinning_mode,
+        "server_cpus": settings.server_cpus,
+        "loadgen_cpus": settings.loadgen_cpus,
         "command": [sys.argv[0]] + sys.argv[1:],
         "note": args.note,
     }
@@ -713,6 +785,8 @@ def cell_command(cell, label, settings, bin_dir, win_dir, out):
         "--hlog", name(out / "hlog" / f"{label}.hlog")])
     if cell.size is not None:
         argv += ["--size", str(cell.size)]
+    if cell.pinned:
+        argv += ["--server-cpus", settings.server_cpus, "--loadgen-cpus", settings.loadgen_cpus]
     if cell.workload == "open":
         argv += ["--rate", f"{settings.rate[family(plat)]:g}"]
     elif cell.workload == "churn":
@@ -1195,9 +1269,11 @@ def main(argv=None):
         duration = {"native": args.duration, "wine": args.duration}
     rate = dict(DEFAULT_RATE) if args.rate is None else {"native": args.rate, "wine": args.rate}
     hold = min(duration["wine" if args.platform == "windows" else "native"], 3.0)
+    args.pinning_mode, server_cpus, loadgen_cpus = pinning_sets(args)
     settings = Settings(warmup, duration, rate, args.churn, hold=hold,
                         cell_timeout=args.cell_timeout, disturbed_share=args.disturbed_share,
-                        launcher=args.launcher)
+                        launcher=args.launcher, server_cpus=server_cpus,
+                        loadgen_cpus=loadgen_cpus)
 
     estimate = {c: sum(cell_times(c, settings)) + CELL_OVERHEAD_GUESS[family(c.platform)]
                 for c in cells}
