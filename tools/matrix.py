@@ -26,6 +26,8 @@ The run folder receives:
                         median and confidence interval of throughput, p50 and
                         p99 (schema and method: results/README.md)
   summary.json          the same rows as one JSON array
+  capacity.csv          capacity cells: one loadgen row per step of each
+                        repetition's --find-capacity search
   verdicts.csv          every pair of models of every group of cells that
                         differ only in the model: ratio, interval, verdict
   cells.csv             one row per planned repetition: status, exit code,
@@ -108,7 +110,20 @@ def family(plat):
 def under_wine(plat):
     return plat in ("wine", "windows-wine")
 
-WORKLOADS = ["closed", "open", "churn", "hold"]
+WORKLOADS = ["closed", "open", "churn", "hold", "capacity"]
+
+# The capacity workload (loadgen --find-capacity): the SLO and the rates its
+# search starts from and stops at, per platform. Under Wine every model
+# serves far fewer requests (/work/shared/reference/machine-baseline.md) and a
+# step costs more, so the SLO is looser and the rates start lower.
+CAPACITY_DEFAULTS = {
+    "native": {"slo": "p99<=5ms", "rate_start": 1000.0, "rate_max": 200000.0},
+    "wine": {"slo": "p99<=50ms", "rate_start": 50.0, "rate_max": 20000.0},
+}
+# A search is at most 40 steps (loadgen/capacity.hpp); a usual one about 14
+# (a ramp of 8 doublings, then 6 bisections to 5 %), for the ETA.
+CAPACITY_STEPS_MAX = 40
+CAPACITY_STEPS_GUESS = 14
 
 # Structural caps: the most connections a model serves by construction.
 # Cells above the cap are skipped (and listed), not run to a certain failure.
@@ -240,6 +255,8 @@ class Settings:
     cell_timeout: float | None
     disturbed_share: float = 0.10
     launcher: str | None = None  # "wine": the Windows programs run under Wine
+    capacity: dict = field(default_factory=lambda: {k: dict(v) for k, v in
+                                                    CAPACITY_DEFAULTS.items()})
     server_cpus: str = "none"    # pinned cells: loadgen --server-cpus
     loadgen_cpus: str = "none"   # pinned cells: loadgen --loadgen-cpus
 
@@ -416,6 +433,14 @@ def build_parser():
                    help="mark a repetition disturbed when other processes used more than F of "
                         "one core while it ran (/proc/stat; not measured on Windows), and run "
                         "it once more (default: %(default)s)")
+    p.add_argument("--capacity-slo", metavar="TERMS",
+                   help="capacity cells: the SLO of loadgen --find-capacity (default p99<=5ms "
+                        "native, p99<=50ms Wine)")
+    p.add_argument("--capacity-rate-start", type=positive_float, metavar="R",
+                   help="capacity cells: the first step's rate (default 1000 native, 50 Wine)")
+    p.add_argument("--capacity-rate-max", type=positive_float, metavar="R",
+                   help="capacity cells: the ramp's last rate (default 200000 native, "
+                        "20000 Wine)")
     p.add_argument("--server-cpus", metavar="LIST",
                    help="pinned cells: the server's CPUs (e.g. 1 or 2-3); default: the last "
                         "usable CPU")
@@ -719,6 +744,7 @@ def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok, loadgen
         "open_rate_per_s": settings.rate,
         "churn_requests": settings.churn,
         "hold_s": settings.hold,
+        "capacity": settings.capacity,
         # The CPU sets of pinned cells (--pinning); "none" when nothing is pinned.
         "pinning": args.pinning_mode,
         "server_cpus": settings.server_cpus,
@@ -774,15 +800,20 @@ def cell_command(cell, label, settings, bin_dir, win_dir, out):
     # names of the files.
     name = wine_path if plat == "windows-wine" else str
     warmup, duration = cell_times(cell, settings)
+    if cell.workload == "capacity":
+        # One row per step, into a file of its own (summary.csv has one row
+        # per repetition); each step is warmup + duration.
+        outputs = ["--csv", name(out / "capacity.csv")]
+    else:
+        outputs = ["--csv", name(out / "summary.csv"),
+                   "--intervals", name(out / "intervals" / f"{label}.csv"),
+                   "--hlog", name(out / "hlog" / f"{label}.hlog")]
     argv = launch(settings, [
         str(loadgen_program(plat, bin_dir, win_dir)),
         "--spawn", name(server_program(plat, cell.model, bin_dir, win_dir)), "--quiet",
         "--protocol", cell.protocol, "--connections", str(cell.connections),
         "--warmup", f"{round(warmup * 1000)}ms", "--duration", f"{round(duration * 1000)}ms",
-        "--label", label,
-        "--csv", name(out / "summary.csv"),
-        "--intervals", name(out / "intervals" / f"{label}.csv"),
-        "--hlog", name(out / "hlog" / f"{label}.hlog")])
+        "--label", label] + outputs)
     if cell.size is not None:
         argv += ["--size", str(cell.size)]
     if cell.pinned:
@@ -793,6 +824,10 @@ def cell_command(cell, label, settings, bin_dir, win_dir, out):
         argv += ["--churn", str(settings.churn)]
     elif cell.workload == "hold":
         argv += ["--hold"]
+    elif cell.workload == "capacity":
+        c = settings.capacity[family(plat)]
+        argv += ["--find-capacity", "--slo", c["slo"], "--rate-start", f"{c['rate_start']:g}",
+                 "--rate-max", f"{c['rate_max']:g}"]
     server_args = []
     default_cap = THREAD_CAP_DEFAULTS.get((family(plat), cell.model))
     if default_cap is not None and cell.connections > default_cap:
@@ -800,7 +835,8 @@ def cell_command(cell, label, settings, bin_dir, win_dir, out):
         server_args += ["--max-connections", str(cell.connections + 64)]
     if server_args:
         argv += ["--"] + server_args
-    return argv, warmup + duration
+    steps = CAPACITY_STEPS_MAX if cell.workload == "capacity" else 1
+    return argv, (warmup + duration) * steps
 
 
 class WineserverMeter:
@@ -1068,6 +1104,11 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
         meaning = {1: "errors", 2: "usage", 3: "SLO missed", 4: "server failed"}
         if code == 0:
             outcome.status = "ok"
+        elif (code == 3 and cell.workload == "capacity"
+              and label_in_csv(out / "capacity.csv", label)):
+            # An answer, not a failure: no rate kept the SLO.
+            outcome.status = "ok"
+            outcome.reason = "no capacity: the SLO failed at the start rate"
         else:
             # Exit 1 after a complete run means the load met errors (timeouts,
             # resets, refusals): a measurement of the model, kept apart from
@@ -1197,6 +1238,31 @@ def finish_summary(out, outcomes):
     write_verdicts(out / "verdicts.csv", compute_verdicts(rows))
 
 
+def finish_capacity(out, outcomes):
+    """capacity.csv (one loadgen row per step of every capacity repetition)
+    gains the cell, the model, the platform and the repetition on each row:
+    loadgen leaves the server's columns empty in step rows."""
+    path = out / "capacity.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    by_label = {o.label: o for o in outcomes}
+    for r in rows:
+        o = by_label.get(r.get("label", ""))
+        r["cell"] = o.cell.name if o else r.get("label", "")
+        r["model"] = o.cell.model if o else ""
+        r["cell_platform"] = o.cell.platform if o else ""
+        r["repetition"] = o.repetition if o else 1
+        r["replaced"] = int(o.replaced) if o else 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
 def missing_programs(args, cells, loadgen, bin_dir, win_dir):
     """What the cells need and is not built, as a message; "" when nothing."""
     if args.platform == "windows":
@@ -1275,8 +1341,14 @@ def main(argv=None):
                         launcher=args.launcher, server_cpus=server_cpus,
                         loadgen_cpus=loadgen_cpus)
 
-    estimate = {c: sum(cell_times(c, settings)) + CELL_OVERHEAD_GUESS[family(c.platform)]
-                for c in cells}
+    for key, column in (("slo", "capacity_slo"), ("rate_start", "capacity_rate_start"),
+                        ("rate_max", "capacity_rate_max")):
+        if getattr(args, column) is not None:
+            for kind in settings.capacity:
+                settings.capacity[kind][key] = getattr(args, column)
+    estimate = {c: sum(cell_times(c, settings)) * (CAPACITY_STEPS_GUESS if c.workload == "capacity"
+                                                   else 1)
+                + CELL_OVERHEAD_GUESS[family(c.platform)] for c in cells}
     repeat = args.repeat or DEFAULT_REPEAT.get(preset_name, 3)
     total_estimate = sum(estimate.values()) * repeat
 
@@ -1343,6 +1415,7 @@ def main(argv=None):
     info["run_seconds"] = round(time.monotonic() - started, 1)
     (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
     finish_summary(out, outcomes)
+    finish_capacity(out, outcomes)
 
     failed = [o for o in outcomes if o.status in ("failed", "timeout")]
     with_errors = [o for o in outcomes if o.status == "errors"]

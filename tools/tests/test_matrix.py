@@ -143,6 +143,33 @@ class MatrixPinningTest(unittest.TestCase):
                          [("epoll", "epoll (pinned)")])
 
 
+class MatrixCapacityTest(unittest.TestCase):
+    """The capacity workload: loadgen --find-capacity per repetition, one row
+    per step in capacity.csv, which the matrix tags with the cell."""
+
+    def test_capacity_cells_write_a_row_per_step(self):
+        out = Path(tempfile.mkdtemp(prefix="wsb-matrix-cap-")) / "run"
+        try:
+            proc = matrix("--models", "epoll", "--workloads", "capacity", "--connections", "2",
+                          "--warmup", "0.1", "--duration", "0.5", "--repeat", "1",
+                          "--capacity-slo", "p99<=2s", "--capacity-rate-start", "50",
+                          "--capacity-rate-max", "100", "--out", str(out))
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+            rows = [r for r in read(out / "capacity.csv") if r["replaced"] == "0"]
+            # 50/s, then 100/s (the --capacity-rate-max bound).
+            self.assertEqual([r["rate"] for r in rows], ["50.000", "100.000"])
+            for r in rows:
+                self.assertEqual(r["cell"], "native-epoll-echo-capacity-c2-s16")
+                self.assertEqual((r["model"], r["cell_platform"]), ("epoll", "native"))
+                self.assertEqual(r["slo"], "p99<=2s")
+                self.assertEqual((r["capacity"], r["capacity_bound"]), ("100.00", "rate_max"))
+            self.assertFalse((out / "summary.csv").exists())
+            info = json.loads((out / "machine.json").read_text())
+            self.assertEqual(info["capacity"]["native"]["slo"], "p99<=2s")
+        finally:
+            shutil.rmtree(out.parent)
+
+
 class MatrixUsageTest(unittest.TestCase):
     def test_unknown_cpu_is_a_one_line_error(self):
         proc = matrix("--models", "epoll", "--server-cpus", "99999", "--dry-run")
