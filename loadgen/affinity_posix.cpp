@@ -1,7 +1,9 @@
 // CPU affinity on Linux: sched_getaffinity / sched_setaffinity.
 #include <sched.h>
+#include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -76,6 +78,15 @@ std::string pin_wineserver_of(platform::ProcessId child, const std::vector<int>&
   if (cpus.empty()) return {};
   const std::string prefix = environ_value(child, "WINEPREFIX");
   if (prefix.empty()) return "not pinned (the server's WINEPREFIX cannot be read)";
+  // A prefix's wineserver works in /tmp/.wine-UID/server-DEV-INODE, the
+  // device and inode of the prefix folder in hex: that names it whatever
+  // path spelled the prefix (tools/matrix.py's WineserverMeter finds it so).
+  struct stat st {};
+  if (::stat(prefix.c_str(), &st) != 0) return "not pinned (" + prefix + ": no such folder)";
+  char suffix[64];
+  std::snprintf(suffix, sizeof suffix, "/server-%llx-%llx",
+                static_cast<unsigned long long>(st.st_dev),
+                static_cast<unsigned long long>(st.st_ino));
   const cpu_set_t set = mask_of(cpus);
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
@@ -84,9 +95,15 @@ std::string pin_wineserver_of(platform::ProcessId child, const std::vector<int>&
     std::ifstream comm(entry.path() / "comm");
     std::string command;
     std::getline(comm, command);
-    const platform::ProcessId pid = std::stoll(name);
-    if (command != "wineserver" || environ_value(pid, "WINEPREFIX") != prefix) continue;
-    const std::string failed = pin_threads(pid, set);
+    // "wineserver64" (or "wineserver32") on Debian, "wineserver" elsewhere.
+    if (command.rfind("wineserver", 0) != 0) continue;
+    std::error_code cwd_error;
+    const std::string cwd = std::filesystem::read_symlink(entry.path() / "cwd", cwd_error).string();
+    if (cwd_error || cwd.size() < std::strlen(suffix) ||
+        cwd.compare(cwd.size() - std::strlen(suffix), std::string::npos, suffix) != 0) {
+      continue;
+    }
+    const std::string failed = pin_threads(std::stoll(name), set);
     if (!failed.empty()) return "not pinned (" + failed + ")";
     return "pinned (pid " + name + ", shared with every Wine program of " + prefix + ")";
   }
