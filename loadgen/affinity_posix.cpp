@@ -78,7 +78,7 @@ std::string pin_wineserver_of(platform::ProcessId child, const std::vector<int>&
   if (cpus.empty()) return {};
   const std::string prefix = environ_value(child, "WINEPREFIX");
   if (prefix.empty()) return "not pinned (the server's WINEPREFIX cannot be read)";
-  // A prefix's wineserver works in /tmp/.wine-UID/server-DEV-INODE, the
+  // A prefix's wineserver works in a folder named server-DEV-INODE, the
   // device and inode of the prefix folder in hex: that names it whatever
   // path spelled the prefix (tools/matrix.py's WineserverMeter finds it so).
   struct stat st {};

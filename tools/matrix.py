@@ -274,6 +274,7 @@ class Outcome:
     reason: str = ""
     load1: float | None = 0.0  # None where there is no load average (Windows)
     wineserver_cpu_s: float | None = None
+    wineserver_context_switches: int | None = None
     server_cpu_proc_s: float | None = None  # windows-wine: see WineProgramMeter
     command: list = field(default_factory=list)
 
@@ -859,6 +860,10 @@ class WineserverMeter:
             pass
         self.first = {}   # pid -> CPU seconds when first seen
         self.last = {}    # pid -> CPU seconds when last seen
+        # pid -> context switches (voluntary + involuntary, all threads)
+        # when first and last seen, counted like the CPU time.
+        self.switches_first = {}
+        self.switches_last = {}
         self.stop = threading.Event()
         self.thread = None
 
@@ -895,6 +900,10 @@ class WineserverMeter:
             # then; one that starts during the cell counts from zero.
             self.first.setdefault(pid, cpu if initial else 0.0)
             self.last[pid] = cpu
+            switches = context_switches(pid)
+            if switches is not None:
+                self.switches_first.setdefault(pid, switches if initial else 0)
+                self.switches_last[pid] = switches
 
     def _loop(self):
         while not self.stop.wait(0.2):
@@ -915,6 +924,30 @@ class WineserverMeter:
         if self.suffix is None:
             return None
         return sum(self.last[p] - self.first[p] for p in self.last)
+
+    def context_switches(self):
+        if self.suffix is None or not self.switches_last:
+            return None
+        return sum(self.switches_last[p] - self.switches_first[p] for p in self.switches_last)
+
+
+def context_switches(pid):
+    """Voluntary plus involuntary context switches of every thread of a
+    process (/proc/PID/task/*/status), or None when it cannot be read."""
+    total, seen = 0, False
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            text = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        except OSError:
+            continue
+        for m in re.finditer(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", text, re.MULTILINE):
+            total += int(m.group(1))
+            seen = True
+    return total if seen else None
 
 
 class WineProgramMeter(WineserverMeter):
@@ -1090,6 +1123,7 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
             raise
     if meter is not None:
         outcome.wineserver_cpu_s = meter.seconds()
+        outcome.wineserver_context_switches = meter.context_switches()
     if server_meter is not None:
         outcome.server_cpu_proc_s = server_meter.seconds()
     outcome.noise = noise.result(outcome.wineserver_cpu_s or 0.0, settings.disturbed_share,
@@ -1138,7 +1172,8 @@ def label_in_csv(path, label):
 CELLS_HEADER = ["cell", "repetition", "label", "platform", "model", "workload", "protocol",
                 "connections", "size_bytes", "status", "exit_code", "seconds", "load1",
                 "load1_end", "others_cpu_share", "steal_share", "disturbed", "replaced",
-                "wineserver_cpu_s", "server_cpu_proc_s", "reason", "command"]
+                "wineserver_cpu_s", "server_cpu_proc_s", "reason", "command",
+                "wineserver_context_switches"]
 
 
 def write_cells(path, outcomes):
@@ -1159,7 +1194,9 @@ def write_cells(path, outcomes):
                         int(o.disturbed) if "disturbed" in n else "", int(o.replaced),
                         "" if o.wineserver_cpu_s is None else f"{o.wineserver_cpu_s:.2f}",
                         "" if o.server_cpu_proc_s is None else f"{o.server_cpu_proc_s:.2f}",
-                        o.reason, " ".join(o.command)])
+                        o.reason, " ".join(o.command),
+                        "" if o.wineserver_context_switches is None
+                        else o.wineserver_context_switches])
 
 
 def fmt_time(seconds):
@@ -1229,6 +1266,13 @@ def finish_summary(out, outcomes):
         r["replaced"] = int(o.replaced) if o else 0
         r["server_cpu_proc_s"] = ("" if not o or o.server_cpu_proc_s is None
                                   else f"{o.server_cpu_proc_s:.2f}")
+        # Under Wine the server's work is partly wineserver's: its context
+        # switches per response stand beside the server's own (loadgen's
+        # server_context_switches_per_response).
+        responses = int(r.get("responses") or 0)
+        switches = o.wineserver_context_switches if o else None
+        r["wineserver_context_switches_per_response"] = (
+            f"{switches / responses:.3f}" if switches is not None and responses else "")
     rows = add_cell_statistics(rows)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
