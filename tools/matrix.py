@@ -255,6 +255,7 @@ class Settings:
     cell_timeout: float | None
     disturbed_share: float = 0.10
     launcher: str | None = None  # "wine": the Windows programs run under Wine
+    syscalls: bool = False       # count the server's system calls with perf
     capacity: dict = field(default_factory=lambda: {k: dict(v) for k, v in
                                                     CAPACITY_DEFAULTS.items()})
     server_cpus: str = "none"    # pinned cells: loadgen --server-cpus
@@ -275,6 +276,7 @@ class Outcome:
     load1: float | None = 0.0  # None where there is no load average (Windows)
     wineserver_cpu_s: float | None = None
     wineserver_context_switches: int | None = None
+    syscalls: dict = field(default_factory=dict)  # "server"/"wineserver" -> count
     server_cpu_proc_s: float | None = None  # windows-wine: see WineProgramMeter
     command: list = field(default_factory=list)
 
@@ -452,6 +454,9 @@ def build_parser():
                         "them): every cell pinned; both: every cell twice, pinned and not, "
                         "side by side in the same rounds (the verdicts compare MODEL (pinned) "
                         "with MODEL)")
+    p.add_argument("--no-syscalls", action="store_true",
+                   help="do not count the server's system calls with perf (counted by default "
+                        "where perf may: root or a lowered perf_event_paranoid)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--targets", choices=["native", "wine", "windows"],
                    help="print the CMake targets the chosen cells need on one side "
@@ -984,6 +989,88 @@ class WineProgramMeter(WineserverMeter):
         return int(stat[stat.rindex(")") + 2:].split()[19]) >= self.since
 
 
+def syscall_meter_problem():
+    """"" when perf can count system calls here (the raw_syscalls:sys_enter
+    tracepoint: root, or a lowered perf_event_paranoid, and tracefs), else
+    why not, for machine.json and the run's first lines."""
+    if ON_WINDOWS:
+        return "not on Windows (perf is a Linux tool)"
+    if shutil.which("perf") is None:
+        return "perf is not installed (Debian: linux-perf)"
+    try:
+        proc = subprocess.run(["perf", "stat", "-x,", "-e", SYSCALL_EVENT, "--", "true"],
+                              capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"perf stat failed: {e}"
+    if proc.returncode != 0 or not re.search(r"^\d+,", proc.stderr, re.MULTILINE):
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return f"perf cannot count {SYSCALL_EVENT} here (needs root or perf_event_paranoid <= -1): {last}"
+    return ""
+
+
+SYSCALL_EVENT = "raw_syscalls:sys_enter"
+
+
+class SyscallMeter:
+    """System calls of the cell's server (and under Wine of its prefix's
+    wineserver), counted by `perf stat -e raw_syscalls:sys_enter -p PID` from
+    the moment loadgen names the server's pid in its log ("spawned ... pid N")
+    to the end of the cell: the warmup and the stop are included, as in
+    loadgen's CPU and context switch columns. Threads the server starts later
+    are counted too (perf stat inherits). Under Wine the pid is the Wine
+    process that runs the server."""
+
+    def __init__(self, log_path, wineserver_meter=None):
+        self.log_path = log_path
+        self.wineserver_meter = wineserver_meter
+        self.procs = {}   # "server"/"wineserver" -> perf process
+        self.counts = {}
+        self.stop = threading.Event()
+        self.thread = None
+
+    def _attach(self, what, pids):
+        self.procs[what] = subprocess.Popen(
+            ["perf", "stat", "-x,", "-e", SYSCALL_EVENT, "-p", ",".join(map(str, pids))],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)
+
+    def _loop(self):
+        while not self.stop.wait(0.05):
+            try:
+                m = re.search(r"\(model [^,]+(?:, under Wine)?, pid (\d+)\)",
+                              self.log_path.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                m = None
+            if m:
+                self._attach("server", [int(m.group(1))])
+                pids = self.wineserver_meter._pids() if self.wineserver_meter else []
+                if pids:
+                    self._attach("wineserver", pids)
+                return
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        for what, proc in self.procs.items():
+            # perf prints its counts when interrupted; a process it watched
+            # that already exited ends it on its own.
+            with contextlib.suppress(OSError):
+                proc.send_signal(signal.SIGINT)
+            try:
+                _, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+            m = re.search(r"^(\d+),", err or "", re.MULTILINE)
+            if m:
+                self.counts[what] = int(m.group(1))
+
+
 class NoiseMeter:
     """What else the machine did while a repetition ran.
 
@@ -1101,6 +1188,9 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
                                                               bin_dir, win_dir)))
                     if cell.platform == "windows-wine" else None)
     noise = NoiseMeter()
+    # loadgen.exe names a Windows process id, which perf cannot attach to.
+    syscalls = (SyscallMeter(log_path, meter)
+                if settings.syscalls and cell.platform in ("native", "wine") else None)
     # A session of its own (POSIX), so that a timeout can end loadgen, its
     # server and Wine's helper processes together; on Windows a process
     # group of its own, so that a Ctrl-C at the console reaches this script
@@ -1108,7 +1198,8 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
     detach = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if ON_WINDOWS
               else {"start_new_session": True})
     with open(log_path, "w", encoding="utf-8") as log, meter or contextlib.nullcontext(), \
-            server_meter or contextlib.nullcontext(), noise:
+            server_meter or contextlib.nullcontext(), noise, \
+            syscalls or contextlib.nullcontext():
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
@@ -1124,6 +1215,8 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
     if meter is not None:
         outcome.wineserver_cpu_s = meter.seconds()
         outcome.wineserver_context_switches = meter.context_switches()
+    if syscalls is not None:
+        outcome.syscalls = syscalls.counts
     if server_meter is not None:
         outcome.server_cpu_proc_s = server_meter.seconds()
     outcome.noise = noise.result(outcome.wineserver_cpu_s or 0.0, settings.disturbed_share,
@@ -1273,6 +1366,12 @@ def finish_summary(out, outcomes):
         switches = o.wineserver_context_switches if o else None
         r["wineserver_context_switches_per_response"] = (
             f"{switches / responses:.3f}" if switches is not None and responses else "")
+        # perf's counts (--syscalls): empty when not counted (machine.json's
+        # syscall_meter says why).
+        for what in ("server", "wineserver"):
+            count = o.syscalls.get(what) if o else None
+            r[f"{what}_syscalls_per_response"] = (f"{count / responses:.3f}"
+                                                  if count is not None and responses else "")
     rows = add_cell_statistics(rows)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
@@ -1383,6 +1482,7 @@ def main(argv=None):
     settings = Settings(warmup, duration, rate, args.churn, hold=hold,
                         cell_timeout=args.cell_timeout, disturbed_share=args.disturbed_share,
                         launcher=args.launcher, server_cpus=server_cpus,
+                        syscalls=not args.no_syscalls,
                         loadgen_cpus=loadgen_cpus)
 
     for key, column in (("slo", "capacity_slo"), ("rate_start", "capacity_rate_start"),
@@ -1424,7 +1524,11 @@ def main(argv=None):
     for sub in ("intervals", "hlog", "logs"):
         (out / sub).mkdir(parents=True, exist_ok=True)
 
+    syscall_problem = "off (--no-syscalls)" if args.no_syscalls else syscall_meter_problem()
+    settings.syscalls = not syscall_problem
     info = machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok, loadgen)
+    info["syscall_meter"] = (f"perf stat -e {SYSCALL_EVENT}" if not syscall_problem
+                             else f"not counted: {syscall_problem}")
     info["cells_planned"] = len(cells)
     info["repetitions"] = repeat
     info["cells_skipped"] = len(skipped)
@@ -1441,6 +1545,8 @@ def main(argv=None):
     if ON_WINDOWS:
         print(f"matrix: noise {NOISE_UNAVAILABLE_WINDOWS}; the noise columns stay empty",
               flush=True)
+    if syscall_problem:
+        print(f"matrix: system calls not counted: {syscall_problem}", flush=True)
 
     # A SIGTERM (e.g. from `timeout`) ends the run like Ctrl-C: the running
     # cell's loadgen lives in a session of its own and must be ended by us.

@@ -138,6 +138,16 @@ class MatrixPinningTest(unittest.TestCase):
             self.assertNotEqual(r["server_context_switches_per_response"], "")
         info = json.loads((self.out / "machine.json").read_text())
         self.assertEqual((info["pinning"], info["server_cpus"]), ("both", str(usable[-1])))
+        # System calls per response where perf may count them, else empty
+        # and machine.json says why.
+        counted = info["syscall_meter"].startswith("perf stat")
+        if not counted:
+            self.assertTrue(info["syscall_meter"].startswith("not counted: "), info)
+        for r in rows:
+            if counted:
+                self.assertGreater(float(r["server_syscalls_per_response"]), 1.0, r["cell"])
+            else:
+                self.assertEqual(r["server_syscalls_per_response"], "")
         verdicts = read(self.out / "verdicts.csv")
         self.assertEqual([(v["model_a"], v["model_b"]) for v in verdicts],
                          [("epoll", "epoll (pinned)")])
