@@ -1425,6 +1425,31 @@ def missing_programs(args, cells, loadgen, bin_dir, win_dir):
     return ""
 
 
+def make_settings(args, preset_name):
+    """The cells' settings: the preset's (or the defaults') times and rates,
+    what the command line overrides, the CPU sets and the capacity search."""
+    preset = PRESETS.get(preset_name, {})
+    warmup = dict(preset.get("warmup", {"native": 0.5, "wine": 0.5}))
+    duration = dict(preset.get("duration", {"native": 3.0, "wine": 3.0}))
+    if args.warmup is not None:
+        warmup = {"native": args.warmup, "wine": args.warmup}
+    if args.duration is not None:
+        duration = {"native": args.duration, "wine": args.duration}
+    rate = dict(DEFAULT_RATE) if args.rate is None else {"native": args.rate, "wine": args.rate}
+    hold = min(duration["wine" if args.platform == "windows" else "native"], 3.0)
+    args.pinning_mode, server_cpus, loadgen_cpus = pinning_sets(args)
+    settings = Settings(warmup, duration, rate, args.churn, hold=hold,
+                        cell_timeout=args.cell_timeout, disturbed_share=args.disturbed_share,
+                        launcher=args.launcher, server_cpus=server_cpus,
+                        syscalls=not args.no_syscalls, loadgen_cpus=loadgen_cpus)
+    for key, column in (("slo", "capacity_slo"), ("rate_start", "capacity_rate_start"),
+                        ("rate_max", "capacity_rate_max")):
+        if getattr(args, column) is not None:
+            for kind in settings.capacity:
+                settings.capacity[kind][key] = getattr(args, column)
+    return settings
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
@@ -1469,27 +1494,7 @@ def main(argv=None):
         skipped += [Outcome(c, "skipped", reason=why) for c in wine_cells]
         cells = [c for c in cells if c.platform != "wine"]
 
-    preset = PRESETS.get(preset_name, {})
-    warmup = dict(preset.get("warmup", {"native": 0.5, "wine": 0.5}))
-    duration = dict(preset.get("duration", {"native": 3.0, "wine": 3.0}))
-    if args.warmup is not None:
-        warmup = {"native": args.warmup, "wine": args.warmup}
-    if args.duration is not None:
-        duration = {"native": args.duration, "wine": args.duration}
-    rate = dict(DEFAULT_RATE) if args.rate is None else {"native": args.rate, "wine": args.rate}
-    hold = min(duration["wine" if args.platform == "windows" else "native"], 3.0)
-    args.pinning_mode, server_cpus, loadgen_cpus = pinning_sets(args)
-    settings = Settings(warmup, duration, rate, args.churn, hold=hold,
-                        cell_timeout=args.cell_timeout, disturbed_share=args.disturbed_share,
-                        launcher=args.launcher, server_cpus=server_cpus,
-                        syscalls=not args.no_syscalls,
-                        loadgen_cpus=loadgen_cpus)
-
-    for key, column in (("slo", "capacity_slo"), ("rate_start", "capacity_rate_start"),
-                        ("rate_max", "capacity_rate_max")):
-        if getattr(args, column) is not None:
-            for kind in settings.capacity:
-                settings.capacity[kind][key] = getattr(args, column)
+    settings = make_settings(args, preset_name)
     estimate = {c: sum(cell_times(c, settings)) * (CAPACITY_STEPS_GUESS if c.workload == "capacity"
                                                    else 1)
                 + CELL_OVERHEAD_GUESS[family(c.platform)] for c in cells}
