@@ -12,6 +12,7 @@
 
 #include "platform/net.hpp"
 #include "proto/protocol.hpp"
+#include "shard.hpp"
 
 namespace wsb::loadgen {
 
@@ -117,6 +118,9 @@ struct Options {
   std::uint64_t max_errors = 0;  // --max-errors
   std::string slo_text;          // --slo
   std::vector<SloTerm> slo;      // parsed from slo_text
+
+  // ---- Distributed runs (shard.hpp) ------------------------------------------
+  DistributedOptions distributed;  // --shard, --start-at, --tag, --strict-start
 };
 
 // Exit codes of the loadgen process (docs/loadgen.md).

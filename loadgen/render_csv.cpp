@@ -200,6 +200,19 @@ struct Columns {
     add("incomplete_reason", [this] { return std::string(incomplete_reason(*r)); });
     add("exit_code", [this] { return num(code); });
   }
+
+  // A distributed run's instance (shard.hpp); appended last, so that older
+  // files' columns keep their places.
+  void distributed() {
+    add("shard",
+        [this] { return num(o->distributed.shard_index) + "/" + num(o->distributed.shard_count); });
+    add("tag", [this] { return o->distributed.tag; });
+    add("start_at", [this] {
+      return o->distributed.start_at_ms ? iso_time(*o->distributed.start_at_ms) : std::string();
+    });
+    add("start_offset_ms", [this] { return r->start ? fixed(r->start->offset_ms, 3) : ""; });
+    add("start_late", [this] { return r->start ? std::string(r->start->late ? "1" : "0") : ""; });
+  }
 };
 
 std::unique_ptr<Columns> columns(const Options* o, const RunResult* r,
@@ -212,6 +225,7 @@ std::unique_ptr<Columns> columns(const Options* o, const RunResult* r,
   c->processes();
   c->server();
   c->verdicts();
+  c->distributed();
   return c;
 }
 

@@ -45,8 +45,9 @@ struct RunResult {
   std::uint64_t loadgen_memory_held_bytes = 0;
   platform::ProcessStats self;  // loadgen's own CPU and peak memory at the end
   std::optional<ServerResult> server;
-  bool interrupted = false;  // Ctrl-C
-  bool server_died = false;  // the --spawn server exited during the run
+  std::optional<StartOutcome> start;  // --start-at: when the load began, and whether late
+  bool interrupted = false;           // Ctrl-C
+  bool server_died = false;           // the --spawn server exited during the run
   // Connects were refused with no connection open: nothing listens at the
   // target any more; never_connected: no connect of the run ever succeeded.
   bool target_lost = false;

@@ -78,6 +78,11 @@ class LoadRun {
   void make_workers(const EngineInfo& engine, const net::Endpoint& target,
                     const proto::ClientFactory& factory);
   void start();
+  // --start-at: the ready phase. Waits until the start time (and every
+  // connection is open, or it is late), then begins the load. False when
+  // the run ended before it could begin (interrupt, server gone).
+  bool wait_for_start();
+  void begin_load(Clock::time_point now);
   // The reporter loop: returns when the load ends, for whatever reason,
   // with window_end_ set to the end of the measured window.
   void report_until_end();
@@ -162,7 +167,7 @@ RunResult LoadRun::run() {
   // raised to 1 ms until the workers have been joined.
   const FineTimerResolution timer_resolution(options_.mode == Mode::open);
   start();
-  report_until_end();
+  if (wait_for_start()) report_until_end();
   drain_and_join();
   take_totals();
   return std::move(result_);
@@ -170,7 +175,8 @@ RunResult LoadRun::run() {
 
 void LoadRun::start() {
   has_warmup_ = options_.warmup.count() > 0;
-  phase_ = has_warmup_ ? Phase::warmup : Phase::measure;
+  const bool barrier = options_.distributed.start_at_ms.has_value();
+  phase_ = barrier ? Phase::ready : has_warmup_ ? Phase::warmup : Phase::measure;
   control_.phase.store(phase_);
   control_.epoch = Clock::now();
   result_.start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -180,12 +186,76 @@ void LoadRun::start() {
     w->start();
 
   epoch_ = control_.epoch;
-  warmup_end_ = epoch_ + options_.warmup;
-  measure_start_ = has_warmup_ ? warmup_end_ : epoch_;
+  if (barrier) {
+    // Nothing ends or ticks before the load begins (begin_load sets these).
+    load_end_ = Clock::time_point::max();
+    next_tick_ = Clock::time_point::max();
+    interval_start_ = epoch_;
+    return;
+  }
+  begin_load(epoch_);
+}
+
+// Sets the phase times from the moment the load begins: the start of the
+// run, or with --start-at the end of the ready phase.
+void LoadRun::begin_load(Clock::time_point now) {
+  warmup_end_ = now + options_.warmup;
+  measure_start_ = has_warmup_ ? warmup_end_ : now;
   load_end_ =
       options_.duration.count() > 0 ? measure_start_ + options_.duration : Clock::time_point::max();
-  interval_start_ = epoch_;
-  next_tick_ = epoch_ + options_.interval;
+  interval_start_ = now;
+  next_tick_ = now + options_.interval;
+}
+
+bool LoadRun::wait_for_start() {
+  if (phase_ != Phase::ready) return true;
+  const std::int64_t start_at_ms = *options_.distributed.start_at_ms;
+  // The wall-clock time on the steady clock, read as a pair.
+  const Clock::time_point steady_now = Clock::now();
+  const auto wall_now = std::chrono::system_clock::now();
+  const Clock::time_point start_at =
+      steady_now +
+      std::chrono::duration_cast<Clock::duration>(
+          std::chrono::system_clock::time_point(std::chrono::milliseconds(start_at_ms)) - wall_now);
+  // An instance not ready by the start time waits for its connections for
+  // at most --connect-timeout from its own start, then begins without them.
+  const Clock::time_point give_up = std::max(start_at, epoch_ + options_.connect_timeout);
+  bool ready_in_time = false;
+  for (;;) {
+    const Clock::time_point now = Clock::now();
+    check_established();
+    if (should_end(now)) {
+      window_end_ = now;
+      return false;
+    }
+    if (established_ && now < start_at) ready_in_time = true;
+    if (now >= start_at && (established_ || now >= give_up)) break;
+    Clock::time_point wake_at = now < start_at ? start_at : give_up;
+    if (!established_) wake_at = std::min(wake_at, now + 20ms);
+    signals_.wait_until(std::min(wake_at, now + kTargetCheck));
+  }
+  // Published before the phase: a worker that sees the new phase also sees
+  // the schedule's origin.
+  const Clock::time_point now = Clock::now();
+  control_.load_start_ns.store(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now - epoch_).count(),
+      std::memory_order_relaxed);
+  phase_ = has_warmup_ ? Phase::warmup : Phase::measure;
+  control_.phase.store(phase_, std::memory_order_release);
+  for (auto& w : workers_)
+    w->wake();
+  const double wall_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  StartOutcome outcome;
+  outcome.start_at_ms = start_at_ms;
+  outcome.offset_ms = wall_ms - static_cast<double>(start_at_ms);
+  outcome.late = !ready_in_time;
+  outcome.open_at_start = open_connections();
+  result_.start = outcome;
+  begin_load(now);
+  if (hooks_.on_load_start) hooks_.on_load_start(outcome);
+  return true;
 }
 
 std::uint64_t LoadRun::open_connections() const {
@@ -368,21 +438,23 @@ void LoadRun::drain_and_join() {
     w->wake();
   for (auto& w : workers_)
     w->join();
-  collect(phase_, std::max(window_end_, interval_start_), true);
+  // Ended in the ready phase: nothing was measured, like an ended warmup.
+  collect(phase_ == Phase::ready ? Phase::warmup : phase_, std::max(window_end_, interval_start_),
+          true);
 }
 
 void LoadRun::take_totals() {
   Counters totals = previous_;
   totals -= baseline_;
   result_.totals = totals;
-  result_.seconds =
-      phase_ == Phase::warmup ? 0.0 : std::max(0.0, seconds_between(measure_start_, window_end_));
+  const bool measured = phase_ != Phase::warmup && phase_ != Phase::ready;
+  result_.seconds = measured ? std::max(0.0, seconds_between(measure_start_, window_end_)) : 0.0;
   for (auto& w : workers_) {
     result_.unfinished += w->unfinished();
     if (!w->failure().empty()) result_.failures.push_back(w->failure());
   }
-  if (phase_ == Phase::warmup) {
-    // Ended during the warmup: nothing was measured.
+  if (!measured) {
+    // Ended during the warmup (or before the start): nothing was measured.
     result_.totals = Counters{};
     result_.unfinished = 0;
   }

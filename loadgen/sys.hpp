@@ -64,6 +64,10 @@ DescriptorLimit raise_descriptor_limit() noexcept;
 // True in the Windows build (loadgen.exe), false in the POSIX one.
 bool windows_build() noexcept;
 
+// This machine's name (gethostname / GetComputerNameA); empty if it cannot
+// be read. The default --tag of a distributed run is made from it.
+std::string host_name();
+
 // The absolute path of the running executable (empty if it cannot be found).
 std::filesystem::path executable_path();
 
