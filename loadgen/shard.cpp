@@ -50,7 +50,9 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
     return std::nullopt;
   }
   // Second 60 is a leap second; it is read as the next one.
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+  const std::chrono::year_month_day date{std::chrono::year(static_cast<int>(year)),
+                                         std::chrono::month(month), std::chrono::day(day)};
+  if (!date.ok() || hour > 23 || minute > 59 || second > 60) {
     return std::nullopt;
   }
   std::int64_t ms = 0;
@@ -89,14 +91,10 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view text) {
 }  // namespace
 
 std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day) noexcept {
-  // Howard Hinnant's algorithm: years counted from March, so that the leap
-  // day is the last day of its year, in 400-year eras of 146097 days.
-  year -= month <= 2 ? 1 : 0;
-  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
-  const auto yoe = static_cast<unsigned>(year - era * 400);
-  const unsigned doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+  using namespace std::chrono;
+  const sys_days date{std::chrono::year(static_cast<int>(year)) / std::chrono::month(month) /
+                      std::chrono::day(day)};
+  return date.time_since_epoch().count();
 }
 
 std::optional<ShardSpec> parse_shard(std::string_view text, std::string* error) {

@@ -112,6 +112,21 @@ int main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
                   "Divisor of the interval maximum in the third column")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  auto* runs = mrg->add_flag(
+      "--runs", merge.runs,
+      "The logs are one distributed run's instances (loadgen --shard/--start-at): refuse logs "
+      "of different settings (exit 2), merge exactly over the common window in which every "
+      "instance was measuring, align intervals on absolute time, list late and missing "
+      "shards (docs/distributed.md)");
+  mrg->add_option("--hgrm", merge.hgrm, "--runs: write the merged distribution (.hgrm) here")
+      ->needs(runs);
+  mrg->add_option("--csv", merge.csv,
+                  "--runs: append one summary row (count and rate over the common window, "
+                  "percentiles, late and missing shards) to this CSV file")
+      ->needs(runs);
+  mrg->add_option("--tag", merge.tag, "--runs: the tag of --hgrm and --csv")
+      ->capture_default_str()
+      ->needs(runs);
 
   DecodeOptions decode;
   CLI::App* dec = app.add_subcommand(
@@ -142,7 +157,8 @@ int main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   try {
     if (rec->parsed()) return run_record(record, in, out, err, clock);
     if (rep->parsed()) return run_report(report, in, out, err);
-    if (mrg->parsed()) return run_merge(merge, out, err);
+    if (mrg->parsed())
+      return merge.runs ? run_merge_runs(merge, out, err) : run_merge(merge, out, err);
     if (dec->parsed()) return run_decode(decode, in, out, err);
   } catch (const std::invalid_argument& e) {
     // A histogram configuration the library refuses (lowest, highest, sigfigs).

@@ -41,7 +41,7 @@ TEST(StartAt, ReadsRfc3339UnixMsAndRelative) {
   EXPECT_EQ(parse_start_at("+5s", kNow, &why), kNow + 5000);
   EXPECT_EQ(parse_start_at("+250ms", kNow, &why), kNow + 250);
   for (const char* bad : {"2026-12-07T05:13:20", "2026-13-07T05:13:20Z", "1796619600", "+", "+fast",
-                          "tomorrow", "2026-12-07T05:13:20Zx", ""}) {
+                          "tomorrow", "2026-12-07T05:13:20Zx", "2026-02-30T00:00:00Z", ""}) {
     EXPECT_FALSE(parse_start_at(bad, kNow, &why)) << bad;
   }
 }
