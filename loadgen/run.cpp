@@ -1,6 +1,7 @@
 #include "run.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <span>
@@ -56,8 +57,18 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-std::int64_t wall_ms(std::int64_t start_ms, Clock::time_point epoch, Clock::time_point t) {
-  return start_ms + std::chrono::duration_cast<std::chrono::milliseconds>(t - epoch).count();
+double wall_now_ms() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A steady-clock time on the wall clock, from a pair of readings of both.
+// Kept in fractions of a millisecond and rounded down once, so that an
+// interval that began after --start-at is never logged as before it.
+std::int64_t wall_ms(double anchor_wall_ms, Clock::time_point anchor, Clock::time_point t) {
+  return static_cast<std::int64_t>(
+      std::floor(anchor_wall_ms + std::chrono::duration<double, std::milli>(t - anchor).count()));
 }
 
 }  // namespace
@@ -112,6 +123,9 @@ class LoadRun {
 
   bool has_warmup_ = false;
   Clock::time_point epoch_;
+  // A steady time and the wall clock's reading at it (ms since the epoch).
+  Clock::time_point anchor_;
+  double anchor_wall_ms_ = 0.0;
   Clock::time_point warmup_end_;
   Clock::time_point measure_start_;
   Clock::time_point load_end_;
@@ -179,9 +193,9 @@ void LoadRun::start() {
   phase_ = barrier ? Phase::ready : has_warmup_ ? Phase::warmup : Phase::measure;
   control_.phase.store(phase_);
   control_.epoch = Clock::now();
-  result_.start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  anchor_ = control_.epoch;
+  anchor_wall_ms_ = wall_now_ms();
+  result_.start_ms = static_cast<std::int64_t>(anchor_wall_ms_);
   for (auto& w : workers_)
     w->start();
 
@@ -237,6 +251,9 @@ bool LoadRun::wait_for_start() {
   // Published before the phase: a worker that sees the new phase also sees
   // the schedule's origin.
   const Clock::time_point now = Clock::now();
+  // The intervals' wall-clock times count from this pair of readings.
+  anchor_ = now;
+  anchor_wall_ms_ = wall_now_ms();
   control_.load_start_ns.store(
       std::chrono::duration_cast<std::chrono::nanoseconds>(now - epoch_).count(),
       std::memory_order_relaxed);
@@ -244,12 +261,9 @@ bool LoadRun::wait_for_start() {
   control_.phase.store(phase_, std::memory_order_release);
   for (auto& w : workers_)
     w->wake();
-  const double wall_ms =
-      std::chrono::duration<double, std::milli>(std::chrono::system_clock::now().time_since_epoch())
-          .count();
   StartOutcome outcome;
   outcome.start_at_ms = start_at_ms;
-  outcome.offset_ms = wall_ms - static_cast<double>(start_at_ms);
+  outcome.offset_ms = anchor_wall_ms_ - static_cast<double>(start_at_ms);
   outcome.late = !ready_in_time;
   outcome.open_at_start = open_connections();
   result_.start = outcome;
@@ -377,8 +391,8 @@ IntervalReport LoadRun::interval_report(Phase of, Clock::time_point end, bool jo
   report.phase = of;
   report.start_s = seconds_between(epoch_, interval_start_);
   report.end_s = seconds_between(epoch_, end);
-  report.start_ms = wall_ms(result_.start_ms, epoch_, interval_start_);
-  report.end_ms = wall_ms(result_.start_ms, epoch_, end);
+  report.start_ms = wall_ms(anchor_wall_ms_, anchor_, interval_start_);
+  report.end_ms = wall_ms(anchor_wall_ms_, anchor_, end);
   report.delta = delta;
   report.histograms = &interval_;
   report.open_connections = joined ? open_at_end_ : open_connections();
