@@ -163,7 +163,7 @@ double slot_length(const std::vector<Shard>& shards) {
       ++lengths[std::llround(iv.length_s * 1000.0)];
   const auto most = std::max_element(lengths.begin(), lengths.end(),
                                      [](auto& a, auto& b) { return a.second < b.second; });
-  return std::max<std::int64_t>(most->first, 1) / 1000.0;
+  return static_cast<double>(std::max<std::int64_t>(most->first, 1)) / 1000.0;
 }
 
 Merged merge(std::vector<Shard>& shards) {
@@ -296,8 +296,8 @@ void write_summary(std::ostream& err, const Merged& m, const std::vector<Shard>&
   const double window = m.window_end_s - m.window_start_s;
   err << "hdrtool merge: " << shards.size() << " logs, common window " << fixed3(window)
       << " s from " << hdr::java_date_utc(hdr::java_d2l(m.window_start_s * 1000.0)) << "; " << tag
-      << ": " << h.total_count() << " values, " << fixed3(h.total_count() / window)
-      << " per second\n";
+      << ": " << h.total_count() << " values, "
+      << fixed3(static_cast<double>(h.total_count()) / window) << " per second\n";
   for (const Shard& s : shards) {
     err << "  " << s.name() << ": measured " << fixed3(s.first_s - m.window_start_s) << " s to "
         << fixed3(s.last_s - m.window_start_s) << " s of the window";
