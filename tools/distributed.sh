@@ -6,10 +6,12 @@
 #   tools/distributed.sh [OPTIONS] HOSTS -- LOADGEN ARGS...
 #
 # HOSTS is a pdsh host list ("a,b,c", "load[1-4]"); host k of the expanded,
-# sorted list is shard k of N. pdsh fans the shards out (its exec module runs
-# this folder's per-shard script once per host, in parallel); the script
-# reaches each host with ssh (or, with --via local, runs loadgen here, which
-# is how the test drives four "hosts" on one machine). In LOADGEN ARGS, %h
+# sorted list is shard k of N. pdsh fans the shards out with its exec
+# module, which runs the per-shard script written into the output folder
+# once per host, in parallel, with the host's name (%h): pdsh's ssh module
+# would run one command line on every host, and each shard needs its own
+# index. The script reaches its host with ssh (or, with --via local, runs
+# loadgen here, which is how the test drives four "hosts" on one machine). In LOADGEN ARGS, %h
 # stands for the shard's host and %i for its index, e.g. "--source %h".
 #
 # Every shard gets --shard i/N --start-at T --tag HOST:i --hlog --csv --quiet;
@@ -107,13 +109,19 @@ else
 fi
 cmd=("$loadgen" "\${args[@]}" --shard "\$i/$n" --start-at "$start_at" --tag "\$host:\$i"
      --hlog "\$dir/\$name.hlog" --csv "\$dir/\$name.csv" --quiet)
+# loadgen appends to its --csv: a file left by an earlier run into the same
+# folder would give the shard two rows.
+rm -f "$out/\$name.csv" "$out/\$name.hlog"
 if [ "$via" = local ]; then
   "\${cmd[@]}" > "$out/\$name.out" 2>&1
   rc=\$?
 else
   ssh -o BatchMode=yes "\$host" "mkdir -p $remote_dir && rm -f \$dir/\$name.csv && \$(printf '%q ' "\${cmd[@]}")" > "$out/\$name.out" 2>&1
   rc=\$?
-  scp -q -o BatchMode=yes "\$host:\$dir/\$name.hlog" "\$host:\$dir/\$name.csv" "$out/" || rc=\${rc/#0/1}
+  if ! scp -q -o BatchMode=yes "\$host:\$dir/\$name.hlog" "\$host:\$dir/\$name.csv" "$out/"; then
+    echo "shard \$i/$n on \$host: cannot copy its files back" >&2
+    [ "\$rc" -ne 0 ] || rc=1
+  fi
 fi
 echo "shard \$i/$n on \$host: exit \$rc"
 exit \$rc
@@ -125,8 +133,11 @@ shards_rc=0
 pdsh -S -R exec -f "$n" -w "$hosts" bash "$out/shard.sh" %h || shards_rc=$?
 
 merge_rc=0
-shopt -s nullglob
-logs=("$out"/shard-*.hlog)
+# This run's shards only (a reused --out folder may hold others).
+logs=()
+for ((i = 0; i < n; i++)); do
+  [ ! -f "$out/shard-$i.hlog" ] || logs+=("$out/shard-$i.hlog")
+done
 if [ "${#logs[@]}" -eq 0 ]; then
   echo "distributed.sh: no shard wrote a log; see $out/shard-*.out" >&2
   exit $(( shards_rc > 0 ? shards_rc : 1 ))
@@ -134,6 +145,6 @@ fi
 "$hdrtool" merge --runs "${logs[@]}" --hgrm "$out/merged.hgrm" --csv "$out/merged.csv" \
   > "$out/merged.hlog" 2> "$out/merge.txt" || merge_rc=$?
 cat "$out/merge.txt"
-echo "distributed.sh: merged into $out/merged.hlog, merged.hgrm, merged.csv"
+[ "$merge_rc" -ne 0 ] || echo "distributed.sh: merged into $out/merged.hlog, merged.hgrm, merged.csv"
 [ "$shards_rc" -eq 0 ] || { echo "distributed.sh: a shard failed (exit $shards_rc); see $out/shard-*.out" >&2; exit "$shards_rc"; }
 exit "$merge_rc"
