@@ -248,8 +248,8 @@ RunHooks make_hooks(const Options& options, IntervalOutputs& outputs, LiveLine& 
     if (start.late) {
       std::fprintf(stderr,
                    "loadgen: %s (shard %u/%u) was not ready at --start-at (%llu of %u "
-                   "connections open); its load began %.1f ms late and its report is "
-                   "marked late\n",
+                   "connections open); its load began %.1f ms after --start-at and its "
+                   "report is marked late\n",
                    options.distributed.tag.c_str(), options.distributed.shard_index,
                    options.distributed.shard_count,
                    static_cast<unsigned long long>(start.open_at_start), options.connections,

@@ -18,6 +18,7 @@
 
 #include "proto/session.hpp"
 #include "run.hpp"
+#include "verdicts.hpp"
 
 namespace wsb::loadgen {
 namespace {
@@ -451,6 +452,22 @@ TEST_F(Workload, StartAtOpensConnectionsFirstAndBeginsOnTime) {
   // The schedule counts from the start: about 300 requests, not 700.
   EXPECT_LE(static_cast<double>(r.totals.requests), r.seconds * 1000.0 + 30.0);
   EXPECT_EQ(r.totals.connects, 4u);
+}
+
+TEST_F(Workload, StartAtAlreadyPastIsLateAndStrictStartFails) {
+  // The start time has passed when the run begins: no connection can have
+  // been open by then, so the run goes on, marked late.
+  options_.distributed.start_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count();
+  const RunResult r = run();
+  ASSERT_TRUE(r.start.has_value());
+  EXPECT_TRUE(r.start->late);
+  EXPECT_GT(r.start->offset_ms, 0.0);
+  EXPECT_GT(r.totals.responses, 0u);
+  EXPECT_EQ(exit_code(options_, r, {}), kExitOk);
+  options_.distributed.strict_start = true;
+  EXPECT_EQ(exit_code(options_, r, {}), kExitErrors);
 }
 
 TEST_F(Workload, HoldEstablishesAndSendsNothing) {
