@@ -32,9 +32,9 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/posix/accept.hpp"
 #include "platform/posix/wake.hpp"
 #include "kit/event_loop.hpp"
+#include "kit/loop_listener.hpp"
 #include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
@@ -46,25 +46,21 @@ constexpr std::size_t wake_index = 0;
 constexpr std::size_t listener_index = 1;
 constexpr std::size_t first_connection = 2;
 
-class Loop {
+class Loop : wsb::kit::LoopBase {
  public:
-  Loop(Frame& frame, int listener, int wake_fd)
-      : frame_(frame), listener_(listener), buffer_(new char[wsb::kit::receive_buffer_size]) {
+  Loop(Frame& frame, int listener, int wake_fd) : LoopBase(frame, listener) {
     fds_.push_back({wake_fd, POLLIN, 0});
     fds_.push_back({listener, POLLIN, 0});
   }
-  ~Loop() { ::close(listener_); }
-  Loop(const Loop&) = delete;
-  Loop& operator=(const Loop&) = delete;
 
   // The thread body. Never throws: failures end the server through fail().
   void run() noexcept {
-    shard_ = &frame_.shard();
+    begin_thread();
     while (!frame_.stopping()) {
       // Idle connections are found by a sweep (server/options.hpp); after an
       // accept pause the listener's entry gets its descriptor back.
       const auto wait = timers_.run_due([this](Clock::time_point now) { sweep_idle(now); },
-                                        [this] { fds_[listener_index].fd = listener_; });
+                                        [this] { fds_[listener_index].fd = listener_.fd(); });
       int ready = ::poll(fds_.data(), fds_.size(), wsb::kit::timeout_ms(wait));
       if (ready < 0) {
         if (errno == EINTR) continue;
@@ -91,41 +87,26 @@ class Loop {
 
  private:
   void accept_connections() noexcept {
-    for (int accepted = 0; accepted < accept_batch_; ++accepted) {
-      const int fd = wsb::net::accept_nonblocking(listener_);
-      if (fd < 0) {
-        const int code = errno;
-        if (wsb::net::would_block(code)) return;
-        if (wsb::net::is_interrupted(code)) continue;
-        if (!on_accept_error(code)) return;
-        continue;
-      }
-      if (!wsb::kit::admit_accepted(frame_, *shard_, fd)) continue;
-      try {
-        conns_.emplace_back(frame_, *shard_);
-        try {
-          fds_.push_back({fd, POLLIN, 0});
-        } catch (...) {
-          conns_.pop_back();
-          throw;
-        }
-      } catch (const std::bad_alloc&) {
-        shard_->error(ErrorClass::io);
-        wsb::kit::close_admitted(frame_, *shard_, fd);
-      }
-    }
+    const auto pass = listener_.accept_pass(*shard_, timers_, [this](int fd) { take(fd); });
+    // A negative descriptor makes poll() skip the listener until the pause
+    // has ended.
+    if (pass.paused) fds_[listener_index].fd = -1;
   }
 
-  // Returns whether to go on accepting.
-  bool on_accept_error(int code) noexcept {
-    // wait is like EAGAIN: the next client makes the listener ready again.
-    const AcceptAction action = accept_policy_.handle(code, listener_, *shard_);
-    if (action != AcceptAction::pause) return action == AcceptAction::retry;
-    // No spare, or an unexpected failure that would recur at once: a
-    // negative descriptor makes poll() skip the listener for a while.
-    timers_.pause_accepting();
-    fds_[listener_index].fd = -1;
-    return false;
+  void take(int fd) noexcept {
+    if (!wsb::kit::admit_accepted(frame_, *shard_, fd)) return;
+    try {
+      conns_.emplace_back(frame_, *shard_);
+      try {
+        fds_.push_back({fd, POLLIN, 0});
+      } catch (...) {
+        conns_.pop_back();
+        throw;
+      }
+    } catch (const std::bad_alloc&) {
+      shard_->error(ErrorClass::io);
+      wsb::kit::close_admitted(frame_, *shard_, fd);
+    }
   }
 
   void serve(std::size_t i, short revents) noexcept {
@@ -137,10 +118,10 @@ class Loop {
     } else {
       // POLLHUP and POLLERR are reported whether asked for or not; recv()
       // (or, under backpressure, send()) then returns the end or the error.
-      if ((revents & (POLLIN | POLLHUP | POLLERR)) && conn.want_read()) receive(fd, conn);
+      if ((revents & (POLLIN | POLLHUP | POLLERR)) && conn.want_read()) buffer_.receive(fd, conn);
       // Replies go out at once; POLLOUT is only asked for when the socket
-      // buffer was full.
-      flush(fd, conn);
+      // buffer was full (what is left waits for writability).
+      wsb::server::send_pending(fd, conn);
     }
     if (conn.finished()) {
       close_connection(i);
@@ -148,14 +129,6 @@ class Loop {
     }
     fds_[i].events =
         static_cast<short>((conn.want_read() ? POLLIN : 0) | (conn.want_write() ? POLLOUT : 0));
-  }
-
-  void receive(int fd, Connection& conn) noexcept {
-    wsb::server::receive_once(fd, {buffer_.get(), wsb::kit::receive_buffer_size}, conn);
-  }
-
-  void flush(int fd, Connection& conn) noexcept {
-    wsb::server::send_pending(fd, conn);  // what is left waits for writability
   }
 
   // Swap with last: the last entry of both arrays moves into index i, so the
@@ -182,16 +155,9 @@ class Loop {
       close_connection(fds_.size() - 1);
   }
 
-  Frame& frame_;
-  // Accepts per pass (server/accept_policy.hpp).
-  const int accept_batch_ = wsb::server::accept_pass_limit(frame_.options());
-  StatsShard* shard_ = nullptr;
-  const int listener_;
-  std::unique_ptr<char[]> buffer_;
+  wsb::kit::ReceiveBuffer buffer_;
   std::vector<pollfd> fds_;
   std::vector<Connection> conns_;
-  AcceptPolicy accept_policy_{frame_, "accept4"};
-  wsb::kit::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -204,19 +170,11 @@ int main(int argc, char** argv) {
                 "all connections.",
                 1);
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    const int threads = frame.options().threads;
-
     // Destroyed after finish(), which stops the thread that signals it.
     wsb::net::WakeDescriptor wake;
-    std::vector<std::unique_ptr<Loop>> loops;
-    for (int i = 0; i < threads; ++i) {
-      // One listener per loop; SO_REUSEPORT only when there are several, so
-      // that a second server on the same port fails with EADDRINUSE.
-      loops.push_back(std::make_unique<Loop>(
-          frame, frame.open_listener({.nonblocking = true, .reuse_port = threads > 1}), wake.fd()));
-    }
-    frame.start([&wake] { wake.signal(); });
-    wsb::kit::run_loops(std::move(loops));
-    return frame.finish();
+    return wsb::kit::serve_loops(
+        frame, true,
+        [&](int, int listener) { return std::make_unique<Loop>(frame, listener, wake.fd()); },
+        [&wake] { wake.signal(); });
   });
 }

@@ -9,8 +9,13 @@
 
 #include "platform/net.hpp"
 #include "server/accept_policy.hpp"
+#include "server/socket_io.hpp"
 
 namespace wsb::kit {
+
+bool ReceiveBuffer::receive(int fd, server::Connection& conn) noexcept {
+  return server::receive_once(fd, {data_.get(), receive_buffer_size}, conn);
+}
 
 bool admit_accepted(server::Frame& frame, server::StatsShard& shard, int fd) noexcept {
   if (!frame.admit(shard, fd)) {

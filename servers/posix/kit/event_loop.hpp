@@ -18,11 +18,15 @@
 //   }
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <new>
 #include <optional>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -38,6 +42,20 @@ namespace wsb::kit {
 // input buffer exists and nothing is allocated per request. 64 KiB takes a
 // large echo burst in one call and is small next to the socket buffers.
 inline constexpr std::size_t receive_buffer_size = 64 * 1024;
+
+// A readiness loop's receive buffer (receive_buffer_size bytes on the heap).
+class ReceiveBuffer {
+ public:
+  ReceiveBuffer() : data_(new char[receive_buffer_size]) {}
+
+  // One recv() from non-blocking socket `fd` into the buffer, handed to
+  // `conn` at once (server::receive_once). Returns false when the socket had
+  // nothing to give (EAGAIN).
+  bool receive(int fd, server::Connection& conn) noexcept;
+
+ private:
+  std::unique_ptr<char[]> data_;
+};
 
 // Admission of a socket the loop has just accepted: Frame::admit(shard, fd),
 // and a refused socket (counted as refused or banned) is closed. An admitted
@@ -137,6 +155,64 @@ class ConnectionList {
   std::vector<Entry> entries_;
 };
 
+// The connections of a loop that finds a connection by its descriptor
+// (epoll, uring): one Slot per descriptor number, grown on demand, so a
+// lookup is an index. Slot is the model's per-connection record; it has a
+// member `std::optional<server::Connection> conn`, engaged while the
+// descriptor is one of this loop's connections.
+template <class Slot>
+class DescriptorTable {
+ public:
+  explicit DescriptorTable(server::Frame& frame) noexcept : frame_(frame) {}
+
+  // The slot of `fd`, which must be below the size the table has grown to
+  // (any descriptor add() has taken).
+  Slot& operator[](int fd) noexcept { return slots_[static_cast<std::size_t>(fd)]; }
+
+  // Takes an admitted socket: its slot (grown to hold it) gets a new
+  // Connection counted on `shard`; the slot's other members keep their
+  // values for the caller to set. Out of memory, it counts an I/O error,
+  // closes the socket and returns nullptr.
+  Slot* add(int fd, server::StatsShard& shard) noexcept {
+    try {
+      const auto index = static_cast<std::size_t>(fd);
+      if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
+      slots_[index].conn.emplace(frame_, shard);
+      return &slots_[index];
+    } catch (const std::bad_alloc&) {
+      shard.error(server::ErrorClass::io);
+      close_admitted(frame_, shard, fd);
+      return nullptr;
+    }
+  }
+
+  // Closes `fd` (close_admitted(), with its Connection for the log) and ends
+  // its Connection. The caller makes sure that the kernel no longer uses
+  // the Connection's memory.
+  void close(int fd, server::StatsShard& shard) noexcept {
+    Slot& slot = (*this)[fd];
+    close_admitted(frame_, shard, fd, slot.conn ? &*slot.conn : nullptr);
+    slot.conn.reset();
+  }
+
+  // Calls f(fd, slot) for every slot with a Connection, in descriptor
+  // order; f may close the one it is given.
+  template <class F>
+  void for_each(F&& f) {
+    for (std::size_t fd = 0; fd < slots_.size(); ++fd) {
+      if (slots_[fd].conn) f(static_cast<int>(fd), slots_[fd]);
+    }
+  }
+
+  // Hands the slots over (the table is left empty), for a loop that must
+  // keep their memory beyond its own life.
+  std::vector<Slot> take_all() noexcept { return std::move(slots_); }
+
+ private:
+  server::Frame& frame_;
+  std::vector<Slot> slots_;  // indexed by descriptor number
+};
+
 // Runs every loop (Loop::run(), which must not throw), the first on the
 // calling thread and each other one on a thread of its own, waits for all of
 // them to return and then destroys them, which closes their listeners before
@@ -150,6 +226,30 @@ void run_loops(std::vector<std::unique_ptr<Loop>> loops) {
   loops[0]->run();
   for (auto& t : workers)
     t.join();
+}
+
+// The whole life of a server of --threads loops after Frame::parse(): opens
+// one listener per loop, makes loop i with make(i, listener) (a
+// std::unique_ptr<Loop>, which owns the listener from then on), starts the
+// frame with `wake` (Frame::start), runs the loops (run_loops) and returns
+// Frame::finish(). SO_REUSEPORT only when there are several loops: the
+// kernel then spreads incoming connections over their listeners, and no two
+// loops contend for one accept queue, while a single loop does not set it, so
+// that a second server started on the same port fails with EADDRINUSE
+// instead of silently sharing the port. What `wake` touches must outlive
+// this call (Frame::finish() stops the thread that calls it).
+template <class Make>
+int serve_loops(server::Frame& frame, bool nonblocking, Make&& make, std::function<void()> wake) {
+  const int threads = frame.options().threads;
+  using Loop = typename std::invoke_result_t<Make&, int, int>::element_type;
+  std::vector<std::unique_ptr<Loop>> loops;
+  for (int i = 0; i < threads; ++i) {
+    loops.push_back(
+        make(i, frame.open_listener({.nonblocking = nonblocking, .reuse_port = threads > 1})));
+  }
+  frame.start(std::move(wake));
+  run_loops(std::move(loops));
+  return frame.finish();
 }
 
 }  // namespace wsb::kit

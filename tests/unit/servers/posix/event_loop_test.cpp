@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <vector>
+
+#include "kit/loop_listener.hpp"
+
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -92,6 +97,70 @@ TEST(ConnectionList, AClosedEntryIsReplacedByTheLastAndEveryCloseIsCounted) {
   EXPECT_EQ(frame->online(), 0u);
   EXPECT_EQ(frame->totals().closed, 3u);
   EXPECT_EQ(server::test::receive_all(a.client), "") << "the client sees the close";
+}
+
+struct TestSlot {
+  std::optional<server::Connection> conn;
+  int mark = 0;
+};
+
+TEST(DescriptorTable, FindsAConnectionByItsDescriptorAndClosesIt) {
+  auto frame = make_frame({"--quiet"});
+  server::StatsShard& shard = frame->shard();
+  DescriptorTable<TestSlot> table(*frame);
+  server::test::LoopbackPair a;
+  server::test::LoopbackPair b;
+  for (server::test::LoopbackPair* pair : {&a, &b}) {
+    ASSERT_TRUE(admit_accepted(*frame, shard, pair->server));
+    TestSlot* slot = table.add(pair->server, shard);
+    ASSERT_NE(slot, nullptr);
+    slot->mark = pair->server;
+  }
+  EXPECT_EQ(table[a.server].mark, a.server);
+  EXPECT_EQ(table[b.server].mark, b.server);
+  std::vector<int> seen;
+  table.for_each([&](int fd, TestSlot& slot) {
+    EXPECT_EQ(slot.mark, fd);
+    seen.push_back(fd);
+  });
+  EXPECT_EQ(seen.size(), 2u);
+  const int closed = a.server;
+  table.close(closed, shard);
+  a.server = net::invalid_socket;  // the table closed it
+  EXPECT_FALSE(table[closed].conn.has_value());
+  EXPECT_EQ(frame->online(), 1u);
+  seen.clear();
+  table.for_each([&](int fd, TestSlot&) { seen.push_back(fd); });
+  EXPECT_EQ(seen, std::vector<int>{b.server}) << "a closed slot is not visited";
+  EXPECT_EQ(server::test::receive_all(a.client), "") << "the client sees the close";
+  table.close(b.server, shard);
+  b.server = net::invalid_socket;
+  EXPECT_EQ(frame->online(), 0u);
+}
+
+TEST(LoopListener, APassTakesEveryWaitingClientAndEndsAtEagain) {
+  auto frame = make_frame({"--quiet", "--port", "0"});
+  server::StatsShard& shard = frame->shard();
+  LoopListener listener(*frame, frame->open_listener({.nonblocking = true}));
+  LoopTimers timers(frame->options());
+  std::vector<net::socket_t> clients;
+  for (int i = 0; i < 3; ++i)
+    clients.push_back(net::connect_to(frame->listen_endpoint()));
+  // The three connections are established (queued) once connect returned.
+  std::vector<int> taken;
+  const AcceptPass pass = listener.accept_pass(shard, timers, [&](int fd) { taken.push_back(fd); });
+  EXPECT_EQ(pass.accepted, 3);
+  EXPECT_EQ(taken.size(), 3u);
+  EXPECT_FALSE(pass.failed);
+  EXPECT_FALSE(pass.paused);
+  EXPECT_FALSE(timers.accept_paused());
+  const AcceptPass empty =
+      listener.accept_pass(shard, timers, [&](int fd) { taken.push_back(fd); });
+  EXPECT_EQ(empty.accepted, 0) << "nobody waiting: EAGAIN ends the pass";
+  for (const int fd : taken)
+    net::close_socket(fd);
+  for (const net::socket_t c : clients)
+    net::close_socket(c);
 }
 
 }  // namespace
