@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "kit/loop_mail.hpp"
 #include "server/connection.hpp"
 #include "server/frame.hpp"
 #include "server/options.hpp"
@@ -134,7 +135,10 @@ class ConnectionList {
     server::Connection conn;
   };
 
-  explicit ConnectionList(server::Frame& frame) noexcept : frame_(frame) {}
+  // `mail`, when given, is the loop's: each Connection added registers its
+  // wake with it (chat mail from other threads, kit/loop_mail.hpp).
+  explicit ConnectionList(server::Frame& frame, LoopMail* mail = nullptr) noexcept
+      : frame_(frame), mail_(mail) {}
 
   std::size_t size() const noexcept { return entries_.size(); }
   Entry& operator[](std::size_t i) noexcept { return entries_[i]; }
@@ -146,13 +150,17 @@ class ConnectionList {
   void add(int fd, server::StatsShard& shard) noexcept;
   // Closes entry i (close_admitted()); the last entry takes its index.
   void close(std::size_t i, server::StatsShard& shard) noexcept;
+  // The index of descriptor fd's entry, or nullopt when it has none.
+  std::optional<std::size_t> find(int fd) const noexcept;
   // Closes the entries whose Connection has been idle too long at `now`.
   void sweep_idle(std::chrono::steady_clock::time_point now, server::StatsShard& shard) noexcept;
   void close_all(server::StatsShard& shard) noexcept;
 
  private:
   server::Frame& frame_;
+  LoopMail* mail_;
   std::vector<Entry> entries_;
+  std::vector<std::size_t> index_of_;  // by descriptor: its entry's index + 1, 0 for none
 };
 
 // The connections of a loop that finds a connection by its descriptor
@@ -163,11 +171,18 @@ class ConnectionList {
 template <class Slot>
 class DescriptorTable {
  public:
-  explicit DescriptorTable(server::Frame& frame) noexcept : frame_(frame) {}
+  // `mail` as for ConnectionList.
+  explicit DescriptorTable(server::Frame& frame, LoopMail* mail = nullptr) noexcept
+      : frame_(frame), mail_(mail) {}
 
   // The slot of `fd`, which must be below the size the table has grown to
   // (any descriptor add() has taken).
   Slot& operator[](int fd) noexcept { return slots_[static_cast<std::size_t>(fd)]; }
+  // The slot of `fd` if it holds a Connection, else nullptr.
+  Slot* find(int fd) noexcept {
+    const auto index = static_cast<std::size_t>(fd);
+    return index < slots_.size() && slots_[index].conn ? &slots_[index] : nullptr;
+  }
 
   // Takes an admitted socket: its slot (grown to hold it) gets a new
   // Connection counted on `shard`; the slot's other members keep their
@@ -177,7 +192,9 @@ class DescriptorTable {
     try {
       const auto index = static_cast<std::size_t>(fd);
       if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
-      slots_[index].conn.emplace(frame_, shard);
+      void* address = mail_ != nullptr ? mail_->address(fd) : nullptr;
+      server::Connection& conn = slots_[index].conn.emplace(frame_, shard);
+      if (address != nullptr) conn.set_mail_wake(&LoopMail::wake, address);
       return &slots_[index];
     } catch (const std::bad_alloc&) {
       shard.error(server::ErrorClass::io);
@@ -210,6 +227,7 @@ class DescriptorTable {
 
  private:
   server::Frame& frame_;
+  LoopMail* mail_;
   std::vector<Slot> slots_;  // indexed by descriptor number
 };
 
@@ -238,15 +256,26 @@ void run_loops(std::vector<std::unique_ptr<Loop>> loops) {
 // that a second server started on the same port fails with EADDRINUSE
 // instead of silently sharing the port. What `wake` touches must outlive
 // this call (Frame::finish() stops the thread that calls it).
+//
+// With --when-full queue, a connection closed on any thread makes room for
+// every loop: the frame's room hook wakes each loop through its LoopMail
+// (Loop::mail()), and the loops, which run until after every connection is
+// closed, outlive every call of it.
 template <class Make>
 int serve_loops(server::Frame& frame, bool nonblocking, Make&& make, std::function<void()> wake) {
   const int threads = frame.options().threads;
   using Loop = typename std::invoke_result_t<Make&, int, int>::element_type;
   std::vector<std::unique_ptr<Loop>> loops;
+  std::vector<LoopMail*> mail;
   for (int i = 0; i < threads; ++i) {
     loops.push_back(
         make(i, frame.open_listener({.nonblocking = nonblocking, .reuse_port = threads > 1})));
+    mail.push_back(&loops.back()->mail());
   }
+  frame.set_room_hook([mail] {
+    for (LoopMail* m : mail)
+      m->wake_for_room();
+  });
   frame.start(std::move(wake));
   run_loops(std::move(loops));
   return frame.finish();

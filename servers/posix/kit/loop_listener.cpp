@@ -19,7 +19,10 @@ LoopListener::~LoopListener() {
 
 bool LoopListener::on_failure(int code, server::StatsShard& shard, LoopTimers& timers,
                               AcceptPass& pass) noexcept {
-  if (net::would_block(code)) return false;
+  if (net::would_block(code)) {
+    full_since_.reset();  // nobody is waiting any more
+    return false;
+  }
   if (net::is_interrupted(code)) return true;
   const server::AcceptAction action = policy_.handle(code, fd_, shard);
   // wait is like EAGAIN: the next client makes the listener ready again.

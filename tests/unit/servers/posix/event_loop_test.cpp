@@ -8,7 +8,10 @@
 #include <optional>
 #include <vector>
 
+#include <poll.h>
+
 #include "kit/loop_listener.hpp"
+#include "kit/loop_mail.hpp"
 
 #include <chrono>
 #include <optional>
@@ -91,6 +94,8 @@ TEST(ConnectionList, AClosedEntryIsReplacedByTheLastAndEveryCloseIsCounted) {
   list.close(0, shard);
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0].fd, last);
+  EXPECT_EQ(list.find(last), std::optional<std::size_t>(0)) << "found at its new index";
+  EXPECT_EQ(list.find(a.client), std::nullopt);
   EXPECT_EQ(frame->online(), 2u);
   list.close_all(shard);
   EXPECT_EQ(list.size(), 0u);
@@ -161,6 +166,65 @@ TEST(LoopListener, APassTakesEveryWaitingClientAndEndsAtEagain) {
     net::close_socket(fd);
   for (const net::socket_t c : clients)
     net::close_socket(c);
+}
+
+bool readable(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) == 1;
+}
+
+TEST(LoopMail, AWakeNotesTheDescriptorAndRingsOnceUntilTaken) {
+  LoopMail mail;
+  EXPECT_FALSE(mail.pending());
+  EXPECT_FALSE(readable(mail.fd()));
+  void* seven = mail.address(7);
+  void* nine = mail.address(9);
+  EXPECT_EQ(mail.address(7), seven) << "one address per descriptor, reused";
+  LoopMail::wake(seven);
+  LoopMail::wake(nine);
+  LoopMail::wake(seven);
+  EXPECT_TRUE(mail.pending());
+  EXPECT_TRUE(readable(mail.fd()));
+  std::vector<int> fds;
+  EXPECT_FALSE(mail.take(fds)) << "no room was signalled";
+  EXPECT_EQ(fds, (std::vector<int>{7, 9, 7}));
+  EXPECT_FALSE(mail.pending());
+  EXPECT_FALSE(readable(mail.fd())) << "take() drains the eventfd";
+  EXPECT_FALSE(mail.take(fds));
+  EXPECT_TRUE(fds.empty());
+}
+
+TEST(LoopMail, RoomIsSignalledOnceAndWakesTheLoop) {
+  LoopMail mail;
+  mail.wake_for_room();
+  mail.wake_for_room();
+  EXPECT_TRUE(readable(mail.fd()));
+  std::vector<int> fds;
+  EXPECT_TRUE(mail.take(fds));
+  EXPECT_TRUE(fds.empty());
+  EXPECT_FALSE(mail.take(fds)) << "taken already";
+}
+
+TEST(LoopMail, APostFromAnotherThreadIsNeverMissed) {
+  LoopMail mail;
+  void* address = mail.address(3);
+  constexpr int posts = 20000;
+  std::thread poster([&] {
+    for (int i = 0; i < posts; ++i)
+      LoopMail::wake(address);
+  });
+  std::size_t taken = 0;
+  std::vector<int> fds;
+  const auto limit = std::chrono::steady_clock::now() + 10s;
+  while (taken < posts && std::chrono::steady_clock::now() < limit) {
+    pollfd p{mail.fd(), POLLIN, 0};
+    if (::poll(&p, 1, 100) == 1) {
+      mail.take(fds);
+      taken += fds.size();
+    }
+  }
+  poster.join();
+  EXPECT_EQ(taken, static_cast<std::size_t>(posts)) << "a post was left without a wake-up";
 }
 
 }  // namespace
