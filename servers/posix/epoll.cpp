@@ -9,6 +9,9 @@
 //   loop:    epoll_wait -> accept4 until EAGAIN / recv -> Connection -> send
 //   stop:    the frame writes the eventfd; every loop sees it, closes its
 //            connections and returns; main joins and prints the statistics
+//   mail:    chat messages that other loops post to this loop's
+//            connections, and room made under --when-full queue, arrive
+//            through the loop's own eventfd (kit/loop_mail.hpp)
 //
 // Level-triggered (default): a descriptor is reported for as long as it is
 // ready, so one recv() per report is enough, and input interest (EPOLLIN) is
@@ -58,11 +61,12 @@ constexpr int max_events = 512;
 // revisited after the next epoll_wait(), since no new edge will report it.
 constexpr int max_reads_per_turn = 16;
 
-// epoll_event.data of the two descriptors that are not connections. A
+// epoll_event.data of the three descriptors that are not connections. A
 // connection's tag is (generation << 32) | fd, whose low half is a descriptor
-// number (below 2^31), so neither value can be a connection's.
+// number (below 2^31), so none of these can be a connection's.
 constexpr std::uint64_t listener_tag = ~std::uint64_t{0};
 constexpr std::uint64_t wake_tag = ~std::uint64_t{0} - 1;
+constexpr std::uint64_t mail_tag = ~std::uint64_t{0} - 2;
 
 struct Slot {
   std::optional<Connection> conn;
@@ -79,7 +83,7 @@ struct Slot {
   bool revisit = false;
 };
 
-class Loop : wsb::kit::LoopBase {
+class Loop : public wsb::kit::LoopBase {
  public:
   Loop(Frame& frame, int listener, int wake_fd, bool edge)
       : LoopBase(frame, listener),
@@ -95,6 +99,9 @@ class Loop : wsb::kit::LoopBase {
     // loop, each of which then sees stopping() and leaves.
     watch(wake_fd_, EPOLLIN, wake_tag);
     watch(listener_.fd(), EPOLLIN | (edge_ ? EPOLLET : 0u), listener_tag);
+    // The loop's own mail (kit/loop_mail.hpp), level-triggered: take()
+    // drains it.
+    watch(mail_.fd(), EPOLLIN, mail_tag);
   }
 
   ~Loop() { ::close(epoll_fd_); }
@@ -121,6 +128,10 @@ class Loop : wsb::kit::LoopBase {
       for (int i = 0; i < n && !frame_.stopping(); ++i) {
         const std::uint64_t tag = events[i].data.u64;
         if (tag == wake_tag) continue;  // the loop condition sees stopping()
+        if (tag == mail_tag) {
+          serve_mail();
+          continue;
+        }
         if (tag == listener_tag) {
           listener_reported = true;
           accept_connections();
@@ -141,7 +152,7 @@ class Loop : wsb::kit::LoopBase {
       // few calls. While connections keep arriving (the last pass accepted
       // some), the listener is tried after every call instead: one accept4()
       // per call, ending with EAGAIN once the storm is over.
-      if (accept_hot_ && !listener_reported && !timers_.accept_paused() && !frame_.stopping()) {
+      if (accept_hot_ && !listener_reported && listener_watched_ && !frame_.stopping()) {
         accept_connections();
       }
     }
@@ -171,20 +182,59 @@ class Loop : wsb::kit::LoopBase {
     accept_hot_ = pass.accepted > 0;
     // Out of descriptors with no spare, or an unexpected failure that would
     // recur at once: take the listener out of the set for a while instead of
-    // spinning on it.
-    if (pass.paused) ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener_.fd(), nullptr);
+    // spinning on it. Full (--when-full queue): take it out until a
+    // connection closes, leaving new clients in the kernel's accept queue.
+    if (pass.full) full_ = true;
+    if (pass.paused || pass.full) watch_listener(false);
   }
 
   // The accept pause is over (timers_ no longer says paused).
   void resume_accepting() noexcept {
-    // Adding a descriptor that is already ready reports it at once, in both
-    // modes, so connections that queued up meanwhile are not forgotten.
+    if (!full_) watch_listener(true);
+  }
+
+  // Puts the listener in the set or takes it out. Adding a descriptor that
+  // is already ready reports it at once, in both modes, so connections that
+  // queued up meanwhile are not forgotten.
+  void watch_listener(bool on) noexcept {
+    if (on == listener_watched_) return;
+    if (!on) {
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener_.fd(), nullptr);
+      listener_watched_ = false;
+      return;
+    }
     epoll_event ev{};
     ev.events = EPOLLIN | (edge_ ? EPOLLET : 0u);
     ev.data.u64 = listener_tag;
     if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_.fd(), &ev) != 0) {
       listener_.log()(frame_, "epoll_ctl(ADD listener): " + wsb::net::error_text(errno));
-      timers_.pause_accepting();  // try again after another pause
+      timers_.pause_accepting();  // try again after a pause
+      return;
+    }
+    listener_watched_ = true;
+  }
+
+  // The loop's mail: chat messages that other threads posted to its
+  // connections, and room made by a connection closed anywhere. A
+  // connection with new output is served as after an event that reported
+  // nothing: its output goes out at once (or waits for EPOLLOUT).
+  void serve_mail() noexcept {
+    const bool room = mail_.take(mail_fds_);
+    for (const int fd : mail_fds_) {
+      Slot* slot = slots_.find(fd);
+      if (slot == nullptr || !slot->conn->collect_mail()) continue;
+      if (edge_) {
+        on_edge(fd, *slot, 0);
+      } else {
+        on_level(fd, *slot, 0);
+      }
+    }
+    if (room && full_) {
+      full_ = false;
+      if (!timers_.accept_paused()) {
+        watch_listener(true);
+        accept_connections();
+      }
     }
   }
 
@@ -313,11 +363,14 @@ class Loop : wsb::kit::LoopBase {
   const bool edge_;
   const int epoll_fd_;
   wsb::kit::ReceiveBuffer buffer_;
-  wsb::kit::DescriptorTable<Slot> slots_{frame_};
+  wsb::kit::DescriptorTable<Slot> slots_{frame_, &mail_};
+  std::vector<int> mail_fds_;           // the descriptors of the last take(), kept for its capacity
   std::vector<std::uint64_t> revisit_;  // edge-triggered: tags of connections with input left
   // The last accept pass accepted something: try the listener after every
   // epoll_wait() until a pass finds the queue empty.
   bool accept_hot_ = false;
+  bool listener_watched_ = true;  // in the epoll set
+  bool full_ = false;             // --when-full queue: stopped accepting until room is made
 };
 
 }  // namespace
