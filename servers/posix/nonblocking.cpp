@@ -10,6 +10,9 @@
 //          once, send what is pending -> if nothing at all happened, back off
 //   stop:  nothing to wake: the loop checks stopping() on every pass and
 //          never sleeps for more than a millisecond
+//   mail:  chat messages posted by other threads, and room under
+//          --when-full queue: one atomic flag checked every pass
+//          (kit/loop_mail.hpp)
 //
 // A pure spin loop keeps a core at 100 % even with no traffic. By default an
 // idle pass backs off: the first few idle passes yield the processor
@@ -48,7 +51,7 @@ constexpr int yield_passes = 16;
 constexpr auto first_sleep = std::chrono::microseconds(4);
 constexpr auto max_sleep = std::chrono::microseconds(1000);
 
-class Loop : wsb::kit::LoopBase {
+class Loop : public wsb::kit::LoopBase {
  public:
   Loop(Frame& frame, int listener, bool spin) : LoopBase(frame, listener), spin_(spin) {}
 
@@ -59,7 +62,8 @@ class Loop : wsb::kit::LoopBase {
     auto sleep = first_sleep;
 
     while (!frame_.stopping()) {
-      bool progress = accept_connections();
+      bool progress = serve_mail();
+      progress |= accept_connections();
       // From the end down, so that a close (swap with last) only moves an
       // entry that was already handled into the freed index.
       for (std::size_t i = conns_.size(); i-- > 0;)
@@ -94,11 +98,29 @@ class Loop : wsb::kit::LoopBase {
   // this (three system calls per pass) cheap. After a pause the listener is
   // not tried until the pause has ended.
   bool accept_connections() noexcept {
-    if (timers_.accept_paused()) return false;
+    if (timers_.accept_paused() || full_) return false;
     const auto pass = listener_.accept_pass(*shard_, timers_, [this](int fd) {
       if (wsb::kit::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
     });
+    // Full (--when-full queue): new clients wait in the kernel's accept
+    // queue until a connection closes and the loop's mail says so.
+    if (pass.full) full_ = true;
     return pass.accepted > 0 || pass.failed;
+  }
+
+  // The loop's mail (kit/loop_mail.hpp): chat messages that other threads
+  // posted to its connections, and room made by a connection closed
+  // anywhere. The loop does not wait on its eventfd: one atomic load per
+  // pass says whether there is any, and a sleeping loop finds it when it
+  // wakes (within the back-off's millisecond). True when there was some.
+  bool serve_mail() noexcept {
+    if (!mail_.pending()) return false;
+    if (mail_.take(mail_fds_)) full_ = false;
+    for (const int fd : mail_fds_) {
+      // The pass over every connection sends what this collects.
+      if (const auto entry = conns_.find(fd)) conns_[*entry].conn.collect_mail();
+    }
+    return true;
   }
 
   // One recv() and the sends it allows. True when any byte moved or the
@@ -124,7 +146,9 @@ class Loop : wsb::kit::LoopBase {
 
   const bool spin_;
   wsb::kit::ReceiveBuffer buffer_;
-  wsb::kit::ConnectionList conns_{frame_};
+  wsb::kit::ConnectionList conns_{frame_, &mail_};
+  std::vector<int> mail_fds_;  // the descriptors of the last take(), kept for its capacity
+  bool full_ = false;          // --when-full queue: stopped accepting until room is made
 };
 
 }  // namespace

@@ -18,6 +18,9 @@
 //          for each connection FD_ISSET -> recv -> Connection -> send;
 //          listener readable: accept4 up to a batch
 //   stop:  the frame writes an eventfd that every loop watches
+//   mail:  chat messages posted by other threads, and room under
+//          --when-full queue, through the loop's own eventfd
+//          (kit/loop_mail.hpp), in every read set
 //
 // Cost: the sets are rebuilt and scanned on every call, O(connections) (the
 // kernel also walks every bit up to the highest descriptor); see poll and
@@ -54,7 +57,7 @@ using namespace wsb::server::model;
 // --max-connections is FD_SETSIZE minus this.
 constexpr int reserved_descriptors = 64;
 
-class Loop : wsb::kit::LoopBase {
+class Loop : public wsb::kit::LoopBase {
  public:
   Loop(Frame& frame, int listener, int wake_fd) : LoopBase(frame, listener), wake_fd_(wake_fd) {}
 
@@ -85,7 +88,8 @@ class Loop : wsb::kit::LoopBase {
         break;
       }
       if (ready == 0 || FD_ISSET(wake_fd_, &readable)) continue;  // timers, or stopping()
-      const bool listener_ready = !timers_.accept_paused() && FD_ISSET(listener_.fd(), &readable);
+      const bool listener_ready = watching_listener() && FD_ISSET(listener_.fd(), &readable);
+      const bool mail_ready = FD_ISSET(mail_.fd(), &readable);
       // From the end down, so that a close (swap with last) only moves an
       // entry that was already handled into the freed index.
       for (std::size_t i = conns_.size(); i-- > 0;) {
@@ -94,9 +98,12 @@ class Loop : wsb::kit::LoopBase {
         const bool can_write = FD_ISSET(fd, &writable);
         if (can_read || can_write) serve(i, can_read);
       }
-      // Accept last: new entries are not in this round's sets. A pause
-      // leaves the listener out of the sets until it has ended.
-      if (listener_ready) listener_.accept_pass(*shard_, timers_, [this](int fd) { take(fd); });
+      // Mail and accepts last: they may close entries or add new ones,
+      // which are not in this round's sets. A pause, or a full frame
+      // (--when-full queue), leaves the listener out of the sets until it
+      // has ended or a connection has closed.
+      if (mail_ready) serve_mail();
+      if (listener_ready) accept_connections();
     }
     conns_.close_all(*shard_);
   }
@@ -107,9 +114,10 @@ class Loop : wsb::kit::LoopBase {
   int fill_sets(fd_set& readable, fd_set& writable) const noexcept {
     FD_ZERO(&readable);
     FD_ZERO(&writable);
-    int max_fd = wake_fd_;
+    int max_fd = std::max(wake_fd_, mail_.fd());
     FD_SET(wake_fd_, &readable);
-    if (!timers_.accept_paused()) {
+    FD_SET(mail_.fd(), &readable);
+    if (watching_listener()) {
       FD_SET(listener_.fd(), &readable);
       max_fd = std::max(max_fd, listener_.fd());
     }
@@ -120,6 +128,29 @@ class Loop : wsb::kit::LoopBase {
       max_fd = std::max(max_fd, e.fd);
     }
     return max_fd;
+  }
+
+  bool watching_listener() const noexcept { return !timers_.accept_paused() && !full_; }
+
+  void accept_connections() noexcept {
+    const auto pass = listener_.accept_pass(*shard_, timers_, [this](int fd) { take(fd); });
+    if (pass.full) full_ = true;
+  }
+
+  // The loop's mail: chat messages that other threads posted to its
+  // connections, and room made by a connection closed anywhere. A
+  // connection with new output is served at once: its output goes out (or
+  // waits for the write set).
+  void serve_mail() noexcept {
+    const bool room = mail_.take(mail_fds_);
+    for (const int fd : mail_fds_) {
+      const auto entry = conns_.find(fd);
+      if (entry && conns_[*entry].conn.collect_mail()) serve(*entry, false);
+    }
+    if (room && full_) {
+      full_ = false;
+      if (!timers_.accept_paused()) accept_connections();
+    }
   }
 
   void take(int fd) noexcept {
@@ -151,7 +182,9 @@ class Loop : wsb::kit::LoopBase {
 
   const int wake_fd_;
   wsb::kit::ReceiveBuffer buffer_;
-  wsb::kit::ConnectionList conns_{frame_};
+  wsb::kit::ConnectionList conns_{frame_, &mail_};
+  std::vector<int> mail_fds_;  // the descriptors of the last take(), kept for its capacity
+  bool full_ = false;          // --when-full queue: stopped accepting until room is made
 };
 
 }  // namespace
