@@ -11,4 +11,5 @@ wsb_server_suite(posix-poll         EXE server-poll         CONCURRENCY 1200 SCE
 wsb_server_suite(posix-epoll        EXE server-epoll        CONCURRENCY 1200 SCENARIOS chat when-full-queue)
 wsb_server_suite(posix-epoll-edge   EXE server-epoll        CONCURRENCY 1200 ARGS --edge --threads 2 SCENARIOS chat)
 wsb_server_suite(posix-epoll-2      EXE server-epoll        CONCURRENCY 1200 ARGS --threads 2 SCENARIOS chat)
-wsb_server_suite(posix-uring        EXE server-uring        CONCURRENCY 1200)
+wsb_server_suite(posix-uring        EXE server-uring        CONCURRENCY 1200 SCENARIOS chat when-full-queue)
+wsb_server_suite(posix-uring-2      EXE server-uring        CONCURRENCY 1200 ARGS --threads 2 SCENARIOS chat)

@@ -17,6 +17,9 @@
 //   stop:    the frame writes the eventfd, which completes a poll request in
 //            every ring; each loop cancels its requests, waits for them to
 //            complete, then closes its sockets
+//   mail:    chat messages posted by other threads, and room under
+//            --when-full queue, complete a poll request on the loop's own
+//            eventfd (kit/loop_mail.hpp)
 //
 // Requires Linux 6.0 (multishot recv) and liburing 2.3. main() probes the
 // operations with io_uring_get_probe_ring() before the server announces
@@ -78,7 +81,15 @@ constexpr auto drain_limit = std::chrono::seconds(2);
 // the low byte. Connections are indexed by descriptor and a descriptor is
 // closed only once none of its requests is in flight, so a completion always
 // finds the connection that issued it.
-enum Op : std::uint8_t { op_accept = 1, op_recv, op_send, op_wake, op_cancel, op_listen };
+enum Op : std::uint8_t {
+  op_accept = 1,
+  op_recv,
+  op_send,
+  op_wake,
+  op_cancel,
+  op_listen,
+  op_mail,
+};
 constexpr std::uint64_t tag(int fd, Op op) noexcept {
   return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(fd)) << 8) | op;
 }
@@ -256,7 +267,7 @@ void probe_kernel() {
   // reports (see on_recv / on_accept).
 }
 
-class Loop : wsb::kit::LoopBase {
+class Loop : public wsb::kit::LoopBase {
  public:
   Loop(Frame& frame, BufferMemory memory, int listener, int wake_fd)
       : LoopBase(frame, listener, "accept"), wake_fd_(wake_fd), memory_(std::move(memory)) {}
@@ -284,6 +295,7 @@ class Loop : wsb::kit::LoopBase {
       return;
     }
     arm_wake();
+    arm_mail();
     arm_accept();
     serve();
     shut_down();
@@ -358,6 +370,11 @@ class Loop : wsb::kit::LoopBase {
       case op_wake:
         --in_flight_;  // the loop condition sees stopping()
         break;
+      case op_mail:
+        --in_flight_;
+        if (res >= 0) serve_mail();
+        if (res != -ECANCELED) arm_mail();
+        break;
       case op_cancel:
         // Only failed cancellations post a completion (IOSQE_CQE_SKIP_SUCCESS):
         // the request had completed already (ENOENT) or was about to
@@ -393,12 +410,63 @@ class Loop : wsb::kit::LoopBase {
     ++in_flight_;
   }
 
+  // A poll request on the loop's mail (kit/loop_mail.hpp): chat messages
+  // that other threads posted to its connections, and room made by a
+  // connection closed anywhere.
+  void arm_mail() noexcept {
+    if (draining_) return;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, mail_.fd(), POLLIN);
+    io_uring_sqe_set_data64(sqe, tag(mail_.fd(), op_mail));
+    ++in_flight_;
+  }
+
+  void serve_mail() noexcept {
+    const bool room = mail_.take(mail_fds_);
+    for (const int fd : mail_fds_) {
+      Slot* slot = slots_.find(fd);
+      if (slot != nullptr && slot->conn->collect_mail()) service(fd, *slot);
+    }
+    if (room && full_) {
+      full_ = false;
+      // Whether a client has been kept waiting: only then is the wait since
+      // the loop stopped accepting reported for the next accepted one.
+      pollfd waiting{listener_.fd(), POLLIN, 0};
+      note_wait_ = ::poll(&waiting, 1, 0) == 1;
+      if (!note_wait_) full_since_.reset();  // nobody waited: the next full stretch starts afresh
+      arm_accept();
+    }
+  }
+
   void arm_accept() noexcept {
     if (accept_armed_ || timers_.accept_paused() || frame_.stopping()) return;
+    if (queue_when_full_) {
+      arm_single_accept();
+      return;
+    }
     // Multishot accept: one request keeps posting a completion per accepted
     // socket. The sockets stay blocking; io_uring never blocks on them.
     io_uring_sqe* sqe = get_sqe();
     io_uring_prep_multishot_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, tag(listener_.fd(), op_accept));
+    accept_armed_ = true;
+    ++in_flight_;
+  }
+
+  // --when-full queue: one accept at a time, issued only while the frame
+  // has room, since a multishot accept would take every waiting client off
+  // the kernel's queue only for the frame to refuse it. At --max-connections
+  // none is issued until a connection closes and the loop's mail says so.
+  // (With --threads N, each ring may have one accept in flight when room
+  // is made for one: the frame refuses, and counts, the surplus.)
+  void arm_single_accept() noexcept {
+    if (!frame_.has_room()) {
+      full_ = true;
+      if (!full_since_) full_since_ = Clock::now();
+      return;
+    }
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, tag(listener_.fd(), op_accept));
     accept_armed_ = true;
     ++in_flight_;
@@ -411,6 +479,8 @@ class Loop : wsb::kit::LoopBase {
       return;
     }
     if (res >= 0) {
+      if (note_wait_ && full_since_) frame_.note_waited(Clock::now() - *full_since_);
+      note_wait_ = false;
       add_connection(res);
     } else if (res == -ECANCELED) {
       return;  // shutting down
@@ -612,7 +682,14 @@ class Loop : wsb::kit::LoopBase {
   io_uring ring_{};
   std::optional<BufferMemory> memory_;  // until run() hands it to buffers_
   std::unique_ptr<BufferRing> buffers_;
-  wsb::kit::DescriptorTable<Slot> slots_{frame_};
+  wsb::kit::DescriptorTable<Slot> slots_{frame_, &mail_};
+  std::vector<int> mail_fds_;  // the descriptors of the last take(), kept for its capacity
+  const bool queue_when_full_ = frame_.options().when_full == wsb::server::WhenFull::queue;
+  bool full_ = false;  // --when-full queue: no accept issued until room is made
+  // Since when the loop has issued no accept for want of room, and whether
+  // a client was seen waiting when room came (so the next accept waited).
+  std::optional<Clock::time_point> full_since_;
+  bool note_wait_ = false;
   // Requests whose final completion has not been seen (multishot ones count once).
   long in_flight_ = 0;
   bool accept_armed_ = false;
