@@ -2,7 +2,7 @@
 # line per model: its executable, extra server flags and the optional
 # scenarios it is registered for (SCENARIOS chat: the slow consumer). The list
 # follows suites.cmake (the conformance suite's).
-wsb_fault_suite(posix-threads      EXE server-threads)
+wsb_fault_suite(posix-threads      EXE server-threads      SCENARIOS chat)
 wsb_fault_suite(posix-nonblocking  EXE server-nonblocking  SCENARIOS chat)
 wsb_fault_suite(posix-select       EXE server-select       SCENARIOS chat)
 wsb_fault_suite(posix-poll         EXE server-poll         SCENARIOS chat)

@@ -4,7 +4,7 @@
 # and the optional scenarios it is registered for (SCENARIOS: chat, and
 # when-full-queue where the model runs one loop, since with several
 # SO_REUSEPORT listeners arrival order holds per listener only).
-wsb_server_suite(posix-threads      EXE server-threads      CONCURRENCY 1200)
+wsb_server_suite(posix-threads      EXE server-threads      CONCURRENCY 1200 SCENARIOS chat when-full-queue)
 wsb_server_suite(posix-nonblocking  EXE server-nonblocking  CONCURRENCY 1200 SCENARIOS chat when-full-queue)
 wsb_server_suite(posix-select       EXE server-select       CONCURRENCY 900  SCENARIOS chat when-full-queue)
 wsb_server_suite(posix-poll         EXE server-poll         CONCURRENCY 1200 SCENARIOS chat when-full-queue)
