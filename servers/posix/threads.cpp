@@ -245,7 +245,9 @@ class Server {
       if (frame_.options().protocol == wsb::proto::Protocol::chat && !conn.finished()) {
         try {
           mail = std::make_unique<wsb::kit::LoopMail>();
-          conn.set_mail_wake(&wsb::kit::LoopMail::wake, mail->address(fd));
+          // The mail names only this connection: filed under 0, so that
+          // the list of addresses stays one entry long.
+          conn.set_mail_wake(&wsb::kit::LoopMail::wake, mail->address(0));
           ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
         } catch (const std::exception& e) {
           log_(frame_, std::string("chat mail for a connection: ") + e.what());
