@@ -69,9 +69,9 @@ using std::chrono::milliseconds;
 
 // The error classes the final statistics report, as "errors.<name>"
 // (server/options.hpp, ErrorClass).
-constexpr std::array<const char*, 11> error_classes = {
-    "malformed", "oversized",     "truncated",          "unsupported", "reset", "idle_timeout",
-    "refused",   "accept_failed", "out_of_descriptors", "io",          "banned"};
+constexpr std::array<const char*, 12> error_classes = {
+    "malformed", "oversized",     "truncated",          "unsupported", "reset",  "idle_timeout",
+    "refused",   "accept_failed", "out_of_descriptors", "io",          "banned", "slow_consumer"};
 
 // The request sizes every concurrency client cycles through: the empty frame,
 // both sides of the 7-bit boundary, a page, and the largest upper frame.
@@ -84,7 +84,7 @@ std::vector<std::uint32_t> cycle_sizes(Protocol p) {
     case Protocol::http:
       return {0};  // the http driver's requests have no size to choose
     case Protocol::chat:
-      break;  // not one of the request/response protocols: its own tests below
+      break;  // not a request/response protocol: the chat scenarios test it
   }
   return {};
 }
@@ -114,8 +114,10 @@ std::string half_request(Protocol p) {
       return std::string(500, 'q');  // echo has no frames: these are simply echoed
     case Protocol::http:
       return "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: of a request";
-    case Protocol::chat:
-      break;  // not one of the request/response protocols: its own tests below
+    case Protocol::chat: {
+      // A frame announcing a LOGIN body of 9 bytes, and 3 of them.
+      return std::string("\x09\x00\x01\x01\x00", 5);
+    }
   }
   return {};
 }
