@@ -364,13 +364,11 @@ class Loop : public wsb::kit::LoopBase {
   const int epoll_fd_;
   wsb::kit::ReceiveBuffer buffer_;
   wsb::kit::DescriptorTable<Slot> slots_{frame_, &mail_};
-  std::vector<int> mail_fds_;           // the descriptors of the last take(), kept for its capacity
   std::vector<std::uint64_t> revisit_;  // edge-triggered: tags of connections with input left
   // The last accept pass accepted something: try the listener after every
   // epoll_wait() until a pass finds the queue empty.
   bool accept_hot_ = false;
   bool listener_watched_ = true;  // in the epoll set
-  bool full_ = false;             // --when-full queue: stopped accepting until room is made
 };
 
 }  // namespace

@@ -187,8 +187,6 @@ class Loop : public wsb::kit::LoopBase {
   // Parallel to fds_ from first_connection on: both close by swapping with
   // their last entry.
   wsb::kit::ConnectionList conns_{frame_, &mail_};
-  std::vector<int> mail_fds_;  // the descriptors of the last take(), kept for its capacity
-  bool full_ = false;          // --when-full queue: stopped accepting until room is made
 };
 
 }  // namespace

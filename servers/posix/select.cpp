@@ -183,8 +183,6 @@ class Loop : public wsb::kit::LoopBase {
   const int wake_fd_;
   wsb::kit::ReceiveBuffer buffer_;
   wsb::kit::ConnectionList conns_{frame_, &mail_};
-  std::vector<int> mail_fds_;  // the descriptors of the last take(), kept for its capacity
-  bool full_ = false;          // --when-full queue: stopped accepting until room is made
 };
 
 }  // namespace

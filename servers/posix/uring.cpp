@@ -683,9 +683,7 @@ class Loop : public wsb::kit::LoopBase {
   std::optional<BufferMemory> memory_;  // until run() hands it to buffers_
   std::unique_ptr<BufferRing> buffers_;
   wsb::kit::DescriptorTable<Slot> slots_{frame_, &mail_};
-  std::vector<int> mail_fds_;  // the descriptors of the last take(), kept for its capacity
   const bool queue_when_full_ = frame_.options().when_full == wsb::server::WhenFull::queue;
-  bool full_ = false;  // --when-full queue: no accept issued until room is made
   // Since when the loop has issued no accept for want of room, and whether
   // a client was seen waiting when room came (so the next accept waited).
   std::optional<Clock::time_point> full_since_;

@@ -1044,7 +1044,9 @@ TEST_F(FaultTest, ChatSlowConsumer) {
   } else {
     ADD_FAILURE() << "cannot read the server's VmRSS/VmHWM from /proc/" << probe_.pid << "/status";
   }
-  // The server still serves chat users.
+  // The server still serves chat users, once it has seen the first ones
+  // close (their ids are free only then).
+  EXPECT_TRUE(server_->wait_online(0, limits().settle));
   suite::ChatPlan after_plan;
   after_plan.users = 10;
   after_plan.private_messages = 0;

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "kit/event_loop.hpp"
 #include "kit/loop_mail.hpp"
@@ -135,6 +136,8 @@ class LoopBase {
   LoopListener listener_;
   LoopTimers timers_;
   LoopMail mail_;
+  std::vector<int> mail_fds_;  // the descriptors of the last take(), kept for its capacity
+  bool full_ = false;          // --when-full queue: stopped accepting until room is made
 };
 
 }  // namespace wsb::kit
