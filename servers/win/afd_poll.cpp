@@ -172,9 +172,6 @@ constexpr ULONG completions_per_wait = 64;
 constexpr auto tick = std::chrono::milliseconds(100);
 // How long a clean close waits for the peer's FIN after sending its own.
 constexpr auto linger_timeout = std::chrono::seconds(1);
-// How long a finished peer's record is kept before it is freed, so that a
-// second completion of its last poll finds it (finish_close()).
-constexpr auto graveyard_time = std::chrono::milliseconds(500);
 // How long the stop waits for the polls that closing the sockets cancelled.
 constexpr auto shutdown_timeout = std::chrono::seconds(3);
 
@@ -202,10 +199,6 @@ struct Peer : Polled {
   bool write_blocked = false;
   // The connection is over; the record waits for its poll's completion.
   bool closed = false;
-  // The socket is closed too, and the record waits in the graveyard until
-  // buried_until (see finish_close()).
-  bool buried = false;
-  Clock::time_point buried_until{};
   std::size_t index = 0;  // in AfdPollServer::peers_
 };
 
@@ -351,7 +344,6 @@ class AfdPollServer {
       return;
     }
     Peer& peer = static_cast<Peer&>(p);
-    if (peer.buried) return;  // a second completion of a finished poll (finish_close())
     if (peer.closed) {
       finish_close(peer);  // the cancelled poll's completion (close())
       return;
@@ -538,10 +530,10 @@ class AfdPollServer {
   }
 
   // Releases the admission and ends the connection. A socket whose poll is
-  // still pending is not closed yet: the poll is cancelled first, and the
-  // socket is closed and the record freed when its completion arrives
-  // (finish_close()). Closing a socket under a pending poll made Wine deliver
-  // a completion for a record that had already been freed.
+  // still pending is not closed yet: the kernel writes the record's
+  // IO_STATUS_BLOCK and AfdPollInfo until the request completes, so the poll
+  // is cancelled, and the socket is closed and the record freed when the
+  // cancelled request's completion arrives (finish_close()).
   void close(Peer& peer) noexcept {
     if (peer.closed) return;
     peer.closed = true;
@@ -557,24 +549,12 @@ class AfdPollServer {
     finish_close(peer);
   }
 
-  // A closed peer has no poll pending: the socket goes, and the record moves
-  // to the graveyard, where it stays for a few ticks before it is freed.
-  // Wine (8.0) sometimes completes a poll a second time when the socket it
-  // named is closed just after the first completion (seen in the fault
-  // suite: two completions, AFD_POLL_DISCONNECT both, for one request, the
-  // second after closesocket()); freed at once, the record was used after
-  // being freed. The graveyard lets such a completion find the record and be
-  // ignored. Windows completes a request once; there it only delays the free.
+  // A closed peer has no poll pending: the socket goes, and so does the
+  // record, since no completion can name it any more (a request completes
+  // once). The last record takes the freed position in peers_.
   void finish_close(Peer& peer) noexcept {
     ::closesocket(peer.socket);
-    peer.buried = true;
-    peer.buried_until = Clock::now() + graveyard_time;
     const std::size_t i = peer.index;
-    try {
-      graveyard_.push_back(std::move(peers_[i]));
-    } catch (const std::bad_alloc&) {
-      (void)peers_[i].release();  // out of memory: leaked rather than freed early
-    }
     if (i + 1 != peers_.size()) {
       peers_[i] = std::move(peers_.back());
       peers_[i]->index = i;
@@ -593,8 +573,6 @@ class AfdPollServer {
       if (!peer.linger.lingering()) peer.connection.expire_if_idle(now);
       if (peer.linger.settle(peer.socket, peer.connection, now, linger_timeout)) close(peer);
     }
-    std::erase_if(graveyard_,
-                  [now](const std::unique_ptr<Peer>& peer) { return now >= peer->buried_until; });
     if (accept_resume_ != Clock::time_point{} && now >= accept_resume_) {
       accept_resume_ = {};
       arm_listener();
@@ -620,7 +598,7 @@ class AfdPollServer {
         if (entry.lpCompletionKey == stop_key) continue;
         auto& p = *reinterpret_cast<Polled*>(entry.lpOverlapped);
         p.poll_pending = false;
-        if (!p.is_listener && !static_cast<Peer&>(p).buried) finish_close(static_cast<Peer&>(p));
+        if (!p.is_listener) finish_close(static_cast<Peer&>(p));
       }
     }
     ::closesocket(listener_.socket);
@@ -643,8 +621,6 @@ class AfdPollServer {
   HANDLE poll_handle_ = nullptr;
   Polled listener_;
   std::vector<std::unique_ptr<Peer>> peers_;
-  // Closed peers whose records are kept a while (finish_close()).
-  std::vector<std::unique_ptr<Peer>> graveyard_;
   std::vector<char> buffer_;
   // Where take_completions() receives the port's completions.
   std::array<OVERLAPPED_ENTRY, completions_per_wait> entries_{};
