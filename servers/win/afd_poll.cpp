@@ -15,6 +15,11 @@
 //   wait:        GetQueuedCompletionStatusEx -> the record, the events
 //   serve:       accept() / recv() / send() on the non-blocking socket until
 //                WSAEWOULDBLOCK, then arm again with the events still wanted
+//   chat mail:   the Connection's wake function -> MailDrop -> a mail_key
+//                completion -> collect_mail(), send, and the poll re-armed
+//                (cancelled first when it must now ask for room to send)
+//   queue mode:  while full, no accept() and no listener poll; the frame's
+//                room hook posts a room_key completion -> accept again
 //
 // A poll request is one-shot: it completes once, with the events that held,
 // and the socket is not watched again until the next request. Like epoll's
@@ -41,9 +46,12 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <span>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "platform/net.hpp"
@@ -175,8 +183,54 @@ constexpr auto linger_timeout = std::chrono::seconds(1);
 // How long the stop waits for the polls that closing the sockets cancelled.
 constexpr auto shutdown_timeout = std::chrono::seconds(3);
 
-constexpr ULONG_PTR stop_key = 0;
-constexpr ULONG_PTR socket_key = 1;
+// Completion keys. Only socket_key packets carry a record (lpOverlapped is
+// the ApcContext of a poll request); the others are posted by the model
+// itself with a null lpOverlapped.
+constexpr ULONG_PTR stop_key = 0;    // the frame's stop (wake())
+constexpr ULONG_PTR socket_key = 1;  // a poll request completed
+constexpr ULONG_PTR mail_key = 2;    // MailDrop: chat messages arrived for peers
+constexpr ULONG_PTR room_key = 3;    // --when-full queue: a connection closed
+
+// Not in winnt.h without <ntstatus.h>: the status of a cancelled request.
+constexpr LONG status_cancelled = static_cast<LONG>(0xC0000120);
+
+// Where the threads that serve other chat users leave word that a peer has
+// mail (--protocol chat): the peer's id, and, when the list was empty, one
+// mail_key completion that wakes the loop. Ids rather than pointers: a peer
+// may be closed and freed between a post and the loop's take(), and an id
+// that is no longer in AfdPollServer::by_id_ is simply skipped.
+class MailDrop {
+ public:
+  void attach(HANDLE port) noexcept { port_ = port; }
+
+  // Any thread (a Connection's wake function): a short lock, no blocking.
+  void post(std::uint64_t id) noexcept {
+    bool wake = false;
+    {
+      std::lock_guard lock(mutex_);
+      wake = ids_.empty();
+      try {
+        ids_.push_back(id);
+      } catch (const std::bad_alloc&) {
+        // The mail stays in the peer's outbox; its next receive or send
+        // collects it (Connection::on_received/on_sent).
+        return;
+      }
+    }
+    if (wake) ::PostQueuedCompletionStatus(port_, 0, mail_key, nullptr);
+  }
+
+  // The loop's thread: every id posted since the last take().
+  std::vector<std::uint64_t> take() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(ids_, {});
+  }
+
+ private:
+  HANDLE port_ = nullptr;
+  std::mutex mutex_;
+  std::vector<std::uint64_t> ids_;
+};
 
 // A socket and its one poll request. The kernel writes the IO_STATUS_BLOCK
 // and the AfdPollInfo until the request completes, so the record stays put
@@ -186,6 +240,9 @@ struct Polled {
   HANDLE base = nullptr;  // SIO_BASE_HANDLE of `socket`
   IO_STATUS_BLOCK io_status{};
   AfdPollInfo info{};
+  // The events the pending request asks for (info is the kernel's until it
+  // completes).
+  ULONG armed_events = 0;
   bool poll_pending = false;
   bool is_listener = false;
 };
@@ -199,7 +256,20 @@ struct Peer : Polled {
   bool write_blocked = false;
   // The connection is over; the record waits for its poll's completion.
   bool closed = false;
+  // The pending poll was cancelled to be posted again with more events
+  // (chat mail made send() block while the poll did not ask for room).
+  bool rearm_after_cancel = false;
   std::size_t index = 0;  // in AfdPollServer::peers_
+  // Set before the Connection can receive mail, never changed: the wake
+  // function reads them on other threads.
+  std::uint64_t id = 0;
+  MailDrop* mail_drop = nullptr;
+
+  // The Connection's wake function (--protocol chat), on the posting thread.
+  static void mail_arrived(void* ctx) noexcept {
+    const Peer& peer = *static_cast<const Peer*>(ctx);
+    peer.mail_drop->post(peer.id);
+  }
 };
 
 class AfdPollServer {
@@ -213,6 +283,7 @@ class AfdPollServer {
       throw wsb::net::NetError(static_cast<int>(::GetLastError()),
                                "CreateIoCompletionPort() failed");
     }
+    mail_drop_.attach(port_);
   }
   ~AfdPollServer() {
     if (poll_socket_ != INVALID_SOCKET) ::closesocket(poll_socket_);
@@ -251,6 +322,10 @@ class AfdPollServer {
     if (const LONG status = arm(listener_, afd_poll_accept); !listener_.poll_pending) {
       throw wsb::net::NetError(static_cast<int>(status), "IOCTL_AFD_POLL on the listener failed");
     }
+    // Called on the thread that released a connection, which is this
+    // model's one thread (close()): the completion defers the accept until
+    // the current completion has been served.
+    frame_.set_room_hook([this] { ::PostQueuedCompletionStatus(port_, 0, room_key, nullptr); });
   }
 
   // Wakes run() for a stop (the frame's wake callback).
@@ -267,10 +342,8 @@ class AfdPollServer {
                     wsb::net::error_text(static_cast<int>(error)));
         break;
       }
-      for (const OVERLAPPED_ENTRY& entry : taken) {
-        if (entry.lpCompletionKey == stop_key) continue;  // the loop condition sees it
-        completed(*reinterpret_cast<Polled*>(entry.lpOverlapped));
-      }
+      for (const OVERLAPPED_ENTRY& entry : taken)
+        dispatch(entry);
       const auto now = Clock::now();
       if (now >= next_tick) {
         housekeeping(now);
@@ -281,6 +354,21 @@ class AfdPollServer {
   }
 
  private:
+  void dispatch(const OVERLAPPED_ENTRY& entry) {
+    switch (entry.lpCompletionKey) {
+      case stop_key:
+        return;  // the loop condition sees it
+      case mail_key:
+        deliver_mail();
+        return;
+      case room_key:
+        room_returned(Clock::now());
+        return;
+      default:  // socket_key: a poll request's record
+        completed(*reinterpret_cast<Polled*>(entry.lpOverlapped));
+    }
+  }
+
   // Waits at most wait_ms for completions and returns those it took: none
   // after a timeout, and none with `error` set when the port itself failed.
   // The count that GetQueuedCompletionStatusEx writes means something only
@@ -326,6 +414,7 @@ class AfdPollServer {
     p.info.exclusive = FALSE;
     p.info.handles[0].handle = p.base;
     p.info.handles[0].events = events;
+    p.armed_events = events;
     p.io_status = IO_STATUS_BLOCK{};
     const LONG status = ioctl_(poll_handle_, nullptr, nullptr, &p, &p.io_status, ioctl_afd_poll,
                                &p.info, sizeof p.info, &p.info, sizeof p.info);
@@ -348,25 +437,35 @@ class AfdPollServer {
       finish_close(peer);  // the cancelled poll's completion (close())
       return;
     }
-    if (status < 0) {
+    const bool cancelled_to_rearm = peer.rearm_after_cancel && status == status_cancelled;
+    peer.rearm_after_cancel = false;
+    if (status >= 0) {
+      serve(peer, events);
+    } else if (!cancelled_to_rearm) {
       // The request itself failed (not a socket condition): the connection
       // cannot be watched any more.
       peer.connection.on_error(ErrorClass::io);
-    } else {
-      serve(peer, events);
     }
     settle_and_rearm(peer, Clock::now());
   }
 
   // The listener is ready: accepts until WSAEWOULDBLOCK (bounded per report),
-  // then re-arms its poll, unless an accept failure asks for a pause.
+  // then re-arms its poll, unless an accept failure asks for a pause or the
+  // server is full in queue mode (park_listener()).
   void accept_ready(Clock::time_point now) {
     const int limit = wsb::server::accept_pass_limit(frame_.options());
     for (int i = 0; i < limit; ++i) {
+      if (!frame_.has_room()) {
+        park_listener(i == 0, now);
+        return;
+      }
       const SOCKET s = ::accept(listener_.socket, nullptr, nullptr);
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
-        if (code == WSAEWOULDBLOCK) break;
+        if (code == WSAEWOULDBLOCK) {
+          waiting_since_ = {};  // nobody is queued any more
+          break;
+        }
         const AcceptAction next = accept_policy_.handle(code, listener_.socket, shard_);
         if (next == AcceptAction::retry) continue;  // the client gave up while queued
         // The connection stays queued, so a poll re-armed now would complete
@@ -378,9 +477,36 @@ class AfdPollServer {
         ::closesocket(s);
         continue;
       }
+      if (waiting_since_ != Clock::time_point{}) frame_.note_waited(now - waiting_since_);
       adopt(s);
     }
     arm_listener();
+  }
+
+  // --when-full queue, and the server is full: no accept() until a
+  // connection closes (room_returned()); new clients wait in the backlog.
+  // The listener's poll is what shows that one waits: when it reported a
+  // client (`client_waiting`, the poll that led here), the model stops
+  // polling and notes when; when the server filled up during a pass, the
+  // poll is posted once more, to learn when the next client arrives. A
+  // connection accepted later reports the time since then as its wait
+  // (Frame::note_waited): exact for the first client queued, an upper bound
+  // for those queued after it, which the poll cannot tell apart.
+  void park_listener(bool client_waiting, Clock::time_point now) {
+    if (!client_waiting) {
+      arm_listener();
+      return;
+    }
+    listener_parked_ = true;
+    if (waiting_since_ == Clock::time_point{}) waiting_since_ = now;
+  }
+
+  // The room hook's completion: a connection closed while the server was
+  // full. A parked listener accepts again (and its poll is posted again).
+  void room_returned(Clock::time_point now) {
+    if (!listener_parked_ || frame_.stopping()) return;
+    listener_parked_ = false;
+    accept_ready(now);
   }
 
   // Posts the listener's poll; a refused one ends the server, which could not
@@ -416,9 +542,32 @@ class AfdPollServer {
       refuse(s, classify_io_error(code));
       return;
     }
+    peer->id = next_id_++;
+    peer->mail_drop = &mail_drop_;
+    try {
+      by_id_.emplace(peer->id, peer.get());
+    } catch (const std::bad_alloc&) {
+      refuse(s, ErrorClass::io);
+      return;
+    }
+    peer->connection.set_mail_wake(&Peer::mail_arrived, peer.get());
     peer->index = peers_.size();
     peers_.push_back(std::move(peer));
     settle_and_rearm(*peers_.back(), Clock::now());
+  }
+
+  // The mail_key completion: chat messages wait in the outboxes of the peers
+  // posted to the MailDrop. Each moves into its connection's replies and is
+  // sent now; the peer's poll then asks for what it waits for.
+  void deliver_mail() {
+    for (const std::uint64_t id : mail_drop_.take()) {
+      const auto found = by_id_.find(id);
+      if (found == by_id_.end()) continue;  // closed since
+      Peer& peer = *found->second;
+      if (peer.closed || !peer.connection.collect_mail()) continue;
+      if (!peer.linger.lingering()) flush(peer);
+      settle_and_rearm(peer, Clock::now());
+    }
   }
 
   // An accepted socket that cannot be served: counted, released and closed.
@@ -507,7 +656,17 @@ class AfdPollServer {
       close(peer);
       return;
     }
-    if (peer.poll_pending) return;
+    if (peer.poll_pending) {
+      // Only mail (deliver_mail()) changes a connection while its poll is
+      // pending. When send() then blocked, the poll must ask for room too:
+      // it is cancelled, and posted again when its completion arrives
+      // (wepoll and mio update a socket's events the same way).
+      if ((events_wanted(peer) & ~peer.armed_events) != 0 && !peer.rearm_after_cancel) {
+        peer.rearm_after_cancel = true;
+        ::CancelIoEx(poll_handle_, reinterpret_cast<LPOVERLAPPED>(&peer.io_status));
+      }
+      return;
+    }
     arm(peer, events_wanted(peer));
     if (!peer.poll_pending) {
       // The request was refused: nothing would ever report this socket again.
@@ -554,6 +713,7 @@ class AfdPollServer {
   // once). The last record takes the freed position in peers_.
   void finish_close(Peer& peer) noexcept {
     ::closesocket(peer.socket);
+    by_id_.erase(peer.id);  // mail posted for it from now on is skipped
     const std::size_t i = peer.index;
     if (i + 1 != peers_.size()) {
       peers_[i] = std::move(peers_.back());
@@ -595,7 +755,9 @@ class AfdPollServer {
       const auto taken = take_completions(100, error);
       if (error != 0) break;  // the port failed: nothing more will arrive
       for (const OVERLAPPED_ENTRY& entry : taken) {
-        if (entry.lpCompletionKey == stop_key) continue;
+        // Only a poll's completion carries a record; the stop, mail and room
+        // packets (closing the peers above calls the room hook) do not.
+        if (entry.lpCompletionKey != socket_key) continue;
         auto& p = *reinterpret_cast<Polled*>(entry.lpOverlapped);
         p.poll_pending = false;
         if (!p.is_listener) finish_close(static_cast<Peer&>(p));
@@ -625,6 +787,14 @@ class AfdPollServer {
   // Where take_completions() receives the port's completions.
   std::array<OVERLAPPED_ENTRY, completions_per_wait> entries_{};
   Clock::time_point accept_resume_{};
+  // Chat mail: what other threads post (MailDrop), and the live peers by id.
+  MailDrop mail_drop_;
+  std::unordered_map<std::uint64_t, Peer*> by_id_;
+  std::uint64_t next_id_ = 1;
+  // --when-full queue: the listener waits for room (park_listener()), and
+  // since when a client has been seen waiting (none: the epoch).
+  bool listener_parked_ = false;
+  Clock::time_point waiting_since_{};
 };
 
 }  // namespace
