@@ -256,6 +256,19 @@ RunHooks make_hooks(const Options& options, IntervalOutputs& outputs, LiveLine& 
   hooks.on_all_established = [server](std::uint64_t open) {
     if (server) server->sample_held_when_held(open);
   };
+  hooks.on_load_start = [&options, &outputs](const StartOutcome& start) {
+    outputs.write_start(start);
+    if (start.late) {
+      std::fprintf(stderr,
+                   "loadgen: %s (shard %u/%u) was not ready at --start-at (%llu of %u "
+                   "connections open); its load began %.1f ms after --start-at and its "
+                   "report is marked late\n",
+                   options.distributed.tag.c_str(), options.distributed.shard_index,
+                   options.distributed.shard_count,
+                   static_cast<unsigned long long>(start.open_at_start), options.connections,
+                   start.offset_ms);
+    }
+  };
   hooks.on_load_end = [server] {
     if (server) server->note_memory_held_at_end();
   };

@@ -19,6 +19,7 @@
 #include "affinity.hpp"
 #include "platform/duration.hpp"
 #include "proto/client.hpp"
+#include "sys.hpp"
 
 #ifndef WSB_VERSION
 #error "WSB_VERSION must be defined by the build (the project version)"
@@ -217,6 +218,7 @@ struct Texts {
   std::string size = "16";
   std::string capacity_precision = "5";
   std::string expect_body;
+  DistributedTexts distributed;
   bool list_engines = false;
   bool print_config = false;
 };
@@ -468,6 +470,24 @@ void add_isolation_options(CLI::App& app, Options& o) {
       ->group("Isolation");
 }
 
+// Running as one of several instances (docs/distributed.md, shard.hpp).
+void add_distributed_options(CLI::App& app, Options& o, Texts& t) {
+  app.add_option("--shard", t.distributed.shard,
+                 "i/N: be instance i (from 0) of N, taking its share of --connections, --rate, "
+                 "--connect-rate and --requests")
+      ->group("Distributed");
+  app.add_option("--start-at", t.distributed.start_at,
+                 "Open every connection first, then begin the load (the warmup included) at "
+                 "this wall-clock time: RFC 3339 (2026-12-07T05:00:00Z), Unix ms, or +5s")
+      ->group("Distributed");
+  app.add_option("--tag", o.distributed.tag,
+                 "Name of this instance in the .hlog and CSV (default: HOST:SHARD)")
+      ->group("Distributed");
+  app.add_flag("--strict-start", o.distributed.strict_start,
+               "Exit 1 when this instance was not ready (every connection open) by --start-at")
+      ->group("Distributed");
+}
+
 void build(CLI::App& app, Options& o, Texts& t) {
   app.description(
       "loadgen drives a server with request/response traffic and measures it: latency in\n"
@@ -495,6 +515,7 @@ void build(CLI::App& app, Options& o, Texts& t) {
   add_output_options(app, o, t);
   add_capacity_options(app, o, t);
   add_isolation_options(app, o);
+  add_distributed_options(app, o, t);
 }
 
 // "name:port" with a host name (letters, digits, '-', '.') and a port of
@@ -645,6 +666,11 @@ std::optional<std::string> finish(Options& o, const Texts& t,
   } catch (const std::exception& e) {
     return std::string(e.what());
   }
+
+  const std::int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  if (auto problem = finish_distributed(o, t.distributed, now_ms, host_name())) return problem;
 
   if (o.threads == 0) {
     o.threads = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));

@@ -13,6 +13,7 @@
 #include "capacity.hpp"
 #include "platform/net.hpp"
 #include "proto/protocol.hpp"
+#include "shard.hpp"
 
 namespace wsb::loadgen {
 
@@ -130,6 +131,8 @@ struct Options {
   std::string loadgen_cpus_text = "none";
   std::vector<int> server_cpus;
   std::vector<int> loadgen_cpus;
+  // ---- Distributed runs (shard.hpp) ------------------------------------------
+  DistributedOptions distributed;  // --shard, --start-at, --tag, --strict-start
 };
 
 // Exit codes of the loadgen process (docs/loadgen.md).

@@ -250,6 +250,19 @@ struct Columns {
     add("capacity_bound",
         [this] { return cap.outcome ? std::string(name(cap.outcome->bound)) : std::string(); });
   }
+
+  // A distributed run's instance (shard.hpp); appended last, so that older
+  // files' columns keep their places.
+  void distributed() {
+    add("shard",
+        [this] { return num(o->distributed.shard_index) + "/" + num(o->distributed.shard_count); });
+    add("tag", [this] { return o->distributed.tag; });
+    add("start_at", [this] {
+      return o->distributed.start_at_ms ? iso_time(*o->distributed.start_at_ms) : std::string();
+    });
+    add("start_offset_ms", [this] { return r->start ? fixed(r->start->offset_ms, 3) : ""; });
+    add("start_late", [this] { return r->start ? std::string(r->start->late ? "1" : "0") : ""; });
+  }
 };
 
 std::unique_ptr<Columns> columns(const Options* o, const RunResult* r,
@@ -268,6 +281,7 @@ std::unique_ptr<Columns> columns(const Options* o, const RunResult* r,
   c->mechanisms();
   c->isolation();
   c->capacity();
+  c->distributed();
   return c;
 }
 

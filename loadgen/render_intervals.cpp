@@ -6,6 +6,7 @@
 
 #include "hdr/log.hpp"
 #include "hdr/output.hpp"
+#include "hdr/shard_header.hpp"
 #include "render_csv.hpp"
 #include "report/csv.hpp"
 
@@ -14,6 +15,30 @@
 #endif
 
 namespace wsb::loadgen {
+
+namespace {
+
+// What this instance is, for `hdrtool merge --runs`: written for every run,
+// so that a single instance's log merges with others like a shard's.
+hdr::ShardHeader shard_header(const Options& options) {
+  const DistributedOptions& d = options.distributed;
+  hdr::ShardHeader h;
+  h.tag = d.tag;
+  h.shard_index = d.shard_index;
+  h.shard_count = d.shard_count;
+  h.protocol = std::string(proto::name(options.protocol));
+  h.mode = std::string(name(options.mode));
+  h.connections = options.connections;
+  h.total_connections = d.total_connections > 0 ? d.total_connections : options.connections;
+  h.rate = options.mode == Mode::open ? options.rate : 0.0;
+  const double total_rate = d.total_connections > 0 ? d.total_rate : options.rate;
+  h.total_rate = options.mode == Mode::open ? total_rate : 0.0;
+  h.interval_ms = std::chrono::duration_cast<std::chrono::milliseconds>(options.interval).count();
+  h.start_at_ms = d.start_at_ms;
+  return h;
+}
+
+}  // namespace
 
 struct IntervalOutputs::Impl {
   std::ofstream intervals;
@@ -41,11 +66,20 @@ IntervalOutputs::IntervalOutputs(const Options& options, std::int64_t start_ms)
     if (!impl_->hlog) throw std::runtime_error("--hlog: cannot write " + options.hlog);
     impl_->hlog_writer = std::make_unique<hdr::LogWriter>(impl_->hlog);
     impl_->hlog_writer->write_comment(std::string("[Logged with loadgen ") + WSB_VERSION + "]");
-    impl_->hlog_writer->write_header(start_ms, start_ms);
+    const std::int64_t base_ms = options.distributed.start_at_ms.value_or(start_ms);
+    impl_->hlog_writer->write_header(base_ms, base_ms);
+    impl_->hlog_writer->write_comment(hdr::format_shard_line(shard_header(options)));
   }
 }
 
 IntervalOutputs::~IntervalOutputs() = default;
+
+void IntervalOutputs::write_start(const StartOutcome& outcome) {
+  if (!impl_->hlog_writer) return;
+  impl_->hlog_writer->write_comment(
+      hdr::format_start_line(outcome.offset_ms, outcome.late, outcome.open_at_start));
+  impl_->hlog.flush();
+}
 
 void IntervalOutputs::write(const IntervalReport& interval, Mode mode) {
   if (impl_->intervals_csv) {

@@ -16,12 +16,16 @@ namespace wsb::loadgen {
 // fails at once) and fed one interval at a time.
 class IntervalOutputs {
  public:
-  // Throws std::runtime_error naming the file that cannot be written.
+  // Throws std::runtime_error naming the file that cannot be written. The
+  // .hlog's StartTime and BaseTime are start_ms, or --start-at when given,
+  // so that the logs of a distributed run's instances share their base.
   IntervalOutputs(const Options& options, std::int64_t start_ms);
   ~IntervalOutputs();
   IntervalOutputs(const IntervalOutputs&) = delete;
   IntervalOutputs& operator=(const IntervalOutputs&) = delete;
 
+  // --start-at: the .hlog's wsbench-start line (hdr/shard_header.hpp).
+  void write_start(const StartOutcome& outcome);
   // Warmup intervals go to --intervals (marked) but not to the .hlog.
   void write(const IntervalReport& interval, Mode mode);
   void close();

@@ -86,6 +86,16 @@ void append_setup(std::ostringstream& out, const Options& options, const RunResu
   }
   if (options.warmup.count() > 0) out << ", warmup " << platform::format_duration(options.warmup);
   out << "\n";
+  const DistributedOptions& d = options.distributed;
+  if (d.shard_given || d.start_at_ms) {
+    // This instance's figures above and below are its own share's.
+    out << "  instance " << d.tag << ", shard " << d.shard_index << "/" << d.shard_count;
+    if (result.start) {
+      out << ", began " << fixed(result.start->offset_ms, 1) << " ms after --start-at "
+          << iso_time(result.start->start_at_ms) << (result.start->late ? " (LATE)" : "");
+    }
+    out << "\n";
+  }
 }
 
 void append_histograms(std::ostringstream& out, const Options& options, const RunResult& result) {

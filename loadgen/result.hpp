@@ -47,8 +47,9 @@ struct RunResult {
   // loadgen's own context switches at the end (sys.hpp); nullopt where not counted.
   std::optional<std::uint64_t> self_context_switches;
   std::optional<ServerResult> server;
-  bool interrupted = false;  // Ctrl-C
-  bool server_died = false;  // the --spawn server exited during the run
+  std::optional<StartOutcome> start;  // --start-at: when the load began, and whether late
+  bool interrupted = false;           // Ctrl-C
+  bool server_died = false;           // the --spawn server exited during the run
   // Connects were refused with no connection open: nothing listens at the
   // target any more; never_connected: no connect of the run ever succeeded.
   bool target_lost = false;

@@ -1,6 +1,7 @@
 #include "run.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <optional>
 #include <span>
@@ -56,8 +57,18 @@ double seconds_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double>(b - a).count();
 }
 
-std::int64_t wall_ms(std::int64_t start_ms, Clock::time_point epoch, Clock::time_point t) {
-  return start_ms + std::chrono::duration_cast<std::chrono::milliseconds>(t - epoch).count();
+double wall_now_ms() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A steady-clock time on the wall clock, from a pair of readings of both.
+// Kept in fractions of a millisecond and rounded down once, so that an
+// interval that began after --start-at is never logged as before it.
+std::int64_t wall_ms(double anchor_wall_ms, Clock::time_point anchor, Clock::time_point t) {
+  return static_cast<std::int64_t>(
+      std::floor(anchor_wall_ms + std::chrono::duration<double, std::milli>(t - anchor).count()));
 }
 
 }  // namespace
@@ -78,6 +89,11 @@ class LoadRun {
   void make_workers(const EngineInfo& engine, const net::Endpoint& target,
                     const proto::ClientFactory& factory);
   void start();
+  // --start-at: the ready phase. Waits until the start time (and every
+  // connection is open, or it is late), then begins the load. False when
+  // the run ended before it could begin (interrupt, server gone).
+  bool wait_for_start();
+  void begin_load(Clock::time_point now);
   // The reporter loop: returns when the load ends, for whatever reason,
   // with window_end_ set to the end of the measured window.
   void report_until_end();
@@ -107,6 +123,9 @@ class LoadRun {
 
   bool has_warmup_ = false;
   Clock::time_point epoch_;
+  // A steady time and the wall clock's reading at it (ms since the epoch).
+  Clock::time_point anchor_;
+  double anchor_wall_ms_ = 0.0;
   Clock::time_point warmup_end_;
   Clock::time_point measure_start_;
   Clock::time_point load_end_;
@@ -162,7 +181,7 @@ RunResult LoadRun::run() {
   // raised to 1 ms until the workers have been joined.
   const FineTimerResolution timer_resolution(options_.mode == Mode::open);
   start();
-  report_until_end();
+  if (wait_for_start()) report_until_end();
   drain_and_join();
   take_totals();
   return std::move(result_);
@@ -170,22 +189,87 @@ RunResult LoadRun::run() {
 
 void LoadRun::start() {
   has_warmup_ = options_.warmup.count() > 0;
-  phase_ = has_warmup_ ? Phase::warmup : Phase::measure;
+  const bool barrier = options_.distributed.start_at_ms.has_value();
+  phase_ = barrier ? Phase::ready : has_warmup_ ? Phase::warmup : Phase::measure;
   control_.phase.store(phase_);
   control_.epoch = Clock::now();
-  result_.start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  anchor_ = control_.epoch;
+  anchor_wall_ms_ = wall_now_ms();
+  result_.start_ms = static_cast<std::int64_t>(anchor_wall_ms_);
   for (auto& w : workers_)
     w->start();
 
   epoch_ = control_.epoch;
-  warmup_end_ = epoch_ + options_.warmup;
-  measure_start_ = has_warmup_ ? warmup_end_ : epoch_;
+  if (barrier) {
+    // Nothing ends or ticks before the load begins (begin_load sets these).
+    load_end_ = Clock::time_point::max();
+    next_tick_ = Clock::time_point::max();
+    interval_start_ = epoch_;
+    return;
+  }
+  begin_load(epoch_);
+}
+
+// Sets the phase times from the moment the load begins: the start of the
+// run, or with --start-at the end of the ready phase.
+void LoadRun::begin_load(Clock::time_point now) {
+  warmup_end_ = now + options_.warmup;
+  measure_start_ = has_warmup_ ? warmup_end_ : now;
   load_end_ =
       options_.duration.count() > 0 ? measure_start_ + options_.duration : Clock::time_point::max();
-  interval_start_ = epoch_;
-  next_tick_ = epoch_ + options_.interval;
+  interval_start_ = now;
+  next_tick_ = now + options_.interval;
+}
+
+bool LoadRun::wait_for_start() {
+  if (phase_ != Phase::ready) return true;
+  const std::int64_t start_at_ms = *options_.distributed.start_at_ms;
+  // The wall-clock time on the steady clock, read as a pair.
+  const Clock::time_point steady_now = Clock::now();
+  const auto wall_now = std::chrono::system_clock::now();
+  const Clock::time_point start_at =
+      steady_now +
+      std::chrono::duration_cast<Clock::duration>(
+          std::chrono::system_clock::time_point(std::chrono::milliseconds(start_at_ms)) - wall_now);
+  // An instance not ready by the start time waits for its connections for
+  // at most --connect-timeout from its own start, then begins without them.
+  const Clock::time_point give_up = std::max(start_at, epoch_ + options_.connect_timeout);
+  bool ready_in_time = false;
+  for (;;) {
+    const Clock::time_point now = Clock::now();
+    check_established();
+    if (should_end(now)) {
+      window_end_ = now;
+      return false;
+    }
+    if (established_ && now < start_at) ready_in_time = true;
+    if (now >= start_at && (established_ || now >= give_up)) break;
+    Clock::time_point wake_at = now < start_at ? start_at : give_up;
+    if (!established_) wake_at = std::min(wake_at, now + 20ms);
+    signals_.wait_until(std::min(wake_at, now + kTargetCheck));
+  }
+  // Published before the phase: a worker that sees the new phase also sees
+  // the schedule's origin.
+  const Clock::time_point now = Clock::now();
+  // The intervals' wall-clock times count from this pair of readings.
+  anchor_ = now;
+  anchor_wall_ms_ = wall_now_ms();
+  control_.load_start_ns.store(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now - epoch_).count(),
+      std::memory_order_relaxed);
+  phase_ = has_warmup_ ? Phase::warmup : Phase::measure;
+  control_.phase.store(phase_, std::memory_order_release);
+  for (auto& w : workers_)
+    w->wake();
+  StartOutcome outcome;
+  outcome.start_at_ms = start_at_ms;
+  outcome.offset_ms = anchor_wall_ms_ - static_cast<double>(start_at_ms);
+  outcome.late = !ready_in_time;
+  outcome.open_at_start = open_connections();
+  result_.start = outcome;
+  begin_load(now);
+  if (hooks_.on_load_start) hooks_.on_load_start(outcome);
+  return true;
 }
 
 std::uint64_t LoadRun::open_connections() const {
@@ -307,8 +391,8 @@ IntervalReport LoadRun::interval_report(Phase of, Clock::time_point end, bool jo
   report.phase = of;
   report.start_s = seconds_between(epoch_, interval_start_);
   report.end_s = seconds_between(epoch_, end);
-  report.start_ms = wall_ms(result_.start_ms, epoch_, interval_start_);
-  report.end_ms = wall_ms(result_.start_ms, epoch_, end);
+  report.start_ms = wall_ms(anchor_wall_ms_, anchor_, interval_start_);
+  report.end_ms = wall_ms(anchor_wall_ms_, anchor_, end);
   report.delta = delta;
   report.histograms = &interval_;
   report.open_connections = joined ? open_at_end_ : open_connections();
@@ -368,21 +452,23 @@ void LoadRun::drain_and_join() {
     w->wake();
   for (auto& w : workers_)
     w->join();
-  collect(phase_, std::max(window_end_, interval_start_), true);
+  // Ended in the ready phase: nothing was measured, like an ended warmup.
+  collect(phase_ == Phase::ready ? Phase::warmup : phase_, std::max(window_end_, interval_start_),
+          true);
 }
 
 void LoadRun::take_totals() {
   Counters totals = previous_;
   totals -= baseline_;
   result_.totals = totals;
-  result_.seconds =
-      phase_ == Phase::warmup ? 0.0 : std::max(0.0, seconds_between(measure_start_, window_end_));
+  const bool measured = phase_ != Phase::warmup && phase_ != Phase::ready;
+  result_.seconds = measured ? std::max(0.0, seconds_between(measure_start_, window_end_)) : 0.0;
   for (auto& w : workers_) {
     result_.unfinished += w->unfinished();
     if (!w->failure().empty()) result_.failures.push_back(w->failure());
   }
-  if (phase_ == Phase::warmup) {
-    // Ended during the warmup: nothing was measured.
+  if (!measured) {
+    // Ended during the warmup (or before the start): nothing was measured.
     result_.totals = Counters{};
     result_.unfinished = 0;
   }

@@ -41,6 +41,9 @@ struct RunHooks {
   // --hold: called once when every connection has been established, with
   // the number open at that moment.
   std::function<void(std::uint64_t open)> on_all_established;
+  // --start-at: called once when the load begins (or was due to begin, for
+  // a late instance), before any request is sent.
+  std::function<void(const StartOutcome&)> on_load_start;
   // Called once when the load ends, before any connection is closed.
   std::function<void()> on_load_end;
 };

@@ -69,6 +69,10 @@ bool windows_build() noexcept;
 // them per process.
 std::optional<std::uint64_t> own_context_switches() noexcept;
 
+// This machine's name (gethostname / GetComputerNameA); empty if it cannot
+// be read. The default --tag of a distributed run is made from it.
+std::string host_name();
+
 // The absolute path of the running executable (empty if it cannot be found).
 std::filesystem::path executable_path();
 

@@ -43,6 +43,13 @@ bool windows_build() noexcept {
   return true;
 }
 
+std::string host_name() {
+  char name[MAX_COMPUTERNAME_LENGTH + 1] = {};
+  DWORD size = sizeof name;
+  if (!GetComputerNameA(name, &size)) return {};
+  return std::string(name, size);
+}
+
 std::filesystem::path executable_path() {
   std::wstring buffer(MAX_PATH, L'\0');
   for (;;) {

@@ -43,6 +43,7 @@ int exit_code(const Options& options, const RunResult& result, const std::vector
   if (result.server_died || result.target_lost) return kExitServerFailed;
   if (!result.failures.empty()) return kExitErrors;
   if (result.totals.errors_total() > options.max_errors) return kExitErrors;
+  if (options.distributed.strict_start && result.start && result.start->late) return kExitErrors;
   if (std::any_of(slo.begin(), slo.end(), [](const SloVerdict& v) { return !v.passed; })) {
     return kExitSlo;
   }

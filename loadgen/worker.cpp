@@ -151,13 +151,24 @@ Worker::Worker(const WorkerSetup& setup)
                              ? static_cast<std::int64_t>(1e9 * static_cast<double>(setup.index) /
                                                          options_.connect_rate)
                              : 0);
-  if (options_.mode == Mode::open) s.schedule.emplace(options_.rate, options_.connections);
+  if (options_.mode == Mode::open) {
+    // A shard follows the whole run's schedule for its own connections
+    // (shard.hpp, apply_shard()); total_connections is 0 when no command
+    // line filled it in (the unit tests' Options).
+    const DistributedOptions& d = options_.distributed;
+    if (d.total_connections > 0) {
+      s.schedule.emplace(d.total_rate, d.total_connections);
+    } else {
+      s.schedule.emplace(options_.rate, options_.connections);
+    }
+  }
   // Request timeouts are found by a scan of the connections rather than one
   // timer per request; an eighth of the timeout keeps the error within 12.5%.
   s.scan_period = std::clamp<std::int64_t>(options_.timeout.count() / 8, 1'000'000, 100'000'000);
   s.pipeline = options_.pipeline;
   for (std::uint32_t i = 0; i < setup.connections; ++i) {
-    conns_[i].driver = setup.factory->make(setup.first_connection + i);
+    conns_[i].driver =
+        setup.factory->make(options_.distributed.first_connection + setup.first_connection + i);
   }
 }
 
@@ -222,7 +233,8 @@ bool Worker::may_send() noexcept {
 void Worker::loop() {
   State& s = *state_;
   // Without a warmup the whole run is measured.
-  s.measuring = phase() != Phase::warmup;
+  s.measuring = phase() == Phase::measure;
+  bool ready_phase = phase() == Phase::ready;
   for (ConnId id = 0; id < setup_.connections; ++id) {
     queue_connect(id);
   }
@@ -231,6 +243,15 @@ void Worker::loop() {
     const std::int64_t now = now_ns();
     const Phase ph = phase();
     if (ph == Phase::stop) break;
+    if (ready_phase && ph != Phase::ready) {
+      // --start-at: the start time has come; every connection opened so far
+      // sends its first requests now (later ones do when they connect).
+      ready_phase = false;
+      s.measuring = ph == Phase::measure;
+      for (ConnId id = 0; id < setup_.connections; ++id) {
+        if (options_.mode != Mode::hold) send_requests(id, now);
+      }
+    }
     // Hand an interval over first: the warmup ends for this worker exactly
     // at the hand-over the reporter named, before this turn sends anything.
     recorder_.service();
@@ -405,7 +426,7 @@ void Worker::on_connected(ConnId id, Failure failure, int /*code*/) noexcept {
       all_connected_ns_.store(now, std::memory_order_release);
     }
   }
-  if (options_.mode != Mode::hold) send_requests(id, now);
+  if (options_.mode != Mode::hold && phase() != Phase::ready) send_requests(id, now);
 }
 
 // ---- Sending ------------------------------------------------------------------
@@ -421,7 +442,8 @@ void Worker::send_requests(ConnId id, std::int64_t now) noexcept {
   Conn& c = conns_[id];
   if (c.st != Conn::St::open) return;
   const bool open_loop = options_.mode == Mode::open;
-  const std::uint64_t g = setup_.first_connection + id;
+  const std::uint64_t g = options_.distributed.first_connection + setup_.first_connection + id;
+  const std::int64_t origin = control_->load_start_ns.load(std::memory_order_relaxed);
   ByteBuffer& out = engine_->output(id);
   std::uint64_t n = 0;
   std::uint64_t bytes = 0;
@@ -431,7 +453,7 @@ void Worker::send_requests(ConnId id, std::int64_t now) noexcept {
            !c.driver->server_closing()) {
       std::int64_t intended = now;
       if (open_loop) {
-        intended = s.schedule->intended_ns(g, c.next_k);
+        intended = origin + s.schedule->intended_ns(g, c.next_k);
         if (intended > now) {
           set_timer(id, intended, TimerKind::schedule);
           break;

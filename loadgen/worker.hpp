@@ -22,6 +22,7 @@ namespace wsb::loadgen {
 
 // The run's phases, in order; the reporter moves them forward.
 enum class Phase : int {
+  ready,    // --start-at: connections are opened, nothing is sent until the start time
   warmup,   // load runs, results are discarded at its end
   measure,  // load runs and is recorded
   drain,    // no new requests; outstanding responses are awaited until the drain deadline
@@ -32,6 +33,10 @@ enum class Phase : int {
 struct RunControl {
   Clock::time_point epoch;  // time 0 of every schedule
   std::atomic<Phase> phase{Phase::warmup};
+  // Nanoseconds since the epoch when the load began: 0, or with --start-at
+  // the end of the ready phase. Open-loop schedules count from it. Written
+  // before the phase leaves Phase::ready (release), read after (acquire).
+  std::atomic<std::int64_t> load_start_ns{0};
   // Nanoseconds since the epoch after which a draining worker stops waiting.
   std::atomic<std::int64_t> drain_deadline_ns{0};
   // When (ns since the epoch) a connect last succeeded and last was refused,

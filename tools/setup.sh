@@ -67,6 +67,9 @@ test_packages=(
   libhdrhistogram-java openjdk-17-jdk-headless
   # outside references measured against
   wrk sockperf nginx-light
+  # tools/distributed.sh and its test (pdsh's exec module); the Kubernetes
+  # manifests' test parses them with PyYAML
+  pdsh python3-yaml
 )
 case "$part" in
   native) packages=("${native_packages[@]}") ;;

@@ -162,6 +162,10 @@ std::optional<LogEntry> LogReader::next_in_range(Range range, double range_start
       } else if (first == "#[BaseTime:" && tokens.size() > 1 && parse_double(tokens[1], seconds)) {
         base_time_s_ = seconds;
         observed_base_time_ = true;
+      } else {
+        std::string_view text = std::string_view(line_).substr(line_.find('#') + 1);
+        if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+        comments_.emplace_back(text);
       }
       continue;
     }

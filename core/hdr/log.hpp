@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hdr/encoding.hpp"
 #include "hdr/histogram.hpp"
@@ -118,6 +119,10 @@ class LogReader {
   bool observed_start_time() const noexcept { return observed_start_time_; }
   double base_time_s() const noexcept { return base_time_s_; }
   bool observed_base_time() const noexcept { return observed_base_time_; }
+  // The text of every other comment line read so far (after its '#',
+  // without the line break), in order: what a tool wrote about the run
+  // (loadgen's "[wsbench-shard: ...]", shard_header.hpp).
+  const std::vector<std::string>& comments() const noexcept { return comments_; }
   // Number of lines read so far.
   std::size_t line_number() const noexcept { return line_number_; }
 
@@ -133,6 +138,7 @@ class LogReader {
   double base_time_s_ = 0.0;
   bool observed_start_time_ = false;
   bool observed_base_time_ = false;
+  std::vector<std::string> comments_;
 };
 
 // True when tag can be written in a log (no comma, space, CR or LF).

@@ -34,6 +34,37 @@ std::string usage_for(const CLI::App& app) {
   return app.help();
 }
 
+// "merge": concatenation, or with --runs the exact merge of a distributed
+// run's instance logs.
+CLI::App* add_merge(CLI::App& app, MergeOptions& merge) {
+  CLI::App* mrg = app.add_subcommand(
+      "merge",
+      "Write one .hlog holding every interval of the given logs (tags kept), ordered by start "
+      "time under the earliest StartTime. Reporting the result sums all of them. With --runs: "
+      "the exact merge of a distributed run's instance logs over their common window.");
+  mrg->add_option("logs", merge.inputs, "The .hlog files")->required()->check(CLI::ExistingFile);
+  mrg->add_option("--max-ratio", merge.max_value_unit_ratio,
+                  "Divisor of the interval maximum in the third column")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  auto* runs = mrg->add_flag(
+      "--runs", merge.runs,
+      "The logs are one distributed run's instances (loadgen --shard/--start-at): refuse logs "
+      "of different settings (exit 2), merge exactly over the common window in which every "
+      "instance was measuring, align intervals on absolute time, list late and missing "
+      "shards (docs/distributed.md)");
+  mrg->add_option("--hgrm", merge.hgrm, "--runs: write the merged distribution (.hgrm) here")
+      ->needs(runs);
+  mrg->add_option("--csv", merge.csv,
+                  "--runs: append one summary row (count and rate over the common window, "
+                  "percentiles, late and missing shards) to this CSV file")
+      ->needs(runs);
+  mrg->add_option("--tag", merge.tag, "--runs: the tag of --hgrm and --csv")
+      ->capture_default_str()
+      ->needs(runs);
+  return mrg;
+}
+
 }  // namespace
 
 int main(int argc, const char* const* argv, std::istream& in, std::ostream& out, std::ostream& err,
@@ -103,15 +134,7 @@ int main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
       ->check(CLI::NonNegativeNumber);
 
   MergeOptions merge;
-  CLI::App* mrg = app.add_subcommand(
-      "merge",
-      "Write one .hlog holding every interval of the given logs (tags kept), ordered by start "
-      "time under the earliest StartTime. Reporting the result sums all of them.");
-  mrg->add_option("logs", merge.inputs, "The .hlog files")->required()->check(CLI::ExistingFile);
-  mrg->add_option("--max-ratio", merge.max_value_unit_ratio,
-                  "Divisor of the interval maximum in the third column")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  CLI::App* mrg = add_merge(app, merge);
 
   DecodeOptions decode;
   CLI::App* dec = app.add_subcommand(
@@ -142,7 +165,8 @@ int main(int argc, const char* const* argv, std::istream& in, std::ostream& out,
   try {
     if (rec->parsed()) return run_record(record, in, out, err, clock);
     if (rep->parsed()) return run_report(report, in, out, err);
-    if (mrg->parsed()) return run_merge(merge, out, err);
+    if (mrg->parsed())
+      return merge.runs ? run_merge_runs(merge, out, err) : run_merge(merge, out, err);
     if (dec->parsed()) return run_decode(decode, in, out, err);
   } catch (const std::invalid_argument& e) {
     // A histogram configuration the library refuses (lowest, highest, sigfigs).

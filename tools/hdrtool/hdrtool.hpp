@@ -77,10 +77,33 @@ int run_report(const ReportOptions& options, std::istream& in, std::ostream& out
 struct MergeOptions {
   std::vector<std::string> inputs;
   double max_value_unit_ratio = hdr::kDefaultMaxValueUnitRatio;
+  // --runs: the inputs are the logs of one distributed run's instances
+  // (loadgen --shard/--start-at); merge them exactly over their common
+  // window (run_merge_runs).
+  bool runs = false;
+  std::string hgrm;             // --hgrm FILE: the merged distribution of `tag`
+  std::string csv;              // --csv FILE: one summary row (a new file gets the header)
+  std::string tag = "latency";  // --tag: the distribution of --hgrm and the CSV
 };
 // Writes every interval of every input, tags kept, in order of absolute start
 // time, under one StartTime/BaseTime (the earliest input start).
 int run_merge(const MergeOptions& options, std::ostream& out, std::ostream& err);
+
+// merge --runs (merge_runs.cpp). Refuses (exit 2, one line) inputs whose
+// histogram settings or run settings (protocol, mode, total connections and
+// rate, interval, shard count, start time) differ, or that hold one shard
+// twice. The common window is the span in which every input was measuring
+// (latest first interval start to earliest last interval end); intervals are
+// aligned on absolute time into --interval slots from the window's start,
+// each input interval going to the slot that holds its midpoint, and those
+// whose midpoint lies outside the window are counted and left out. Writes
+// the merged .hlog to out, the .hgrm and CSV row when asked, and a summary
+// on err (late and missing shards, each shard's start offset, what lay
+// outside the window).
+int run_merge_runs(const MergeOptions& options, std::ostream& out, std::ostream& err);
+
+// The columns of merge --runs --csv (results/README.md documents them).
+std::vector<std::string> merge_csv_header();
 
 struct DecodeOptions {
   std::string input;  // a .hlog path, "-" for in, or one base64 histogram

@@ -15,6 +15,7 @@
 #include "hdr/histogram.hpp"
 #include "hdr/log.hpp"
 #include "hdr/output.hpp"
+#include "hdr/shard_header.hpp"
 #include "hdrtool.hpp"
 
 namespace {
@@ -306,3 +307,230 @@ TEST(Hdrtool, DecodeDumpsLogsAndBase64) {
 }
 
 }  // namespace
+
+// ---- merge --runs -----------------------------------------------------------------
+
+namespace runs {
+
+constexpr std::int64_t kStartMs = 1'800'000'000'000;
+
+wsb::hdr::ShardHeader header(std::uint32_t index, std::uint32_t count) {
+  wsb::hdr::ShardHeader h;
+  h.tag = "host:" + std::to_string(index);
+  h.shard_index = index;
+  h.shard_count = count;
+  h.protocol = "upper";
+  h.mode = "open";
+  h.connections = 4 / count;
+  h.total_connections = 4;
+  h.rate = 1000.0 / count;
+  h.total_rate = 1000.0;
+  h.interval_ms = 1000;
+  h.start_at_ms = kStartMs;
+  return h;
+}
+
+// One run: `intervals` one-second intervals of latency (and connect) values.
+struct Run {
+  std::vector<Histogram> latency;
+  std::vector<Histogram> connect;
+};
+
+Run make_run(int intervals) {
+  Run run;
+  std::uint64_t x = 12345;
+  for (int i = 0; i < intervals; ++i) {
+    Histogram lat(1, 3'600'000'000'000, 3), con(1, 3'600'000'000'000, 3);
+    lat.set_tag("latency");
+    con.set_tag("connect");
+    for (int n = 0; n < 500 + 37 * i; ++n) {
+      x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+      lat.record(static_cast<std::int64_t>(20'000 + (x >> 40) % 5'000'000));
+    }
+    con.record(40'000 + i);
+    run.latency.push_back(std::move(lat));
+    run.connect.push_back(std::move(con));
+  }
+  return run;
+}
+
+// The log of one instance holding `part` of every bucket (0: floor half,
+// 1: the rest; -1: all), with its intervals shifted by shift_s.
+std::string log_of(const Run& run, const wsb::hdr::ShardHeader& h, int part, double shift_s = 0.0) {
+  std::ostringstream out;
+  wsb::hdr::LogWriter w(out);
+  w.write_header(kStartMs, kStartMs);
+  w.write_comment(wsb::hdr::format_shard_line(h));
+  // Shard 1 of 3 was late in this made-up run.
+  const bool late = h.shard_index == 1 && h.shard_count == 3;
+  w.write_comment(wsb::hdr::format_start_line(0.25 * (h.shard_index + 1), late, h.connections));
+  auto piece = [part](const Histogram& whole) {
+    if (part < 0) return whole;
+    Histogram p(1, 3'600'000'000'000, 3);
+    p.set_tag(whole.tag());
+    for (const wsb::hdr::IterationValue& v : whole.recorded_values()) {
+      const std::int64_t half = v.count_at_value / 2;
+      p.record(v.value, part == 0 ? half : v.count_at_value - half);
+    }
+    return p;
+  };
+  for (std::size_t i = 0; i < run.latency.size(); ++i) {
+    const double start = static_cast<double>(i) + shift_s;
+    w.write_interval(start, start + 1.0, piece(run.latency[i]));
+    w.write_interval(start, start + 1.0, piece(run.connect[i]));
+  }
+  return out.str();
+}
+
+std::vector<std::string> split_csv_row(const std::string& csv) {
+  const std::string row = csv.substr(csv.find('\n') + 1);
+  std::vector<std::string> fields;
+  std::stringstream s(row.substr(0, row.find('\n')));
+  std::string f;
+  while (std::getline(s, f, ','))
+    fields.push_back(f);
+  return fields;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace runs
+
+TEST(HdrtoolMergeRuns, OneRunSplitTwoWaysGivesExactlyTheUnsplitFigures) {
+  const runs::Run run = runs::make_run(5);
+  TempFile whole("runs_whole.hlog", runs::log_of(run, runs::header(0, 1), -1));
+  TempFile a("runs_a.hlog", runs::log_of(run, runs::header(0, 2), 0));
+  TempFile b("runs_b.hlog", runs::log_of(run, runs::header(1, 2), 1));
+  TempFile hgrm1("runs_1.hgrm"), hgrm2("runs_2.hgrm"), csv1("runs_1.csv"), csv2("runs_2.csv");
+  std::filesystem::remove(csv1.path());
+  std::filesystem::remove(csv2.path());
+
+  const Result one =
+      hdrtool({"merge", "--runs", whole.path(), "--hgrm", hgrm1.path(), "--csv", csv1.path()});
+  ASSERT_EQ(one.status, 0) << one.err;
+  const Result two = hdrtool(
+      {"merge", "--runs", b.path(), a.path(), "--hgrm", hgrm2.path(), "--csv", csv2.path()});
+  ASSERT_EQ(two.status, 0) << two.err;
+
+  // The distribution, byte for byte; and it is the unsplit log's report.
+  const std::string unsplit = runs::slurp(hgrm1.path());
+  EXPECT_EQ(runs::slurp(hgrm2.path()), unsplit);
+  const Result report = hdrtool({"report", whole.path(), "--tag", "latency"});
+  ASSERT_EQ(report.status, 0);
+  EXPECT_EQ(report.out.substr(report.out.find('\n') + 1), unsplit);
+
+  // Count, window, rate and percentiles of the summary row; only the shard
+  // columns (0-3) and the start offsets (14, 15) tell the two apart.
+  const auto r1 = runs::split_csv_row(runs::slurp(csv1.path()));
+  const auto r2 = runs::split_csv_row(runs::slurp(csv2.path()));
+  ASSERT_EQ(r1.size(), wsb::hdrtool::merge_csv_header().size());
+  ASSERT_EQ(r2.size(), r1.size());
+  for (std::size_t i = 4; i < r1.size(); ++i) {
+    if (i == 14 || i == 15) continue;
+    EXPECT_EQ(r2[i], r1[i]) << wsb::hdrtool::merge_csv_header()[i];
+  }
+  std::int64_t total = 0;
+  for (const Histogram& h : run.latency)
+    total += h.total_count();
+  EXPECT_EQ(r1[11], std::to_string(total));  // count
+  EXPECT_EQ(r1[10], "5.000");                // window_s
+  EXPECT_EQ(r2[0], "2");
+  EXPECT_EQ(r2[2], "");  // no missing shard
+
+  // The merged logs hold the same intervals, aligned on absolute time.
+  const auto m1 = read_log(one.out);
+  const auto m2 = read_log(two.out);
+  ASSERT_EQ(m1.size(), 10u);
+  ASSERT_EQ(m2.size(), m1.size());
+  for (std::size_t i = 0; i < m1.size(); ++i) {
+    EXPECT_EQ(m2[i].histogram, m1[i].histogram) << i;
+    EXPECT_DOUBLE_EQ(m2[i].absolute_start_s, m1[i].absolute_start_s);
+  }
+}
+
+TEST(HdrtoolMergeRuns, TakesOnlyTheCommonWindowAndListsMissingAndLateShards) {
+  const runs::Run run = runs::make_run(5);
+  // Shard 1 began 2 s late: the common window is the 3 s in which both measured.
+  TempFile a("runs_w_a.hlog", runs::log_of(run, runs::header(0, 3), 0));
+  const std::string text = runs::log_of(run, runs::header(1, 3), 1, 2.0);
+  TempFile b("runs_w_b.hlog", text);
+  TempFile csv("runs_w.csv");
+  std::filesystem::remove(csv.path());
+  const Result r = hdrtool({"merge", "--runs", a.path(), b.path(), "--csv", csv.path()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto row = runs::split_csv_row(runs::slurp(csv.path()));
+  EXPECT_EQ(row[2], "2");       // missing_shards
+  EXPECT_EQ(row[3], "host:1");  // late_shards
+  EXPECT_EQ(row[10], "3.000");  // window_s
+  // Shard a holds the floor halves, b the rest; a's intervals 2..4 and b's
+  // (shifted by 2 s) 0..2 lie in the window [2 s, 5 s].
+  std::int64_t in_window = 0, outside = 0;
+  for (std::size_t i = 0; i < 5; ++i) {
+    std::int64_t a_part = 0;
+    for (const wsb::hdr::IterationValue& v : run.latency[i].recorded_values())
+      a_part += v.count_at_value / 2;
+    const std::int64_t b_part = run.latency[i].total_count() - a_part;
+    (i >= 2 ? in_window : outside) += a_part;
+    (i <= 2 ? in_window : outside) += b_part;
+  }
+  EXPECT_EQ(row[11], std::to_string(in_window));
+  EXPECT_EQ(row[12], std::to_string(outside));
+  EXPECT_NE(r.err.find("missing shards: 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("late shards: host:1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("outside the window left out"), std::string::npos) << r.err;
+}
+
+TEST(HdrtoolMergeRuns, RefusesLogsOfDifferentRunsInOneLine) {
+  const runs::Run run = runs::make_run(2);
+  TempFile a("runs_x_a.hlog", runs::log_of(run, runs::header(0, 2), 0));
+  auto other = runs::header(1, 2);
+  other.protocol = "echo";
+  TempFile b("runs_x_b.hlog", runs::log_of(run, other, 1));
+  Result r = hdrtool({"merge", "--runs", a.path(), b.path()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("protocol"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+
+  // Histograms of other settings (2 significant figures).
+  std::string two_figures;
+  {
+    std::ostringstream out;
+    wsb::hdr::LogWriter w(out);
+    w.write_header(runs::kStartMs, runs::kStartMs);
+    w.write_comment(wsb::hdr::format_shard_line(runs::header(1, 2)));
+    Histogram h(1, 3'600'000'000'000, 2);
+    h.set_tag("latency");
+    h.record(1000);
+    w.write_interval(0.0, 1.0, h);
+    two_figures = out.str();
+  }
+  TempFile c("runs_x_c.hlog", two_figures);
+  r = hdrtool({"merge", "--runs", a.path(), c.path()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("other settings"), std::string::npos) << r.err;
+
+  // The same shard twice.
+  r = hdrtool({"merge", "--runs", a.path(), a.path()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("again"), std::string::npos) << r.err;
+}
+
+TEST(HdrtoolMergeRuns, CsvHeaderMatchesResultsReadme) {
+  std::ifstream readme(std::string(WSB_SOURCE_DIR_FOR_TESTS) + "/results/README.md");
+  ASSERT_TRUE(readme) << "results/README.md";
+  std::string line;
+  bool in_section = false;
+  std::vector<std::string> documented;
+  while (std::getline(readme, line)) {
+    if (line.rfind("## ", 0) == 0)
+      in_section = line.find("hdrtool merge --runs --csv") != std::string::npos;
+    if (!in_section || line.rfind("| `", 0) != 0) continue;
+    documented.push_back(line.substr(3, line.find('`', 3) - 3));
+  }
+  EXPECT_EQ(wsb::hdrtool::merge_csv_header(), documented);
+}

@@ -134,6 +134,37 @@ TEST(CommandLine, Defaults) {
   EXPECT_LE(p.options.threads, 10);
 }
 
+TEST(CommandLine, DistributedOptions) {
+  const Parsed p = parse({"-c", "10", "--rate", "1000", "--shard", "1/4", "--start-at", "+3s",
+                          "--tag", "rack-a:1", "--strict-start"});
+  ASSERT_FALSE(p.code) << p.err;
+  EXPECT_EQ(p.options.connections, 3u);  // 10 over 4: 3, 3, 2, 2
+  EXPECT_DOUBLE_EQ(p.options.rate, 300.0);
+  EXPECT_EQ(p.options.distributed.shard_index, 1u);
+  EXPECT_EQ(p.options.distributed.shard_count, 4u);
+  EXPECT_EQ(p.options.distributed.tag, "rack-a:1");
+  EXPECT_TRUE(p.options.distributed.strict_start);
+  ASSERT_TRUE(p.options.distributed.start_at_ms);
+  // No --shard: a run alone, tagged with the host name.
+  const Parsed alone = parse({});
+  EXPECT_EQ(alone.options.distributed.shard_count, 1u);
+  EXPECT_NE(alone.options.distributed.tag.find(":0"), std::string::npos);
+}
+
+TEST(CommandLine, DistributedBadInputIsAOneLineUsageError) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--shard", "5/4"},
+                                               {"--start-at", "2020-01-01T00:00:00Z"},
+                                               {"--start-at", "soon"},
+                                               {"--strict-start"},
+                                               {"-c", "2", "--shard", "2/4"},
+                                               {"--tag", "a b"}}) {
+    const Parsed p = parse(args);
+    EXPECT_EQ(p.code, kExitUsage) << args[0];
+    // The first line is the whole error; the usage text follows it.
+    EXPECT_EQ(p.err.rfind("loadgen: --", 0), 0u) << p.err.substr(0, 200);
+  }
+}
+
 TEST(CommandLine, ModesFromFlags) {
   EXPECT_EQ(parse({"--rate", "500"}).options.mode, Mode::open);
   EXPECT_EQ(parse({"--churn", "3"}).options.mode, Mode::churn);

@@ -18,6 +18,7 @@
 
 #include "proto/session.hpp"
 #include "run.hpp"
+#include "verdicts.hpp"
 
 namespace wsb::loadgen {
 namespace {
@@ -425,6 +426,48 @@ TEST_F(Workload, WarmupIsExcluded) {
             static_cast<std::int64_t>(r.totals.responses));
   EXPECT_GE(r.seconds, 0.299);
   EXPECT_EQ(r.totals.connects, 0u);  // the connections were made during the warmup
+}
+
+TEST_F(Workload, StartAtOpensConnectionsFirstAndBeginsOnTime) {
+  // --start-at: connections open at once, nothing is sent before the start
+  // time, then the load runs its full duration from there.
+  options_.mode = Mode::open;
+  options_.rate = 1000;
+  options_.pipeline = 16;
+  options_.duration = 300ms;
+  g_fake.latency = 0us;
+  const auto wall_now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  options_.distributed.start_at_ms = wall_now + 400;
+  const RunResult r = run();
+  ASSERT_TRUE(r.start.has_value());
+  EXPECT_FALSE(r.start->late);
+  EXPECT_EQ(r.start->open_at_start, 4u);
+  // Never early; late only by the reporter's wake-up on a loaded machine.
+  EXPECT_GE(r.start->offset_ms, 0.0);
+  EXPECT_LT(r.start->offset_ms, 200.0);
+  EXPECT_GE(r.seconds, 0.299);
+  EXPECT_GE(wall_, 650ms);  // the 400 ms wait, then the 300 ms window
+  // The schedule counts from the start: about 300 requests, not 700.
+  EXPECT_LE(static_cast<double>(r.totals.requests), r.seconds * 1000.0 + 30.0);
+  EXPECT_EQ(r.totals.connects, 4u);
+}
+
+TEST_F(Workload, StartAtAlreadyPastIsLateAndStrictStartFails) {
+  // The start time has passed when the run begins: no connection can have
+  // been open by then, so the run goes on, marked late.
+  options_.distributed.start_at_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         std::chrono::system_clock::now().time_since_epoch())
+                                         .count();
+  const RunResult r = run();
+  ASSERT_TRUE(r.start.has_value());
+  EXPECT_TRUE(r.start->late);
+  EXPECT_GT(r.start->offset_ms, 0.0);
+  EXPECT_GT(r.totals.responses, 0u);
+  EXPECT_EQ(exit_code(options_, r, {}), kExitOk);
+  options_.distributed.strict_start = true;
+  EXPECT_EQ(exit_code(options_, r, {}), kExitErrors);
 }
 
 TEST_F(Workload, HoldEstablishesAndSendsNothing) {
