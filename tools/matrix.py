@@ -88,7 +88,7 @@ NATIVE_MODELS = ["threads", "nonblocking", "select", "poll", "epoll", "uring"]
 # program exits 3 there (docs/models/rio.md). Name it as wine:rio to try.
 WINE_MODELS = [
     "blocking-single", "blocking-threads", "nonblocking", "select", "async-select",
-    "event-select", "overlapped-event", "overlapped-routine", "iocp",
+    "event-select", "overlapped-event", "overlapped-routine", "iocp", "afd-poll",
 ]
 PROTOCOLS = ["upper", "echo", "http"]
 # A cell's platform: "native" (a Linux model, Linux loadgen), "wine" (a Winsock

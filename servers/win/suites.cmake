@@ -14,4 +14,5 @@ wsb_server_suite(win-overlapped-routine EXE server-overlapped-routine.exe CONCUR
 wsb_server_suite(win-iocp              EXE server-iocp.exe              CONCURRENCY 300)
 wsb_server_suite(win-iocp-skip-reuse   EXE server-iocp.exe              CONCURRENCY 300 ARGS --skip-on-success --reuse-sockets)
 wsb_server_suite(win-iocp-zero-byte    EXE server-iocp.exe              CONCURRENCY 300 ARGS --zero-byte-recv --threads 1)
+wsb_server_suite(win-afd-poll          EXE server-afd-poll.exe          CONCURRENCY 300 SCENARIOS chat when-full-queue)
 wsb_server_suite(win-rio               EXE server-rio.exe               CONCURRENCY 300 SKIP_REGEX "RIO is not available")
