@@ -38,6 +38,13 @@ CapacitySearchRun run_capacity_search(const Options& options, const EngineInfo& 
     run.options = options;
     run.options.mode = Mode::open;
     run.options.rate = step.offered;
+    // The open-loop schedule is built from the whole run's rate (shard.hpp),
+    // which the step changes too: scaled when this is one shard of several.
+    DistributedOptions& d = run.options.distributed;
+    if (d.total_connections > 0) {
+      d.total_rate = step.offered * static_cast<double>(d.total_connections) /
+                     static_cast<double>(run.options.connections);
+    }
     const auto switches_before = own_context_switches();
     run.result = run_load(run.options, engine, target, factory, signals, run_hooks);
     if (hooks.on_step_end) hooks.on_step_end();
