@@ -28,6 +28,10 @@ std::unique_ptr<ServerSession> make_server_session(Protocol p, const SessionLimi
       return detail::make_echo_session();
     case Protocol::http:
       return detail::make_http_session(limits);
+    case Protocol::chat:
+      // The chat server's session needs the registry of users (core/chat);
+      // no server accepts --protocol chat before it is wired in.
+      return nullptr;
   }
   return nullptr;
 }

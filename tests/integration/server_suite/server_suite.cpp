@@ -79,7 +79,9 @@ std::vector<std::uint32_t> cycle_sizes(Protocol p) {
     case Protocol::echo:
       return {1, 127, 128, 4096, 65535};  // an empty echo request would be no request at all
     case Protocol::http:
-      return {0};  // the http driver's requests have no size to choose
+      return {0};         // the http driver's requests have no size to choose
+    case Protocol::chat:  // not a request/response protocol: not in this suite
+      break;
   }
   return {};
 }
@@ -109,6 +111,8 @@ std::string half_request(Protocol p) {
       return std::string(500, 'q');  // echo has no frames: these are simply echoed
     case Protocol::http:
       return "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: of a request";
+    case Protocol::chat:  // not a request/response protocol: not in this suite
+      break;
   }
   return {};
 }
