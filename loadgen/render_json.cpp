@@ -153,18 +153,17 @@ void write_latency(JsonWriter& j, const Options& o, const RunResult& r) {
                   o.mode == Mode::open ? &r.histograms[Series::uncorrected] : nullptr);
   write_histogram(j, "connect", &r.histograms[Series::connect]);
   // chat: send to receipt at each recipient (from the intended send time in
-  // open loop, like "latency", which is then the ACK latency).
-  if (o.protocol == proto::Protocol::chat) {
-    write_histogram(j, "delivery", &r.histograms[Series::delivery]);
-  }
+  // open loop, like "latency", which is then the ACK latency); null otherwise.
+  write_histogram(j, "delivery",
+                  o.protocol == proto::Protocol::chat ? &r.histograms[Series::delivery] : nullptr);
   j.end_object();
 }
 
-void write_errors(JsonWriter& j, const Counters& t, bool chat) {
+void write_errors(JsonWriter& j, const Counters& t) {
   j.key("errors").begin_object();
   j.member("total", static_cast<std::uint64_t>(t.errors_total()));
   j.key("by_class").begin_object();
-  for (std::size_t i = 0; i < (chat ? kErrorKindCount : kFirstChatError); ++i) {
+  for (std::size_t i = 0; i < kErrorKindCount; ++i) {
     j.member(name(ErrorKind(i)), static_cast<std::uint64_t>(t.errors[i]));
   }
   j.end_object();
@@ -273,7 +272,7 @@ void write_run_json(std::ostream& out, const Options& options, const RunResult& 
   write_parameters(j, options, result);
   write_results(j, options, result);
   write_latency(j, options, result);
-  write_errors(j, result.totals, options.protocol == proto::Protocol::chat);
+  write_errors(j, result.totals);
   write_loadgen_process(j, options, result);
   write_server(j, options, result);
   write_slo(j, slo);
