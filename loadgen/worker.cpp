@@ -200,10 +200,8 @@ std::uint64_t Worker::first_index_due_from(std::uint64_t g, std::int64_t now) co
   const OpenSchedule& schedule = *state_->schedule;
   const double per_connection = schedule.connection_interval_ns();
   const double start = static_cast<double>(schedule.intended_ns(g, 0));
-  std::uint64_t k =
-      now <= start
-          ? 0
-          : static_cast<std::uint64_t>((static_cast<double>(now) - start) / per_connection);
+  const auto at = static_cast<double>(now);
+  std::uint64_t k = at <= start ? 0 : static_cast<std::uint64_t>((at - start) / per_connection);
   // The division may land one short or one past by rounding.
   while (k > 0 && schedule.intended_ns(g, k - 1) >= now)
     --k;

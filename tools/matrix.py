@@ -2,8 +2,9 @@
 """Run wsbench's server models under load, cell by cell, into one run folder.
 
 A cell is one `loadgen --spawn MODEL` run: a server model (native, or a
-Winsock model under Wine), a workload (closed loop, open loop, churn or
-hold), a connection count, a protocol and a request size. The matrix is the
+Winsock model under Wine), a workload (closed loop, open loop, churn,
+hold, or chat: the fan-out workload of loadgen --protocol chat, with a group
+size), a connection count, a protocol and a request size. The matrix is the
 cross product of those axes, minus the cells a model cannot take (see
 MODEL_CAPS), and every cell is bounded in time. Every cell runs --repeat N
 times, interleaved (all cells of a round, then the next round, the model
@@ -108,7 +109,14 @@ def family(plat):
 def under_wine(plat):
     return plat in ("wine", "windows-wine")
 
-WORKLOADS = ["closed", "open", "churn", "hold"]
+WORKLOADS = ["closed", "open", "churn", "hold", "chat"]
+
+# The chat workload (loadgen --protocol chat, closed loop): its cells are
+# users in groups of each of these sizes, a share of the messages sent
+# privately to another group. A cell with fewer users than two groups is
+# skipped: its private messages would have nobody to go to.
+DEFAULT_GROUP_SIZES = [10, 100]
+DEFAULT_PRIVATE_SHARE = 0.2
 
 # Structural caps: the most connections a model serves by construction.
 # Cells above the cap are skipped (and listed), not run to a certain failure.
@@ -212,12 +220,15 @@ class Cell:
     protocol: str
     connections: int
     size: int | None     # None where the size means nothing (http, hold)
+    group: int | None = None  # chat: users per group; None for the other workloads
 
     @property
     def name(self) -> str:
         parts = [self.platform, self.model, self.protocol, self.workload, f"c{self.connections}"]
         if self.size is not None:
             parts.append(f"s{self.size}")
+        if self.group is not None:
+            parts.append(f"g{self.group}")
         return "-".join(parts)
 
     @property
@@ -237,6 +248,7 @@ class Settings:
     cell_timeout: float | None
     disturbed_share: float = 0.10
     launcher: str | None = None  # "wine": the Windows programs run under Wine
+    private_share: float = DEFAULT_PRIVATE_SHARE  # chat
 
 
 @dataclass
@@ -383,7 +395,14 @@ def build_parser():
                    help="comma-separated protocols: " + ", ".join(PROTOCOLS))
     p.add_argument("--workloads", type=csv_list("workload"),
                    help="comma-separated workloads: closed, open (--rate), churn (--churn), "
-                        "hold (idle connections: memory per connection)")
+                        "hold (idle connections: memory per connection), chat (users in groups "
+                        "exchanging messages: delivery latency; protocol chat)")
+    p.add_argument("--group-sizes", type=int_list,
+                   help="chat: comma-separated users per group (default: %s)"
+                        % ",".join(str(g) for g in DEFAULT_GROUP_SIZES))
+    p.add_argument("--private-share", type=non_negative_float, default=DEFAULT_PRIVATE_SHARE,
+                   help="chat: share of the messages sent privately to a user of another "
+                        "group, 0..1 (default: %(default)s)")
     p.add_argument("--duration", type=positive_float,
                    help="measured seconds per cell (default: the preset's, else 3; Wine too)")
     p.add_argument("--warmup", type=non_negative_float,
@@ -501,8 +520,10 @@ def plan(args):
             for workload in s["workloads"]:
                 if args.workloads and workload not in args.workloads:
                     continue
-                for proto in s["protocols"]:
-                    if args.protocols and proto not in args.protocols:
+                # A chat cell speaks chat, whatever the slice's protocols.
+                chat = workload == "chat"
+                for proto in ["chat"] if chat else s["protocols"]:
+                    if args.protocols and proto not in args.protocols and not chat:
                         continue
                     for conns in (args.connections if not preset_name and args.connections
                                   else s["connections"]):
@@ -515,17 +536,35 @@ def plan(args):
                             if (size is not None and preset_name and args.sizes
                                     and size not in args.sizes):
                                 continue
-                            cell = Cell(plat, model, workload, proto, conns, size)
-                            if cell in seen:
-                                continue
-                            seen.add(cell)
-                            cap = MODEL_CAPS.get((family(plat), model))
-                            if cap and conns > cap[0] and not args.no_caps:
-                                skipped.append(Outcome(cell, "skipped", reason=(
-                                    f"above the model's cap of {cap[0]} connections: {cap[1]}")))
-                                continue
-                            cells.append(cell)
+                            for group in chat_groups(args, workload):
+                                add_cell(Cell(plat, model, workload, proto, conns, size, group),
+                                         args, seen, cells, skipped)
     return preset_name, cells, skipped
+
+
+def chat_groups(args, workload):
+    """The group sizes a workload's cells take: chat's, or [None]."""
+    if workload != "chat":
+        return [None]
+    return args.group_sizes or DEFAULT_GROUP_SIZES
+
+
+def add_cell(cell, args, seen, cells, skipped):
+    """Plans `cell` unless it is planned already, or skips it with the reason."""
+    if cell in seen:
+        return
+    seen.add(cell)
+    cap = MODEL_CAPS.get((family(cell.platform), cell.model))
+    if cap and cell.connections > cap[0] and not args.no_caps:
+        skipped.append(Outcome(cell, "skipped", reason=(
+            f"above the model's cap of {cap[0]} connections: {cap[1]}")))
+        return
+    if cell.group is not None and args.private_share > 0 and cell.connections <= cell.group:
+        skipped.append(Outcome(cell, "skipped", reason=(
+            f"{cell.connections} users make one group of {cell.group}: private messages "
+            "need another group")))
+        return
+    cells.append(cell)
 
 
 def cells_platform(args):
@@ -556,7 +595,7 @@ def schedule(cells, repeat):
     always runs first (after a pause) or right after the same neighbour."""
     groups = {}
     for c in cells:
-        groups.setdefault((c.platform, c.workload, c.protocol, c.connections, c.size),
+        groups.setdefault((c.platform, c.workload, c.protocol, c.connections, c.size, c.group),
                           []).append(c)
     order = []
     for rnd in range(1, repeat + 1):
@@ -719,6 +758,9 @@ def cell_command(cell, label, settings, bin_dir, win_dir, out):
         argv += ["--churn", str(settings.churn)]
     elif cell.workload == "hold":
         argv += ["--hold"]
+    elif cell.workload == "chat":
+        argv += ["--group-size", str(cell.group),
+                 "--private-share", f"{settings.private_share:g}"]
     server_args = []
     default_cap = THREAD_CAP_DEFAULTS.get((family(plat), cell.model))
     if default_cap is not None and cell.connections > default_cap:
@@ -1152,6 +1194,10 @@ def main(argv=None):
     if args.churn < 1:
         print("matrix.py: --churn must be at least 1", file=sys.stderr)
         return 2
+    if args.private_share > 1 or any(g < 1 for g in args.group_sizes or []):
+        print("matrix.py: --private-share lies in 0..1 and a group size is at least 1",
+              file=sys.stderr)
+        return 2
 
     if args.targets:
         # Answered before anything is checked: it says what to build.
@@ -1197,7 +1243,7 @@ def main(argv=None):
     hold = min(duration["wine" if args.platform == "windows" else "native"], 3.0)
     settings = Settings(warmup, duration, rate, args.churn, hold=hold,
                         cell_timeout=args.cell_timeout, disturbed_share=args.disturbed_share,
-                        launcher=args.launcher)
+                        launcher=args.launcher, private_share=args.private_share)
 
     estimate = {c: sum(cell_times(c, settings)) + CELL_OVERHEAD_GUESS[family(c.platform)]
                 for c in cells}
