@@ -216,7 +216,7 @@ class UsageError(Exception):
 class Cell:
     platform: str        # "native" or "wine"
     model: str           # model name without prefix, e.g. "epoll"
-    workload: str        # closed, open, churn, hold
+    workload: str        # closed, open, churn, hold, chat
     protocol: str
     connections: int
     size: int | None     # None where the size means nothing (http, hold)
