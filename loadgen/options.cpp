@@ -392,7 +392,9 @@ void add_workload_options(CLI::App& app, Options& o, Texts& t) {
   app.add_option("--requests,-n", o.requests,
                  "Stop after this many requests in total (after the warmup)")
       ->group("Workload");
-  app.add_option("--size", t.size, "Request body bytes: N or MIN-MAX (upper, echo)")
+  app.add_option(
+         "--size", t.size,
+         "Request body bytes: N or MIN-MAX (upper, echo; chat: message payload, at least 12)")
       ->capture_default_str()
       ->group("Workload");
   app.add_option("--timeout", t.timeout,
