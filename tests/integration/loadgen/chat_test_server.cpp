@@ -1,9 +1,8 @@
-// A minimal chat server for loadgen's chat workload tests, until the server
-// models speak chat: one thread, poll(), the portable chat core (chat::Hub,
-// chat::Session) and a mailbox that appends to the recipient's output. It
-// follows the wsbench server contract that loadgen --spawn relies on (the
-// ready line, "//q" on stdin, "key: value" statistics at the end) and
-// listens on 127.0.0.1 only.
+// A minimal chat server for loadgen's chat workload tests, one that can
+// lose a delivery on purpose (which no server model does): one thread, poll(), the portable chat
+// core (chat::Hub, chat::Session) and a mailbox that appends to the recipient's output. It follows
+// the wsbench server contract that loadgen --spawn relies on (the ready line, "//q" on stdin, "key:
+// value" statistics at the end) and listens on 127.0.0.1 only.
 //
 // --lose N drops the N-th delivery of the run (counted from 1) while the
 // sender's ACK still counts it: a server that loses a message, which
