@@ -222,6 +222,7 @@ proto::ClientConfig client_config(const Options& options, const net::Endpoint& t
   } else {
     config.http_expect_body = options.expect_body;
   }
+  set_chat_config(options, config);
   return config;
 }
 
@@ -231,8 +232,8 @@ struct LiveLine {
   bool terminal = platform::stderr_is_terminal();
   bool open = false;
 
-  void show(const IntervalReport& interval, Mode mode) {
-    const std::string line = live_line(interval, mode);
+  void show(const IntervalReport& interval, Mode mode, bool chat) {
+    const std::string line = live_line(interval, mode, chat);
     if (terminal) {
       std::fprintf(stderr, "\r%s\033[K", line.c_str());
       open = true;
@@ -251,7 +252,8 @@ RunHooks make_hooks(const Options& options, IntervalOutputs& outputs, LiveLine& 
   RunHooks hooks;
   hooks.on_interval = [&options, &outputs, &live](const IntervalReport& interval) {
     outputs.write(interval, options.mode);
-    if (!options.quiet) live.show(interval, options.mode);
+    if (!options.quiet)
+      live.show(interval, options.mode, options.protocol == proto::Protocol::chat);
   };
   hooks.on_all_established = [server](std::uint64_t open) {
     if (server) server->sample_held_when_held(open);
@@ -345,7 +347,7 @@ int find_capacity_main(const Options& options, const EngineInfo& engine,
                        RunSignals& signals, LiveLine& live, SpawnedServer* server) {
   CapacityHooks hooks;
   hooks.on_interval = [&options, &live](const IntervalReport& interval, Mode mode) {
-    if (!options.quiet) live.show(interval, mode);
+    if (!options.quiet) live.show(interval, mode, options.protocol == proto::Protocol::chat);
   };
   hooks.on_step_end = [&live] {
     live.end();

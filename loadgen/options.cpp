@@ -277,14 +277,31 @@ constexpr const char* kFooter =
     "\n"
     "docs/loadgen.md describes every option, the outputs and the exit codes.";
 
+void add_chat_options(CLI::App& app, Options& o) {
+  app.add_option("--group-size", o.group_size,
+                 "chat: users per group (consecutive ids; the last group may be smaller)")
+      ->check(CLI::Range(1u, 0xFFFFFFFFu))
+      ->capture_default_str()
+      ->group("Chat");
+  app.add_option("--private-share", o.private_share,
+                 "chat: share of messages sent privately to a random user of another group")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str()
+      ->group("Chat");
+  app.add_option("--first-user", o.first_user, "chat: the user id of the first connection")
+      ->check(CLI::Range(1u, 0xFFFFFFFFu))
+      ->capture_default_str()
+      ->group("Chat");
+}
+
 void add_target_options(CLI::App& app, Options& o, Texts& t) {
   auto* target = app.add_option("--target", o.target_text,
                                 "Server address HOST:PORT (a host name is resolved; IPv6 "
                                 "literals in brackets)")
                      ->capture_default_str()
                      ->group("Target");
-  app.add_option("--protocol", t.protocol, "Wire protocol: upper, echo or http")
-      ->check(CLI::IsMember({"upper", "echo", "http"}))
+  app.add_option("--protocol", t.protocol, "Wire protocol: upper, echo, http or chat")
+      ->check(CLI::IsMember({"upper", "echo", "http", "chat"}))
       ->capture_default_str()
       ->group("Target");
   app.add_option("--http-path", o.http_path, "HTTP request path")
@@ -385,7 +402,9 @@ void add_workload_options(CLI::App& app, Options& o, Texts& t) {
   app.add_option("--requests,-n", o.requests,
                  "Stop after this many requests in total (after the warmup)")
       ->group("Workload");
-  app.add_option("--size", t.size, "Request body bytes: N or MIN-MAX (upper, echo)")
+  app.add_option(
+         "--size", t.size,
+         "Request body bytes: N or MIN-MAX (upper, echo; chat: message payload, at least 12)")
       ->capture_default_str()
       ->group("Workload");
   app.add_option("--timeout", t.timeout,
@@ -405,6 +424,7 @@ void add_workload_options(CLI::App& app, Options& o, Texts& t) {
   app.add_option("--seed", o.seed, "Seed of the request payloads and sizes")
       ->capture_default_str()
       ->group("Workload");
+  add_chat_options(app, o);
 }
 
 void add_output_options(CLI::App& app, Options& o, Texts& t) {
@@ -626,6 +646,10 @@ std::optional<std::string> finish(Options& o, const Texts& t,
     return "--think is for closed loop and churn; an open-loop schedule sets its own pace";
   }
   if (o.mode == Mode::open && !std::isfinite(o.rate)) return "--rate: not a finite number";
+  if (o.protocol == proto::Protocol::chat && (o.mode == Mode::churn || o.mode == Mode::hold)) {
+    return "--protocol chat: every connection is a user that stays logged in; no --churn or "
+           "--hold";
+  }
   if (o.duration.count() == 0 && o.requests == 0 && o.mode != Mode::hold) {
     return "--duration 0 needs --requests (or the run would never end on its own)";
   }
@@ -661,6 +685,7 @@ std::optional<std::string> finish(Options& o, const Texts& t,
   cfg.size_max = o.size.max;
   cfg.http_path = o.http_path;
   cfg.http_host = o.http_host.empty() ? std::string("localhost") : o.http_host;
+  set_chat_config(o, cfg);
   try {
     proto::validate(cfg);
   } catch (const std::exception& e) {
@@ -681,6 +706,13 @@ std::optional<std::string> finish(Options& o, const Texts& t,
 }
 
 }  // namespace
+
+void set_chat_config(const Options& options, proto::ClientConfig& config) {
+  config.chat_first_user = options.first_user;
+  config.chat_users = options.connections;
+  config.chat_group_size = options.group_size;
+  config.chat_private_share = options.private_share;
+}
 
 std::string usage_text() {
   CLI::App app("loadgen", "loadgen");

@@ -12,6 +12,7 @@
 
 #include "capacity.hpp"
 #include "platform/net.hpp"
+#include "proto/client.hpp"
 #include "proto/protocol.hpp"
 #include "shard.hpp"
 
@@ -107,6 +108,11 @@ struct Options {
   std::vector<net::Endpoint> sources;                                 // parsed from source_text
   std::uint64_t seed = 1;                                             // --seed: payloads and sizes
 
+  // ---- Chat (--protocol chat: connections are users) ------------------------
+  std::uint32_t first_user = 1;   // --first-user: the id of connection 0
+  std::uint32_t group_size = 10;  // --group-size: consecutive ids per group
+  double private_share = 0.0;     // --private-share: messages sent privately, 0..1
+
   // ---- Output ---------------------------------------------------------------
   std::chrono::nanoseconds interval{std::chrono::seconds(1)};  // --interval
   bool quiet = false;                                          // --quiet: no live line
@@ -155,6 +161,9 @@ struct EngineName {
 };
 std::optional<int> parse_command_line(int argc, const char* const* argv, Options& options,
                                       const std::vector<EngineName>& engines);
+
+// The chat options' part of a client configuration (connections are users).
+void set_chat_config(const Options& options, proto::ClientConfig& config);
 
 // The full usage text (what --help prints).
 std::string usage_text();

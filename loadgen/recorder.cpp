@@ -10,6 +10,8 @@ std::string_view tag(Series s) noexcept {
       return "latency_uncorrected";
     case Series::connect:
       return "connect";
+    case Series::delivery:
+      return "delivery";
     case Series::count_:
       break;
   }
@@ -34,6 +36,12 @@ std::string_view name(ErrorKind e) noexcept {
       return "mismatch";
     case ErrorKind::io:
       return "io";
+    case ErrorKind::lost:
+      return "lost";
+    case ErrorKind::duplicated:
+      return "duplicated";
+    case ErrorKind::reordered:
+      return "reordered";
     case ErrorKind::count_:
       break;
   }
@@ -51,9 +59,9 @@ namespace {
 
 // The scalar fields of Counters in Count order, for loops that treat them alike.
 constexpr std::uint64_t Counters::*kFields[] = {
-    &Counters::requests,  &Counters::responses,   &Counters::requests_failed,
-    &Counters::bytes_out, &Counters::bytes_in,    &Counters::connect_attempts,
-    &Counters::connects,  &Counters::churn_closes};
+    &Counters::requests,  &Counters::responses,    &Counters::requests_failed,
+    &Counters::bytes_out, &Counters::bytes_in,     &Counters::connect_attempts,
+    &Counters::connects,  &Counters::churn_closes, &Counters::deliveries};
 
 static_assert(std::size(kFields) == kCountCount);
 
@@ -82,7 +90,8 @@ hdr::Histogram make_latency_histogram() {
 }
 
 HistogramSet::HistogramSet()
-    : h_{make_latency_histogram(), make_latency_histogram(), make_latency_histogram()} {
+    : h_{make_latency_histogram(), make_latency_histogram(), make_latency_histogram(),
+         make_latency_histogram()} {
   for (std::size_t i = 0; i < kSeriesCount; ++i)
     h_[i].set_tag(std::string(tag(Series(i))));
 }

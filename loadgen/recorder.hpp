@@ -35,10 +35,12 @@ enum class Series : std::uint8_t {
   latency,      // response time; in open loop measured from the INTENDED send time
   uncorrected,  // open loop only: measured from the actual send time
   connect,      // connect() to connected
+  delivery,     // chat: a message's send time (intended, in open loop) to its receipt by each
+                // recipient
   count_
 };
 inline constexpr std::size_t kSeriesCount = static_cast<std::size_t>(Series::count_);
-// The .hlog tags: "latency", "latency_uncorrected", "connect".
+// The .hlog tags: "latency", "latency_uncorrected", "connect", "delivery".
 std::string_view tag(Series s) noexcept;
 
 // Why a connection or a request failed. Each failure is counted once, in one class.
@@ -51,9 +53,15 @@ enum class ErrorKind : std::uint8_t {
   request_timeout,  // no response within --timeout
   mismatch,         // a response that is not the expected one, or malformed
   io,               // any other socket error on an established connection
+  // chat only (kept last, so that the CSV's other error columns keep their place):
+  lost,        // a delivery the server ACKed that never arrived (counted at the end of the run)
+  duplicated,  // a delivery received a second time
+  reordered,   // a delivery that arrived after a later message of its sender's channel
   count_
 };
 inline constexpr std::size_t kErrorKindCount = static_cast<std::size_t>(ErrorKind::count_);
+// The error kinds every protocol has come before this one; the chat ones from it on.
+inline constexpr std::size_t kFirstChatError = static_cast<std::size_t>(ErrorKind::lost);
 std::string_view name(ErrorKind e) noexcept;
 
 // The counters of a worker, by index (WorkerRecorder::add).
@@ -66,6 +74,7 @@ enum class Count : std::uint8_t {
   connect_attempts,
   connects,
   churn_closes,
+  deliveries,
   count_
 };
 inline constexpr std::size_t kCountCount = static_cast<std::size_t>(Count::count_);
@@ -80,6 +89,7 @@ struct Counters {
   std::uint64_t connect_attempts = 0;
   std::uint64_t connects = 0;      // connects that succeeded
   std::uint64_t churn_closes = 0;  // connections closed by --churn after K requests
+  std::uint64_t deliveries = 0;    // chat: messages of other users received and verified
   std::array<std::uint64_t, kErrorKindCount> errors{};
 
   std::uint64_t errors_total() const noexcept;

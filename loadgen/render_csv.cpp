@@ -104,7 +104,8 @@ struct Columns {
       return o->mode == Mode::open ? fixed(rate_shortfall_percent(*o, *r), 2) : std::string();
     });
     add("errors", [this] { return num(t->errors_total()); });
-    for (std::size_t i = 0; i < kErrorKindCount; ++i) {
+    // The chat error classes come last with the other chat columns (chat()).
+    for (std::size_t i = 0; i < kFirstChatError; ++i) {
       add("errors_" + std::string(name(ErrorKind(i))), [this, i] { return num(t->errors[i]); });
     }
     add("connect_attempts", [this] { return num(t->connect_attempts); });
@@ -263,6 +264,29 @@ struct Columns {
     add("start_offset_ms", [this] { return r->start ? fixed(r->start->offset_ms, 3) : ""; });
     add("start_late", [this] { return r->start ? std::string(r->start->late ? "1" : "0") : ""; });
   }
+
+  // --protocol chat (empty otherwise); appended last so that the columns
+  // before keep their place in files written by earlier versions.
+  void chat() {
+    auto when_chat = [this](std::string column, std::function<std::string()> f) {
+      add(std::move(column),
+          [this, f] { return o->protocol == proto::Protocol::chat ? f() : std::string(); });
+    };
+    when_chat("group_size", [this] { return num(o->group_size); });
+    when_chat("private_share", [this] { return fixed(o->private_share, 3); });
+    when_chat("first_user", [this] { return num(o->first_user); });
+    when_chat("deliveries", [this] { return num(t->deliveries); });
+    when_chat("deliveries_per_s",
+              [this] { return fixed(per_second(t->deliveries, r->seconds), 2); });
+    for (std::size_t i = kFirstChatError; i < kErrorKindCount; ++i) {
+      when_chat("errors_" + std::string(name(ErrorKind(i))),
+                [this, i] { return num(t->errors[i]); });
+    }
+    for (std::size_t i = 0; i < kLatencySuffixes.size(); ++i) {
+      when_chat(std::string("delivery_") + kLatencySuffixes[i],
+                [this, i] { return latency_fields(r->histograms[Series::delivery])[i]; });
+    }
+  }
 };
 
 std::unique_ptr<Columns> columns(const Options* o, const RunResult* r,
@@ -282,6 +306,7 @@ std::unique_ptr<Columns> columns(const Options* o, const RunResult* r,
   c->isolation();
   c->capacity();
   c->distributed();
+  c->chat();
   return c;
 }
 
@@ -321,6 +346,11 @@ std::vector<std::string> interval_csv_header() {
   h.push_back("connect_p50_us");
   h.push_back("connect_p99_us");
   h.push_back("connect_max_us");
+  // chat (empty for the other protocols' intervals, which deliver nothing).
+  h.push_back("deliveries");
+  h.push_back("deliveries_per_s");
+  for (const char* s : kLatencySuffixes)
+    h.push_back(std::string("delivery_") + s);
   return h;
 }
 
@@ -346,6 +376,12 @@ std::vector<std::string> interval_csv_row(const IntervalReport& iv) {
   row.push_back(c.total_count() ? us(c.value_at_percentile(50.0)) : "");
   row.push_back(c.total_count() ? us(c.value_at_percentile(99.0)) : "");
   row.push_back(c.total_count() ? us(c.max()) : "");
+  const hdr::Histogram& delivery = (*iv.histograms)[Series::delivery];
+  const bool chat = d.deliveries > 0 || delivery.total_count() > 0;
+  row.push_back(chat ? std::to_string(d.deliveries) : "");
+  row.push_back(chat ? fixed(per_second(d.deliveries, length), 2) : "");
+  for (auto& f : latency_fields(delivery))
+    row.push_back(chat ? std::move(f) : std::string());
   return row;
 }
 

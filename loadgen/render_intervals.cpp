@@ -100,6 +100,9 @@ void IntervalOutputs::write(const IntervalReport& interval, Mode mode) {
       impl_->hlog_writer->write_interval(start, end, (*interval.histograms)[Series::uncorrected]);
     }
     impl_->hlog_writer->write_interval(start, end, (*interval.histograms)[Series::connect]);
+    // chat: the "delivery" tag, in intervals that delivered anything.
+    const hdr::Histogram& delivery = (*interval.histograms)[Series::delivery];
+    if (delivery.total_count() > 0) impl_->hlog_writer->write_interval(start, end, delivery);
     impl_->hlog.flush();
   }
 }

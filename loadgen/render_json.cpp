@@ -105,6 +105,10 @@ void write_parameters(JsonWriter& j, const Options& o, const RunResult& r) {
   j.member("interval_s", seconds(o.interval));
   j.member("sources", static_cast<std::uint64_t>(o.sources.size()));
   member_if(j, "http_path", o.protocol == proto::Protocol::http, o.http_path);
+  const bool chat = o.protocol == proto::Protocol::chat;
+  member_if(j, "group_size", chat, static_cast<std::uint64_t>(o.group_size));
+  member_if(j, "private_share", chat, o.private_share);
+  member_if(j, "first_user", chat, static_cast<std::uint64_t>(o.first_user));
   j.member("any_body", o.any_body);
   j.member("seed", static_cast<std::uint64_t>(o.seed));
   j.member("max_errors", static_cast<std::uint64_t>(o.max_errors));
@@ -132,6 +136,9 @@ void write_results(JsonWriter& j, const Options& o, const RunResult& r) {
   j.member("connect_attempts", static_cast<std::uint64_t>(t.connect_attempts));
   j.member("connects", static_cast<std::uint64_t>(t.connects));
   j.member("churn_closes", static_cast<std::uint64_t>(t.churn_closes));
+  const bool chat = o.protocol == proto::Protocol::chat;
+  member_if(j, "deliveries", chat, static_cast<std::uint64_t>(t.deliveries));
+  member_if(j, "deliveries_per_s", chat, per_second(t.deliveries, r.seconds));
   member_if(j, "established", hold, static_cast<std::uint64_t>(r.established));
   member_if(j, "establish_s", hold && r.establish_s.has_value(), r.establish_s.value_or(0.0));
   j.end_object();
@@ -145,6 +152,10 @@ void write_latency(JsonWriter& j, const Options& o, const RunResult& r) {
   write_histogram(j, "uncorrected",
                   o.mode == Mode::open ? &r.histograms[Series::uncorrected] : nullptr);
   write_histogram(j, "connect", &r.histograms[Series::connect]);
+  // chat: send to receipt at each recipient (from the intended send time in
+  // open loop, like "latency", which is then the ACK latency); null otherwise.
+  write_histogram(j, "delivery",
+                  o.protocol == proto::Protocol::chat ? &r.histograms[Series::delivery] : nullptr);
   j.end_object();
 }
 

@@ -14,7 +14,7 @@
 
 namespace wsb::loadgen {
 
-std::string live_line(const IntervalReport& interval, Mode mode) {
+std::string live_line(const IntervalReport& interval, Mode mode, bool chat) {
   const double length = interval.end_s - interval.start_s;
   const hdr::Histogram& h = (*interval.histograms)[Series::latency];
   char buffer[256];
@@ -25,6 +25,18 @@ std::string live_line(const IntervalReport& interval, Mode mode) {
         per_second(interval.delta.connects, length),
         format_latency((*interval.histograms)[Series::connect].value_at_percentile(99.0)).c_str(),
         static_cast<unsigned long long>(interval.delta.errors_total()));
+  } else if (chat) {
+    std::snprintf(
+        buffer, sizeof buffer,
+        "[%7.1fs] conns %llu msg/s %.0f ack p50 %s p99 %s deliv/s %.0f deliv p99 %s errors %llu%s",
+        interval.end_s, static_cast<unsigned long long>(interval.open_connections),
+        per_second(interval.delta.responses, length),
+        format_latency(h.value_at_percentile(50.0)).c_str(),
+        format_latency(h.value_at_percentile(99.0)).c_str(),
+        per_second(interval.delta.deliveries, length),
+        format_latency((*interval.histograms)[Series::delivery].value_at_percentile(99.0)).c_str(),
+        static_cast<unsigned long long>(interval.delta.errors_total()),
+        interval.phase == Phase::warmup ? " (warmup)" : "");
   } else {
     std::snprintf(buffer, sizeof buffer,
                   "[%7.1fs] conns %llu req/s %.0f p50 %s p99 %s errors %llu%s", interval.end_s,
@@ -99,14 +111,25 @@ void append_setup(std::ostringstream& out, const Options& options, const RunResu
 }
 
 void append_histograms(std::ostringstream& out, const Options& options, const RunResult& result) {
+  const bool chat = options.protocol == proto::Protocol::chat;
   if (options.mode != Mode::hold) {
     append_histogram_text(
         out,
-        options.mode == Mode::open ? "Latency, corrected (from intended send times)" : "Latency",
+        chat ? (options.mode == Mode::open ? "ACK latency, corrected (from intended send times)"
+                                           : "ACK latency")
+        : options.mode == Mode::open ? "Latency, corrected (from intended send times)"
+                                     : "Latency",
         result.histograms[Series::latency]);
     if (options.mode == Mode::open) {
       append_histogram_text(out, "Latency, uncorrected (from actual send times)",
                             result.histograms[Series::uncorrected]);
+    }
+    if (chat) {
+      append_histogram_text(out,
+                            options.mode == Mode::open
+                                ? "Delivery latency, corrected (intended send to each recipient)"
+                                : "Delivery latency (send to each recipient)",
+                            result.histograms[Series::delivery]);
     }
   }
   append_histogram_text(out, "Connect time", result.histograms[Series::connect]);
@@ -137,6 +160,16 @@ void append_counts(std::ostringstream& out, const Options& options, const RunRes
       std::snprintf(buffer, sizeof buffer, "  Rate: requested %.2f/s, achieved %.2f/s%s\n",
                     options.rate, per_second(t.requests, result.seconds),
                     shortfall > 1.0 ? " (SHORT by more than 1%)" : "");
+      out << buffer;
+    }
+    if (options.protocol == proto::Protocol::chat) {
+      std::snprintf(buffer, sizeof buffer,
+                    "  Deliveries: %llu (%.2f/sec); lost %llu, duplicated %llu, reordered %llu\n",
+                    static_cast<unsigned long long>(t.deliveries),
+                    per_second(t.deliveries, result.seconds),
+                    static_cast<unsigned long long>(t.error(ErrorKind::lost)),
+                    static_cast<unsigned long long>(t.error(ErrorKind::duplicated)),
+                    static_cast<unsigned long long>(t.error(ErrorKind::reordered)));
       out << buffer;
     }
     if (options.mode == Mode::churn) {

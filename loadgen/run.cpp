@@ -1,5 +1,7 @@
 #include "run.hpp"
 
+#include "proto/chat_client.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -8,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "proto/chat_client.hpp"
 #include "schedule.hpp"
 #include "sys.hpp"
 
@@ -139,6 +142,7 @@ class LoadRun {
   bool established_ = false;
   std::uint64_t open_at_end_ = 0;
   std::optional<Clock::time_point> refused_since_;
+  const proto::chat::Ledger* ledger_ = nullptr;  // chat only
 };
 
 LoadRun::LoadRun(const Options& options, const EngineInfo& engine, const net::Endpoint& target,
@@ -147,6 +151,7 @@ LoadRun::LoadRun(const Options& options, const EngineInfo& engine, const net::En
   result_.engine = std::string(engine.name);
   result_.threads = options.threads;
   result_.target = target;
+  ledger_ = factory.chat_ledger().get();
   make_workers(engine, target, factory);
 }
 
@@ -442,7 +447,9 @@ void LoadRun::drain_and_join() {
 
   // Drain: no new requests; the responses to requests already sent are
   // awaited (and recorded) for a bounded time.
-  const auto drain = std::min<std::chrono::nanoseconds>(options_.timeout, 2s);
+  // chat waits the whole --timeout: its deliveries may trail the last ACK.
+  const auto drain = ledger_ != nullptr ? options_.timeout
+                                        : std::min<std::chrono::nanoseconds>(options_.timeout, 2s);
   control_.drain_deadline_ns.store(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() + drain - epoch_).count());
   // Nothing can answer once the server is gone: no drain then.
@@ -471,6 +478,11 @@ void LoadRun::take_totals() {
     // Ended during the warmup (or before the start): nothing was measured.
     result_.totals = Counters{};
     result_.unfinished = 0;
+  }
+  // chat: every delivery ACKed and never received, over the whole run (the
+  // warmup's too: a loss is a loss), once no driver runs any more.
+  if (ledger_ != nullptr) {
+    result_.totals.errors[static_cast<std::size_t>(ErrorKind::lost)] += ledger_->reconcile();
   }
 }
 

@@ -83,6 +83,29 @@ constexpr int kConnectsPerTurn = 64;
 constexpr int kSpinMisses = 4;
 constexpr int kWaitsWithoutSpin = 100;
 
+// chat: how often a logged-in user whose peers are not all logged in yet
+// looks again (Ledger::all_online).
+constexpr std::int64_t kLoginPollNs = 1'000'000;
+
+std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+// chat: records what a worker's users receive. `now` is set before each
+// feed, so every delivery of one receive is timed at the same instant, as
+// the responses are.
+struct DeliveryRecorder final : proto::chat::DeliverySink {
+  WorkerRecorder* recorder = nullptr;
+  std::int64_t now = 0;  // steady-clock ns
+  void delivered(std::int64_t sent_ns) noexcept override {
+    recorder->record(Series::delivery, now - sent_ns);
+    recorder->add(Count::deliveries, 1);
+  }
+  void duplicated() noexcept override { recorder->error(ErrorKind::duplicated); }
+  void reordered() noexcept override { recorder->error(ErrorKind::reordered); }
+};
+
 }  // namespace
 
 enum class Worker::TimerKind : std::uint8_t {
@@ -124,8 +147,10 @@ struct Worker::State {
   std::vector<ConnId> unsent;
   ConnectPacer pacer{0.0, 0};
   std::optional<OpenSchedule> schedule;
-  std::uint64_t outstanding = 0;    // requests outstanding on all connections
-  std::uint64_t measured_sent = 0;  // requests written since the measure phase began
+  DeliveryRecorder deliveries;       // chat only
+  std::int64_t epoch_steady_ns = 0;  // the epoch on the steady clock (chat send times)
+  std::uint64_t outstanding = 0;     // requests outstanding on all connections
+  std::uint64_t measured_sent = 0;   // requests written since the measure phase began
   std::uint32_t connected_once = 0;
   std::int64_t scan_period = 0;
   std::int64_t next_scan = 0;
@@ -170,6 +195,30 @@ Worker::Worker(const WorkerSetup& setup)
     conns_[i].driver =
         setup.factory->make(options_.distributed.first_connection + setup.first_connection + i);
   }
+  ledger_ = setup.factory->chat_ledger().get();
+  if (ledger_ != nullptr) {
+    s.deliveries.recorder = &recorder_;
+    for (ConnId id = 0; id < setup.connections; ++id)
+      chat_driver(id).set_sink(&s.deliveries);
+  }
+}
+
+proto::chat::ChatDriver& Worker::chat_driver(ConnId id) noexcept {
+  return static_cast<proto::chat::ChatDriver&>(*conns_[id].driver);
+}
+
+std::uint64_t Worker::first_index_due_from(std::uint64_t g, std::int64_t now) const noexcept {
+  const OpenSchedule& schedule = *state_->schedule;
+  const double per_connection = schedule.connection_interval_ns();
+  const double start = static_cast<double>(schedule.intended_ns(g, 0));
+  const auto at = static_cast<double>(now);
+  std::uint64_t k = at <= start ? 0 : static_cast<std::uint64_t>((at - start) / per_connection);
+  // The division may land one short or one past by rounding.
+  while (k > 0 && schedule.intended_ns(g, k - 1) >= now)
+    --k;
+  while (schedule.intended_ns(g, k) < now)
+    ++k;
+  return k;
 }
 
 Worker::~Worker() {
@@ -235,6 +284,10 @@ void Worker::loop() {
   // Without a warmup the whole run is measured.
   s.measuring = phase() == Phase::measure;
   bool ready_phase = phase() == Phase::ready;
+  // The epoch is set when the run starts, after the workers were made.
+  s.epoch_steady_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(control_->epoch.time_since_epoch())
+          .count();
   for (ConnId id = 0; id < setup_.connections; ++id) {
     queue_connect(id);
   }
@@ -267,7 +320,10 @@ void Worker::loop() {
         }
         s.connect_queue.clear();
       }
-      if (s.outstanding == 0 ||
+      // chat: a message's deliveries may still be on their way after its
+      // ACK, to any worker's users, so the drain also waits for the ledger.
+      const bool settled = ledger_ == nullptr || ledger_->settled();
+      if ((s.outstanding == 0 && settled) ||
           now >= control_->drain_deadline_ns.load(std::memory_order_relaxed)) {
         break;
       }
@@ -292,6 +348,8 @@ void Worker::loop() {
     }
     if (s.draining) {
       deadline = std::min(deadline, control_->drain_deadline_ns.load(std::memory_order_relaxed));
+      // Other workers' deliveries settle the ledger without waking this one.
+      if (ledger_ != nullptr) deadline = std::min(deadline, now + kLoginPollNs);
     }
     stamp_unsent();
     wait_for_io(control_->epoch + std::chrono::nanoseconds(std::max(deadline, now)));
@@ -426,7 +484,22 @@ void Worker::on_connected(ConnId id, Failure failure, int /*code*/) noexcept {
       all_connected_ns_.store(now, std::memory_order_release);
     }
   }
-  if (options_.mode != Mode::hold && phase() != Phase::ready) send_requests(id, now);
+  if (options_.mode == Mode::hold) return;
+  try {
+    // What the protocol sends first (chat's LOGIN) is no request: it has no
+    // stamp and its answer is no response.
+    const std::size_t greeting = c.driver->write_greeting(engine_->output(id));
+    if (greeting > 0) {
+      recorder_.add(Count::bytes_out, greeting);
+      engine_->flush(id);
+    }
+  } catch (...) {
+    connection_failed(id, ErrorKind::io, true);
+    return;
+  }
+  // --start-at: a connection opened before the start time sends its first
+  // requests when the time comes (loop()).
+  if (phase() != Phase::ready) send_requests(id, now);
 }
 
 // ---- Sending ------------------------------------------------------------------
@@ -450,9 +523,12 @@ void Worker::send_requests(ConnId id, std::int64_t now) noexcept {
   bool out_of_memory = false;
   try {
     while (c.driver->outstanding() < static_cast<std::size_t>(s.pipeline) && may_send() &&
-           !c.driver->server_closing()) {
+           !c.driver->server_closing() && c.driver->may_write()) {
       std::int64_t intended = now;
       if (open_loop) {
+        // chat: a user's schedule starts when it may first write (the
+        // schedule counts from the load's start, `origin`).
+        if (ledger_ != nullptr && c.next_k == 0) c.next_k = first_index_due_from(g, now - origin);
         intended = origin + s.schedule->intended_ns(g, c.next_k);
         if (intended > now) {
           set_timer(id, intended, TimerKind::schedule);
@@ -462,6 +538,7 @@ void Worker::send_requests(ConnId id, std::int64_t now) noexcept {
         break;
       }
       c.stamps.push({intended, now});  // first: a request is never written without its stamp
+      if (ledger_ != nullptr) chat_driver(id).set_send_time(s.epoch_steady_ns + intended);
       bytes += c.driver->write_request(out);
       // Only once the request is written: one whose writing failed was never
       // sent, and the open-loop schedule index outlives the connection.
@@ -476,6 +553,10 @@ void Worker::send_requests(ConnId id, std::int64_t now) noexcept {
     }
   } catch (...) {
     out_of_memory = true;
+  }
+  // chat: a user waiting for its WELCOME or for the others' looks again soon.
+  if (!out_of_memory && !c.driver->may_write() && c.timer_kind == TimerKind::none && !s.draining) {
+    set_timer(id, now + kLoginPollNs, TimerKind::think);
   }
   finish_sending(id, n, bytes, out_of_memory);
 }
@@ -590,6 +671,8 @@ void Worker::on_data(ConnId id, const char* data, std::size_t size) noexcept {
   ++events_;
   Conn& c = conns_[id];
   recorder_.add(Count::bytes_in, size);
+  const bool could_write = c.driver->may_write();
+  if (ledger_ != nullptr) state_->deliveries.now = steady_ns();
   const std::size_t n = c.driver->feed(std::span<const char>(data, size));
   const std::int64_t now = now_ns();
   if (n > 0) responses(id, n, now);
@@ -597,7 +680,11 @@ void Worker::on_data(ConnId id, const char* data, std::size_t size) noexcept {
     connection_failed(id, ErrorKind::mismatch, true);
     return;
   }
-  if (n > 0) after_responses(id, now);
+  if (n > 0) {
+    after_responses(id, now);
+  } else if (!could_write && c.driver->may_write()) {
+    send_requests(id, now);  // chat: the WELCOME came, and everyone is in
+  }
 }
 
 void Worker::on_closed(ConnId id, Failure failure, int /*code*/) noexcept {

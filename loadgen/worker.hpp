@@ -15,6 +15,7 @@
 
 #include "engines/engine.hpp"
 #include "options.hpp"
+#include "proto/chat_client.hpp"
 #include "proto/client.hpp"
 #include "recorder.hpp"
 
@@ -135,6 +136,12 @@ class Worker final : private EngineHandler {
   // are outstanding (see the definition).
   void wait_for_io(Clock::time_point deadline);
   void close_all() noexcept;
+  // chat: the driver of a connection (only when the run's protocol is chat).
+  proto::chat::ChatDriver& chat_driver(ConnId id) noexcept;
+  // chat: the first open-loop schedule index of connection g that is due at
+  // or after `now` (ns since the epoch): a user's schedule starts once every
+  // user is logged in, not at the epoch.
+  std::uint64_t first_index_due_from(std::uint64_t g, std::int64_t now) const noexcept;
 
   // EngineHandler.
   void on_connected(ConnId id, Failure failure, int code) noexcept override;
@@ -143,6 +150,7 @@ class Worker final : private EngineHandler {
 
   WorkerSetup setup_;
   const Options& options_;
+  proto::chat::Ledger* ledger_ = nullptr;  // chat only: the run's shared ledger
   RunControl* control_;
   WorkerRecorder recorder_;
   std::vector<Conn> conns_;

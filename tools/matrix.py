@@ -2,8 +2,9 @@
 """Run wsbench's server models under load, cell by cell, into one run folder.
 
 A cell is one `loadgen --spawn MODEL` run: a server model (native, or a
-Winsock model under Wine), a workload (closed loop, open loop, churn or
-hold), a connection count, a protocol and a request size. The matrix is the
+Winsock model under Wine), a workload (closed loop, open loop, churn,
+hold, or chat: the fan-out workload of loadgen --protocol chat, with a group
+size), a connection count, a protocol and a request size. The matrix is the
 cross product of those axes, minus the cells a model cannot take (see
 MODEL_CAPS), and every cell is bounded in time. Every cell runs --repeat N
 times, interleaved (all cells of a round, then the next round, the model
@@ -110,7 +111,7 @@ def family(plat):
 def under_wine(plat):
     return plat in ("wine", "windows-wine")
 
-WORKLOADS = ["closed", "open", "churn", "hold", "capacity"]
+WORKLOADS = ["closed", "open", "churn", "hold", "capacity", "chat"]
 
 # The capacity workload (loadgen --find-capacity): the SLO and the rates its
 # search starts from and stops at, per platform. Under Wine every model
@@ -124,6 +125,13 @@ CAPACITY_DEFAULTS = {
 # (a ramp of 8 doublings, then 6 bisections to 5 %), for the ETA.
 CAPACITY_STEPS_MAX = 40
 CAPACITY_STEPS_GUESS = 14
+
+# The chat workload (loadgen --protocol chat, closed loop): its cells are
+# users in groups of each of these sizes, a share of the messages sent
+# privately to another group. A cell with fewer users than two groups is
+# skipped: its private messages would have nobody to go to.
+DEFAULT_GROUP_SIZES = [10, 100]
+DEFAULT_PRIVATE_SHARE = 0.2
 
 # Structural caps: the most connections a model serves by construction.
 # Cells above the cap are skipped (and listed), not run to a certain failure.
@@ -223,10 +231,11 @@ class UsageError(Exception):
 class Cell:
     platform: str        # "native" or "wine"
     model: str           # model name without prefix, e.g. "epoll"
-    workload: str        # closed, open, churn, hold
+    workload: str        # closed, open, churn, hold, chat
     protocol: str
     connections: int
     size: int | None     # None where the size means nothing (http, hold)
+    group: int | None = None  # chat: users per group; None for the other workloads
     pinned: bool = False  # --pinning: server and loadgen on their CPU sets
 
     @property
@@ -234,6 +243,8 @@ class Cell:
         parts = [self.platform, self.model, self.protocol, self.workload, f"c{self.connections}"]
         if self.size is not None:
             parts.append(f"s{self.size}")
+        if self.group is not None:
+            parts.append(f"g{self.group}")
         if self.pinned:
             parts.append("pinned")
         return "-".join(parts)
@@ -255,6 +266,7 @@ class Settings:
     cell_timeout: float | None
     disturbed_share: float = 0.10
     launcher: str | None = None  # "wine": the Windows programs run under Wine
+    private_share: float = DEFAULT_PRIVATE_SHARE  # chat
     syscalls: bool = False       # count the server's system calls with perf
     capacity: dict = field(default_factory=lambda: {k: dict(v) for k, v in
                                                     CAPACITY_DEFAULTS.items()})
@@ -408,7 +420,14 @@ def build_parser():
                    help="comma-separated protocols: " + ", ".join(PROTOCOLS))
     p.add_argument("--workloads", type=csv_list("workload"),
                    help="comma-separated workloads: closed, open (--rate), churn (--churn), "
-                        "hold (idle connections: memory per connection)")
+                        "hold (idle connections: memory per connection), chat (users in groups "
+                        "exchanging messages: delivery latency; protocol chat)")
+    p.add_argument("--group-sizes", type=int_list,
+                   help="chat: comma-separated users per group (default: %s)"
+                        % ",".join(str(g) for g in DEFAULT_GROUP_SIZES))
+    p.add_argument("--private-share", type=non_negative_float, default=DEFAULT_PRIVATE_SHARE,
+                   help="chat: share of the messages sent privately to a user of another "
+                        "group, 0..1 (default: %(default)s)")
     p.add_argument("--duration", type=positive_float,
                    help="measured seconds per cell (default: the preset's, else 3; Wine too)")
     p.add_argument("--warmup", type=non_negative_float,
@@ -547,8 +566,10 @@ def plan(args):
             for workload in s["workloads"]:
                 if args.workloads and workload not in args.workloads:
                     continue
-                for proto in s["protocols"]:
-                    if args.protocols and proto not in args.protocols:
+                # A chat cell speaks chat, whatever the slice's protocols.
+                chat = workload == "chat"
+                for proto in ["chat"] if chat else s["protocols"]:
+                    if args.protocols and proto not in args.protocols and not chat:
                         continue
                     for conns in (args.connections if not preset_name and args.connections
                                   else s["connections"]):
@@ -561,22 +582,42 @@ def plan(args):
                             if (size is not None and preset_name and args.sizes
                                     and size not in args.sizes):
                                 continue
-                            cell = Cell(plat, model, workload, proto, conns, size)
-                            if cell in seen:
-                                continue
-                            seen.add(cell)
-                            cap = MODEL_CAPS.get((family(plat), model))
-                            if cap and conns > cap[0] and not args.no_caps:
-                                skipped.append(Outcome(cell, "skipped", reason=(
-                                    f"above the model's cap of {cap[0]} connections: {cap[1]}")))
-                                continue
-                            cells.append(cell)
+                            for group in chat_groups(args, workload):
+                                add_cell(Cell(plat, model, workload, proto, conns, size, group),
+                                         args, seen, cells, skipped)
     pinning = pinning_sets(args)[0]
     if pinning != "off":
         both = pinning == "both"
         cells = [replace(c, pinned=p) for c in cells
                  for p in ((False, True) if both else (True,))]
     return preset_name, cells, skipped
+
+
+def chat_groups(args, workload):
+    """The group sizes a workload's cells take: chat's, or [None]."""
+    if workload != "chat":
+        return [None]
+    return args.group_sizes or DEFAULT_GROUP_SIZES
+
+
+def add_cell(cell, args, seen, cells, skipped):
+    """Plans `cell` unless it is planned already, or skips it with the reason."""
+    if cell in seen:
+        return
+    seen.add(cell)
+    cap = MODEL_CAPS.get((family(cell.platform), cell.model))
+    if cap and cell.connections > cap[0] and not args.no_caps:
+        skipped.append(Outcome(cell, "skipped", reason=(
+            f"above the model's cap of {cap[0]} connections: {cap[1]}")))
+        return
+    if cell.group is not None and args.private_share > 0 and cell.connections <= cell.group:
+        skipped.append(Outcome(cell, "skipped", reason=(
+            f"{cell.connections} users make one group of {cell.group}: private messages "
+            "need another group")))
+        return
+    cells.append(cell)
+
+
 
 
 def usable_cpus():
@@ -655,7 +696,7 @@ def schedule(cells, repeat):
     groups = {}
     for c in cells:
         # Pinned and unpinned cells share a group: their order rotates too.
-        groups.setdefault((c.platform, c.workload, c.protocol, c.connections, c.size),
+        groups.setdefault((c.platform, c.workload, c.protocol, c.connections, c.size, c.group),
                           []).append(c)
     order = []
     for rnd in range(1, repeat + 1):
@@ -830,6 +871,9 @@ def cell_command(cell, label, settings, bin_dir, win_dir, out):
         argv += ["--churn", str(settings.churn)]
     elif cell.workload == "hold":
         argv += ["--hold"]
+    elif cell.workload == "chat":
+        argv += ["--group-size", str(cell.group),
+                 "--private-share", f"{settings.private_share:g}"]
     elif cell.workload == "capacity":
         c = settings.capacity[family(plat)]
         argv += ["--find-capacity", "--slo", c["slo"], "--rate-start", f"{c['rate_start']:g}",
@@ -1441,7 +1485,8 @@ def make_settings(args, preset_name):
     settings = Settings(warmup, duration, rate, args.churn, hold=hold,
                         cell_timeout=args.cell_timeout, disturbed_share=args.disturbed_share,
                         launcher=args.launcher, server_cpus=server_cpus,
-                        syscalls=not args.no_syscalls, loadgen_cpus=loadgen_cpus)
+                        syscalls=not args.no_syscalls, loadgen_cpus=loadgen_cpus,
+                        private_share=args.private_share)
     for key, column in (("slo", "capacity_slo"), ("rate_start", "capacity_rate_start"),
                         ("rate_max", "capacity_rate_max")):
         if getattr(args, column) is not None:
@@ -1459,6 +1504,10 @@ def main(argv=None):
         return 2
     if args.churn < 1:
         print("matrix.py: --churn must be at least 1", file=sys.stderr)
+        return 2
+    if args.private_share > 1 or any(g < 1 for g in args.group_sizes or []):
+        print("matrix.py: --private-share lies in 0..1 and a group size is at least 1",
+              file=sys.stderr)
         return 2
 
     if args.targets:

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "proto/chat_client.hpp"
 #include "proto/detail/ascii.hpp"
 #include "proto/detail/payload.hpp"
 #include "proto/detail/sessions.hpp"
@@ -29,10 +30,37 @@ bool is_http_token_text(std::string_view s) noexcept {
 // bigger single requests belong to a streaming tool, not a request driver.
 constexpr std::uint32_t max_echo_size = 16u * 1024 * 1024;
 
-void validate(const ClientConfig& cfg) {
-  if (cfg.protocol == Protocol::chat) {
-    throw std::invalid_argument("chat: not a request/response protocol; it has no client driver");
+namespace {
+
+void validate_chat(const ClientConfig& cfg) {
+  if (cfg.chat_users == 0) throw std::invalid_argument("chat: at least one user is needed");
+  if (cfg.chat_group_size == 0)
+    throw std::invalid_argument("chat: the group size must be at least 1");
+  if (cfg.chat_first_user == 0 || cfg.chat_first_user - 1 > UINT32_MAX - cfg.chat_users) {
+    throw std::invalid_argument("chat: user ids must lie in 1..4294967295");
   }
+  if (!(cfg.chat_private_share >= 0.0 && cfg.chat_private_share <= 1.0)) {
+    throw std::invalid_argument("chat: the private share must lie in 0..1");
+  }
+  if (cfg.chat_private_share > 0.0 && cfg.chat_users <= cfg.chat_group_size) {
+    throw std::invalid_argument(
+        "chat: private messages go to another group, and with one group there is none");
+  }
+  if (cfg.size_min < chat::payload_header) {
+    throw std::invalid_argument("chat: payload size must be at least " +
+                                std::to_string(chat::payload_header) + " (sequence and send time)");
+  }
+  if (cfg.size_max > chat::max_payload(chat::Op::private_message)) {
+    throw std::invalid_argument("chat: payload size " + std::to_string(cfg.size_max) +
+                                " exceeds what a frame carries (" +
+                                std::to_string(chat::max_payload(chat::Op::private_message)) + ")");
+  }
+}
+
+}  // namespace
+
+void validate(const ClientConfig& cfg) {
+  if (cfg.protocol == Protocol::chat) validate_chat(cfg);
   if (cfg.protocol != Protocol::http) {
     if (cfg.size_min > cfg.size_max) {
       throw std::invalid_argument("request size: minimum " + std::to_string(cfg.size_min) +
@@ -79,7 +107,10 @@ std::string_view name(ClientError e) noexcept {
 
 ClientFactory::ClientFactory(ClientConfig cfg) : cfg_(std::move(cfg)) {
   validate(cfg_);
-  if (cfg_.protocol != Protocol::http) {
+  if (cfg_.protocol == Protocol::chat) {
+    ledger_ = std::make_shared<chat::Ledger>(
+        chat::Population{cfg_.chat_first_user, cfg_.chat_users, cfg_.chat_group_size});
+  } else if (cfg_.protocol != Protocol::http) {
     pool_ = std::make_shared<const detail::PayloadPool>(cfg_.seed, cfg_.size_max,
                                                         cfg_.protocol == Protocol::upper);
   }
@@ -94,7 +125,7 @@ std::unique_ptr<ClientDriver> ClientFactory::make(std::uint64_t stream) const {
     case Protocol::http:
       return detail::make_http_driver(cfg_);
     case Protocol::chat:
-      break;  // the chat workload is not a request/response driver (loadgen refuses it for now)
+      return std::make_unique<chat::ChatDriver>(cfg_, stream, ledger_);
   }
   return nullptr;
 }

@@ -35,6 +35,15 @@ struct ClientConfig {
   // The body every 200 response must carry; nullopt accepts any body (for
   // servers such as nginx serving a file).
   std::optional<std::string> http_expect_body = "Hello, World!";
+  // chat (proto/chat_client.hpp): the driver made for stream s is user
+  // chat_first_user + s of chat_users, in groups of chat_group_size
+  // consecutive ids; chat_private_share of its messages go privately to a
+  // random user of another group. The sizes above are payload sizes (at
+  // least chat::payload_header).
+  std::uint32_t chat_first_user = 1;
+  std::uint32_t chat_users = 0;
+  std::uint32_t chat_group_size = 10;
+  double chat_private_share = 0.0;
 };
 
 // Throws std::invalid_argument with a readable message if cfg cannot be used:
@@ -59,6 +68,14 @@ class ClientDriver {
   ClientDriver(const ClientDriver&) = delete;
   ClientDriver& operator=(const ClientDriver&) = delete;
   virtual ~ClientDriver() = default;
+
+  // Appends what a new connection sends before its first request (chat's
+  // LOGIN) and returns its size; it is answered by nothing that counts as a
+  // response. The other protocols send nothing.
+  virtual std::size_t write_greeting(ByteBuffer& /*out*/) { return 0; }
+  // False while the driver must not write requests yet (chat: until its
+  // user and every other one are logged in).
+  virtual bool may_write() const noexcept { return true; }
 
   // Appends one request to `out` and returns its size in bytes.
   virtual std::size_t write_request(ByteBuffer& out) = 0;
@@ -109,6 +126,9 @@ class ClientDriver {
 namespace detail {
 struct PayloadPool;
 }
+namespace chat {
+class Ledger;
+}
 
 // Holds a validated configuration and the random payload pool built from its
 // seed (256 KiB plus size_max lower-case letters, in lower and upper case).
@@ -122,10 +142,13 @@ class ClientFactory {
   // A driver whose request sizes and payload offsets come from a random
   // sequence seeded by (seed, stream): give each connection its own stream.
   std::unique_ptr<ClientDriver> make(std::uint64_t stream = 0) const;
+  // chat: the run's shared ledger (logins, ACKs, deliveries); null otherwise.
+  const std::shared_ptr<chat::Ledger>& chat_ledger() const noexcept { return ledger_; }
 
  private:
   ClientConfig cfg_;
   std::shared_ptr<const detail::PayloadPool> pool_;
+  std::shared_ptr<chat::Ledger> ledger_;
 };
 
 // Appends one upper request carrying `body` (a u16 little-endian length, then

@@ -12,6 +12,7 @@ from pathlib import Path
 from .style import plt  # noqa: I100
 from .figures.bench import plot_bench
 from .figures.capacity import plot_capacity
+from .figures.chat import is_chat, plot_chat
 from .figures.latency import Spectra, plot_spectra
 from .figures.resources import plot_resources
 from .figures.throughput import plot_throughput, plot_variants
@@ -61,7 +62,8 @@ def main(argv=None):
     p = Parser(prog="plot.py", formatter_class=argparse.RawDescriptionHelpFormatter,
                description=PLOT_DOC.split("\n\n")[0] + "\n\n" + PLOT_DOC.split("\n\n")[1],
                epilog="Figures: throughput, latency spectra, time series, server resources, "
-                      "bench-core bars, capacity (latency against offered rate).\nNative and Wine results never share an axis.\n"
+                      "chat delivery spectra, bench-core bars, capacity (latency against offered "
+                      "rate).\nNative and Wine results never share an axis.\n"
                       "exit status: 0 done, 1 nothing plottable, 2 usage error")
     p.add_argument("inputs", nargs="+", metavar="RUN_DIR_OR_CSV",
                    help="run folders of tools/matrix.py, loadgen CSV files, bench-core "
@@ -99,12 +101,16 @@ def main(argv=None):
     spectra = Spectra(hdrtool)
     figures = []
     plt.rcParams.update({"font.size": 10, "axes.titlesize": 11, "figure.dpi": 100})
+    # Chat cells have figures of their own (figures/chat.py).
+    chat_rows = [r for r in rows if is_chat(r)]
+    rr_rows = [r for r in rows if not is_chat(r)]
     steps = [
-        ("throughput", lambda: plot_throughput(rows, out, figures, many_runs)),
-        ("variants", lambda: plot_variants(rows, out, figures, many_runs)),
-        ("spectra", lambda: plot_spectra(rows, out, figures, spectra, many_runs)),
-        ("time series", lambda: plot_timeseries(rows, out, figures, many_runs, args.series)),
-        ("resources", lambda: plot_resources(rows, out, figures, many_runs)),
+        ("throughput", lambda: plot_throughput(rr_rows, out, figures, many_runs)),
+        ("variants", lambda: plot_variants(rr_rows, out, figures, many_runs)),
+        ("spectra", lambda: plot_spectra(rr_rows, out, figures, spectra, many_runs)),
+        ("time series", lambda: plot_timeseries(rr_rows, out, figures, many_runs, args.series)),
+        ("resources", lambda: plot_resources(rr_rows, out, figures, many_runs)),
+        ("chat", lambda: plot_chat(chat_rows, out, figures, spectra, many_runs)),
         ("bench-core", lambda: plot_bench(benches, out, figures)),
         ("capacity", lambda: plot_capacity(runs, out, figures)),
     ]

@@ -221,6 +221,42 @@ TEST(CommandLine, UsageErrorsExitWithTwo) {
   }
 }
 
+TEST(CommandLine, ChatTakesGroupsAndAPrivateShare) {
+  const Parsed p = parse({"--protocol", "chat", "-c", "200", "--group-size", "10",
+                          "--private-share", "0.2", "--first-user", "1001"});
+  ASSERT_FALSE(p.code) << p.err;
+  EXPECT_EQ(p.options.protocol, proto::Protocol::chat);
+  EXPECT_EQ(p.options.group_size, 10u);
+  EXPECT_DOUBLE_EQ(p.options.private_share, 0.2);
+  EXPECT_EQ(p.options.first_user, 1001u);
+  proto::ClientConfig cfg;
+  set_chat_config(p.options, cfg);
+  EXPECT_EQ(cfg.chat_users, 200u);
+  EXPECT_EQ(cfg.chat_first_user, 1001u);
+  EXPECT_EQ(cfg.chat_group_size, 10u);
+  EXPECT_EQ(parse({"--protocol", "chat", "--rate", "100"}).options.mode, Mode::open);
+}
+
+TEST(CommandLine, ChatUsageErrorsExitWithTwo) {
+  const std::vector<std::vector<std::string>> bad{
+      {"--protocol", "chat", "--churn", "2"},
+      {"--protocol", "chat", "--hold"},
+      {"--protocol", "chat", "--group-size", "0"},
+      {"--protocol", "chat", "--private-share", "1.5"},
+      {"--protocol", "chat", "-c", "10", "--private-share", "0.1"},  // one group: nobody else
+      {"--protocol", "chat", "--size", "8"},  // no room for the sequence and send time
+      {"--protocol", "chat", "--first-user", "0"},
+  };
+  for (const auto& args : bad) {
+    std::string joined;
+    for (const auto& a : args)
+      joined += a + " ";
+    const Parsed p = parse(args);
+    EXPECT_EQ(p.code, std::optional<int>(kExitUsage)) << joined;
+    EXPECT_NE(p.err.find("loadgen"), std::string::npos) << joined << p.err;
+  }
+}
+
 TEST(CommandLine, HelpVersionAndEngineListExitZero) {
   EXPECT_EQ(parse({"--help"}).code, std::optional<int>(0));
   EXPECT_EQ(parse({"--version"}).code, std::optional<int>(0));

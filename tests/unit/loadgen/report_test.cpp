@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -102,6 +104,44 @@ TEST(CsvSchema, RowHasOneValuePerColumnAndTheRightValues) {
   EXPECT_EQ(value("exit_code"), "1");
 }
 
+// The chat columns come last, after every column of the other protocols,
+// and are empty for them.
+TEST(CsvSchema, ChatColumnsComeLastAndOnlyForChat) {
+  const auto header = csv_header();
+  const auto at = [&](const std::string& column) {
+    return std::find(header.begin(), header.end(), column) - header.begin();
+  };
+  EXPECT_GT(at("group_size"), at("exit_code"));
+  EXPECT_EQ(at("delivery_stddev_us"), static_cast<std::ptrdiff_t>(header.size()) - 1);
+  EXPECT_LT(at("errors_io"), at("connect_attempts"));
+  EXPECT_GT(at("errors_lost"), at("exit_code"));
+
+  RunResult r = sample_result();
+  r.totals.deliveries = 9000;
+  r.totals.errors[static_cast<std::size_t>(ErrorKind::lost)] = 3;
+  for (int i = 1; i <= 100; ++i)
+    r.histograms[Series::delivery].record(i * 10'000);
+  Options o;
+  auto value = [&](const std::vector<std::string>& row, const std::string& column) {
+    return row[static_cast<std::size_t>(at(column))];
+  };
+  const auto plain = csv_row(o, r, {}, 1);
+  EXPECT_EQ(value(plain, "deliveries"), "");
+  EXPECT_EQ(value(plain, "delivery_p50_us"), "");
+  o.protocol = proto::Protocol::chat;
+  o.group_size = 100;
+  o.private_share = 0.25;
+  const auto chat = csv_row(o, r, {}, 1);
+  EXPECT_EQ(value(chat, "group_size"), "100");
+  EXPECT_EQ(value(chat, "private_share"), "0.250");
+  EXPECT_EQ(value(chat, "deliveries"), "9000");
+  EXPECT_EQ(value(chat, "deliveries_per_s"), "4500.00");
+  EXPECT_EQ(value(chat, "errors_lost"), "3");
+  EXPECT_EQ(value(chat, "errors_duplicated"), "0");
+  EXPECT_EQ(value(chat, "delivery_max_us"), "1000.447");
+  EXPECT_EQ(value(chat, "errors"), "4") << "reset 1 and lost 3";
+}
+
 TEST(CsvSchema, AppendedFileRoundTrips) {
   const auto path =
       std::filesystem::temp_directory_path() /
@@ -199,6 +239,43 @@ TEST(Text, FormatLatencyHasThreeSignificantDigits) {
   EXPECT_EQ(format_latency(1'234'567), "1.23ms");
   EXPECT_EQ(format_latency(999'999), "1.00ms");
   EXPECT_EQ(format_latency(12'345'678'901), "12.3s");
+}
+
+TEST(Text, ChatLiveLineAndSummaryShowDeliveries) {
+  HistogramSet h;
+  h[Series::latency].record(100'000);
+  h[Series::delivery].record(2'000'000);
+  IntervalReport iv;
+  iv.start_s = 1.0;
+  iv.end_s = 2.0;
+  iv.delta.responses = 300;
+  iv.delta.deliveries = 2700;
+  iv.histograms = &h;
+  iv.open_connections = 200;
+  const std::string line = live_line(iv, Mode::closed, true);
+  EXPECT_NE(line.find("msg/s 300"), std::string::npos) << line;
+  EXPECT_NE(line.find("deliv/s 2700"), std::string::npos) << line;
+  EXPECT_NE(line.find("deliv p99 2.00ms"), std::string::npos) << line;
+  const auto row = interval_csv_row(iv);
+  const auto header = interval_csv_header();
+  ASSERT_EQ(row.size(), header.size());
+  EXPECT_EQ(row[static_cast<std::size_t>(std::find(header.begin(), header.end(), "deliveries") -
+                                         header.begin())],
+            "2700");
+
+  Options o;
+  o.protocol = proto::Protocol::chat;
+  RunResult r = sample_result();
+  r.totals.deliveries = 9000;
+  r.totals.errors[static_cast<std::size_t>(ErrorKind::reordered)] = 2;
+  r.histograms[Series::delivery].record(2'000'000);
+  const std::string text = summary_text(o, r, {});
+  EXPECT_NE(text.find("ACK latency"), std::string::npos) << text;
+  EXPECT_NE(text.find("Delivery latency (send to each recipient) (1 samples)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Deliveries: 9000 (4500.00/sec); lost 0, duplicated 0, reordered 2"),
+            std::string::npos)
+      << text;
 }
 
 TEST(Text, LiveLineAndSummaryMentionTheEssentials) {

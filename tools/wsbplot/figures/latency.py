@@ -16,21 +16,22 @@ class Spectra:
         self.cache = {}
         self.problems = []
 
-    def get(self, row):
-        key = (row.run.name, row.label)
+    def get(self, row, tag="latency"):
+        """The spectrum of the .hlog's histograms tagged `tag` ("delivery": a
+        chat cell's deliveries); the .hgrm fallback has "latency" only."""
+        key = (row.run.name, row.label, tag)
         if key in self.cache:
             return self.cache[key]
         result = None
         hlog = row.file("hlog", ".hlog")
         if hlog and self.hdrtool:
-            tag = "latency"
             proc = subprocess.run([self.hdrtool, "report", str(hlog), "--tag", tag, "--csv",
                                    "--scale", "1000"], capture_output=True, text=True, timeout=60)
             if proc.returncode == 0:
                 result = parse_spectrum_csv(proc.stdout)
             else:
                 self.problems.append(f"hdrtool report {hlog}: {proc.stderr.strip()[:200]}")
-        if result is None:
+        if result is None and tag == "latency":
             hgrm = row.file("hgrm", ".hgrm")
             if hgrm:
                 result = parse_hgrm(hgrm.read_text(), scale=1000.0)
