@@ -28,7 +28,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <list>
 #include <mutex>
 #include <new>
@@ -37,6 +36,7 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "kit/blocking.hpp"
 #include "kit/winsock.hpp"
 #include "server/model_names.hpp"
 #include "server/socket_io.hpp"
@@ -101,20 +101,10 @@ class BlockingThreadsServer {
   // joins every client thread.
   void run() {
     StatsShard& shard = frame_.shard();
-    while (!frame_.stopping()) {
-      // Blocks until a client connects (or the wake function closes the listener).
-      const SOCKET s = ::accept(listener_, nullptr, nullptr);
+    for (;;) {
+      const SOCKET s = wsb::kit::accept_blocking(frame_, accept_policy_, listener_.get(), shard);
       join_exited();
-      if (s == INVALID_SOCKET) {
-        const int code = ::WSAGetLastError();
-        if (frame_.stopping()) break;
-        const AcceptAction next = accept_policy_.handle(code, listener_, shard);
-        if (next == AcceptAction::stop) break;
-        if (next == AcceptAction::pause) {
-          ::Sleep(static_cast<DWORD>(AcceptPolicy::pause_for.count()));
-        }
-        continue;
-      }
+      if (s == INVALID_SOCKET) break;
       // The thread cap: admit() refuses once --max-connections clients (and
       // so client threads) are online.
       if (!frame_.admit(shard, s)) {
@@ -133,10 +123,7 @@ class BlockingThreadsServer {
   void wake() noexcept {
     std::lock_guard lock(mutex_);
     stopped_ = true;
-    if (listener_open_) {
-      ::closesocket(listener_);
-      listener_open_ = false;
-    }
+    listener_.close();
     for (Client& client : live_) {
       if (!client.closed) {
         ::closesocket(client.socket);
@@ -271,16 +258,10 @@ class BlockingThreadsServer {
     return !conn.failed();
   }
 
-  // A recv()/send() failed. After a stop request the failure is the wake
-  // function closing the socket, not the client's doing, and is not counted.
+  // A recv()/send() failed (kit/blocking.hpp says what is counted).
   // Returns false for talk().
   bool count_failure(Connection& conn, int code) noexcept {
-    if (frame_.stopping()) return false;
-    // WSAETIMEDOUT is SO_RCVTIMEO/SO_SNDTIMEO firing: the client stalled for
-    // --idle-timeout. The socket is then in an indeterminate state (Winsock
-    // documentation) and must be closed, which the caller does.
-    conn.on_error(code == WSAETIMEDOUT ? ErrorClass::idle_timeout : classify_io_error(code));
-    return false;
+    return wsb::kit::count_blocking_failure(frame_, conn, code);
   }
 
   // Joins the threads that have finished serving. Called by the acceptor after
@@ -323,15 +304,12 @@ class BlockingThreadsServer {
 
   void close_listener() noexcept {
     std::lock_guard lock(mutex_);
-    if (listener_open_) {
-      ::closesocket(listener_);
-      listener_open_ = false;
-    }
+    listener_.close();
   }
 
   Frame& frame_;
   AcceptPolicy accept_policy_{frame_, "accept"};  // the acceptor's
-  const SOCKET listener_;
+  wsb::kit::BlockingListener listener_;           // closed under mutex_
   // Auto-reset; set by each client thread as its first act (see start_client).
   const HANDLE started_;
 
@@ -339,7 +317,6 @@ class BlockingThreadsServer {
   // wake(). Never held across a blocking socket call.
   std::mutex mutex_;
   bool stopped_ = false;
-  bool listener_open_ = true;
   std::list<Client> live_;    // clients whose thread is serving them
   std::list<Client> exited_;  // clients whose thread is done, to be joined
 };
@@ -351,19 +328,9 @@ int main(int argc, char** argv) {
     Frame frame("blocking-threads", description, 1);
     frame.set_default_max_connections(default_max_connections);
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    if (frame.options().threads != 1) {
-      std::fprintf(stderr,
-                   "blocking-threads: --threads must be 1: this model starts one thread per "
-                   "client (cap them with --max-connections)\n");
-      return 2;
-    }
-    // A blocking listener, so that accept() waits, with WSA_FLAG_OVERLAPPED
-    // for its accepted sockets to inherit: without it SO_RCVTIMEO/SO_SNDTIMEO
-    // (--idle-timeout) would never take effect (see server-blocking-single).
-    const SOCKET listener = frame.open_listener({.overlapped = true});
-    BlockingThreadsServer server(frame, listener);
-    frame.start([&server] { server.wake(); });
-    server.run();
-    return frame.finish();
+    // --idle-timeout becomes SO_RCVTIMEO/SO_SNDTIMEO, which needs the
+    // listener's WSA_FLAG_OVERLAPPED (kit/blocking.hpp).
+    return wsb::kit::serve_blocking<BlockingThreadsServer>(
+        frame, "this model starts one thread per client (cap them with --max-connections)");
   });
 }
