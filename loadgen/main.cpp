@@ -12,6 +12,8 @@
 #include <memory>
 #include <string>
 
+#include "affinity.hpp"
+#include "capacity_run.hpp"
 #include "engines/engine.hpp"
 #include "options.hpp"
 #include "platform/console.hpp"
@@ -165,6 +167,7 @@ std::unique_ptr<SpawnedServer> spawn_server(const Options& options, RunSignals& 
     request.args = options.spawn_args;
     request.protocol = options.protocol;
     request.ready_timeout = options.spawn_timeout;
+    request.cpus = options.server_cpus;
     server = std::make_unique<SpawnedServer>(std::move(request));
   } catch (const SpawnError& e) {
     std::fprintf(stderr, "loadgen: %s\n", e.what());
@@ -178,6 +181,16 @@ std::unique_ptr<SpawnedServer> spawn_server(const Options& options, RunSignals& 
                server->command().wine ? ", under Wine" : "", static_cast<long long>(server->pid()),
                net::to_string(server->ready().endpoint).c_str());
   return server;
+}
+
+// --loadgen-cpus, once the server has been started (a forked child would
+// inherit the mask) and before the workers are: they inherit it.
+bool pin_loadgen(const Options& options) {
+  const std::string failed = pin_this_process(options.loadgen_cpus);
+  if (failed.empty()) return true;
+  std::fprintf(stderr, "loadgen: --loadgen-cpus %s: cannot pin: %s\n",
+               options.loadgen_cpus_text.c_str(), failed.c_str());
+  return false;
 }
 
 bool sources_match(const Options& options, const net::Endpoint& target) {
@@ -312,6 +325,45 @@ int report_run(const Options& options, const RunResult& result, IntervalOutputs&
   return code;
 }
 
+// --find-capacity: the search's steps against one target, then its reports:
+// the summary, one CSV row per step (every row names the capacity found).
+int find_capacity_main(const Options& options, const EngineInfo& engine,
+                       const net::Endpoint& target, const proto::ClientFactory& factory,
+                       RunSignals& signals, LiveLine& live, SpawnedServer* server) {
+  CapacityHooks hooks;
+  hooks.on_interval = [&options, &live](const IntervalReport& interval, Mode mode) {
+    if (!options.quiet) live.show(interval, mode);
+  };
+  hooks.on_step_end = [&live] {
+    live.end();
+    live.open = false;
+  };
+  CapacitySearchRun search = run_capacity_search(options, engine, target, factory, signals, hooks);
+  std::optional<ServerResult> server_result;
+  if (server) server_result = server->stop();
+  if (server_result && server_result->died && !server_result->stderr_tail.empty()) {
+    std::fprintf(stderr, "loadgen: the server's last stderr output:\n%s\n",
+                 server_result->stderr_tail.c_str());
+  }
+  int code = capacity_exit_code(search);
+  std::cout << capacity_summary_text(options, search) << std::flush;
+  if (options.csv.empty()) return code;
+  try {
+    for (std::size_t i = 0; i < search.runs.size(); ++i) {
+      const CapacityStepRun& run = search.runs[i];
+      const std::vector<SloVerdict> slo =
+          evaluate_slo(run.options.slo, run.result.histograms[Series::latency]);
+      report::append_row(options.csv, csv_header(),
+                         csv_row(run.options, run.result, slo, code,
+                                 CapacityRow{&search.outcome.steps[i], &search.outcome}));
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "loadgen: %s\n", e.what());
+    if (code == kExitOk) code = kExitErrors;
+  }
+  return code;
+}
+
 int run_main(int argc, char** argv) {
   Options options;
   std::vector<EngineName> engine_names;
@@ -369,7 +421,10 @@ int run_main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (!pin_loadgen(options)) return kExitErrors;
   LiveLine live;
+  if (options.find_capacity)
+    return find_capacity_main(options, *engine, target, factory, signals, live, server.get());
   RunResult result = run_load(options, *engine, target, factory, signals,
                               make_hooks(options, *outputs, live, server.get()));
   live.end();
@@ -379,6 +434,7 @@ int run_main(int argc, char** argv) {
   }
   explain_end(result, target);
   result.self = platform::sample_process();
+  result.self_context_switches = own_context_switches();
   return report_run(options, result, *outputs, json);
 }
 

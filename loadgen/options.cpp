@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "affinity.hpp"
 #include "platform/duration.hpp"
 #include "proto/client.hpp"
 
@@ -157,12 +158,15 @@ std::optional<std::vector<SloTerm>> parse_slo(std::string_view text, std::string
   if (trim(text).empty()) return fail("empty --slo");
   for (std::string_view item : split(text, ',')) {
     item = trim(item);
-    const auto eq = item.find('=');
+    // "p99<=5ms" says what the term means; "p99=5ms" is the older spelling.
+    const auto le = item.find("<=");
+    const auto eq = le != std::string_view::npos ? le : item.find('=');
     if (eq == std::string_view::npos) {
-      return fail("not METRIC=DURATION (e.g. p99=5ms): " + std::string(item));
+      return fail("not METRIC<=DURATION (e.g. p99<=5ms): " + std::string(item));
     }
     const std::string_view metric = trim(item.substr(0, eq));
-    const auto limit = platform::parse_duration(trim(item.substr(eq + 1)));
+    const auto limit =
+        platform::parse_duration(trim(item.substr(eq + (le != std::string_view::npos ? 2 : 1))));
     if (!limit) return fail("not a duration in " + std::string(item));
     SloTerm term;
     term.limit = *limit;
@@ -211,6 +215,7 @@ struct Texts {
   std::string think = "0s", warmup = "0s", duration = "10s", timeout = "5s", connect_timeout = "5s",
               interval = "1s", spawn_timeout = "0s", spin = "50us";
   std::string size = "16";
+  std::string capacity_precision = "5";
   std::string expect_body;
   bool list_engines = false;
   bool print_config = false;
@@ -252,8 +257,9 @@ class HelpFormatter : public CLI::Formatter {
 constexpr const char* kFooter =
     "Exit codes: 0 the run completed within --max-errors and every --slo; 1 more errors than\n"
     "--max-errors, a worker or output failure; 2 a bad command line or config file, or the run\n"
-    "does not fit (descriptors); 3 an --slo term missed; 4 the server failed: --spawn could not\n"
-    "start it, it died, or the target refused every connect or went away.\n"
+    "does not fit (descriptors); 3 an --slo term missed (--find-capacity: even at\n"
+    "--rate-start); 4 the server failed: --spawn could not start it, it died, or the target\n"
+    "refused every connect or went away.\n"
     "\n"
     "Examples:\n"
     "  closed loop against server-epoll, 100 connections for 10 s:\n"
@@ -262,6 +268,8 @@ constexpr const char* kFooter =
     "    loadgen --target 127.0.0.1:8080 --rate 20000 --slo p99=5ms\n"
     "  hold 10,000 idle connections for 30 s (memory per connection):\n"
     "    loadgen --spawn threads -c 10000 --hold -d 30s\n"
+    "  the highest rate at which server-epoll keeps p99 within 5 ms (a search of short steps):\n"
+    "    loadgen --spawn epoll --find-capacity --slo 'p99<=5ms' -c 50 --warmup 1s -d 3s\n"
     "  a scenario file (scenarios/), and the run as JSON on stdout:\n"
     "    loadgen --config scenarios/open-loop-slo.toml --spawn epoll --json -\n"
     "\n"
@@ -419,8 +427,45 @@ void add_output_options(CLI::App& app, Options& o, Texts& t) {
       ->capture_default_str()
       ->group("Output");
   app.add_option("--slo", o.slo_text,
-                 "Latency objectives, e.g. p99=5ms,p99.9=20ms,max=1s,mean=2ms; exit 3 if missed")
+                 "Latency objectives, e.g. p99<=5ms,p99.9<=20ms,max<=1s,mean<=2ms; exit 3 if "
+                 "missed")
       ->group("Output");
+}
+
+void add_capacity_options(CLI::App& app, Options& o, Texts& t) {
+  app.add_flag("--find-capacity", o.find_capacity,
+               "Find the highest open-loop rate that keeps --slo with no errors and no rate "
+               "shortfall: steps of --warmup + --duration each; exit 0 found, 3 none")
+      ->group("Capacity");
+  app.add_option("--rate-start", o.capacity.rate_start, "Requests/s of the first step")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group("Capacity");
+  app.add_option("--rate-max", o.capacity.rate_max, "The ramp stops at this rate (requests/s)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str()
+      ->group("Capacity");
+  app.add_option("--rate-growth", o.capacity.growth, "Each ramp step offers this times the last")
+      ->check(CLI::Range(1.01, 100.0))
+      ->capture_default_str()
+      ->group("Capacity");
+  app.add_option("--capacity-precision", t.capacity_precision,
+                 "Bisect until the passing and failing rates are this close (percent)")
+      ->capture_default_str()
+      ->group("Capacity");
+}
+
+void add_isolation_options(CLI::App& app, Options& o) {
+  app.add_option("--server-cpus", o.server_cpus_text,
+                 "Pin the --spawn server (all its threads; under Wine wineserver too) to these "
+                 "CPUs, e.g. 0 or 2-3,6; none: not pinned")
+      ->capture_default_str()
+      ->group("Isolation");
+  app.add_option("--loadgen-cpus", o.loadgen_cpus_text,
+                 "Pin loadgen's workers to these CPUs (--threads defaults to their count); "
+                 "none: not pinned")
+      ->capture_default_str()
+      ->group("Isolation");
 }
 
 void build(CLI::App& app, Options& o, Texts& t) {
@@ -448,6 +493,8 @@ void build(CLI::App& app, Options& o, Texts& t) {
   add_engine_options(app, o, t);
   add_workload_options(app, o, t);
   add_output_options(app, o, t);
+  add_capacity_options(app, o, t);
+  add_isolation_options(app, o);
 }
 
 // "name:port" with a host name (letters, digits, '-', '.') and a port of
@@ -469,6 +516,50 @@ std::optional<std::pair<std::string, std::uint16_t>> host_name_and_port(std::str
     return std::nullopt;
   }
   return std::make_pair(std::string(host), static_cast<std::uint16_t>(port));
+}
+
+// --find-capacity: the settings are checked, and the run becomes an open
+// loop at --rate-start (each step sets its own rate). What cannot describe a
+// series of steps (one JSON object, one histogram file) is refused.
+std::optional<std::string> finish_capacity(Options& o, const Texts& t) {
+  std::string_view precision = trim(t.capacity_precision);
+  if (!precision.empty() && precision.back() == '%') precision.remove_suffix(1);
+  double percent = 0;
+  const auto [end, ec] =
+      std::from_chars(precision.data(), precision.data() + precision.size(), percent);
+  if (ec != std::errc() || end != precision.data() + precision.size() || !(percent > 0.0) ||
+      percent > 100.0) {
+    return "--capacity-precision: a percentage in (0, 100], e.g. 5 or 5%: " + t.capacity_precision;
+  }
+  o.capacity.precision = percent / 100.0;
+  if (!o.find_capacity) return std::nullopt;
+  if (o.slo_text.empty()) return "--find-capacity needs --slo (e.g. --slo p99<=5ms)";
+  if (o.rate > 0 || o.churn > 0 || o.hold || o.requests > 0) {
+    return "--find-capacity sets the rate of each step: it takes no --rate, --churn, --hold or "
+           "--requests";
+  }
+  if (!o.json.empty() || !o.hlog.empty() || !o.hgrm.empty() || !o.intervals.empty()) {
+    return "--find-capacity writes one CSV row per step (--csv); it takes no --json, --hlog, "
+           "--hgrm or --intervals";
+  }
+  if (o.capacity.rate_max < o.capacity.rate_start) return "--rate-max is below --rate-start";
+  o.rate = o.capacity.rate_start;
+  return std::nullopt;
+}
+
+std::optional<std::string> finish_isolation(Options& o) {
+  std::string why;
+  const auto server = parse_cpu_set(o.server_cpus_text, &why);
+  if (!server) return "--server-cpus: " + why;
+  const auto self = parse_cpu_set(o.loadgen_cpus_text, &why);
+  if (!self) return "--loadgen-cpus: " + why;
+  if (!server->empty() && o.spawn.empty()) return "--server-cpus needs --spawn";
+  o.server_cpus = *server;
+  o.loadgen_cpus = *self;
+  // Workers default to the cores of loadgen's own set.
+  if (o.threads == 0 && !o.loadgen_cpus.empty())
+    o.threads = static_cast<int>(o.loadgen_cpus.size());
+  return std::nullopt;
 }
 
 std::optional<std::string> finish(Options& o, const Texts& t,
@@ -502,6 +593,8 @@ std::optional<std::string> finish(Options& o, const Texts& t,
   if (!size) return "--size: not N or MIN-MAX (byte counts, MIN <= MAX): " + t.size;
   o.size = *size;
 
+  if (const auto problem = finish_capacity(o, t)) return problem;
+  if (const auto problem = finish_isolation(o)) return problem;
   if (o.rate > 0) o.mode = Mode::open;
   if (o.churn > 0) o.mode = Mode::churn;
   if (o.hold) o.mode = Mode::hold;

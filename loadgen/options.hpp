@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "capacity.hpp"
 #include "platform/net.hpp"
 #include "proto/protocol.hpp"
 
@@ -46,7 +47,7 @@ std::string to_string(const SizeRange& size);
 std::optional<std::vector<net::Endpoint>> parse_source_list(std::string_view text,
                                                             std::string* error);
 
-// One --slo term. "p99=5ms" bounds a percentile, "max=1s" the maximum and
+// One --slo term. "p99<=5ms" (or "p99=5ms") bounds a percentile, "max=1s" the maximum and
 // "mean=2ms" the mean of the latency (the corrected one in open-loop runs).
 struct SloTerm {
   enum class Metric : std::uint8_t { percentile, max, mean };
@@ -55,7 +56,7 @@ struct SloTerm {
   std::chrono::nanoseconds limit{0};
   std::string text;  // the term as the user wrote it, for messages and the CSV
 };
-// A comma-separated list of terms: "p99=5ms,p99.9=20ms,max=1s". Durations
+// A comma-separated list of terms: "p99<=5ms,p99.9<=20ms,max=1s". Durations
 // take platform::parse_duration's units; a bare number is seconds. On
 // failure, nullopt and *error names the bad term.
 std::optional<std::vector<SloTerm>> parse_slo(std::string_view text, std::string* error);
@@ -117,6 +118,18 @@ struct Options {
   std::uint64_t max_errors = 0;  // --max-errors
   std::string slo_text;          // --slo
   std::vector<SloTerm> slo;      // parsed from slo_text
+
+  // ---- Capacity search (capacity.hpp) ---------------------------------------
+  bool find_capacity = false;  // --find-capacity: needs --slo; each step is an open-loop run
+  CapacitySettings capacity;   // --rate-start, --rate-max, --rate-growth, --capacity-precision
+
+  // ---- Isolation (affinity.hpp) ---------------------------------------------
+  // --server-cpus / --loadgen-cpus: CPU sets for the spawned server and for
+  // loadgen itself; empty: not pinned ("none", the default).
+  std::string server_cpus_text = "none";
+  std::string loadgen_cpus_text = "none";
+  std::vector<int> server_cpus;
+  std::vector<int> loadgen_cpus;
 };
 
 // Exit codes of the loadgen process (docs/loadgen.md).

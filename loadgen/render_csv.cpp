@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "affinity.hpp"
 #include "platform/process.hpp"
 #include "render_common.hpp"
 #include "report/csv.hpp"
@@ -29,14 +30,16 @@ struct Column {
 // appends its columns in the order of results/README.md.
 struct Columns {
   Columns(const Options* options, const RunResult* result, const std::vector<SloVerdict>* verdicts,
-          int exit_code)
-      : o(options),
+          int exit_code, CapacityRow capacity_row = {})
+      : cap(capacity_row),
+        o(options),
         r(result),
         slo(verdicts),
         code(exit_code),
         t(result ? &result->totals : nullptr),
         s(result && result->server ? &*result->server : nullptr) {}
 
+  CapacityRow cap;
   const Options* o;
   const RunResult* r;
   const std::vector<SloVerdict>* slo;
@@ -158,8 +161,13 @@ struct Columns {
     server("server_program", [](const ServerResult& x) { return x.program; });
     server("server_platform",
            [](const ServerResult& x) { return std::string(x.wine ? "wine" : "native"); });
-    server("server_cpu_user_s", [](const ServerResult& x) { return fixed(x.cpu_user_s, 3); });
-    server("server_cpu_system_s", [](const ServerResult& x) { return fixed(x.cpu_system_s, 3); });
+    // Empty when the platform cannot tell them (ServerResult::cpu_known).
+    server("server_cpu_user_s", [](const ServerResult& x) {
+      return x.cpu_known ? fixed(x.cpu_user_s, 3) : std::string();
+    });
+    server("server_cpu_system_s", [](const ServerResult& x) {
+      return x.cpu_known ? fixed(x.cpu_system_s, 3) : std::string();
+    });
     server("server_peak_rss_bytes",
            [](const ServerResult& x) { return std::to_string(x.peak_memory_bytes); });
     server("server_threads", [](const ServerResult& x) { return std::to_string(x.peak_threads); });
@@ -200,18 +208,66 @@ struct Columns {
     add("incomplete_reason", [this] { return std::string(incomplete_reason(*r)); });
     add("exit_code", [this] { return num(code); });
   }
+
+  // Context switches over each process's life (like the CPU columns), and
+  // per response of the measured window.
+  void mechanisms() {
+    auto per_response = [this](std::optional<std::uint64_t> n) {
+      if (!n || t->responses == 0) return std::string();
+      return fixed(static_cast<double>(*n) / static_cast<double>(t->responses), 3);
+    };
+    add("loadgen_context_switches", [this] {
+      return r->self_context_switches ? num(*r->self_context_switches) : std::string();
+    });
+    add("loadgen_context_switches_per_response",
+        [this, per_response] { return per_response(r->self_context_switches); });
+    add("server_context_switches",
+        [this] { return s && s->context_switches ? num(*s->context_switches) : std::string(); });
+    add("server_context_switches_per_response",
+        [this, per_response] { return s ? per_response(s->context_switches) : std::string(); });
+  }
+
+  void isolation() {
+    add("loadgen_cpus", [this] { return to_string_cpus(o->loadgen_cpus); });
+    add("server_cpus",
+        [this] { return o->spawn.empty() ? std::string() : to_string_cpus(o->server_cpus); });
+    add("wineserver_pinning", [this] { return s ? s->wineserver_pinning : std::string(); });
+  }
+
+  void capacity() {
+    auto step = [this](std::string name, std::function<std::string(const CapacityStep&)> f) {
+      add(std::move(name), [this, f] { return cap.step ? f(*cap.step) : std::string(); });
+    };
+    step("capacity_step", [](const CapacityStep& x) { return std::to_string(x.index); });
+    step("capacity_phase", [](const CapacityStep& x) { return std::string(name(x.phase)); });
+    step("capacity_step_passed",
+         [](const CapacityStep& x) { return std::string(x.verdict.passed() ? "1" : "0"); });
+    step("capacity_failed_by", [](const CapacityStep& x) { return x.verdict.failed_by(); });
+    add("capacity", [this] {
+      return cap.outcome && cap.outcome->capacity ? fixed(*cap.outcome->capacity, 2)
+                                                  : std::string();
+    });
+    add("capacity_bound",
+        [this] { return cap.outcome ? std::string(name(cap.outcome->bound)) : std::string(); });
+  }
 };
 
 std::unique_ptr<Columns> columns(const Options* o, const RunResult* r,
-                                 const std::vector<SloVerdict>* slo, int code) {
+                                 const std::vector<SloVerdict>* slo, int code,
+                                 CapacityRow cap = {}) {
   // On the heap: the columns' lambdas hold its address.
-  auto c = std::make_unique<Columns>(o, r, slo, code);
+  auto c = std::make_unique<Columns>(o, r, slo, code, cap);
   c->parameters();
   c->results();
   c->latencies();
   c->processes();
   c->server();
   c->verdicts();
+  // Appended after the original columns, so that older readers that go by
+  // position still find theirs.
+  c->mechanisms();
+  c->isolation();
+  c->capacity();
   return c;
 }
 
@@ -226,9 +282,10 @@ std::vector<std::string> csv_header() {
 }
 
 std::vector<std::string> csv_row(const Options& options, const RunResult& result,
-                                 const std::vector<SloVerdict>& slo, int code) {
+                                 const std::vector<SloVerdict>& slo, int code,
+                                 const CapacityRow& capacity) {
   std::vector<std::string> values;
-  const auto all = columns(&options, &result, &slo, code);
+  const auto all = columns(&options, &result, &slo, code, capacity);
   for (const Column& c : all->list)
     values.push_back(c.value());
   return values;

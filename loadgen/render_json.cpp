@@ -196,8 +196,9 @@ void write_server(JsonWriter& j, const Options& o, const RunResult& r) {
   j.member("model", s.model);
   j.member("program", s.program);
   j.member("platform", std::string(s.wine ? "wine" : "native"));
-  j.member("cpu_user_s", s.cpu_user_s);
-  j.member("cpu_system_s", s.cpu_system_s);
+  // null when unknown (a Windows loadgen under Wine: ServerResult::cpu_known).
+  member_if(j, "cpu_user_s", s.cpu_known, s.cpu_user_s);
+  member_if(j, "cpu_system_s", s.cpu_known, s.cpu_system_s);
   j.member("peak_rss_bytes", static_cast<std::uint64_t>(s.peak_memory_bytes));
   j.member("threads", static_cast<std::uint64_t>(s.peak_threads));
   j.member("rss_before_bytes", static_cast<std::uint64_t>(s.memory_before_bytes));

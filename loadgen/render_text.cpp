@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "affinity.hpp"
 #include "platform/duration.hpp"
 #include "render_common.hpp"
 
@@ -156,18 +157,43 @@ void append_counts(std::ostringstream& out, const Options& options, const RunRes
 }
 
 // CPU and memory of loadgen and of the spawned server.
+// Context switches per response, and the CPU sets, when there are any.
+void append_mechanisms(std::ostringstream& out, const Options& options, const RunResult& result) {
+  const ServerResult* s = result.server ? &*result.server : nullptr;
+  auto per = [&result](std::uint64_t n) {
+    return result.totals.responses == 0
+               ? std::string("-")
+               : fixed(static_cast<double>(n) / static_cast<double>(result.totals.responses), 3);
+  };
+  if (result.self_context_switches || (s && s->context_switches)) {
+    out << "  context switches per response:";
+    if (result.self_context_switches) out << " loadgen " << per(*result.self_context_switches);
+    if (s && s->context_switches) out << " server " << per(*s->context_switches);
+    out << " (over each process's life)\n";
+  }
+  if (!options.loadgen_cpus.empty() || !options.server_cpus.empty()) {
+    out << "  pinned: loadgen to CPUs " << to_string_cpus(options.loadgen_cpus)
+        << ", server to CPUs " << to_string_cpus(options.server_cpus) << "\n";
+    if (s && !s->wineserver_pinning.empty())
+      out << "  wineserver: " << s->wineserver_pinning << "\n";
+  }
+}
+
 void append_processes(std::ostringstream& out, const Options& options, const RunResult& result) {
   char buffer[256];
   std::snprintf(buffer, sizeof buffer, "  loadgen: cpu %.2fs user %.2fs sys, peak memory %.1f MB\n",
                 result.self.user_cpu_seconds, result.self.system_cpu_seconds,
                 static_cast<double>(result.self.peak_memory_bytes) / 1e6);
   out << buffer;
+  append_mechanisms(out, options, result);
   if (result.server) {
     const ServerResult& s = *result.server;
+    const std::string cpu =
+        s.cpu_known ? fixed(s.cpu_user_s, 2) + "s user " + fixed(s.cpu_system_s, 2) + "s sys"
+                    : std::string("unknown under Wine");
     std::snprintf(buffer, sizeof buffer,
-                  "  server %s%s: cpu %.2fs user %.2fs sys, peak memory %.1f MB, %llu threads, "
-                  "stopped by %s\n",
-                  s.model.c_str(), s.wine ? " (under Wine)" : "", s.cpu_user_s, s.cpu_system_s,
+                  "  server %s%s: cpu %s, peak memory %.1f MB, %llu threads, stopped by %s\n",
+                  s.model.c_str(), s.wine ? " (under Wine)" : "", cpu.c_str(),
                   static_cast<double>(s.peak_memory_bytes) / 1e6,
                   static_cast<unsigned long long>(s.peak_threads), s.stopped_by.c_str());
     out << buffer;

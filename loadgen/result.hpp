@@ -44,6 +44,8 @@ struct RunResult {
   std::optional<double> establish_s;
   std::uint64_t loadgen_memory_held_bytes = 0;
   platform::ProcessStats self;  // loadgen's own CPU and peak memory at the end
+  // loadgen's own context switches at the end (sys.hpp); nullopt where not counted.
+  std::optional<std::uint64_t> self_context_switches;
   std::optional<ServerResult> server;
   bool interrupted = false;  // Ctrl-C
   bool server_died = false;  // the --spawn server exited during the run

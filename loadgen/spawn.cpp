@@ -2,6 +2,8 @@
 // statistics, the monitor thread and the stop sequence).
 #include "spawn.hpp"
 
+#include "affinity.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -159,8 +161,9 @@ SpawnedServer::SpawnedServer(Request request) : request_(std::move(request)) {
               {"--port", "0", "--protocol", std::string(proto::name(request_.protocol))});
   result_.program = request_.command.program;
   result_.wine = wine;
+  result_.cpu_known = !platform::running_under_wine();
   try {
-    child_ = std::make_unique<ChildProcess>(argv);
+    child_ = std::make_unique<ChildProcess>(argv, request_.cpus);
   } catch (const std::exception& e) {
     throw SpawnError("--spawn: cannot start " + join(argv, " ") + ": " + e.what());
   }
@@ -172,7 +175,15 @@ SpawnedServer::SpawnedServer(Request request) : request_(std::move(request)) {
   std::unique_lock lock(mutex_);
   const bool ready =
       changed_.wait_for(lock, timeout, [&] { return have_ready_ || exited_; }) && have_ready_;
-  if (ready) return;
+  if (ready) {
+    if (wine && !request_.cpus.empty()) {
+      lock.unlock();
+      const std::string pinning = pin_wineserver_of(child_->pid(), request_.cpus);
+      lock.lock();
+      result_.wineserver_pinning = pinning;
+    }
+    return;
+  }
 
   const bool exited = exited_;
   lock.unlock();
@@ -367,6 +378,7 @@ void SpawnedServer::monitor() {
         result_.exit_signal = exit->signal;
         result_.cpu_user_s = exit->user_s;
         result_.cpu_system_s = exit->system_s;
+        result_.context_switches = exit->context_switches;
         result_.peak_memory_bytes = std::max(result_.peak_memory_bytes, exit->max_rss_bytes);
         if (!stopping_ && have_ready_) {
           died_.store(true, std::memory_order_release);

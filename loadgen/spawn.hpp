@@ -85,6 +85,18 @@ struct ServerResult {
   // reaped, else the last /proc sample).
   double cpu_user_s = 0;
   double cpu_system_s = 0;
+  // False when the CPU times above cannot be known: a Windows loadgen under
+  // Wine gets its own times from GetProcessTimes on another process, so the
+  // figures would be loadgen's; the reports leave them empty then.
+  bool cpu_known = true;
+  // Context switches (voluntary + involuntary) of all its threads over its
+  // life, from wait4 when it was reaped; nullopt where not counted (Windows,
+  // or not reaped).
+  std::optional<std::uint64_t> context_switches;
+  // With --server-cpus under Wine, what became of wineserver, which serves
+  // the server from outside its process: pinned (and shared with every Wine
+  // program of the prefix), or why it was not (affinity.hpp).
+  std::string wineserver_pinning;
   std::uint64_t peak_memory_bytes = 0;  // largest resident set seen (VmHWM, ru_maxrss)
   std::uint64_t peak_threads = 0;       // most threads seen in the samples
   // Resident set before the load began and at the moment every connection
@@ -113,6 +125,7 @@ class SpawnedServer {
     std::vector<std::string> args;  // the user's arguments (after --)
     proto::Protocol protocol = proto::Protocol::upper;
     std::chrono::nanoseconds ready_timeout{0};  // 0: 10 s native, 60 s Wine
+    std::vector<int> cpus;                      // --server-cpus (empty: not pinned)
   };
 
   // Starts the server with args + "--port 0 --protocol <p>" and waits for its

@@ -21,6 +21,9 @@ class ChildProcess {
     double user_s = 0;
     double system_s = 0;
     std::uint64_t max_rss_bytes = 0;  // 0 when unknown
+    // Voluntary plus involuntary context switches of all its threads
+    // (POSIX: wait4's rusage); nullopt where the platform does not count them.
+    std::optional<std::uint64_t> context_switches;
   };
 
   // Starts argv[0] (a path) with argv. stdin, stdout and stderr are pipes;
@@ -28,8 +31,11 @@ class ChildProcess {
   // group; Windows: CREATE_NEW_PROCESS_GROUP) so that an interrupted run can
   // still stop it cleanly, and it dies with loadgen (POSIX:
   // PR_SET_PDEATHSIG; Windows: a kill-on-close job object). Throws
-  // std::runtime_error when it cannot be started.
-  explicit ChildProcess(const std::vector<std::string>& argv);
+  // std::runtime_error when it cannot be started. A non-empty `cpus` pins
+  // the child, and every thread it will have, to those CPUs from its start
+  // (POSIX: sched_setaffinity before exec; Windows: SetProcessAffinityMask
+  // while it is still suspended).
+  explicit ChildProcess(const std::vector<std::string>& argv, const std::vector<int>& cpus = {});
   // Kills the child if it still runs, and reaps it.
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;

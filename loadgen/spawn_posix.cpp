@@ -1,4 +1,5 @@
 // ChildProcess for POSIX (Linux): fork + execv with three pipes.
+#include <sched.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -51,7 +52,8 @@ bool drain(int& fd, std::string& into) {
 
 }  // namespace
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv) : impl_(new Impl) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vector<int>& cpus)
+    : impl_(new Impl) {
   if (argv.empty()) {
     delete impl_;
     throw std::runtime_error("no program to start");
@@ -82,6 +84,11 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) : impl_(new Imp
     args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const pid_t parent = ::getpid();
+  cpu_set_t cpu_set;
+  CPU_ZERO(&cpu_set);
+  for (int c : cpus) {
+    if (c < CPU_SETSIZE) CPU_SET(c, &cpu_set);
+  }
 
   const pid_t pid = ::fork();
   if (pid == 0) {
@@ -100,6 +107,12 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) : impl_(new Imp
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // Before exec: the server's every thread inherits the mask.
+    if (!cpus.empty() && ::sched_setaffinity(0, sizeof cpu_set, &cpu_set) != 0) {
+      const char message[] = "loadgen: sched_setaffinity for --server-cpus failed\n";
+      [[maybe_unused]] const auto w = ::write(2, message, sizeof message - 1);
+      ::_exit(127);
+    }
     ::execv(args[0], args.data());
     const char message[] = "loadgen: exec of the server failed\n";
     [[maybe_unused]] const auto w = ::write(2, message, sizeof message - 1);
@@ -171,6 +184,8 @@ std::optional<ChildProcess::Exit> ChildProcess::try_wait() noexcept {
   e.system_s = static_cast<double>(usage.ru_stime.tv_sec) +
                static_cast<double>(usage.ru_stime.tv_usec) / 1e6;
   e.max_rss_bytes = static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // KiB on Linux
+  e.context_switches =
+      static_cast<std::uint64_t>(usage.ru_nvcsw) + static_cast<std::uint64_t>(usage.ru_nivcsw);
   impl_->reaped = true;
   impl_->exit = e;
   close_fd(impl_->in);

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "affinity.hpp"
 #include "spawn_child.hpp"
 
 namespace wsb::loadgen {
@@ -91,7 +92,8 @@ struct ChildProcess::Impl {
   std::optional<Exit> exit;
 };
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv) : impl_(new Impl) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vector<int>& cpus)
+    : impl_(new Impl) {
   if (argv.empty()) {
     delete impl_;
     throw std::runtime_error("no program to start");
@@ -168,7 +170,8 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) : impl_(new Imp
                               sizeof limits);
     ::AssignProcessToJobObject(impl_->job, impl_->process.hProcess);
   }
-  if (::ResumeThread(impl_->process.hThread) == static_cast<DWORD>(-1)) {
+  // A child that cannot be set up as asked is ended before it ran.
+  auto abandon = [this](const std::string& what) {
     const DWORD code = ::GetLastError();
     ::TerminateProcess(impl_->process.hProcess, 1);
     close_handle(impl_->process.hProcess);
@@ -177,8 +180,15 @@ ChildProcess::ChildProcess(const std::vector<std::string>& argv) : impl_(new Imp
     for (HANDLE* h : {&impl_->in, &impl_->out, &impl_->err})
       close_handle(*h);
     delete impl_;
-    throw std::runtime_error("ResumeThread failed (error " + std::to_string(code) + ")");
+    throw std::runtime_error(what + " failed (error " + std::to_string(code) + ")");
+  };
+  // --server-cpus: pinned before its first instruction; the threads it
+  // starts take the process mask.
+  if (!cpus.empty() &&
+      !::SetProcessAffinityMask(impl_->process.hProcess, static_cast<DWORD_PTR>(cpu_mask(cpus)))) {
+    abandon("SetProcessAffinityMask for --server-cpus");
   }
+  if (::ResumeThread(impl_->process.hThread) == static_cast<DWORD>(-1)) abandon("ResumeThread");
 }
 
 ChildProcess::~ChildProcess() {

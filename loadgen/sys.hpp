@@ -64,6 +64,11 @@ DescriptorLimit raise_descriptor_limit() noexcept;
 // True in the Windows build (loadgen.exe), false in the POSIX one.
 bool windows_build() noexcept;
 
+// Context switches (voluntary + involuntary) of this process so far, all
+// threads (getrusage RUSAGE_SELF); nullopt on Windows, which does not count
+// them per process.
+std::optional<std::uint64_t> own_context_switches() noexcept;
+
 // The absolute path of the running executable (empty if it cannot be found).
 std::filesystem::path executable_path();
 

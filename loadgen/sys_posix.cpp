@@ -66,4 +66,10 @@ std::filesystem::path executable_path() {
   return ec ? std::filesystem::path() : path;
 }
 
+std::optional<std::uint64_t> own_context_switches() noexcept {
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(usage.ru_nvcsw) + static_cast<std::uint64_t>(usage.ru_nivcsw);
+}
+
 }  // namespace wsb::loadgen

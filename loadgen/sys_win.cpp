@@ -56,4 +56,8 @@ std::filesystem::path executable_path() {
   }
 }
 
+std::optional<std::uint64_t> own_context_switches() noexcept {
+  return std::nullopt;
+}
+
 }  // namespace wsb::loadgen

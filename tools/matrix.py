@@ -26,6 +26,8 @@ The run folder receives:
                         median and confidence interval of throughput, p50 and
                         p99 (schema and method: results/README.md)
   summary.json          the same rows as one JSON array
+  capacity.csv          capacity cells: one loadgen row per step of each
+                        repetition's --find-capacity search
   verdicts.csv          every pair of models of every group of cells that
                         differ only in the model: ratio, interval, verdict
   cells.csv             one row per planned repetition: status, exit code,
@@ -60,7 +62,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 try:
@@ -108,7 +110,20 @@ def family(plat):
 def under_wine(plat):
     return plat in ("wine", "windows-wine")
 
-WORKLOADS = ["closed", "open", "churn", "hold"]
+WORKLOADS = ["closed", "open", "churn", "hold", "capacity"]
+
+# The capacity workload (loadgen --find-capacity): the SLO and the rates its
+# search starts from and stops at, per platform. Under Wine every model
+# serves far fewer requests (/work/shared/reference/machine-baseline.md) and a
+# step costs more, so the SLO is looser and the rates start lower.
+CAPACITY_DEFAULTS = {
+    "native": {"slo": "p99<=5ms", "rate_start": 1000.0, "rate_max": 200000.0},
+    "wine": {"slo": "p99<=50ms", "rate_start": 50.0, "rate_max": 20000.0},
+}
+# A search is at most 40 steps (loadgen/capacity.hpp); a usual one about 14
+# (a ramp of 8 doublings, then 6 bisections to 5 %), for the ETA.
+CAPACITY_STEPS_MAX = 40
+CAPACITY_STEPS_GUESS = 14
 
 # Structural caps: the most connections a model serves by construction.
 # Cells above the cap are skipped (and listed), not run to a certain failure.
@@ -212,12 +227,15 @@ class Cell:
     protocol: str
     connections: int
     size: int | None     # None where the size means nothing (http, hold)
+    pinned: bool = False  # --pinning: server and loadgen on their CPU sets
 
     @property
     def name(self) -> str:
         parts = [self.platform, self.model, self.protocol, self.workload, f"c{self.connections}"]
         if self.size is not None:
             parts.append(f"s{self.size}")
+        if self.pinned:
+            parts.append("pinned")
         return "-".join(parts)
 
     @property
@@ -237,6 +255,11 @@ class Settings:
     cell_timeout: float | None
     disturbed_share: float = 0.10
     launcher: str | None = None  # "wine": the Windows programs run under Wine
+    syscalls: bool = False       # count the server's system calls with perf
+    capacity: dict = field(default_factory=lambda: {k: dict(v) for k, v in
+                                                    CAPACITY_DEFAULTS.items()})
+    server_cpus: str = "none"    # pinned cells: loadgen --server-cpus
+    loadgen_cpus: str = "none"   # pinned cells: loadgen --loadgen-cpus
 
 
 @dataclass
@@ -252,6 +275,8 @@ class Outcome:
     reason: str = ""
     load1: float | None = 0.0  # None where there is no load average (Windows)
     wineserver_cpu_s: float | None = None
+    wineserver_context_switches: int | None = None
+    syscalls: dict = field(default_factory=dict)  # "server"/"wineserver" -> count
     server_cpu_proc_s: float | None = None  # windows-wine: see WineProgramMeter
     command: list = field(default_factory=list)
 
@@ -411,6 +436,27 @@ def build_parser():
                    help="mark a repetition disturbed when other processes used more than F of "
                         "one core while it ran (/proc/stat; not measured on Windows), and run "
                         "it once more (default: %(default)s)")
+    p.add_argument("--capacity-slo", metavar="TERMS",
+                   help="capacity cells: the SLO of loadgen --find-capacity (default p99<=5ms "
+                        "native, p99<=50ms Wine)")
+    p.add_argument("--capacity-rate-start", type=positive_float, metavar="R",
+                   help="capacity cells: the first step's rate (default 1000 native, 50 Wine)")
+    p.add_argument("--capacity-rate-max", type=positive_float, metavar="R",
+                   help="capacity cells: the ramp's last rate (default 200000 native, "
+                        "20000 Wine)")
+    p.add_argument("--server-cpus", metavar="LIST",
+                   help="pinned cells: the server's CPUs (e.g. 1 or 2-3); default: the last "
+                        "usable CPU")
+    p.add_argument("--loadgen-cpus", metavar="LIST",
+                   help="pinned cells: loadgen's CPUs (e.g. 0); default: the other usable CPUs")
+    p.add_argument("--pinning", choices=["off", "on", "both"],
+                   help="off (default without CPU lists): nothing pinned; on (default with "
+                        "them): every cell pinned; both: every cell twice, pinned and not, "
+                        "side by side in the same rounds (the verdicts compare MODEL (pinned) "
+                        "with MODEL)")
+    p.add_argument("--no-syscalls", action="store_true",
+                   help="do not count the server's system calls with perf (counted by default "
+                        "where perf may: root or a lowered perf_event_paranoid)")
     p.add_argument("--dry-run", action="store_true", help="list the cells and exit")
     p.add_argument("--targets", choices=["native", "wine", "windows"],
                    help="print the CMake targets the chosen cells need on one side "
@@ -525,7 +571,59 @@ def plan(args):
                                     f"above the model's cap of {cap[0]} connections: {cap[1]}")))
                                 continue
                             cells.append(cell)
+    pinning = pinning_sets(args)[0]
+    if pinning != "off":
+        both = pinning == "both"
+        cells = [replace(c, pinned=p) for c in cells
+                 for p in ((False, True) if both else (True,))]
     return preset_name, cells, skipped
+
+
+def usable_cpus():
+    """The CPUs this process may use, ascending."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def parse_cpus(text, option, usable):
+    """"none" -> [], "0,2-3" -> [0, 2, 3]; an unknown CPU is a UsageError."""
+    if text == "none":
+        return []
+    cpus = set()
+    for item in text.split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", item)
+        if not m or (m.group(2) and int(m.group(2)) < int(m.group(1))):
+            raise UsageError(f"{option}: not a CPU number or range (e.g. 0,2-3): '{item}'")
+        for c in range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1):
+            if c not in usable:
+                raise UsageError(f"{option}: CPU {c} is not one this process may use "
+                                 f"(usable: {','.join(map(str, usable))})")
+            cpus.add(c)
+    return sorted(cpus)
+
+
+def pinning_sets(args):
+    """(pinning mode, server CPU list text, loadgen CPU list text)."""
+    usable = usable_cpus()
+    server = parse_cpus(args.server_cpus, "--server-cpus", usable) if args.server_cpus else None
+    own = parse_cpus(args.loadgen_cpus, "--loadgen-cpus", usable) if args.loadgen_cpus else None
+    mode = args.pinning or ("on" if server or own else "off")
+    if mode == "off":
+        return mode, "none", "none"
+    if server is None and own is None:
+        if len(usable) < 2:
+            raise UsageError(f"--pinning {mode}: one usable CPU, nothing to split (give "
+                             "--server-cpus and --loadgen-cpus)")
+        server, own = usable[-1:], usable[:-1]
+    elif server is None:
+        server = [c for c in usable if c not in own] or own
+    elif own is None:
+        own = [c for c in usable if c not in server] or server
+    if not server and not own:
+        raise UsageError(f"--pinning {mode} with both CPU sets 'none': nothing to pin")
+    text = lambda cpus: ",".join(map(str, cpus)) if cpus else "none"  # noqa: E731
+    return mode, text(server), text(own)
 
 
 def cells_platform(args):
@@ -556,6 +654,7 @@ def schedule(cells, repeat):
     always runs first (after a pause) or right after the same neighbour."""
     groups = {}
     for c in cells:
+        # Pinned and unpinned cells share a group: their order rotates too.
         groups.setdefault((c.platform, c.workload, c.protocol, c.connections, c.size),
                           []).append(c)
     order = []
@@ -651,6 +750,11 @@ def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok, loadgen
         "open_rate_per_s": settings.rate,
         "churn_requests": settings.churn,
         "hold_s": settings.hold,
+        "capacity": settings.capacity,
+        # The CPU sets of pinned cells (--pinning); "none" when nothing is pinned.
+        "pinning": args.pinning_mode,
+        "server_cpus": settings.server_cpus,
+        "loadgen_cpus": settings.loadgen_cpus,
         "command": [sys.argv[0]] + sys.argv[1:],
         "note": args.note,
     }
@@ -702,23 +806,34 @@ def cell_command(cell, label, settings, bin_dir, win_dir, out):
     # names of the files.
     name = wine_path if plat == "windows-wine" else str
     warmup, duration = cell_times(cell, settings)
+    if cell.workload == "capacity":
+        # One row per step, into a file of its own (summary.csv has one row
+        # per repetition); each step is warmup + duration.
+        outputs = ["--csv", name(out / "capacity.csv")]
+    else:
+        outputs = ["--csv", name(out / "summary.csv"),
+                   "--intervals", name(out / "intervals" / f"{label}.csv"),
+                   "--hlog", name(out / "hlog" / f"{label}.hlog")]
     argv = launch(settings, [
         str(loadgen_program(plat, bin_dir, win_dir)),
         "--spawn", name(server_program(plat, cell.model, bin_dir, win_dir)), "--quiet",
         "--protocol", cell.protocol, "--connections", str(cell.connections),
         "--warmup", f"{round(warmup * 1000)}ms", "--duration", f"{round(duration * 1000)}ms",
-        "--label", label,
-        "--csv", name(out / "summary.csv"),
-        "--intervals", name(out / "intervals" / f"{label}.csv"),
-        "--hlog", name(out / "hlog" / f"{label}.hlog")])
+        "--label", label] + outputs)
     if cell.size is not None:
         argv += ["--size", str(cell.size)]
+    if cell.pinned:
+        argv += ["--server-cpus", settings.server_cpus, "--loadgen-cpus", settings.loadgen_cpus]
     if cell.workload == "open":
         argv += ["--rate", f"{settings.rate[family(plat)]:g}"]
     elif cell.workload == "churn":
         argv += ["--churn", str(settings.churn)]
     elif cell.workload == "hold":
         argv += ["--hold"]
+    elif cell.workload == "capacity":
+        c = settings.capacity[family(plat)]
+        argv += ["--find-capacity", "--slo", c["slo"], "--rate-start", f"{c['rate_start']:g}",
+                 "--rate-max", f"{c['rate_max']:g}"]
     server_args = []
     default_cap = THREAD_CAP_DEFAULTS.get((family(plat), cell.model))
     if default_cap is not None and cell.connections > default_cap:
@@ -726,7 +841,8 @@ def cell_command(cell, label, settings, bin_dir, win_dir, out):
         server_args += ["--max-connections", str(cell.connections + 64)]
     if server_args:
         argv += ["--"] + server_args
-    return argv, warmup + duration
+    steps = CAPACITY_STEPS_MAX if cell.workload == "capacity" else 1
+    return argv, (warmup + duration) * steps
 
 
 class WineserverMeter:
@@ -749,6 +865,10 @@ class WineserverMeter:
             pass
         self.first = {}   # pid -> CPU seconds when first seen
         self.last = {}    # pid -> CPU seconds when last seen
+        # pid -> context switches (voluntary + involuntary, all threads)
+        # when first and last seen, counted like the CPU time.
+        self.switches_first = {}
+        self.switches_last = {}
         self.stop = threading.Event()
         self.thread = None
 
@@ -785,6 +905,10 @@ class WineserverMeter:
             # then; one that starts during the cell counts from zero.
             self.first.setdefault(pid, cpu if initial else 0.0)
             self.last[pid] = cpu
+            switches = context_switches(pid)
+            if switches is not None:
+                self.switches_first.setdefault(pid, switches if initial else 0)
+                self.switches_last[pid] = switches
 
     def _loop(self):
         while not self.stop.wait(0.2):
@@ -805,6 +929,30 @@ class WineserverMeter:
         if self.suffix is None:
             return None
         return sum(self.last[p] - self.first[p] for p in self.last)
+
+    def context_switches(self):
+        if self.suffix is None or not self.switches_last:
+            return None
+        return sum(self.switches_last[p] - self.switches_first[p] for p in self.switches_last)
+
+
+def context_switches(pid):
+    """Voluntary plus involuntary context switches of every thread of a
+    process (/proc/PID/task/*/status), or None when it cannot be read."""
+    total, seen = 0, False
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for tid in tasks:
+        try:
+            text = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        except OSError:
+            continue
+        for m in re.finditer(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", text, re.MULTILINE):
+            total += int(m.group(1))
+            seen = True
+    return total if seen else None
 
 
 class WineProgramMeter(WineserverMeter):
@@ -839,6 +987,88 @@ class WineProgramMeter(WineserverMeter):
         stat = Path(f"/proc/{pid}/stat").read_text()
         # starttime: field 22 of proc(5), the 20th after the parenthesised name.
         return int(stat[stat.rindex(")") + 2:].split()[19]) >= self.since
+
+
+def syscall_meter_problem():
+    """"" when perf can count system calls here (the raw_syscalls:sys_enter
+    tracepoint: root, or a lowered perf_event_paranoid, and tracefs), else
+    why not, for machine.json and the run's first lines."""
+    if ON_WINDOWS:
+        return "not on Windows (perf is a Linux tool)"
+    if shutil.which("perf") is None:
+        return "perf is not installed (Debian: linux-perf)"
+    try:
+        proc = subprocess.run(["perf", "stat", "-x,", "-e", SYSCALL_EVENT, "--", "true"],
+                              capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"perf stat failed: {e}"
+    if proc.returncode != 0 or not re.search(r"^\d+,", proc.stderr, re.MULTILINE):
+        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return f"perf cannot count {SYSCALL_EVENT} here (needs root or perf_event_paranoid <= -1): {last}"
+    return ""
+
+
+SYSCALL_EVENT = "raw_syscalls:sys_enter"
+
+
+class SyscallMeter:
+    """System calls of the cell's server (and under Wine of its prefix's
+    wineserver), counted by `perf stat -e raw_syscalls:sys_enter -p PID` from
+    the moment loadgen names the server's pid in its log ("spawned ... pid N")
+    to the end of the cell: the warmup and the stop are included, as in
+    loadgen's CPU and context switch columns. Threads the server starts later
+    are counted too (perf stat inherits). Under Wine the pid is the Wine
+    process that runs the server."""
+
+    def __init__(self, log_path, wineserver_meter=None):
+        self.log_path = log_path
+        self.wineserver_meter = wineserver_meter
+        self.procs = {}   # "server"/"wineserver" -> perf process
+        self.counts = {}
+        self.stop = threading.Event()
+        self.thread = None
+
+    def _attach(self, what, pids):
+        self.procs[what] = subprocess.Popen(
+            ["perf", "stat", "-x,", "-e", SYSCALL_EVENT, "-p", ",".join(map(str, pids))],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            text=True)
+
+    def _loop(self):
+        while not self.stop.wait(0.05):
+            try:
+                m = re.search(r"\(model [^,]+(?:, under Wine)?, pid (\d+)\)",
+                              self.log_path.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                m = None
+            if m:
+                self._attach("server", [int(m.group(1))])
+                pids = self.wineserver_meter._pids() if self.wineserver_meter else []
+                if pids:
+                    self._attach("wineserver", pids)
+                return
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        for what, proc in self.procs.items():
+            # perf prints its counts when interrupted; a process it watched
+            # that already exited ends it on its own.
+            with contextlib.suppress(OSError):
+                proc.send_signal(signal.SIGINT)
+            try:
+                _, err = proc.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                _, err = proc.communicate()
+            m = re.search(r"^(\d+),", err or "", re.MULTILINE)
+            if m:
+                self.counts[what] = int(m.group(1))
 
 
 class NoiseMeter:
@@ -958,6 +1188,9 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
                                                               bin_dir, win_dir)))
                     if cell.platform == "windows-wine" else None)
     noise = NoiseMeter()
+    # loadgen.exe names a Windows process id, which perf cannot attach to.
+    syscalls = (SyscallMeter(log_path, meter)
+                if settings.syscalls and cell.platform in ("native", "wine") else None)
     # A session of its own (POSIX), so that a timeout can end loadgen, its
     # server and Wine's helper processes together; on Windows a process
     # group of its own, so that a Ctrl-C at the console reaches this script
@@ -965,7 +1198,8 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
     detach = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP} if ON_WINDOWS
               else {"start_new_session": True})
     with open(log_path, "w", encoding="utf-8") as log, meter or contextlib.nullcontext(), \
-            server_meter or contextlib.nullcontext(), noise:
+            server_meter or contextlib.nullcontext(), noise, \
+            syscalls or contextlib.nullcontext():
         log.write("$ " + " ".join(argv) + "\n")
         log.flush()
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
@@ -980,6 +1214,9 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
             raise
     if meter is not None:
         outcome.wineserver_cpu_s = meter.seconds()
+        outcome.wineserver_context_switches = meter.context_switches()
+    if syscalls is not None:
+        outcome.syscalls = syscalls.counts
     if server_meter is not None:
         outcome.server_cpu_proc_s = server_meter.seconds()
     outcome.noise = noise.result(outcome.wineserver_cpu_s or 0.0, settings.disturbed_share,
@@ -994,6 +1231,11 @@ def run_cell(cell, repetition, settings, bin_dir, win_dir, out, attempt=1):
         meaning = {1: "errors", 2: "usage", 3: "SLO missed", 4: "server failed"}
         if code == 0:
             outcome.status = "ok"
+        elif (code == 3 and cell.workload == "capacity"
+              and label_in_csv(out / "capacity.csv", label)):
+            # An answer, not a failure: no rate kept the SLO.
+            outcome.status = "ok"
+            outcome.reason = "no capacity: the SLO failed at the start rate"
         else:
             # Exit 1 after a complete run means the load met errors (timeouts,
             # resets, refusals): a measurement of the model, kept apart from
@@ -1023,7 +1265,8 @@ def label_in_csv(path, label):
 CELLS_HEADER = ["cell", "repetition", "label", "platform", "model", "workload", "protocol",
                 "connections", "size_bytes", "status", "exit_code", "seconds", "load1",
                 "load1_end", "others_cpu_share", "steal_share", "disturbed", "replaced",
-                "wineserver_cpu_s", "server_cpu_proc_s", "reason", "command"]
+                "wineserver_cpu_s", "server_cpu_proc_s", "reason", "command",
+                "wineserver_context_switches"]
 
 
 def write_cells(path, outcomes):
@@ -1044,7 +1287,9 @@ def write_cells(path, outcomes):
                         int(o.disturbed) if "disturbed" in n else "", int(o.replaced),
                         "" if o.wineserver_cpu_s is None else f"{o.wineserver_cpu_s:.2f}",
                         "" if o.server_cpu_proc_s is None else f"{o.server_cpu_proc_s:.2f}",
-                        o.reason, " ".join(o.command)])
+                        o.reason, " ".join(o.command),
+                        "" if o.wineserver_context_switches is None
+                        else o.wineserver_context_switches])
 
 
 def fmt_time(seconds):
@@ -1114,6 +1359,19 @@ def finish_summary(out, outcomes):
         r["replaced"] = int(o.replaced) if o else 0
         r["server_cpu_proc_s"] = ("" if not o or o.server_cpu_proc_s is None
                                   else f"{o.server_cpu_proc_s:.2f}")
+        # Under Wine the server's work is partly wineserver's: its context
+        # switches per response stand beside the server's own (loadgen's
+        # server_context_switches_per_response).
+        responses = int(r.get("responses") or 0)
+        switches = o.wineserver_context_switches if o else None
+        r["wineserver_context_switches_per_response"] = (
+            f"{switches / responses:.3f}" if switches is not None and responses else "")
+        # perf's counts (--syscalls): empty when not counted (machine.json's
+        # syscall_meter says why).
+        for what in ("server", "wineserver"):
+            count = o.syscalls.get(what) if o else None
+            r[f"{what}_syscalls_per_response"] = (f"{count / responses:.3f}"
+                                                  if count is not None and responses else "")
     rows = add_cell_statistics(rows)
     with open(path, "w", newline="", encoding="utf-8") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
@@ -1121,6 +1379,31 @@ def finish_summary(out, outcomes):
         w.writerows(rows)
     (out / "summary.json").write_text(json.dumps(summary_json(rows), indent=1) + "\n")
     write_verdicts(out / "verdicts.csv", compute_verdicts(rows))
+
+
+def finish_capacity(out, outcomes):
+    """capacity.csv (one loadgen row per step of every capacity repetition)
+    gains the cell, the model, the platform and the repetition on each row:
+    loadgen leaves the server's columns empty in step rows."""
+    path = out / "capacity.csv"
+    if not path.is_file():
+        return
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return
+    by_label = {o.label: o for o in outcomes}
+    for r in rows:
+        o = by_label.get(r.get("label", ""))
+        r["cell"] = o.cell.name if o else r.get("label", "")
+        r["model"] = o.cell.model if o else ""
+        r["cell_platform"] = o.cell.platform if o else ""
+        r["repetition"] = o.repetition if o else 1
+        r["replaced"] = int(o.replaced) if o else 0
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
 
 
 def missing_programs(args, cells, loadgen, bin_dir, win_dir):
@@ -1140,6 +1423,31 @@ def missing_programs(args, cells, loadgen, bin_dir, win_dir):
     if missing:
         return "missing server programs (build them first):\n  " + "\n  ".join(missing)
     return ""
+
+
+def make_settings(args, preset_name):
+    """The cells' settings: the preset's (or the defaults') times and rates,
+    what the command line overrides, the CPU sets and the capacity search."""
+    preset = PRESETS.get(preset_name, {})
+    warmup = dict(preset.get("warmup", {"native": 0.5, "wine": 0.5}))
+    duration = dict(preset.get("duration", {"native": 3.0, "wine": 3.0}))
+    if args.warmup is not None:
+        warmup = {"native": args.warmup, "wine": args.warmup}
+    if args.duration is not None:
+        duration = {"native": args.duration, "wine": args.duration}
+    rate = dict(DEFAULT_RATE) if args.rate is None else {"native": args.rate, "wine": args.rate}
+    hold = min(duration["wine" if args.platform == "windows" else "native"], 3.0)
+    args.pinning_mode, server_cpus, loadgen_cpus = pinning_sets(args)
+    settings = Settings(warmup, duration, rate, args.churn, hold=hold,
+                        cell_timeout=args.cell_timeout, disturbed_share=args.disturbed_share,
+                        launcher=args.launcher, server_cpus=server_cpus,
+                        syscalls=not args.no_syscalls, loadgen_cpus=loadgen_cpus)
+    for key, column in (("slo", "capacity_slo"), ("rate_start", "capacity_rate_start"),
+                        ("rate_max", "capacity_rate_max")):
+        if getattr(args, column) is not None:
+            for kind in settings.capacity:
+                settings.capacity[kind][key] = getattr(args, column)
+    return settings
 
 
 def main(argv=None):
@@ -1186,21 +1494,10 @@ def main(argv=None):
         skipped += [Outcome(c, "skipped", reason=why) for c in wine_cells]
         cells = [c for c in cells if c.platform != "wine"]
 
-    preset = PRESETS.get(preset_name, {})
-    warmup = dict(preset.get("warmup", {"native": 0.5, "wine": 0.5}))
-    duration = dict(preset.get("duration", {"native": 3.0, "wine": 3.0}))
-    if args.warmup is not None:
-        warmup = {"native": args.warmup, "wine": args.warmup}
-    if args.duration is not None:
-        duration = {"native": args.duration, "wine": args.duration}
-    rate = dict(DEFAULT_RATE) if args.rate is None else {"native": args.rate, "wine": args.rate}
-    hold = min(duration["wine" if args.platform == "windows" else "native"], 3.0)
-    settings = Settings(warmup, duration, rate, args.churn, hold=hold,
-                        cell_timeout=args.cell_timeout, disturbed_share=args.disturbed_share,
-                        launcher=args.launcher)
-
-    estimate = {c: sum(cell_times(c, settings)) + CELL_OVERHEAD_GUESS[family(c.platform)]
-                for c in cells}
+    settings = make_settings(args, preset_name)
+    estimate = {c: sum(cell_times(c, settings)) * (CAPACITY_STEPS_GUESS if c.workload == "capacity"
+                                                   else 1)
+                + CELL_OVERHEAD_GUESS[family(c.platform)] for c in cells}
     repeat = args.repeat or DEFAULT_REPEAT.get(preset_name, 3)
     total_estimate = sum(estimate.values()) * repeat
 
@@ -1232,7 +1529,11 @@ def main(argv=None):
     for sub in ("intervals", "hlog", "logs"):
         (out / sub).mkdir(parents=True, exist_ok=True)
 
+    syscall_problem = "off (--no-syscalls)" if args.no_syscalls else syscall_meter_problem()
+    settings.syscalls = not syscall_problem
     info = machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok, loadgen)
+    info["syscall_meter"] = (f"perf stat -e {SYSCALL_EVENT}" if not syscall_problem
+                             else f"not counted: {syscall_problem}")
     info["cells_planned"] = len(cells)
     info["repetitions"] = repeat
     info["cells_skipped"] = len(skipped)
@@ -1249,6 +1550,8 @@ def main(argv=None):
     if ON_WINDOWS:
         print(f"matrix: noise {NOISE_UNAVAILABLE_WINDOWS}; the noise columns stay empty",
               flush=True)
+    if syscall_problem:
+        print(f"matrix: system calls not counted: {syscall_problem}", flush=True)
 
     # A SIGTERM (e.g. from `timeout`) ends the run like Ctrl-C: the running
     # cell's loadgen lives in a session of its own and must be ended by us.
@@ -1267,6 +1570,7 @@ def main(argv=None):
     info["run_seconds"] = round(time.monotonic() - started, 1)
     (out / "machine.json").write_text(json.dumps(info, indent=2) + "\n")
     finish_summary(out, outcomes)
+    finish_capacity(out, outcomes)
 
     failed = [o for o in outcomes if o.status in ("failed", "timeout")]
     with_errors = [o for o in outcomes if o.status == "errors"]

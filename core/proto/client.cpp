@@ -30,6 +30,9 @@ bool is_http_token_text(std::string_view s) noexcept {
 constexpr std::uint32_t max_echo_size = 16u * 1024 * 1024;
 
 void validate(const ClientConfig& cfg) {
+  if (cfg.protocol == Protocol::chat) {
+    throw std::invalid_argument("chat: not a request/response protocol; it has no client driver");
+  }
   if (cfg.protocol != Protocol::http) {
     if (cfg.size_min > cfg.size_max) {
       throw std::invalid_argument("request size: minimum " + std::to_string(cfg.size_min) +
@@ -90,6 +93,8 @@ std::unique_ptr<ClientDriver> ClientFactory::make(std::uint64_t stream) const {
       return detail::make_echo_driver(cfg_, stream, pool_);
     case Protocol::http:
       return detail::make_http_driver(cfg_);
+    case Protocol::chat:
+      break;  // the chat workload is not a request/response driver (loadgen refuses it for now)
   }
   return nullptr;
 }

@@ -28,6 +28,11 @@ std::unique_ptr<ServerSession> make_server_session(Protocol p, const SessionLimi
       return detail::make_echo_session();
     case Protocol::http:
       return detail::make_http_session(limits);
+    case Protocol::chat:
+      // A chat session relays through a registry of users shared by every
+      // connection (chat::Hub), which this factory does not have:
+      // server::Connection creates chat::Session itself.
+      break;
   }
   return nullptr;
 }

@@ -127,6 +127,10 @@ class ServerSession {
 //   Every error reply carries "Connection: close" and an empty body; the
 //   session is then closing() with error() malformed (400, 505), oversized
 //   (413, 431) or unsupported (501).
+//
+// chat: returns nullptr. A chat session relays through a registry shared by
+// every connection, so it is made with that registry (chat::Session,
+// core/chat/session.hpp); server::Connection does so.
 std::unique_ptr<ServerSession> make_server_session(Protocol p, const SessionLimits& limits = {});
 
 }  // namespace wsb::proto

@@ -1,6 +1,8 @@
 // Admission of accepted connections: server/admission.hpp.
 #include "server/admission.hpp"
 
+#include <algorithm>
+
 namespace wsb::server {
 namespace {
 
@@ -30,8 +32,50 @@ bool Admission::admit(StatsShard& shard) noexcept {
 }
 
 void Admission::release(StatsShard& shard) noexcept {
-  online_.fetch_sub(1, std::memory_order_relaxed);
+  const std::uint64_t was_online = online_.fetch_sub(1, std::memory_order_relaxed);
   shard.closed();
+  const int limit = options_.max_connections;
+  if (options_.when_full == WhenFull::queue && limit > 0 &&
+      was_online >= static_cast<std::uint64_t>(limit)) {
+    made_room();
+  }
+}
+
+bool Admission::has_room() const noexcept {
+  const int limit = options_.max_connections;
+  return options_.when_full != WhenFull::queue || limit <= 0 ||
+         online() < static_cast<std::uint64_t>(limit);
+}
+
+void Admission::set_room_hook(std::function<void()> hook) {
+  room_hook_ = std::move(hook);
+}
+
+void Admission::made_room() noexcept {
+  room_.notify_all();
+  if (room_hook_) room_hook_();
+}
+
+bool Admission::wait_for_room(const std::atomic<bool>& stopping) noexcept {
+  // The wait is in slices so that a stop request, which does not notify this
+  // condition, ends it within one slice.
+  constexpr auto slice = std::chrono::milliseconds(20);
+  std::unique_lock lock(room_mutex_);
+  while (!has_room()) {
+    if (stopping.load(std::memory_order_relaxed)) return false;
+    room_.wait_for(lock, slice);
+  }
+  return !stopping.load(std::memory_order_relaxed);
+}
+
+void Admission::note_waited(Clock::duration waited) noexcept {
+  waited_.fetch_add(1, std::memory_order_relaxed);
+  const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(
+      0, std::chrono::duration_cast<std::chrono::nanoseconds>(waited).count()));
+  std::uint64_t longest = longest_wait_ns_.load(std::memory_order_relaxed);
+  while (ns > longest &&
+         !longest_wait_ns_.compare_exchange_weak(longest, ns, std::memory_order_relaxed)) {
+  }
 }
 
 bool Admission::admit(StatsShard& shard, net::socket_t s) noexcept {

@@ -1,13 +1,18 @@
-// Admission of accepted connections (namespace wsb::server): --max-connections,
-// and per client address --max-conns-per-ip with a --ban-time ban (seed 002's
-// defence; docs/reliability.md). It also keeps the online and peak counts.
+// Admission of accepted connections (namespace wsb::server): --max-connections
+// with --when-full (refuse, or queue: the models stop accepting while full and
+// the kernel's accept queue is the waiting line), and per client address
+// --max-conns-per-ip with a --ban-time ban (seed 002's defence;
+// docs/reliability.md). It also keeps the online and peak counts and what the
+// waiting line's clients waited.
 // One of the three jobs of the Frame (server/frame.hpp), which owns one and
 // whose admit() and release() calls it answers.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -36,9 +41,18 @@ class Admission {
   std::uint64_t online() const noexcept { return online_.load(std::memory_order_relaxed); }
   std::uint64_t peak_online() const noexcept { return peak_.load(std::memory_order_relaxed); }
 
- private:
+  // See Frame::has_room, set_room_hook, wait_for_room and note_waited.
   using Clock = std::chrono::steady_clock;
+  bool has_room() const noexcept;
+  void set_room_hook(std::function<void()> hook);
+  bool wait_for_room(const std::atomic<bool>& stopping) noexcept;
+  void note_waited(Clock::duration waited) noexcept;
+  std::uint64_t waited() const noexcept { return waited_.load(std::memory_order_relaxed); }
+  std::chrono::nanoseconds longest_wait() const noexcept {
+    return std::chrono::nanoseconds(longest_wait_ns_.load(std::memory_order_relaxed));
+  }
 
+ private:
   // The connections online and the ban of one peer address.
   struct PeerAddress {
     int online = 0;
@@ -46,6 +60,8 @@ class Admission {
   };
 
   bool admit_from(StatsShard& shard, net::socket_t s, const std::string& key, ErrorClass& refusal);
+  // A release made room in queue mode: wakes wait_for_room() and runs the hook.
+  void made_room() noexcept;
 
   const Options& options_;
   std::atomic<std::uint64_t> online_{0};
@@ -55,6 +71,14 @@ class Admission {
   std::mutex mutex_;
   std::map<std::string, PeerAddress, std::less<>> peers_;
   std::map<net::socket_t, std::string> peer_of_socket_;
+  // --when-full queue: the room hook (set before any model thread runs, so
+  // read without a lock), the condition blocking accept threads wait on, and
+  // what the queued connections waited.
+  std::mutex room_mutex_;
+  std::condition_variable room_;
+  std::function<void()> room_hook_;
+  std::atomic<std::uint64_t> waited_{0};
+  std::atomic<std::uint64_t> longest_wait_ns_{0};
 };
 
 }  // namespace wsb::server

@@ -90,8 +90,8 @@ void CommandLine::add_listen_options() {
       ->capture_default_str();
   app_.add_option("--port", o.port, "TCP port; 0 lets the system choose one (see the ready line)")
       ->capture_default_str();
-  app_.add_option("--protocol", protocol_text_, "Wire protocol: upper, echo or http")
-      ->check(CLI::IsMember({"upper", "echo", "http"}))
+  app_.add_option("--protocol", protocol_text_, "Wire protocol: upper, echo, http or chat")
+      ->check(CLI::IsMember({"upper", "echo", "http", "chat"}))
       ->capture_default_str();
   app_.add_option("--threads", o.threads,
                   "I/O threads; 0 = the model's default (" + std::to_string(default_threads_) + ")")
@@ -103,10 +103,16 @@ void CommandLine::add_limit_options() {
   Options& o = options_;
   max_connections_option_ =
       app_.add_option("--max-connections", o.max_connections,
-                      "Connections served at once; more are accepted and closed at once "
-                      "(counted as refused). 0 = unlimited")
+                      "Connections served at once; what happens to more is --when-full's "
+                      "choice. 0 = unlimited")
           ->check(CLI::Range(0, INT_MAX))
           ->capture_default_str();
+  app_.add_option("--when-full", when_full_text_,
+                  "At --max-connections: refuse (accept and close at once, counted as refused) "
+                  "or queue (stop accepting; new clients wait in the accept queue, --backlog, "
+                  "until a connection closes)")
+      ->check(CLI::IsMember({"refuse", "queue"}))
+      ->capture_default_str();
   app_.add_option("--max-conns-per-ip", o.max_conns_per_ip,
                   "Connections one client address may have online; one more is closed at once "
                   "and bans the address for --ban-time (counted as banned). 0 = unlimited")
@@ -218,6 +224,7 @@ int CommandLine::config_error(const CLI::Error& e) {
 std::optional<std::string> CommandLine::convert() {
   Options& o = options_;
   o.protocol = proto::parse_protocol(protocol_text_).value_or(proto::Protocol::upper);
+  o.when_full = when_full_text_ == "queue" ? WhenFull::queue : WhenFull::refuse;
   o.idle_timeout = platform::parse_duration(idle_timeout_text_).value_or(o.idle_timeout);
   o.ban_time = platform::parse_duration(ban_time_text_).value_or(o.ban_time);
   o.duration = platform::parse_duration(duration_text_).value_or(o.duration);

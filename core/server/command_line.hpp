@@ -52,6 +52,7 @@ class CommandLine {
 
   // Strings from the command line that are converted after parsing.
   std::string protocol_text_ = "upper";
+  std::string when_full_text_ = "refuse";
   std::string idle_timeout_text_ = "0";
   std::string ban_time_text_ = "10s";
   std::string duration_text_ = "0";

@@ -3,6 +3,7 @@
 #include <thread>
 #include <utility>
 
+#include "chat/session.hpp"
 #include "server/frame.hpp"
 
 namespace wsb::server {
@@ -24,11 +25,25 @@ ErrorClass error_class(proto::SessionError e) noexcept {
   return ErrorClass::io;  // not reached for a real error
 }
 
+// The protocol's session: chat sessions relay through the Frame's Hub and
+// receive other users' messages in the connection's outbox.
+std::unique_ptr<proto::ServerSession> make_session(Frame& frame,
+                                                   const std::unique_ptr<Outbox>& outbox,
+                                                   chat::Session*& chat) {
+  if (!outbox) return proto::make_server_session(frame.options().protocol);
+  auto session = std::make_unique<chat::Session>(frame.hub(), *outbox);
+  chat = session.get();
+  return session;
+}
+
 }  // namespace
 
 Connection::Connection(Frame& frame, StatsShard& shard)
     : shard_(&shard),
-      session_(proto::make_server_session(frame.options().protocol)),
+      outbox_(frame.options().protocol == proto::Protocol::chat
+                  ? std::make_unique<Outbox>(frame.options().max_pending_output)
+                  : nullptr),
+      session_(make_session(frame, outbox_, chat_)),
       last_activity_(Clock::now()),
       max_pending_(frame.options().max_pending_output),
       idle_timeout_(frame.options().idle_timeout) {
@@ -63,6 +78,30 @@ void Connection::on_received(std::span<const char> bytes) noexcept {
     return;
   }
   count_session_progress();
+  collect_mail();
+}
+
+void Connection::set_mail_wake(Outbox::WakeFunction wake, void* context) noexcept {
+  if (outbox_) outbox_->set_wake(wake, context);
+}
+
+bool Connection::collect_mail() noexcept {
+  if (!outbox_ || failed_) return false;
+  if (outbox_->overflowed()) {
+    fail(ErrorClass::slow_consumer);
+    return true;
+  }
+  // A closing session has logged out; a full reply queue leaves the mail in
+  // the outbox, where it counts against the slow-consumer bound.
+  if (session_->closing() || pending_bytes() >= max_pending_ || !outbox_->has_mail()) {
+    return false;
+  }
+  try {
+    return outbox_->collect(queued_) != 0;
+  } catch (...) {
+    fail(ErrorClass::io);  // out of memory for the reply queue
+    return true;
+  }
 }
 
 void Connection::count_session_progress() noexcept {
@@ -111,6 +150,7 @@ void Connection::on_sent(std::size_t n) noexcept {
   } else {
     queued_.consume(n);
   }
+  collect_mail();
 }
 
 bool Connection::want_read() const noexcept {
@@ -151,6 +191,9 @@ void Connection::fail(ErrorClass c) noexcept {
   failed_ = true;
   // The in-flight block is kept: an overlapped send may still be reading it.
   queued_.clear();
+  // A chat user whose connection failed is offline at once: its id is free
+  // and nobody posts to it any more.
+  if (chat_ != nullptr) chat_->leave();
 }
 
 std::string_view Connection::close_reason() const noexcept {

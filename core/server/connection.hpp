@@ -8,6 +8,7 @@
 //   socket writable     -> n = send(conn.pending()); conn.on_sent(n)
 //   conn.want_read()    -> keep reading (false: stop polling for input)
 //   conn.finished()     -> frame.release(shard, socket, &conn), close the socket
+//   mail wake (chat)    -> conn.collect_mail() on the owning thread, then send
 //
 // Readiness models (select, poll, epoll, WSAEventSelect, non-blocking) send
 // from pending() and report with on_sent(). Completion models (overlapped,
@@ -16,8 +17,15 @@
 // own, so receives that complete meanwhile (on_received appends new replies)
 // never move or free memory an in-flight send still reads.
 //
+// Chat (--protocol chat): other users' messages reach a connection from the
+// threads serving their senders, through the connection's Outbox
+// (server/outbox.hpp). The model registers a wake function with
+// set_mail_wake() that makes the owning thread call collect_mail() soon; that
+// is all a model adds for chat (docs/models/<model>.md says how each does it).
+//
 // Threading: a Connection is used by one thread at a time, and its shard must
 // be the shard of the thread using it (or of a thread that is not running).
+// Only its Outbox is shared, through the Hub.
 // No member throws except the constructor (std::bad_alloc).
 #pragma once
 
@@ -31,7 +39,12 @@
 #include "proto/buffer.hpp"
 #include "proto/session.hpp"
 #include "server/options.hpp"
+#include "server/outbox.hpp"
 #include "server/stats.hpp"
+
+namespace wsb::chat {
+class Session;
+}
 
 namespace wsb::server {
 
@@ -53,7 +66,8 @@ class Connection {
 
   // Bytes arrived: counts them, applies --stall, feeds the session (which
   // appends replies and may start closing), counts completed requests and a
-  // session error (malformed, oversized, unsupported), records activity.
+  // session error (malformed, oversized, unsupported), records activity,
+  // then collects mail (collect_mail()).
   // Running out of memory is counted as ErrorClass::io and finishes the
   // connection.
   void on_received(std::span<const char> bytes) noexcept;
@@ -69,8 +83,22 @@ class Connection {
   // valid and unchanged until on_sent() consumed all of it (on_received and
   // begin_send calls in between do not touch it). Empty when nothing waits.
   std::span<const char> begin_send() noexcept;
-  // n bytes of pending() went out: counts them, consumes them, records activity.
+  // n bytes of pending() went out: counts them, consumes them, records
+  // activity, then collects mail (collect_mail()).
   void on_sent(std::size_t n) noexcept;
+
+  // Chat only (no-ops otherwise). The function the connection's Outbox calls,
+  // on a posting thread, when mail arrives for an empty outbox or the outbox
+  // overflows (server/outbox.hpp: what it may and may not do). `context`
+  // must not move while the connection exists. Set it before the first
+  // on_received().
+  void set_mail_wake(Outbox::WakeFunction wake, void* context) noexcept;
+  // Owning thread: moves the mail waiting in the outbox into the reply queue,
+  // so that pending(), begin_send() and want_write() see it; left in the
+  // outbox while the reply queue holds --max-pending bytes or more. If the
+  // outbox overflowed, fails the connection as ErrorClass::slow_consumer.
+  // True when it changed something (mail to send, or finished()).
+  bool collect_mail() noexcept;
 
   // Whether to keep reading: false once closing, and while pending_bytes()
   // exceeds --max-pending (backpressure; true again when sends drained it).
@@ -133,6 +161,12 @@ class Connection {
   void fail(ErrorClass c) noexcept;
 
   StatsShard* shard_;
+  // Chat only; declared before session_ so that the session (which logs out
+  // of the Hub when destroyed) goes first.
+  std::unique_ptr<Outbox> outbox_;
+  // session_ itself when it is a chat session; declared before it because
+  // session_'s initialiser sets it.
+  chat::Session* chat_ = nullptr;
   std::unique_ptr<proto::ServerSession> session_;
   ByteBuffer queued_;     // replies not yet handed to a send
   ByteBuffer in_flight_;  // the frozen block of begin_send()

@@ -31,11 +31,11 @@ using Clock = std::chrono::steady_clock;
 // StatsReporter's; admission is the Admission's (Frame::admission_).
 struct Frame::Impl {
   Impl(Frame& frame, std::string_view model_name, std::string_view description, int default_threads,
-       const Admission& admission)
+       const Admission& admission, const chat::Hub& hub)
       : self(frame),
         model(model_name),
         cli(model_name, description, default_threads),
-        reporter(model_name, cli.options(), admission) {}
+        reporter(model_name, cli.options(), admission, hub) {}
 
   Frame& self;
   std::string model;
@@ -142,7 +142,8 @@ void Frame::Impl::stop_threads() {
 }
 
 Frame::Frame(std::string_view model_name, std::string_view description, int default_threads)
-    : impl_(std::make_unique<Impl>(*this, model_name, description, default_threads, admission_)),
+    : impl_(std::make_unique<Impl>(*this, model_name, description, default_threads, admission_,
+                                   hub_)),
       admission_(impl_->cli.options()),
       connection_log_(impl_->cli.options()) {
   // Before any other thread exists (see frame.hpp): threads created later

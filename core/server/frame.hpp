@@ -37,7 +37,7 @@
 // never see EINTR from them (platform/interrupt.hpp).
 //
 // Command line (every model; server/command_line.hpp): --bind, --port,
-// --protocol, --threads, --max-connections, --max-conns-per-ip, --ban-time,
+// --protocol, --threads, --max-connections, --when-full, --max-conns-per-ip, --ban-time,
 // --idle-timeout, --duration, --stats-interval, --stats-csv, --quiet,
 // --log-connections,
 // --max-pending, --backlog, --stall, --config, --print-config, --help,
@@ -95,6 +95,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "chat/hub.hpp"
 #include "platform/net.hpp"
 #include "server/admission.hpp"
 #include "server/connection_log.hpp"
@@ -196,6 +197,30 @@ class Frame {
   // Connection they served `s` with, while it still exists (null: none).
   void release(StatsShard& shard, net::socket_t s, const Connection* conn) noexcept;
 
+  // --when-full queue (server/admission.hpp). has_room() is false only in
+  // queue mode with --max-connections online: a model then stops accepting
+  // (stops polling its listener, stops posting accepts, or its accept thread
+  // waits in wait_for_room()), so that new clients wait in the kernel's
+  // accept queue, and resumes when a connection closes. The room hook runs
+  // on the thread whose release() made room, each time one does, to wake a
+  // loop that stopped polling its listener; set it before start(). It must
+  // not block. wait_for_room() blocks until there is room (true) or a stop
+  // was requested (false). A model that accepts a connection it saw waiting
+  // (e.g. its listener was readable while full) reports how long with
+  // note_waited(): the final statistics print queue.waited and
+  // queue.longest_wait_ms, the live line "waited N".
+  bool has_room() const noexcept { return admission_.has_room(); }
+  void set_room_hook(std::function<void()> hook) { admission_.set_room_hook(std::move(hook)); }
+  bool wait_for_room() noexcept { return admission_.wait_for_room(stopping_); }
+  void note_waited(std::chrono::steady_clock::duration waited) noexcept {
+    admission_.note_waited(waited);
+  }
+
+  // The chat registry every connection of --protocol chat shares
+  // (server/connection.hpp makes the sessions). Valid for the Frame's life:
+  // destroy every Connection before the Frame.
+  chat::Hub& hub() noexcept { return hub_; }
+
   std::uint64_t online() const noexcept { return admission_.online(); }
   std::uint64_t peak_online() const noexcept { return admission_.peak_online(); }
   // Sums every shard (relaxed loads).
@@ -219,7 +244,10 @@ class Frame {
 
  private:
   struct Impl;
-  // impl_ first: admission_ reads the options that impl_'s CommandLine holds.
+  // The Hub first, so that it outlives everything that reports it.
+  chat::Hub hub_;
+  // impl_ before admission_: admission_ reads the options that impl_'s
+  // CommandLine holds.
   std::unique_ptr<Impl> impl_;
   Admission admission_;
   ConnectionLog connection_log_;

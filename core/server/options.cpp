@@ -7,8 +7,8 @@ namespace wsb::server {
 
 std::string_view name(ErrorClass c) noexcept {
   static constexpr std::array<std::string_view, error_class_count> names{
-      "malformed", "oversized",     "truncated",          "unsupported", "reset", "idle_timeout",
-      "refused",   "accept_failed", "out_of_descriptors", "io",          "banned"};
+      "malformed", "oversized",     "truncated",          "unsupported", "reset",  "idle_timeout",
+      "refused",   "accept_failed", "out_of_descriptors", "io",          "banned", "slow_consumer"};
   const auto index = static_cast<std::size_t>(c);
   return index < names.size() ? names[index] : std::string_view("unknown");
 }

@@ -29,13 +29,15 @@ enum class ErrorClass : std::uint8_t {
   io,                  // any other socket error (or out of memory while serving)
   banned,              // accepted and closed at once: the peer's address had --max-conns-per-ip
                        // online (that connection starts a --ban-time ban) or is banned
+  slow_consumer,       // chat: closed because its unsent mail passed --max-pending
   count_               // number of classes, not a class
 };
 
 inline constexpr std::size_t error_class_count = static_cast<std::size_t>(ErrorClass::count_);
 
 // "malformed", "oversized", "truncated", "unsupported", "reset",
-// "idle_timeout", "refused", "accept_failed", "out_of_descriptors", "io", "banned".
+// "idle_timeout", "refused", "accept_failed", "out_of_descriptors", "io", "banned",
+// "slow_consumer".
 std::string_view name(ErrorClass c) noexcept;
 
 // The class of a failed send/recv/completion: reset, out_of_descriptors or io.
@@ -53,16 +55,26 @@ struct Stall {
   std::chrono::nanoseconds every{0};
 };
 
+// --when-full: what a model does with a new client while --max-connections
+// are online.
+enum class WhenFull : std::uint8_t {
+  refuse,  // accept it and close it at once, counted as refused
+  queue,   // stop accepting: it waits in the kernel's accept queue (--backlog)
+           // until a connection closes (seed 002's waiting line; nginx does the
+           // same at worker_connections)
+};
+
 struct Options {
   std::string bind = "127.0.0.1";            // --bind: IPv4/IPv6 literal or localhost
   std::uint16_t port = proto::default_port;  // --port; 0 lets the OS pick (see the ready line)
-  proto::Protocol protocol = proto::Protocol::upper;  // --protocol upper|echo|http
+  proto::Protocol protocol = proto::Protocol::upper;  // --protocol upper|echo|http|chat
   // --threads. The command line accepts 0 for "the model's default"; after
   // Frame::parse() this holds the effective count (never 0).
   int threads = 0;
   // --max-connections: 0 = unlimited (or the model's default, see
   // Frame::set_default_max_connections). Frame::admit() enforces it.
   int max_connections = 0;
+  WhenFull when_full = WhenFull::refuse;  // --when-full refuse|queue
   // --max-conns-per-ip: connections one peer address (IP, any port) may have
   // online; 0 = unlimited. A connection beyond it is closed at once and bans
   // the address for --ban-time: every connection from it is then closed at
@@ -79,6 +91,8 @@ struct Options {
   bool log_connections = false;
   // --max-pending: a connection stops reading while more than this many reply
   // bytes wait to be sent (backpressure); it resumes once they drain below.
+  // Chat: a connection whose mail from other users (server::Outbox) passes
+  // it is dropped as a slow consumer.
   std::size_t max_pending_output = std::size_t{1} << 20;
   int backlog = net::default_backlog();  // --backlog
   std::optional<Stall> stall;            // --stall MS/EVERY_S

@@ -93,6 +93,16 @@ void StatsReporter::write_live_line(const StatsSample& previous, const StatsSamp
                 static_cast<double>(t.bytes_out - p.bytes_out) / 1e6 / dt,
                 static_cast<unsigned long long>(t.errors_total()));
   std::string text = line;
+  if (options_.protocol == proto::Protocol::chat) {
+    const std::uint64_t deliveries = hub_.counts().deliveries;
+    std::snprintf(line, sizeof line, " deliveries/s %.0f",
+                  static_cast<double>(deliveries - live_deliveries_) / dt);
+    live_deliveries_ = deliveries;
+    text += line;
+  }
+  if (options_.when_full == WhenFull::queue) {
+    text += " waited " + std::to_string(admission_.waited());
+  }
   if (platform::stderr_is_terminal()) {
     // Rewritten in place; padded so that a shorter line hides a longer one.
     const std::size_t width = text.size();
@@ -192,6 +202,7 @@ void StatsReporter::print_final(const StatsSample& end, const std::optional<net:
       << "peak_memory_bytes: " << process.peak_memory_bytes << "\n"
       << "process_threads: " << process.threads << "\n"
       << "handles: " << process.handles << "\n";
+  print_chat_and_queue(out);
   {
     std::lock_guard lock(figures_mutex_);
     for (const ModelFigure& figure : figures_) {
@@ -203,6 +214,21 @@ void StatsReporter::print_final(const StatsSample& end, const std::optional<net:
   }
   out << "exit_code: " << exit_code << "\n";
   std::cout << out.str() << std::flush;
+}
+
+void StatsReporter::print_chat_and_queue(std::ostream& out) const {
+  if (options_.protocol == proto::Protocol::chat) {
+    const chat::HubCounts c = hub_.counts();
+    out << "chat.online_peak: " << c.online_peak << "\n"
+        << "chat.messages: " << c.messages << "\n"
+        << "chat.deliveries: " << c.deliveries << "\n"
+        << "chat.undelivered: " << c.undelivered << "\n";
+  }
+  if (options_.when_full == WhenFull::queue) {
+    const auto longest = std::chrono::duration<double, std::milli>(admission_.longest_wait());
+    out << "queue.waited: " << admission_.waited() << "\n"
+        << "queue.longest_wait_ms: " << fixed(longest.count(), 1) << "\n";
+  }
 }
 
 }  // namespace wsb::server

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chat/hub.hpp"
 #include "platform/net.hpp"
 #include "platform/process.hpp"
 #include "server/admission.hpp"
@@ -36,9 +37,9 @@ class StatsReporter {
 
   // `options` and `admission` are read at each report, so `options` may be
   // filled in after construction.
-  StatsReporter(std::string_view model_name, const Options& options,
-                const Admission& admission) noexcept
-      : model_(model_name), options_(options), admission_(admission) {}
+  StatsReporter(std::string_view model_name, const Options& options, const Admission& admission,
+                const chat::Hub& hub) noexcept
+      : model_(model_name), options_(options), admission_(admission), hub_(hub) {}
 
   // The header of the --stats-csv file. Every row carries the run's
   // parameters so that rows from different runs can share one file.
@@ -77,6 +78,9 @@ class StatsReporter {
                      const platform::ProcessStats& process);
   void print_final(const StatsSample& end, const std::optional<net::Endpoint>& listen,
                    const platform::ProcessStats& process, int exit_code) const;
+  // The chat and --when-full queue figures of the final statistics, when
+  // those are in use.
+  void print_chat_and_queue(std::ostream& out) const;
 
   // One of the model's own figures: a fact (text) or a counter.
   struct ModelFigure {
@@ -89,6 +93,8 @@ class StatsReporter {
   std::string model_;
   const Options& options_;
   const Admission& admission_;
+  const chat::Hub& hub_;
+  std::uint64_t live_deliveries_ = 0;  // chat deliveries at the last live line
   Clock::time_point started_at_ = Clock::now();
   // Cleared (and the run failed) when a row cannot be written; read by the
   // reporter thread and finish(), which follow each other.

@@ -12,6 +12,7 @@ summary.json, verdicts.csv and the noise columns of cells.csv.
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -82,6 +83,109 @@ class MatrixRepeatTest(unittest.TestCase):
         v = verdicts[0]
         self.assertEqual((v["model_a"], v["model_b"], v["repetitions_a"]), ("poll", "epoll", "2"))
         self.assertIn(v["verdict"], ("faster", "slower", "no significant difference"))
+
+
+
+def cpu_list(text):
+    """loadgen's "0-2,5" as [0, 1, 2, 5]."""
+    out = []
+    for item in text.split(","):
+        lo, _, hi = item.partition("-")
+        out += range(int(lo), int(hi or lo) + 1)
+    return out
+
+
+def matrix(*args, timeout=240):
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "matrix.py"), "--bin-dir", BIN_DIR,
+                           "--no-wine", *args], capture_output=True, text=True, timeout=timeout)
+
+
+class MatrixPinningTest(unittest.TestCase):
+    """--pinning both: every cell pinned and not, in the same rounds; the
+    sets reach loadgen's rows and machine.json, and the verdicts compare
+    MODEL (pinned) with MODEL."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.out = Path(tempfile.mkdtemp(prefix="wsb-matrix-pin-")) / "run"
+        cls.proc = None
+        if len(os.sched_getaffinity(0)) >= 2:
+            cls.proc = matrix("--models", "epoll", "--connections", "2", "--warmup", "0.1",
+                              "--duration", "0.3", "--repeat", "2", "--pinning", "both",
+                              "--out", str(cls.out))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.out.parent)
+
+    def setUp(self):
+        if self.proc is None:
+            self.skipTest("one usable CPU: nothing to split between server and loadgen")
+
+    def test_pinned_and_unpinned_cells_side_by_side(self):
+        self.assertEqual(self.proc.returncode, 0, self.proc.stdout + self.proc.stderr)
+        usable = sorted(os.sched_getaffinity(0))
+        cells = [c for c in read(self.out / "cells.csv") if not c["label"].endswith("b")]
+        self.assertEqual([c["cell"].endswith("-pinned") for c in cells],
+                         [False, True, True, False])  # rotated in round 2
+        rows = read(self.out / "summary.csv")
+        for r in rows:
+            if r["cell"].endswith("-pinned"):
+                self.assertEqual(r["server_cpus"], str(usable[-1]))
+                self.assertEqual(cpu_list(r["loadgen_cpus"]), usable[:-1])
+            else:
+                self.assertEqual((r["server_cpus"], r["loadgen_cpus"]), ("none", "none"))
+            self.assertNotEqual(r["server_context_switches_per_response"], "")
+        info = json.loads((self.out / "machine.json").read_text())
+        self.assertEqual((info["pinning"], info["server_cpus"]), ("both", str(usable[-1])))
+        # System calls per response where perf may count them, else empty
+        # and machine.json says why.
+        counted = info["syscall_meter"].startswith("perf stat")
+        if not counted:
+            self.assertTrue(info["syscall_meter"].startswith("not counted: "), info)
+        for r in rows:
+            if counted:
+                self.assertGreater(float(r["server_syscalls_per_response"]), 1.0, r["cell"])
+            else:
+                self.assertEqual(r["server_syscalls_per_response"], "")
+        verdicts = read(self.out / "verdicts.csv")
+        self.assertEqual([(v["model_a"], v["model_b"]) for v in verdicts],
+                         [("epoll", "epoll (pinned)")])
+
+
+class MatrixCapacityTest(unittest.TestCase):
+    """The capacity workload: loadgen --find-capacity per repetition, one row
+    per step in capacity.csv, which the matrix tags with the cell."""
+
+    def test_capacity_cells_write_a_row_per_step(self):
+        out = Path(tempfile.mkdtemp(prefix="wsb-matrix-cap-")) / "run"
+        try:
+            proc = matrix("--models", "epoll", "--workloads", "capacity", "--connections", "2",
+                          "--warmup", "0.1", "--duration", "0.5", "--repeat", "1",
+                          "--capacity-slo", "p99<=2s", "--capacity-rate-start", "50",
+                          "--capacity-rate-max", "100", "--out", str(out))
+            self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+            rows = [r for r in read(out / "capacity.csv") if r["replaced"] == "0"]
+            # 50/s, then 100/s (the --capacity-rate-max bound).
+            self.assertEqual([r["rate"] for r in rows], ["50.000", "100.000"])
+            for r in rows:
+                self.assertEqual(r["cell"], "native-epoll-echo-capacity-c2-s16")
+                self.assertEqual((r["model"], r["cell_platform"]), ("epoll", "native"))
+                self.assertEqual(r["slo"], "p99<=2s")
+                self.assertEqual((r["capacity"], r["capacity_bound"]), ("100.00", "rate_max"))
+            self.assertFalse((out / "summary.csv").exists())
+            info = json.loads((out / "machine.json").read_text())
+            self.assertEqual(info["capacity"]["native"]["slo"], "p99<=2s")
+        finally:
+            shutil.rmtree(out.parent)
+
+
+class MatrixUsageTest(unittest.TestCase):
+    def test_unknown_cpu_is_a_one_line_error(self):
+        proc = matrix("--models", "epoll", "--server-cpus", "99999", "--dry-run")
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(proc.stderr.count("\n"), 1, proc.stderr)
+        self.assertIn("CPU 99999", proc.stderr)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 # figure modules fail on their own imports of it.
 from .style import plt  # noqa: I100
 from .figures.bench import plot_bench
+from .figures.capacity import plot_capacity
 from .figures.latency import Spectra, plot_spectra
 from .figures.resources import plot_resources
 from .figures.throughput import plot_throughput, plot_variants
@@ -60,7 +61,7 @@ def main(argv=None):
     p = Parser(prog="plot.py", formatter_class=argparse.RawDescriptionHelpFormatter,
                description=PLOT_DOC.split("\n\n")[0] + "\n\n" + PLOT_DOC.split("\n\n")[1],
                epilog="Figures: throughput, latency spectra, time series, server resources, "
-                      "bench-core bars.\nNative and Wine results never share an axis.\n"
+                      "bench-core bars, capacity (latency against offered rate).\nNative and Wine results never share an axis.\n"
                       "exit status: 0 done, 1 nothing plottable, 2 usage error")
     p.add_argument("inputs", nargs="+", metavar="RUN_DIR_OR_CSV",
                    help="run folders of tools/matrix.py, loadgen CSV files, bench-core "
@@ -83,7 +84,7 @@ def main(argv=None):
 
     runs, benches, problems = load_inputs(args.inputs)
     rows = [r for run in runs for r in run.rows]
-    if not rows and not benches:
+    if not rows and not benches and not any(run.capacity for run in runs):
         for msg in problems:
             print(f"plot.py: {msg}", file=sys.stderr)
         print("plot.py: nothing to plot", file=sys.stderr)
@@ -105,6 +106,7 @@ def main(argv=None):
         ("time series", lambda: plot_timeseries(rows, out, figures, many_runs, args.series)),
         ("resources", lambda: plot_resources(rows, out, figures, many_runs)),
         ("bench-core", lambda: plot_bench(benches, out, figures)),
+        ("capacity", lambda: plot_capacity(runs, out, figures)),
     ]
     for name, step in steps:
         before = len(figures)

@@ -29,6 +29,8 @@ class Run:
         self.rows = rows
         self.cells = cells
         self.machine = machine
+        # capacity.csv: loadgen --find-capacity's rows, one per step.
+        self.capacity = []
 
 
 class Row:
@@ -93,8 +95,9 @@ class Row:
             return median_interval([v for v in values if v is not None])[0]
         cpu = (self.get("server_cpu_user_s", 0) or 0) + (self.get("server_cpu_system_s", 0) or 0)
         if self.platform == "windows-wine":
-            # loadgen.exe's server_cpu_* columns repeat its own times under
-            # Wine (GetProcessTimes of another process); tools/matrix.py
+            # loadgen.exe leaves its server_cpu_* columns empty under Wine
+            # (GetProcessTimes of another process returns its own times; older
+            # runs hold those wrong figures); tools/matrix.py
             # measures the server from /proc instead (server_cpu_proc_s).
             # Without that figure there is none.
             cpu = self.get("server_cpu_proc_s")
@@ -190,10 +193,13 @@ def load_inputs(paths):
             if (path / "machine.json").is_file():
                 machine = json.loads((path / "machine.json").read_text(encoding="utf-8"))
             rows = read_csv(summary) if summary.is_file() else []
-            if not rows and not cells:
+            capacity = (read_csv(path / "capacity.csv") if (path / "capacity.csv").is_file()
+                        else [])
+            if not rows and not cells and not capacity:
                 problems.append(f"{path}: no summary.csv or cells.csv")
             # resolve(): "tools/plot.py . --out ." names the run by its folder, not "".
             run = Run(path.resolve().name, path, [], cells, machine)
+            run.capacity = capacity
             run.rows = make_rows(run, rows)
             runs.append(run)
             for b in sorted(path.glob("bench-core*.json")) + sorted(path.glob("bench-core*.csv")):

@@ -38,8 +38,18 @@ def number(text):
 
 
 
+def pinned(row):
+    """The row's server or loadgen ran on a CPU set of its own (--server-cpus,
+    --loadgen-cpus; tools/matrix.py --pinning)."""
+    return any((row.get(c) or "none") != "none" for c in ("server_cpus", "loadgen_cpus"))
+
+
 def model_of(row):
-    return row.get("server_model") or row.get("label") or row.get("target") or "?"
+    """The model, and "(pinned)" after it for a pinned row: a run with
+    --pinning both compares every model pinned against itself unpinned, in
+    the same verdicts as the other models."""
+    name = row.get("server_model") or row.get("label") or row.get("target") or "?"
+    return f"{name} (pinned)" if pinned(row) else name
 
 
 def size_of(row):
@@ -127,7 +137,8 @@ def summary_json(rows):
 
 def model_rank(platform, model):
     order = WINE_ORDER if is_winsock(platform) else NATIVE_ORDER
-    return (order.index(model) if model in order else len(order), model)
+    base = model.removesuffix(" (pinned)")
+    return (order.index(base) if base in order else len(order), model)
 
 
 def compute_verdicts(rows, metric="requests_per_s"):

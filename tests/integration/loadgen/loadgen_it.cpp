@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -105,22 +106,30 @@ Result run_program(const std::vector<std::string>& argv, std::chrono::seconds li
   return r;
 }
 
-// The loadgen run's CSV row from a file it wrote, by column.
-std::map<std::string, std::string> read_row(const fs::path& csv) {
-  std::map<std::string, std::string> row;
+// Every row of a CSV file loadgen wrote, by column (--find-capacity writes
+// one per step).
+std::vector<std::map<std::string, std::string>> read_rows(const fs::path& csv) {
+  std::vector<std::map<std::string, std::string>> rows;
   std::ifstream in(csv, std::ios::binary);
-  if (!in) return row;  // loadgen wrote no CSV (a usage error, say)
+  if (!in) return rows;  // loadgen wrote no CSV (a usage error, say)
   std::stringstream text;
   text << in.rdbuf();
   const std::string content = text.str();
   std::size_t pos = 0;
   const auto header = report::parse_record(content, pos);
-  if (pos < content.size()) {
+  while (pos < content.size()) {
     const auto values = report::parse_record(content, pos);
+    auto& row = rows.emplace_back();
     for (std::size_t i = 0; i < header.size() && i < values.size(); ++i)
       row[header[i]] = values[i];
   }
-  return row;
+  return rows;
+}
+
+// The loadgen run's CSV row from a file it wrote, by column.
+std::map<std::string, std::string> read_row(const fs::path& csv) {
+  auto rows = read_rows(csv);
+  return rows.empty() ? std::map<std::string, std::string>() : rows.front();
 }
 
 // Runs loadgen with args plus --csv <temp>, and reads its row back.
@@ -270,6 +279,20 @@ TEST(Fault, KilledExternalServerEndsWithinTimeoutWithAPartialReport) {
   EXPECT_LT(std::stod(row.at("elapsed_s")), killed_at_s + 1.0);
 }
 
+// The pid of the server a running loadgen --spawn started, from its
+// "spawned ... pid N" line; 0 when none came within 20 s.
+long long spawned_server_pid(ChildProcess& lg, std::string& out, std::string& err) {
+  const auto started = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - started < 20s) {
+    lg.read_output(50ms, out, err);
+    const auto at = err.find(", pid ");
+    if (at != std::string::npos && err.find(')', at) != std::string::npos) {
+      return std::stoll(err.substr(at + 6));
+    }
+  }
+  return 0;
+}
+
 // The --spawn server killed mid-run: the monitor sees it die. `load` picks
 // the engine and connections (the epoll engine with one connection waits in
 // a blocking recv(), a path of its own).
@@ -282,15 +305,7 @@ void killed_spawned_server(const std::vector<std::string>& load) {
   argv.insert(argv.end(), load.begin(), load.end());
   ChildProcess lg(argv);
   std::string out, err;
-  long long server_pid = 0;
-  const auto started = std::chrono::steady_clock::now();
-  while (server_pid == 0 && std::chrono::steady_clock::now() - started < 20s) {
-    lg.read_output(50ms, out, err);
-    const auto at = err.find(", pid ");
-    if (at != std::string::npos && err.find(')', at) != std::string::npos) {
-      server_pid = std::stoll(err.substr(at + 6));
-    }
-  }
+  const long long server_pid = spawned_server_pid(lg, out, err);
   ASSERT_GT(server_pid, 0) << err;
   // The run (and its measured time) starts after the "spawned" line.
   const auto run_started = std::chrono::steady_clock::now();
@@ -658,6 +673,130 @@ TEST(Epoll, IntervalsHlogAndHgrmAreWritten) {
     EXPECT_NE(java.out.find(std::to_string(r.u("responses")), total), std::string::npos)
         << java.describe();
   }
+}
+
+// ---- Capacity at an SLO and isolation (issue 16) -----------------------------------
+
+// Runs loadgen with args plus --csv <temp>, and reads every row back.
+std::pair<Result, std::vector<std::map<std::string, std::string>>> loadgen_rows(
+    std::vector<std::string> args, std::chrono::seconds limit = 90s) {
+  static int counter = 0;
+  const fs::path csv = temp_dir() / ("rows" + std::to_string(++counter) + ".csv");
+  fs::remove(csv);
+  args.insert(args.begin(), {env("WSB_LOADGEN"), "--csv", csv.string()});
+  Result r = run_program(args, limit);
+  return {r, read_rows(csv)};
+}
+
+TEST(Capacity, EveryStepPassingUpToTheRateMaxIsARowEach) {
+  require_env("WSB_SERVER");
+  // Low rates and a generous SLO: every step passes, so the ramp runs
+  // 50, 100, 200 (the --rate-max bound) and the capacity is "at least 200".
+  const auto [r, rows] = loadgen_rows({"--spawn", env("WSB_SERVER"), "--find-capacity", "--slo",
+                                       "p99<=2s", "--rate-start", "50", "--rate-max", "200", "-c",
+                                       "2", "--warmup", "200ms", "-d", "1s", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  ASSERT_EQ(rows.size(), 3u) << r.describe();
+  const char* offered[] = {"50.000", "100.000", "200.000"};
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto& row = rows[i];
+    EXPECT_EQ(row.at("capacity_step"), std::to_string(i + 1));
+    EXPECT_EQ(row.at("capacity_phase"), "ramp");
+    EXPECT_EQ(row.at("mode"), "open");
+    EXPECT_EQ(row.at("rate"), offered[i]);
+    EXPECT_EQ(row.at("capacity_step_passed"), "1") << row.at("capacity_failed_by");
+    EXPECT_EQ(row.at("capacity"), "200.00");
+    EXPECT_EQ(row.at("capacity_bound"), "rate_max");
+    EXPECT_FALSE(row.at("latency_p99_us").empty());
+    EXPECT_FALSE(row.at("uncorrected_p999_us").empty());
+    EXPECT_FALSE(row.at("rate_achieved").empty());
+    EXPECT_EQ(row.at("errors"), "0");
+  }
+  EXPECT_NE(r.out.find("Capacity: at least 200 requests/s"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("capacity step 3 (ramp): offered 200/s"), std::string::npos) << r.describe();
+}
+
+TEST(Capacity, AnSloMissedAtTheStartRateExitsThree) {
+  require_env("WSB_SERVER");
+  const auto [r, rows] =
+      loadgen_rows({"--spawn", env("WSB_SERVER"), "--find-capacity", "--slo", "p99<=1ns",
+                    "--rate-start", "100", "-c", "2", "-d", "500ms", "-q"});
+  EXPECT_EQ(r.exit_code, 3) << r.describe();
+  ASSERT_EQ(rows.size(), 1u) << r.describe();
+  EXPECT_EQ(rows[0].at("capacity_step_passed"), "0");
+  EXPECT_EQ(rows[0].at("capacity_failed_by"), "slo");
+  EXPECT_EQ(rows[0].at("capacity"), "");
+  EXPECT_EQ(rows[0].at("capacity_bound"), "none");
+  EXPECT_NE(r.out.find("Capacity: none"), std::string::npos) << r.describe();
+}
+
+TEST(Usage, BadSloOrUnknownCpuIsAOneLineErrorAndExitTwo) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--find-capacity", "--slo", "p99<=soon"},
+        std::vector<std::string>{"--find-capacity"},
+        std::vector<std::string>{"--loadgen-cpus", "99999"}}) {
+    const Result r = loadgen(args);
+    EXPECT_EQ(r.exit_code, 2) << r.describe();
+    const std::string first = r.err.substr(0, r.err.find('\n'));
+    EXPECT_EQ(first.rfind("loadgen: --", 0), 0u) << r.describe();
+  }
+}
+
+// Cpus_allowed_list of one thread ("/proc/PID/task/TID/status").
+std::string allowed_cpus(const fs::path& task) {
+  std::ifstream in(task / "status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("Cpus_allowed_list:", 0) == 0) return line.substr(line.find_last_of(" \t") + 1);
+  }
+  return {};
+}
+
+TEST(Isolation, TheServerAndTheWorkersRunOnTheirOwnCpus) {
+  require_env("WSB_SERVER");
+  // Two sets, disjoint where the machine has two CPUs to give.
+  cpu_set_t mine;
+  ASSERT_EQ(::sched_getaffinity(0, sizeof mine, &mine), 0);
+  std::vector<int> usable;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &mine)) usable.push_back(c);
+  }
+  const std::string server_cpu = std::to_string(usable.back());
+  const std::string loadgen_cpu = std::to_string(usable.front());
+  const fs::path csv = temp_dir() / "pinned.csv";
+  fs::remove(csv);
+  ChildProcess lg({env("WSB_LOADGEN"), "--spawn", env("WSB_SERVER"), "--server-cpus", server_cpu,
+                   "--loadgen-cpus", loadgen_cpu, "-c", "4", "--threads", "2", "-d", "3s", "-q",
+                   "--csv", csv.string()});
+  std::string out, err;
+  const long long server_pid = spawned_server_pid(lg, out, err);
+  ASSERT_GT(server_pid, 0) << err;
+  // Into the run: the workers exist.
+  const auto until = std::chrono::steady_clock::now() + 1500ms;
+  while (std::chrono::steady_clock::now() < until)
+    lg.read_output(50ms, out, err);
+  std::vector<std::string> server_threads;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(server_pid) + "/task"))
+    server_threads.push_back(allowed_cpus(task.path()));
+  int pinned_loadgen_threads = 0;
+  for (const auto& task : fs::directory_iterator("/proc/" + std::to_string(lg.pid()) + "/task"))
+    pinned_loadgen_threads += allowed_cpus(task.path()) == loadgen_cpu ? 1 : 0;
+  std::optional<ChildProcess::Exit> exit;
+  while (!(exit = lg.try_wait()))
+    lg.read_output(50ms, out, err);
+  ASSERT_EQ(exit->code, 0) << out << err;
+  ASSERT_FALSE(server_threads.empty());
+  for (const std::string& cpus : server_threads)
+    EXPECT_EQ(cpus, server_cpu) << "a server thread outside --server-cpus";
+  EXPECT_GE(pinned_loadgen_threads, 2) << "the two workers are not on --loadgen-cpus";
+  const auto row = read_row(csv);
+  ASSERT_FALSE(row.empty());
+  EXPECT_EQ(row.at("server_cpus"), server_cpu);
+  EXPECT_EQ(row.at("loadgen_cpus"), loadgen_cpu);
+  EXPECT_FALSE(row.at("server_context_switches").empty());
+  EXPECT_GT(std::stod(row.at("loadgen_context_switches_per_response")), 0.0);
+  EXPECT_GT(std::stod(row.at("server_context_switches_per_response")), 0.0);
+  EXPECT_NE(out.find("pinned: loadgen to CPUs " + loadgen_cpu), std::string::npos) << out;
 }
 
 // ---- nginx ------------------------------------------------------------------------

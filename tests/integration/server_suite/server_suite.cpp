@@ -66,9 +66,9 @@ using std::chrono::milliseconds;
 
 // The error classes the final statistics report, as "errors.<name>"
 // (server/options.hpp, ErrorClass).
-constexpr std::array<const char*, 11> error_classes = {
-    "malformed", "oversized",     "truncated",          "unsupported", "reset", "idle_timeout",
-    "refused",   "accept_failed", "out_of_descriptors", "io",          "banned"};
+constexpr std::array<const char*, 12> error_classes = {
+    "malformed", "oversized",     "truncated",          "unsupported", "reset",  "idle_timeout",
+    "refused",   "accept_failed", "out_of_descriptors", "io",          "banned", "slow_consumer"};
 
 // The request sizes every concurrency client cycles through: the empty frame,
 // both sides of the 7-bit boundary, a page, and the largest upper frame.
@@ -80,6 +80,8 @@ std::vector<std::uint32_t> cycle_sizes(Protocol p) {
       return {1, 127, 128, 4096, 65535};  // an empty echo request would be no request at all
     case Protocol::http:
       return {0};  // the http driver's requests have no size to choose
+    case Protocol::chat:
+      break;  // not a request/response protocol: the chat scenarios test it
   }
   return {};
 }
@@ -109,6 +111,10 @@ std::string half_request(Protocol p) {
       return std::string(500, 'q');  // echo has no frames: these are simply echoed
     case Protocol::http:
       return "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Half: of a request";
+    case Protocol::chat: {
+      // A frame announcing a LOGIN body of 9 bytes, and 3 of them.
+      return std::string("\x09\x00\x01\x01\x00", 5);
+    }
   }
   return {};
 }

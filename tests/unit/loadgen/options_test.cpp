@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "affinity.hpp"
 #include "options.hpp"
 #include "platform/net.hpp"
 #include "sys.hpp"
@@ -320,6 +321,89 @@ TEST(CommandLine, TargetTakesAHostName) {
   EXPECT_EQ(p.options.target_port, 8080);
   EXPECT_EQ(parse({"--target", "name:0"}).code, std::optional<int>(kExitUsage));
   EXPECT_EQ(parse({"--target", "bad_name:80"}).code, std::optional<int>(kExitUsage));
+}
+
+// ---- --find-capacity and the CPU sets (issue 16) --------------------------
+
+TEST(CommandLine, SloTakesLessOrEqualAndTheOlderEquals) {
+  std::string why;
+  const auto terms = parse_slo("p99<=5ms, p99.9=20ms,max<=1s", &why);
+  ASSERT_TRUE(terms) << why;
+  ASSERT_EQ(terms->size(), 3u);
+  EXPECT_EQ((*terms)[0].percentile, 99.0);
+  EXPECT_EQ((*terms)[0].limit, 5ms);
+  EXPECT_EQ((*terms)[1].limit, 20ms);
+  EXPECT_EQ((*terms)[2].metric, SloTerm::Metric::max);
+  for (const char* bad : {"p99<5ms", "p99<=", "p99<=soon", "q99<=5ms", "p0<=1ms"}) {
+    EXPECT_FALSE(parse_slo(bad, &why)) << bad;
+  }
+}
+
+TEST(CommandLine, FindCapacityBecomesAnOpenLoopAtTheStartRate) {
+  const Parsed p =
+      parse({"--find-capacity", "--slo", "p99<=5ms", "--rate-start", "500", "--rate-max", "9000",
+             "--rate-growth", "1.5", "--capacity-precision", "2%"});
+  ASSERT_FALSE(p.code) << p.err;
+  EXPECT_TRUE(p.options.find_capacity);
+  EXPECT_EQ(p.options.mode, Mode::open);
+  EXPECT_EQ(p.options.rate, 500.0);
+  EXPECT_EQ(p.options.capacity.rate_start, 500.0);
+  EXPECT_EQ(p.options.capacity.rate_max, 9000.0);
+  EXPECT_EQ(p.options.capacity.growth, 1.5);
+  EXPECT_DOUBLE_EQ(p.options.capacity.precision, 0.02);
+  EXPECT_DOUBLE_EQ(parse({"--capacity-precision", "5"}).options.capacity.precision, 0.05);
+}
+
+TEST(CommandLine, FindCapacityRefusesWhatCannotDescribeItsSteps) {
+  const std::vector<std::vector<std::string>> bad{
+      {"--find-capacity"},  // no --slo
+      {"--find-capacity", "--slo", "p99<=5parsecs"},
+      {"--find-capacity", "--slo", "p99 under 5ms"},
+      {"--find-capacity", "--slo", "p99<=5ms", "--rate", "100"},
+      {"--find-capacity", "--slo", "p99<=5ms", "--hold"},
+      {"--find-capacity", "--slo", "p99<=5ms", "--json", "-"},
+      {"--find-capacity", "--slo", "p99<=5ms", "--rate-start", "900", "--rate-max", "800"},
+      {"--find-capacity", "--slo", "p99<=5ms", "--rate-growth", "1"},
+      {"--find-capacity", "--slo", "p99<=5ms", "--rate-start", "0"},
+      {"--capacity-precision", "0"},
+      {"--capacity-precision", "much"},
+  };
+  for (const auto& args : bad) {
+    std::string joined;
+    for (const auto& a : args)
+      joined += a + " ";
+    const Parsed p = parse(args);
+    EXPECT_EQ(p.code, std::optional<int>(kExitUsage)) << joined;
+    EXPECT_EQ(p.err.rfind("loadgen: ", 0), 0u) << joined << p.err;
+  }
+  // The first line names the problem (the usage text follows it).
+  const Parsed p = parse({"--find-capacity", "--slo", "p99 under 5ms"});
+  EXPECT_NE(p.err.substr(0, p.err.find('\n')).find("--slo"), std::string::npos) << p.err;
+}
+
+TEST(CommandLine, CpuSetsDefaultToNoneAndSetTheThreadCount) {
+  const Parsed none = parse({});
+  ASSERT_FALSE(none.code);
+  EXPECT_TRUE(none.options.server_cpus.empty());
+  EXPECT_TRUE(none.options.loadgen_cpus.empty());
+  const int cpu = usable_cpus().front();
+  const Parsed p = parse({"--loadgen-cpus", std::to_string(cpu), "-c", "8"});
+  ASSERT_FALSE(p.code) << p.err;
+  EXPECT_EQ(p.options.loadgen_cpus, std::vector<int>{cpu});
+  EXPECT_EQ(p.options.threads, 1);  // one per core of loadgen's set
+  EXPECT_EQ(
+      parse({"--loadgen-cpus", std::to_string(cpu), "--threads", "3", "-c", "8"}).options.threads,
+      3);
+}
+
+TEST(CommandLine, UnknownCpuIsAUsageErrorNamingIt) {
+  const Parsed p = parse({"--spawn", "epoll", "--server-cpus", "100000"});
+  EXPECT_EQ(p.code, std::optional<int>(kExitUsage));
+  EXPECT_EQ(p.err.rfind("loadgen: --server-cpus: CPU 100000 is not one", 0), 0u) << p.err;
+  EXPECT_EQ(parse({"--loadgen-cpus", "0-"}).code, std::optional<int>(kExitUsage));
+  // A server set without a server to pin.
+  EXPECT_EQ(parse({"--server-cpus", std::to_string(usable_cpus().front())}).code,
+            std::optional<int>(kExitUsage));
 }
 
 }  // namespace

@@ -1,0 +1,54 @@
+// --find-capacity, the I/O half (namespace wsb::loadgen): each step of the
+// search (capacity.hpp) as a short open-loop run_load() against the same
+// target, its verdict, its line on stderr, and the reports of the whole
+// search (the summary table, one CSV row per step, the exit code).
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "capacity.hpp"
+#include "run.hpp"
+
+namespace wsb::loadgen {
+
+// One step's run, kept for the reports.
+struct CapacityStepRun {
+  Options options;  // the command line's, with this step's rate
+  RunResult result;
+};
+
+struct CapacitySearchRun {
+  CapacityOutcome outcome;
+  std::vector<CapacityStepRun> runs;  // one per outcome.steps entry
+};
+
+// What the search needs from the caller around each step.
+struct CapacityHooks {
+  std::function<void(const IntervalReport&, Mode)> on_interval;  // the live line
+  std::function<void()> on_step_end;                             // ends the live line
+};
+
+// The verdict on one step: the SLO on the corrected latency, no errors, the
+// offered rate achieved within kCapacityShortfallPercent, and a complete run.
+StepVerdict judge_step(const Options& step_options, const RunResult& result);
+
+CapacitySearchRun run_capacity_search(const Options& options, const EngineInfo& engine,
+                                      const net::Endpoint& target,
+                                      const proto::ClientFactory& factory, RunSignals& signals,
+                                      const CapacityHooks& hooks);
+
+// "step 3 (ramp): offered 4000/s achieved 3998/s p99 1.23ms (uncorrected
+// 812us) errors 0: pass" -- the line each step prints on stderr.
+std::string capacity_step_line(const CapacityStep& step, const RunResult& result);
+
+// The summary on stdout: the table of steps and the answer.
+std::string capacity_summary_text(const Options& options, const CapacitySearchRun& search);
+
+// 0 with a capacity (bracket, rate_max, steps), 3 when even --rate-start
+// failed, 4 when the server died or the target was lost, 1 when interrupted
+// or a worker failed.
+int capacity_exit_code(const CapacitySearchRun& search);
+
+}  // namespace wsb::loadgen

@@ -1,0 +1,156 @@
+// The capacity search's bracket logic (loadgen/capacity.hpp), driven by fake
+// step runners: no sockets, no server. Each fake server passes a step when
+// the offered rate is at or below its true capacity.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "capacity.hpp"
+
+namespace wsb::loadgen {
+namespace {
+
+StepVerdict pass_below(double true_capacity, double offered) {
+  StepVerdict v;
+  v.slo_kept = offered <= true_capacity;
+  return v;
+}
+
+CapacityOutcome search(const CapacitySettings& settings, double true_capacity,
+                       std::vector<double>* offered = nullptr) {
+  return find_capacity(settings, [&](const CapacityStep& step) {
+    if (offered) offered->push_back(step.offered);
+    return pass_below(true_capacity, step.offered);
+  });
+}
+
+TEST(CapacitySearch, RampsGeometricallyThenBisectsToThePrecision) {
+  CapacitySettings s;
+  s.rate_start = 1000;
+  s.growth = 2;
+  s.precision = 0.05;
+  std::vector<double> offered;
+  const CapacityOutcome out = search(s, 5000, &offered);
+  ASSERT_GE(offered.size(), 5u);
+  // The ramp: 1000, 2000, 4000 pass, 8000 fails.
+  EXPECT_DOUBLE_EQ(offered[0], 1000);
+  EXPECT_DOUBLE_EQ(offered[1], 2000);
+  EXPECT_DOUBLE_EQ(offered[2], 4000);
+  EXPECT_DOUBLE_EQ(offered[3], 8000);
+  EXPECT_DOUBLE_EQ(offered[4], 6000);  // the first bisection, halfway
+  EXPECT_EQ(out.steps[3].phase, CapacityPhase::ramp);
+  EXPECT_EQ(out.steps[4].phase, CapacityPhase::bisect);
+  EXPECT_EQ(out.bound, CapacityBound::bracket);
+  ASSERT_TRUE(out.capacity && out.failed_at);
+  EXPECT_LE(*out.capacity, 5000);
+  EXPECT_GT(*out.capacity, 5000 * 0.95);
+  EXPECT_LE(*out.failed_at - *out.capacity, 0.05 * *out.capacity);
+  EXPECT_GT(*out.failed_at, 5000);
+}
+
+TEST(CapacitySearch, EveryBisectionStepLiesInsideTheBracket) {
+  CapacitySettings s;
+  s.rate_start = 100;
+  s.growth = 3;
+  s.precision = 0.01;
+  for (const double truth : {150.0, 299.0, 301.0, 2700.0, 12345.0}) {
+    const CapacityOutcome out = search(s, truth);
+    double low = 0, high = 1e300;
+    for (const CapacityStep& step : out.steps) {
+      if (step.phase == CapacityPhase::bisect) {
+        EXPECT_GT(step.offered, low) << truth;
+        EXPECT_LT(step.offered, high) << truth;
+      }
+      if (step.verdict.passed())
+        low = std::max(low, step.offered);
+      else
+        high = std::min(high, step.offered);
+    }
+    ASSERT_TRUE(out.capacity) << truth;
+    EXPECT_DOUBLE_EQ(*out.capacity, low);
+    EXPECT_LE(*out.capacity, truth);
+    EXPECT_GE(*out.capacity, truth * 0.99) << truth;
+  }
+}
+
+TEST(CapacitySearch, FailingAtTheStartRateFindsNone) {
+  CapacitySettings s;
+  s.rate_start = 1000;
+  const CapacityOutcome out = search(s, 500);
+  ASSERT_EQ(out.steps.size(), 1u);
+  EXPECT_EQ(out.bound, CapacityBound::none);
+  EXPECT_FALSE(out.capacity);
+  EXPECT_EQ(out.failed_at, 1000);
+}
+
+TEST(CapacitySearch, StopsAtTheRateMaxWhenEveryStepPasses) {
+  CapacitySettings s;
+  s.rate_start = 200;
+  s.rate_max = 1000;
+  std::vector<double> offered;
+  const CapacityOutcome out = search(s, 1e9, &offered);
+  EXPECT_EQ(offered, (std::vector<double>{200, 400, 800, 1000}));
+  EXPECT_EQ(out.bound, CapacityBound::rate_max);
+  EXPECT_EQ(out.capacity, 1000);
+  EXPECT_FALSE(out.failed_at);
+}
+
+TEST(CapacitySearch, ErrorsOrAShortfallFailAStepLikeTheSlo) {
+  CapacitySettings s;
+  s.rate_start = 1000;
+  s.precision = 0.05;
+  // The SLO always holds, but above 3000/s requests fail, and above 2500/s
+  // the achieved rate falls short: the capacity is below 2500.
+  const CapacityOutcome out = find_capacity(s, [](const CapacityStep& step) {
+    StepVerdict v;
+    v.slo_kept = true;
+    v.errors = step.offered > 3000;
+    v.shortfall = step.offered > 2500;
+    return v;
+  });
+  ASSERT_TRUE(out.capacity);
+  EXPECT_LE(*out.capacity, 2500);
+  EXPECT_GT(*out.capacity, 2500 * 0.95);
+  EXPECT_EQ(out.steps[2].verdict.failed_by(), "errors+shortfall");  // 4000/s
+}
+
+TEST(CapacitySearch, AnAbortedStepEndsTheSearchKeepingWhatPassed) {
+  CapacitySettings s;
+  s.rate_start = 1000;
+  const CapacityOutcome out = find_capacity(s, [](const CapacityStep& step) {
+    StepVerdict v;
+    v.slo_kept = true;
+    v.aborted = step.index == 3;
+    return v;
+  });
+  EXPECT_EQ(out.steps.size(), 3u);
+  EXPECT_EQ(out.bound, CapacityBound::aborted);
+  EXPECT_EQ(out.capacity, 2000);
+  EXPECT_EQ(out.steps[2].verdict.failed_by(), "aborted");
+}
+
+TEST(CapacitySearch, TheStepBoundEndsAnEndlessSearch) {
+  CapacitySettings s;
+  s.rate_start = 1;
+  s.rate_max = 1e12;
+  s.max_steps = 5;
+  const CapacityOutcome out = search(s, 1e11);
+  EXPECT_EQ(out.steps.size(), 5u);
+  EXPECT_EQ(out.bound, CapacityBound::steps);
+  EXPECT_EQ(out.capacity, 16);
+}
+
+TEST(CapacitySearch, FailedByNamesEveryReason) {
+  StepVerdict v;
+  EXPECT_EQ(v.failed_by(), "slo");
+  v.slo_kept = true;
+  EXPECT_EQ(v.failed_by(), "");
+  EXPECT_TRUE(v.passed());
+  v.errors = true;
+  v.slo_kept = false;
+  EXPECT_EQ(v.failed_by(), "slo+errors");
+}
+
+}  // namespace
+}  // namespace wsb::loadgen
