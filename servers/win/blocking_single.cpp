@@ -21,6 +21,7 @@
 #include <windows.h>
 
 #include <chrono>
+#include <cstdio>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -45,7 +46,8 @@ constexpr const char* description =
     "blocks until a client connects, then recv()/send() block while that client is served "
     "until it closes; the others wait in the listen backlog. SO_RCVTIMEO/SO_SNDTIMEO "
     "(--idle-timeout, or 30 s when it is not given) keep one stalled client from hanging the "
-    "server. --threads must be 1.";
+    "server. --threads must be 1; --protocol chat is refused (it needs its users online "
+    "together).";
 
 // The socket timeout when --idle-timeout is not given. "Never" is no option for
 // this model: a client that connects and says nothing would stop the service.
@@ -187,6 +189,13 @@ int main(int argc, char** argv) {
   return wsb::server::run_guarded([&] {
     Frame frame("blocking-single", description, 1);
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+    if (frame.options().protocol == wsb::proto::Protocol::chat) {
+      std::fputs(
+          "blocking-single: --protocol chat is not served: this model serves one client at a "
+          "time, and a chat needs its users online together (see server-blocking-threads)\n",
+          stderr);
+      return 2;
+    }
     return wsb::kit::serve_blocking<BlockingSingleServer>(
         frame,
         "this model serves one client at a time on one thread (see "

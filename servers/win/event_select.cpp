@@ -32,6 +32,7 @@
 #include "platform/net.hpp"
 #include "kit/hand_over.hpp"
 #include "kit/event_group.hpp"
+#include "kit/room.hpp"
 #include "kit/winsock.hpp"
 #include "server/model_names.hpp"
 
@@ -71,10 +72,16 @@ constexpr int kReceiveBuffer = 64 * 1024;
 
 // One connection of a group: its socket, its event and its protocol state.
 struct Slot {
-  Slot(Frame& frame, StatsShard& shard, SOCKET s) : socket(s), connection(frame, shard) {}
+  Slot(Frame& frame, StatsShard& shard, SOCKET s, wsb::kit::MailList& mail_list)
+      : socket(s), mail(mail_list, this), connection(frame, shard) {
+    mail.watch(connection);
+  }
 
   SOCKET socket;
   Event event;
+  // Chat: this connection's place on the group's mail list; before the
+  // Connection, so that it outlives it (kit/mail_list.hpp).
+  wsb::kit::MailTarget mail;
   Connection connection;
   // FD_READ was reported and recv() has not been called since. Winsock posts
   // FD_READ again only after the next recv(), so a notification that arrives
@@ -120,8 +127,14 @@ class Group final : public wsb::kit::EventGroup {
     wsb::kit::compact_group(slots_, events_, 1, [](const Slot& s) { return s.closed; });
   }
   void close_all() noexcept override;
+  void deliver_mail(wsb::kit::MailTarget& target) override { deliver(target.entry<Slot>()); }
+  void deliver_all_mail() override {
+    for (auto& slot : slots_)
+      deliver(*slot);
+  }
 
   void service(Slot& s, WSAEVENT event);
+  void deliver(Slot& s);
   void progress(Slot& s);
   enum class Received { data, eof, would_block, failed };
   Received receive_once(Slot& s);
@@ -139,7 +152,7 @@ void Group::adopt(const Accepted& a) {
   const SOCKET s = a.socket;
   std::unique_ptr<Slot> slot;
   try {
-    slot = std::make_unique<Slot>(frame_, shard_, s);
+    slot = std::make_unique<Slot>(frame_, shard_, s, mail_);
   } catch (...) {
     // Out of memory or out of event objects: this connection cannot be served.
     drop(s, true);
@@ -197,6 +210,15 @@ void Group::service(Slot& s, WSAEVENT event) {
   } else {
     progress(s);
   }
+}
+
+// Chat: other users' messages wait in the connection's outbox; the thread
+// that posted them set the control event (kit/event_group.hpp). They are
+// sent at once, unless send() already waits for FD_WRITE.
+void Group::deliver(Slot& s) {
+  if (s.closed || s.lingering || !s.connection.collect_mail()) return;
+  if (!s.write_blocked && s.connection.want_write()) flush(s);
+  if (s.connection.finished()) finish(s);
 }
 
 // Moves bytes in both directions until the socket has nothing more to offer
@@ -369,6 +391,9 @@ class Acceptor {
     // The stop event is slot 0, so a stop wins over pending connections.
     const WSAEVENT events[2] = {stop_event_, listen_event_.get()};
     for (;;) {
+      // --when-full queue: while --max-connections are online the listener
+      // is left alone and new clients wait in its backlog (kit/room.hpp).
+      if (!room_.wait(stop_event_, listener_)) break;
       const DWORD rc = ::WSAWaitForMultipleEvents(2, events, FALSE, accept_wait_ms, FALSE);
       if (rc == WSA_WAIT_FAILED) {
         frame_.fail(failure("WSAWaitForMultipleEvents()"));
@@ -404,7 +429,7 @@ class Acceptor {
   // accept() re-enables FD_ACCEPT, so draining the backlog until
   // WSAEWOULDBLOCK and waiting again cannot miss a connection.
   void accept_pending() {
-    while (!frame_.stopping()) {
+    while (!frame_.stopping() && frame_.has_room()) {
       const SOCKET s = ::accept(listener_, nullptr, nullptr);
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
@@ -419,6 +444,7 @@ class Acceptor {
         }
         return;  // after a fatal failure the frame's stop sets the stop event
       }
+      room_.accepted();
       admit_and_hand_over(frame_, shard_, s, [this](SOCKET admitted) {
         groups_.with_room().assign(Accepted{admitted, {}});
         return true;
@@ -432,6 +458,7 @@ class Acceptor {
   WSAEVENT stop_event_;
   StatsShard& shard_;
   Event listen_event_;
+  wsb::kit::RoomWait room_{frame_};
   wsb::kit::GroupPool<Group> groups_;
 };
 

@@ -49,7 +49,6 @@ namespace {
 
 using namespace wsb::server::model;
 using wsb::kit::Accepted;
-using wsb::kit::admit_and_hand_over;
 using wsb::net::Endpoint;
 // A manual-reset WSAEVENT closed with its owner. Manual reset matters: the
 // event stays signalled until WSAResetEvent, so a completion is never lost
@@ -87,8 +86,8 @@ struct Operation {
 // (kit/overlapped_peer.hpp, shared with server-overlapped-routine); what is
 // this model's is an event per operation.
 struct Peer : wsb::kit::OverlappedPeer {
-  Peer(Frame& frame, StatsShard& shard, const Accepted& a)
-      : OverlappedPeer(frame, shard, a.socket, a.peer) {}
+  Peer(Frame& frame, StatsShard& shard, const Accepted& a, wsb::kit::MailList& mail_list)
+      : OverlappedPeer(frame, shard, a.socket, a.peer, mail_list) {}
 
   Operation receive;
   Operation send;
@@ -118,6 +117,17 @@ class Group final : public wsb::kit::EventGroup {
                             [](const Peer& p) { return p.state == Peer::State::closed; });
   }
   void close_all() noexcept override;
+  // Chat: the thread that posted other users' messages to a connection set
+  // the control event (kit/event_group.hpp); a WSASend takes them out.
+  void deliver_mail(wsb::kit::MailTarget& target) override {
+    Peer& p = static_cast<Peer&>(target.entry<wsb::kit::OverlappedPeer>());
+    if (p.collect_mail()) pump(p);
+  }
+  void deliver_all_mail() override {
+    for (auto& peer : peers_) {
+      if (peer->collect_mail()) pump(*peer);
+    }
+  }
 
   void complete(Peer& p, Operation& op, bool is_receive);
   void on_received(Peer& p, bool ok, DWORD bytes, int error);
@@ -136,7 +146,7 @@ class Group final : public wsb::kit::EventGroup {
 void Group::adopt(const Accepted& a) {
   std::unique_ptr<Peer> peer;
   try {
-    peer = std::make_unique<Peer>(frame_, shard_, a);
+    peer = std::make_unique<Peer>(frame_, shard_, a, mail_);
   } catch (...) {
     // Out of memory or out of event objects: this connection cannot be served.
     drop(a.socket, true);
@@ -328,11 +338,9 @@ class Acceptor final : wsb::kit::FrameAcceptorHandler {
   }
 
  private:
-  void accepted(SOCKET s, const Endpoint& peer) noexcept override {
-    admit_and_hand_over(frame_, shard_, s, [this, &peer](SOCKET admitted) {
-      groups_.with_room().assign(Accepted{admitted, peer});
-      return true;
-    });
+  bool hand_over(SOCKET s, const Endpoint& peer) override {
+    groups_.with_room().assign(Accepted{s, peer});
+    return true;
   }
 
   wsb::kit::GroupPool<Group> groups_;

@@ -52,7 +52,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::admit_and_hand_over;
 using wsb::kit::Event;
 using wsb::kit::EventAcceptor;
 using wsb::kit::milliseconds_until;
@@ -68,8 +67,9 @@ class IoThread;
 // this model's is a routine per operation, and the count of routines still
 // to run.
 struct Peer : wsb::kit::OverlappedPeer {
-  Peer(IoThread& thread, Frame& frame, StatsShard& shard, SOCKET s, const Endpoint& peer)
-      : OverlappedPeer(frame, shard, s, peer), owner(thread) {}
+  Peer(IoThread& thread, Frame& frame, StatsShard& shard, SOCKET s, const Endpoint& peer,
+       wsb::kit::MailList& mail_list)
+      : OverlappedPeer(frame, shard, s, peer, mail_list), owner(thread) {}
 
   IoThread& owner;
   // The OVERLAPPEDs belong to the Peer and must not move or be freed while an
@@ -93,7 +93,8 @@ struct Peer : wsb::kit::OverlappedPeer {
 // connection state needs a lock.
 class IoThread {
  public:
-  IoThread(Frame& frame, StatsShard& shard) : frame_(frame), shard_(shard) {
+  IoThread(Frame& frame, StatsShard& shard)
+      : frame_(frame), shard_(shard), mail_(&IoThread::wake_for_mail, this) {
     thread_ = ::CreateThread(nullptr, 0, &IoThread::thread_main, this, 0, nullptr);
     if (thread_ == nullptr) {
       throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(),
@@ -140,6 +141,8 @@ class IoThread {
   }
   static void CALLBACK adopt_apc(ULONG_PTR parameter);
   static void CALLBACK stop_apc(ULONG_PTR parameter);
+  static void CALLBACK mail_apc(ULONG_PTR parameter);
+  static void wake_for_mail(void* self) noexcept;
   static void CALLBACK receive_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped,
                                     DWORD flags);
   static void CALLBACK send_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped, DWORD flags);
@@ -156,9 +159,12 @@ class IoThread {
   void free_if_done(Peer& p);
   void housekeeping(Clock::time_point now);
   void close_all();
+  void deliver_mail();
 
   Frame& frame_;
   StatsShard& shard_;
+  // Chat: the connections of this thread that other threads posted mail to.
+  wsb::kit::MailList mail_;
   // This thread only. Unordered; Peer::index makes removal O(1).
   std::vector<std::unique_ptr<Peer>> peers_;
   bool stopping_ = false;  // set by stop_apc, on this thread
@@ -196,6 +202,35 @@ void CALLBACK IoThread::stop_apc(ULONG_PTR parameter) {
   reinterpret_cast<IoThread*>(parameter)->stopping_ = true;
 }
 
+// Chat: a thread that posted other users' messages to a connection of this
+// thread queues this APC (one per batch: kit/mail_list.hpp); it runs in the
+// thread's alertable wait like the completion routines, so the connection
+// needs no lock. QueueUserAPC is the model's own hand-over: the routines of
+// a socket's operations run only on the thread that issued them, so the
+// sends must be issued there too.
+void IoThread::wake_for_mail(void* self) noexcept {
+  auto& thread = *static_cast<IoThread*>(self);
+  ::QueueUserAPC(&IoThread::mail_apc, thread.thread_, reinterpret_cast<ULONG_PTR>(self));
+}
+
+void CALLBACK IoThread::mail_apc(ULONG_PTR parameter) {
+  reinterpret_cast<IoThread*>(parameter)->deliver_mail();
+}
+
+// A peer closed here is freed by the next housekeeping (not at once: the list
+// taken may name it again further on).
+void IoThread::deliver_mail() {
+  bool all = false;
+  for (wsb::kit::MailTarget* target : mail_.take(all)) {
+    Peer& p = static_cast<Peer&>(target->entry<wsb::kit::OverlappedPeer>());
+    if (p.collect_mail()) pump(p);
+  }
+  if (!all) return;
+  for (auto& peer : peers_) {
+    if (peer->collect_mail()) pump(*peer);
+  }
+}
+
 void CALLBACK IoThread::receive_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped,
                                      DWORD /*flags*/) {
   Peer& p = *static_cast<Peer*>(overlapped->hEvent);
@@ -216,7 +251,7 @@ void IoThread::adopt(SOCKET s, const Endpoint& peer) {
     return;
   }
   try {
-    peers_.push_back(std::make_unique<Peer>(*this, frame_, shard_, s, peer));
+    peers_.push_back(std::make_unique<Peer>(*this, frame_, shard_, s, peer, mail_));
   } catch (...) {
     shard_.error(ErrorClass::io);
     frame_.release(shard_, s);
@@ -381,14 +416,12 @@ class Acceptor final : wsb::kit::FrameAcceptorHandler {
   }
 
  private:
-  void accepted(SOCKET s, const Endpoint& peer) noexcept override {
-    // The I/O thread must issue the socket's operations itself (their
-    // routines run on the issuing thread), so the socket travels as an APC.
-    admit_and_hand_over(frame_, shard_, s, [this, &peer](SOCKET admitted) {
-      IoThread& thread = *threads_[next_thread_];
-      next_thread_ = (next_thread_ + 1) % threads_.size();
-      return thread.assign(admitted, peer);
-    });
+  // The I/O thread must issue the socket's operations itself (their
+  // routines run on the issuing thread), so the socket travels as an APC.
+  bool hand_over(SOCKET s, const Endpoint& peer) override {
+    IoThread& thread = *threads_[next_thread_];
+    next_thread_ = (next_thread_ + 1) % threads_.size();
+    return thread.assign(s, peer);
   }
 
   std::vector<std::unique_ptr<IoThread>> threads_;

@@ -1,6 +1,9 @@
 // What the blocking-socket models share (kit/blocking.hpp).
 #include "kit/blocking.hpp"
 
+#include <optional>
+
+#include "kit/room.hpp"
 #include "server/options.hpp"
 
 namespace wsb::kit {
@@ -8,9 +11,20 @@ namespace wsb::kit {
 SOCKET accept_blocking(server::Frame& frame, server::AcceptPolicy& policy, SOCKET listener,
                        server::StatsShard& shard) noexcept {
   while (!frame.stopping()) {
+    // --when-full queue: no accept() while --max-connections are online; the
+    // clients wait in the listen backlog. The wait this thread sees is from
+    // the moment it found one waiting (kit/room.hpp) until the accept.
+    std::optional<Clock::time_point> waiting_since;
+    if (!frame.has_room()) {
+      if (client_waiting(listener)) waiting_since = Clock::now();
+      if (!frame.wait_for_room()) break;
+    }
     // Blocks until a client connects (or the stop closes the listener).
     const SOCKET s = ::accept(listener, nullptr, nullptr);
-    if (s != INVALID_SOCKET) return s;
+    if (s != INVALID_SOCKET) {
+      if (waiting_since) frame.note_waited(Clock::now() - *waiting_since);
+      return s;
+    }
     const int code = ::WSAGetLastError();
     if (frame.stopping()) break;
     const server::AcceptAction next = policy.handle(code, listener, shard);

@@ -42,7 +42,9 @@ class BlockingListener {
 // Blocks in accept() until a client connects: the accepted socket, or
 // INVALID_SOCKET once a stop is requested or the accept policy says stop. A
 // failed accept() goes to `policy` (counted, and paused on when the policy
-// says so) and the call blocks again.
+// says so) and the call blocks again. With --when-full queue it does not
+// accept while the frame has no room (Frame::wait_for_room), and reports the
+// wait it saw (kit/room.hpp).
 SOCKET accept_blocking(server::Frame& frame, server::AcceptPolicy& policy, SOCKET listener,
                        server::StatsShard& shard) noexcept;
 

@@ -5,7 +5,10 @@ namespace wsb::kit {
 
 EventGroup::EventGroup(server::Frame& frame, server::StatsShard& shard,
                        std::chrono::milliseconds tick)
-    : frame_(frame), shard_(shard), tick_(tick) {
+    : frame_(frame),
+      shard_(shard),
+      mail_([](void* self) noexcept { static_cast<EventGroup*>(self)->inbox_.wake(); }, this),
+      tick_(tick) {
   events_[0] = inbox_.event();
 }
 
@@ -24,12 +27,11 @@ void EventGroup::run() noexcept {
   for (;;) {
     // Every signalled event of the pass is served, in index order.
     const bool waited = wait_and_serve(events_, event_count(), next_tick, [this](DWORD index) {
-      if (index != 0) {
+      if (index == 0) {
+        take_control();
+      } else {
         serve(index);
-        return;
       }
-      for (const Accepted& a : inbox_.take())
-        adopt(a);
     });
     if (!waited) {
       frame_.fail(failure("WSAWaitForMultipleEvents()"));
@@ -45,6 +47,18 @@ void EventGroup::run() noexcept {
   }
   close_all();
   close_inbox();
+}
+
+// Slot 0: sockets handed over, mail, or a stop. take() resets the event
+// before the inbox and the mail list are taken, so that what is added after
+// this point sets it again.
+void EventGroup::take_control() noexcept {
+  for (const Accepted& a : inbox_.take())
+    adopt(a);
+  bool all = false;
+  for (MailTarget* target : mail_.take(all))
+    deliver_mail(*target);
+  if (all) deliver_all_mail();
 }
 
 void EventGroup::drop(SOCKET s, bool failed) noexcept {

@@ -7,7 +7,10 @@
 // here: the hand-over from the accepting thread (GroupInbox, slot 0 of the
 // wait), the loop that waits, serves every signalled event and wakes each
 // tick for housekeeping, the removal of closed connections after a pass,
-// and the accepting thread's choice of a group (GroupPool). What a
+// the accepting thread's choice of a group (GroupPool), and with --protocol
+// chat the group's mail list (kit/mail_list.hpp): a thread that posts a
+// message for a connection of the group puts it on the list and sets the
+// group's control event, and the group thread collects its mail. What a
 // signalled event means for a connection stays the model's: the hooks below.
 #pragma once
 
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "kit/group_inbox.hpp"
+#include "kit/mail_list.hpp"
 #include "kit/winsock.hpp"
 #include "platform/net.hpp"
 #include "server/frame.hpp"
@@ -73,6 +77,11 @@ class EventGroup {
   virtual void compact() = 0;
   // After the loop: every connection is closed (the inbox is the base's).
   virtual void close_all() noexcept = 0;
+  // Chat: the connection of `target` (a MailTarget made with mail_) has mail:
+  // collect it and send it; the connection may be closed already.
+  virtual void deliver_mail(MailTarget& target) = 0;
+  // Chat: a wake-up was lost for want of memory: every connection collects.
+  virtual void deliver_all_mail() = 0;
 
   // A socket that never became a connection (no memory or no event object
   // for it, `failed`, or a stop): counted as io when `failed`, released and
@@ -82,12 +91,15 @@ class EventGroup {
   server::Frame& frame_;
   server::StatsShard& shard_;
   GroupInbox<Accepted> inbox_;
+  // Each connection's MailTarget is on this list while it has mail.
+  MailList mail_;
   // Group thread only. events_[0] is the control event; the model fills the
   // rest so that a wait result maps to its connection without a search.
   WSAEVENT events_[WSA_MAXIMUM_WAIT_EVENTS]{};
 
  private:
   void run() noexcept;
+  void take_control() noexcept;
   void close_inbox() noexcept;
 
   const std::chrono::milliseconds tick_;

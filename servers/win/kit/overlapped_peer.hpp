@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 
+#include "kit/mail_list.hpp"
 #include "kit/winsock.hpp"
 #include "platform/net.hpp"
 #include "server/connection.hpp"
@@ -43,12 +44,16 @@ struct OverlappedPeer {
     closed,     // socket closed; the model frees the peer when it may
   };
 
+  // `mail_list`: the serving thread's (chat).
   OverlappedPeer(server::Frame& frame, server::StatsShard& shard, SOCKET s,
-                 const net::Endpoint& peer)
+                 const net::Endpoint& peer, MailList& mail_list)
       : socket(s),
         address(peer),
+        mail(mail_list, this),
         connection(frame, shard),
-        buffer(std::make_unique<char[]>(overlapped_receive_buffer)) {}
+        buffer(std::make_unique<char[]>(overlapped_receive_buffer)) {
+    mail.watch(connection);
+  }
 
   // A receive completed: its error, the peer's FIN (0 bytes) or data, fed to
   // the Connection. Only for an open peer.
@@ -65,11 +70,17 @@ struct OverlappedPeer {
   // close outlived its deadline or an open connection was idle too long
   // (counted as idle_timeout by expire_if_idle()).
   bool due_to_close(Clock::time_point now) noexcept;
+  // Chat: moves the mail waiting in the outbox to the Connection's output.
+  // True when the model has something to do (a send, or a close).
+  bool collect_mail() noexcept { return state == State::open && connection.collect_mail(); }
 
   SOCKET socket;
   // The peer's address as AcceptEx delivered it (for a debugger: this is how
   // an AcceptEx server learns who connected; nothing in the model needs it).
   net::Endpoint address;
+  // Chat: this connection's place on its thread's mail list; before the
+  // Connection, so that it outlives it (kit/mail_list.hpp).
+  MailTarget mail;
   server::Connection connection;
   std::unique_ptr<char[]> buffer;  // the receive buffer
   State state = State::open;
