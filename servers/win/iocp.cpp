@@ -437,6 +437,7 @@ class IocpServer {
   int run() {
     ThreadState control{frame_.shard(), {}};
     set_up(control);
+    queue_mode_ = frame_.options().when_full == wsb::server::WhenFull::queue;
     frame_.set_room_hook([this] { wake_for_room(); });
     frame_.start([this] {
       // Called once on the frame's reporter thread. The control thread
@@ -814,7 +815,8 @@ class IocpServer {
     // --max-connections are online, and its AcceptEx is not posted again
     // (the clients behind it wait in the backlog) until a release makes room
     // (admit_held()).
-    if (error == 0 && hold(ctx)) return;
+    const bool queued = error == 0 && queue_mode_;
+    if (queued && hold(ctx)) return;
     // Re-post first, whatever happened to this accept, so that the number of
     // pending accepts never drops because of a failed or slow one.
     post_accept(ts);
@@ -824,6 +826,7 @@ class IocpServer {
       ExclusiveLock guard(ctx.lock);
       open_connection(ctx, ts);
     }
+    if (queued) admission_done();
     release_ref(ctx, ts);
   }
 
@@ -831,14 +834,26 @@ class IocpServer {
   // the server is full, or older clients are still held (first come, first
   // served). False when it is to be served now, and once the stop sequence
   // took the held ones.
+  //
+  // In queue mode one admission runs at a time (admitting_): two workers
+  // that both saw the last free place would otherwise both admit, and the
+  // second would be refused.
   bool hold(SocketContext& ctx) noexcept {
     {
       ExclusiveLock guard(held_lock_);
-      if (!held_open_ || (held_.empty() && frame_.has_room())) return false;
+      if (!held_open_) {
+        ++admitting_;  // admission_done() follows
+        return false;
+      }
+      if (held_.empty() && admitting_ == 0 && frame_.has_room()) {
+        ++admitting_;  // served now; admission_done() follows
+        return false;
+      }
       try {
         held_.push_back(Held{&ctx, Clock::now()});
       } catch (const std::bad_alloc&) {
-        return false;  // admitted at once instead, and refused if still full
+        ++admitting_;  // admitted at once instead, and refused if still full
+        return false;
       }
     }
     // Room may have come before this client was held, with no release left
@@ -857,9 +872,10 @@ class IocpServer {
       Held held{};
       {
         ExclusiveLock guard(held_lock_);
-        if (held_.empty() || !frame_.has_room()) return;
+        if (held_.empty() || admitting_ != 0 || !frame_.has_room()) return;
         held = held_.front();
         held_.pop_front();
+        ++admitting_;
       }
       frame_.note_waited(Clock::now() - held.since);
       post_accept(ts);
@@ -867,8 +883,24 @@ class IocpServer {
         ExclusiveLock guard(held.ctx->lock);
         open_connection(*held.ctx, ts);
       }
+      {
+        ExclusiveLock guard(held_lock_);
+        --admitting_;
+      }
       release_ref(*held.ctx, ts);
     }
+  }
+
+  // A fresh accept was served in queue mode: the next admission may run,
+  // and held clients are woken for if there is room for them.
+  void admission_done() noexcept {
+    bool waiting = false;
+    {
+      ExclusiveLock guard(held_lock_);
+      --admitting_;
+      waiting = !held_.empty();
+    }
+    if (waiting && frame_.has_room()) wake_for_room();
   }
 
   // Turns an accepted socket into a served connection; on failure (counted)
@@ -1551,6 +1583,8 @@ class IocpServer {
   SRWLOCK held_lock_ = SRWLOCK_INIT;
   std::deque<Held> held_;              // guarded by held_lock_
   bool held_open_ = true;              // guarded by held_lock_; false from the stop on
+  int admitting_ = 0;                  // guarded by held_lock_: admissions in progress
+  bool queue_mode_ = false;            // --when-full queue
   std::atomic<int> draining_{0};       // contexts in State::draining
   std::atomic<int> disconnecting_{0};  // contexts in State::disconnecting
 
