@@ -9,6 +9,9 @@
 //   loop:    epoll_wait -> accept4 until EAGAIN / recv -> Connection -> send
 //   stop:    the frame writes the eventfd; every loop sees it, closes its
 //            connections and returns; main joins and prints the statistics
+//   mail:    chat messages that other loops post to this loop's
+//            connections, and room made under --when-full queue, arrive
+//            through the loop's own eventfd (kit/loop_mail.hpp)
 //
 // Level-triggered (default): a descriptor is reported for as long as it is
 // ready, so one recv() per report is enough, and input interest (EPOLLIN) is
@@ -40,9 +43,9 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/posix/accept.hpp"
 #include "platform/posix/wake.hpp"
 #include "kit/event_loop.hpp"
+#include "kit/loop_listener.hpp"
 #include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
@@ -58,11 +61,12 @@ constexpr int max_events = 512;
 // revisited after the next epoll_wait(), since no new edge will report it.
 constexpr int max_reads_per_turn = 16;
 
-// epoll_event.data of the two descriptors that are not connections. A
+// epoll_event.data of the three descriptors that are not connections. A
 // connection's tag is (generation << 32) | fd, whose low half is a descriptor
-// number (below 2^31), so neither value can be a connection's.
+// number (below 2^31), so none of these can be a connection's.
 constexpr std::uint64_t listener_tag = ~std::uint64_t{0};
 constexpr std::uint64_t wake_tag = ~std::uint64_t{0} - 1;
+constexpr std::uint64_t mail_tag = ~std::uint64_t{0} - 2;
 
 struct Slot {
   std::optional<Connection> conn;
@@ -79,16 +83,13 @@ struct Slot {
   bool revisit = false;
 };
 
-class Loop {
+class Loop : public wsb::kit::LoopBase {
  public:
   Loop(Frame& frame, int listener, int wake_fd, bool edge)
-      : frame_(frame),
-        listener_(listener),
+      : LoopBase(frame, listener),
         wake_fd_(wake_fd),
         edge_(edge),
-        accept_batch_(wsb::server::accept_pass_limit(frame.options())),
-        epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)),
-        buffer_(new char[wsb::kit::receive_buffer_size]) {
+        epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (epoll_fd_ < 0) {
       const int code = errno;
       throw wsb::net::NetError(code, "epoll_create1 failed: " + wsb::net::error_text(code));
@@ -97,20 +98,17 @@ class Loop {
     // stays readable, so a level-triggered registration reports it to every
     // loop, each of which then sees stopping() and leaves.
     watch(wake_fd_, EPOLLIN, wake_tag);
-    watch(listener_, EPOLLIN | (edge_ ? EPOLLET : 0u), listener_tag);
+    watch(listener_.fd(), EPOLLIN | (edge_ ? EPOLLET : 0u), listener_tag);
+    // The loop's own mail (kit/loop_mail.hpp), level-triggered: take()
+    // drains it.
+    watch(mail_.fd(), EPOLLIN, mail_tag);
   }
 
-  ~Loop() {
-    ::close(epoll_fd_);
-    ::close(listener_);
-  }
-
-  Loop(const Loop&) = delete;
-  Loop& operator=(const Loop&) = delete;
+  ~Loop() { ::close(epoll_fd_); }
 
   // The thread body. Never throws: failures end the server through fail().
   void run() noexcept {
-    shard_ = &frame_.shard();
+    begin_thread();
     epoll_event events[max_events];
 
     while (!frame_.stopping()) {
@@ -130,13 +128,17 @@ class Loop {
       for (int i = 0; i < n && !frame_.stopping(); ++i) {
         const std::uint64_t tag = events[i].data.u64;
         if (tag == wake_tag) continue;  // the loop condition sees stopping()
+        if (tag == mail_tag) {
+          serve_mail();
+          continue;
+        }
         if (tag == listener_tag) {
           listener_reported = true;
           accept_connections();
           continue;
         }
         const int fd = static_cast<int>(tag & 0xffffffffu);
-        Slot& slot = slots_[static_cast<std::size_t>(fd)];
+        Slot& slot = slots_[fd];
         if (!slot.conn || slot.generation != static_cast<std::uint32_t>(tag >> 32)) continue;
         if (edge_) {
           on_edge(fd, slot, events[i].events);
@@ -150,7 +152,7 @@ class Loop {
       // few calls. While connections keep arriving (the last pass accepted
       // some), the listener is tried after every call instead: one accept4()
       // per call, ending with EAGAIN once the storm is over.
-      if (accept_hot_ && !listener_reported && !timers_.accept_paused() && !frame_.stopping()) {
+      if (accept_hot_ && !listener_reported && listener_watched_ && !frame_.stopping()) {
         accept_connections();
       }
     }
@@ -173,87 +175,88 @@ class Loop {
   }
 
   void accept_connections() noexcept {
-    accept_hot_ = false;
     // Edge-triggered: the listener is reported once per burst of arrivals,
     // so accepting must go on until EAGAIN.
-    for (int accepted = 0; (edge_ || accepted < accept_batch_) && !frame_.stopping(); ++accepted) {
-      const int fd = wsb::net::accept_nonblocking(listener_);
-      if (fd < 0) {
-        const int code = errno;
-        if (wsb::net::would_block(code)) return;
-        if (wsb::net::is_interrupted(code)) continue;
-        if (!on_accept_error(code)) return;
-        continue;
-      }
-      accept_hot_ = true;
-      add_connection(fd);
-    }
-  }
-
-  // Returns whether to go on accepting.
-  bool on_accept_error(int code) noexcept {
-    // wait is like EAGAIN: the next client makes the listener ready again.
-    const AcceptAction action = accept_policy_.handle(code, listener_, *shard_);
-    if (action != AcceptAction::pause) return action == AcceptAction::retry;
+    const auto pass = listener_.accept_pass(
+        *shard_, timers_, [this](int fd) { add_connection(fd); }, edge_);
+    accept_hot_ = pass.accepted > 0;
     // Out of descriptors with no spare, or an unexpected failure that would
     // recur at once: take the listener out of the set for a while instead of
-    // spinning on it.
-    pause_accepting();
-    return false;
-  }
-
-  void pause_accepting() noexcept {
-    if (timers_.accept_paused()) return;
-    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener_, nullptr);
-    timers_.pause_accepting();
+    // spinning on it. Full (--when-full queue): take it out until a
+    // connection closes, leaving new clients in the kernel's accept queue.
+    if (pass.full) full_ = true;
+    if (pass.paused || pass.full) watch_listener(false);
   }
 
   // The accept pause is over (timers_ no longer says paused).
   void resume_accepting() noexcept {
-    // Adding a descriptor that is already ready reports it at once, in both
-    // modes, so connections that queued up meanwhile are not forgotten.
+    if (!full_) watch_listener(true);
+  }
+
+  // Puts the listener in the set or takes it out. Adding a descriptor that
+  // is already ready reports it at once, in both modes, so connections that
+  // queued up meanwhile are not forgotten.
+  void watch_listener(bool on) noexcept {
+    if (on == listener_watched_) return;
+    if (!on) {
+      ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, listener_.fd(), nullptr);
+      listener_watched_ = false;
+      return;
+    }
     epoll_event ev{};
     ev.events = EPOLLIN | (edge_ ? EPOLLET : 0u);
     ev.data.u64 = listener_tag;
-    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_, &ev) != 0) {
-      log_(frame_, "epoll_ctl(ADD listener): " + wsb::net::error_text(errno));
-      pause_accepting();
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listener_.fd(), &ev) != 0) {
+      listener_.log()(frame_, "epoll_ctl(ADD listener): " + wsb::net::error_text(errno));
+      timers_.pause_accepting();  // try again after a pause
+      return;
+    }
+    listener_watched_ = true;
+  }
+
+  // The loop's mail: chat messages that other threads posted to its
+  // connections, and room made by a connection closed anywhere. A
+  // connection with new output is served as after an event that reported
+  // nothing: its output goes out at once (or waits for EPOLLOUT).
+  void serve_mail() noexcept {
+    const bool room = mail_.take(mail_fds_);
+    for (const int fd : mail_fds_) {
+      Slot* slot = slots_.find(fd);
+      if (slot == nullptr || !slot->conn->collect_mail()) continue;
+      if (edge_) {
+        on_edge(fd, *slot, 0);
+      } else {
+        on_level(fd, *slot, 0);
+      }
+    }
+    if (room && full_) {
+      full_ = false;
+      if (!timers_.accept_paused()) {
+        watch_listener(true);
+        accept_connections();
+      }
     }
   }
 
   void add_connection(int fd) noexcept {
     if (!wsb::kit::admit_accepted(frame_, *shard_, fd)) return;
-    const auto index = static_cast<std::size_t>(fd);
-    try {
-      if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
-      Slot& slot = slots_[index];
-      slot.conn.emplace(frame_, *shard_);
-      ++slot.generation;  // wraps after 2^32 connections on one descriptor, harmlessly
-      slot.readable = false;
-      slot.revisit = false;
-      // A new socket has send-buffer space; the first EPOLLOUT edge would say so anyway.
-      slot.writable = true;
-      slot.interest = edge_ ? (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) : EPOLLIN;
-      epoll_event ev{};
-      ev.events = slot.interest;
-      ev.data.u64 = tag_of(fd, slot);
-      if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        const int code = errno;
-        log_(frame_, "epoll_ctl(ADD): " + wsb::net::error_text(code));
-        slot.conn->on_error(classify_io_error(code));
-        wsb::kit::close_admitted(frame_, *shard_, fd, &*slot.conn);
-        slot.conn.reset();
-      }
-    } catch (const std::bad_alloc&) {
-      shard_->error(ErrorClass::io);
-      wsb::kit::close_admitted(frame_, *shard_, fd);
+    Slot* slot = slots_.add(fd, *shard_);
+    if (slot == nullptr) return;
+    ++slot->generation;  // wraps after 2^32 connections on one descriptor, harmlessly
+    slot->readable = false;
+    slot->revisit = false;
+    // A new socket has send-buffer space; the first EPOLLOUT edge would say so anyway.
+    slot->writable = true;
+    slot->interest = edge_ ? (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) : EPOLLIN;
+    epoll_event ev{};
+    ev.events = slot->interest;
+    ev.data.u64 = tag_of(fd, *slot);
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      const int code = errno;
+      listener_.log()(frame_, "epoll_ctl(ADD): " + wsb::net::error_text(code));
+      slot->conn->on_error(classify_io_error(code));
+      slots_.close(fd, *shard_);
     }
-  }
-
-  // One recv() into the loop's buffer. Returns false when the socket had
-  // nothing (EAGAIN).
-  bool receive(int fd, Connection& conn) noexcept {
-    return wsb::server::receive_once(fd, {buffer_.get(), wsb::kit::receive_buffer_size}, conn);
   }
 
   // Sends until nothing is pending or the socket buffer is full. Returns
@@ -264,13 +267,13 @@ class Loop {
     Connection& conn = *slot.conn;
     // EPOLLHUP and EPOLLERR are reported whether asked for or not; the recv()
     // (or, under backpressure, the send()) then returns the end or the error.
-    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn.want_read()) receive(fd, conn);
+    if ((events & (EPOLLIN | EPOLLHUP | EPOLLERR)) && conn.want_read()) buffer_.receive(fd, conn);
     // Replies go out at once rather than on the next EPOLLOUT report: the
     // socket buffer almost always has room, and this saves a wait and an
     // epoll_ctl per request.
     flush(fd, conn);
     if (conn.finished()) {
-      close_connection(fd, slot);
+      close_connection(fd);
       return;
     }
     const std::uint32_t wanted =
@@ -281,7 +284,7 @@ class Loop {
       ev.data.u64 = tag_of(fd, slot);
       if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) != 0) {
         conn.on_error(classify_io_error(errno));
-        close_connection(fd, slot);
+        close_connection(fd);
         return;
       }
       slot.interest = wanted;
@@ -300,7 +303,7 @@ class Loop {
     for (int reads = 0;; ++reads) {
       if (slot.writable && conn.want_write() && !flush(fd, conn)) slot.writable = false;
       if (conn.finished()) {
-        close_connection(fd, slot);
+        close_connection(fd);
         return;
       }
       if (!slot.readable || !conn.want_read()) break;
@@ -317,7 +320,7 @@ class Loop {
         slot.revisit = true;
         break;
       }
-      if (!receive(fd, conn)) slot.readable = false;
+      if (!buffer_.receive(fd, conn)) slot.readable = false;
     }
   }
 
@@ -329,7 +332,7 @@ class Loop {
     tags.swap(revisit_);
     for (const std::uint64_t tag : tags) {
       const int fd = static_cast<int>(tag & 0xffffffffu);
-      Slot& slot = slots_[static_cast<std::size_t>(fd)];
+      Slot& slot = slots_[fd];
       if (!slot.conn || slot.generation != static_cast<std::uint32_t>(tag >> 32)) continue;
       slot.revisit = false;
       on_edge(fd, slot, 0);
@@ -339,44 +342,33 @@ class Loop {
     if (revisit_.empty()) revisit_.swap(tags);
   }
 
-  void close_connection(int fd, Slot& slot) noexcept {
+  void close_connection(int fd) noexcept {
     // No epoll_ctl(DEL): closing the last descriptor of a socket removes it
     // from every epoll set. close() sends FIN after the queued replies (or a
     // reset if unread input remains, which a failed connection may have).
-    wsb::kit::close_admitted(frame_, *shard_, fd, slot.conn ? &*slot.conn : nullptr);
-    slot.conn.reset();
+    slots_.close(fd, *shard_);
   }
 
   void sweep_idle(Clock::time_point now) noexcept {
-    for (std::size_t fd = 0; fd < slots_.size(); ++fd) {
-      Slot& slot = slots_[fd];
-      if (slot.conn && slot.conn->expire_if_idle(now)) close_connection(static_cast<int>(fd), slot);
-    }
+    slots_.for_each([&](int fd, Slot& slot) {
+      if (slot.conn->expire_if_idle(now)) close_connection(fd);
+    });
   }
 
   void close_all() noexcept {
-    for (std::size_t fd = 0; fd < slots_.size(); ++fd) {
-      if (slots_[fd].conn) close_connection(static_cast<int>(fd), slots_[fd]);
-    }
+    slots_.for_each([this](int fd, Slot&) { close_connection(fd); });
   }
 
-  Frame& frame_;
-  StatsShard* shard_ = nullptr;
-  const int listener_;
   const int wake_fd_;
   const bool edge_;
-  // Level-triggered: accepts per pass (server/accept_policy.hpp).
-  const int accept_batch_;
   const int epoll_fd_;
-  std::unique_ptr<char[]> buffer_;
-  std::vector<Slot> slots_;             // indexed by descriptor number
+  wsb::kit::ReceiveBuffer buffer_;
+  wsb::kit::DescriptorTable<Slot> slots_{frame_, &mail_};
   std::vector<std::uint64_t> revisit_;  // edge-triggered: tags of connections with input left
-  AcceptPolicy accept_policy_{frame_, "accept4"};
-  RateLimitedLog& log_ = accept_policy_.log();
-  wsb::kit::LoopTimers timers_{frame_.options()};
   // The last accept pass accepted something: try the listener after every
   // epoll_wait() until a pass finds the queue empty.
   bool accept_hot_ = false;
+  bool listener_watched_ = true;  // in the epoll set
 };
 
 }  // namespace
@@ -394,27 +386,13 @@ int main(int argc, char** argv) {
                          "Edge-triggered notification (EPOLLET): fewer epoll_ctl calls, one "
                          "more recv() per wake-up to reach EAGAIN");
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    const int threads = frame.options().threads;
-
-    // One listener per loop: with SO_REUSEPORT the kernel spreads incoming
-    // connections over them evenly, and no two loops contend for one accept
-    // queue. A single loop does not set the option, so that a second server
-    // started on the same port fails with EADDRINUSE instead of silently
-    // sharing the port.
-    std::vector<int> listeners;
-    for (int i = 0; i < threads; ++i) {
-      listeners.push_back(frame.open_listener({.nonblocking = true, .reuse_port = threads > 1}));
-    }
     // Destroyed after finish(), which stops the thread that signals it.
     wsb::net::WakeDescriptor wake;
-    std::vector<std::unique_ptr<Loop>> loops;
-    for (int i = 0; i < threads; ++i) {
-      loops.push_back(
-          std::make_unique<Loop>(frame, listeners[static_cast<std::size_t>(i)], wake.fd(), edge));
-    }
-    frame.start([&wake] { wake.signal(); });
-    // The main thread runs the first loop itself.
-    wsb::kit::run_loops(std::move(loops));
-    return frame.finish();
+    // One listener per loop (kit::serve_loops); the main thread runs the
+    // first loop itself.
+    return wsb::kit::serve_loops(
+        frame, true,
+        [&](int, int listener) { return std::make_unique<Loop>(frame, listener, wake.fd(), edge); },
+        [&wake] { wake.signal(); });
   });
 }

@@ -10,6 +10,9 @@
 //          once, send what is pending -> if nothing at all happened, back off
 //   stop:  nothing to wake: the loop checks stopping() on every pass and
 //          never sleeps for more than a millisecond
+//   mail:  chat messages posted by other threads, and room under
+//          --when-full queue: one atomic flag checked every pass
+//          (kit/loop_mail.hpp)
 //
 // A pure spin loop keeps a core at 100 % even with no traffic. By default an
 // idle pass backs off: the first few idle passes yield the processor
@@ -33,9 +36,8 @@
 #include <utility>
 #include <vector>
 
-#include "platform/net.hpp"
-#include "platform/posix/accept.hpp"
 #include "kit/event_loop.hpp"
+#include "kit/loop_listener.hpp"
 #include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
@@ -49,25 +51,19 @@ constexpr int yield_passes = 16;
 constexpr auto first_sleep = std::chrono::microseconds(4);
 constexpr auto max_sleep = std::chrono::microseconds(1000);
 
-class Loop {
+class Loop : public wsb::kit::LoopBase {
  public:
-  Loop(Frame& frame, int listener, bool spin)
-      : frame_(frame),
-        listener_(listener),
-        spin_(spin),
-        buffer_(new char[wsb::kit::receive_buffer_size]) {}
-  ~Loop() { ::close(listener_); }
-  Loop(const Loop&) = delete;
-  Loop& operator=(const Loop&) = delete;
+  Loop(Frame& frame, int listener, bool spin) : LoopBase(frame, listener), spin_(spin) {}
 
   // The thread body. Never throws.
   void run() noexcept {
-    shard_ = &frame_.shard();
+    begin_thread();
     int idle_passes = 0;
     auto sleep = first_sleep;
 
     while (!frame_.stopping()) {
-      bool progress = accept_connections();
+      bool progress = serve_mail();
+      progress |= accept_connections();
       // From the end down, so that a close (swap with last) only moves an
       // entry that was already handled into the freed index.
       for (std::size_t i = conns_.size(); i-- > 0;)
@@ -97,32 +93,34 @@ class Loop {
   }
 
  private:
-  // True when something was accepted or failed (progress).
+  // True when something was accepted or failed (progress). Out of
+  // descriptors with nobody waiting is no progress, so the back-off keeps
+  // this (three system calls per pass) cheap. After a pause the listener is
+  // not tried until the pause has ended.
   bool accept_connections() noexcept {
-    if (timers_.accept_paused()) return false;
-    bool progress = false;
-    for (int accepted = 0; accepted < accept_batch_; ++accepted) {
-      const int fd = wsb::net::accept_nonblocking(listener_);
-      if (fd < 0) {
-        const int code = errno;
-        if (wsb::net::would_block(code)) return progress;
-        if (wsb::net::is_interrupted(code)) continue;
-        const AcceptAction action = accept_policy_.handle(code, listener_, *shard_);
-        // Nobody waiting: like EAGAIN, and no progress, so the back-off
-        // keeps this (three system calls per pass) cheap.
-        if (action == AcceptAction::wait) return progress;
-        progress = true;
-        if (action == AcceptAction::retry) continue;        // more may be waiting
-        if (action == AcceptAction::stop) return progress;  // the frame is stopping
-        // No spare, or an unexpected failure that would recur at once: stop
-        // trying the listener for a while.
-        timers_.pause_accepting();
-        return progress;
-      }
-      progress = true;
+    if (timers_.accept_paused() || full_) return false;
+    const auto pass = listener_.accept_pass(*shard_, timers_, [this](int fd) {
       if (wsb::kit::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
+    });
+    // Full (--when-full queue): new clients wait in the kernel's accept
+    // queue until a connection closes and the loop's mail says so.
+    if (pass.full) full_ = true;
+    return pass.accepted > 0 || pass.failed;
+  }
+
+  // The loop's mail (kit/loop_mail.hpp): chat messages that other threads
+  // posted to its connections, and room made by a connection closed
+  // anywhere. The loop does not wait on its eventfd: one atomic load per
+  // pass says whether there is any, and a sleeping loop finds it when it
+  // wakes (within the back-off's millisecond). True when there was some.
+  bool serve_mail() noexcept {
+    if (!mail_.pending()) return false;
+    if (mail_.take(mail_fds_)) full_ = false;
+    for (const int fd : mail_fds_) {
+      // The pass over every connection sends what this collects.
+      if (const auto entry = conns_.find(fd)) conns_[*entry].conn.collect_mail();
     }
-    return progress;
+    return true;
   }
 
   // One recv() and the sends it allows. True when any byte moved or the
@@ -132,9 +130,7 @@ class Loop {
     Connection& conn = conns_[i].conn;
     bool progress = false;
     // EAGAIN means "not now": no progress, try again next pass.
-    if (conn.want_read())
-      progress =
-          wsb::server::receive_once(fd, {buffer_.get(), wsb::kit::receive_buffer_size}, conn);
+    if (conn.want_read()) progress = buffer_.receive(fd, conn);
     // Sends can be partial: what the socket did not take stays pending in
     // the Connection (its write offset) and is tried again next pass. Any
     // byte taken (or a failure, which drops what was pending) is progress.
@@ -148,16 +144,9 @@ class Loop {
     return progress;
   }
 
-  Frame& frame_;
-  // Accepts per pass (server/accept_policy.hpp).
-  const int accept_batch_ = wsb::server::accept_pass_limit(frame_.options());
-  StatsShard* shard_ = nullptr;
-  const int listener_;
   const bool spin_;
-  std::unique_ptr<char[]> buffer_;
-  wsb::kit::ConnectionList conns_{frame_};
-  AcceptPolicy accept_policy_{frame_, "accept4"};
-  wsb::kit::LoopTimers timers_{frame_.options()};
+  wsb::kit::ReceiveBuffer buffer_;
+  wsb::kit::ConnectionList conns_{frame_, &mail_};
 };
 
 }  // namespace
@@ -173,19 +162,10 @@ int main(int argc, char** argv) {
     frame.cli().add_flag("--spin", spin,
                          "Never back off: poll every socket continuously (one core at 100 %)");
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    const int threads = frame.options().threads;
-
-    std::vector<std::unique_ptr<Loop>> loops;
-    for (int i = 0; i < threads; ++i) {
-      // One listener per loop; SO_REUSEPORT only when there are several, so
-      // that a second server on the same port fails with EADDRINUSE.
-      loops.push_back(std::make_unique<Loop>(
-          frame, frame.open_listener({.nonblocking = true, .reuse_port = threads > 1}), spin));
-    }
     // Nothing to unblock: every loop checks stopping() at least once per
     // millisecond.
-    frame.start([] {});
-    wsb::kit::run_loops(std::move(loops));
-    return frame.finish();
+    return wsb::kit::serve_loops(
+        frame, true,
+        [&](int, int listener) { return std::make_unique<Loop>(frame, listener, spin); }, [] {});
   });
 }

@@ -18,6 +18,9 @@
 //          for each connection FD_ISSET -> recv -> Connection -> send;
 //          listener readable: accept4 up to a batch
 //   stop:  the frame writes an eventfd that every loop watches
+//   mail:  chat messages posted by other threads, and room under
+//          --when-full queue, through the loop's own eventfd
+//          (kit/loop_mail.hpp), in every read set
 //
 // Cost: the sets are rebuilt and scanned on every call, O(connections) (the
 // kernel also walks every bit up to the highest descriptor); see poll and
@@ -38,9 +41,9 @@
 #include <vector>
 
 #include "platform/net.hpp"
-#include "platform/posix/accept.hpp"
 #include "platform/posix/wake.hpp"
 #include "kit/event_loop.hpp"
+#include "kit/loop_listener.hpp"
 #include "server/model_names.hpp"
 #include "server/socket_io.hpp"
 
@@ -54,20 +57,13 @@ using namespace wsb::server::model;
 // --max-connections is FD_SETSIZE minus this.
 constexpr int reserved_descriptors = 64;
 
-class Loop {
+class Loop : public wsb::kit::LoopBase {
  public:
-  Loop(Frame& frame, int listener, int wake_fd)
-      : frame_(frame),
-        listener_(listener),
-        wake_fd_(wake_fd),
-        buffer_(new char[wsb::kit::receive_buffer_size]) {}
-  ~Loop() { ::close(listener_); }
-  Loop(const Loop&) = delete;
-  Loop& operator=(const Loop&) = delete;
+  Loop(Frame& frame, int listener, int wake_fd) : LoopBase(frame, listener), wake_fd_(wake_fd) {}
 
   // The thread body. Never throws: failures end the server through fail().
   void run() noexcept {
-    shard_ = &frame_.shard();
+    begin_thread();
     fd_set readable;
     fd_set writable;
 
@@ -84,23 +80,7 @@ class Loop {
         timeout.tv_usec = static_cast<suseconds_t>(us % 1'000'000);
         timeout_ptr = &timeout;
       }
-      // The sets are rebuilt on every call: select() overwrites them with
-      // the ready subset.
-      FD_ZERO(&readable);
-      FD_ZERO(&writable);
-      int max_fd = wake_fd_;
-      FD_SET(wake_fd_, &readable);
-      if (!timers_.accept_paused()) {
-        FD_SET(listener_, &readable);
-        max_fd = std::max(max_fd, listener_);
-      }
-      for (const auto& e : conns_) {
-        // Every descriptor here is below FD_SETSIZE: accept_connections()
-        // refuses the others.
-        if (e.conn.want_read()) FD_SET(e.fd, &readable);
-        if (e.conn.want_write()) FD_SET(e.fd, &writable);
-        max_fd = std::max(max_fd, e.fd);
-      }
+      const int max_fd = fill_sets(readable, writable);
       int ready = ::select(max_fd + 1, &readable, &writable, nullptr, timeout_ptr);
       if (ready < 0) {
         if (errno == EINTR) continue;
@@ -108,7 +88,8 @@ class Loop {
         break;
       }
       if (ready == 0 || FD_ISSET(wake_fd_, &readable)) continue;  // timers, or stopping()
-      const bool listener_ready = !timers_.accept_paused() && FD_ISSET(listener_, &readable);
+      const bool listener_ready = watching_listener() && FD_ISSET(listener_.fd(), &readable);
+      const bool mail_ready = FD_ISSET(mail_.fd(), &readable);
       // From the end down, so that a close (swap with last) only moves an
       // entry that was already handled into the freed index.
       for (std::size_t i = conns_.size(); i-- > 0;) {
@@ -117,45 +98,73 @@ class Loop {
         const bool can_write = FD_ISSET(fd, &writable);
         if (can_read || can_write) serve(i, can_read);
       }
-      // Accept last: new entries are not in this round's sets.
+      // Mail and accepts last: they may close entries or add new ones,
+      // which are not in this round's sets. A pause, or a full frame
+      // (--when-full queue), leaves the listener out of the sets until it
+      // has ended or a connection has closed.
+      if (mail_ready) serve_mail();
       if (listener_ready) accept_connections();
     }
     conns_.close_all(*shard_);
   }
 
  private:
+  // The sets are rebuilt on every call: select() overwrites them with the
+  // ready subset. Returns the highest descriptor in them.
+  int fill_sets(fd_set& readable, fd_set& writable) const noexcept {
+    FD_ZERO(&readable);
+    FD_ZERO(&writable);
+    int max_fd = std::max(wake_fd_, mail_.fd());
+    FD_SET(wake_fd_, &readable);
+    FD_SET(mail_.fd(), &readable);
+    if (watching_listener()) {
+      FD_SET(listener_.fd(), &readable);
+      max_fd = std::max(max_fd, listener_.fd());
+    }
+    for (const auto& e : conns_) {
+      // Every descriptor here is below FD_SETSIZE: take() refuses the others.
+      if (e.conn.want_read()) FD_SET(e.fd, &readable);
+      if (e.conn.want_write()) FD_SET(e.fd, &writable);
+      max_fd = std::max(max_fd, e.fd);
+    }
+    return max_fd;
+  }
+
+  bool watching_listener() const noexcept { return !timers_.accept_paused() && !full_; }
+
   void accept_connections() noexcept {
-    for (int accepted = 0; accepted < accept_batch_; ++accepted) {
-      const int fd = wsb::net::accept_nonblocking(listener_);
-      if (fd < 0) {
-        const int code = errno;
-        if (wsb::net::would_block(code)) return;
-        if (wsb::net::is_interrupted(code)) continue;
-        if (!on_accept_error(code)) return;
-        continue;
-      }
-      if (fd >= FD_SETSIZE) {
-        // The model's own limit: this descriptor cannot be put in an fd_set.
-        shard_->error(ErrorClass::out_of_descriptors);
-        log_(frame_, "connection closed: its descriptor " + std::to_string(fd) +
-                         " is beyond select()'s FD_SETSIZE (" + std::to_string(FD_SETSIZE) +
-                         "); lower --max-connections or use server-poll or server-epoll");
-        ::close(fd);
-        continue;
-      }
-      if (wsb::kit::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
+    const auto pass = listener_.accept_pass(*shard_, timers_, [this](int fd) { take(fd); });
+    if (pass.full) full_ = true;
+  }
+
+  // The loop's mail: chat messages that other threads posted to its
+  // connections, and room made by a connection closed anywhere. A
+  // connection with new output is served at once: its output goes out (or
+  // waits for the write set).
+  void serve_mail() noexcept {
+    const bool room = mail_.take(mail_fds_);
+    for (const int fd : mail_fds_) {
+      const auto entry = conns_.find(fd);
+      if (entry && conns_[*entry].conn.collect_mail()) serve(*entry, false);
+    }
+    if (room && full_) {
+      full_ = false;
+      if (!timers_.accept_paused()) accept_connections();
     }
   }
 
-  // Returns whether to go on accepting.
-  bool on_accept_error(int code) noexcept {
-    // wait is like EAGAIN: the next client makes the listener ready again.
-    const AcceptAction action = accept_policy_.handle(code, listener_, *shard_);
-    if (action != AcceptAction::pause) return action == AcceptAction::retry;
-    // No spare, or an unexpected failure that would recur at once: leave the
-    // listener out of the set for a while.
-    timers_.pause_accepting();
-    return false;
+  void take(int fd) noexcept {
+    if (fd >= FD_SETSIZE) {
+      // The model's own limit: this descriptor cannot be put in an fd_set.
+      shard_->error(ErrorClass::out_of_descriptors);
+      listener_.log()(frame_, "connection closed: its descriptor " + std::to_string(fd) +
+                                  " is beyond select()'s FD_SETSIZE (" +
+                                  std::to_string(FD_SETSIZE) +
+                                  "); lower --max-connections or use server-poll or server-epoll");
+      ::close(fd);
+      return;
+    }
+    if (wsb::kit::admit_accepted(frame_, *shard_, fd)) conns_.add(fd, *shard_);
   }
 
   void serve(std::size_t i, bool can_read) noexcept {
@@ -164,32 +173,16 @@ class Loop {
     // A readable socket has data, the end of the stream or an error: recv()
     // tells which. Under backpressure the socket is only in the write set,
     // and send() reports an error just as well.
-    if (can_read && conn.want_read()) receive(fd, conn);
+    if (can_read && conn.want_read()) buffer_.receive(fd, conn);
     // Replies go out at once; the write set is only used when the socket
-    // buffer was full.
-    flush(fd, conn);
+    // buffer was full (what is left waits for writability).
+    wsb::server::send_pending(fd, conn);
     if (conn.finished()) conns_.close(i, *shard_);
   }
 
-  void receive(int fd, Connection& conn) noexcept {
-    wsb::server::receive_once(fd, {buffer_.get(), wsb::kit::receive_buffer_size}, conn);
-  }
-
-  void flush(int fd, Connection& conn) noexcept {
-    wsb::server::send_pending(fd, conn);  // what is left waits for writability
-  }
-
-  Frame& frame_;
-  // Accepts per pass (server/accept_policy.hpp).
-  const int accept_batch_ = wsb::server::accept_pass_limit(frame_.options());
-  StatsShard* shard_ = nullptr;
-  const int listener_;
   const int wake_fd_;
-  std::unique_ptr<char[]> buffer_;
-  wsb::kit::ConnectionList conns_{frame_};
-  AcceptPolicy accept_policy_{frame_, "accept4"};
-  RateLimitedLog& log_ = accept_policy_.log();
-  wsb::kit::LoopTimers timers_{frame_.options()};
+  wsb::kit::ReceiveBuffer buffer_;
+  wsb::kit::ConnectionList conns_{frame_, &mail_};
 };
 
 }  // namespace
@@ -203,23 +196,18 @@ int main(int argc, char** argv) {
                 1);
     frame.set_default_max_connections(FD_SETSIZE - reserved_descriptors);
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    const int threads = frame.options().threads;
-
     // Destroyed after finish(), which stops the thread that signals it.
     wsb::net::WakeDescriptor wake;
-    std::vector<std::unique_ptr<Loop>> loops;
-    for (int i = 0; i < threads; ++i) {
-      // One listener per loop; SO_REUSEPORT only when there are several, so
-      // that a second server on the same port fails with EADDRINUSE.
-      const int listener = frame.open_listener({.nonblocking = true, .reuse_port = threads > 1});
-      if (listener >= FD_SETSIZE) {
-        throw wsb::net::NetError(EMFILE, "the listener's descriptor " + std::to_string(listener) +
-                                             " is beyond FD_SETSIZE; select() cannot watch it");
-      }
-      loops.push_back(std::make_unique<Loop>(frame, listener, wake.fd()));
-    }
-    frame.start([&wake] { wake.signal(); });
-    wsb::kit::run_loops(std::move(loops));
-    return frame.finish();
+    return wsb::kit::serve_loops(
+        frame, true,
+        [&](int, int listener) {
+          if (listener >= FD_SETSIZE) {
+            throw wsb::net::NetError(EMFILE, "the listener's descriptor " +
+                                                 std::to_string(listener) +
+                                                 " is beyond FD_SETSIZE; select() cannot watch it");
+          }
+          return std::make_unique<Loop>(frame, listener, wake.fd());
+        },
+        [&wake] { wake.signal(); });
   });
 }

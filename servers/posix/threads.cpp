@@ -8,6 +8,8 @@
 //
 //   main:    accept4 -> admit -> pthread_create(serve) ; reap finished threads
 //   thread:  recv -> Connection -> send everything -> ... -> close
+//            (chat: poll() on the socket and the connection's own eventfd,
+//            which other threads' mail rings; see serve())
 //   stop:    the frame's wake function shuts the listener down, which makes
 //            the blocked accept() fail; main then shuts down every client
 //            socket (SHUT_RDWR), which makes blocked recv()/send() calls
@@ -38,12 +40,14 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "kit/loop_mail.hpp"
 #include "platform/net.hpp"
 #include "server/model_names.hpp"
 
@@ -77,6 +81,14 @@ class Server {
   void accept_loop() {
     StatsShard& shard = frame_.shard();
     while (!frame_.stopping()) {
+      // --when-full queue at --max-connections: no accept() until a
+      // connection closes; new clients wait in the kernel's accept queue.
+      if (!frame_.has_room()) {
+        if (!full_since_) full_since_ = Clock::now();
+        if (!frame_.wait_for_room()) break;  // stopping
+        continue;
+      }
+      note_wait();
       const int fd = wsb::net::accept_connection(listener_);
       if (fd < 0) {
         const int code = wsb::net::last_error();
@@ -107,6 +119,21 @@ class Server {
         continue;
       }
       start_thread(fd, shard);
+    }
+  }
+
+  // The wait of a queued client, as far as the accepting thread can see it:
+  // from when the server was first found full until the accept, for each
+  // client found waiting (the listener readable) before its accept (an
+  // upper bound for those that came later). Once nobody waits, the count
+  // starts afresh at the next full server.
+  void note_wait() noexcept {
+    if (!full_since_) return;
+    pollfd waiting{listener_, POLLIN, 0};
+    if (::poll(&waiting, 1, 0) == 1) {
+      frame_.note_waited(Clock::now() - *full_since_);
+    } else {
+      full_since_.reset();
     }
   }
 
@@ -196,39 +223,42 @@ class Server {
   // The body of a serving thread: blocking recv, then send every reply byte
   // before the next recv, so the reply queue never exceeds one receive's
   // worth and backpressure takes care of itself.
+  //
+  // Chat (--protocol chat): other users' messages for this connection are
+  // posted by the threads serving their senders, while this thread may be
+  // blocked in recv() or send(). With chat the socket is therefore
+  // non-blocking, and the thread waits in poll() on it and on an eventfd of
+  // its own (a kit::LoopMail of one connection), which the wake function
+  // writes: woken by it, the thread collects the mail and sends it, and a
+  // recipient whose mail overflowed --max-pending while it did not read is
+  // dropped even while its thread waits to send. That costs an eventfd per
+  // connection and a poll() per receive, so only the chat protocol pays it.
   void serve(int fd) noexcept {
     StatsShard& shard = frame_.shard();
     {
       const std::unique_ptr<char[]> buffer(new (std::nothrow) char[receive_buffer_size]);
+      // Before the Connection, so that it is destroyed after it: the
+      // Connection's end logs its user out, after which nobody posts to it.
+      std::unique_ptr<wsb::kit::LoopMail> mail;
       Connection conn(frame_, shard);
       if (buffer == nullptr) conn.on_error(ErrorClass::io);
+      if (frame_.options().protocol == wsb::proto::Protocol::chat && !conn.finished()) {
+        try {
+          mail = std::make_unique<wsb::kit::LoopMail>();
+          // The mail names only this connection: filed under 0, so that
+          // the list of addresses stays one entry long.
+          conn.set_mail_wake(&wsb::kit::LoopMail::wake, mail->address(0));
+          ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        } catch (const std::exception& e) {
+          log_(frame_, std::string("chat mail for a connection: ") + e.what());
+          conn.on_error(ErrorClass::io);
+        }
+      }
       while (!conn.finished() && !frame_.stopping()) {
-        if (conn.want_read()) {
-          const auto n = wsb::net::recv_some(fd, {buffer.get(), receive_buffer_size});
-          if (n > 0) {
-            conn.on_received({buffer.get(), static_cast<std::size_t>(n)});
-          } else if (n == 0) {
-            if (frame_.stopping()) break;  // our own shutdown(), not the peer
-            conn.on_peer_closed();
-          } else if (wsb::net::would_block(wsb::net::last_error())) {
-            conn.expire_if_idle(Clock::now());  // SO_RCVTIMEO elapsed
-          } else {
-            if (frame_.stopping()) break;
-            conn.on_error(classify_io_error(wsb::net::last_error()));
-          }
+        if (conn.want_read() && (!mail || wait_for(fd, POLLIN, *mail, conn))) {
+          receive(fd, buffer.get(), conn);
         }
-        while (conn.want_write()) {
-          const auto n = wsb::net::send_some(fd, conn.pending());
-          if (n >= 0) {
-            conn.on_sent(static_cast<std::size_t>(n));
-          } else if (wsb::net::would_block(wsb::net::last_error())) {
-            // SO_SNDTIMEO elapsed: the client does not read.
-            if (conn.expire_if_idle(Clock::now())) break;
-          } else {
-            if (frame_.stopping()) break;
-            conn.on_error(classify_io_error(wsb::net::last_error()));
-          }
-        }
+        send_all(fd, conn, mail.get());
         // A connection that wants neither to read nor to write is finished;
         // this only guards against a spin should that ever not hold.
         if (!conn.want_read() && !conn.want_write()) break;
@@ -244,12 +274,75 @@ class Server {
     frame_.retire(shard);
   }
 
+  // Chat: waits until the socket is ready for `events` (true) or mail came,
+  // which it collects (false). A quiet connection is checked for
+  // --idle-timeout.
+  bool wait_for(int fd, short events, wsb::kit::LoopMail& mail, Connection& conn) noexcept {
+    pollfd fds[2] = {{fd, events, 0}, {mail.fd(), POLLIN, 0}};
+    const auto idle = frame_.options().idle_timeout;
+    const int timeout =
+        idle.count() > 0
+            ? static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(idle).count())
+            : -1;
+    const int ready = ::poll(fds, 2, timeout);
+    if (ready == 0) {
+      conn.expire_if_idle(Clock::now());
+      return false;
+    }
+    if (ready < 0) return false;  // EINTR: look again
+    if (fds[1].revents != 0) {
+      mail.take(mail_fds_of_thread());
+      conn.collect_mail();
+    }
+    return fds[0].revents != 0;
+  }
+
+  // take()'s list for the calling thread (it names only this connection).
+  static std::vector<int>& mail_fds_of_thread() noexcept {
+    thread_local std::vector<int> fds;
+    return fds;
+  }
+
+  void receive(int fd, char* buffer, Connection& conn) noexcept {
+    const auto n = wsb::net::recv_some(fd, {buffer, receive_buffer_size});
+    if (n > 0) {
+      conn.on_received({buffer, static_cast<std::size_t>(n)});
+    } else if (n == 0) {
+      if (frame_.stopping()) return;  // our own shutdown(), not the peer
+      conn.on_peer_closed();
+    } else if (wsb::net::would_block(wsb::net::last_error())) {
+      conn.expire_if_idle(Clock::now());  // SO_RCVTIMEO elapsed
+    } else if (!frame_.stopping()) {
+      conn.on_error(classify_io_error(wsb::net::last_error()));
+    }
+  }
+
+  // Sends every reply byte (with chat, also mail that comes meanwhile).
+  void send_all(int fd, Connection& conn, wsb::kit::LoopMail* mail) noexcept {
+    while (conn.want_write()) {
+      const auto n = wsb::net::send_some(fd, conn.pending());
+      if (n >= 0) {
+        conn.on_sent(static_cast<std::size_t>(n));
+      } else if (mail != nullptr && wsb::net::would_block(wsb::net::last_error())) {
+        wait_for(fd, POLLOUT, *mail, conn);  // the socket buffer is full
+      } else if (wsb::net::would_block(wsb::net::last_error())) {
+        // SO_SNDTIMEO elapsed: the client does not read.
+        if (conn.expire_if_idle(Clock::now())) return;
+      } else {
+        if (frame_.stopping()) return;
+        conn.on_error(classify_io_error(wsb::net::last_error()));
+      }
+    }
+  }
+
   Frame& frame_;
   const int listener_;
   pthread_attr_t attr_{};
   std::mutex mutex_;
   std::unordered_map<int, pthread_t> live_;  // open client descriptor -> its thread
   std::vector<pthread_t> finished_;          // threads that are done, not yet joined
+  // --when-full queue: since when the server has been found full (note_wait()).
+  std::optional<Clock::time_point> full_since_;
   AcceptPolicy accept_policy_{frame_, "accept"};
   RateLimitedLog& log_ = accept_policy_.log();
 };

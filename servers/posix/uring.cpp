@@ -17,6 +17,9 @@
 //   stop:    the frame writes the eventfd, which completes a poll request in
 //            every ring; each loop cancels its requests, waits for them to
 //            complete, then closes its sockets
+//   mail:    chat messages posted by other threads, and room under
+//            --when-full queue, complete a poll request on the loop's own
+//            eventfd (kit/loop_mail.hpp)
 //
 // Requires Linux 6.0 (multishot recv) and liburing 2.3. main() probes the
 // operations with io_uring_get_probe_ring() before the server announces
@@ -47,6 +50,7 @@
 #include "platform/net.hpp"
 #include "platform/posix/wake.hpp"
 #include "kit/event_loop.hpp"
+#include "kit/loop_listener.hpp"
 #include "server/model_names.hpp"
 
 namespace {
@@ -77,7 +81,15 @@ constexpr auto drain_limit = std::chrono::seconds(2);
 // the low byte. Connections are indexed by descriptor and a descriptor is
 // closed only once none of its requests is in flight, so a completion always
 // finds the connection that issued it.
-enum Op : std::uint8_t { op_accept = 1, op_recv, op_send, op_wake, op_cancel, op_listen };
+enum Op : std::uint8_t {
+  op_accept = 1,
+  op_recv,
+  op_send,
+  op_wake,
+  op_cancel,
+  op_listen,
+  op_mail,
+};
 constexpr std::uint64_t tag(int fd, Op op) noexcept {
   return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(fd)) << 8) | op;
 }
@@ -255,19 +267,16 @@ void probe_kernel() {
   // reports (see on_recv / on_accept).
 }
 
-class Loop {
+class Loop : public wsb::kit::LoopBase {
  public:
   Loop(Frame& frame, BufferMemory memory, int listener, int wake_fd)
-      : frame_(frame), listener_(listener), wake_fd_(wake_fd), memory_(std::move(memory)) {}
-  ~Loop() { ::close(listener_); }
-  Loop(const Loop&) = delete;
-  Loop& operator=(const Loop&) = delete;
+      : LoopBase(frame, listener, "accept"), wake_fd_(wake_fd), memory_(std::move(memory)) {}
 
   // The thread body. The ring is created here because a SINGLE_ISSUER ring
   // belongs to the thread that creates it. Never throws: failures end the
   // server through fail().
   void run() noexcept {
-    shard_ = &frame_.shard();
+    begin_thread();
     try {
       init_ring(ring_);
     } catch (const std::exception& e) {
@@ -286,6 +295,7 @@ class Loop {
       return;
     }
     arm_wake();
+    arm_mail();
     arm_accept();
     serve();
     shut_down();
@@ -360,6 +370,11 @@ class Loop {
       case op_wake:
         --in_flight_;  // the loop condition sees stopping()
         break;
+      case op_mail:
+        --in_flight_;
+        if (res >= 0) serve_mail();
+        if (res != -ECANCELED) arm_mail();
+        break;
       case op_cancel:
         // Only failed cancellations post a completion (IOSQE_CQE_SKIP_SUCCESS):
         // the request had completed already (ENOENT) or was about to
@@ -395,13 +410,64 @@ class Loop {
     ++in_flight_;
   }
 
+  // A poll request on the loop's mail (kit/loop_mail.hpp): chat messages
+  // that other threads posted to its connections, and room made by a
+  // connection closed anywhere.
+  void arm_mail() noexcept {
+    if (draining_) return;
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_poll_add(sqe, mail_.fd(), POLLIN);
+    io_uring_sqe_set_data64(sqe, tag(mail_.fd(), op_mail));
+    ++in_flight_;
+  }
+
+  void serve_mail() noexcept {
+    const bool room = mail_.take(mail_fds_);
+    for (const int fd : mail_fds_) {
+      Slot* slot = slots_.find(fd);
+      if (slot != nullptr && slot->conn->collect_mail()) service(fd, *slot);
+    }
+    if (room && full_) {
+      full_ = false;
+      // Whether a client has been kept waiting: only then is the wait since
+      // the loop stopped accepting reported for the next accepted one.
+      pollfd waiting{listener_.fd(), POLLIN, 0};
+      note_wait_ = ::poll(&waiting, 1, 0) == 1;
+      if (!note_wait_) full_since_.reset();  // nobody waited: the next full stretch starts afresh
+      arm_accept();
+    }
+  }
+
   void arm_accept() noexcept {
     if (accept_armed_ || timers_.accept_paused() || frame_.stopping()) return;
+    if (queue_when_full_) {
+      arm_single_accept();
+      return;
+    }
     // Multishot accept: one request keeps posting a completion per accepted
     // socket. The sockets stay blocking; io_uring never blocks on them.
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_multishot_accept(sqe, listener_, nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, tag(listener_, op_accept));
+    io_uring_prep_multishot_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, tag(listener_.fd(), op_accept));
+    accept_armed_ = true;
+    ++in_flight_;
+  }
+
+  // --when-full queue: one accept at a time, issued only while the frame
+  // has room, since a multishot accept would take every waiting client off
+  // the kernel's queue only for the frame to refuse it. At --max-connections
+  // none is issued until a connection closes and the loop's mail says so.
+  // (With --threads N, each ring may have one accept in flight when room
+  // is made for one: the frame refuses, and counts, the surplus.)
+  void arm_single_accept() noexcept {
+    if (!frame_.has_room()) {
+      full_ = true;
+      if (!full_since_) full_since_ = Clock::now();
+      return;
+    }
+    io_uring_sqe* sqe = get_sqe();
+    io_uring_prep_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, tag(listener_.fd(), op_accept));
     accept_armed_ = true;
     ++in_flight_;
   }
@@ -413,6 +479,8 @@ class Loop {
       return;
     }
     if (res >= 0) {
+      if (note_wait_ && full_since_) frame_.note_waited(Clock::now() - *full_since_);
+      note_wait_ = false;
       add_connection(res);
     } else if (res == -ECANCELED) {
       return;  // shutting down
@@ -430,7 +498,7 @@ class Loop {
 
   // Returns whether to re-arm the accept at once.
   bool on_accept_error(int code) noexcept {
-    switch (accept_policy_.handle(code, listener_, *shard_)) {
+    switch (listener_.policy().handle(code, listener_.fd(), *shard_)) {
       case AcceptAction::retry:
         return true;
       case AcceptAction::wait:
@@ -450,24 +518,15 @@ class Loop {
 
   void wait_for_client() noexcept {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_poll_add(sqe, listener_, POLLIN);
-    io_uring_sqe_set_data64(sqe, tag(listener_, op_listen));
+    io_uring_prep_poll_add(sqe, listener_.fd(), POLLIN);
+    io_uring_sqe_set_data64(sqe, tag(listener_.fd(), op_listen));
     ++in_flight_;
   }
 
   void add_connection(int fd) noexcept {
     accepted_any_ = true;
     if (!wsb::kit::admit_accepted(frame_, *shard_, fd)) return;
-    const auto index = static_cast<std::size_t>(fd);
-    try {
-      if (index >= slots_.size()) slots_.resize(std::max(index + 1, slots_.size() * 2));
-      slots_[index].conn.emplace(frame_, *shard_);
-    } catch (const std::bad_alloc&) {
-      shard_->error(ErrorClass::io);
-      wsb::kit::close_admitted(frame_, *shard_, fd);
-      return;
-    }
-    arm_recv(fd, slots_[index]);
+    if (Slot* slot = slots_.add(fd, *shard_)) arm_recv(fd, *slot);
   }
 
   void arm_recv(int fd, Slot& slot) noexcept {
@@ -494,7 +553,7 @@ class Loop {
   }
 
   void on_recv(int fd, int res, unsigned flags, bool more) noexcept {
-    Slot& slot = slots_[static_cast<std::size_t>(fd)];
+    Slot& slot = slots_[fd];
     if (!more) {
       slot.recv_armed = false;
       slot.cancel_sent = false;
@@ -530,7 +589,7 @@ class Loop {
   }
 
   void on_send(int fd, int res) noexcept {
-    Slot& slot = slots_[static_cast<std::size_t>(fd)];
+    Slot& slot = slots_[fd];
     slot.send_in_flight = false;
     --in_flight_;
     Connection& conn = *slot.conn;
@@ -548,7 +607,7 @@ class Loop {
     Connection& conn = *slot.conn;
     if (draining_) {
       // Shutting down: no new requests; close once the kernel let go.
-      if (!slot.recv_armed && !slot.send_in_flight) close_connection(fd, slot);
+      if (!slot.recv_armed && !slot.send_in_flight) close_connection(fd);
       return;
     }
     if (!slot.send_in_flight && conn.want_write()) {
@@ -567,22 +626,20 @@ class Loop {
       // is soft.
       cancel_recv(fd, slot);
     }
-    if (conn.finished() && !slot.recv_armed && !slot.send_in_flight) close_connection(fd, slot);
+    if (conn.finished() && !slot.recv_armed && !slot.send_in_flight) close_connection(fd);
   }
 
-  void close_connection(int fd, Slot& slot) noexcept {
+  void close_connection(int fd) noexcept {
     // Nothing of this socket is in flight any more, so the descriptor number
     // may be reused by the next accept. close() sends FIN after the sent
     // replies (or a reset if unread input remains).
-    wsb::kit::close_admitted(frame_, *shard_, fd, slot.conn ? &*slot.conn : nullptr);
-    slot.conn.reset();
+    slots_.close(fd, *shard_);
   }
 
   void sweep_idle(Clock::time_point now) noexcept {
-    for (std::size_t fd = 0; fd < slots_.size(); ++fd) {
-      Slot& slot = slots_[fd];
-      if (slot.conn && slot.conn->expire_if_idle(now)) service(static_cast<int>(fd), slot);
-    }
+    slots_.for_each([&](int fd, Slot& slot) {
+      if (slot.conn->expire_if_idle(now)) service(fd, slot);
+    });
   }
 
   // Cancels every request of this ring and waits (bounded) for their final
@@ -602,20 +659,18 @@ class Loop {
       if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN) break;
       reap();
     }
-    for (std::size_t fd = 0; fd < slots_.size(); ++fd) {
-      Slot& slot = slots_[fd];
-      if (!slot.conn) continue;
-      if (slot.send_in_flight || slot.recv_armed) continue;  // still owned by the kernel
-      close_connection(static_cast<int>(fd), slot);
-    }
+    slots_.for_each([this](int fd, Slot& slot) {
+      if (slot.send_in_flight || slot.recv_armed) return;  // still owned by the kernel
+      close_connection(fd);
+    });
     if (in_flight_ > 0) {
       // Requests that did not finish in time may still touch their memory:
       // leave it (and the ring) to the end of the process rather than free
       // it under the kernel's feet.
-      log_(frame_,
-           std::to_string(in_flight_) +
-               " requests did not complete after cancellation; leaving their memory mapped");
-      static_cast<void>(new std::vector<Slot>(std::move(slots_)));
+      listener_.log()(
+          frame_, std::to_string(in_flight_) +
+                      " requests did not complete after cancellation; leaving their memory mapped");
+      static_cast<void>(new std::vector<Slot>(slots_.take_all()));
       static_cast<void>(buffers_.release());
       return;
     }
@@ -623,23 +678,22 @@ class Loop {
     io_uring_queue_exit(&ring_);
   }
 
-  Frame& frame_;
-  StatsShard* shard_ = nullptr;
-  const int listener_;
   const int wake_fd_;
   io_uring ring_{};
   std::optional<BufferMemory> memory_;  // until run() hands it to buffers_
   std::unique_ptr<BufferRing> buffers_;
-  std::vector<Slot> slots_;  // indexed by descriptor number
-  AcceptPolicy accept_policy_{frame_, "accept"};
-  RateLimitedLog& log_ = accept_policy_.log();
+  wsb::kit::DescriptorTable<Slot> slots_{frame_, &mail_};
+  const bool queue_when_full_ = frame_.options().when_full == wsb::server::WhenFull::queue;
+  // Since when the loop has issued no accept for want of room, and whether
+  // a client was seen waiting when room came (so the next accept waited).
+  std::optional<Clock::time_point> full_since_;
+  bool note_wait_ = false;
   // Requests whose final completion has not been seen (multishot ones count once).
   long in_flight_ = 0;
   bool accept_armed_ = false;
   bool accepted_any_ = false;
   bool received_any_ = false;
   bool draining_ = false;  // stopping: cancel everything, start nothing
-  wsb::kit::LoopTimers timers_{frame_.options()};
 };
 
 }  // namespace
@@ -653,26 +707,20 @@ int main(int argc, char** argv) {
                 1);
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
     probe_kernel();
-    const int threads = frame.options().threads;
 
-    // One listener per ring: with SO_REUSEPORT the kernel spreads incoming
-    // connections over them. A single ring does not set the option, so that
-    // a second server on the same port fails with EADDRINUSE instead of
-    // silently sharing it. The listener stays blocking: io_uring never blocks
-    // on it, and a blocking socket behaves the same on every kernel version.
+    // The listeners stay blocking: io_uring never blocks on them, and a
+    // blocking socket behaves the same on every kernel version.
     // Destroyed after finish(), which stops the thread that signals it.
     wsb::net::WakeDescriptor wake;
     // Receive buffers first: the ready line comes with the first listener
     // (BufferMemory says why that order matters).
-    std::vector<BufferMemory> memory(static_cast<std::size_t>(threads));
-    std::vector<std::unique_ptr<Loop>> loops;
-    for (int i = 0; i < threads; ++i) {
-      loops.push_back(std::make_unique<Loop>(
-          frame, std::move(memory[static_cast<std::size_t>(i)]),
-          frame.open_listener({.nonblocking = false, .reuse_port = threads > 1}), wake.fd()));
-    }
-    frame.start([&wake] { wake.signal(); });
-    wsb::kit::run_loops(std::move(loops));
-    return frame.finish();
+    std::vector<BufferMemory> memory(static_cast<std::size_t>(frame.options().threads));
+    return wsb::kit::serve_loops(
+        frame, false,
+        [&](int i, int listener) {
+          return std::make_unique<Loop>(frame, std::move(memory[static_cast<std::size_t>(i)]),
+                                        listener, wake.fd());
+        },
+        [&wake] { wake.signal(); });
   });
 }

@@ -46,6 +46,7 @@
 
 #include <gtest/gtest.h>
 
+#include "chat_users.hpp"
 #include "client_engine.hpp"
 #include "harness_main.hpp"
 #include "proto/client.hpp"
@@ -121,11 +122,16 @@ struct ProcessProbe {
   }
 
   // Resident set size in KiB (VmRSS), or nullopt.
-  std::optional<std::uint64_t> rss_kib() const {
+  std::optional<std::uint64_t> rss_kib() const { return status_kib("VmRSS:"); }
+  // The peak resident set size so far in KiB (VmHWM), or nullopt.
+  std::optional<std::uint64_t> peak_rss_kib() const { return status_kib("VmHWM:"); }
+
+  // A "<key> N kB" line of /proc/<pid>/status, or nullopt.
+  std::optional<std::uint64_t> status_kib(std::string_view key) const {
     std::ifstream in("/proc/" + std::to_string(pid) + "/status");
     std::string line;
     while (std::getline(in, line)) {
-      if (line.starts_with("VmRSS:")) return std::strtoull(line.c_str() + 6, nullptr, 10);
+      if (line.starts_with(key)) return std::strtoull(line.c_str() + key.size(), nullptr, 10);
     }
     return std::nullopt;
   }
@@ -996,6 +1002,60 @@ TEST_F(FaultTest, PerAddressLimitAndBan) {
   ASSERT_NO_FATAL_FAILURE(stop());
   expect_connections(3 + 1);
   expect_errors({{"banned", 2}});
+}
+
+// ---------------------------------------------------------------------------
+// Chat (issue 13)
+
+// A slow consumer: in a group of three, one user never reads (a 4 KiB
+// receive buffer) while the other two send each other 300 group messages of
+// 16,000 bytes each (at most 4 awaiting their ACK), 9.6 MB for the non-reader, far beyond every
+// kernel buffer on the way. The server drops the non-reader once its unsent output passes
+// --max-pending (256 KiB), counting it as errors.slow_consumer, and the group goes on: every
+// message between the other two arrives, in order. The server's peak memory (VmHWM) stays within 16
+// MiB of what it was before: the bound and one frame per connection, not the megabytes sent.
+TEST_F(FaultTest, ChatSlowConsumer) {
+  if (!config().chat) {
+    GTEST_SKIP() << "the chat scenario is not registered for this model (SCENARIOS in its line "
+                    "of servers/<platform>/fault_suites.cmake)";
+  }
+  WSB_START(Protocol::chat, {"--max-pending", "262144"});
+  const auto rss_before = probe_.rss_kib();
+  suite::ChatPlan plan;
+  plan.users = 3;
+  plan.group_size = 3;
+  plan.group_messages = 300;
+  plan.private_messages = 0;
+  plan.payload_bytes = 16000;
+  plan.window = 4;  // 64 KB in flight per sender, well below --max-pending
+  plan.never_read = {0};
+  plan.never_read_buffer = 4096;
+  const suite::ChatReport report = suite::run_chat(target_, plan, after(limits().exchange));
+  EXPECT_EQ(report.failure, "");
+  EXPECT_EQ(report.lost + report.duplicated + report.reordered + report.corrupt, 0u);
+  EXPECT_EQ(report.deliveries, 2u * plan.group_messages) << "the group did not go on";
+  EXPECT_EQ(report.never_read_closed, 1u) << "the user that never reads was not dropped";
+  const auto peak = probe_.peak_rss_kib();
+  if (rss_before && peak) {
+    const auto growth = static_cast<std::int64_t>(*peak) - static_cast<std::int64_t>(*rss_before);
+    std::cout << "[ info     ] server RSS " << *rss_before << " KiB at start, peak " << *peak
+              << " KiB (" << growth << " KiB)" << std::endl;
+    EXPECT_LT(growth, 16 * 1024) << "server memory grew with the slow consumer's backlog";
+  } else {
+    ADD_FAILURE() << "cannot read the server's VmRSS/VmHWM from /proc/" << probe_.pid << "/status";
+  }
+  // The server still serves chat users, once it has seen the first ones
+  // close (their ids are free only then).
+  EXPECT_TRUE(server_->wait_online(0, limits().settle));
+  suite::ChatPlan after_plan;
+  after_plan.users = 10;
+  after_plan.private_messages = 0;
+  EXPECT_EQ(suite::run_chat(target_, after_plan, after(limits().exchange)).failure, "")
+      << "after a slow consumer";
+  EXPECT_TRUE(server_->wait_online(0, limits().settle));
+  ASSERT_NO_FATAL_FAILURE(stop());
+  EXPECT_EQ(stat("accepted"), plan.users + after_plan.users);
+  expect_errors({{"slow_consumer", 1}});
 }
 
 // ---------------------------------------------------------------------------

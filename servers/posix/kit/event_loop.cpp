@@ -9,8 +9,13 @@
 
 #include "platform/net.hpp"
 #include "server/accept_policy.hpp"
+#include "server/socket_io.hpp"
 
 namespace wsb::kit {
+
+bool ReceiveBuffer::receive(int fd, server::Connection& conn) noexcept {
+  return server::receive_once(fd, {data_.get(), receive_buffer_size}, conn);
+}
 
 bool admit_accepted(server::Frame& frame, server::StatsShard& shard, int fd) noexcept {
   if (!frame.admit(shard, fd)) {
@@ -46,7 +51,12 @@ std::optional<LoopTimers::Clock::duration> LoopTimers::time_left(
 
 void ConnectionList::add(int fd, server::StatsShard& shard) noexcept {
   try {
+    const auto index = static_cast<std::size_t>(fd);
+    if (index >= index_of_.size()) index_of_.resize(std::max(index + 1, index_of_.size() * 2));
+    void* address = mail_ != nullptr ? mail_->address(fd) : nullptr;
     entries_.push_back({fd, server::Connection(frame_, shard)});
+    if (address != nullptr) entries_.back().conn.set_mail_wake(&LoopMail::wake, address);
+    index_of_[index] = entries_.size();
   } catch (const std::bad_alloc&) {
     shard.error(server::ErrorClass::io);
     close_admitted(frame_, shard, fd);
@@ -54,9 +64,20 @@ void ConnectionList::add(int fd, server::StatsShard& shard) noexcept {
 }
 
 void ConnectionList::close(std::size_t i, server::StatsShard& shard) noexcept {
-  close_admitted(frame_, shard, entries_[i].fd, &entries_[i].conn);
-  if (i + 1 != entries_.size()) entries_[i] = std::move(entries_.back());
+  const int fd = entries_[i].fd;
+  close_admitted(frame_, shard, fd, &entries_[i].conn);
+  index_of_[static_cast<std::size_t>(fd)] = 0;
+  if (i + 1 != entries_.size()) {
+    entries_[i] = std::move(entries_.back());
+    index_of_[static_cast<std::size_t>(entries_[i].fd)] = i + 1;
+  }
   entries_.pop_back();
+}
+
+std::optional<std::size_t> ConnectionList::find(int fd) const noexcept {
+  const auto index = static_cast<std::size_t>(fd);
+  if (index >= index_of_.size() || index_of_[index] == 0) return std::nullopt;
+  return index_of_[index] - 1;
 }
 
 void ConnectionList::sweep_idle(std::chrono::steady_clock::time_point now,

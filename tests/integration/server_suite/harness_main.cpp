@@ -67,7 +67,8 @@ namespace {
 [[noreturn]] void usage_error(const HarnessProgram& p, const std::string& message) {
   std::cerr << p.name << ": " << message << "\nusage: " << p.name << " --exe PATH "
             << (p.concurrency_option ? "[--concurrency N] " : "")
-            << "[--sequential] [--args \"FLAGS\"] [--skip-regex RE] [--build-hint TEXT] "
+            << "[--sequential] [--args \"FLAGS\"] [--scenarios LIST] [--skip-regex RE] "
+               "[--build-hint TEXT] "
                "[--wine-wrapper PATH] [gtest options]\n";
   std::exit(2);
 }
@@ -104,6 +105,20 @@ void parse_options(int& argc, char** argv, const HarnessProgram& p) {
         c.skip_regex.emplace(c.skip_regex_text);
       } catch (const std::regex_error& e) {
         usage_error(p, "--skip-regex: " + std::string(e.what()));
+      }
+    } else if (arg == "--scenarios") {
+      std::istringstream names(value());
+      for (std::string name; std::getline(names, name, ',');) {
+        if (name == "chat") {
+          c.chat = true;
+        } else if (name == "chat-refused") {
+          c.chat_refused = true;
+        } else if (name == "when-full-queue") {
+          c.when_full_queue = true;
+        } else {
+          usage_error(p, "--scenarios: unknown scenario \"" + name +
+                             "\" (chat, chat-refused, when-full-queue)");
+        }
       }
     } else if (arg == "--build-hint") {
       c.build_hint = value();

@@ -9,6 +9,8 @@
 //
 //   server-suite --exe PATH [--concurrency N] [--sequential] [--args "FLAGS"]
 //                [--skip-regex RE] [--build-hint TEXT] [gtest options]
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,6 +32,7 @@
 
 #include <gtest/gtest.h>
 
+#include "chat_users.hpp"
 #include "client_engine.hpp"
 #include "harness_main.hpp"
 #include "proto/client.hpp"
@@ -782,6 +785,309 @@ TEST_F(ServerTest, Usage) {
     }
     EXPECT_NE(proc.stdout_text().rfind("listening ", 0), 0u) << shown << ": printed a ready line";
   }
+}
+
+// Skips a test of an optional scenario (SuiteConfig's --scenarios) that the
+// model is not registered for.
+#define WSB_REQUIRE_SCENARIO(flag, scenario)                                        \
+  do {                                                                              \
+    if (!config().flag) {                                                           \
+      GTEST_SKIP() << "the " scenario                                               \
+                      " scenario is not registered for this model "                 \
+                      "(SCENARIOS in its line of servers/<platform>/suites.cmake)"; \
+    }                                                                               \
+  } while (0)
+
+// The chat protocol (issue 13): 200 users in groups of 10, all logged in
+// before anyone speaks; then each sends 5 group messages and 2 private
+// messages to users of other groups, all at once. Every message is ACKed
+// with its recipient count, every delivery arrives exactly once, in its
+// sender's order and intact (none lost, duplicated or reordered), and the
+// final statistics count the users, messages and deliveries.
+TEST_F(ServerTest, ChatGroupsAndPrivateMessages) {
+  WSB_REQUIRE_SCENARIO(chat, "chat");
+  WSB_START_SERVER(Protocol::chat);
+  const ChatPlan plan;
+  const ChatReport report = run_chat(target_, plan, deadline(limits().bulk));
+  EXPECT_EQ(report.failure, "");
+  EXPECT_EQ(report.lost, 0u);
+  EXPECT_EQ(report.duplicated, 0u);
+  EXPECT_EQ(report.reordered, 0u);
+  EXPECT_EQ(report.corrupt, 0u);
+  const std::uint64_t users = plan.users;
+  const std::uint64_t messages = users * (plan.group_messages + plan.private_messages);
+  const std::uint64_t deliveries =
+      users * (plan.group_messages * (plan.group_size - 1) + plan.private_messages);
+  EXPECT_EQ(report.messages, messages);
+  EXPECT_EQ(report.deliveries, deliveries);
+  expect_all_released();
+  ASSERT_NO_FATAL_FAILURE(stop_server());
+  EXPECT_EQ(stat("accepted"), users);
+  EXPECT_EQ(stat("closed"), users);
+  EXPECT_EQ(stat("chat.online_peak"), users);
+  EXPECT_EQ(stat("chat.messages"), messages);
+  EXPECT_EQ(stat("chat.deliveries"), deliveries);
+  EXPECT_EQ(stat("errors.slow_consumer"), 0u);
+  expect_errors();
+}
+
+// Bad frames get an ERROR with the code of their fault, and the connection
+// is closed; the server goes on serving everyone else: a group of users
+// chats normally afterwards, and a user whose id was refused to another
+// connection keeps its own.
+TEST_F(ServerTest, ChatBadFramesGetErrorAndClose) {
+  WSB_REQUIRE_SCENARIO(chat, "chat");
+  WSB_START_SERVER(Protocol::chat);
+  namespace chat = proto::chat;
+  std::string error;
+  Socket holder = connect_or_fail(error);
+  ASSERT_TRUE(holder.valid()) << error;
+  ASSERT_TRUE(
+      send_all(holder, chat_frame(chat::Login{9001, 900}), deadline(limits().exchange), error))
+      << error;
+  std::string welcome;
+  ASSERT_EQ(read_some(holder, welcome, 2 + 13, deadline(limits().exchange)), std::nullopt)
+      << "the holder of id 9001 got no WELCOME";
+  struct Case {
+    const char* what;
+    std::string bytes;
+    chat::ErrorCode code;
+  };
+  const std::vector<Case> cases = {
+      {"an empty body", raw_chat_frame(""), chat::ErrorCode::malformed},
+      {"a LOGIN too short", raw_chat_frame(std::string("\x01\x05\x00\x00", 4)),
+       chat::ErrorCode::malformed},
+      {"an unknown opcode", raw_chat_frame("\x7f"), chat::ErrorCode::unknown_opcode},
+      {"a GROUP before LOGIN", chat_frame(chat::GroupMessage{1, std::span<const char>("hi", 2)}),
+       chat::ErrorCode::not_logged_in},
+      {"a LOGIN with an id in use", chat_frame(chat::Login{9001, 901}),
+       chat::ErrorCode::user_in_use},
+      {"a second LOGIN", chat_frame(chat::Login{9002, 902}) + chat_frame(chat::Login{9003, 902}),
+       chat::ErrorCode::already_logged_in},
+  };
+  for (const Case& c : cases) {
+    Socket bad = connect_or_fail(error);
+    ASSERT_TRUE(bad.valid()) << error;
+    ASSERT_TRUE(send_all(bad, c.bytes, deadline(limits().exchange), error))
+        << c.what << ": " << error;
+    chat::ErrorCode code{};
+    EXPECT_EQ(expect_chat_error(bad, deadline(limits().exchange), code), "") << c.what;
+    EXPECT_EQ(static_cast<int>(code), static_cast<int>(c.code)) << c.what;
+  }
+  ChatPlan plan;
+  plan.users = 30;
+  const ChatReport report = run_chat(target_, plan, deadline(limits().bulk));
+  EXPECT_EQ(report.failure, "") << "after the bad frames";
+  // The holder of 9001 is still logged in: its id is still taken.
+  Socket again = connect_or_fail(error);
+  ASSERT_TRUE(again.valid()) << error;
+  ASSERT_TRUE(
+      send_all(again, chat_frame(chat::Login{9001, 900}), deadline(limits().exchange), error));
+  chat::ErrorCode code{};
+  EXPECT_EQ(expect_chat_error(again, deadline(limits().exchange), code), "");
+  EXPECT_EQ(code, chat::ErrorCode::user_in_use) << "the id of a user that stayed was freed";
+  holder.close();
+  again.close();
+  expect_all_released();
+  ASSERT_NO_FATAL_FAILURE(stop_server());
+  EXPECT_EQ(stat("accepted"), cases.size() + plan.users + 2);
+  EXPECT_EQ(stat("errors.slow_consumer"), 0u);
+}
+
+// A model that does not serve the chat protocol (it serves one client at a
+// time, and a chat needs several online) refuses it at start-up with a
+// one-line reason and exit status 2, without a ready line.
+TEST_F(ServerTest, ChatRefused) {
+  WSB_REQUIRE_SCENARIO(chat_refused, "chat-refused");
+  std::vector<std::string> args = config().args;
+  args.insert(args.end(), {"--bind", "127.0.0.1", "--port", "0", "--protocol", "chat"});
+  ServerProcess proc(config().exe, args, config().wine_wrapper);
+  const auto status = proc.wait_exit(limits().ready);
+  ASSERT_TRUE(status.has_value()) << "still running with --protocol chat";
+  EXPECT_TRUE(status->exited && status->code == 2) << status->describe();
+  std::string err = proc.stderr_text();
+  while (!err.empty() && (err.back() == '\n' || err.back() == '\r'))
+    err.pop_back();
+  EXPECT_FALSE(err.empty()) << "no reason given";
+  EXPECT_EQ(err.find('\n'), std::string::npos) << "more than one line:\n" << err;
+  EXPECT_NE(err.find("chat"), std::string::npos) << err;
+  EXPECT_NE(proc.stdout_text().rfind("listening ", 0), 0u) << "printed a ready line";
+}
+
+// One client of the queue scenario: `rounds` upper round trips, then close.
+struct QueuedClient {
+  Socket sock;
+  std::uint16_t port = 0;  // its local port, as the server's connection log shows it
+  std::unique_ptr<proto::ClientDriver> driver;
+  ByteBuffer out;
+  std::size_t done = 0;
+  bool waiting = false;  // a request is out
+  bool closed_by_server = false;
+  bool finished = false;
+};
+
+// Drives `clients` with one poll loop until each has done `rounds` round
+// trips and closed, or the server closed it, or `until`. Returns "" or what
+// went wrong.
+std::string drive_queued(std::vector<QueuedClient>& clients, std::size_t rounds,
+                         Clock::time_point until) {
+  std::vector<pollfd> fds;
+  std::vector<QueuedClient*> owners;
+  char buffer[4096];
+  for (;;) {
+    fds.clear();
+    owners.clear();
+    for (QueuedClient& c : clients) {
+      if (c.finished) continue;
+      if (!c.waiting && c.out.empty()) {
+        c.driver->write_request(c.out);
+        c.waiting = true;
+      }
+      fds.push_back({c.sock.fd(), static_cast<short>(POLLIN | (c.out.empty() ? 0 : POLLOUT)), 0});
+      owners.push_back(&c);
+    }
+    if (fds.empty()) return "";
+    if (Clock::now() >= until) return std::to_string(fds.size()) + " clients not served in time";
+    if (::poll(fds.data(), fds.size(), 50) < 0 && errno != EINTR)
+      return "poll: " + errno_text(errno);
+    for (std::size_t i = 0; i < fds.size(); ++i) {
+      QueuedClient& c = *owners[i];
+      if (fds[i].revents & POLLOUT) {
+        const ssize_t n = ::send(c.sock.fd(), c.out.data(), c.out.size(), MSG_NOSIGNAL);
+        if (n > 0) c.out.consume(static_cast<std::size_t>(n));
+      }
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      const ssize_t n = ::recv(c.sock.fd(), buffer, sizeof buffer, 0);
+      if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+      if (n <= 0) {
+        c.closed_by_server = true;
+        c.finished = true;
+        continue;
+      }
+      const std::size_t completed =
+          c.driver->feed(std::span<const char>(buffer, static_cast<std::size_t>(n)));
+      if (completed > 0) {
+        c.done += completed;
+        c.waiting = false;
+      }
+      if (c.done >= rounds) {
+        c.sock.close();
+        c.finished = true;
+      }
+    }
+  }
+}
+
+// The local ports of the connections the server's --log-connections lines
+// say it accepted, in the order it accepted them.
+std::vector<std::uint16_t> accepted_ports(const std::string& log) {
+  std::vector<std::uint16_t> ports;
+  std::istringstream lines(log);
+  const std::string prefix = "connection accepted ";
+  for (std::string line; std::getline(lines, line);) {
+    const std::size_t at = line.find(prefix);
+    if (at == std::string::npos) continue;
+    const std::size_t colon = line.rfind(':');
+    if (colon == std::string::npos) continue;
+    ports.push_back(
+        static_cast<std::uint16_t>(std::strtoul(line.c_str() + colon + 1, nullptr, 10)));
+  }
+  return ports;
+}
+
+// The queue scenario's clients: ten that connect and are served first, then
+// twenty that arrive while the ten are online, each sending its first
+// request at once.
+class WhenFullTest : public ServerTest {
+ protected:
+  static constexpr std::size_t held = 10;
+  static constexpr std::size_t late = 20;
+  static constexpr std::size_t rounds = 3;
+
+  void connect_clients(std::vector<QueuedClient>& clients) {
+    const proto::ClientFactory factory = make_factory(Protocol::upper, 1, 64);
+    std::string error;
+    for (std::size_t i = 0; i < held + late; ++i) {
+      QueuedClient c;
+      c.sock = connect_or_fail(error);
+      ASSERT_TRUE(c.sock.valid()) << error;
+      sockaddr_storage local{};
+      socklen_t length = sizeof local;
+      ::getsockname(c.sock.fd(), reinterpret_cast<sockaddr*>(&local), &length);
+      c.port = ntohs(reinterpret_cast<const sockaddr_in*>(&local)->sin_port);
+      c.driver = factory.make(i);
+      clients.push_back(std::move(c));
+      if (i + 1 == held) {
+        // The first ten are online (served once) before the others arrive.
+        for (QueuedClient& h : clients) {
+          ASSERT_EQ(round_trips(h.sock, *h.driver, 1, deadline(limits().exchange)), "");
+          h.done = 1;
+        }
+        ASSERT_TRUE(server_->wait_online(held, limits().settle));
+      }
+    }
+  }
+};
+
+// --max-connections 10 --when-full queue: twenty clients that arrive while
+// ten are online wait (none is refused) and are served as room is made, in
+// the order they arrived; the final statistics say that clients waited.
+TEST_F(WhenFullTest, QueueServesEveryoneInArrivalOrder) {
+  WSB_REQUIRE_SCENARIO(when_full_queue, "when-full-queue");
+  WSB_START_SERVER(Protocol::upper,
+                   {"--max-connections", "10", "--when-full", "queue", "--log-connections"});
+  std::vector<QueuedClient> clients;
+  ASSERT_NO_FATAL_FAILURE(connect_clients(clients));
+  EXPECT_EQ(drive_queued(clients, rounds, deadline(limits().bulk)), "");
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    EXPECT_FALSE(clients[i].closed_by_server) << "client " << i << " was closed by the server";
+    EXPECT_EQ(clients[i].done, rounds) << "client " << i;
+  }
+  expect_all_released();
+  ASSERT_NO_FATAL_FAILURE(stop_server());
+  std::vector<std::uint16_t> expected;
+  for (const QueuedClient& c : clients)
+    expected.push_back(c.port);
+  EXPECT_EQ(accepted_ports(server_->stderr_text()), expected)
+      << "the server did not accept the clients in the order they arrived";
+  EXPECT_EQ(stat("accepted"), held + late);
+  EXPECT_EQ(stat("closed"), held + late);
+  EXPECT_GE(stat("queue.waited"), 1u) << "no wait was seen";
+  std::cout << "[ info     ] queue.waited " << stat("queue.waited") << ", queue.longest_wait_ms "
+            << text_stat("queue.longest_wait_ms") << std::endl;
+  expect_errors();
+}
+
+// The same clients with --when-full refuse (the default): the twenty that
+// arrive while ten are online are accepted and closed at once, each counted
+// as refused, and the ten are served to the end.
+TEST_F(WhenFullTest, RefuseClosesTheOnesOverTheLimit) {
+  if (config().sequential) {
+    GTEST_SKIP() << "a sequential server never has ten clients online";
+  }
+  WSB_START_SERVER(Protocol::upper, {"--max-connections", "10", "--when-full", "refuse"});
+  std::vector<QueuedClient> clients;
+  ASSERT_NO_FATAL_FAILURE(connect_clients(clients));
+  std::vector<QueuedClient> first(std::make_move_iterator(clients.begin()),
+                                  std::make_move_iterator(clients.begin() + held));
+  std::vector<QueuedClient> rest(std::make_move_iterator(clients.begin() + held),
+                                 std::make_move_iterator(clients.end()));
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    std::size_t discarded = 0;
+    const PeerEnd end = wait_for_close(rest[i].sock, deadline(limits().settle), &discarded);
+    EXPECT_NE(end, PeerEnd::timeout) << "late client " << i << " was neither refused nor closed";
+    EXPECT_EQ(discarded, 0u) << "late client " << i << " was answered";
+    rest[i].sock.close();
+  }
+  EXPECT_EQ(drive_queued(first, rounds, deadline(limits().bulk)), "");
+  for (std::size_t i = 0; i < first.size(); ++i)
+    EXPECT_EQ(first[i].done, rounds) << "client " << i;
+  expect_all_released();
+  ASSERT_NO_FATAL_FAILURE(stop_server());
+  // A refused connection is counted as refused, not as accepted.
+  EXPECT_EQ(stat("accepted"), held);
+  EXPECT_EQ(stat("closed"), held);
+  expect_errors({{"refused", late}});
 }
 
 }  // namespace

@@ -20,6 +20,16 @@ struct SuiteConfig {
   std::string build_hint;    // --build-hint: how to build a missing --exe
   std::string wine_wrapper;  // --wine-wrapper, default WSB_WINE_EMULATOR
   bool wine = false;         // exe ends in .exe: run under Wine, slower timeouts
+  // --scenarios LIST (comma-separated): the scenarios a model is registered
+  // for, beyond what every model must pass (SCENARIOS in its suites.cmake
+  // line). "chat": serves --protocol chat (the chat scenarios run);
+  // "chat-refused": refuses --protocol chat with a one-line reason and exit
+  // status 2 (server-blocking-single); "when-full-queue": --when-full queue
+  // with --max-connections (the queue scenario runs). A scenario a model is
+  // not registered for is skipped, saying so.
+  bool chat = false;
+  bool chat_refused = false;
+  bool when_full_queue = false;
 
   // Set by main() when the start-up probe matched --skip-regex: the reason
   // every test is skipped with.
