@@ -16,8 +16,11 @@ SOCKET accept_blocking(server::Frame& frame, server::AcceptPolicy& policy, SOCKE
     // the moment it found one waiting (kit/room.hpp) until the accept.
     std::optional<Clock::time_point> waiting_since;
     if (!frame.has_room()) {
-      if (client_waiting(listener)) waiting_since = Clock::now();
+      const Clock::time_point began = Clock::now();
+      if (client_waiting(listener)) waiting_since = began;
       if (!frame.wait_for_room()) break;
+      // A client that arrived during the wait waited at most this long.
+      if (!waiting_since && client_waiting(listener)) waiting_since = began;
     }
     // Blocks until a client connects (or the stop closes the listener).
     const SOCKET s = ::accept(listener, nullptr, nullptr);
