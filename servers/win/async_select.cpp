@@ -56,6 +56,7 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -64,6 +65,8 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "kit/mail_list.hpp"
+#include "kit/room.hpp"
 #include "kit/winsock.hpp"
 #include "server/lingering_close.hpp"
 #include "server/model_names.hpp"
@@ -86,6 +89,10 @@ constexpr UINT wm_socket = WM_APP + 1;
 constexpr UINT wm_adopt = WM_APP + 2;
 // Nothing: wakes the message loop so that it notices the stop request.
 constexpr UINT wm_stop = WM_APP + 3;
+// Nothing: chat mail waits for connections of this window (the mail list).
+constexpr UINT wm_mail = WM_APP + 4;
+// Nothing (window 0): --when-full queue, a release made room to accept.
+constexpr UINT wm_room = WM_APP + 5;
 
 constexpr UINT_PTR sweep_timer = 1;         // idle timeouts and lingering closes
 constexpr UINT_PTR accept_retry_timer = 2;  // FD_ACCEPT again after running out of sockets
@@ -98,6 +105,15 @@ constexpr std::chrono::seconds linger_timeout{1};
 constexpr const wchar_t* window_class_name = L"wsbench.async_select";
 
 struct Client {
+  Client(SOCKET s, Frame& frame, StatsShard& shard, wsb::kit::MailList& mail_list)
+      : socket(s), mail(mail_list, this), conn(frame, shard) {
+    mail.watch(conn);
+  }
+
+  SOCKET socket;
+  // Chat: this connection's place on its window's mail list; before the
+  // Connection, so that it outlives it (kit/mail_list.hpp).
+  wsb::kit::MailTarget mail;
   Connection conn;
   bool fin_seen = false;       // FD_CLOSE arrived: read until recv() returns 0
   bool read_deferred = false;  // an FD_READ went unanswered (backpressure)
@@ -159,6 +175,8 @@ class Pump {
   void on_accept(int error) noexcept;
   void adopt(SOCKET s) noexcept;
   void on_socket_event(SOCKET s, int event, int error) noexcept;
+  void deliver_mail() noexcept;
+  void deliver(Client& client) noexcept;
   void service(SOCKET s, Client& client) noexcept;
   void read_once(SOCKET s, Client& client) noexcept;
   void end_of_stream(SOCKET s, Client& client) noexcept;
@@ -171,11 +189,21 @@ class Pump {
   AsyncSelectServer& server_;
   Frame& frame_;
   AcceptPolicy accept_policy_{frame_, "accept"};  // pump 0 only, like the listener
+  std::optional<wsb::kit::RoomWait> room_;        // pump 0 only
   const int index_;
   const SOCKET listener_;  // served by pump 0 only
   HWND window_ = nullptr;
   StatsShard* shard_ = nullptr;  // the pumping thread's
   std::vector<char> buffer_;
+  // Chat: this window's connections that other threads posted mail to. A
+  // posting thread wakes the window with one wm_mail per batch
+  // (kit/mail_list.hpp), which keeps the messages far below the queue's
+  // 10,000 limit.
+  wsb::kit::MailList mail_{[](void* self) noexcept {
+                             auto& pump = *static_cast<Pump*>(self);
+                             ::PostMessageW(pump.window_, wm_mail, 0, 0);
+                           },
+                           this};
   std::unordered_map<SOCKET, Client> clients_;  // pumping thread only
   std::chrono::milliseconds sweep_period_{max_sweep_period};
   Clock::time_point next_sweep_{};
@@ -237,6 +265,10 @@ void Pump::create_window() {
                              wsb::net::error_text(static_cast<int>(::GetLastError())));
   }
   next_sweep_ = Clock::now() + sweep_period_;
+  if (index_ == 0) {
+    const HWND window = window_;
+    room_.emplace(frame_, [window] { ::PostMessageW(window, wm_room, 0, 0); });
+  }
 }
 
 LRESULT CALLBACK Pump::window_proc(HWND hwnd, UINT msg, WPARAM wparam, LPARAM lparam) {
@@ -249,7 +281,8 @@ LRESULT CALLBACK Pump::window_proc(HWND hwnd, UINT msg, WPARAM wparam, LPARAM lp
   }
   auto* pump = reinterpret_cast<Pump*>(::GetWindowLongPtrW(hwnd, GWLP_USERDATA));
   if (pump == nullptr) return ::DefWindowProcW(hwnd, msg, wparam, lparam);
-  if (msg == wm_socket || msg == wm_adopt || msg == wm_stop || msg == WM_TIMER) {
+  if (msg == wm_socket || msg == wm_adopt || msg == wm_stop || msg == wm_mail || msg == wm_room ||
+      msg == WM_TIMER) {
     return pump->handle(msg, wparam, lparam);
   }
   return ::DefWindowProcW(hwnd, msg, wparam, lparam);
@@ -273,6 +306,12 @@ LRESULT Pump::handle(UINT msg, WPARAM wparam, LPARAM lparam) noexcept {
     }
     case wm_adopt:
       adopt(static_cast<SOCKET>(wparam));
+      break;
+    case wm_mail:
+      deliver_mail();
+      break;
+    case wm_room:
+      on_accept(0);
       break;
     case WM_TIMER:
       // sweep_timer needs nothing here: run() sweeps after any message once
@@ -321,6 +360,11 @@ void Pump::on_accept(int error) noexcept {
     shard.error(classify_accept_error(error));
     return;
   }
+  // --when-full queue: no accept() while --max-connections are online, and
+  // without one Winsock posts no further FD_ACCEPT: the clients wait in the
+  // listen backlog until a release makes room and the room hook posts
+  // wm_room, which comes back here (kit/room.hpp).
+  if (room_ && room_->full(listener_)) return;
   const SOCKET s = ::accept(listener_, nullptr, nullptr);
   if (s == INVALID_SOCKET) {
     const int code = ::WSAGetLastError();
@@ -334,6 +378,7 @@ void Pump::on_accept(int error) noexcept {
     }
     return;
   }
+  if (room_) room_->accepted();
   if (!frame_.admit(shard, s)) {
     ::closesocket(s);
     return;
@@ -356,7 +401,7 @@ void Pump::on_accept(int error) noexcept {
 void Pump::adopt(SOCKET s) noexcept {
   StatsShard& shard = *shard_;
   try {
-    clients_.try_emplace(s, Client{Connection(frame_, shard)});
+    clients_.try_emplace(s, s, frame_, shard, mail_);
   } catch (const std::bad_alloc&) {
     shard.error(ErrorClass::io);
     frame_.release(shard, s);
@@ -407,6 +452,32 @@ void Pump::on_socket_event(SOCKET s, int event, int error) noexcept {
         break;
     }
   }
+  service(s, client);
+  if (settle(s, client, Clock::now())) close(s);
+}
+
+// wm_mail: collects the mail of each connection on the list and sends it.
+void Pump::deliver_mail() noexcept {
+  bool all = false;
+  for (wsb::kit::MailTarget* target : mail_.take(all))
+    deliver(target->entry<Client>());
+  if (!all) return;
+  std::vector<SOCKET> sockets;
+  try {
+    for (const auto& [s, client] : clients_)
+      sockets.push_back(s);
+  } catch (const std::bad_alloc&) {
+    return;  // no memory even for this: the mail waits for the next post
+  }
+  for (const SOCKET s : sockets) {
+    if (const auto it = clients_.find(s); it != clients_.end()) deliver(it->second);
+  }
+}
+
+// May close the connection (a slow consumer) and so destroy `client`.
+void Pump::deliver(Client& client) noexcept {
+  if (client.linger.lingering() || !client.conn.collect_mail()) return;
+  const SOCKET s = client.socket;
   service(s, client);
   if (settle(s, client, Clock::now())) close(s);
 }

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "kit/blocking.hpp"
 #include "kit/winsock.hpp"
 #include "server/model_names.hpp"
 #include "server/socket_io.hpp"
@@ -45,7 +46,8 @@ constexpr const char* description =
     "blocks until a client connects, then recv()/send() block while that client is served "
     "until it closes; the others wait in the listen backlog. SO_RCVTIMEO/SO_SNDTIMEO "
     "(--idle-timeout, or 30 s when it is not given) keep one stalled client from hanging the "
-    "server. --threads must be 1.";
+    "server. --threads must be 1; --protocol chat is refused (it needs its users online "
+    "together).";
 
 // The socket timeout when --idle-timeout is not given. "Never" is no option for
 // this model: a client that connects and says nothing would stop the service.
@@ -67,19 +69,9 @@ class BlockingSingleServer {
   // The accept loop: runs on the main thread until a stop is requested.
   void run() {
     StatsShard& shard = frame_.shard();
-    while (!frame_.stopping()) {
-      // Blocks until a client connects (or the wake function closes the listener).
-      const SOCKET s = ::accept(listener_, nullptr, nullptr);
-      if (s == INVALID_SOCKET) {
-        const int code = ::WSAGetLastError();
-        if (frame_.stopping()) break;
-        const AcceptAction next = accept_policy_.handle(code, listener_, shard);
-        if (next == AcceptAction::stop) break;
-        if (next == AcceptAction::pause) {
-          ::Sleep(static_cast<DWORD>(AcceptPolicy::pause_for.count()));
-        }
-        continue;
-      }
+    for (;;) {
+      const SOCKET s = wsb::kit::accept_blocking(frame_, accept_policy_, listener_.get(), shard);
+      if (s == INVALID_SOCKET) break;
       if (!frame_.admit(shard, s)) {
         ::closesocket(s);
         continue;
@@ -99,10 +91,7 @@ class BlockingSingleServer {
   void wake() noexcept {
     std::lock_guard lock(mutex_);
     stopped_ = true;
-    if (listener_open_) {
-      ::closesocket(listener_);
-      listener_open_ = false;
-    }
+    listener_.close();
     if (client_ != INVALID_SOCKET) {
       ::closesocket(client_);
       client_ = INVALID_SOCKET;
@@ -136,10 +125,7 @@ class BlockingSingleServer {
 
   void close_listener() noexcept {
     std::lock_guard lock(mutex_);
-    if (listener_open_) {
-      ::closesocket(listener_);
-      listener_open_ = false;
-    }
+    listener_.close();
   }
 
   void serve(SOCKET s, StatsShard& shard) {
@@ -181,25 +167,19 @@ class BlockingSingleServer {
     close_client();
   }
 
-  // A recv()/send() failed. After a stop request the failure is the wake
-  // function closing the socket, not the client's doing, and is not counted.
+  // A recv()/send() failed (kit/blocking.hpp says what is counted).
   void count_failure(Connection& conn, int code) noexcept {
-    if (frame_.stopping()) return;
-    // WSAETIMEDOUT is SO_RCVTIMEO/SO_SNDTIMEO firing: the client stalled. The
-    // Winsock documentation says the socket is then in an indeterminate state
-    // and must be closed, which the caller does.
-    conn.on_error(code == WSAETIMEDOUT ? ErrorClass::idle_timeout : classify_io_error(code));
+    wsb::kit::count_blocking_failure(frame_, conn, code);
   }
 
   Frame& frame_;
   AcceptPolicy accept_policy_{frame_, "accept"};
-  const SOCKET listener_;
+  wsb::kit::BlockingListener listener_;  // closed under mutex_
   const std::chrono::nanoseconds io_timeout_;
   std::vector<char> buffer_;
 
-  std::mutex mutex_;  // guards the three members below, shared with wake()
+  std::mutex mutex_;  // guards the two members below and closing listener_; shared with wake()
   bool stopped_ = false;
-  bool listener_open_ = true;
   SOCKET client_ = INVALID_SOCKET;
 };
 
@@ -209,21 +189,16 @@ int main(int argc, char** argv) {
   return wsb::server::run_guarded([&] {
     Frame frame("blocking-single", description, 1);
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    if (frame.options().threads != 1) {
-      std::fprintf(stderr,
-                   "blocking-single: --threads must be 1: this model serves one client at a "
-                   "time on one thread (see server-blocking-threads)\n");
+    if (frame.options().protocol == wsb::proto::Protocol::chat) {
+      std::fputs(
+          "blocking-single: --protocol chat is not served: this model serves one client at a "
+          "time, and a chat needs its users online together (see server-blocking-threads)\n",
+          stderr);
       return 2;
     }
-    // A blocking listener, so that accept() waits. It is created with
-    // WSA_FLAG_OVERLAPPED although no overlapped I/O is done: the Winsock
-    // documentation says SO_RCVTIMEO and SO_SNDTIMEO never take effect on a
-    // socket created by WSASocket without that flag (Wine behaves the same),
-    // and accepted sockets inherit it from the listener.
-    const SOCKET listener = frame.open_listener({.overlapped = true});
-    BlockingSingleServer server(frame, listener);
-    frame.start([&server] { server.wake(); });
-    server.run();
-    return frame.finish();
+    return wsb::kit::serve_blocking<BlockingSingleServer>(
+        frame,
+        "this model serves one client at a time on one thread (see "
+        "server-blocking-threads)");
   });
 }

@@ -31,7 +31,8 @@
 
 #include "platform/net.hpp"
 #include "kit/hand_over.hpp"
-#include "kit/group_inbox.hpp"
+#include "kit/event_group.hpp"
+#include "kit/room.hpp"
 #include "kit/winsock.hpp"
 #include "server/model_names.hpp"
 
@@ -42,10 +43,9 @@ using wsb::kit::admit_and_hand_over;
 // A manual-reset WSAEVENT, closed with its owner: it stays signalled until
 // WSAEnumNetworkEvents (or WSAResetEvent) resets it, so waiting on it again
 // never loses a notification.
+using wsb::kit::Accepted;
 using wsb::kit::Event;
 using wsb::kit::failure;
-using wsb::kit::GroupInbox;
-using wsb::kit::wait_and_serve;
 
 // One wait covers 64 handles; slot 0 of every group is its control event.
 constexpr std::size_t kSocketsPerGroup = WSA_MAXIMUM_WAIT_EVENTS - 1;
@@ -72,10 +72,16 @@ constexpr int kReceiveBuffer = 64 * 1024;
 
 // One connection of a group: its socket, its event and its protocol state.
 struct Slot {
-  Slot(Frame& frame, StatsShard& shard, SOCKET s) : socket(s), connection(frame, shard) {}
+  Slot(Frame& frame, StatsShard& shard, SOCKET s, wsb::kit::MailList& mail_list)
+      : socket(s), mail(mail_list, this), connection(frame, shard) {
+    mail.watch(connection);
+  }
 
   SOCKET socket;
   Event event;
+  // Chat: this connection's place on the group's mail list; before the
+  // Connection, so that it outlives it (kit/mail_list.hpp).
+  wsb::kit::MailTarget mail;
   Connection connection;
   // FD_READ was reported and recv() has not been called since. Winsock posts
   // FD_READ again only after the next recv(), so a notification that arrives
@@ -101,39 +107,34 @@ struct Slot {
   bool closed = false;
 };
 
-// A group thread: up to 63 sockets and one control event in one wait.
-class Group {
+// A group thread: up to 63 sockets and one control event in one wait (the
+// wait loop and the hand-over are kit/event_group.hpp's).
+class Group final : public wsb::kit::EventGroup {
  public:
   Group(Frame& frame, StatsShard& shard)
-      : frame_(frame), shard_(shard), buffer_(std::make_unique<char[]>(kReceiveBuffer)) {
-    events_[0] = inbox_.event();
-    thread_ = std::thread([this] { run(); });
+      : EventGroup(frame, shard, kTick), buffer_(std::make_unique<char[]>(kReceiveBuffer)) {
+    start();
   }
-  ~Group() {
-    request_stop();
-    thread_.join();
-    // The thread closed everything it had; this catches sockets assigned
-    // after it ended early (after frame.fail()). Its shard is ours now.
-    close_everything();
-  }
-  Group(const Group&) = delete;
-  Group& operator=(const Group&) = delete;
-
-  // Accepting thread only: sockets assigned to this group and not yet closed.
-  std::size_t load() const noexcept { return inbox_.load(); }
-  // Accepting thread only: queues an accepted socket for this group and wakes
-  // the group thread through its control event. Throws std::bad_alloc.
-  void assign(SOCKET s) { inbox_.assign(s); }
-  // Accepting thread, after it stopped accepting: the group closes every
-  // socket (including any still in the inbox) and its thread ends.
-  void request_stop() noexcept { inbox_.request_stop(); }
+  ~Group() override { stop_and_join(); }
 
  private:
-  void run() noexcept;
-  void serve_event(DWORD index);
-  void take_inbox();
-  void adopt(SOCKET s);
+  DWORD event_count() const noexcept override { return static_cast<DWORD>(1 + slots_.size()); }
+  void adopt(const Accepted& a) override;
+  // Slot i + 1 of the wait is the event of slots_[i].
+  void serve(DWORD index) override { service(*slots_[index - 1], events_[index]); }
+  void housekeeping(Clock::time_point now) override;
+  void compact() override {
+    wsb::kit::compact_group(slots_, events_, 1, [](const Slot& s) { return s.closed; });
+  }
+  void close_all() noexcept override;
+  void deliver_mail(wsb::kit::MailTarget& target) override { deliver(target.entry<Slot>()); }
+  void deliver_all_mail() override {
+    for (auto& slot : slots_)
+      deliver(*slot);
+  }
+
   void service(Slot& s, WSAEVENT event);
+  void deliver(Slot& s);
   void progress(Slot& s);
   enum class Received { data, eof, would_block, failed };
   Received receive_once(Slot& s);
@@ -141,67 +142,20 @@ class Group {
   void finish(Slot& s);
   void discard_input(Slot& s);
   void close(Slot& s);
-  void housekeeping(Clock::time_point now);
-  void compact();
-  void close_everything();
 
-  Frame& frame_;
-  StatsShard& shard_;
-  // Sockets handed over by the accepting thread, and the control event.
-  GroupInbox<SOCKET> inbox_;
-  // Group thread only. events_[0] is the control event; events_[i + 1] is
-  // slots_[i]->event, so a wait result maps to a slot without a search.
-  WSAEVENT events_[WSA_MAXIMUM_WAIT_EVENTS]{};
+  // Group thread only; events_[i + 1] is slots_[i]->event.
   std::vector<std::unique_ptr<Slot>> slots_;
   std::unique_ptr<char[]> buffer_;
-  std::thread thread_;  // last: starts after every other member exists
 };
 
-void Group::run() noexcept {
-  auto next_tick = Clock::now() + kTick;
-  for (;;) {
-    // Every signalled event of the pass is served, in index order.
-    const DWORD count = static_cast<DWORD>(1 + slots_.size());
-    if (!wait_and_serve(events_, count, next_tick, [this](DWORD index) { serve_event(index); })) {
-      frame_.fail(failure("WSAWaitForMultipleEvents()"));
-      break;
-    }
-    if (inbox_.stop_requested()) break;
-    const auto now = Clock::now();
-    if (now >= next_tick) {
-      housekeeping(now);
-      next_tick = now + kTick;
-    }
-    compact();
-  }
-  close_everything();
-}
-
-// Slot 0 is the control event (sockets handed over, or a stop); slot i + 1
-// is the event of slots_[i].
-void Group::serve_event(DWORD index) {
-  if (index == 0) {
-    take_inbox();
-  } else {
-    service(*slots_[index - 1], events_[index]);
-  }
-}
-
-void Group::take_inbox() {
-  for (SOCKET s : inbox_.take())
-    adopt(s);
-}
-
-void Group::adopt(SOCKET s) {
+void Group::adopt(const Accepted& a) {
+  const SOCKET s = a.socket;
   std::unique_ptr<Slot> slot;
   try {
-    slot = std::make_unique<Slot>(frame_, shard_, s);
+    slot = std::make_unique<Slot>(frame_, shard_, s, mail_);
   } catch (...) {
     // Out of memory or out of event objects: this connection cannot be served.
-    shard_.error(ErrorClass::io);
-    frame_.release(shard_, s);
-    ::closesocket(s);
-    inbox_.closed();
+    drop(s, true);
     return;
   }
   // An accepted socket inherits the listener's WSAEventSelect registration
@@ -256,6 +210,15 @@ void Group::service(Slot& s, WSAEVENT event) {
   } else {
     progress(s);
   }
+}
+
+// Chat: other users' messages wait in the connection's outbox; the thread
+// that posted them set the control event (kit/event_group.hpp). They are
+// sent at once, unless send() already waits for FD_WRITE.
+void Group::deliver(Slot& s) {
+  if (s.closed || s.lingering || !s.connection.collect_mail()) return;
+  if (!s.write_blocked && s.connection.want_write()) flush(s);
+  if (s.connection.finished()) finish(s);
 }
 
 // Moves bytes in both directions until the socket has nothing more to offer
@@ -396,37 +359,14 @@ void Group::housekeeping(Clock::time_point now) {
   }
 }
 
-// Closed slots leave the arrays here, after the pass: moving the last slot into
-// a hole in the middle of a pass would let the scan skip it or visit it twice.
-void Group::compact() {
-  for (std::size_t i = 0; i < slots_.size();) {
-    if (!slots_[i]->closed) {
-      ++i;
-      continue;
-    }
-    const std::size_t last = slots_.size() - 1;
-    if (i != last) {
-      slots_[i] = std::move(slots_[last]);
-      events_[1 + i] = events_[1 + last];
-    }
-    slots_.pop_back();
-    events_[1 + last] = nullptr;
-  }
-}
-
 // Stop: every connection is closed where it stands (nothing is pending in the
-// kernel on behalf of this model, so closesocket() completes the job), and so
-// is every socket handed over but not yet adopted.
-void Group::close_everything() {
+// kernel on behalf of this model, so closesocket() completes the job); the
+// sockets handed over but not yet adopted are the kit's to close.
+void Group::close_all() noexcept {
   for (auto& slot : slots_) {
     if (!slot->closed) close(*slot);
   }
   slots_.clear();
-  for (SOCKET s : inbox_.take_left()) {
-    frame_.release(shard_, s);
-    ::closesocket(s);
-    inbox_.closed();
-  }
 }
 
 // The accepting thread's side: a listener registered for FD_ACCEPT.
@@ -435,9 +375,11 @@ class Acceptor {
   // stop_event is set by the frame's wake callback; it belongs to main() so
   // that it outlives every call of that callback.
   Acceptor(Frame& frame, SOCKET listener, WSAEVENT stop_event, int initial_groups)
-      : frame_(frame), listener_(listener), stop_event_(stop_event), shard_(frame.shard()) {
-    for (int i = 0; i < initial_groups; ++i)
-      add_group();
+      : frame_(frame),
+        listener_(listener),
+        stop_event_(stop_event),
+        shard_(frame.shard()),
+        groups_(frame, kSocketsPerGroup, initial_groups) {
     // The listener joins the event model too. WSAEventSelect also makes it
     // non-blocking, which accept() below relies on.
     if (::WSAEventSelect(listener_, listen_event_.get(), FD_ACCEPT) == SOCKET_ERROR) {
@@ -449,6 +391,9 @@ class Acceptor {
     // The stop event is slot 0, so a stop wins over pending connections.
     const WSAEVENT events[2] = {stop_event_, listen_event_.get()};
     for (;;) {
+      // --when-full queue: while --max-connections are online the listener
+      // is left alone and new clients wait in its backlog (kit/room.hpp).
+      if (!room_.wait(stop_event_, listener_)) break;
       const DWORD rc = ::WSAWaitForMultipleEvents(2, events, FALSE, accept_wait_ms, FALSE);
       if (rc == WSA_WAIT_FAILED) {
         frame_.fail(failure("WSAWaitForMultipleEvents()"));
@@ -477,16 +422,14 @@ class Acceptor {
     }
     // No more hand-overs from here on; each group closes its sockets and its
     // thread is joined.
-    for (auto& group : groups_)
-      group->request_stop();
-    groups_.clear();
+    groups_.stop_all();
   }
 
  private:
   // accept() re-enables FD_ACCEPT, so draining the backlog until
   // WSAEWOULDBLOCK and waiting again cannot miss a connection.
   void accept_pending() {
-    while (!frame_.stopping()) {
+    while (!frame_.stopping() && frame_.has_room()) {
       const SOCKET s = ::accept(listener_, nullptr, nullptr);
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
@@ -501,24 +444,12 @@ class Acceptor {
         }
         return;  // after a fatal failure the frame's stop sets the stop event
       }
+      room_.accepted();
       admit_and_hand_over(frame_, shard_, s, [this](SOCKET admitted) {
-        group_with_room().assign(admitted);
+        groups_.with_room().assign(Accepted{admitted, {}});
         return true;
       });
     }
-  }
-
-  // The least loaded group that has room; a new group thread when all are full.
-  Group& group_with_room() {
-    Group* best = wsb::kit::least_loaded_with_room(groups_, kSocketsPerGroup);
-    return best != nullptr ? *best : add_group();
-  }
-
-  Group& add_group() {
-    // The shard is taken here, on the accepting thread, but only the group's
-    // thread ever writes to it.
-    groups_.push_back(std::make_unique<Group>(frame_, frame_.shard()));
-    return *groups_.back();
   }
 
   Frame& frame_;
@@ -527,7 +458,8 @@ class Acceptor {
   WSAEVENT stop_event_;
   StatsShard& shard_;
   Event listen_event_;
-  std::vector<std::unique_ptr<Group>> groups_;
+  wsb::kit::RoomWait room_{frame_};
+  wsb::kit::GroupPool<Group> groups_;
 };
 
 }  // namespace

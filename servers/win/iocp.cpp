@@ -54,6 +54,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <new>
@@ -65,6 +66,7 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "kit/mail_list.hpp"
 #include "kit/winsock.hpp"
 #include "platform/win/ntstatus.hpp"
 #include "server/model_names.hpp"
@@ -99,6 +101,12 @@ constexpr auto shutdown_timeout = std::chrono::seconds(3);
 // Completion key of the stop sentinels. Socket keys are context addresses
 // (never 0) and the listener's key is the server's address.
 constexpr ULONG_PTR stop_key = 0;
+// Completion key of the packets that wake a worker for chat mail (no
+// context's address: contexts are aligned, so never 1).
+constexpr ULONG_PTR mail_key = 1;
+// Completion key of the packets that wake a worker when a release made room
+// (--when-full queue).
+constexpr ULONG_PTR room_key = 2;
 
 // ---------------------------------------------------------------------------
 // Completion status
@@ -233,6 +241,11 @@ struct SocketContext {
   bool skip_mode = false;   // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set on it
   Clock::time_point drain_deadline{};
 
+  // Chat: the context's place on the server's mail list, made with its first
+  // Connection. Contexts live until the end of the program, so a stale entry
+  // (its connection closed since) only makes a worker look at a context that
+  // has no mail.
+  std::optional<wsb::kit::MailTarget> mail;
   std::optional<Connection> conn;
   // Each context has a statistics shard of its own. A connection's completions
   // run on whichever worker dequeues them, so no thread owns it; its shard
@@ -424,6 +437,8 @@ class IocpServer {
   int run() {
     ThreadState control{frame_.shard(), {}};
     set_up(control);
+    queue_mode_ = frame_.options().when_full == wsb::server::WhenFull::queue;
+    frame_.set_room_hook([this] { wake_for_room(); });
     frame_.start([this] {
       // Called once on the frame's reporter thread. The control thread
       // (main) waits on this event and runs the stop sequence; doing it here
@@ -796,6 +811,12 @@ class IocpServer {
       release_ref(ctx, ts);
       return;
     }
+    // --when-full queue: the accepted client is held, not admitted, while
+    // --max-connections are online, and its AcceptEx is not posted again
+    // (the clients behind it wait in the backlog) until a release makes room
+    // (admit_held()).
+    const bool queued = error == 0 && queue_mode_;
+    if (queued && hold(ctx)) return;
     // Re-post first, whatever happened to this accept, so that the number of
     // pending accepts never drops because of a failed or slow one.
     post_accept(ts);
@@ -805,7 +826,81 @@ class IocpServer {
       ExclusiveLock guard(ctx.lock);
       open_connection(ctx, ts);
     }
+    if (queued) admission_done();
     release_ref(ctx, ts);
+  }
+
+  // Keeps an accepted context (and its reference) until there is room: when
+  // the server is full, or older clients are still held (first come, first
+  // served). False when it is to be served now, and once the stop sequence
+  // took the held ones.
+  //
+  // In queue mode one admission runs at a time (admitting_): two workers
+  // that both saw the last free place would otherwise both admit, and the
+  // second would be refused.
+  bool hold(SocketContext& ctx) noexcept {
+    {
+      ExclusiveLock guard(held_lock_);
+      if (!held_open_) {
+        ++admitting_;  // admission_done() follows
+        return false;
+      }
+      if (held_.empty() && admitting_ == 0 && frame_.has_room()) {
+        ++admitting_;  // served now; admission_done() follows
+        return false;
+      }
+      try {
+        held_.push_back(Held{&ctx, Clock::now()});
+      } catch (const std::bad_alloc&) {
+        ++admitting_;  // admitted at once instead, and refused if still full
+        return false;
+      }
+    }
+    // Room may have come before this client was held, with no release left
+    // to call the room hook.
+    if (frame_.has_room()) wake_for_room();
+    return true;
+  }
+
+  void wake_for_room() noexcept { ::PostQueuedCompletionStatus(port_, 0, room_key, nullptr); }
+
+  // A room_key packet (the frame's room hook): admits held clients, oldest
+  // first, while there is room, each with the AcceptEx it held back posted
+  // again; reports how long each waited since its accept completed.
+  void admit_held(ThreadState& ts) noexcept {
+    for (;;) {
+      Held held{};
+      {
+        ExclusiveLock guard(held_lock_);
+        if (held_.empty() || admitting_ != 0 || !frame_.has_room()) return;
+        held = held_.front();
+        held_.pop_front();
+        ++admitting_;
+      }
+      frame_.note_waited(Clock::now() - held.since);
+      post_accept(ts);
+      {
+        ExclusiveLock guard(held.ctx->lock);
+        open_connection(*held.ctx, ts);
+      }
+      {
+        ExclusiveLock guard(held_lock_);
+        --admitting_;
+      }
+      release_ref(*held.ctx, ts);
+    }
+  }
+
+  // A fresh accept was served in queue mode: the next admission may run,
+  // and held clients are woken for if there is room for them.
+  void admission_done() noexcept {
+    bool waiting = false;
+    {
+      ExclusiveLock guard(held_lock_);
+      --admitting_;
+      waiting = !held_.empty();
+    }
+    if (waiting && frame_.has_room()) wake_for_room();
   }
 
   // Turns an accepted socket into a served connection; on failure (counted)
@@ -841,6 +936,8 @@ class IocpServer {
     }
     try {
       ctx.conn.emplace(frame_, *ctx.shard);
+      if (!ctx.mail) ctx.mail.emplace(mail_, &ctx);
+      ctx.mail->watch(*ctx.conn);
     } catch (const std::exception&) {
       ctx.shard->error(ErrorClass::io);
       return;
@@ -1251,6 +1348,8 @@ class IocpServer {
         const OVERLAPPED_ENTRY& entry = entries[i];
         if (entry.lpOverlapped == nullptr) {
           if (entry.lpCompletionKey == stop_key) ++sentinels;
+          if (entry.lpCompletionKey == mail_key) deliver_mail(ts);
+          if (entry.lpCompletionKey == room_key) admit_held(ts);
           continue;
         }
         dispatch(entry, ts);
@@ -1287,6 +1386,30 @@ class IocpServer {
       return;
     }
     on_io(ctx, io->op, entry.dwNumberOfBytesTransferred, error, ts);
+  }
+
+  // Chat: a thread that posted other users' messages to connections put them
+  // on the mail list and, when it was empty, posted one mail_key packet: any
+  // worker takes the whole list. No thread owns a connection here, so the
+  // mail needs no hand-over, only the connection's lock, like a completion.
+  void deliver_mail(ThreadState& ts) noexcept {
+    bool all = false;
+    for (wsb::kit::MailTarget* target : mail_.take(all))
+      deliver(target->entry<SocketContext>(), ts);
+    if (all) pool_.for_each([&](SocketContext& ctx) { deliver(ctx, ts); });
+  }
+
+  // An open connection has an operation outstanding, or a handler holding a
+  // reference, so a reference taken under the lock cannot revive a context
+  // that is being finalised; it keeps the context alive through pump().
+  void deliver(SocketContext& ctx, ThreadState& ts) noexcept {
+    {
+      ExclusiveLock guard(ctx.lock);
+      if (ctx.state != State::open || !ctx.conn || !ctx.conn->collect_mail()) return;
+      add_ref(ctx);
+      pump(ctx, ts);
+    }
+    release_ref(ctx, ts);
   }
 
   // The main thread after set-up: waits for the stop request, and meanwhile
@@ -1352,6 +1475,15 @@ class IocpServer {
       ::CancelIoEx(reinterpret_cast<HANDLE>(listener_), nullptr);
       wsb::net::close_socket(static_cast<wsb::net::socket_t>(listener_));
     }
+    // Clients held for room are never served: their contexts go.
+    std::deque<Held> held;
+    {
+      ExclusiveLock guard(held_lock_);
+      held_open_ = false;
+      held.swap(held_);
+    }
+    for (const Held& h : held)
+      release_ref(*h.ctx, ts);
     pool_.for_each([&](SocketContext& ctx) {
       ExclusiveLock guard(ctx.lock);
       if (ctx.state == State::open || ctx.state == State::draining) {
@@ -1416,6 +1548,13 @@ class IocpServer {
   Frame& frame_;
   const ModelOptions options_;
   const StatusTranslator status_;
+  // Chat: before the pool, whose contexts' MailTargets leave it when they
+  // are destroyed. Waking posts one mail_key packet per batch.
+  wsb::kit::MailList mail_{[](void* self) noexcept {
+                             ::PostQueuedCompletionStatus(static_cast<IocpServer*>(self)->port_, 0,
+                                                          mail_key, nullptr);
+                           },
+                           this};
   ContextPool pool_;
 
   HANDLE port_ = nullptr;
@@ -1436,6 +1575,16 @@ class IocpServer {
   // count): the stop sequence waits for 0.
   std::atomic<long> live_{0};
   std::atomic<int> accept_deficit_{0};
+  // --when-full queue: accepted clients waiting for room, oldest first.
+  struct Held {
+    SocketContext* ctx;
+    Clock::time_point since;  // the AcceptEx completed
+  };
+  SRWLOCK held_lock_ = SRWLOCK_INIT;
+  std::deque<Held> held_;              // guarded by held_lock_
+  bool held_open_ = true;              // guarded by held_lock_; false from the stop on
+  int admitting_ = 0;                  // guarded by held_lock_: admissions in progress
+  bool queue_mode_ = false;            // --when-full queue
   std::atomic<int> draining_{0};       // contexts in State::draining
   std::atomic<int> disconnecting_{0};  // contexts in State::disconnecting
 

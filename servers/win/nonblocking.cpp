@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "kit/room.hpp"
 #include "kit/winsock.hpp"
 #include "server/lingering_close.hpp"
 #include "server/model_names.hpp"
@@ -114,7 +115,10 @@ class NonblockingServer {
   bool accept_new(Clock::time_point now) {
     if (now < accept_resume_) return false;
     bool progress = false;
-    for (int i = 0; i < accepts_per_pass; ++i) {
+    // --when-full queue: no accept() while --max-connections are online; the
+    // clients wait in the listen backlog (kit/room.hpp). This loop polls, so
+    // it needs no wake-up when room is made: the next pass sees it.
+    for (int i = 0; i < accepts_per_pass && !room_.full(listener_); ++i) {
       const SOCKET s = ::accept(listener_, nullptr, nullptr);
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
@@ -127,6 +131,7 @@ class NonblockingServer {
         return true;
       }
       progress = true;
+      room_.accepted();
       if (!frame_.admit(shard_, s)) {
         ::closesocket(s);
         continue;
@@ -156,8 +161,14 @@ class NonblockingServer {
   // pending. True if any byte moved or the connection's state changed.
   bool poll(Client& client) {
     if (client.linger.lingering()) return discard_input(client);
-    bool progress = false;
     Connection& conn = client.conn;
+    // Chat: other users' messages wait in this connection's outbox. One
+    // thread serves every connection here, so the thread that posted them
+    // is this one, and the next pass collects them like everything else:
+    // no lock on the connection and no wake-up (no wake function is
+    // registered). The price is the model's own: a look per connection per
+    // pass. collect_mail() returns false at once for other protocols.
+    bool progress = conn.collect_mail();
     // want_read() is false while more than --max-pending reply bytes wait:
     // the socket is then not read (TCP flow control stops the peer) until
     // the sends below drain the backlog.
@@ -247,6 +258,7 @@ class NonblockingServer {
 
   Frame& frame_;
   AcceptPolicy accept_policy_{frame_, "accept"};
+  wsb::kit::RoomWait room_{frame_, [] {}};  // polled: the hook needs to wake nobody
   const SOCKET listener_;
   const bool spin_;
   StatsShard& shard_;

@@ -6,7 +6,7 @@
 // The sequence of calls:
 //   accepting thread: AcceptEx(listener, new_socket, ..., &overlapped{hEvent})
 //                     wait -> WSAGetOverlappedResult -> SO_UPDATE_ACCEPT_CONTEXT
-//                     (platform/win/event_acceptor.hpp, shared with
+//                     (kit/event_acceptor.hpp, shared with
 //                     server-overlapped-event)
 //                     -> QueueUserAPC(adopt, io_thread, socket)
 //   I/O thread:       SleepEx(tick, TRUE)   (alertable: APCs and routines run inside)
@@ -45,53 +45,33 @@
 #include "kit/hand_over.hpp"
 #include "kit/event_acceptor.hpp"
 #include "kit/frame_acceptor.hpp"
+#include "kit/overlapped_peer.hpp"
 #include "kit/winsock.hpp"
 #include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::admit_and_hand_over;
 using wsb::kit::Event;
 using wsb::kit::EventAcceptor;
 using wsb::kit::milliseconds_until;
 using wsb::net::Endpoint;
 
-// Each connection owns its receive buffer: the kernel fills it while the
-// thread serves other connections.
-constexpr ULONG kReceiveBuffer = 16 * 1024;
-// The largest block handed to one WSASend; the kernel locks an overlapped
-// send's pages until it completes.
-constexpr std::size_t kMaxSendBlock = 1024 * 1024;
 // How often the I/O threads wake without anything to do, to expire idle
 // connections and end lingering closes.
 constexpr auto kTick = std::chrono::milliseconds(100);
-// How long a connection we closed (shutdown(SD_SEND)) may take to send its
-// FIN back before the socket is closed anyway.
-constexpr auto kLingerLimit = std::chrono::seconds(2);
-
 class IoThread;
 
-struct Peer {
-  Peer(IoThread& thread, Frame& frame, StatsShard& shard, SOCKET s, const Endpoint& peer)
-      : owner(thread),
-        socket(s),
-        address(peer),
-        connection(frame, shard),
-        buffer(std::make_unique<char[]>(kReceiveBuffer)) {}
-
-  enum class State {
-    open,
-    lingering,  // our FIN is sent; input is read and dropped until the peer's FIN
-    closed,     // socket closed; freed when the last outstanding routine has run
-  };
+// The connection's state and the completions' effect on it are the kit's
+// (kit/overlapped_peer.hpp, shared with server-overlapped-event); what is
+// this model's is a routine per operation, and the count of routines still
+// to run.
+struct Peer : wsb::kit::OverlappedPeer {
+  Peer(IoThread& thread, Frame& frame, StatsShard& shard, SOCKET s, const Endpoint& peer,
+       wsb::kit::MailList& mail_list)
+      : OverlappedPeer(frame, shard, s, peer, mail_list), owner(thread) {}
 
   IoThread& owner;
-  SOCKET socket;
-  // The peer's address as AcceptEx delivered it (for a debugger; nothing in
-  // the model needs it).
-  Endpoint address;
-  Connection connection;
   // The OVERLAPPEDs belong to the Peer and must not move or be freed while an
   // operation using them is outstanding. hEvent carries the Peer: a
   // completion routine gets only the OVERLAPPED pointer, and with a routine
@@ -105,11 +85,7 @@ struct Peer {
   // completes outstanding operations with WSA_OPERATION_ABORTED, but their
   // routines still run later and still point here.
   int outstanding = 0;
-  State state = State::open;
-  bool eof = false;  // a receive completed with 0 bytes
-  Clock::time_point linger_deadline;
   std::size_t index = 0;  // position in the owner's list
-  std::unique_ptr<char[]> buffer;
 };
 
 // An I/O thread: it issues every operation on its connections, so every
@@ -117,7 +93,8 @@ struct Peer {
 // connection state needs a lock.
 class IoThread {
  public:
-  IoThread(Frame& frame, StatsShard& shard) : frame_(frame), shard_(shard) {
+  IoThread(Frame& frame, StatsShard& shard)
+      : frame_(frame), shard_(shard), mail_(&IoThread::wake_for_mail, this) {
     thread_ = ::CreateThread(nullptr, 0, &IoThread::thread_main, this, 0, nullptr);
     if (thread_ == nullptr) {
       throw std::system_error(static_cast<int>(::GetLastError()), std::system_category(),
@@ -164,6 +141,8 @@ class IoThread {
   }
   static void CALLBACK adopt_apc(ULONG_PTR parameter);
   static void CALLBACK stop_apc(ULONG_PTR parameter);
+  static void CALLBACK mail_apc(ULONG_PTR parameter);
+  static void wake_for_mail(void* self) noexcept;
   static void CALLBACK receive_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped,
                                     DWORD flags);
   static void CALLBACK send_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped, DWORD flags);
@@ -180,9 +159,12 @@ class IoThread {
   void free_if_done(Peer& p);
   void housekeeping(Clock::time_point now);
   void close_all();
+  void deliver_mail();
 
   Frame& frame_;
   StatsShard& shard_;
+  // Chat: the connections of this thread that other threads posted mail to.
+  wsb::kit::MailList mail_;
   // This thread only. Unordered; Peer::index makes removal O(1).
   std::vector<std::unique_ptr<Peer>> peers_;
   bool stopping_ = false;  // set by stop_apc, on this thread
@@ -220,6 +202,35 @@ void CALLBACK IoThread::stop_apc(ULONG_PTR parameter) {
   reinterpret_cast<IoThread*>(parameter)->stopping_ = true;
 }
 
+// Chat: a thread that posted other users' messages to a connection of this
+// thread queues this APC (one per batch: kit/mail_list.hpp); it runs in the
+// thread's alertable wait like the completion routines, so the connection
+// needs no lock. QueueUserAPC is the model's own hand-over: the routines of
+// a socket's operations run only on the thread that issued them, so the
+// sends must be issued there too.
+void IoThread::wake_for_mail(void* self) noexcept {
+  auto& thread = *static_cast<IoThread*>(self);
+  ::QueueUserAPC(&IoThread::mail_apc, thread.thread_, reinterpret_cast<ULONG_PTR>(self));
+}
+
+void CALLBACK IoThread::mail_apc(ULONG_PTR parameter) {
+  reinterpret_cast<IoThread*>(parameter)->deliver_mail();
+}
+
+// A peer closed here is freed by the next housekeeping (not at once: the list
+// taken may name it again further on).
+void IoThread::deliver_mail() {
+  bool all = false;
+  for (wsb::kit::MailTarget* target : mail_.take(all)) {
+    Peer& p = static_cast<Peer&>(target->entry<wsb::kit::OverlappedPeer>());
+    if (p.collect_mail()) pump(p);
+  }
+  if (!all) return;
+  for (auto& peer : peers_) {
+    if (peer->collect_mail()) pump(*peer);
+  }
+}
+
 void CALLBACK IoThread::receive_done(DWORD error, DWORD bytes, LPWSAOVERLAPPED overlapped,
                                      DWORD /*flags*/) {
   Peer& p = *static_cast<Peer*>(overlapped->hEvent);
@@ -240,7 +251,7 @@ void IoThread::adopt(SOCKET s, const Endpoint& peer) {
     return;
   }
   try {
-    peers_.push_back(std::make_unique<Peer>(*this, frame_, shard_, s, peer));
+    peers_.push_back(std::make_unique<Peer>(*this, frame_, shard_, s, peer, mail_));
   } catch (...) {
     shard_.error(ErrorClass::io);
     frame_.release(shard_, s);
@@ -262,14 +273,7 @@ void IoThread::on_received(Peer& p, DWORD error, DWORD bytes) {
     // Dropping input until the peer's FIN (0 bytes) or an error ends it.
     if (error != 0 || bytes == 0 || !post_receive(p)) close(p);
   } else if (p.state == Peer::State::open) {
-    if (error != 0) {
-      p.connection.on_error(classify_io_error(static_cast<int>(error)));
-    } else if (bytes == 0) {
-      p.eof = true;
-      p.connection.on_peer_closed();
-    } else {
-      p.connection.on_received({p.buffer.get(), bytes});
-    }
+    p.received(static_cast<int>(error), bytes);
     pump(p);
   }
   // Closed: this was an operation aborted by closesocket(); only its
@@ -281,13 +285,7 @@ void IoThread::on_sent(Peer& p, DWORD error, DWORD bytes) {
   p.sending = false;
   --p.outstanding;
   if (p.state == Peer::State::open) {
-    if (error != 0) {
-      p.connection.on_error(classify_io_error(static_cast<int>(error)));
-    } else {
-      // A completed overlapped send normally carries every byte; fewer means
-      // the rest of the frozen block goes out with the next WSASend.
-      p.connection.on_sent(bytes);
-    }
+    p.sent(static_cast<int>(error), bytes);
     pump(p);
   }
   free_if_done(p);  // last: may free p
@@ -308,7 +306,7 @@ void IoThread::pump(Peer& p) {
 bool IoThread::post_receive(Peer& p) {
   p.receive = WSAOVERLAPPED{};
   p.receive.hEvent = &p;
-  WSABUF buffer{kReceiveBuffer, p.buffer.get()};
+  WSABUF buffer{wsb::kit::overlapped_receive_buffer, p.buffer.get()};
   DWORD flags = 0;
   // Even when WSARecv completes at once (returns 0), receive_done is queued
   // and runs in a later alertable wait, so both outcomes count as outstanding.
@@ -330,12 +328,9 @@ void IoThread::post_send(Peer& p) {
   // begin_send() freezes the bytes in a block of their own, so receives that
   // complete while this send is outstanding never move the memory the kernel
   // is reading.
-  const auto block = p.connection.begin_send();
+  WSABUF buffer = wsb::kit::send_buffer(p.connection.begin_send());
   p.send = WSAOVERLAPPED{};
   p.send.hEvent = &p;
-  // WSABUF::buf is not const, but WSASend only reads it.
-  WSABUF buffer{static_cast<ULONG>(std::min(block.size(), kMaxSendBlock)),
-                const_cast<char*>(block.data())};
   if (::WSASend(p.socket, &buffer, 1, nullptr, 0, &p.send, &IoThread::send_done) == SOCKET_ERROR) {
     const int code = ::WSAGetLastError();
     if (code != WSA_IO_PENDING) {
@@ -347,22 +342,10 @@ void IoThread::post_send(Peer& p) {
   ++p.outstanding;
 }
 
-// The Connection is finished: every reply is out (or it failed).
+// The Connection is finished: close at once, or linger with a receive posted
+// to drop input until the peer's FIN (OverlappedPeer::finish).
 void IoThread::finish(Peer& p) {
-  if (p.connection.failed() || p.eof) {
-    // A failed connection is closed at once; after the peer's FIN there is
-    // nothing left to read, so a graceful close needs no lingering either.
-    if (!p.connection.failed()) ::shutdown(p.socket, SD_SEND);
-    close(p);
-    return;
-  }
-  // We end the connection (HTTP "Connection: close", a protocol error): send
-  // our FIN behind the replies, then read and drop input until the peer's
-  // FIN, so that unread data does not turn closesocket() into a reset.
-  ::shutdown(p.socket, SD_SEND);
-  p.state = Peer::State::lingering;
-  p.linger_deadline = Clock::now() + kLingerLimit;
-  if (!p.receiving && !post_receive(p)) close(p);
+  if (p.finish() || (!p.receiving && !post_receive(p))) close(p);
 }
 
 // Ends the outstanding operations with WSA_OPERATION_ABORTED and closes the
@@ -397,11 +380,7 @@ void IoThread::free_if_done(Peer& p) {
 void IoThread::housekeeping(Clock::time_point now) {
   for (std::size_t i = peers_.size(); i-- > 0;) {
     Peer& p = *peers_[i];
-    if (p.state == Peer::State::lingering && now >= p.linger_deadline) {
-      close(p);
-    } else if (p.state == Peer::State::open && p.connection.expire_if_idle(now)) {
-      close(p);  // counted as idle_timeout by expire_if_idle()
-    }
+    if (p.due_to_close(now)) close(p);
     free_if_done(p);
   }
 }
@@ -416,23 +395,19 @@ void IoThread::close_all() {
 
 // The accepting thread. AcceptEx has no completion-routine parameter, so it
 // waits on events: EventAcceptor::posted_accepts AcceptEx calls with an event
-// each, and the stop event (platform/win/event_acceptor.hpp, shared with
+// each, and the stop event (kit/event_acceptor.hpp, shared with
 // server-overlapped-event). This class decides what an accepted socket
 // becomes: admitted, it travels to the next I/O thread as an APC.
 class Acceptor final : wsb::kit::FrameAcceptorHandler {
  public:
-  Acceptor(Frame& frame, SOCKET listener, int io_threads)
-      : FrameAcceptorHandler(frame),
-        accept_(listener, frame.listen_endpoint().is_v6() ? AF_INET6 : AF_INET, *this) {
+  Acceptor(Frame& frame, SOCKET listener, int io_threads) : FrameAcceptorHandler(frame, listener) {
     for (int i = 0; i < io_threads; ++i) {
       threads_.push_back(std::make_unique<IoThread>(frame_, frame_.shard()));
     }
   }
 
-  // Until the stop event (set by the frame's wake callback; it belongs to
-  // main() so that it outlives every call of that callback).
   void run(WSAEVENT stop_event) {
-    if (const std::string failed = accept_.run(stop_event); !failed.empty()) frame_.fail(failed);
+    accept_until(stop_event);
     // Shutdown via APC: each I/O thread closes its sockets, waits for the
     // aborted operations' routines, frees its connections and ends.
     for (auto& thread : threads_)
@@ -441,17 +416,14 @@ class Acceptor final : wsb::kit::FrameAcceptorHandler {
   }
 
  private:
-  void accepted(SOCKET s, const Endpoint& peer) noexcept override {
-    // The I/O thread must issue the socket's operations itself (their
-    // routines run on the issuing thread), so the socket travels as an APC.
-    admit_and_hand_over(frame_, shard_, s, [this, &peer](SOCKET admitted) {
-      IoThread& thread = *threads_[next_thread_];
-      next_thread_ = (next_thread_ + 1) % threads_.size();
-      return thread.assign(admitted, peer);
-    });
+  // The I/O thread must issue the socket's operations itself (their
+  // routines run on the issuing thread), so the socket travels as an APC.
+  bool hand_over(SOCKET s, const Endpoint& peer) override {
+    IoThread& thread = *threads_[next_thread_];
+    next_thread_ = (next_thread_ + 1) % threads_.size();
+    return thread.assign(s, peer);
   }
 
-  EventAcceptor accept_;
   std::vector<std::unique_ptr<IoThread>> threads_;
   std::size_t next_thread_ = 0;
 };
@@ -472,14 +444,6 @@ int main(int argc, char** argv) {
                 "the number of I/O threads.",
                 default_io_threads());
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    const SOCKET listener = frame.open_listener({.overlapped = true});
-    const Event stop_event;
-    {
-      Acceptor acceptor(frame, listener, frame.options().threads);
-      frame.start([&stop_event] { ::WSASetEvent(stop_event.get()); });
-      acceptor.run(stop_event.get());
-    }
-    ::closesocket(listener);
-    return frame.finish();
+    return wsb::kit::accept_until_stopped<Acceptor>(frame);
   });
 }

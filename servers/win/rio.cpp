@@ -54,6 +54,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -65,6 +66,7 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "kit/mail_list.hpp"
 #include "kit/winsock.hpp"
 #include "server/model_names.hpp"
 
@@ -194,6 +196,10 @@ constexpr ULONG_PTR stop_key = 0;
 constexpr ULONG_PTR cq_key = 1;
 constexpr ULONG_PTR handoff_key = 2;
 constexpr ULONG_PTR listener_key = 3;
+// Chat: another thread posted mail for connections of this worker.
+constexpr ULONG_PTR mail_key = 4;
+// --when-full queue: a release made room (on the accept port).
+constexpr ULONG_PTR room_key = 5;
 // As in server-iocp: a FIN'd connection is drained until the peer closes.
 constexpr auto drain_timeout = std::chrono::seconds(2);
 // How long the stop sequence waits for outstanding requests.
@@ -255,11 +261,22 @@ struct Slot {
   bool charged = false;  // counted in worker->cq_used
   int outstanding = 0;   // requests posted and not yet dequeued
   Clock::time_point drain_deadline{};
+  // Chat: the slot's place on its worker's mail list, made before its
+  // Connection and destroyed after it (kit/mail_list.hpp).
+  std::optional<wsb::kit::MailTarget> mail;
   std::optional<Connection> conn;
   AcceptAddresses addresses;  // where AcceptEx writes both addresses
 };
 
 struct Worker {
+  // Chat: this worker's connections that other threads posted mail to; a
+  // posting thread wakes the worker with one mail_key packet per batch on
+  // its port, since a worker's connections are touched by it alone.
+  wsb::kit::MailList mail{[](void* self) noexcept {
+                            ::PostQueuedCompletionStatus(static_cast<Worker*>(self)->port, 0,
+                                                         mail_key, nullptr);
+                          },
+                          this};
   HANDLE port = nullptr;
   RIO_CQ cq = RIO_INVALID_CQ;
   ULONG cq_size = 0;  // entries the CQ holds
@@ -367,6 +384,10 @@ class RioServer {
       }
     }
     control_loop();
+    // Clients held for room are never served.
+    for (const Held& held : held_)
+      free_unserved(*held.slot);
+    held_.clear();
     shut_down();
     return frame_.finish();
   }
@@ -492,8 +513,37 @@ class RioServer {
       free_unserved(slot);
       return;
     }
+    // --when-full queue: the accepted client is held, not admitted, while
+    // --max-connections are online or older clients are held, and its
+    // AcceptEx is not posted again (the clients behind it wait in the
+    // backlog) until a release makes room (admit_held()).
+    if (!held_.empty() || !frame_.has_room()) {
+      try {
+        held_.push_back(Held{&slot, Clock::now()});
+        return;
+      } catch (const std::bad_alloc&) {
+        // Served at once instead, and refused if still full.
+      }
+    }
     post_accept();  // first, whatever happened to this one
+    serve_accepted(slot);
+  }
 
+  // Admits held clients, oldest first, while there is room, each with the
+  // AcceptEx it held back posted again; reports how long each waited since
+  // its accept completed. Control thread.
+  void admit_held() noexcept {
+    while (!held_.empty() && frame_.has_room()) {
+      const Held held = held_.front();
+      held_.pop_front();
+      frame_.note_waited(Clock::now() - held.since);
+      post_accept();
+      serve_accepted(*held.slot);
+    }
+  }
+
+  // An AcceptEx completed and is to be served: admission and the hand-off.
+  void serve_accepted(Slot& slot) noexcept {
     // The listener is only used and closed on this thread, so it is valid
     // here; WSAGetOverlappedResult reads the AcceptEx's status from its
     // OVERLAPPED and translates it to a Winsock error.
@@ -543,6 +593,9 @@ class RioServer {
   }
 
   void control_loop() {
+    // --when-full queue: a release wakes this thread to admit held clients.
+    frame_.set_room_hook(
+        [this] { ::PostQueuedCompletionStatus(accept_port_, 0, room_key, nullptr); });
     const DWORD tick_ms = 250;
     OVERLAPPED_ENTRY entries[16];
     while (!frame_.stopping()) {
@@ -557,9 +610,11 @@ class RioServer {
         count = 0;
       }
       for (ULONG i = 0; i < count; ++i) {
-        if (entries[i].lpOverlapped == nullptr) continue;  // the stop packet
+        // Without an OVERLAPPED: the stop packet, or the room hook's.
+        if (entries[i].lpOverlapped == nullptr) continue;
         on_accept(*reinterpret_cast<AcceptIo*>(entries[i].lpOverlapped)->slot);
       }
+      admit_held();
       for (int n = std::exchange(accept_deficit_, 0); n > 0; --n) {
         post_accept();
       }
@@ -603,6 +658,8 @@ class RioServer {
           drain_cq(w, results);
         } else if (entry.lpCompletionKey == handoff_key) {
           adopt(w, *reinterpret_cast<AcceptIo*>(entry.lpOverlapped)->slot);
+        } else if (entry.lpCompletionKey == mail_key) {
+          deliver_mail(w);
         } else if (entry.lpOverlapped == nullptr && entry.lpCompletionKey == stop_key) {
           w.stopping = true;
           stop_deadline = Clock::now() + shutdown_timeout;
@@ -621,6 +678,22 @@ class RioServer {
         }
       }
     }
+  }
+
+  // Chat: collects the mail of this worker's connections on the list and
+  // sends it. A slot closed here is recycled only once its outstanding
+  // requests are dequeued, and the list names each slot once.
+  void deliver_mail(Worker& w) noexcept {
+    bool all = false;
+    for (wsb::kit::MailTarget* target : w.mail.take(all))
+      deliver(target->entry<Slot>());
+    if (!all) return;
+    for (Slot* slot : w.connections)
+      deliver(*slot);
+  }
+
+  void deliver(Slot& slot) noexcept {
+    if (slot.state == State::open && slot.conn->collect_mail()) pump(slot);
   }
 
   // The CQ signalled (one notification per RIONotify). Dequeues a batch and
@@ -701,12 +774,15 @@ class RioServer {
     w.cq_used = needed;
     slot.charged = true;
     try {
+      slot.mail.emplace(w.mail, &slot);
       slot.conn.emplace(frame_, *w.shard);
+      slot.mail->watch(*slot.conn);
       slot.list_index = w.connections.size();
       w.connections.push_back(&slot);
     } catch (const std::exception&) {
       w.shard->error(ErrorClass::io);
       slot.conn.reset();
+      slot.mail.reset();
       w.cq_used -= cq_entries_per_connection;
       release_admission(w, slot);
       free_unserved(slot);  // closing the socket frees its request queue
@@ -838,6 +914,7 @@ class RioServer {
     w.connections[slot.list_index] = last;
     w.connections.pop_back();
     slot.conn.reset();  // the admission went with hard_close()
+    slot.mail.reset();  // after the Connection: it logged its user out
     if (slot.charged) w.cq_used -= cq_entries_per_connection;
     slot.charged = false;
     free_unserved(slot);
@@ -948,6 +1025,13 @@ class RioServer {
   wsb::kit::AcceptExFunctions accept_;  // AcceptEx (GetAcceptExSockaddrs unused)
   int accepts_pending_ = 0;
   int accept_deficit_ = 0;
+  // --when-full queue: accepted clients waiting for room, oldest first.
+  // Control thread only.
+  struct Held {
+    Slot* slot;
+    Clock::time_point since;  // the AcceptEx completed
+  };
+  std::deque<Held> held_;
   std::size_t next_worker_ = 0;
 };
 

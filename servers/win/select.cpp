@@ -48,6 +48,8 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "kit/mail_list.hpp"
+#include "kit/room.hpp"
 #include "kit/winsock.hpp"
 #include "server/lingering_close.hpp"
 #include "server/model_names.hpp"
@@ -75,6 +77,8 @@ constexpr std::size_t recv_buffer_size = 64 * 1024;
 // is ever lost.
 constexpr std::chrono::milliseconds max_wait{250};
 constexpr int accepts_per_wake = 64;
+// --when-full queue: how often the full acceptor looks for waiting clients.
+constexpr std::chrono::milliseconds full_tick{100};
 // How long a clean close waits for the peer's FIN after sending its own.
 constexpr std::chrono::seconds linger_timeout{1};
 
@@ -159,6 +163,15 @@ timeval to_timeval(Clock::duration d) noexcept {
 }
 
 struct Client {
+  Client(SOCKET s, Frame& frame, StatsShard& shard, wsb::kit::MailList& mail_list)
+      : socket(s), mail(mail_list, this), conn(frame, shard) {
+    mail.watch(conn);
+  }
+
+  SOCKET socket;
+  // Chat: this connection's place on its group's mail list; before the
+  // Connection, so that it outlives it (kit/mail_list.hpp).
+  wsb::kit::MailTarget mail;
   Connection conn;
   // After a clean finish: our FIN, then input is read and discarded until
   // the peer's FIN (server/lingering_close.hpp).
@@ -248,6 +261,7 @@ class Group {
           if (s == wake_.socket()) {
             wake_.clear();
             adopt_incoming(shard, fresh);
+            deliver_mail();
           } else {
             on_readable(s, clients_.at(s), buffer);
           }
@@ -275,7 +289,7 @@ class Group {
     }
     for (const SOCKET s : fresh) {
       try {
-        clients_.try_emplace(s, Client{Connection(frame_, shard)});
+        clients_.try_emplace(s, s, frame_, shard, mail_);
       } catch (const std::bad_alloc&) {
         shard.error(ErrorClass::io);
         close(s, shard);
@@ -314,6 +328,22 @@ class Group {
     // Reply at once rather than waiting for the next select() to report the
     // socket writable, which it almost always is.
     flush(s, client);
+  }
+
+  // Chat: a thread that posted other users' messages to a connection of
+  // this group put it on the mail list and signalled the wake socket (one
+  // datagram per batch: kit/mail_list.hpp); the messages go out at once.
+  // A connection that fails here (a slow consumer) is closed by sweep().
+  void deliver_mail() noexcept {
+    bool all = false;
+    for (wsb::kit::MailTarget* target : mail_.take(all)) {
+      Client& client = target->entry<Client>();
+      if (!client.linger.lingering() && client.conn.collect_mail()) flush(client.socket, client);
+    }
+    if (!all) return;
+    for (auto& [s, client] : clients_) {
+      if (!client.linger.lingering() && client.conn.collect_mail()) flush(s, client);
+    }
   }
 
   // Sends pending output until it is gone or the send buffer is full; a
@@ -361,6 +391,8 @@ class Group {
 
   Frame& frame_;
   WakeSocket wake_;
+  // Chat: the group's connections that other threads posted mail to.
+  wsb::kit::MailList mail_{[](void* self) noexcept { static_cast<Group*>(self)->wake(); }, this};
   std::atomic<int> load_{0};
   std::mutex mutex_;                            // guards incoming_
   std::vector<SOCKET> incoming_;                // handed over by the acceptor, not yet adopted
@@ -401,11 +433,17 @@ class SelectServer {
       readable.fd_count = 0;
       add(readable, wake_.socket());
       const bool paused = now < accept_resume_;
-      if (!paused) add(readable, listener_);
+      // --when-full queue: while --max-connections are online the listener
+      // is left out and clients wait in its backlog; a release makes room and
+      // signals the wake socket (kit/room.hpp). Meanwhile a tick looks for
+      // waiting clients, to report their wait.
+      const bool full = room_.full(listener_);
+      if (!paused && !full) add(readable, listener_);
       // Without a pause the acceptor needs no timeout: only a client or the
       // wake socket has anything for it.
-      timeval timeout = to_timeval(accept_resume_ - now);
-      if (::select(0, &readable, nullptr, nullptr, paused ? &timeout : nullptr) == SOCKET_ERROR) {
+      timeval timeout = to_timeval(paused ? accept_resume_ - now : full_tick);
+      if (::select(0, &readable, nullptr, nullptr, paused || full ? &timeout : nullptr) ==
+          SOCKET_ERROR) {
         frame_.fail("select() failed: " + wsb::net::error_text(::WSAGetLastError()));
         break;
       }
@@ -434,9 +472,10 @@ class SelectServer {
     groups_.clear();
   }
 
-  // The listener is readable: accept until WSAEWOULDBLOCK.
+  // The listener is readable: accept until WSAEWOULDBLOCK (or, in queue
+  // mode, until the server is full).
   void accept_ready(StatsShard& shard) {
-    for (int i = 0; i < accepts_per_wake; ++i) {
+    for (int i = 0; i < accepts_per_wake && frame_.has_room(); ++i) {
       const SOCKET s = ::accept(listener_, nullptr, nullptr);
       if (s == INVALID_SOCKET) {
         const int code = ::WSAGetLastError();
@@ -448,6 +487,7 @@ class SelectServer {
         if (next == AcceptAction::pause) accept_resume_ = Clock::now() + AcceptPolicy::pause_for;
         return;
       }
+      room_.accepted();
       if (!frame_.admit(shard, s)) {
         ::closesocket(s);
         continue;
@@ -507,7 +547,8 @@ class SelectServer {
   AcceptPolicy accept_policy_{frame_, "accept"};  // acceptor thread only
   const SOCKET listener_;
   WakeSocket wake_;
-  std::vector<std::unique_ptr<Group>> groups_;  // acceptor thread only
+  wsb::kit::RoomWait room_{frame_, [this] { wake(); }};  // acceptor thread only
+  std::vector<std::unique_ptr<Group>> groups_;           // acceptor thread only
   Clock::time_point accept_resume_{};
 };
 

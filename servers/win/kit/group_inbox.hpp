@@ -54,6 +54,10 @@ class GroupInbox {
   }
   bool stop_requested() const noexcept { return stop_.load(std::memory_order_acquire); }
 
+  // Any thread: wakes the group thread without an item (chat mail for one of
+  // its connections, kit/mail_list.hpp); take() resets the event all the same.
+  void wake() noexcept { ::WSASetEvent(control_.get()); }
+
   // Group thread, when the control event is signalled: resets it and takes
   // what has been assigned. Reset before taking: an item assigned after this
   // point sets the event again, so it cannot be left behind unnoticed.

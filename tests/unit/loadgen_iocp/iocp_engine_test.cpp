@@ -21,6 +21,7 @@
 
 #include "engines/engine.hpp"
 #include "platform/net.hpp"
+#include "../net_environment.hpp"
 
 namespace {
 
@@ -33,16 +34,6 @@ using wsb::loadgen::EngineConfig;
 using wsb::loadgen::EngineHandler;
 using wsb::loadgen::Failure;
 namespace net = wsb::net;
-
-class NetEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { startup_ = std::make_unique<net::Startup>(); }
-  void TearDown() override { startup_.reset(); }
-
- private:
-  std::unique_ptr<net::Startup> startup_;
-};
-const auto* const net_environment = ::testing::AddGlobalTestEnvironment(new NetEnvironment);
 
 struct Socket {
   net::socket_t s = net::invalid_socket;

@@ -1,4 +1,5 @@
 #include "platform/net.hpp"
+#include "../net_environment.hpp"
 
 #include "platform/process.hpp"
 
@@ -14,17 +15,6 @@
 namespace {
 
 using namespace wsb::net;
-
-// Every test touches sockets, so Winsock is initialised once for the binary.
-class NetEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { startup_ = std::make_unique<Startup>(); }
-  void TearDown() override { startup_.reset(); }
-
- private:
-  std::unique_ptr<Startup> startup_;
-};
-const auto* const net_environment = ::testing::AddGlobalTestEnvironment(new NetEnvironment);
 
 // Closes a socket at the end of a scope.
 struct Closer {

@@ -9,23 +9,13 @@
 #include <vector>
 
 #include "platform/net.hpp"
+#include "../../net_environment.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 namespace net = wsb::net;
 namespace kit = wsb::kit;
-
-// Every test touches sockets, so Winsock is initialised once for the binary.
-class NetEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { startup_ = std::make_unique<net::Startup>(); }
-  void TearDown() override { startup_.reset(); }
-
- private:
-  std::unique_ptr<net::Startup> startup_;
-};
-const auto* const net_environment = ::testing::AddGlobalTestEnvironment(new NetEnvironment);
 
 // A connected pair of overlapped sockets (SO_RCVTIMEO needs the flag).
 struct Pair {
