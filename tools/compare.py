@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from wsbplot.stats import median, shift_interval  # noqa: E402
 from wsbplot.verdicts import cell_key, counted, number  # noqa: E402
+from wsbcli import Parser, percent  # noqa: E402
 
 # (column, what it is, True when higher is better)
 METRICS = [("requests_per_s", "throughput", True), ("latency_p50_us", "p50", False),
@@ -39,25 +40,8 @@ HEADER = ["platform", "workload", "protocol", "size_bytes", "connections", "mode
           "ci_high_pct", "ci_level", "p_value", "significant", "direction", "regression"]
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 class InputError(Exception):
     pass
-
-
-def percent(text):
-    value = text.strip().rstrip("%")
-    try:
-        number_ = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a percentage: {text} (e.g. 5%)")
-    if number_ < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
-    return number_
 
 
 def read_rows(spec):

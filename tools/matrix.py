@@ -71,6 +71,7 @@ try:
 except ImportError:
     resource = None
 
+from wsbcli import Parser, non_negative_float, positive_float, positive_int
 from wsbplot.verdicts import add_cell_statistics, compute_verdicts, summary_json, write_verdicts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -311,14 +312,6 @@ def repetition_label(cell, repetition, attempt=1):
 # ---- Command line --------------------------------------------------------------
 
 
-class Parser(argparse.ArgumentParser):
-    """argparse exits 2 on a bad flag; this keeps that and names --help."""
-
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def csv_list(kind):
     def parse(text):
         items = [t.strip() for t in text.split(",") if t.strip()]
@@ -336,36 +329,6 @@ def int_list(text):
     if any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"values must be at least 1: {text}")
     return values
-
-
-def positive_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text}")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be above zero: {text}")
-    return value
-
-
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text}")
-    return value
-
-
-def non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text}")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
-    return value
 
 
 def build_parser():

@@ -19,15 +19,10 @@ from .figures.throughput import plot_throughput, plot_variants
 from .figures.timeseries import plot_timeseries
 from .html import write_report
 from .load import load_inputs
+from wsbcli import Parser  # noqa: I100 (tools/, on the path of every entry point)
 from . import __doc__ as PLOT_DOC
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def find_hdrtool(explicit, runs):
