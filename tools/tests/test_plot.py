@@ -54,17 +54,35 @@ def references(html_text):
     return re.findall(r"(?:src|href)='([^'#]+)'", html_text)
 
 
-class PlotTest(unittest.TestCase):
+def take_hdrtool_option():
+    """--hdrtool PATH, taken out of sys.argv (unittest would refuse it)."""
+    if "--hdrtool" in sys.argv:
+        i = sys.argv.index("--hdrtool")
+        PlotRun.hdrtool = sys.argv[i + 1]
+        del sys.argv[i:i + 2]
+
+
+class PlotRun:
+    """Mixed into a TestCase: plot.py runs once, on the class's FIXTURE, into
+    a temporary folder (cls.out); cls.proc is the finished process."""
+
+    FIXTURE = None
+    hdrtool = HDRTOOL
+
     @classmethod
     def setUpClass(cls):
         cls.out = Path(tempfile.mkdtemp(prefix="wsb-plot-"))
-        cls.proc = subprocess.run([sys.executable, str(PLOT), str(FIXTURE), "--out", str(cls.out),
-                                   "--hdrtool", HDRTOOL], capture_output=True, text=True,
-                                  timeout=300)
+        cls.proc = subprocess.run([sys.executable, str(PLOT), str(cls.FIXTURE), "--out",
+                                   str(cls.out), "--hdrtool", cls.hdrtool],
+                                  capture_output=True, text=True, timeout=300)
 
     @classmethod
     def tearDownClass(cls):
         shutil.rmtree(cls.out)
+
+
+class PlotTest(PlotRun, unittest.TestCase):
+    FIXTURE = FIXTURE
 
     def test_exit_status_and_no_problems(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stdout + self.proc.stderr)
@@ -183,7 +201,5 @@ class TitleTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--hdrtool":
-        HDRTOOL = sys.argv[2]
-        del sys.argv[1:3]
+    take_hdrtool_option()
     unittest.main()

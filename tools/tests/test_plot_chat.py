@@ -13,37 +13,22 @@ latency, and that report.html shows the figure and a table row per cell.
 """
 
 import csv
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import unittest
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.test_plot import png_size, references  # noqa: E402
+from tests.test_plot import PlotRun, png_size, references, take_hdrtool_option  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-PLOT = ROOT / "tools" / "plot.py"
 FIXTURE = ROOT / "results" / "fixture-chat"
-HDRTOOL = os.environ.get("WSB_HDRTOOL", str(ROOT / "build" / "linux" / "bin" / "hdrtool"))
 
 # Two panels (groups of 10 and of 100, 200 users each) side by side.
 EXPECTED = {"chat-delivery-native-closed.png": (1160, 509)}
 
 
-class PlotChatTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.out = Path(tempfile.mkdtemp(prefix="wsb-plot-chat-"))
-        cls.proc = subprocess.run([sys.executable, str(PLOT), str(FIXTURE), "--out", str(cls.out),
-                                   "--hdrtool", HDRTOOL], capture_output=True, text=True,
-                                  timeout=300)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.out)
+class PlotChatTest(PlotRun, unittest.TestCase):
+    FIXTURE = FIXTURE
 
     def test_exit_status_and_no_problems(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stdout + self.proc.stderr)
@@ -74,7 +59,7 @@ class PlotChatTest(unittest.TestCase):
         from wsbplot.figures.latency import Spectra
         from wsbplot.load import load_inputs
         runs, _benches, _problems = load_inputs([str(FIXTURE)])
-        spectra = Spectra(HDRTOOL)
+        spectra = Spectra(PlotRun.hdrtool)
         for row in runs[0].rows:
             delivery = spectra.get(row, tag="delivery")
             ack = spectra.get(row, tag="latency")
@@ -95,8 +80,5 @@ class PlotChatTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if "--hdrtool" in sys.argv:
-        i = sys.argv.index("--hdrtool")
-        HDRTOOL = sys.argv[i + 1]
-        del sys.argv[i:i + 2]
+    take_hdrtool_option()
     unittest.main()

@@ -28,21 +28,14 @@ import subprocess
 import sys
 import tempfile
 
+from tally import Tally  # this folder (on the path of the script)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 DISTRIBUTED = os.path.join(REPO, "tools", "distributed.sh")
 
-failures = []
-passes = 0
-
-
-def check(ok, what):
-    global passes
-    if ok:
-        passes += 1
-    else:
-        failures.append(what)
-        print("FAIL: " + what, flush=True)
+tally = Tally()
+check = tally.check
 
 
 class Server:
@@ -168,8 +161,7 @@ def main():
     else:
         print(__doc__, file=sys.stderr)
         return 2
-    print("%d passed, %d failed" % (passes, len(failures)))
-    return 1 if failures else 0
+    return tally.result()
 
 
 if __name__ == "__main__":

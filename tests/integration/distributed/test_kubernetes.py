@@ -27,21 +27,14 @@ import time
 
 import yaml
 
+from tally import Tally  # this folder (on the path of the script)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.normpath(os.path.join(HERE, "..", "..", ".."))
 K8S = os.path.join(REPO, "deploy", "kubernetes")
 
-failures = []
-passes = 0
-
-
-def check(ok, what):
-    global passes
-    if ok:
-        passes += 1
-    else:
-        failures.append(what)
-        print("FAIL: " + what, flush=True)
+tally = Tally()
+check = tally.check
 
 
 def load(name):
@@ -158,8 +151,7 @@ def main():
             server.wait()
         shutil.rmtree(bin_dir, ignore_errors=True)
         shutil.rmtree(results, ignore_errors=True)
-    print("%d passed, %d failed" % (passes, len(failures)))
-    return 1 if failures else 0
+    return tally.result()
 
 
 if __name__ == "__main__":
