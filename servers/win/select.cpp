@@ -261,7 +261,6 @@ class Group {
           if (s == wake_.socket()) {
             wake_.clear();
             adopt_incoming(shard, fresh);
-            deliver_mail();
           } else {
             on_readable(s, clients_.at(s), buffer);
           }
@@ -271,6 +270,11 @@ class Group {
           Client& client = clients_.at(s);
           if (!client.linger.lingering()) flush(s, client);
         }
+        // On every pass, not only when the wake socket was readable: the
+        // mail list signals only when it goes from empty to non-empty, so one
+        // lost or failed wake datagram would otherwise leave the list's mail
+        // unsent for good. Taking an empty list is one short lock.
+        deliver_mail();
         sweep(shard, Clock::now());
       }
     } catch (const std::bad_alloc&) {
