@@ -136,6 +136,9 @@ int main(int argc, char** argv) {
       stdin_text.append(b, static_cast<std::size_t>(n));
       if (stdin_text.find("//q") != std::string::npos) running = false;
     }
+    // Connections accepted below have no entry in fds yet: they are polled
+    // from the next pass on.
+    const std::size_t polled = fds.size() - 2;
     if (fds[0].revents & POLLIN) {
       for (int fd; (fd = ::accept4(listener, nullptr, nullptr, SOCK_NONBLOCK)) >= 0;) {
         const int one = 1;
@@ -146,7 +149,7 @@ int main(int argc, char** argv) {
     // Serve every readable connection first (posts may fill any output),
     // then send every output.
     std::vector<bool> keep(conns.size(), true);
-    for (std::size_t i = 0; i < conns.size(); ++i) {
+    for (std::size_t i = 0; i < polled; ++i) {
       const short ev = fds[i + 2].revents;
       if (ev & (POLLIN | POLLHUP | POLLERR)) keep[i] = receive(*conns[i]);
     }
