@@ -136,8 +136,9 @@ if [ "$only" != windows ] && [ "$sanitizers" = 1 ]; then
   # sanitizer.reports runs last and fails on any report a program left.
   rm -f build/linux-asan/sanitizer-reports/report.*
   # hdrtool: loadgen's tests read the logs they write with it.
+  # chat_test_server: loadgen's chat tests drive it (tests/integration/loadgen).
   build_targets linux-asan "${posix_servers[@]}" suite-reference-server server-suite fault-suite \
-      loadgen integration_loadgen hdrtool &&
+      loadgen integration_loadgen hdrtool chat_test_server &&
     run_tests linux-asan -L '^(suite|loadgen|fault|sanitizer)$' -LE '^wine$'
   # TSan: the multi-threaded servers and loadgen's two threads under load.
   rm -f build/linux-tsan/sanitizer-reports/report.*

@@ -1040,7 +1040,16 @@ TEST_F(FaultTest, ChatSlowConsumer) {
     const auto growth = static_cast<std::int64_t>(*peak) - static_cast<std::int64_t>(*rss_before);
     std::cout << "[ info     ] server RSS " << *rss_before << " KiB at start, peak " << *peak
               << " KiB (" << growth << " KiB)" << std::endl;
+#if defined(__SANITIZE_ADDRESS__)
+    // This suite is built with ASan only together with servers built with it
+    // (the linux-asan stage). ASan's allocator holds freed blocks in its
+    // quarantine and pads every block, so RSS grows with all the chat traffic
+    // and says nothing of the slow consumer's bound: printed, not checked.
+    std::cout << "[ info     ] ASan build: the RSS bound is checked by the plain builds"
+              << std::endl;
+#else
     EXPECT_LT(growth, 16 * 1024) << "server memory grew with the slow consumer's backlog";
+#endif
   } else {
     ADD_FAILURE() << "cannot read the server's VmRSS/VmHWM from /proc/" << probe_.pid << "/status";
   }
