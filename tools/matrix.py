@@ -1339,20 +1339,31 @@ def run_rounds(order, estimate, total_estimate, settings, bins, out, skipped):
     return outcomes, False
 
 
+def run_rows(path):
+    """The rows of one of a run's CSV files, or [] when it does not exist."""
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        return list(csv.DictReader(f))
+
+
+def outcomes_by_label(outcomes):
+    """A function from a loadgen row to the outcome of the cell repetition
+    that wrote it (by its label), or None."""
+    by_label = {o.label: o for o in outcomes}
+    return lambda row: by_label.get(row.get("label", ""))
+
+
 def finish_summary(out, outcomes):
     """summary.csv gains, on every repetition's row, the cell it belongs to and
     the cell's median and confidence interval; summary.json holds the same rows
     as one JSON array; verdicts.csv compares the models of every group."""
-    path = out / "summary.csv"
-    if not path.is_file():
-        return
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        rows = list(csv.DictReader(f))
+    rows = run_rows(out / "summary.csv")
     if not rows:
         return
-    by_label = {o.label: o for o in outcomes}
+    outcome_of = outcomes_by_label(outcomes)
     for r in rows:
-        o = by_label.get(r.get("label", ""))
+        o = outcome_of(r)
         n = o.noise if o else {}
         r["cell"] = o.cell.name if o else r.get("label", "")
         r["repetition"] = o.repetition if o else 1
@@ -1393,15 +1404,12 @@ def finish_capacity(out, outcomes):
     gains the cell, the model, the platform and the repetition on each row:
     loadgen leaves the server's columns empty in step rows."""
     path = out / "capacity.csv"
-    if not path.is_file():
-        return
-    with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        rows = list(csv.DictReader(f))
+    rows = run_rows(path)
     if not rows:
         return
-    by_label = {o.label: o for o in outcomes}
+    outcome_of = outcomes_by_label(outcomes)
     for r in rows:
-        o = by_label.get(r.get("label", ""))
+        o = outcome_of(r)
         r["cell"] = o.cell.name if o else r.get("label", "")
         r["model"] = o.cell.model if o else ""
         r["cell_platform"] = o.cell.platform if o else ""
