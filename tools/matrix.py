@@ -1358,7 +1358,8 @@ def finish_summary(out, outcomes):
     """summary.csv gains, on every repetition's row, the cell it belongs to and
     the cell's median and confidence interval; summary.json holds the same rows
     as one JSON array; verdicts.csv compares the models of every group."""
-    rows = run_rows(out / "summary.csv")
+    path = out / "summary.csv"
+    rows = run_rows(path)
     if not rows:
         return
     outcome_of = outcomes_by_label(outcomes)
