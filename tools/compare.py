@@ -13,6 +13,12 @@ significant when the interval excludes "no change". Cells measured once in A
 or B get the change of their single figures and no interval: nothing can be
 called significant without repetitions (tools/matrix.py --repeat).
 
+When A and B are both run folders with verdicts.csv, a line "ranking:"
+also says whether B repeats A's ranking of the models: how many pairs of
+models each run called significantly different, how many both called the
+same way, and every pair called one way in A and the other way in B
+(reversed).
+
 --fail-on-regression P: exit 1 when a matched cell got significantly worse
 (lower throughput, or higher p50 or p99) and its estimated change is worse
 than P percent. Cells present in only one run are listed, and never fail.
@@ -122,6 +128,55 @@ def compare(a_cells, b_cells, threshold):
     return out
 
 
+def pair_verdicts(spec):
+    """A run folder's verdicts.csv as {pair key: +1 (model_a faster), -1
+    (slower), 0 (no significant difference)}, every pair keyed with its two
+    models in name order; None for a CSV file or a folder without verdicts."""
+    path = Path(spec) / "verdicts.csv"
+    if not path.is_file():
+        return None
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise InputError(f"{path}: unreadable ({e})")
+    out = {}
+    for v in rows:
+        sign = {"faster": 1, "slower": -1}.get(v.get("verdict"), 0)
+        a, b = v.get("model_a", ""), v.get("model_b", "")
+        if a > b:
+            a, b, sign = b, a, -sign
+        key = tuple(v.get(k, "") for k in ("platform", "workload", "protocol", "size_bytes",
+                                             "connections")) + (a, b)
+        out[key] = sign
+    return out
+
+
+def ranking_agreement(a_pairs, b_pairs):
+    """How the two runs' model rankings agree: of the pairs both runs judged,
+    how many each called significant, how many both called the same way
+    (confirmed), and which were called one way in A and the other in B
+    (reversed: the failure a reproducible benchmark must not show)."""
+    common = set(a_pairs) & set(b_pairs)
+    reversed_pairs = sorted(k for k in common if a_pairs[k] * b_pairs[k] < 0)
+    return {"pairs": len(common),
+            "significant_a": sum(1 for k in common if a_pairs[k]),
+            "significant_b": sum(1 for k in common if b_pairs[k]),
+            "confirmed": sum(1 for k in common if a_pairs[k] and a_pairs[k] == b_pairs[k]),
+            "reversed": reversed_pairs}
+
+
+def print_ranking(agreement):
+    r = agreement
+    print(f"ranking: {r['pairs']} pairs of models judged in both runs; significant in A "
+          f"{r['significant_a']}, in B {r['significant_b']}; called the same way in both "
+          f"{r['confirmed']}; reversed {len(r['reversed'])}")
+    for key in r["reversed"]:
+        plat, mode, protocol, size, conns, a, b = key
+        print(f"  reversed: {a} vs {b}{' (Wine)' if plat == 'wine' else ''} {mode} {protocol}"
+              + (f" {size} B" if size else "") + f" c{conns}")
+
+
 def print_table(results, only_a, only_b, a_name, b_name):
     print(f"compare: {a_name} -> {b_name}")
     for r in results:
@@ -152,6 +207,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     try:
         a_cells, b_cells = cells(read_rows(args.a)), cells(read_rows(args.b))
+        a_pairs, b_pairs = pair_verdicts(args.a), pair_verdicts(args.b)
     except InputError as e:
         print(f"compare.py: {e}", file=sys.stderr)
         return 2
@@ -171,6 +227,8 @@ def main(argv=None):
     except OSError as e:
         print(f"compare.py: cannot write {out}: {e}", file=sys.stderr)
         return 2
+    if a_pairs is not None and b_pairs is not None:
+        print_ranking(ranking_agreement(a_pairs, b_pairs))
     regressions = [r for r in results if r["regression"]]
     print(f"compare: {len(results)} comparisons of {len(set(a_cells) & set(b_cells))} matched "
           f"cells, {sum(r['direction'] != 'no change' for r in results)} significant, "

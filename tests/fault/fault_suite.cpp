@@ -1009,7 +1009,8 @@ TEST_F(FaultTest, PerAddressLimitAndBan) {
 
 // A slow consumer: in a group of three, one user never reads (a 4 KiB
 // receive buffer) while the other two send each other 300 group messages of
-// 16,000 bytes each (at most 4 awaiting their ACK), 9.6 MB for the non-reader, far beyond every
+// 16,000 bytes each (at most 4 in flight: not yet ACKed or not yet read by the other reader, so
+// that a reader the scheduler holds back is never the one dropped), 9.6 MB for the non-reader, far beyond every
 // kernel buffer on the way. The server drops the non-reader once its unsent output passes
 // --max-pending (256 KiB), counting it as errors.slow_consumer, and the group goes on: every
 // message between the other two arrives, in order. The server's peak memory (VmHWM) stays within 16
@@ -1027,7 +1028,7 @@ TEST_F(FaultTest, ChatSlowConsumer) {
   plan.group_messages = 300;
   plan.private_messages = 0;
   plan.payload_bytes = 16000;
-  plan.window = 4;  // 64 KB in flight per sender, well below --max-pending
+  plan.window = 4;  // 64 KB unread per reader at most, well below --max-pending
   plan.never_read = {0};
   plan.never_read_buffer = 4096;
   const suite::ChatReport report = suite::run_chat(target_, plan, after(limits().exchange));

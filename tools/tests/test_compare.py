@@ -115,6 +115,37 @@ class CompareTest(unittest.TestCase):
             self.assertEqual(r["significant"], "untestable (one repetition)")
             self.assertEqual(r["ci_level"], "")
 
+    def test_reversed_rankings_are_named(self):
+        # Two copies of the fixture whose verdicts this test writes: at one
+        # connection A says poll is faster than epoll and B says it is slower
+        # (written the other way round, epoll vs poll "faster", which is the
+        # same call); at ten both say poll is faster, B with the models in
+        # the other order.
+        runs = {}
+        for name, calls in (("a", [("1", "poll", "epoll", "faster"),
+                                   ("10", "poll", "epoll", "faster")]),
+                            ("b", [("1", "epoll", "poll", "faster"),
+                                   ("10", "epoll", "poll", "slower")])):
+            runs[name] = self.tmp / name
+            shutil.copytree(FIXTURE, runs[name])
+            rows = read(FIXTURE / "verdicts.csv")[:1]
+            with open(runs[name] / "verdicts.csv", "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
+                w.writeheader()
+                for conns, model_a, model_b, verdict in calls:
+                    w.writerow(dict(rows[0], connections=conns, model_a=model_a,
+                                    model_b=model_b, verdict=verdict))
+        proc = run(runs["a"], runs["b"], "--csv", self.tmp / "out.csv")
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertIn("ranking: 2 pairs of models judged in both runs; significant in A 2, in B 2; "
+                      "called the same way in both 1; reversed 1\n", proc.stdout)
+        self.assertIn("  reversed: epoll vs poll closed echo 16 B c1\n", proc.stdout)
+        self.assertNotIn("c10\n  reversed", proc.stdout)
+        # Against itself, every significant pair is confirmed.
+        proc = run(runs["a"], runs["a"], "--csv", self.tmp / "out.csv")
+        self.assertIn("significant in A 2, in B 2; called the same way in both 2; reversed 0",
+                      proc.stdout)
+
     def test_bad_input_is_one_line_and_exit_2(self):
         proc = run(FIXTURE, self.tmp)
         self.assertEqual(proc.returncode, 2)

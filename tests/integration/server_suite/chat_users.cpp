@@ -129,7 +129,8 @@ class ChatRun {
     ChatUser& u = users_[index];
     if (!u.reads || !sending_) return;
     const std::uint32_t total = messages_per_user();
-    const std::uint32_t limit = plan_.window == 0 ? total : std::min(total, u.acks + plan_.window);
+    const std::uint32_t settled = std::min(u.acks, received_by_group(index));
+    const std::uint32_t limit = plan_.window == 0 ? total : std::min(total, settled + plan_.window);
     while (u.queued < limit) {
       const std::uint32_t seq = ++u.queued;
       const std::string payload = chat_payload(u.id, seq, plan_.payload_bytes);
@@ -144,6 +145,21 @@ class ChatRun {
       u.out.clear();  // keeps the memory of a long run to what is in flight
       u.sent = 0;
     }
+  }
+
+  // How many of user `index`'s GROUP messages every reading member of its
+  // group has received (in order, as they must arrive); all of them once
+  // each member has them all, so that the PRIVATE messages after them are
+  // paced on their ACKs alone.
+  std::uint32_t received_by_group(std::uint32_t index) const {
+    const std::uint32_t sender = users_[index].id;
+    std::uint32_t received = messages_per_user();
+    for (std::uint32_t r = 0; r < plan_.users; ++r) {
+      if (r == index || !users_[r].reads || group_of(r) != group_of(index)) continue;
+      const std::uint32_t last = users_[r].last[sender];
+      if (last < plan_.group_messages) received = std::min(received, last);
+    }
+    return received;
   }
 
   bool all_welcomed() const {
@@ -324,6 +340,7 @@ class ChatRun {
     u.last[from] = std::max(u.last[from], seq);
     ++u.received;
     ++report_.deliveries;
+    queue_messages(from - 1);  // the sender's window may have room now
     return true;
   }
 

@@ -29,9 +29,12 @@ struct ChatPlan {
   std::uint32_t group_messages = 5;
   std::uint32_t private_messages = 2;
   std::size_t payload_bytes = 48;
-  // At most this many messages per user sent and not yet ACKed (0: all at
-  // once). A paced sender, as a chat user is; a burst of large messages all
-  // at once would outrun even a reading recipient's --max-pending.
+  // At most this many messages per user in flight (0: all at once). A
+  // message is in flight until its ACK came and, for a GROUP message, every
+  // reading member of the group received it. An ACK alone only says the
+  // server queued the message: a sender paced on ACKs can still outrun a
+  // reading recipient that the scheduler holds back, and a burst of large
+  // messages would pass even a reading recipient's --max-pending.
   std::uint32_t window = 0;
   // Users (0-based) that log in but never read (the slow consumer): they
   // are expected to be dropped by the server, and nothing is verified of
