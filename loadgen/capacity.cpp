@@ -55,9 +55,14 @@ void CapacitySearch::record(const StepVerdict& verdict) {
   }
   if (verdict.passed()) {
     low_ = next_;
+  } else if (++failures_here_ < settings_.attempts) {
+    // The same rate once more, unless the step bound has run out.
+    if (steps_ >= settings_.max_steps) bound_ = CapacityBound::steps;
+    return;
   } else {
     high_ = next_;
   }
+  failures_here_ = 0;
   choose_next();
   if (!done() && steps_ >= settings_.max_steps) bound_ = CapacityBound::steps;
 }
@@ -92,6 +97,7 @@ CapacityOutcome find_capacity(const CapacitySettings& settings,
   while (const auto rate = search.next_rate()) {
     CapacityStep step;
     step.index = search.steps() + 1;
+    step.attempt = search.attempt();
     step.phase = search.phase();
     step.offered = *rate;
     step.verdict = run_step(step);

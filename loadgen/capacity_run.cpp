@@ -74,19 +74,29 @@ double achieved(const RunResult& r) {
   return per_second(r.totals.requests, r.seconds);
 }
 
+// "pass", "fail by slo", and " (attempt 2)" after either when the step ran
+// again at the rate of a failed one (--capacity-attempts).
+std::string step_verdict(const CapacityStep& step, const char* fail_prefix,
+                         const char* fail_suffix) {
+  std::string out = step.verdict.passed()
+                        ? std::string("pass")
+                        : fail_prefix + step.verdict.failed_by() + fail_suffix;
+  if (step.attempt > 1) out += " (attempt " + std::to_string(step.attempt) + ")";
+  return out;
+}
+
 }  // namespace
 
 std::string capacity_step_line(const CapacityStep& step, const RunResult& result) {
-  const std::string failed = step.verdict.failed_by();
   char buffer[320];
   std::snprintf(buffer, sizeof buffer,
                 "capacity step %d (%s): offered %.0f/s achieved %.0f/s p99 %s (uncorrected %s) "
-                "errors %llu: %s%s",
+                "errors %llu: %s",
                 step.index, std::string(name(step.phase)).c_str(), step.offered, achieved(result),
                 latency_at(result, Series::latency, 99.0).c_str(),
                 latency_at(result, Series::uncorrected, 99.0).c_str(),
                 static_cast<unsigned long long>(result.totals.errors_total()),
-                step.verdict.passed() ? "pass" : "fail by ", failed.c_str());
+                step_verdict(step, "fail by ", "").c_str());
   return buffer;
 }
 
@@ -104,8 +114,7 @@ std::string capacity_summary_text(const Options& options, const CapacitySearchRu
   for (std::size_t i = 0; i < o.steps.size(); ++i) {
     const CapacityStep& s = o.steps[i];
     const RunResult& r = search.runs[i].result;
-    const std::string verdict =
-        s.verdict.passed() ? "pass" : "fail (" + s.verdict.failed_by() + ")";
+    const std::string verdict = step_verdict(s, "fail (", ")");
     std::snprintf(line, sizeof line, "  %4d  %-6s  %10.0f  %10.0f  %9s  %9s  %9s  %9s  %6llu  %s\n",
                   s.index, std::string(name(s.phase)).c_str(), s.offered, achieved(r),
                   latency_at(r, Series::latency, 50.0).c_str(),

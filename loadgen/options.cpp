@@ -471,6 +471,12 @@ void add_capacity_options(CLI::App& app, Options& o, Texts& t) {
       ->check(CLI::Range(1.01, 100.0))
       ->capture_default_str()
       ->group("Capacity");
+  app.add_option("--capacity-attempts", o.capacity.attempts,
+                 "A rate fails only when this many steps at it in a row failed (a failed step is "
+                 "run again at the same rate: one stall of the machine does not end the search)")
+      ->check(CLI::Range(1, 5))
+      ->capture_default_str()
+      ->group("Capacity");
   app.add_option("--capacity-precision", t.capacity_precision,
                  "Bisect until the passing and failing rates are this close (percent)")
       ->capture_default_str()

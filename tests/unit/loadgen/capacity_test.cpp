@@ -27,6 +27,7 @@ CapacityOutcome search(const CapacitySettings& settings, double true_capacity,
 
 TEST(CapacitySearch, RampsGeometricallyThenBisectsToThePrecision) {
   CapacitySettings s;
+  s.attempts = 1;  // the bracket logic alone: one step per rate
   s.rate_start = 1000;
   s.growth = 2;
   s.precision = 0.05;
@@ -51,6 +52,7 @@ TEST(CapacitySearch, RampsGeometricallyThenBisectsToThePrecision) {
 
 TEST(CapacitySearch, EveryBisectionStepLiesInsideTheBracket) {
   CapacitySettings s;
+  s.attempts = 1;  // the bracket logic alone: one step per rate
   s.rate_start = 100;
   s.growth = 3;
   s.precision = 0.01;
@@ -76,6 +78,7 @@ TEST(CapacitySearch, EveryBisectionStepLiesInsideTheBracket) {
 
 TEST(CapacitySearch, FailingAtTheStartRateFindsNone) {
   CapacitySettings s;
+  s.attempts = 1;  // the bracket logic alone: one step per rate
   s.rate_start = 1000;
   const CapacityOutcome out = search(s, 500);
   ASSERT_EQ(out.steps.size(), 1u);
@@ -139,6 +142,47 @@ TEST(CapacitySearch, TheStepBoundEndsAnEndlessSearch) {
   EXPECT_EQ(out.steps.size(), 5u);
   EXPECT_EQ(out.bound, CapacityBound::steps);
   EXPECT_EQ(out.capacity, 16);
+}
+
+// With two attempts, a step that fails once (a stall of the machine far
+// below the knee) is run again at the same rate and the search goes on when
+// it passes; a rate that fails twice in a row is the failing bound.
+TEST(CapacitySearch, AFailedStepIsTriedAgainAtTheSameRate) {
+  CapacitySettings s;
+  s.rate_start = 1000;
+  s.precision = 0.05;
+  ASSERT_EQ(s.attempts, 2);  // the default
+  std::vector<double> offered;
+  std::vector<int> attempts;
+  const CapacityOutcome out = find_capacity(s, [&](const CapacityStep& step) {
+    offered.push_back(step.offered);
+    attempts.push_back(step.attempt);
+    StepVerdict v;
+    // A true capacity of 5000/s, and the second step (2000/s, first try)
+    // spoiled by a stall.
+    v.slo_kept = step.offered <= 5000 && step.index != 2;
+    return v;
+  });
+  ASSERT_GE(offered.size(), 7u);
+  EXPECT_EQ(std::vector<double>(offered.begin(), offered.begin() + 6),
+            (std::vector<double>{1000, 2000, 2000, 4000, 8000, 8000}));
+  EXPECT_EQ(std::vector<int>(attempts.begin(), attempts.begin() + 6),
+            (std::vector<int>{1, 1, 2, 1, 1, 2}));
+  EXPECT_EQ(out.steps[2].phase, CapacityPhase::ramp);
+  EXPECT_EQ(offered[6], 6000);  // 8000 failed twice: the bisection begins
+  EXPECT_EQ(out.bound, CapacityBound::bracket);
+  ASSERT_TRUE(out.capacity && out.failed_at);
+  EXPECT_LE(*out.capacity, 5000);
+  EXPECT_GT(*out.capacity, 5000 * 0.95);
+  EXPECT_GT(*out.failed_at, 5000);
+  // A start rate that fails twice has no capacity; the step bound counts
+  // the second attempts too.
+  const CapacityOutcome none = find_capacity(s, [](const CapacityStep&) { return StepVerdict{}; });
+  EXPECT_EQ(none.steps.size(), 2u);
+  EXPECT_EQ(none.bound, CapacityBound::none);
+  s.max_steps = 1;
+  EXPECT_EQ(find_capacity(s, [](const CapacityStep&) { return StepVerdict{}; }).bound,
+            CapacityBound::steps);
 }
 
 TEST(CapacitySearch, FailedByNamesEveryReason) {
