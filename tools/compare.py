@@ -147,7 +147,7 @@ def pair_verdicts(spec):
         if a > b:
             a, b, sign = b, a, -sign
         key = tuple(v.get(k, "") for k in ("platform", "workload", "protocol", "size_bytes",
-                                             "connections")) + (a, b)
+                                             "connections", "group_size")) + (a, b)
         out[key] = sign
     return out
 
@@ -172,9 +172,9 @@ def print_ranking(agreement):
           f"{r['significant_a']}, in B {r['significant_b']}; called the same way in both "
           f"{r['confirmed']}; reversed {len(r['reversed'])}")
     for key in r["reversed"]:
-        plat, mode, protocol, size, conns, a, b = key
+        plat, mode, protocol, size, conns, group, a, b = key
         print(f"  reversed: {a} vs {b}{' (Wine)' if plat == 'wine' else ''} {mode} {protocol}"
-              + (f" {size} B" if size else "") + f" c{conns}")
+              + (f" {size} B" if size else "") + f" c{conns}" + (f" g{group}" if group else ""))
 
 
 def print_table(results, only_a, only_b, a_name, b_name):

@@ -80,7 +80,34 @@ def rows(platform, conns, model, values):
              "cell": f"{platform}-{model}-c{conns}", "requests_per_s": str(v)} for v in values]
 
 
+def chat_rows(model, group, values):
+    return [{"server_platform": "native", "server_model": model, "mode": "closed",
+             "protocol": "chat", "size_min": "16", "size_max": "16", "connections": "200",
+             "group_size": str(group), "cell": f"native-{model}-chat-g{group}",
+             "requests_per_s": "1000", "deliveries_per_s": str(v)} for v in values]
+
+
 class VerdictTest(unittest.TestCase):
+    def test_chat_cells_are_compared_by_deliveries_per_group_size(self):
+        # Equal requests/s everywhere: only the deliveries can tell them apart.
+        data = (chat_rows("epoll", 10, [300, 301, 302, 303, 304])
+                + chat_rows("threads", 10, [100, 101, 102, 103, 104])
+                + chat_rows("epoll", 100, [2000, 2001, 2002, 2003, 2004])
+                + chat_rows("threads", 100, [1999, 2000, 2001, 2002, 2003.5]))
+        verdicts = compute_verdicts(data)
+        by_group = {v["group_size"]: v for v in verdicts}
+        self.assertEqual(sorted(by_group), ["10", "100"])
+        self.assertEqual({v["metric"] for v in verdicts}, {"deliveries_per_s"})
+        self.assertEqual((by_group["10"]["model_a"], by_group["10"]["verdict"]),
+                         ("threads", "slower"))
+        self.assertEqual(by_group["100"]["verdict"], "no significant difference")
+        text = sentences(verdicts)
+        self.assertEqual(len(text), 2)
+        self.assertTrue(text[0].startswith(
+            "At 200 connections (chat, 16 B, groups of 10, closed loop) epoll delivers 196 % "
+            "more messages than threads"), text[0])
+
+
     def test_sentences_name_the_faster_model_and_the_pairs_that_do_not_differ(self):
         data = (rows("native", 1000, "poll", [100, 101, 102, 103, 104])
                 + rows("native", 1000, "epoll", [100.5, 101.5, 102.5, 103.5, 104.5])

@@ -26,7 +26,11 @@ VERDICTS_HEADER = ["platform", "workload", "protocol", "size_bytes", "connection
                    "model_b", "repetitions_a", "repetitions_b", "requests_per_s_a_median",
                    "requests_per_s_b_median", "ratio", "ratio_ci_low", "ratio_ci_high",
                    "difference_pct", "ci_low_pct", "ci_high_pct", "ci_level", "p_value",
-                   "verdict"]
+                   "verdict", "group_size", "metric"]
+
+# What a chat cell is compared by: its deliveries (a message relayed to each
+# recipient), of which a request (a message and its ACK) is only the start.
+CHAT_METRIC = "deliveries_per_s"
 
 
 def number(text):
@@ -143,20 +147,21 @@ def model_rank(platform, model):
 
 def compute_verdicts(rows, metric="requests_per_s"):
     """One dict per pair of models in every group with at least two models
-    measured at least twice; model_a comes first in the models' usual order."""
+    measured at least twice; model_a comes first in the models' usual order.
+    Chat cells form groups per group size too and are compared by
+    CHAT_METRIC (the `metric` column says which); the median columns keep
+    their names."""
     groups = {}
     for r in rows:
-        if r.get("mode") == "hold" or number(r.get(metric)) is None or not counted(r):
+        chat = r.get("protocol") == "chat"
+        column = CHAT_METRIC if chat else metric
+        if r.get("mode") == "hold" or number(r.get(column)) is None or not counted(r):
             continue
-        # Chat cells differ by group size too, which verdicts.csv has no
-        # column for: they are compared in their own figures only.
-        if r.get("protocol") == "chat":
-            continue
-        groups.setdefault(group_key(r), {}).setdefault(model_of(r), []).append(
-            number(r.get(metric)))
+        key = group_key(r) + ((r.get("group_size") or "", column) if chat else ("", column))
+        groups.setdefault(key, {}).setdefault(model_of(r), []).append(number(r.get(column)))
     out = []
-    for key in sorted(groups, key=lambda k: (k[0], k[1], k[2], str(k[3]), k[4])):
-        plat, mode, protocol, size, conns = key
+    for key in sorted(groups, key=lambda k: (k[0], k[1], k[2], str(k[3]), k[4], k[5])):
+        plat, mode, protocol, size, conns, group, column = key
         models = sorted(groups[key], key=lambda m: model_rank(plat, m))
         for a, b in itertools.combinations(models, 2):
             res = shift_interval(groups[key][a], groups[key][b])
@@ -175,7 +180,8 @@ def compute_verdicts(rows, metric="requests_per_s"):
                 "ratio": fmt(ratio), "ratio_ci_low": fmt(lo), "ratio_ci_high": fmt(hi),
                 "difference_pct": f"{(ratio - 1) * 100:.1f}",
                 "ci_low_pct": f"{(lo - 1) * 100:.1f}", "ci_high_pct": f"{(hi - 1) * 100:.1f}",
-                "ci_level": f"{level:.4f}", "p_value": f"{p:.4g}", "verdict": verdict})
+                "ci_level": f"{level:.4f}", "p_value": f"{p:.4g}", "verdict": verdict,
+                "group_size": group, "metric": column})
     return out
 
 
@@ -203,18 +209,22 @@ def pair_phrase(v):
         return (f"{v['model_a']} and {v['model_b']} do not differ ({level} CI of the "
                 f"difference {float(v['ci_low_pct']):+.0f} to {float(v['ci_high_pct']):+.0f} %)")
     a, b = v["model_a"], v["model_b"]
+    what = "messages" if v.get("metric") == CHAT_METRIC else "requests"
+    verb = "delivers" if what == "messages" else "serves"
     lo, hi, mid = float(v["ratio_ci_low"]), float(v["ratio_ci_high"]), float(v["ratio"])
     if v["verdict"] == "slower":
         # Say it the other way round: b serves more than a.
         a, b = b, a
         lo, hi, mid = 1 / hi, 1 / lo, 1 / mid
-    return (f"{a} serves {(mid - 1) * 100:.0f} % more requests than {b} ({level} CI "
+    return (f"{a} {verb} {(mid - 1) * 100:.0f} % more {what} than {b} ({level} CI "
             f"{(lo - 1) * 100:.0f}–{(hi - 1) * 100:.0f} %)")
 
 
 def describe_group(v):
     conns = int(float(v["connections"]))
     what = [v["protocol"]] + ([f"{v['size_bytes']} B"] if v["size_bytes"] else [])
+    if v.get("group_size"):
+        what.append(f"groups of {v['group_size']}")
     what.append(f"{v['workload']} loop" if v["workload"] in ("closed", "open")
                 else v["workload"])
     wine = PLATFORM_SUFFIX.get(v["platform"], "")
@@ -226,7 +236,8 @@ def sentences(verdicts):
     the pairs that do not differ."""
     groups = {}
     for v in verdicts:
-        key = (v["platform"], v["workload"], v["protocol"], v["size_bytes"], v["connections"])
+        key = (v["platform"], v["workload"], v["protocol"], v["size_bytes"], v["connections"],
+               v.get("group_size", ""))
         groups.setdefault(key, []).append(v)
     out = []
     for members in groups.values():
