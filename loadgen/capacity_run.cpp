@@ -24,6 +24,24 @@ StepVerdict judge_step(const Options& step_options, const RunResult& result) {
   return v;
 }
 
+double settle_server(const std::function<std::optional<double>()>& cpu_seconds,
+                     const std::function<void(std::chrono::milliseconds)>& sleep) {
+  const double window = std::chrono::duration<double>(kSettleSample).count();
+  const int max_samples = static_cast<int>(kSettleLimit / kSettleSample);
+  std::optional<double> last = cpu_seconds();
+  int quiet = 0;
+  int samples = 0;
+  while (last && quiet < 2 && samples < max_samples) {
+    sleep(kSettleSample);
+    ++samples;
+    const std::optional<double> now = cpu_seconds();
+    if (!now) break;
+    quiet = *now - *last < kSettleIdleShare * window ? quiet + 1 : 0;
+    last = now;
+  }
+  return samples * window;
+}
+
 CapacitySearchRun run_capacity_search(const Options& options, const EngineInfo& engine,
                                       const net::Endpoint& target,
                                       const proto::ClientFactory& factory, RunSignals& signals,
@@ -33,8 +51,13 @@ CapacitySearchRun run_capacity_search(const Options& options, const EngineInfo& 
   run_hooks.on_interval = [&hooks](const IntervalReport& interval) {
     if (hooks.on_interval) hooks.on_interval(interval, Mode::open);
   };
+  bool last_failed = false;
   search.outcome = find_capacity(options.capacity, [&](const CapacityStep& step) {
     CapacityStepRun run;
+    // A failed step may leave the server busy with what it could not serve
+    // in time (after an overloaded step, steps of the same search ran slow
+    // for about 30 s): the next step begins when the server is idle again.
+    if (last_failed && hooks.settle) run.settled_s = hooks.settle();
     run.options = options;
     run.options.mode = Mode::open;
     run.options.rate = step.offered;
@@ -54,8 +77,12 @@ CapacitySearchRun run_capacity_search(const Options& options, const EngineInfo& 
     }
     run.result.self = platform::sample_process();
     StepVerdict verdict = judge_step(run.options, run.result);
+    last_failed = !verdict.passed();
     CapacityStep judged = step;
     judged.verdict = verdict;
+    if (run.settled_s >= 0.25) {
+      std::fprintf(stderr, "loadgen: waited %.1f s for the server to go idle\n", run.settled_s);
+    }
     std::fprintf(stderr, "loadgen: %s\n", capacity_step_line(judged, run.result).c_str());
     search.runs.push_back(std::move(run));
     return verdict;
@@ -78,9 +105,8 @@ double achieved(const RunResult& r) {
 // again at the rate of a failed one (--capacity-attempts).
 std::string step_verdict(const CapacityStep& step, const char* fail_prefix,
                          const char* fail_suffix) {
-  std::string out = step.verdict.passed()
-                        ? std::string("pass")
-                        : fail_prefix + step.verdict.failed_by() + fail_suffix;
+  std::string out = step.verdict.passed() ? std::string("pass")
+                                          : fail_prefix + step.verdict.failed_by() + fail_suffix;
   if (step.attempt > 1) out += " (attempt " + std::to_string(step.attempt) + ")";
   return out;
 }

@@ -4,7 +4,9 @@
 // search (the summary table, one CSV row per step, the exit code).
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@ namespace wsb::loadgen {
 struct CapacityStepRun {
   Options options;  // the command line's, with this step's rate
   RunResult result;
+  double settled_s = 0;  // how long the step waited for an idle server first
 };
 
 struct CapacitySearchRun {
@@ -28,7 +31,25 @@ struct CapacitySearchRun {
 struct CapacityHooks {
   std::function<void(const IntervalReport&, Mode)> on_interval;  // the live line
   std::function<void()> on_step_end;                             // ends the live line
+  // Before a step that follows a failed one: waits until the server has
+  // worked off what the failed step left it, returns the seconds waited.
+  // Empty: no wait (the target is not a spawned server).
+  std::function<double()> settle;
 };
+
+// How long settle_server() waits at most, and what counts as idle: a
+// server that used less than kSettleIdleShare of one core in each of two
+// kSettleSample windows in a row.
+inline constexpr std::chrono::seconds kSettleLimit{15};
+inline constexpr std::chrono::milliseconds kSettleSample{100};
+inline constexpr double kSettleIdleShare = 0.05;
+
+// Waits until `cpu_seconds` (the server's user + system CPU time so far;
+// nullopt once it cannot be read) shows the server idle, or kSettleLimit
+// passed; returns the seconds waited. `sleep` waits one kSettleSample (a
+// parameter so that the tests need not sleep).
+double settle_server(const std::function<std::optional<double>()>& cpu_seconds,
+                     const std::function<void(std::chrono::milliseconds)>& sleep);
 
 // The verdict on one step: the SLO on the corrected latency, no errors, the
 // offered rate achieved within kCapacityShortfallPercent, and a complete run.

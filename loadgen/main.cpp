@@ -9,8 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "affinity.hpp"
 #include "capacity_run.hpp"
@@ -353,6 +356,17 @@ int find_capacity_main(const Options& options, const EngineInfo& engine,
     live.end();
     live.open = false;
   };
+  if (server) {
+    hooks.settle = [server] {
+      return settle_server(
+          [server]() -> std::optional<double> {
+            const auto s = server->sample();
+            if (!s) return std::nullopt;
+            return s->user_cpu_seconds + s->system_cpu_seconds;
+          },
+          [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); });
+    };
+  }
   CapacitySearchRun search = run_capacity_search(options, engine, target, factory, signals, hooks);
   std::optional<ServerResult> server_result;
   if (server) server_result = server->stop();

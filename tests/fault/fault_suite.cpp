@@ -1010,8 +1010,9 @@ TEST_F(FaultTest, PerAddressLimitAndBan) {
 // A slow consumer: in a group of three, one user never reads (a 4 KiB
 // receive buffer) while the other two send each other 300 group messages of
 // 16,000 bytes each (at most 4 in flight: not yet ACKed or not yet read by the other reader, so
-// that a reader the scheduler holds back is never the one dropped), 9.6 MB for the non-reader, far beyond every
-// kernel buffer on the way. The server drops the non-reader once its unsent output passes
+// that a reader the scheduler holds back is never the one dropped), 9.6 MB for the non-reader, far
+// beyond every kernel buffer on the way. The server drops the non-reader once its unsent output
+// passes
 // --max-pending (256 KiB), counting it as errors.slow_consumer, and the group goes on: every
 // message between the other two arrives, in order. The server's peak memory (VmHWM) stays within 16
 // MiB of what it was before: the bound and one frame per connection, not the megabytes sent.

@@ -3,10 +3,13 @@
 // the offered rate is at or below its true capacity.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <optional>
 #include <vector>
 
 #include "capacity.hpp"
+#include "capacity_run.hpp"
 
 namespace wsb::loadgen {
 namespace {
@@ -183,6 +186,44 @@ TEST(CapacitySearch, AFailedStepIsTriedAgainAtTheSameRate) {
   s.max_steps = 1;
   EXPECT_EQ(find_capacity(s, [](const CapacityStep&) { return StepVerdict{}; }).bound,
             CapacityBound::steps);
+}
+
+// settle_server() with a fake clock: the server's CPU time as it would be
+// read after each 100 ms sample.
+double settle_with(std::vector<std::optional<double>> readings, int* sleeps) {
+  std::size_t next = 0;
+  return settle_server(
+      [&]() -> std::optional<double> {
+        if (next < readings.size()) return readings[next++];
+        return readings.empty() ? std::nullopt : readings.back();
+      },
+      [&](std::chrono::milliseconds d) {
+        EXPECT_EQ(d, kSettleSample);
+        ++*sleeps;
+      });
+}
+
+TEST(CapacitySettle, WaitsUntilTwoQuietSamplesInARow) {
+  int sleeps = 0;
+  // Busy (90 ms of CPU per 100 ms) for three samples, one quiet, busy
+  // again, then quiet: the wait ends at the second quiet sample in a row.
+  const double waited =
+      settle_with({0.0, 0.09, 0.18, 0.27, 0.271, 0.36, 0.361, 0.362, 5.0}, &sleeps);
+  EXPECT_EQ(sleeps, 7);
+  EXPECT_NEAR(waited, 0.7, 1e-9);
+}
+
+TEST(CapacitySettle, GivesUpAtTheLimitOrWhenTheServerCannotBeRead) {
+  int sleeps = 0;
+  std::vector<std::optional<double>> busy;
+  for (int i = 0; i < 1000; ++i)
+    busy.push_back(0.1 * i);  // a whole core, always
+  EXPECT_NEAR(settle_with(busy, &sleeps), 15.0, 1e-9);
+  EXPECT_EQ(sleeps, 150);
+  sleeps = 0;
+  EXPECT_EQ(settle_with({std::nullopt}, &sleeps), 0.0);
+  EXPECT_EQ(sleeps, 0);
+  EXPECT_NEAR(settle_with({0.0, 0.1, std::nullopt}, &sleeps), 0.2, 1e-9);
 }
 
 TEST(CapacitySearch, FailedByNamesEveryReason) {
