@@ -1,6 +1,7 @@
 // The chat protocol's frames: proto/chat_wire.hpp.
 #include "proto/chat_wire.hpp"
 
+#include <initializer_list>
 #include <stdexcept>
 
 namespace wsb::proto::chat {
@@ -74,6 +75,16 @@ class FrameWriter {
   std::size_t at_ = 0;
   std::size_t size_ = 0;
 };
+
+// Writes a frame whose fixed fields are all u32 (every one but ERROR's),
+// followed by `payload`.
+void write_u32_frame(ByteBuffer& out, Op op, std::initializer_list<std::uint32_t> fields,
+                     std::span<const char> payload = {}) {
+  FrameWriter w(op, 4 * fields.size(), payload.size());
+  for (const std::uint32_t v : fields)
+    w.u32(v);
+  w.finish(out, payload);
+}
 
 ClientMessage read_login(Fields& f) {
   Login m;
@@ -200,53 +211,31 @@ std::size_t max_payload(Op op) noexcept {
 }
 
 void write(ByteBuffer& out, const Login& m) {
-  FrameWriter w(Op::login, 8, 0);
-  w.u32(m.user);
-  w.u32(m.group);
-  w.finish(out, {});
+  write_u32_frame(out, Op::login, {m.user, m.group});
 }
 
 void write(ByteBuffer& out, const PrivateMessage& m) {
-  FrameWriter w(Op::private_message, 8, m.payload.size());
-  w.u32(m.to);
-  w.u32(m.seq);
-  w.finish(out, m.payload);
+  write_u32_frame(out, Op::private_message, {m.to, m.seq}, m.payload);
 }
 
 void write(ByteBuffer& out, const GroupMessage& m) {
-  FrameWriter w(Op::group_message, 4, m.payload.size());
-  w.u32(m.seq);
-  w.finish(out, m.payload);
+  write_u32_frame(out, Op::group_message, {m.seq}, m.payload);
 }
 
 void write(ByteBuffer& out, const Welcome& m) {
-  FrameWriter w(Op::welcome, 12, 0);
-  w.u32(m.user);
-  w.u32(m.group);
-  w.u32(m.members_online);
-  w.finish(out, {});
+  write_u32_frame(out, Op::welcome, {m.user, m.group, m.members_online});
 }
 
 void write(ByteBuffer& out, const FromPrivate& m) {
-  FrameWriter w(Op::from_private, 8, m.payload.size());
-  w.u32(m.from);
-  w.u32(m.seq);
-  w.finish(out, m.payload);
+  write_u32_frame(out, Op::from_private, {m.from, m.seq}, m.payload);
 }
 
 void write(ByteBuffer& out, const FromGroup& m) {
-  FrameWriter w(Op::from_group, 12, m.payload.size());
-  w.u32(m.from);
-  w.u32(m.group);
-  w.u32(m.seq);
-  w.finish(out, m.payload);
+  write_u32_frame(out, Op::from_group, {m.from, m.group, m.seq}, m.payload);
 }
 
 void write(ByteBuffer& out, const Ack& m) {
-  FrameWriter w(Op::ack, 8, 0);
-  w.u32(m.seq);
-  w.u32(m.recipients);
-  w.finish(out, {});
+  write_u32_frame(out, Op::ack, {m.seq, m.recipients});
 }
 
 void write(ByteBuffer& out, const Error& m) {

@@ -1,7 +1,5 @@
 // The client driver of the echo protocol: requests drawn from the payload
 // pool, the echoed stream checked byte for byte against them.
-#include <algorithm>
-#include <cstring>
 #include <memory>
 
 #include "proto/detail/pooled_driver.hpp"
@@ -16,7 +14,7 @@ class EchoDriver final : public PooledDriver {
 
   std::size_t write_request(ByteBuffer& out) override {
     const Slice s = draw();
-    out.append(std::span<const char>(pool_->lower.data() + s.offset, s.size));
+    out.append(request(s));
     push(s);
     return s.size;
   }
@@ -33,16 +31,8 @@ class EchoDriver final : public PooledDriver {
         fail(ClientError::mismatch);
         return done;
       }
-      const Slice& s = pending_.front();
-      const std::size_t take = std::min(n, std::size_t{s.size} - received_);
-      if (std::memcmp(p, pool_->lower.data() + s.offset + received_, take) != 0) {
-        fail(ClientError::mismatch);
-        return done;
-      }
-      p += take;
-      n -= take;
-      received_ += take;
-      if (received_ == s.size) {
+      if (!verify_body(pool_->lower, p, n)) return done;
+      if (received_ == pending_.front().size) {
         complete();
         ++done;
       }

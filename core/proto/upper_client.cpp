@@ -1,7 +1,5 @@
 // The client driver of the upper protocol: requests drawn from the payload
 // pool, replies checked byte for byte against the pool's upper-case copy.
-#include <algorithm>
-#include <cstring>
 #include <memory>
 
 #include "proto/detail/pooled_driver.hpp"
@@ -16,7 +14,7 @@ class UpperDriver final : public PooledDriver {
 
   std::size_t write_request(ByteBuffer& out) override {
     const Slice s = draw();
-    append_upper_frame(std::span<const char>(pool_->lower.data() + s.offset, s.size), out);
+    append_upper_frame(request(s), out);
     push(s);
     return 2 + std::size_t{s.size};
   }
@@ -45,14 +43,7 @@ class UpperDriver final : public PooledDriver {
         --n;
         if (++length_bytes_ < 2 || s.size > 0) continue;
       } else {
-        const std::size_t take = std::min(n, std::size_t{s.size} - received_);
-        if (std::memcmp(p, pool_->upper.data() + s.offset + received_, take) != 0) {
-          fail(ClientError::mismatch);
-          return done;
-        }
-        p += take;
-        n -= take;
-        received_ += take;
+        if (!verify_body(pool_->upper, p, n)) return done;
         if (received_ < s.size) continue;
       }
       complete();

@@ -34,6 +34,15 @@ void write_escaped(std::ostream& os, std::string_view s) {
   os.put('"');
 }
 
+// Decimal digits of a signed or unsigned 64-bit integer (at most 20 and a
+// sign).
+template <class Int>
+void write_integer(std::ostream& os, Int v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  os.write(buf, r.ptr - buf);
+}
+
 std::string_view line_end(LineEnding ending) noexcept {
   return ending == LineEnding::crlf ? "\r\n" : "\n";
 }
@@ -55,17 +64,13 @@ CsvWriter& CsvWriter::field(std::string_view s) {
 
 CsvWriter& CsvWriter::field(std::int64_t v) {
   separator();
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  os_.write(buf, r.ptr - buf);
+  write_integer(os_, v);
   return *this;
 }
 
 CsvWriter& CsvWriter::field(std::uint64_t v) {
   separator();
-  char buf[24];
-  const auto r = std::to_chars(buf, buf + sizeof buf, v);
-  os_.write(buf, r.ptr - buf);
+  write_integer(os_, v);
   return *this;
 }
 

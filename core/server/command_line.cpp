@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <iostream>
 #include <thread>
+#include <utility>
 
 #include "platform/duration.hpp"
 
@@ -34,15 +35,20 @@ std::optional<Stall> parse_stall(std::string_view text) {
   return Stall{*pause, *every};
 }
 
-CLI::Validator duration_check() {
+// A CLI11 check that accepts the texts `parse` reads; any other text is
+// refused with "<what>: <text><hint>".
+template <class Parse>
+CLI::Validator parse_check(Parse parse, std::string what, std::string name, std::string hint = {}) {
   return CLI::Validator(
-      [](std::string& text) -> std::string {
-        return platform::parse_duration(text)
-                   ? std::string()
-                   : "not a duration: " + text +
-                         " (use e.g. 500ms, 3s, 2m; a bare number is seconds)";
+      [parse, what = std::move(what), hint = std::move(hint)](std::string& text) -> std::string {
+        return parse(text) ? std::string() : what + ": " + text + hint;
       },
-      "DURATION");
+      std::move(name));
+}
+
+CLI::Validator duration_check() {
+  return parse_check(platform::parse_duration, "not a duration", "DURATION",
+                     " (use e.g. 500ms, 3s, 2m; a bare number is seconds)");
 }
 
 }  // namespace
@@ -152,11 +158,7 @@ void CommandLine::add_tuning_options() {
                   "Stop reading a connection while more reply bytes than this wait to be sent "
                   "(backpressure); takes k, M, G suffixes")
       ->type_name("BYTES")
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            return platform::parse_size(text) ? std::string() : "not a byte count: " + text;
-          },
-          "BYTES"))
+      ->check(parse_check(platform::parse_size, "not a byte count", "BYTES"))
       ->capture_default_str();
   app_.add_option("--backlog", o.backlog,
                   "Listen backlog. The default is SOMAXCONN as this build's headers define it; "
@@ -169,12 +171,7 @@ void CommandLine::add_tuning_options() {
                   "(e.g. 50/2), so that the load generator's coordinated-omission correction "
                   "can be checked")
       ->type_name("MS/EVERY_S")
-      ->check(CLI::Validator(
-          [](std::string& text) -> std::string {
-            return parse_stall(text) ? std::string()
-                                     : "not MS/EVERY_S with 0 < MS < EVERY_S: " + text;
-          },
-          "MS/EVERY_S"));
+      ->check(parse_check(parse_stall, "not MS/EVERY_S with 0 < MS < EVERY_S", "MS/EVERY_S"));
 }
 
 void CommandLine::set_default_max_connections(int n) {

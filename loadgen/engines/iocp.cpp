@@ -194,7 +194,7 @@ struct Record {
   ConnId id = 0;
   // Operations posted and not yet handled.
   std::uint8_t ops = 0;
-  bool attached = false;   // slots_[id].rec points here
+  bool attached = false;   // slots_[id].conn points here
   bool connected = false;  // ConnectEx completed successfully
   bool skip = false;       // FILE_SKIP_COMPLETION_PORT_ON_SUCCESS is set on the socket
 
@@ -298,7 +298,7 @@ class IocpEngine final : public Engine {
   // may still write.
   ~IocpEngine() override {
     for (ConnId id = 0; id < slots_.size(); ++id) {
-      if (slots_[id].rec != nullptr) close(id, CloseMode::abort);
+      if (slots_[id].conn != nullptr) close(id, CloseMode::abort);
     }
     reports_.clear();
     const Clock::time_point give_up = Clock::now() + kTeardownLimit;
@@ -332,15 +332,9 @@ class IocpEngine final : public Engine {
 
   void connect(ConnId id, const net::Endpoint& target, const net::Endpoint* source) override {
     Slot& slot = slots_[id];
-    if (slot.rec != nullptr) {
-      // The contract says the slot is not open; if it is, the old connection
-      // is ended rather than leaked.
-      Record* old = slot.rec;
-      slot.rec = nullptr;
-      detach(old, CloseMode::abort);
-    }
-    ++slot.generation;
-    slot.out.clear();
+    // The contract says the slot is not open; if it is, the old connection
+    // is ended rather than leaked.
+    if (Record* old = slot.end()) detach(old, CloseMode::abort);
 
     const int family = target.is_v6() ? AF_INET6 : AF_INET;
     const SOCKET s = open_socket(family);
@@ -368,14 +362,14 @@ class IocpEngine final : public Engine {
     r->attached = true;
     r->skip = skip;
     r->target = target;
-    slot.rec = r;
+    slot.conn = r;
     IoContext& io = begin(r, Op::connect);
     DWORD sent = 0;
     const BOOL ok =
         info.connect_ex(s, r->target.address(), r->target.length, nullptr, 0, &sent, &io.ov);
     err = settle(r, io, ok != FALSE);
     if (err != 0) {
-      slot.rec = nullptr;
+      slot.conn = nullptr;
       detach(r, CloseMode::abort);
       queue_report(id, ReportKind::connected, classify(err), err);
     }
@@ -385,7 +379,7 @@ class IocpEngine final : public Engine {
 
   void flush(ConnId id) noexcept override {
     Slot& slot = slots_[id];
-    Record* r = slot.rec;
+    Record* r = slot.conn;
     if (r == nullptr || !r->connected || r->send_io.pending || slot.out.empty()) return;
     // The pending bytes become the in-flight buffer; the slot gets the old
     // in-flight buffer (empty, capacity kept) for the next requests.
@@ -395,7 +389,7 @@ class IocpEngine final : public Engine {
     if (err != 0) {
       // flush() may run outside poll(), where no callback is allowed: the
       // connection is closed now and the failure reported from the next poll().
-      slot.rec = nullptr;
+      slot.conn = nullptr;
       slot.out.clear();
       detach(r, CloseMode::graceful);
       queue_report(id, ReportKind::closed, classify(err), err);
@@ -403,15 +397,9 @@ class IocpEngine final : public Engine {
   }
 
   void close(ConnId id, CloseMode mode) noexcept override {
-    Slot& slot = slots_[id];
     // A new generation makes queued reports and later completions of this
     // connection unrecognisable, so nothing more reaches the handler.
-    ++slot.generation;
-    slot.out.clear();
-    if (Record* r = slot.rec) {
-      slot.rec = nullptr;
-      detach(r, mode);
-    }
+    if (Record* r = slots_[id].end()) detach(r, mode);
   }
 
   void poll(Clock::time_point deadline) override {
@@ -443,11 +431,7 @@ class IocpEngine final : public Engine {
   }
 
  private:
-  struct Slot {
-    Record* rec = nullptr;
-    ByteBuffer out;
-    std::uint32_t generation = 0;
-  };
+  using Slot = ConnSlot<Record>;
 
   // ---- Sockets -----------------------------------------------------------------
 
@@ -735,7 +719,7 @@ class IocpEngine final : public Engine {
       error = ::WSAGetLastError();
     }
     if (error != 0) {
-      slot.rec = nullptr;
+      slot.conn = nullptr;
       ++slot.generation;
       detach(r, CloseMode::abort);
       handler_.on_connected(id, classify(error), error);
@@ -749,7 +733,7 @@ class IocpEngine final : public Engine {
     const int recv_error = post_recv(r);
     const std::uint32_t generation = slot.generation;
     handler_.on_connected(id, Failure::none, 0);
-    if (recv_error != 0 && slot.rec == r && slot.generation == generation) {
+    if (recv_error != 0 && slot.conn == r && slot.generation == generation) {
       fail(r, classify(recv_error), recv_error);
     }
   }
@@ -787,7 +771,7 @@ class IocpEngine final : public Engine {
     const std::uint32_t generation = slot.generation;
     handler_.on_data(id, data, size);
     // The handler may have closed the connection (and even reused the slot).
-    if (slot.rec != r || slot.generation != generation) return;
+    if (slot.conn != r || slot.generation != generation) return;
     if (const int err = post_recv(r); err != 0) fail(r, classify(err), err);
   }
 
@@ -812,10 +796,7 @@ class IocpEngine final : public Engine {
   // and tell the handler. The slot is free when on_closed() runs.
   void fail(Record* r, Failure failure, int code) noexcept {
     const ConnId id = r->id;
-    Slot& slot = slots_[id];
-    slot.rec = nullptr;
-    ++slot.generation;
-    slot.out.clear();
+    slots_[id].end();
     detach(r, CloseMode::graceful);
     handler_.on_closed(id, failure, code);
   }

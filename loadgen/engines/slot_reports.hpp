@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "engines/engine.hpp"
@@ -38,6 +39,25 @@ struct SlotToken {
   }
   static constexpr std::uint32_t generation(std::uint64_t token) noexcept {
     return static_cast<std::uint32_t>(token >> 32);
+  }
+};
+
+// A slot of an engine that keeps one record of type Conn per open
+// connection (io_uring, IOCP): the connection open in it, if any, the output
+// the workload appends to, and the generation.
+template <class Conn>
+struct ConnSlot {
+  Conn* conn = nullptr;
+  ByteBuffer out;
+  std::uint32_t generation = 0;
+
+  // Ends the slot's connection: a new generation makes its queued reports
+  // and late events stale, and its unsent output goes. Returns the record
+  // (nullptr when none was open), which the engine still has to detach.
+  Conn* end() noexcept {
+    ++generation;
+    out.clear();
+    return std::exchange(conn, nullptr);
   }
 };
 

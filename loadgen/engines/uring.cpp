@@ -211,13 +211,7 @@ class UringEngine final : public Engine {
   }
 
   void close(ConnId id, CloseMode mode) noexcept override {
-    Slot& slot = slots_[id];
-    ++slot.generation;
-    slot.out.clear();
-    Conn* c = slot.conn;
-    if (c == nullptr) return;
-    slot.conn = nullptr;
-    detach(c, mode);
+    if (Conn* c = slots_[id].end()) detach(c, mode);
   }
 
   void poll(Clock::time_point deadline) override {
@@ -241,11 +235,7 @@ class UringEngine final : public Engine {
   }
 
  private:
-  struct Slot {
-    Conn* conn = nullptr;
-    ByteBuffer out;
-    std::uint32_t generation = 0;
-  };
+  using Slot = ConnSlot<Conn>;
 
   static std::uint64_t tag(Conn* c, Op op) noexcept {
     return reinterpret_cast<std::uintptr_t>(c) | op;
@@ -616,10 +606,7 @@ class UringEngine final : public Engine {
   // The connection ended inside poll(): close it and tell the handler.
   void fail(Conn* c, Failure failure, int code) noexcept {
     const ConnId id = c->id;
-    Slot& slot = slots_[id];
-    slot.conn = nullptr;
-    ++slot.generation;
-    slot.out.clear();
+    slots_[id].end();
     detach(c, CloseMode::graceful);
     handler_.on_closed(id, failure, code);
   }

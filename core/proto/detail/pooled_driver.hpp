@@ -3,10 +3,14 @@
 // order. Private to wsb_proto (upper_client.cpp, echo_client.cpp).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
+#include <span>
 #include <utility>
+#include <vector>
 
 #include "proto/client.hpp"
 #include "proto/detail/payload.hpp"
@@ -59,6 +63,27 @@ class PooledDriver : public ClientDriver {
     s.offset = static_cast<std::uint32_t>(
         Rng::scale(static_cast<std::uint32_t>(r >> 32), PayloadPool::window + 1));
     return s;
+  }
+
+  // The request bytes of a drawn slice.
+  std::span<const char> request(const Slice& s) const noexcept {
+    return std::span<const char>(pool_->lower.data() + s.offset, s.size);
+  }
+
+  // Checks as much of the front request's reply body as [p, p + n) holds
+  // against `expected` (the pool copy the reply must equal) and consumes it.
+  // False after failing the driver on a mismatch.
+  bool verify_body(const std::vector<char>& expected, const char*& p, std::size_t& n) noexcept {
+    const Slice& s = pending_.front();
+    const std::size_t take = std::min(n, std::size_t{s.size} - received_);
+    if (std::memcmp(p, expected.data() + s.offset + received_, take) != 0) {
+      fail(ClientError::mismatch);
+      return false;
+    }
+    p += take;
+    n -= take;
+    received_ += take;
+    return true;
   }
 
   void push(const Slice& s) {
