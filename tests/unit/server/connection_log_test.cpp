@@ -47,6 +47,21 @@ void serve_one_request(Connection& c, std::string_view request) {
   c.on_peer_closed();
 }
 
+// Expects the captured stderr to say that `first` was accepted, `second`
+// refused for `refused_reason`, then `first` closed with `closed_detail`
+// (its reason and, when known, its byte counts).
+void expect_accept_refuse_close(const LoopbackPair& first, const LoopbackPair& second,
+                                const std::string& refused_reason,
+                                const std::string& closed_detail) {
+  const std::vector<std::string> lines = lines_of(::testing::internal::GetCapturedStderr());
+  const std::vector<std::string> expected = {
+      "connection accepted " + client_address(first),
+      "connection refused " + client_address(second) + " reason=" + refused_reason,
+      "connection closed " + client_address(first) + " " + closed_detail,
+  };
+  EXPECT_EQ(lines, expected);
+}
+
 TEST(ConnectionLog, AcceptRefusalAndCloseLines) {
   auto frame = make_frame({"--quiet", "--log-connections", "--max-connections", "1"});
   StatsShard& shard = frame->shard();
@@ -61,13 +76,7 @@ TEST(ConnectionLog, AcceptRefusalAndCloseLines) {
     EXPECT_TRUE(c.finished());
     frame->release(shard, first.server, &c);
   }
-  const std::vector<std::string> lines = lines_of(::testing::internal::GetCapturedStderr());
-  const std::vector<std::string> expected = {
-      "connection accepted " + client_address(first),
-      "connection refused " + client_address(second) + " reason=refused",
-      "connection closed " + client_address(first) + " reason=peer_closed received=7 sent=7",
-  };
-  EXPECT_EQ(lines, expected);
+  expect_accept_refuse_close(first, second, "refused", "reason=peer_closed received=7 sent=7");
   finish_captured(*frame);
 }
 
@@ -80,13 +89,7 @@ TEST(ConnectionLog, BannedAddressIsRefusedAsBanned) {
   ASSERT_TRUE(frame->admit(shard, first.server));
   EXPECT_FALSE(frame->admit(shard, second.server));
   frame->release(shard, first.server);  // no Connection: the reason is unknown
-  const std::vector<std::string> lines = lines_of(::testing::internal::GetCapturedStderr());
-  const std::vector<std::string> expected = {
-      "connection accepted " + client_address(first),
-      "connection refused " + client_address(second) + " reason=banned",
-      "connection closed " + client_address(first) + " reason=unknown",
-  };
-  EXPECT_EQ(lines, expected);
+  expect_accept_refuse_close(first, second, "banned", "reason=unknown");
   finish_captured(*frame);
 }
 
