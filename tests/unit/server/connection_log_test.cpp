@@ -47,6 +47,15 @@ void serve_one_request(Connection& c, std::string_view request) {
   c.on_peer_closed();
 }
 
+// Starts capturing stderr, then offers the frame `first`, which it must
+// admit, and `second`, which its limit must refuse.
+void admit_first_refuse_second(Frame& frame, StatsShard& shard, const LoopbackPair& first,
+                               const LoopbackPair& second) {
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(frame.admit(shard, first.server));
+  EXPECT_FALSE(frame.admit(shard, second.server));
+}
+
 // Expects the captured stderr to say that `first` was accepted, `second`
 // refused for `refused_reason`, then `first` closed with `closed_detail`
 // (its reason and, when known, its byte counts).
@@ -67,9 +76,8 @@ TEST(ConnectionLog, AcceptRefusalAndCloseLines) {
   StatsShard& shard = frame->shard();
   LoopbackPair first;
   LoopbackPair second;
-  ::testing::internal::CaptureStderr();
-  ASSERT_TRUE(frame->admit(shard, first.server));
-  EXPECT_FALSE(frame->admit(shard, second.server));  // over --max-connections
+  // The limit of one (--max-connections) refuses the second.
+  ASSERT_NO_FATAL_FAILURE(admit_first_refuse_second(*frame, shard, first, second));
   {
     Connection c(*frame, shard);
     serve_one_request(c, upper_frame("hello"));
@@ -85,9 +93,7 @@ TEST(ConnectionLog, BannedAddressIsRefusedAsBanned) {
   StatsShard& shard = frame->shard();
   LoopbackPair first;
   LoopbackPair second;
-  ::testing::internal::CaptureStderr();
-  ASSERT_TRUE(frame->admit(shard, first.server));
-  EXPECT_FALSE(frame->admit(shard, second.server));
+  ASSERT_NO_FATAL_FAILURE(admit_first_refuse_second(*frame, shard, first, second));
   frame->release(shard, first.server);  // no Connection: the reason is unknown
   expect_accept_refuse_close(first, second, "banned", "reason=unknown");
   finish_captured(*frame);
