@@ -852,7 +852,31 @@ def cell_command(cell, label, settings, bin_dir, win_dir, out):
     return argv, (warmup + duration) * steps
 
 
-class WineserverMeter:
+class SamplingThread:
+    """The lifecycle of a meter that watches the cell from a background
+    thread: entering starts _loop on a daemon thread, leaving sets stop and
+    waits for _loop to return, so the meter's figures are final once the
+    with block ends. _loop must return soon after stop is set (it waits on
+    stop between samples)."""
+
+    def __init__(self):
+        self.stop = threading.Event()
+        self.thread = None
+
+    def _loop(self):
+        raise NotImplementedError
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+class WineserverMeter(SamplingThread):
     """CPU time of the prefix's wineserver during a cell.
 
     Under Wine, every socket call of a Winsock server is partly served by
@@ -864,6 +888,7 @@ class WineserverMeter:
     """
 
     def __init__(self, prefix):
+        super().__init__()
         self.suffix = None
         try:
             st = os.stat(prefix)
@@ -876,8 +901,6 @@ class WineserverMeter:
         # when first and last seen, counted like the CPU time.
         self.switches_first = {}
         self.switches_last = {}
-        self.stop = threading.Event()
-        self.thread = None
 
     def _matches(self, pid):
         return (Path(f"/proc/{pid}/comm").read_text().startswith("wineserver")
@@ -923,13 +946,10 @@ class WineserverMeter:
 
     def __enter__(self):
         self.sample(initial=True)
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-        return self
+        return super().__enter__()
 
     def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
+        super().__exit__(*exc)
         self.sample()
 
     def seconds(self):
@@ -1018,7 +1038,7 @@ def syscall_meter_problem():
 SYSCALL_EVENT = "raw_syscalls:sys_enter"
 
 
-class SyscallMeter:
+class SyscallMeter(SamplingThread):
     """System calls of the cell's server (and under Wine of its prefix's
     wineserver), counted by `perf stat -e raw_syscalls:sys_enter -p PID` from
     the moment loadgen names the server's pid in its log ("spawned ... pid N")
@@ -1028,12 +1048,11 @@ class SyscallMeter:
     process that runs the server."""
 
     def __init__(self, log_path, wineserver_meter=None):
+        super().__init__()
         self.log_path = log_path
         self.wineserver_meter = wineserver_meter
         self.procs = {}   # "server"/"wineserver" -> perf process
         self.counts = {}
-        self.stop = threading.Event()
-        self.thread = None
 
     def _attach(self, what, pids):
         self.procs[what] = subprocess.Popen(
@@ -1055,14 +1074,8 @@ class SyscallMeter:
                     self._attach("wineserver", pids)
                 return
 
-    def __enter__(self):
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-        return self
-
     def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
+        super().__exit__(*exc)
         for what, proc in self.procs.items():
             # perf prints its counts when interrupted; a process it watched
             # that already exited ends it on its own.

@@ -118,6 +118,16 @@ public class HdrInterop {
         }
     }
 
+    // The lines both logs begin with; hdr_interop_driver.cpp writes the same.
+    static void writeLogHeader(HistogramLogWriter w) {
+        w.outputComment("[Logged with interop]");
+        w.outputLogFormatVersion();
+        w.outputStartTime(LOG_START_MS);
+        w.setBaseTime(LOG_START_MS);
+        w.outputBaseTime(LOG_START_MS);
+        w.outputLegend();
+    }
+
     static void run(List<Case> cases, String outPath) throws IOException {
         try (PrintStream out = new PrintStream(new FileOutputStream(outPath), false, "UTF-8")) {
             for (Case c : cases) {
@@ -133,12 +143,7 @@ public class HdrInterop {
                 }
                 out.print("## hlog\n");
                 HistogramLogWriter w = new HistogramLogWriter(out);
-                w.outputComment("[Logged with interop]");
-                w.outputLogFormatVersion();
-                w.outputStartTime(LOG_START_MS);
-                w.setBaseTime(LOG_START_MS);
-                w.outputBaseTime(LOG_START_MS);
-                w.outputLegend();
+                writeLogHeader(w);
                 h.setStartTimeStamp(LOG_START_MS + 1000);
                 h.setEndTimeStamp(LOG_START_MS + 2500);
                 w.outputIntervalHistogram(h);
@@ -163,12 +168,7 @@ public class HdrInterop {
     static void writeLog(List<Case> cases, String outPath) throws IOException {
         try (PrintStream out = new PrintStream(new FileOutputStream(outPath), false, "UTF-8")) {
             HistogramLogWriter w = new HistogramLogWriter(out);
-            w.outputComment("[Logged with interop]");
-            w.outputLogFormatVersion();
-            w.outputStartTime(LOG_START_MS);
-            w.setBaseTime(LOG_START_MS);
-            w.outputBaseTime(LOG_START_MS);
-            w.outputLegend();
+            writeLogHeader(w);
             for (int i = 0; i < cases.size(); i++) {
                 Histogram h = build(cases.get(i));
                 h.setStartTimeStamp(LOG_START_MS + i * 1000L + 7);

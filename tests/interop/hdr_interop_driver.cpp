@@ -220,6 +220,17 @@ void summary(std::string& out, const Histogram& h) {
   }
 }
 
+// The lines both logs begin with (comment, format version, start and base
+// time at kLogStartMs, legend), as HdrInterop.java writes them too.
+void write_log_header(wsb::hdr::LogWriter& w) {
+  w.write_comment("[Logged with interop]");
+  w.write_format_version();
+  w.write_start_time(kLogStartMs);
+  w.set_base_time_ms(kLogStartMs);
+  w.write_base_time(kLogStartMs);
+  w.write_legend();
+}
+
 int cmd_run(const std::string& plan, const std::string& out_path) {
   std::string out;
   for (const Case& c : read_plan(plan)) {
@@ -237,12 +248,7 @@ int cmd_run(const std::string& plan, const std::string& out_path) {
     out += "## hlog\n";
     std::ostringstream log;
     wsb::hdr::LogWriter w(log);
-    w.write_comment("[Logged with interop]");
-    w.write_format_version();
-    w.write_start_time(kLogStartMs);
-    w.set_base_time_ms(kLogStartMs);
-    w.write_base_time(kLogStartMs);
-    w.write_legend();
+    write_log_header(w);
     h.set_start_time_ms(kLogStartMs + 1000);
     h.set_end_time_ms(kLogStartMs + 2500);
     w.write_interval(h);
@@ -271,12 +277,7 @@ int cmd_run(const std::string& plan, const std::string& out_path) {
 int cmd_writelog(const std::string& plan, const std::string& out_path) {
   std::ostringstream log;
   wsb::hdr::LogWriter w(log);
-  w.write_comment("[Logged with interop]");
-  w.write_format_version();
-  w.write_start_time(kLogStartMs);
-  w.set_base_time_ms(kLogStartMs);
-  w.write_base_time(kLogStartMs);
-  w.write_legend();
+  write_log_header(w);
   const std::vector<Case> cases = read_plan(plan);
   for (std::size_t i = 0; i < cases.size(); ++i) {
     Histogram h = build(cases[i]);

@@ -18,6 +18,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
+from helpers import read
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPARE = ROOT / "tools" / "compare.py"
 FIXTURE = ROOT / "results" / "fixture-tiny"
@@ -27,11 +29,6 @@ REMOVED = "native-poll-echo-closed-c1-s16"
 def run(*args):
     return subprocess.run([sys.executable, str(COMPARE), *map(str, args)], capture_output=True,
                           text=True, timeout=60)
-
-
-def read(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def scale(value, factor):

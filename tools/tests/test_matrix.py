@@ -10,7 +10,6 @@ summary.json, verdicts.csv and the noise columns of cells.csv.
     /usr/bin/python3 tools/tests/test_matrix.py BIN_DIR
 """
 
-import csv
 import json
 import os
 import shutil
@@ -20,28 +19,23 @@ import tempfile
 import unittest
 from pathlib import Path
 
+from helpers import RunFolderTest, read
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = None
 
 
-def read(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+class MatrixRepeatTest(RunFolderTest):
+    PREFIX = "wsb-matrix-"
 
-
-class MatrixRepeatTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.out = Path(tempfile.mkdtemp(prefix="wsb-matrix-")) / "run"
+        super().setUpClass()
         cls.proc = subprocess.run(
             [sys.executable, str(ROOT / "tools" / "matrix.py"), "--bin-dir", BIN_DIR,
              "--no-wine", "--models", "poll,epoll", "--connections", "2", "--warmup", "0.1",
              "--duration", "0.3", "--repeat", "2", "--out", str(cls.out)],
             capture_output=True, text=True, timeout=240)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.out.parent)
 
     def test_runs(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stdout + self.proc.stderr)
@@ -100,23 +94,21 @@ def matrix(*args, timeout=240):
                            "--no-wine", *args], capture_output=True, text=True, timeout=timeout)
 
 
-class MatrixPinningTest(unittest.TestCase):
+class MatrixPinningTest(RunFolderTest):
     """--pinning both: every cell pinned and not, in the same rounds; the
     sets reach loadgen's rows and machine.json, and the verdicts compare
     MODEL (pinned) with MODEL."""
 
+    PREFIX = "wsb-matrix-pin-"
+
     @classmethod
     def setUpClass(cls):
-        cls.out = Path(tempfile.mkdtemp(prefix="wsb-matrix-pin-")) / "run"
+        super().setUpClass()
         cls.proc = None
         if len(os.sched_getaffinity(0)) >= 2:
             cls.proc = matrix("--models", "epoll", "--connections", "2", "--warmup", "0.1",
                               "--duration", "0.3", "--repeat", "2", "--pinning", "both",
                               "--out", str(cls.out))
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.out.parent)
 
     def setUp(self):
         if self.proc is None:

@@ -20,14 +20,14 @@ server-iocp.exe and server-select.exe of a windows-cross build. Without Wine
 or those programs the test is skipped: exit 77 with the reason.
 """
 
-import csv
 import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import unittest
 from pathlib import Path
+
+from helpers import RunFolderTest, read
 
 ROOT = Path(__file__).resolve().parents[2]
 LINUX_BIN = None
@@ -36,15 +36,12 @@ MODELS = ("iocp", "select")
 CELLS = {m: f"windows-wine-{m}-echo-closed-c10-s16" for m in MODELS}
 
 
-def read(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+class MatrixWindowsUnderWineTest(RunFolderTest):
+    PREFIX = "wsb-matrix-win-"
 
-
-class MatrixWindowsUnderWineTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.out = Path(tempfile.mkdtemp(prefix="wsb-matrix-win-")) / "run"
+        super().setUpClass()
         # --disturbed-share 64: a repetition is never run again for noise
         # (this test checks the rows, not the figures, and other jobs share
         # the machine); the noise columns are still measured.
@@ -61,10 +58,6 @@ class MatrixWindowsUnderWineTest(unittest.TestCase):
              str(ROOT / "tools" / "plot.py"), str(cls.out), "--out", str(cls.plots),
              "--hdrtool", str(Path(LINUX_BIN) / "hdrtool")],
             capture_output=True, text=True, timeout=300)
-
-    @classmethod
-    def tearDownClass(cls):
-        shutil.rmtree(cls.out.parent)
 
     def test_matrix_exits_0(self):
         self.assertEqual(self.matrix.returncode, 0, self.matrix.stdout + self.matrix.stderr)

@@ -20,6 +20,7 @@ GROUP is one of:
 Every process is bounded by a timeout; all traffic stays on 127.0.0.1.
 """
 import argparse
+import contextlib
 import re
 import socket
 import subprocess
@@ -73,6 +74,17 @@ class Server:
         return self.proc.returncode
 
 
+@contextlib.contextmanager
+def serving(args, protocol):
+    """A Server of PROTOCOL for the with block; afterwards (whatever the
+    block did) it is stopped with //q, which it must answer by exiting 0."""
+    server = Server(args, protocol)
+    try:
+        yield server
+    finally:
+        check(server.stop() == 0, "%s: the server exits 0 after //q" % protocol)
+
+
 def client(args, stdin, *flags):
     # Output goes to files, not pipes: the first Wine program of a session
     # starts Wine's own service processes, which inherit its stdout and stderr
@@ -88,8 +100,7 @@ def client(args, stdin, *flags):
 
 
 def upper_lines(args):
-    server = Server(args, "upper")
-    try:
+    with serving(args, "upper") as server:
         lines = b"hello, world\n\nMixed Case 123 _-+\r\n   //q   \nnever sent\n"
         rc, out, err = client(args, lines, "--target", server.target)
         check(rc == 0 and err == "", "upper: exit 0, nothing on stderr (rc %d, %r)" % (rc, err))
@@ -107,13 +118,10 @@ def upper_lines(args):
         rc, out, err = client(args, b"ping\n", "--target", server.target, "--rtt")
         check(rc == 0 and re.fullmatch(r"PING\t\(rtt \d+ us\)\n", out) is not None,
               "upper --rtt: the reply and its round-trip time (%r)" % out)
-    finally:
-        check(server.stop() == 0, "upper: the server exits 0 after //q")
 
 
 def echo_lines(args):
-    server = Server(args, "echo")
-    try:
+    with serving(args, "echo") as server:
         rc, out, err = client(args, b"Echo Me\n\n//q\n", "--target", server.target,
                               "--protocol", "echo")
         check(rc == 0 and out == "Echo Me\n\n",
@@ -124,13 +132,10 @@ def echo_lines(args):
         check(rc == 1 and out == "" and err.count("\n") == 1 and
               "byte 2 of the reply is not what the upper protocol answers" in err,
               "echo: a wrong reply to an upper line is a one-line error, exit 1 (%d, %r)" % (rc, err))
-    finally:
-        check(server.stop() == 0, "echo: the server exits 0 after //q")
 
 
 def http_lines(args):
-    server = Server(args, "http")
-    try:
+    with serving(args, "http") as server:
         rc, out, err = client(args, b"/\n\n/index.html\n", "--target", server.target,
                               "--protocol", "http")
         check(rc == 0 and out.count("HTTP/1.1 200 OK\n") == 3 and
@@ -139,8 +144,6 @@ def http_lines(args):
         rc, out, err = client(args, b"/a b\n/\n", "--target", server.target, "--protocol", "http")
         check(rc == 1 and "line 1 not sent" in err and out.count("HTTP/1.1 200 OK") == 1,
               "http: a path with a space is refused, the next line served (%r)" % err)
-    finally:
-        check(server.stop() == 0, "http: the server exits 0 after //q")
 
 
 def closing(args):

@@ -12,6 +12,7 @@
 #include "hdr/histogram.hpp"
 #include "hdr/java_format.hpp"
 #include "hdr/log.hpp"
+#include "test_support.hpp"
 
 namespace {
 
@@ -19,16 +20,9 @@ using wsb::hdr::Histogram;
 using wsb::hdr::LogError;
 using wsb::hdr::LogReader;
 using wsb::hdr::LogWriter;
+using wsb::hdr::test::one_two_three;
 
 constexpr const char* kOneTwoThree = "HISTFAAAACN42pNpmSzMwMDAwgABzFCaEURcm7yEwf4DVISJiQkAY5YEkQ==";
-
-Histogram one_two_three() {
-  Histogram h(1, 3'600'000'000, 3);
-  h.record(1);
-  h.record(2);
-  h.record(3);
-  return h;
-}
 
 TEST(HdrLog, WriterMatchesJavaLineForLine) {
   std::ostringstream out;

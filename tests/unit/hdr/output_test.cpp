@@ -12,11 +12,13 @@
 #include "hdr/histogram.hpp"
 #include "hdr/java_format.hpp"
 #include "hdr/output.hpp"
+#include "test_support.hpp"
 
 namespace {
 
 using wsb::hdr::Histogram;
 using wsb::hdr::java_fixed;
+using wsb::hdr::test::one_two_three;
 
 TEST(HdrJavaFormat, FixedRoundsHalfUpOnTheShortestDecimal) {
   struct Case {
@@ -77,14 +79,6 @@ TEST(HdrJavaFormat, D2lSaturatesLikeJava) {
   EXPECT_EQ(wsb::hdr::java_d2l(std::numeric_limits<double>::quiet_NaN()), 0);
   EXPECT_EQ(wsb::hdr::java_d2l(1e300), std::numeric_limits<std::int64_t>::max());
   EXPECT_EQ(wsb::hdr::java_d2l(-1e300), std::numeric_limits<std::int64_t>::min());
-}
-
-Histogram one_two_three() {
-  Histogram h(1, 3'600'000'000, 3);
-  h.record(1);
-  h.record(2);
-  h.record(3);
-  return h;
 }
 
 TEST(HdrOutput, TextDistributionMatchesJava) {

@@ -119,6 +119,14 @@ Parsed parse(std::vector<std::string> args) {
   return p;
 }
 
+// The arguments on one line, to name the case in a failure message.
+std::string joined(const std::vector<std::string>& args) {
+  std::string line;
+  for (const auto& a : args)
+    line += a + " ";
+  return line;
+}
+
 TEST(CommandLine, Defaults) {
   const Parsed p = parse({});
   ASSERT_FALSE(p.code);
@@ -214,10 +222,7 @@ TEST(CommandLine, UsageErrorsExitWithTwo) {
       {"stray"},  // server arguments without --spawn
   };
   for (const auto& args : bad) {
-    std::string joined;
-    for (const auto& a : args)
-      joined += a + " ";
-    EXPECT_EQ(parse(args).code, std::optional<int>(kExitUsage)) << joined;
+    EXPECT_EQ(parse(args).code, std::optional<int>(kExitUsage)) << joined(args);
   }
 }
 
@@ -248,12 +253,9 @@ TEST(CommandLine, ChatUsageErrorsExitWithTwo) {
       {"--protocol", "chat", "--first-user", "0"},
   };
   for (const auto& args : bad) {
-    std::string joined;
-    for (const auto& a : args)
-      joined += a + " ";
     const Parsed p = parse(args);
-    EXPECT_EQ(p.code, std::optional<int>(kExitUsage)) << joined;
-    EXPECT_NE(p.err.find("loadgen"), std::string::npos) << joined << p.err;
+    EXPECT_EQ(p.code, std::optional<int>(kExitUsage)) << joined(args);
+    EXPECT_NE(p.err.find("loadgen"), std::string::npos) << joined(args) << p.err;
   }
 }
 
@@ -436,12 +438,9 @@ TEST(CommandLine, FindCapacityRefusesWhatCannotDescribeItsSteps) {
       {"--capacity-precision", "much"},
   };
   for (const auto& args : bad) {
-    std::string joined;
-    for (const auto& a : args)
-      joined += a + " ";
     const Parsed p = parse(args);
-    EXPECT_EQ(p.code, std::optional<int>(kExitUsage)) << joined;
-    EXPECT_EQ(p.err.rfind("loadgen: ", 0), 0u) << joined << p.err;
+    EXPECT_EQ(p.code, std::optional<int>(kExitUsage)) << joined(args);
+    EXPECT_EQ(p.err.rfind("loadgen: ", 0), 0u) << joined(args) << p.err;
   }
   // The first line names the problem (the usage text follows it).
   const Parsed p = parse({"--find-capacity", "--slo", "p99 under 5ms"});

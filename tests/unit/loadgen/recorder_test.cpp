@@ -158,32 +158,34 @@ TEST(WorkerRecorder, CountersAreCutWithTheHistograms) {
   EXPECT_GT(samples, 0);
 }
 
+// One collection round of the single worker `r`, answered on this thread by
+// its `serve` (service or service_after_join); true, with the interval
+// added to `into`, when that one answer completed the round.
+bool collect_one(WorkerRecorder& r, void (WorkerRecorder::*serve)(), HistogramSet& into) {
+  WorkerRecorder* ptrs[] = {&r};
+  bool collected[1];
+  begin_collect(ptrs, collected);
+  (r.*serve)();
+  Counters counters[1];
+  return poll_collect(ptrs, collected, into, counters);
+}
+
 TEST(WorkerRecorder, CollectAfterJoinTakesTheLastInterval) {
   WorkerRecorder r;
   std::thread([&] {
     for (int i = 0; i < 10; ++i)
       r.record(Series::latency, 100);
   }).join();
-  WorkerRecorder* ptrs[] = {&r};
-  bool collected[1];
-  begin_collect(ptrs, collected);
-  r.service_after_join();
   HistogramSet into;
-  Counters counters[1];
-  ASSERT_TRUE(poll_collect(ptrs, collected, into, counters));
+  ASSERT_TRUE(collect_one(r, &WorkerRecorder::service_after_join, into));
   EXPECT_EQ(into[Series::latency].total_count(), 10);
 }
 
 TEST(WorkerRecorder, NegativeValuesAreRecordedAsZero) {
   WorkerRecorder r;
   r.record(Series::latency, -5);
-  WorkerRecorder* ptrs[] = {&r};
-  bool collected[1];
-  begin_collect(ptrs, collected);
-  r.service();
   HistogramSet into;
-  Counters counters[1];
-  ASSERT_TRUE(poll_collect(ptrs, collected, into, counters));
+  ASSERT_TRUE(collect_one(r, &WorkerRecorder::service, into));
   EXPECT_EQ(into[Series::latency].total_count(), 1);
   EXPECT_EQ(into[Series::latency].max(), 0);
 }

@@ -47,27 +47,44 @@ void serve_one_request(Connection& c, std::string_view request) {
   c.on_peer_closed();
 }
 
+// Starts capturing stderr, then offers the frame `first`, which it must
+// admit, and `second`, which its limit must refuse.
+void admit_first_refuse_second(Frame& frame, StatsShard& shard, const LoopbackPair& first,
+                               const LoopbackPair& second) {
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(frame.admit(shard, first.server));
+  EXPECT_FALSE(frame.admit(shard, second.server));
+}
+
+// Expects the captured stderr to say that `first` was accepted, `second`
+// refused for `refused_reason`, then `first` closed with `closed_detail`
+// (its reason and, when known, its byte counts).
+void expect_accept_refuse_close(const LoopbackPair& first, const LoopbackPair& second,
+                                const std::string& refused_reason,
+                                const std::string& closed_detail) {
+  const std::vector<std::string> lines = lines_of(::testing::internal::GetCapturedStderr());
+  const std::vector<std::string> expected = {
+      "connection accepted " + client_address(first),
+      "connection refused " + client_address(second) + " reason=" + refused_reason,
+      "connection closed " + client_address(first) + " " + closed_detail,
+  };
+  EXPECT_EQ(lines, expected);
+}
+
 TEST(ConnectionLog, AcceptRefusalAndCloseLines) {
   auto frame = make_frame({"--quiet", "--log-connections", "--max-connections", "1"});
   StatsShard& shard = frame->shard();
   LoopbackPair first;
   LoopbackPair second;
-  ::testing::internal::CaptureStderr();
-  ASSERT_TRUE(frame->admit(shard, first.server));
-  EXPECT_FALSE(frame->admit(shard, second.server));  // over --max-connections
+  // The limit of one (--max-connections) refuses the second.
+  ASSERT_NO_FATAL_FAILURE(admit_first_refuse_second(*frame, shard, first, second));
   {
     Connection c(*frame, shard);
     serve_one_request(c, upper_frame("hello"));
     EXPECT_TRUE(c.finished());
     frame->release(shard, first.server, &c);
   }
-  const std::vector<std::string> lines = lines_of(::testing::internal::GetCapturedStderr());
-  const std::vector<std::string> expected = {
-      "connection accepted " + client_address(first),
-      "connection refused " + client_address(second) + " reason=refused",
-      "connection closed " + client_address(first) + " reason=peer_closed received=7 sent=7",
-  };
-  EXPECT_EQ(lines, expected);
+  expect_accept_refuse_close(first, second, "refused", "reason=peer_closed received=7 sent=7");
   finish_captured(*frame);
 }
 
@@ -76,17 +93,9 @@ TEST(ConnectionLog, BannedAddressIsRefusedAsBanned) {
   StatsShard& shard = frame->shard();
   LoopbackPair first;
   LoopbackPair second;
-  ::testing::internal::CaptureStderr();
-  ASSERT_TRUE(frame->admit(shard, first.server));
-  EXPECT_FALSE(frame->admit(shard, second.server));
+  ASSERT_NO_FATAL_FAILURE(admit_first_refuse_second(*frame, shard, first, second));
   frame->release(shard, first.server);  // no Connection: the reason is unknown
-  const std::vector<std::string> lines = lines_of(::testing::internal::GetCapturedStderr());
-  const std::vector<std::string> expected = {
-      "connection accepted " + client_address(first),
-      "connection refused " + client_address(second) + " reason=banned",
-      "connection closed " + client_address(first) + " reason=unknown",
-  };
-  EXPECT_EQ(lines, expected);
+  expect_accept_refuse_close(first, second, "banned", "reason=unknown");
   finish_captured(*frame);
 }
 
