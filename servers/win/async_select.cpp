@@ -67,15 +67,14 @@
 #include "platform/net.hpp"
 #include "kit/mail_list.hpp"
 #include "kit/room.hpp"
+#include "kit/socket_client.hpp"
 #include "kit/winsock.hpp"
-#include "server/lingering_close.hpp"
 #include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
 using wsb::kit::error_after_end_of_stream;
-using wsb::server::LingeringClose;
 
 constexpr const char* description =
     "WSAAsyncSelect (seeds 000 and 003): Winsock posts socket events (FD_ACCEPT, FD_READ, "
@@ -104,23 +103,14 @@ constexpr std::chrono::seconds linger_timeout{1};
 
 constexpr const wchar_t* window_class_name = L"wsbench.async_select";
 
-struct Client {
-  Client(SOCKET s, Frame& frame, StatsShard& shard, wsb::kit::MailList& mail_list)
-      : socket(s), mail(mail_list, this), conn(frame, shard) {
-    mail.watch(conn);
-  }
+// The socket, its mail place, its Connection and its lingering close
+// (kit/socket_client.hpp), and what the window messages said about it.
+struct Client : wsb::kit::SocketClient {
+  using SocketClient::SocketClient;
 
-  SOCKET socket;
-  // Chat: this connection's place on its window's mail list; before the
-  // Connection, so that it outlives it (kit/mail_list.hpp).
-  wsb::kit::MailTarget mail;
-  Connection conn;
   bool fin_seen = false;       // FD_CLOSE arrived: read until recv() returns 0
   bool read_deferred = false;  // an FD_READ went unanswered (backpressure)
   bool write_blocked = false;  // send() said WSAEWOULDBLOCK: wait for FD_WRITE
-  // After a clean finish: our FIN, then input is read and discarded until
-  // the peer's FIN (server/lingering_close.hpp).
-  LingeringClose linger{};
 };
 
 class AsyncSelectServer;
@@ -460,7 +450,7 @@ void Pump::on_socket_event(SOCKET s, int event, int error) noexcept {
 void Pump::deliver_mail() noexcept {
   bool all = false;
   for (wsb::kit::MailTarget* target : mail_.take(all))
-    deliver(target->entry<Client>());
+    deliver(static_cast<Client&>(target->entry<wsb::kit::SocketClient>()));
   if (!all) return;
   std::vector<SOCKET> sockets;
   try {

@@ -37,6 +37,7 @@
 namespace {
 
 using namespace wsb::server::model;
+using wsb::kit::drain_timeout;
 using wsb::kit::error_after_end_of_stream;
 using wsb::kit::set_io_timeouts;
 using wsb::server::exchange_blocking;
@@ -52,8 +53,6 @@ constexpr const char* description =
 // The socket timeout when --idle-timeout is not given. "Never" is no option for
 // this model: a client that connects and says nothing would stop the service.
 constexpr std::chrono::seconds default_io_timeout{30};
-// How long a clean close waits for the peer's FIN after sending its own.
-constexpr std::chrono::seconds drain_timeout{1};
 constexpr std::size_t recv_buffer_size = 64 * 1024;
 
 class BlockingSingleServer {

@@ -45,6 +45,7 @@
 namespace {
 
 using namespace wsb::server::model;
+using wsb::kit::drain_timeout;
 using wsb::kit::error_after_end_of_stream;
 using wsb::kit::set_io_timeouts;
 using wsb::server::exchange_blocking;
@@ -60,8 +61,6 @@ constexpr unsigned stack_reservation = 64 * 1024;
 constexpr int default_max_connections = 1000;
 // Small, because there is one per thread: 1000 clients hold 16 MiB of buffers.
 constexpr std::size_t recv_buffer_size = 16 * 1024;
-// How long a clean close waits for the peer's FIN after sending its own.
-constexpr std::chrono::seconds drain_timeout{1};
 // Chat: how long a send may make no progress before its client is dropped as
 // a slow consumer (SO_SNDTIMEO; --idle-timeout replaces it when given).
 constexpr std::chrono::seconds chat_send_timeout{2};

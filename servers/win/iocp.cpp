@@ -1040,6 +1040,38 @@ class IocpServer {
     return false;
   }
 
+  // What pump() does after posting a send or a receive.
+  enum class Settled : std::uint8_t {
+    pending,     // a packet will come: the operation is marked pending
+    handle_now,  // completed inline within the budget: the caller handles it
+    retry,       // the connection failed here: pump() decides again
+  };
+
+  // Settles the result of posting `io`, the same way for a send and a
+  // receive. A failure fails the connection. An inline completion is handled
+  // now while `budget` lasts (its reference is dropped: no packet will come
+  // for it) and otherwise goes through the port (requeue()), which makes it
+  // pending like any posted operation.
+  Settled settle(SocketContext& ctx, IoContext& io, const Posted& posted, int& budget) noexcept {
+    if (posted.kind == Posted::failed) {
+      fail(ctx, static_cast<DWORD>(posted.error));
+      return Settled::retry;
+    }
+    if (posted.kind == Posted::done_inline) {
+      if (budget > 0) {
+        --budget;
+        inline_completions_.fetch_add(1, std::memory_order_relaxed);
+        drop_ref(ctx);  // no packet will come for it
+        return Settled::handle_now;
+      }
+      if (!requeue(ctx, io, posted.bytes)) {
+        fail(ctx, ERROR_NOT_ENOUGH_MEMORY);
+        return Settled::retry;
+      }
+    }
+    return Settled::pending;
+  }
+
   // Decides what the connection needs next and posts it: a send while reply
   // bytes wait, a receive while Connection::want_read() (backpressure: no
   // receive while too much output is queued; the send completion that
@@ -1062,23 +1094,9 @@ class IocpServer {
 
       if (ctx.state == State::open && !ctx.send_pending && ctx.conn->want_write()) {
         const Posted posted = post_send(ctx);
-        if (posted.kind == Posted::failed) {
-          fail(ctx, static_cast<DWORD>(posted.error));
-          continue;
-        }
-        if (posted.kind == Posted::done_inline) {
-          if (budget > 0) {
-            --budget;
-            inline_completions_.fetch_add(1, std::memory_order_relaxed);
-            drop_ref(ctx);  // no packet will come for it
-            on_send_complete(ctx, posted.bytes);
-            continue;
-          }
-          if (!requeue(ctx, ctx.send_io, posted.bytes)) {
-            fail(ctx, ERROR_NOT_ENOUGH_MEMORY);
-            continue;
-          }
-        }
+        const Settled settled = settle(ctx, ctx.send_io, posted, budget);
+        if (settled == Settled::handle_now) on_send_complete(ctx, posted.bytes);
+        if (settled != Settled::pending) continue;
         ctx.send_pending = true;
       }
 
@@ -1087,23 +1105,9 @@ class IocpServer {
           (ctx.state == State::open && !ctx.peer_closed && ctx.conn->want_read());
       if (want_recv && !ctx.recv_pending) {
         const Posted posted = post_recv(ctx);
-        if (posted.kind == Posted::failed) {
-          fail(ctx, static_cast<DWORD>(posted.error));
-          continue;
-        }
-        if (posted.kind == Posted::done_inline) {
-          if (budget > 0) {
-            --budget;
-            inline_completions_.fetch_add(1, std::memory_order_relaxed);
-            drop_ref(ctx);
-            on_recv_complete(ctx, posted.bytes, ts);
-            continue;
-          }
-          if (!requeue(ctx, ctx.recv_io, posted.bytes)) {
-            fail(ctx, ERROR_NOT_ENOUGH_MEMORY);
-            continue;
-          }
-        }
+        const Settled settled = settle(ctx, ctx.recv_io, posted, budget);
+        if (settled == Settled::handle_now) on_recv_complete(ctx, posted.bytes, ts);
+        if (settled != Settled::pending) continue;
         ctx.recv_pending = true;
       }
       return;

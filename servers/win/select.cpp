@@ -50,15 +50,14 @@
 #include "platform/net.hpp"
 #include "kit/mail_list.hpp"
 #include "kit/room.hpp"
+#include "kit/socket_client.hpp"
 #include "kit/winsock.hpp"
-#include "server/lingering_close.hpp"
 #include "server/model_names.hpp"
 
 namespace {
 
 using namespace wsb::server::model;
 using wsb::kit::error_after_end_of_stream;
-using wsb::server::LingeringClose;
 
 constexpr const char* description =
     "select() over groups of at most FD_SETSIZE (64) sockets, one thread per group (seeds 000 "
@@ -162,21 +161,9 @@ timeval to_timeval(Clock::duration d) noexcept {
   return tv;
 }
 
-struct Client {
-  Client(SOCKET s, Frame& frame, StatsShard& shard, wsb::kit::MailList& mail_list)
-      : socket(s), mail(mail_list, this), conn(frame, shard) {
-    mail.watch(conn);
-  }
-
-  SOCKET socket;
-  // Chat: this connection's place on its group's mail list; before the
-  // Connection, so that it outlives it (kit/mail_list.hpp).
-  wsb::kit::MailTarget mail;
-  Connection conn;
-  // After a clean finish: our FIN, then input is read and discarded until
-  // the peer's FIN (server/lingering_close.hpp).
-  LingeringClose linger{};
-};
+// A client is the socket, its mail place, its Connection and its lingering
+// close, and nothing more: a group learns readiness from select() alone.
+using Client = wsb::kit::SocketClient;
 
 // Up to group_capacity connections served by one thread with select().
 class Group {

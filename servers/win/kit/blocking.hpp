@@ -8,6 +8,7 @@
 // doing, not the client's.
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <string>
 
@@ -56,6 +57,10 @@ SOCKET accept_blocking(server::Frame& frame, server::AcceptPolicy& policy, SOCKE
 // Returns false, for a caller that reports "the exchange broke".
 bool count_blocking_failure(const server::Frame& frame, server::Connection& conn,
                             int code) noexcept;
+
+// How long a blocking model's clean close waits for the peer's FIN after
+// sending its own (close_gracefully, kit/winsock.hpp).
+inline constexpr std::chrono::seconds drain_timeout{1};
 
 // The body of main() of a blocking model, after the frame parsed its command
 // line. --threads must be 1 (the model decides its threads itself;
