@@ -732,8 +732,7 @@ TEST(Capacity, AnSloMissedAtTheStartRateExitsThree) {
     EXPECT_EQ(row.at("capacity"), "");
     EXPECT_EQ(row.at("capacity_bound"), "none");
   }
-  EXPECT_NE(r.err.find("capacity step 2 (ramp): offered 100/s"), std::string::npos)
-      << r.describe();
+  EXPECT_NE(r.err.find("capacity step 2 (ramp): offered 100/s"), std::string::npos) << r.describe();
   EXPECT_NE(r.err.find("(attempt 2)"), std::string::npos) << r.describe();
   EXPECT_NE(r.out.find("Capacity: none"), std::string::npos) << r.describe();
 }
