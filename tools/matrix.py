@@ -672,13 +672,18 @@ def schedule(cells, repeat):
 # ---- Machine -------------------------------------------------------------------
 
 
-def run_text(argv, timeout=20):
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-        return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) \
-            else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
+def run_text(argv, timeout=20, attempts=1):
+    """The first line a program prints ("" when it prints nothing or cannot
+    run), asking it up to `attempts` times while it prints nothing."""
+    for _ in range(attempts):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        text = (out.stdout or out.stderr).strip()
+        if text:
+            return text.splitlines()[0]
+    return ""
 
 
 def read_first(path, pattern=None):
@@ -737,7 +742,10 @@ def machine_info(args, preset_name, settings, bin_dir, win_dir, wine_ok, loadgen
         "somaxconn": read_first("/proc/sys/net/core/somaxconn"),
         "ephemeral_ports": read_first("/proc/sys/net/ipv4/ip_local_port_range").replace("\t", "-"),
         "wine_version": run_text(["wine", "--version"]) if wine_ok else "",
-        "loadgen_version": run_text(launch(settings, [str(loadgen), "--version"]), timeout=90),
+        # Twice if need be: loadgen.exe under Wine once printed nothing at all
+        # while other Wine programs started beside it (tools.matrix_windows).
+        "loadgen_version": run_text(launch(settings, [str(loadgen), "--version"]), timeout=90,
+                                    attempts=2),
         "loadgen": str(loadgen),
         "platform": args.platform,
         "launcher": args.launcher or "",
