@@ -67,7 +67,7 @@ using suite::Socket;
 using suite::config;
 
 // Limits that only turn a hang into a failure: far above what a correct
-// server needs, larger under Wine (2.6 to 50 times slower in the reference run, slow first start).
+// server needs, larger under Wine (14 to 93 times slower in the reference run, slow first start).
 struct Limits {
   milliseconds ready, stop, exchange, settle;
 };
