@@ -53,16 +53,18 @@ void CapacitySearch::record(const StepVerdict& verdict) {
     bound_ = CapacityBound::aborted;
     return;
   }
-  if (verdict.passed()) {
+  ++(verdict.passed() ? passes_here_ : failures_here_);
+  const int majority = settings_.trials / 2 + 1;
+  if (passes_here_ >= majority) {
     low_ = next_;
-  } else if (++failures_here_ < settings_.attempts) {
+  } else if (failures_here_ >= majority) {
+    high_ = next_;
+  } else {
     // The same rate once more, unless the step bound has run out.
     if (steps_ >= settings_.max_steps) bound_ = CapacityBound::steps;
     return;
-  } else {
-    high_ = next_;
   }
-  failures_here_ = 0;
+  passes_here_ = failures_here_ = 0;
   choose_next();
   if (!done() && steps_ >= settings_.max_steps) bound_ = CapacityBound::steps;
 }
@@ -97,7 +99,7 @@ CapacityOutcome find_capacity(const CapacitySettings& settings,
   while (const auto rate = search.next_rate()) {
     CapacityStep step;
     step.index = search.steps() + 1;
-    step.attempt = search.attempt();
+    step.trial = search.trial();
     step.phase = search.phase();
     step.offered = *rate;
     step.verdict = run_step(step);

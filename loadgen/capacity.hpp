@@ -7,12 +7,15 @@
 //           a step fails or --rate-max passes;
 //   bisect  between the last passing and the first failing rate, until the
 //           two are within --capacity-precision of each other.
-// A rate fails only when --capacity-attempts steps at it in a row failed: a
-// step that fails is run again at the same rate, and one pass is a pass. On
-// a virtual machine one step in a few dozen fails far below the knee because
-// a stall of the CPUs alone spoils its p99 (a 3 s step at 8,000/s against
-// server-epoll: p99 5.7 ms where its neighbours had 0.4-2 ms), which would
-// otherwise end the ramp there.
+// A rate's verdict is the majority of --capacity-trials steps at it (3 by
+// default; the steps stop as soon as the majority is known, so a rate that
+// passes or fails twice in a row takes two). One step is not enough on a
+// virtual machine: one in a few dozen fails far below the knee because a
+// stall of the CPUs alone spoils its p99 (a 3 s step at 8,000/s against
+// server-epoll: p99 5.7 ms where its neighbours had 0.4-2 ms), and near the
+// knee one step passes a rate that the next fails. A majority is wrong only
+// when two of three are, and errs as often up as down; "one pass is a pass"
+// (the rule before it) erred only upwards.
 // The capacity is the highest rate that passed. A failure at --rate-start
 // means there is none (exit 3). find_capacity() runs the steps through a
 // caller's function; main.cpp's runs each as a short open-loop run (its own
@@ -33,7 +36,7 @@ struct CapacitySettings {
   double rate_max = 1'000'000;  // --rate-max: the ramp stops here
   double growth = 2.0;          // --rate-growth: each ramp step times this (> 1)
   double precision = 0.05;      // --capacity-precision: bisect until (high-low)/low <= this
-  int attempts = 2;             // --capacity-attempts: failing steps in a row that fail a rate
+  int trials = 3;               // --capacity-trials: a rate's verdict is the majority of this many steps (odd)
   int max_steps = 40;           // a bound on the whole search, whatever the data do
 };
 
@@ -73,7 +76,7 @@ std::string_view name(CapacityBound bound) noexcept;
 class CapacitySearch {
  public:
   // Settings are checked by the command line: rate_start > 0,
-  // rate_max >= rate_start, growth > 1, precision > 0, attempts >= 1.
+  // rate_max >= rate_start, growth > 1, precision > 0, trials odd and >= 1.
   explicit CapacitySearch(const CapacitySettings& settings);
 
   // The offered rate of the next step, or nullopt when the search is over.
@@ -90,8 +93,8 @@ class CapacitySearch {
   // The lowest failing rate, when one failed.
   std::optional<double> failed_at() const noexcept { return high_; }
   int steps() const noexcept { return steps_; }
-  // 1 for the first step at next_rate(), 2 for its retry after a failure, ...
-  int attempt() const noexcept { return failures_here_ + 1; }
+  // 1 for the first step at next_rate(), 2 for the second, ...
+  int trial() const noexcept { return passes_here_ + failures_here_ + 1; }
 
  private:
   void choose_next();
@@ -103,13 +106,14 @@ class CapacitySearch {
   std::optional<double> high_;  // lowest failing rate so far
   std::optional<CapacityBound> bound_;
   int steps_ = 0;
-  int failures_here_ = 0;  // failed steps in a row at next_
+  int passes_here_ = 0;  // steps at next_ that passed
+  int failures_here_ = 0;  // steps at next_ that failed
 };
 
 // One step as the search saw it, for the reports.
 struct CapacityStep {
   int index = 0;    // 1, 2, ...
-  int attempt = 1;  // 2, 3, ...: the same rate again after a failed step
+  int trial = 1;  // 2, 3, ...: the same rate again, until its majority is known
   CapacityPhase phase = CapacityPhase::ramp;
   double offered = 0;
   StepVerdict verdict;

@@ -101,13 +101,13 @@ double achieved(const RunResult& r) {
   return per_second(r.totals.requests, r.seconds);
 }
 
-// "pass", "fail by slo", and " (attempt 2)" after either when the step ran
-// again at the rate of a failed one (--capacity-attempts).
+// "pass", "fail by slo", and " (trial 2)" after either when the step ran
+// again at the rate of the one before it (--capacity-trials).
 std::string step_verdict(const CapacityStep& step, const char* fail_prefix,
                          const char* fail_suffix) {
   std::string out = step.verdict.passed() ? std::string("pass")
                                           : fail_prefix + step.verdict.failed_by() + fail_suffix;
-  if (step.attempt > 1) out += " (attempt " + std::to_string(step.attempt) + ")";
+  if (step.trial > 1) out += " (trial " + std::to_string(step.trial) + ")";
   return out;
 }
 

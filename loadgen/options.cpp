@@ -471,10 +471,10 @@ void add_capacity_options(CLI::App& app, Options& o, Texts& t) {
       ->check(CLI::Range(1.01, 100.0))
       ->capture_default_str()
       ->group("Capacity");
-  app.add_option("--capacity-attempts", o.capacity.attempts,
-                 "A rate fails only when this many steps at it in a row failed (a failed step is "
-                 "run again at the same rate: one stall of the machine does not end the search)")
-      ->check(CLI::Range(1, 5))
+  app.add_option("--capacity-trials", o.capacity.trials,
+                 "A rate's verdict is the majority of this many steps at it (odd; they stop once "
+                 "the majority is known): one stall of the machine does not decide a rate")
+      ->check(CLI::IsMember({1, 3, 5, 7}))
       ->capture_default_str()
       ->group("Capacity");
   app.add_option("--capacity-precision", t.capacity_precision,

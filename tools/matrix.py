@@ -122,10 +122,11 @@ CAPACITY_DEFAULTS = {
     "native": {"slo": "p99<=5ms", "rate_start": 1000.0, "rate_max": 200000.0},
     "wine": {"slo": "p99<=50ms", "rate_start": 50.0, "rate_max": 20000.0},
 }
-# A search is at most 40 steps (loadgen/capacity.hpp); a usual one about 14
-# (a ramp of 8 doublings, then 6 bisections to 5 %), for the ETA.
+# A search is at most 40 steps (loadgen/capacity.hpp); a usual one judges
+# about 14 rates (a ramp of 8 doublings, then 6 bisections to 5 %) by two or
+# three steps each (the majority of --capacity-trials 3), for the ETA.
 CAPACITY_STEPS_MAX = 40
-CAPACITY_STEPS_GUESS = 14
+CAPACITY_STEPS_GUESS = 32
 
 # The chat workload (loadgen --protocol chat, closed loop): its cells are
 # users in groups of each of these sizes, a share of the messages sent

@@ -691,10 +691,12 @@ std::pair<Result, std::vector<std::map<std::string, std::string>>> loadgen_rows(
 TEST(Capacity, EveryStepPassingUpToTheRateMaxIsARowEach) {
   require_env("WSB_SERVER");
   // Low rates and a generous SLO: every step passes, so the ramp runs
-  // 50, 100, 200 (the --rate-max bound) and the capacity is "at least 200".
+  // 50, 100, 200 (the --rate-max bound) and the capacity is "at least 200";
+  // one trial per rate, so one step each.
   const auto [r, rows] = loadgen_rows({"--spawn", env("WSB_SERVER"), "--find-capacity", "--slo",
                                        "p99<=2s", "--rate-start", "50", "--rate-max", "200", "-c",
-                                       "2", "--warmup", "200ms", "-d", "1s", "-q"});
+                                       "2", "--warmup", "200ms", "-d", "1s", "--capacity-trials",
+                                       "1", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   ASSERT_EQ(rows.size(), 3u) << r.describe();
   const char* offered[] = {"50.000", "100.000", "200.000"};
@@ -722,8 +724,8 @@ TEST(Capacity, AnSloMissedAtTheStartRateExitsThree) {
       loadgen_rows({"--spawn", env("WSB_SERVER"), "--find-capacity", "--slo", "p99<=1ns",
                     "--rate-start", "100", "-c", "2", "-d", "500ms", "-q"});
   EXPECT_EQ(r.exit_code, 3) << r.describe();
-  // --capacity-attempts 2 (the default): the start rate fails twice in a
-  // row before the search gives up.
+  // --capacity-trials 3 (the default): the start rate fails twice, a
+  // majority of three, before the search gives up.
   ASSERT_EQ(rows.size(), 2u) << r.describe();
   for (const auto& row : rows) {
     EXPECT_EQ(row.at("rate"), "100.000");
@@ -733,7 +735,7 @@ TEST(Capacity, AnSloMissedAtTheStartRateExitsThree) {
     EXPECT_EQ(row.at("capacity_bound"), "none");
   }
   EXPECT_NE(r.err.find("capacity step 2 (ramp): offered 100/s"), std::string::npos) << r.describe();
-  EXPECT_NE(r.err.find("(attempt 2)"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("(trial 2)"), std::string::npos) << r.describe();
   EXPECT_NE(r.out.find("Capacity: none"), std::string::npos) << r.describe();
 }
 

@@ -30,7 +30,7 @@ CapacityOutcome search(const CapacitySettings& settings, double true_capacity,
 
 TEST(CapacitySearch, RampsGeometricallyThenBisectsToThePrecision) {
   CapacitySettings s;
-  s.attempts = 1;  // the bracket logic alone: one step per rate
+  s.trials = 1;  // the bracket logic alone: one step per rate
   s.rate_start = 1000;
   s.growth = 2;
   s.precision = 0.05;
@@ -55,7 +55,7 @@ TEST(CapacitySearch, RampsGeometricallyThenBisectsToThePrecision) {
 
 TEST(CapacitySearch, EveryBisectionStepLiesInsideTheBracket) {
   CapacitySettings s;
-  s.attempts = 1;  // the bracket logic alone: one step per rate
+  s.trials = 1;  // the bracket logic alone: one step per rate
   s.rate_start = 100;
   s.growth = 3;
   s.precision = 0.01;
@@ -81,7 +81,7 @@ TEST(CapacitySearch, EveryBisectionStepLiesInsideTheBracket) {
 
 TEST(CapacitySearch, FailingAtTheStartRateFindsNone) {
   CapacitySettings s;
-  s.attempts = 1;  // the bracket logic alone: one step per rate
+  s.trials = 1;  // the bracket logic alone: one step per rate
   s.rate_start = 1000;
   const CapacityOutcome out = search(s, 500);
   ASSERT_EQ(out.steps.size(), 1u);
@@ -92,6 +92,7 @@ TEST(CapacitySearch, FailingAtTheStartRateFindsNone) {
 
 TEST(CapacitySearch, StopsAtTheRateMaxWhenEveryStepPasses) {
   CapacitySettings s;
+  s.trials = 1;  // the bracket logic alone: one step per rate
   s.rate_start = 200;
   s.rate_max = 1000;
   std::vector<double> offered;
@@ -104,6 +105,7 @@ TEST(CapacitySearch, StopsAtTheRateMaxWhenEveryStepPasses) {
 
 TEST(CapacitySearch, ErrorsOrAShortfallFailAStepLikeTheSlo) {
   CapacitySettings s;
+  s.trials = 1;  // the bracket logic alone: one step per rate
   s.rate_start = 1000;
   s.precision = 0.05;
   // The SLO always holds, but above 3000/s requests fail, and above 2500/s
@@ -123,6 +125,7 @@ TEST(CapacitySearch, ErrorsOrAShortfallFailAStepLikeTheSlo) {
 
 TEST(CapacitySearch, AnAbortedStepEndsTheSearchKeepingWhatPassed) {
   CapacitySettings s;
+  s.trials = 1;  // the bracket logic alone: one step per rate
   s.rate_start = 1000;
   const CapacityOutcome out = find_capacity(s, [](const CapacityStep& step) {
     StepVerdict v;
@@ -138,6 +141,7 @@ TEST(CapacitySearch, AnAbortedStepEndsTheSearchKeepingWhatPassed) {
 
 TEST(CapacitySearch, TheStepBoundEndsAnEndlessSearch) {
   CapacitySettings s;
+  s.trials = 1;  // the bracket logic alone: one step per rate
   s.rate_start = 1;
   s.rate_max = 1e12;
   s.max_steps = 5;
@@ -147,45 +151,65 @@ TEST(CapacitySearch, TheStepBoundEndsAnEndlessSearch) {
   EXPECT_EQ(out.capacity, 16);
 }
 
-// With two attempts, a step that fails once (a stall of the machine far
-// below the knee) is run again at the same rate and the search goes on when
-// it passes; a rate that fails twice in a row is the failing bound.
-TEST(CapacitySearch, AFailedStepIsTriedAgainAtTheSameRate) {
+// With three trials (the default) a rate's verdict is the majority: a step
+// spoiled by a stall far below the knee is outvoted by the next two, a
+// lucky pass just above the knee by the next two failures, and a rate that
+// passes or fails twice in a row takes two steps.
+TEST(CapacitySearch, ARateIsJudgedByTheMajorityOfItsTrials) {
   CapacitySettings s;
   s.rate_start = 1000;
   s.precision = 0.05;
-  ASSERT_EQ(s.attempts, 2);  // the default
+  ASSERT_EQ(s.trials, 3);  // the default
   std::vector<double> offered;
-  std::vector<int> attempts;
+  std::vector<int> trials;
   const CapacityOutcome out = find_capacity(s, [&](const CapacityStep& step) {
     offered.push_back(step.offered);
-    attempts.push_back(step.attempt);
+    trials.push_back(step.trial);
     StepVerdict v;
-    // A true capacity of 5000/s, and the second step (2000/s, first try)
-    // spoiled by a stall.
-    v.slo_kept = step.offered <= 5000 && step.index != 2;
+    // A true capacity of 5000/s; the third step (2000/s, second trial)
+    // spoiled by a stall, and the first step at 8000/s a lucky pass.
+    v.slo_kept = (step.offered <= 5000 && step.index != 3) || step.index == 8;
     return v;
   });
-  ASSERT_GE(offered.size(), 7u);
-  EXPECT_EQ(std::vector<double>(offered.begin(), offered.begin() + 6),
-            (std::vector<double>{1000, 2000, 2000, 4000, 8000, 8000}));
-  EXPECT_EQ(std::vector<int>(attempts.begin(), attempts.begin() + 6),
-            (std::vector<int>{1, 1, 2, 1, 1, 2}));
-  EXPECT_EQ(out.steps[2].phase, CapacityPhase::ramp);
-  EXPECT_EQ(offered[6], 6000);  // 8000 failed twice: the bisection begins
+  ASSERT_GE(out.steps.size(), 11u);
+  EXPECT_EQ(std::vector<double>(offered.begin(), offered.begin() + 11),
+            (std::vector<double>{1000, 1000, 2000, 2000, 2000, 4000, 4000, 8000, 8000, 8000, 6000}));
+  EXPECT_EQ(std::vector<int>(trials.begin(), trials.begin() + 11),
+            (std::vector<int>{1, 2, 1, 2, 3, 1, 2, 1, 2, 3, 1}));
+  EXPECT_EQ(out.steps[9].phase, CapacityPhase::ramp);
+  EXPECT_EQ(out.steps[10].phase, CapacityPhase::bisect);
   EXPECT_EQ(out.bound, CapacityBound::bracket);
   ASSERT_TRUE(out.capacity && out.failed_at);
   EXPECT_LE(*out.capacity, 5000);
   EXPECT_GT(*out.capacity, 5000 * 0.95);
   EXPECT_GT(*out.failed_at, 5000);
   // A start rate that fails twice has no capacity; the step bound counts
-  // the second attempts too.
+  // every trial.
   const CapacityOutcome none = find_capacity(s, [](const CapacityStep&) { return StepVerdict{}; });
   EXPECT_EQ(none.steps.size(), 2u);
   EXPECT_EQ(none.bound, CapacityBound::none);
   s.max_steps = 1;
   EXPECT_EQ(find_capacity(s, [](const CapacityStep&) { return StepVerdict{}; }).bound,
             CapacityBound::steps);
+}
+
+// One trial judges every rate by one step: a stall at 2000/s ends the ramp.
+TEST(CapacitySearch, OneTrialJudgesARateByOneStep) {
+  CapacitySettings s;
+  s.rate_start = 1000;
+  s.trials = 1;
+  const CapacityOutcome out = find_capacity(s, [](const CapacityStep& step) {
+    StepVerdict v;
+    v.slo_kept = step.offered <= 5000 && step.index != 2;  // 2000/s spoiled once
+    return v;
+  });
+  ASSERT_GE(out.steps.size(), 3u);
+  EXPECT_EQ(out.steps[2].offered, 1500);  // bisecting after one failed step
+  EXPECT_EQ(out.failed_at, 2000);
+  ASSERT_TRUE(out.capacity);
+  EXPECT_LT(*out.capacity, 2000);
+  EXPECT_GE(*out.capacity, 2000 / 1.05);
+  EXPECT_EQ(out.bound, CapacityBound::bracket);
 }
 
 // settle_server() with a fake clock: the server's CPU time as it would be
