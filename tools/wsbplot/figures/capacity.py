@@ -45,16 +45,22 @@ def plot_platform(run, plat, models, out, figures):
         rows = models[model]
         color, marker = style(plat, model)
         slos.update(r.get("slo", "") for r in rows)
-        # Each repetition's steps as one line, in the order of the rate.
+        # Each repetition as one line through the median p99 of the steps at
+        # each rate (loadgen judges a rate by the majority of up to three
+        # steps, --capacity-trials), every step as a dot.
         reps = defaultdict(list)
         for r in rows:
             reps[r.get("label", "")].append(r)
         for i, steps in enumerate(reps.values()):
-            steps.sort(key=lambda r: num(r["rate"]))
-            ax.plot([num(r["rate"]) for r in steps],
-                    [num(r["latency_p99_us"]) / 1000 for r in steps], color=color,
-                    marker=marker, markersize=4, linewidth=1, alpha=0.8,
+            at_rate = defaultdict(list)
+            for r in steps:
+                at_rate[num(r["rate"])].append(num(r["latency_p99_us"]) / 1000)
+            rates = sorted(at_rate)
+            ax.plot(rates, [median(at_rate[x]) for x in rates], color=color, marker=marker,
+                    markersize=4, linewidth=1, alpha=0.8,
                     label=f"{model}{PLATFORM_SUFFIX.get(plat, '')}" if i == 0 else None)
+            ax.scatter([x for x in rates for _ in at_rate[x]],
+                       [y for x in rates for y in at_rate[x]], color=color, s=6, alpha=0.35)
         capacities = [num(steps[0].get("capacity")) for steps in reps.values()]
         capacities = [c for c in capacities if c is not None]
         if capacities:
@@ -80,4 +86,5 @@ def plot_platform(run, plat, models, out, figures):
     save(fig, out, f"capacity-{slug(run.name)}-{plat}.png", figures,
          "p99 latency (corrected for coordinated omission) at each offered rate of the "
          "capacity search; dashed: the capacity found (median over repetitions), dotted: the "
-         "SLO. Each line is one repetition's steps in the order of their rate.", "Capacity")
+         "SLO. Each line is one repetition: the median p99 of its steps at each rate; the dots "
+         "are the steps.", "Capacity")
