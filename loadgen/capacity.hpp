@@ -36,8 +36,8 @@ struct CapacitySettings {
   double rate_max = 1'000'000;  // --rate-max: the ramp stops here
   double growth = 2.0;          // --rate-growth: each ramp step times this (> 1)
   double precision = 0.05;      // --capacity-precision: bisect until (high-low)/low <= this
-  int trials = 3;               // --capacity-trials: a rate's verdict is the majority of this many steps (odd)
-  int max_steps = 40;           // a bound on the whole search, whatever the data do
+  int trials = 3;  // --capacity-trials: a rate's verdict is the majority of this many steps (odd)
+  int max_steps = 40;  // a bound on the whole search, whatever the data do
 };
 
 // What the step at one offered rate showed. passed() is the verdict: the
@@ -106,13 +106,13 @@ class CapacitySearch {
   std::optional<double> high_;  // lowest failing rate so far
   std::optional<CapacityBound> bound_;
   int steps_ = 0;
-  int passes_here_ = 0;  // steps at next_ that passed
+  int passes_here_ = 0;    // steps at next_ that passed
   int failures_here_ = 0;  // steps at next_ that failed
 };
 
 // One step as the search saw it, for the reports.
 struct CapacityStep {
-  int index = 0;    // 1, 2, ...
+  int index = 0;  // 1, 2, ...
   int trial = 1;  // 2, 3, ...: the same rate again, until its majority is known
   CapacityPhase phase = CapacityPhase::ramp;
   double offered = 0;

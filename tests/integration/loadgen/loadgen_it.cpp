@@ -693,10 +693,10 @@ TEST(Capacity, EveryStepPassingUpToTheRateMaxIsARowEach) {
   // Low rates and a generous SLO: every step passes, so the ramp runs
   // 50, 100, 200 (the --rate-max bound) and the capacity is "at least 200";
   // one trial per rate, so one step each.
-  const auto [r, rows] = loadgen_rows({"--spawn", env("WSB_SERVER"), "--find-capacity", "--slo",
-                                       "p99<=2s", "--rate-start", "50", "--rate-max", "200", "-c",
-                                       "2", "--warmup", "200ms", "-d", "1s", "--capacity-trials",
-                                       "1", "-q"});
+  const auto [r, rows] =
+      loadgen_rows({"--spawn", env("WSB_SERVER"), "--find-capacity", "--slo", "p99<=2s",
+                    "--rate-start", "50", "--rate-max", "200", "-c", "2", "--warmup", "200ms", "-d",
+                    "1s", "--capacity-trials", "1", "-q"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   ASSERT_EQ(rows.size(), 3u) << r.describe();
   const char* offered[] = {"50.000", "100.000", "200.000"};

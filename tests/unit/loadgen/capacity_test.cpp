@@ -172,8 +172,9 @@ TEST(CapacitySearch, ARateIsJudgedByTheMajorityOfItsTrials) {
     return v;
   });
   ASSERT_GE(out.steps.size(), 11u);
-  EXPECT_EQ(std::vector<double>(offered.begin(), offered.begin() + 11),
-            (std::vector<double>{1000, 1000, 2000, 2000, 2000, 4000, 4000, 8000, 8000, 8000, 6000}));
+  EXPECT_EQ(
+      std::vector<double>(offered.begin(), offered.begin() + 11),
+      (std::vector<double>{1000, 1000, 2000, 2000, 2000, 4000, 4000, 8000, 8000, 8000, 6000}));
   EXPECT_EQ(std::vector<int>(trials.begin(), trials.begin() + 11),
             (std::vector<int>{1, 2, 1, 2, 3, 1, 2, 1, 2, 3, 1}));
   EXPECT_EQ(out.steps[9].phase, CapacityPhase::ramp);
