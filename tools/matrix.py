@@ -1382,50 +1382,78 @@ def outcomes_by_label(outcomes):
     return lambda row: by_label.get(row.get("label", ""))
 
 
+def annotated_run_rows(path, outcomes, annotate):
+    """The rows of one of a run's CSV files ([] when it does not exist), each
+    given to annotate(row, outcome) with the outcome of the cell repetition
+    that wrote it (or None) to gain that repetition's columns."""
+    rows = run_rows(path)
+    outcome_of = outcomes_by_label(outcomes)
+    for r in rows:
+        annotate(r, outcome_of(r))
+    return rows
+
+
+def rewrite_run_rows(path, rows):
+    """Writes `rows` (not empty) over one of a run's CSV files, with the
+    columns of the first row."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def annotate_summary_row(r, o):
+    """A summary.csv row gains its cell, repetition, noise, CPU time and the
+    per-response counts of context switches and system calls."""
+    n = o.noise if o else {}
+    r["cell"] = o.cell.name if o else r.get("label", "")
+    r["repetition"] = o.repetition if o else 1
+    r["others_cpu_share"] = f"{n['others_cpu_share']:.3f}" if "others_cpu_share" in n else ""
+    r["steal_share"] = f"{n['steal_share']:.3f}" if "steal_share" in n else ""
+    r["load1_start"] = f"{n['load1_start']:.2f}" if "load1_start" in n else ""
+    r["load1_end"] = f"{n['load1_end']:.2f}" if "load1_end" in n else ""
+    r["disturbed"] = int(o.disturbed) if o else ""
+    # A disturbed repetition that was run again keeps its row, but the
+    # statistics and verdicts use the re-run instead.
+    r["replaced"] = int(o.replaced) if o else 0
+    r["server_cpu_proc_s"] = ("" if not o or o.server_cpu_proc_s is None
+                              else f"{o.server_cpu_proc_s:.2f}")
+    # Under Wine the server's work is partly wineserver's: its context
+    # switches per response stand beside the server's own (loadgen's
+    # server_context_switches_per_response).
+    responses = int(r.get("responses") or 0)
+    switches = o.wineserver_context_switches if o else None
+    r["wineserver_context_switches_per_response"] = (
+        f"{switches / responses:.3f}" if switches is not None and responses else "")
+    # perf's counts (--syscalls): empty when not counted (machine.json's
+    # syscall_meter says why).
+    for what in ("server", "wineserver"):
+        count = o.syscalls.get(what) if o else None
+        r[f"{what}_syscalls_per_response"] = (f"{count / responses:.3f}"
+                                              if count is not None and responses else "")
+
+
 def finish_summary(out, outcomes):
     """summary.csv gains, on every repetition's row, the cell it belongs to and
     the cell's median and confidence interval; summary.json holds the same rows
     as one JSON array; verdicts.csv compares the models of every group."""
     path = out / "summary.csv"
-    rows = run_rows(path)
+    rows = annotated_run_rows(path, outcomes, annotate_summary_row)
     if not rows:
         return
-    outcome_of = outcomes_by_label(outcomes)
-    for r in rows:
-        o = outcome_of(r)
-        n = o.noise if o else {}
-        r["cell"] = o.cell.name if o else r.get("label", "")
-        r["repetition"] = o.repetition if o else 1
-        r["others_cpu_share"] = f"{n['others_cpu_share']:.3f}" if "others_cpu_share" in n else ""
-        r["steal_share"] = f"{n['steal_share']:.3f}" if "steal_share" in n else ""
-        r["load1_start"] = f"{n['load1_start']:.2f}" if "load1_start" in n else ""
-        r["load1_end"] = f"{n['load1_end']:.2f}" if "load1_end" in n else ""
-        r["disturbed"] = int(o.disturbed) if o else ""
-        # A disturbed repetition that was run again keeps its row, but the
-        # statistics and verdicts use the re-run instead.
-        r["replaced"] = int(o.replaced) if o else 0
-        r["server_cpu_proc_s"] = ("" if not o or o.server_cpu_proc_s is None
-                                  else f"{o.server_cpu_proc_s:.2f}")
-        # Under Wine the server's work is partly wineserver's: its context
-        # switches per response stand beside the server's own (loadgen's
-        # server_context_switches_per_response).
-        responses = int(r.get("responses") or 0)
-        switches = o.wineserver_context_switches if o else None
-        r["wineserver_context_switches_per_response"] = (
-            f"{switches / responses:.3f}" if switches is not None and responses else "")
-        # perf's counts (--syscalls): empty when not counted (machine.json's
-        # syscall_meter says why).
-        for what in ("server", "wineserver"):
-            count = o.syscalls.get(what) if o else None
-            r[f"{what}_syscalls_per_response"] = (f"{count / responses:.3f}"
-                                                  if count is not None and responses else "")
     rows = add_cell_statistics(rows)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+    rewrite_run_rows(path, rows)
     (out / "summary.json").write_text(json.dumps(summary_json(rows), indent=1) + "\n")
     write_verdicts(out / "verdicts.csv", compute_verdicts(rows))
+
+
+def annotate_capacity_row(r, o):
+    """A capacity.csv row gains its cell, model, platform and repetition."""
+    r["cell"] = o.cell.name if o else r.get("label", "")
+    r["model"] = o.cell.model if o else ""
+    r["cell_platform"] = o.cell.platform if o else ""
+    r["repetition"] = o.repetition if o else 1
+    r["replaced"] = int(o.replaced) if o else 0
 
 
 def finish_capacity(out, outcomes):
@@ -1433,21 +1461,9 @@ def finish_capacity(out, outcomes):
     gains the cell, the model, the platform and the repetition on each row:
     loadgen leaves the server's columns empty in step rows."""
     path = out / "capacity.csv"
-    rows = run_rows(path)
-    if not rows:
-        return
-    outcome_of = outcomes_by_label(outcomes)
-    for r in rows:
-        o = outcome_of(r)
-        r["cell"] = o.cell.name if o else r.get("label", "")
-        r["model"] = o.cell.model if o else ""
-        r["cell_platform"] = o.cell.platform if o else ""
-        r["repetition"] = o.repetition if o else 1
-        r["replaced"] = int(o.replaced) if o else 0
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0].keys()), lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
+    rows = annotated_run_rows(path, outcomes, annotate_capacity_row)
+    if rows:
+        rewrite_run_rows(path, rows)
 
 
 def missing_programs(args, cells, loadgen, bin_dir, win_dir):

@@ -82,17 +82,26 @@ void report_per_value(benchmark::State& state, std::size_t per_iteration) {
       benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
 }
 
+// Records every value into `recorder` (a Histogram or an IntervalRecorder)
+// once an iteration; returns how many values it rejected.
+template <class Recorder>
+std::int64_t record_each_iteration(benchmark::State& state, Recorder& recorder,
+                                   const std::vector<std::int64_t>& values) {
+  std::int64_t rejected = 0;
+  for (auto _ : state) {
+    for (const std::int64_t v : values)
+      rejected += recorder.record(v) ? 0 : 1;
+    benchmark::ClobberMemory();
+  }
+  benchmark::DoNotOptimize(rejected);
+  return rejected;
+}
+
 void BM_HdrRecord(benchmark::State& state) {
   const auto distribution = static_cast<int>(state.range(0));
   const std::vector<std::int64_t> values = make_values(distribution);
   Histogram h = latency_histogram();
-  std::int64_t rejected = 0;
-  for (auto _ : state) {
-    for (const std::int64_t v : values)
-      rejected += h.record(v) ? 0 : 1;
-    benchmark::ClobberMemory();
-  }
-  benchmark::DoNotOptimize(rejected);
+  const std::int64_t rejected = record_each_iteration(state, h, values);
   benchmark::DoNotOptimize(h.total_count());
   if (rejected != 0) state.SkipWithError("values were rejected");
   state.SetLabel(kNames[distribution]);
@@ -106,13 +115,7 @@ void BM_HdrIntervalRecorderRecord(benchmark::State& state) {
   const std::vector<std::int64_t> values = make_values(kLatency);
   wsb::hdr::IntervalRecorder rec(wsb::hdr::kLatencyLowestNs, wsb::hdr::kLatencyHighestNs,
                                  wsb::hdr::kLatencySignificantFigures);
-  std::int64_t rejected = 0;
-  for (auto _ : state) {
-    for (const std::int64_t v : values)
-      rejected += rec.record(v) ? 0 : 1;
-    benchmark::ClobberMemory();
-  }
-  benchmark::DoNotOptimize(rejected);
+  record_each_iteration(state, rec, values);
   state.SetLabel(kNames[kLatency]);
   report_per_value(state, values.size());
 }

@@ -15,6 +15,22 @@ namespace {
 
 using namespace wsb::proto;
 
+// Feeds `stream`, which holds `items` requests, to one server session of
+// `protocol` as one chunk an iteration. The replies go to a buffer of
+// `out_capacity` bytes at first that is emptied but kept.
+void feed_each_iteration(benchmark::State& state, Protocol protocol, const std::string& stream,
+                         std::int64_t items, std::size_t out_capacity = 0) {
+  auto session = make_server_session(protocol);
+  wsb::ByteBuffer out(out_capacity);
+  for (auto _ : state) {
+    session->feed(stream, out);
+    benchmark::DoNotOptimize(out.data());
+    out.clear();
+  }
+  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(stream.size()));
+  state.SetItemsProcessed(state.iterations() * items);
+}
+
 // A stream of upper frames with bodies of state.range(0) bytes, about 64 KiB
 // in all, fed as one chunk (a full recv buffer).
 void BM_UpperSessionFeed(benchmark::State& state) {
@@ -31,15 +47,7 @@ void BM_UpperSessionFeed(benchmark::State& state) {
     ++frames;
   } while (stream.size() < 64 * 1024);
 
-  auto session = make_server_session(Protocol::upper);
-  wsb::ByteBuffer out(stream.size());
-  for (auto _ : state) {
-    session->feed(stream, out);
-    benchmark::DoNotOptimize(out.data());
-    out.clear();
-  }
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(stream.size()));
-  state.SetItemsProcessed(state.iterations() * frames);
+  feed_each_iteration(state, Protocol::upper, stream, frames, stream.size());
 }
 BENCHMARK(BM_UpperSessionFeed)->Arg(0)->Arg(16)->Arg(128)->Arg(4096)->Arg(65535);
 
@@ -51,15 +59,7 @@ void BM_HttpSessionFeed(benchmark::State& state) {
   for (std::int64_t i = 0; i < state.range(0); ++i)
     stream += request;
 
-  auto session = make_server_session(Protocol::http);
-  wsb::ByteBuffer out;
-  for (auto _ : state) {
-    session->feed(stream, out);
-    benchmark::DoNotOptimize(out.data());
-    out.clear();
-  }
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(stream.size()));
-  state.SetItemsProcessed(state.iterations() * state.range(0));
+  feed_each_iteration(state, Protocol::http, stream, state.range(0));
 }
 BENCHMARK(BM_HttpSessionFeed)->Arg(1)->Arg(16)->Arg(256);
 
@@ -74,15 +74,7 @@ void BM_HttpSessionFeedBrowserHead(benchmark::State& state) {
       "keep-alive\r\nCookie: session=0123456789abcdef0123456789abcdef; theme=dark\r\n"
       "Upgrade-Insecure-Requests: 1\r\nSec-Fetch-Dest: document\r\nSec-Fetch-Mode: "
       "navigate\r\n\r\n";
-  auto session = make_server_session(Protocol::http);
-  wsb::ByteBuffer out;
-  for (auto _ : state) {
-    session->feed(request, out);
-    benchmark::DoNotOptimize(out.data());
-    out.clear();
-  }
-  state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(request.size()));
-  state.SetItemsProcessed(state.iterations());
+  feed_each_iteration(state, Protocol::http, request, 1);
 }
 BENCHMARK(BM_HttpSessionFeedBrowserHead);
 

@@ -221,6 +221,19 @@ class FaultTest : public ::testing::Test {
     return s;
   }
 
+  // Connects `count` clients and serves each one round trip; the test keeps
+  // them online in `held`, with their drivers in `drivers`.
+  void hold_served_clients(std::uint64_t count, const proto::ClientFactory& factory,
+                           std::vector<Socket>& held,
+                           std::vector<std::unique_ptr<proto::ClientDriver>>& drivers) {
+    for (std::uint64_t i = 0; i < count; ++i) {
+      held.push_back(connect());
+      ASSERT_TRUE(held.back().valid());
+      drivers.push_back(factory.make(i));
+      ASSERT_EQ(suite::round_trips(held.back(), *drivers.back(), 1, after(limits().exchange)), "");
+    }
+  }
+
   // The checks after every scenario: a fresh client gets three verified
   // replies, every connection is released (live line "online 0"), and
   // natively the server holds as many sockets as right after start-up.
@@ -829,12 +842,7 @@ TEST_F(FaultTest, ConnectionFlood) {
   const proto::ClientFactory factory = make_factory(Protocol::upper, 1, 64);
   std::vector<Socket> held;
   std::vector<std::unique_ptr<proto::ClientDriver>> drivers;
-  for (std::uint64_t i = 0; i < 8; ++i) {
-    held.push_back(connect());
-    ASSERT_TRUE(held.back().valid());
-    drivers.push_back(factory.make(i));
-    ASSERT_EQ(suite::round_trips(held.back(), *drivers.back(), 1, after(limits().exchange)), "");
-  }
+  ASSERT_NO_FATAL_FAILURE(hold_served_clients(8, factory, held, drivers));
   const std::size_t flood = config().wine ? 60 : 300;
   std::vector<Socket> extra;
   std::string error;
@@ -960,12 +968,7 @@ TEST_F(FaultTest, PerAddressLimitAndBan) {
   const proto::ClientFactory factory = make_factory(Protocol::upper, 1, 64);
   std::vector<Socket> held;
   std::vector<std::unique_ptr<proto::ClientDriver>> drivers;
-  for (std::uint64_t i = 0; i < 3; ++i) {
-    held.push_back(connect());
-    ASSERT_TRUE(held.back().valid());
-    drivers.push_back(factory.make(i));
-    ASSERT_EQ(suite::round_trips(held.back(), *drivers.back(), 1, after(limits().exchange)), "");
-  }
+  ASSERT_NO_FATAL_FAILURE(hold_served_clients(3, factory, held, drivers));
   const auto banned_at = Clock::now();
   {
     Socket fourth = connect();

@@ -1,5 +1,6 @@
-"""What several tests of the Python tools share: reading a CSV file the tools
-wrote, and a temporary run folder that lives as long as a test class.
+"""What several tests of the Python tools share: running a tool, reading a
+CSV file the tools wrote, and a temporary run folder that lives as long as a
+test class.
 
 The tests run as scripts (python3 tools/tests/test_X.py), so this folder is
 on sys.path and `import helpers` finds this file.
@@ -7,9 +8,20 @@ on sys.path and `import helpers` finds this file.
 
 import csv
 import shutil
+import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parents[1]
+
+
+def run_tool(script, *args, timeout):
+    """Runs tools/`script` with `args` under this Python; its output is
+    captured as text."""
+    return subprocess.run([sys.executable, str(TOOLS / script), *args], capture_output=True,
+                          text=True, timeout=timeout)
 
 
 def read(path):

@@ -13,16 +13,19 @@ summary.json, verdicts.csv and the noise columns of cells.csv.
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import unittest
 from pathlib import Path
 
-from helpers import RunFolderTest, read
+from helpers import RunFolderTest, read, run_tool
 
-ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = None
+
+
+def matrix(*args, timeout=240):
+    """matrix.py on the native models of BIN_DIR, without Wine."""
+    return run_tool("matrix.py", "--bin-dir", BIN_DIR, "--no-wine", *args, timeout=timeout)
 
 
 class MatrixRepeatTest(RunFolderTest):
@@ -31,11 +34,8 @@ class MatrixRepeatTest(RunFolderTest):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.proc = subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "matrix.py"), "--bin-dir", BIN_DIR,
-             "--no-wine", "--models", "poll,epoll", "--connections", "2", "--warmup", "0.1",
-             "--duration", "0.3", "--repeat", "2", "--out", str(cls.out)],
-            capture_output=True, text=True, timeout=240)
+        cls.proc = matrix("--models", "poll,epoll", "--connections", "2", "--warmup", "0.1",
+                          "--duration", "0.3", "--repeat", "2", "--out", str(cls.out))
 
     def test_runs(self):
         self.assertEqual(self.proc.returncode, 0, self.proc.stdout + self.proc.stderr)
@@ -89,9 +89,6 @@ def cpu_list(text):
     return out
 
 
-def matrix(*args, timeout=240):
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "matrix.py"), "--bin-dir", BIN_DIR,
-                           "--no-wine", *args], capture_output=True, text=True, timeout=timeout)
 
 
 class MatrixPinningTest(RunFolderTest):

@@ -7,7 +7,6 @@ loadgen command of a chat cell, and the usage errors.
     /usr/bin/python3 tools/tests/test_matrix_chat.py
 """
 
-import subprocess
 import sys
 import unittest
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import matrix  # noqa: E402
+from helpers import run_tool  # noqa: E402
 
 
 def plan(*argv):
@@ -70,9 +70,8 @@ class MatrixChatTest(unittest.TestCase):
     def test_usage_errors_exit_2(self):
         for extra in (["--private-share", "1.5"], ["--group-sizes", "0"],
                       ["--workloads", "gossip"]):
-            proc = subprocess.run([sys.executable, str(ROOT / "tools" / "matrix.py"), "--models",
-                                   "epoll", "--workloads", "chat", "--dry-run"] + extra,
-                                  capture_output=True, text=True, timeout=60)
+            proc = run_tool("matrix.py", "--models", "epoll", "--workloads", "chat", "--dry-run",
+                            *extra, timeout=60)
             self.assertEqual(proc.returncode, 2, extra)
             self.assertIn("matrix.py", proc.stderr, extra)
 

@@ -27,7 +27,7 @@ import sys
 import unittest
 from pathlib import Path
 
-from helpers import RunFolderTest, read
+from helpers import RunFolderTest, read, run_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 LINUX_BIN = None
@@ -45,13 +45,11 @@ class MatrixWindowsUnderWineTest(RunFolderTest):
         # --disturbed-share 64: a repetition is never run again for noise
         # (this test checks the rows, not the figures, and other jobs share
         # the machine); the noise columns are still measured.
-        cls.matrix = subprocess.run(
-            [sys.executable, str(ROOT / "tools" / "matrix.py"), "--platform", "windows",
-             "--launcher", "wine", "--win-bin-dir", WIN_BIN, "--models", ",".join(MODELS),
-             "--connections", "10", "--workloads", "closed", "--warmup", "0.3",
-             "--duration", "1", "--repeat", "2", "--disturbed-share", "64",
-             "--out", str(cls.out)],
-            capture_output=True, text=True, timeout=400)
+        cls.matrix = run_tool(
+            "matrix.py", "--platform", "windows", "--launcher", "wine", "--win-bin-dir", WIN_BIN,
+            "--models", ",".join(MODELS), "--connections", "10", "--workloads", "closed",
+            "--warmup", "0.3", "--duration", "1", "--repeat", "2", "--disturbed-share", "64",
+            "--out", str(cls.out), timeout=400)
         cls.plots = cls.out / "plots"
         cls.plot = subprocess.run(
             ["/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable,

@@ -6,7 +6,6 @@
 """
 
 import csv
-import subprocess
 import sys
 import tempfile
 import unittest
@@ -19,11 +18,11 @@ sys.path.insert(0, str(ROOT / "tools"))
 import matrix as matrix_py  # noqa: E402
 from wsbplot.load import Row  # noqa: E402
 from wsbplot.platforms import platform_of  # noqa: E402
+from helpers import run_tool  # noqa: E402
 
 
 def matrix(*args):
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "matrix.py"), *args],
-                          capture_output=True, text=True, timeout=60)
+    return run_tool("matrix.py", *args, timeout=60)
 
 
 class PlatformOfTest(unittest.TestCase):

@@ -226,6 +226,38 @@ TEST(Fault, RefusedAtStartEndsAtOnceNamingTheTarget) {
   EXPECT_EQ(r.u("responses"), 0u);
 }
 
+// Reads a running child's output for `how_long`.
+void read_for(ChildProcess& child, std::chrono::milliseconds how_long, std::string& out,
+              std::string& err) {
+  const auto until = std::chrono::steady_clock::now() + how_long;
+  while (std::chrono::steady_clock::now() < until)
+    child.read_output(50ms, out, err);
+}
+
+// How a loadgen ended after what it loads was killed: its exit (none when it
+// still ran 20 s later and was killed itself) and how long after the kill.
+struct AfterKill {
+  std::optional<ChildProcess::Exit> exit;
+  std::chrono::steady_clock::duration took{};
+};
+
+// Waits for loadgen to exit after a kill at `killed`, reading its output,
+// then reads what output is left.
+AfterKill wait_after_kill(ChildProcess& lg, std::chrono::steady_clock::time_point killed,
+                          std::string& out, std::string& err) {
+  AfterKill ended;
+  while (!(ended.exit = lg.try_wait()) && std::chrono::steady_clock::now() - killed < 20s)
+    lg.read_output(50ms, out, err);
+  if (!ended.exit) {
+    lg.kill();
+    return ended;
+  }
+  ended.took = std::chrono::steady_clock::now() - killed;
+  for (int i = 0; i < 10 && lg.read_output(10ms, out, err); ++i) {
+  }
+  return ended;
+}
+
 // A server loadgen did not start (an external --target), killed mid-run.
 TEST(Fault, KilledExternalServerEndsWithinTimeoutWithAPartialReport) {
   require_env("WSB_SERVER");
@@ -248,25 +280,17 @@ TEST(Fault, KilledExternalServerEndsWithinTimeoutWithAPartialReport) {
   ChildProcess lg({env("WSB_LOADGEN"), "--target", target, "-c", "4", "-d", "30s", "--timeout",
                    "1s", "-q", "--csv", csv.string()});
   std::string lg_out, lg_err;
-  const auto until = std::chrono::steady_clock::now() + 1s;
-  while (std::chrono::steady_clock::now() < until)
-    lg.read_output(50ms, lg_out, lg_err);
+  read_for(lg, 1s, lg_out, lg_err);
   server.kill();
   const auto killed = std::chrono::steady_clock::now();
-  std::optional<ChildProcess::Exit> exit;
-  while (!(exit = lg.try_wait()) && std::chrono::steady_clock::now() - killed < 20s)
-    lg.read_output(50ms, lg_out, lg_err);
-  if (!exit) lg.kill();
-  ASSERT_TRUE(exit) << "loadgen hangs after its target died\n" << lg_err;
-  const auto took = std::chrono::steady_clock::now() - killed;
-  for (int i = 0; i < 10 && lg.read_output(10ms, lg_out, lg_err); ++i) {
-  }
+  const AfterKill ended = wait_after_kill(lg, killed, lg_out, lg_err);
+  ASSERT_TRUE(ended.exit) << "loadgen hangs after its target died\n" << lg_err;
   // The run ended within --timeout (1 s) of the kill: its measured time
   // (which starts after loadgen started) ends less than 1 s after the kill.
   // The process itself exits a little later (report, CSV); no hang either.
-  EXPECT_LT(took, 5s) << lg_out << lg_err;
+  EXPECT_LT(ended.took, 5s) << lg_out << lg_err;
   const double killed_at_s = std::chrono::duration<double>(killed - lg_started).count();
-  EXPECT_EQ(exit->code, 4) << lg_out << lg_err;
+  EXPECT_EQ(ended.exit->code, 4) << lg_out << lg_err;
   EXPECT_NE(lg_err.find("the server at " + target + " went away"), std::string::npos) << lg_err;
   EXPECT_NE(lg_out.find("INCOMPLETE (target_lost)"), std::string::npos) << lg_out;
   EXPECT_NE(lg_out.find("Requests/sec"), std::string::npos) << "no report\n" << lg_out;
@@ -309,21 +333,13 @@ void killed_spawned_server(const std::vector<std::string>& load) {
   ASSERT_GT(server_pid, 0) << err;
   // The run (and its measured time) starts after the "spawned" line.
   const auto run_started = std::chrono::steady_clock::now();
-  const auto until = run_started + 1s;
-  while (std::chrono::steady_clock::now() < until)
-    lg.read_output(50ms, out, err);
+  read_for(lg, 1s, out, err);
   ASSERT_EQ(::kill(static_cast<pid_t>(server_pid), SIGKILL), 0);
   const auto killed = std::chrono::steady_clock::now();
-  std::optional<ChildProcess::Exit> exit;
-  while (!(exit = lg.try_wait()) && std::chrono::steady_clock::now() - killed < 20s) {
-    lg.read_output(50ms, out, err);
-  }
-  if (!exit) lg.kill();
-  ASSERT_TRUE(exit) << "loadgen hangs after its server died\n" << err;
-  EXPECT_LT(std::chrono::steady_clock::now() - killed, 5s) << err;
-  for (int i = 0; i < 10 && lg.read_output(10ms, out, err); ++i) {
-  }
-  EXPECT_EQ(exit->code, 4) << out << err;
+  const AfterKill ended = wait_after_kill(lg, killed, out, err);
+  ASSERT_TRUE(ended.exit) << "loadgen hangs after its server died\n" << err;
+  EXPECT_LT(ended.took, 5s) << err;
+  EXPECT_EQ(ended.exit->code, 4) << out << err;
   EXPECT_NE(out.find("DIED"), std::string::npos) << out;
   EXPECT_NE(out.find("INCOMPLETE (server_died)"), std::string::npos) << out;
   EXPECT_NE(out.find("Requests/sec"), std::string::npos) << "no report\n" << out;

@@ -145,13 +145,7 @@ class Engine {
         errno != EINPROGRESS) {
       return fail(c, "connect: " + errno_text(errno));
     }
-    epoll_event ev{};
-    ev.events = EPOLLOUT;
-    ev.data.u64 = c.index;
-    if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, c.socket.fd(), &ev) != 0) {
-      return fail(c, "epoll_ctl: " + errno_text(errno));
-    }
-    c.interest = EPOLLOUT;
+    set_interest(c, EPOLL_CTL_ADD, EPOLLOUT);
   }
 
   void service(Client& c, std::uint32_t events, Clock::time_point now) {
@@ -265,13 +259,19 @@ class Engine {
     if (now >= c.read_from) want |= EPOLLIN;
     if (!c.out.empty() && (c.plan->write_chunk == 0 || now >= c.next_write)) want |= EPOLLOUT;
     if (want == c.interest) return;
+    set_interest(c, EPOLL_CTL_MOD, want);
+  }
+
+  // Registers (EPOLL_CTL_ADD) or changes (EPOLL_CTL_MOD) the events epoll
+  // reports for `c`.
+  void set_interest(Client& c, int op, std::uint32_t events) {
     epoll_event ev{};
-    ev.events = want;
+    ev.events = events;
     ev.data.u64 = c.index;
-    if (::epoll_ctl(epoll_, EPOLL_CTL_MOD, c.socket.fd(), &ev) != 0) {
+    if (::epoll_ctl(epoll_, op, c.socket.fd(), &ev) != 0) {
       return fail(c, "epoll_ctl: " + errno_text(errno));
     }
-    c.interest = want;
+    c.interest = events;
   }
 
   void finish(Client& c) {

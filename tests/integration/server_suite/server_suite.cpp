@@ -206,6 +206,21 @@ class ServerTest : public ::testing::Test {
         << " " << limits().settle.count() << " ms after every client closed";
   }
 
+  // The usual end of a test: every connection released, then the server
+  // stopped. Called through ASSERT_NO_FATAL_FAILURE, a failed stop ends the
+  // test.
+  void release_and_stop() {
+    expect_all_released();
+    stop_server();
+  }
+
+  // Every connection the server admitted, `connections` of them, was closed
+  // again.
+  void expect_connections(std::uint64_t connections) {
+    EXPECT_EQ(stat("accepted"), connections);
+    EXPECT_EQ(stat("closed"), connections);
+  }
+
   // Sends "//q", expects exit status 0 in time, and parses the statistics.
   void stop_server() {
     ASSERT_TRUE(server_->running()) << "the server exited before it was asked to stop: "
@@ -271,13 +286,29 @@ class ServerTest : public ::testing::Test {
   // the request count matches.
   void expect_traffic(std::uint64_t connections, std::uint64_t requests, std::uint64_t bytes_sent,
                       std::uint64_t bytes_received) {
-    EXPECT_EQ(stat("accepted"), connections);
-    EXPECT_EQ(stat("closed"), connections);
+    expect_connections(connections);
     if (protocol_ != Protocol::echo) {
       EXPECT_EQ(stat("requests"), requests);
     }
     EXPECT_EQ(stat("bytes_in"), bytes_sent);
     EXPECT_EQ(stat("bytes_out"), bytes_received);
+  }
+
+  // One client's plan run against the server, within `limit`.
+  EngineResult run_client(const ClientPlan& plan, milliseconds limit) {
+    EngineOptions options;
+    options.deadline = deadline(limit);
+    return run_clients(target_, {plan}, options);
+  }
+
+  // The end of a test whose one client's traffic must all have gone through
+  // cleanly: its connection released, the server stopped, the statistics
+  // counting `requests` and the client's bytes, and no errors. A test calls
+  // it last: a failed stop ends the test here.
+  void expect_one_clean_client(std::uint64_t requests, const EngineResult& result) {
+    ASSERT_NO_FATAL_FAILURE(release_and_stop());
+    expect_traffic(1, requests, result.bytes_sent, result.bytes_received);
+    expect_errors();
   }
 
   Socket connect_or_fail(std::string& error) {
@@ -327,8 +358,7 @@ TEST_P(ProtocolTest, Concurrency) {
   std::cout << "[ info     ] " << result.summary() << std::endl;
   if (!result.ok()) return;
 
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
+  ASSERT_NO_FATAL_FAILURE(release_and_stop());
   expect_traffic(clients, result.requests, result.bytes_sent, result.bytes_received);
   EXPECT_EQ(stat("peak_concurrent"), config().sequential ? 1 : clients)
       << (config().sequential ? "a sequential server serves one client at a time"
@@ -346,16 +376,11 @@ TEST_P(ProtocolTest, Dribble) {
   plan.batches = {{&factory, 0, 1}, {&factory, 1, 1}};
   plan.write_chunk = 1;
   plan.write_pause = milliseconds(2);
-  EngineOptions options;
-  options.deadline = deadline(limits().exchange);
-  const EngineResult result = run_clients(target_, {plan}, options);
+  const EngineResult result = run_client(plan, limits().exchange);
   ASSERT_TRUE(result.ok()) << result.summary();
   EXPECT_EQ(result.responses, 2u);
 
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
-  expect_traffic(1, 2, result.bytes_sent, result.bytes_received);
-  expect_errors();
+  expect_one_clean_client(2, result);
 }
 
 // Several small requests in a single send(), then 64 larger ones pipelined:
@@ -367,16 +392,11 @@ TEST_P(ProtocolTest, BatchAndPipeline) {
   const proto::ClientFactory large = make_factory(p, 0, 4096, 8);
   ClientPlan plan;
   plan.batches = {{&small, 0, 8}, {&large, 1, 64}, {&small, 2, 3}};
-  EngineOptions options;
-  options.deadline = deadline(limits().exchange);
-  const EngineResult result = run_clients(target_, {plan}, options);
+  const EngineResult result = run_client(plan, limits().exchange);
   ASSERT_TRUE(result.ok()) << result.summary();
   EXPECT_EQ(result.responses, 8u + 64u + 3u);
 
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
-  expect_traffic(1, result.requests, result.bytes_sent, result.bytes_received);
-  expect_errors();
+  expect_one_clean_client(result.requests, result);
 }
 
 // A client pipelines megabytes of requests and does not read for a while:
@@ -393,17 +413,12 @@ TEST_P(ProtocolTest, Backpressure) {
   plan.batches = {{&factory, 0, p == Protocol::http ? std::size_t{40000} : std::size_t{200}}};
   plan.read_delay = config().wine ? milliseconds(1000) : milliseconds(300);
   plan.receive_buffer = 65536;
-  EngineOptions options;
-  options.deadline = deadline(limits().bulk);
-  const EngineResult result = run_clients(target_, {plan}, options);
+  const EngineResult result = run_client(plan, limits().bulk);
   ASSERT_TRUE(result.ok()) << result.summary();
   EXPECT_EQ(result.responses, result.requests);
   std::cout << "[ info     ] " << result.summary() << std::endl;
 
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
-  expect_traffic(1, result.requests, result.bytes_sent, result.bytes_received);
-  expect_errors();
+  expect_one_clean_client(result.requests, result);
 }
 
 // A client pipelines requests without reading their replies, ends with half
@@ -456,10 +471,8 @@ TEST_P(ProtocolTest, ResetMidFrame) {
     const std::string failure = round_trips(s, *driver, 3, deadline(limits().exchange));
     ASSERT_EQ(failure, "") << "the client after the reset was not served";
   }
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
-  EXPECT_EQ(stat("accepted"), 2u);
-  EXPECT_EQ(stat("closed"), 2u);
+  ASSERT_NO_FATAL_FAILURE(release_and_stop());
+  expect_connections(2u);
   const std::uint64_t reset = stat("errors.reset");
   const std::uint64_t truncated = stat("errors.truncated");
   EXPECT_EQ(reset + truncated, 1u) << "errors.reset " << reset << " + errors.truncated "
@@ -503,10 +516,8 @@ TEST_P(ProtocolTest, FinMidFrame) {
     auto driver = factory.make(1);
     ASSERT_EQ(round_trips(s, *driver, 3, deadline(limits().exchange)), "");
   }
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
-  EXPECT_EQ(stat("accepted"), 2u);
-  EXPECT_EQ(stat("closed"), 2u);
+  ASSERT_NO_FATAL_FAILURE(release_and_stop());
+  expect_connections(2u);
   expect_errors({{"truncated", 1}});
 }
 
@@ -550,11 +561,9 @@ TEST_P(ProtocolTest, BadInput) {
   ASSERT_EQ(round_trips(good, *driver, 2, deadline(limits().exchange)), "")
       << "the good client was not served after the bad one";
   good.close();
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
+  ASSERT_NO_FATAL_FAILURE(release_and_stop());
   const std::uint64_t connections = config().sequential ? 3 : 2;
-  EXPECT_EQ(stat("accepted"), connections);
-  EXPECT_EQ(stat("closed"), connections);
+  expect_connections(connections);
   expect_errors({{"malformed", 1}});
 }
 
@@ -617,10 +626,8 @@ TEST_F(ServerTest, IdleTimeout) {
     ASSERT_EQ(round_trips(busy, *driver, 3, deadline(limits().exchange)), "");
   }
   busy.close();
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
-  EXPECT_EQ(stat("accepted"), 2u);
-  EXPECT_EQ(stat("closed"), 2u);
+  ASSERT_NO_FATAL_FAILURE(release_and_stop());
+  expect_connections(2u);
   expect_errors({{"idle_timeout", 1}});
 }
 
@@ -667,10 +674,8 @@ TEST_F(ServerTest, MaxConnections) {
     ASSERT_EQ(round_trips(later, *driver, 2, deadline(limits().exchange)), "")
         << "a client after the five left was not served";
   }
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
-  EXPECT_EQ(stat("accepted"), 6u);
-  EXPECT_EQ(stat("closed"), 6u);
+  ASSERT_NO_FATAL_FAILURE(release_and_stop());
+  expect_connections(6u);
   expect_errors({{"refused", 1}});
 }
 
@@ -820,10 +825,8 @@ TEST_F(ServerTest, ChatGroupsAndPrivateMessages) {
       users * (plan.group_messages * (plan.group_size - 1) + plan.private_messages);
   EXPECT_EQ(report.messages, messages);
   EXPECT_EQ(report.deliveries, deliveries);
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
-  EXPECT_EQ(stat("accepted"), users);
-  EXPECT_EQ(stat("closed"), users);
+  ASSERT_NO_FATAL_FAILURE(release_and_stop());
+  expect_connections(users);
   EXPECT_EQ(stat("chat.online_peak"), users);
   EXPECT_EQ(stat("chat.messages"), messages);
   EXPECT_EQ(stat("chat.deliveries"), deliveries);
@@ -888,8 +891,7 @@ TEST_F(ServerTest, ChatBadFramesGetErrorAndClose) {
   EXPECT_EQ(code, chat::ErrorCode::user_in_use) << "the id of a user that stayed was freed";
   holder.close();
   again.close();
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
+  ASSERT_NO_FATAL_FAILURE(release_and_stop());
   EXPECT_EQ(stat("accepted"), cases.size() + plan.users + 2);
   EXPECT_EQ(stat("errors.slow_consumer"), 0u);
 }
@@ -1043,15 +1045,13 @@ TEST_F(WhenFullTest, QueueServesEveryoneInArrivalOrder) {
     EXPECT_FALSE(clients[i].closed_by_server) << "client " << i << " was closed by the server";
     EXPECT_EQ(clients[i].done, rounds) << "client " << i;
   }
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
+  ASSERT_NO_FATAL_FAILURE(release_and_stop());
   std::vector<std::uint16_t> expected;
   for (const QueuedClient& c : clients)
     expected.push_back(c.port);
   EXPECT_EQ(accepted_ports(server_->stderr_text()), expected)
       << "the server did not accept the clients in the order they arrived";
-  EXPECT_EQ(stat("accepted"), held + late);
-  EXPECT_EQ(stat("closed"), held + late);
+  expect_connections(held + late);
   EXPECT_GE(stat("queue.waited"), 1u) << "no wait was seen";
   std::cout << "[ info     ] queue.waited " << stat("queue.waited") << ", queue.longest_wait_ms "
             << text_stat("queue.longest_wait_ms") << std::endl;
@@ -1082,11 +1082,9 @@ TEST_F(WhenFullTest, RefuseClosesTheOnesOverTheLimit) {
   EXPECT_EQ(drive_queued(first, rounds, deadline(limits().bulk)), "");
   for (std::size_t i = 0; i < first.size(); ++i)
     EXPECT_EQ(first[i].done, rounds) << "client " << i;
-  expect_all_released();
-  ASSERT_NO_FATAL_FAILURE(stop_server());
+  ASSERT_NO_FATAL_FAILURE(release_and_stop());
   // A refused connection is counted as refused, not as accepted.
-  EXPECT_EQ(stat("accepted"), held);
-  EXPECT_EQ(stat("closed"), held);
+  expect_connections(held);
   expect_errors({{"refused", late}});
 }
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -23,6 +24,15 @@ namespace {
 using wsb::hdr::Histogram;
 
 constexpr const char* kOneTwoThree = "HISTFAAAACN42pNpmSzMwMDAwgABzFCaEURcm7yEwf4DVISJiQkAY5YEkQ==";
+
+// A log with StartTime 0 whose intervals, each named by what precedes its
+// length ("0.000" or "Tag=b,1.000"), last a second and hold 1, 2 and 3.
+std::string one_two_three_log(std::initializer_list<const char*> starts) {
+  std::string log = "#[StartTime: 0.000 (seconds since epoch), x]\n";
+  for (const char* start : starts)
+    log += std::string(start) + ",1.000,0.000," + kOneTwoThree + "\n";
+  return log;
+}
 
 // A clock that stands still.
 struct FakeClock {
@@ -189,10 +199,7 @@ TEST(Hdrtool, ReportMatchesTheDistributionOfTheSum) {
 }
 
 TEST(Hdrtool, ReportSumsMatchingTagsAndHandlesEmptyAndBadLogs) {
-  std::string log = "#[StartTime: 0.000 (seconds since epoch), x]\n";
-  log += std::string("0.000,1.000,0.000,") + kOneTwoThree + "\n";
-  log += std::string("Tag=b,1.000,1.000,0.000,") + kOneTwoThree + "\n";
-  log += std::string("Tag=b,2.000,1.000,0.000,") + kOneTwoThree + "\n";
+  const std::string log = one_two_three_log({"0.000", "Tag=b,1.000", "Tag=b,2.000"});
   Result untagged = hdrtool({"report", "-"}, log);
   ASSERT_EQ(untagged.status, 0);
   // StartTime 0 prints no StartTime line (Java's rule).
@@ -222,10 +229,8 @@ TEST(Hdrtool, ReportSumsMatchingTagsAndHandlesEmptyAndBadLogs) {
 // loadgen tags every interval (latency, uncorrected, connect): without --tag
 // each tag is reported in turn and headed by its name; with --tag one alone.
 TEST(Hdrtool, ReportOfATaggedOnlyLogReportsEveryTag) {
-  std::string log = "#[StartTime: 0.000 (seconds since epoch), x]\n";
-  log += std::string("Tag=latency,0.000,1.000,0.000,") + kOneTwoThree + "\n";
-  log += std::string("Tag=connect,0.000,1.000,0.000,") + kOneTwoThree + "\n";
-  log += std::string("Tag=latency,1.000,1.000,0.000,") + kOneTwoThree + "\n";
+  const std::string log =
+      one_two_three_log({"Tag=latency,0.000", "Tag=connect,0.000", "Tag=latency,1.000"});
   Result all = hdrtool({"report", "-"}, log);
   ASSERT_EQ(all.status, 0) << all.err;
   const auto latency = all.out.find("#[Tag: latency]\n");
@@ -246,9 +251,7 @@ TEST(Hdrtool, ReportOfATaggedOnlyLogReportsEveryTag) {
 
 TEST(Hdrtool, ReportJsonHoldsEveryDistribution) {
   // StartTime 0: none (Java's rule), so start_time_s is null.
-  std::string log = "#[StartTime: 0.000 (seconds since epoch), x]\n";
-  log += std::string("Tag=latency,0.000,1.000,0.000,") + kOneTwoThree + "\n";
-  log += std::string("Tag=connect,0.000,1.000,0.000,") + kOneTwoThree + "\n";
+  const std::string log = one_two_three_log({"Tag=latency,0.000", "Tag=connect,0.000"});
   Result j = hdrtool({"report", "-", "--json", "--scale", "1"}, log);
   ASSERT_EQ(j.status, 0) << j.err;
   EXPECT_EQ(j.out.rfind("{\n  \"schema\": \"wsbench.hdrtool.report/1\",", 0), 0u) << j.out;

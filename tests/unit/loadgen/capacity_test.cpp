@@ -20,6 +20,25 @@ StepVerdict pass_below(double true_capacity, double offered) {
   return v;
 }
 
+// Settings that test the bracket logic alone: one step (trial) per rate,
+// starting at `rate_start`.
+CapacitySettings one_trial_from(double rate_start) {
+  CapacitySettings s;
+  s.trials = 1;
+  s.rate_start = rate_start;
+  return s;
+}
+
+// Expects the search to have ended with a bracket around `true_capacity`:
+// the capacity found within 5 % below it, the failed rate above it.
+void expect_bracketed(const CapacityOutcome& out, double true_capacity) {
+  EXPECT_EQ(out.bound, CapacityBound::bracket);
+  ASSERT_TRUE(out.capacity && out.failed_at);
+  EXPECT_LE(*out.capacity, true_capacity);
+  EXPECT_GT(*out.capacity, true_capacity * 0.95);
+  EXPECT_GT(*out.failed_at, true_capacity);
+}
+
 CapacityOutcome search(const CapacitySettings& settings, double true_capacity,
                        std::vector<double>* offered = nullptr) {
   return find_capacity(settings, [&](const CapacityStep& step) {
@@ -29,9 +48,7 @@ CapacityOutcome search(const CapacitySettings& settings, double true_capacity,
 }
 
 TEST(CapacitySearch, RampsGeometricallyThenBisectsToThePrecision) {
-  CapacitySettings s;
-  s.trials = 1;  // the bracket logic alone: one step per rate
-  s.rate_start = 1000;
+  CapacitySettings s = one_trial_from(1000);
   s.growth = 2;
   s.precision = 0.05;
   std::vector<double> offered;
@@ -45,18 +62,12 @@ TEST(CapacitySearch, RampsGeometricallyThenBisectsToThePrecision) {
   EXPECT_DOUBLE_EQ(offered[4], 6000);  // the first bisection, halfway
   EXPECT_EQ(out.steps[3].phase, CapacityPhase::ramp);
   EXPECT_EQ(out.steps[4].phase, CapacityPhase::bisect);
-  EXPECT_EQ(out.bound, CapacityBound::bracket);
-  ASSERT_TRUE(out.capacity && out.failed_at);
-  EXPECT_LE(*out.capacity, 5000);
-  EXPECT_GT(*out.capacity, 5000 * 0.95);
+  ASSERT_NO_FATAL_FAILURE(expect_bracketed(out, 5000));
   EXPECT_LE(*out.failed_at - *out.capacity, 0.05 * *out.capacity);
-  EXPECT_GT(*out.failed_at, 5000);
 }
 
 TEST(CapacitySearch, EveryBisectionStepLiesInsideTheBracket) {
-  CapacitySettings s;
-  s.trials = 1;  // the bracket logic alone: one step per rate
-  s.rate_start = 100;
+  CapacitySettings s = one_trial_from(100);
   s.growth = 3;
   s.precision = 0.01;
   for (const double truth : {150.0, 299.0, 301.0, 2700.0, 12345.0}) {
@@ -80,9 +91,7 @@ TEST(CapacitySearch, EveryBisectionStepLiesInsideTheBracket) {
 }
 
 TEST(CapacitySearch, FailingAtTheStartRateFindsNone) {
-  CapacitySettings s;
-  s.trials = 1;  // the bracket logic alone: one step per rate
-  s.rate_start = 1000;
+  CapacitySettings s = one_trial_from(1000);
   const CapacityOutcome out = search(s, 500);
   ASSERT_EQ(out.steps.size(), 1u);
   EXPECT_EQ(out.bound, CapacityBound::none);
@@ -91,9 +100,7 @@ TEST(CapacitySearch, FailingAtTheStartRateFindsNone) {
 }
 
 TEST(CapacitySearch, StopsAtTheRateMaxWhenEveryStepPasses) {
-  CapacitySettings s;
-  s.trials = 1;  // the bracket logic alone: one step per rate
-  s.rate_start = 200;
+  CapacitySettings s = one_trial_from(200);
   s.rate_max = 1000;
   std::vector<double> offered;
   const CapacityOutcome out = search(s, 1e9, &offered);
@@ -104,9 +111,7 @@ TEST(CapacitySearch, StopsAtTheRateMaxWhenEveryStepPasses) {
 }
 
 TEST(CapacitySearch, ErrorsOrAShortfallFailAStepLikeTheSlo) {
-  CapacitySettings s;
-  s.trials = 1;  // the bracket logic alone: one step per rate
-  s.rate_start = 1000;
+  CapacitySettings s = one_trial_from(1000);
   s.precision = 0.05;
   // The SLO always holds, but above 3000/s requests fail, and above 2500/s
   // the achieved rate falls short: the capacity is below 2500.
@@ -124,9 +129,7 @@ TEST(CapacitySearch, ErrorsOrAShortfallFailAStepLikeTheSlo) {
 }
 
 TEST(CapacitySearch, AnAbortedStepEndsTheSearchKeepingWhatPassed) {
-  CapacitySettings s;
-  s.trials = 1;  // the bracket logic alone: one step per rate
-  s.rate_start = 1000;
+  CapacitySettings s = one_trial_from(1000);
   const CapacityOutcome out = find_capacity(s, [](const CapacityStep& step) {
     StepVerdict v;
     v.slo_kept = true;
@@ -140,9 +143,7 @@ TEST(CapacitySearch, AnAbortedStepEndsTheSearchKeepingWhatPassed) {
 }
 
 TEST(CapacitySearch, TheStepBoundEndsAnEndlessSearch) {
-  CapacitySettings s;
-  s.trials = 1;  // the bracket logic alone: one step per rate
-  s.rate_start = 1;
+  CapacitySettings s = one_trial_from(1);
   s.rate_max = 1e12;
   s.max_steps = 5;
   const CapacityOutcome out = search(s, 1e11);
@@ -179,11 +180,7 @@ TEST(CapacitySearch, ARateIsJudgedByTheMajorityOfItsTrials) {
             (std::vector<int>{1, 2, 1, 2, 3, 1, 2, 1, 2, 3, 1}));
   EXPECT_EQ(out.steps[9].phase, CapacityPhase::ramp);
   EXPECT_EQ(out.steps[10].phase, CapacityPhase::bisect);
-  EXPECT_EQ(out.bound, CapacityBound::bracket);
-  ASSERT_TRUE(out.capacity && out.failed_at);
-  EXPECT_LE(*out.capacity, 5000);
-  EXPECT_GT(*out.capacity, 5000 * 0.95);
-  EXPECT_GT(*out.failed_at, 5000);
+  ASSERT_NO_FATAL_FAILURE(expect_bracketed(out, 5000));
   // A start rate that fails twice has no capacity; the step bound counts
   // every trial.
   const CapacityOutcome none = find_capacity(s, [](const CapacityStep&) { return StepVerdict{}; });
@@ -196,9 +193,7 @@ TEST(CapacitySearch, ARateIsJudgedByTheMajorityOfItsTrials) {
 
 // One trial judges every rate by one step: a stall at 2000/s ends the ramp.
 TEST(CapacitySearch, OneTrialJudgesARateByOneStep) {
-  CapacitySettings s;
-  s.rate_start = 1000;
-  s.trials = 1;
+  CapacitySettings s = one_trial_from(1000);
   const CapacityOutcome out = find_capacity(s, [](const CapacityStep& step) {
     StepVerdict v;
     v.slo_kept = step.offered <= 5000 && step.index != 2;  // 2000/s spoiled once

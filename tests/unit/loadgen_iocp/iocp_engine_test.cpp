@@ -205,6 +205,16 @@ class IocpEngineTest : public ::testing::Test {
     return peer;
   }
 
+  // Resets the server side of slot 0 (`peer`): the engine must close the
+  // slot as reset.
+  void expect_reset_seen(Socket& peer) {
+    ASSERT_TRUE(net::reset_and_close(peer.s));
+    peer.s = net::invalid_socket;
+    ASSERT_TRUE(poll_until([&] { return recorder_.count(Event::closed, 0) == 1; }));
+    const Event* e = recorder_.last(Event::closed, 0);
+    EXPECT_EQ(e->failure, Failure::reset) << net::error_text(e->code);
+  }
+
   void TearDown() override {
     engine_.reset();
     EXPECT_EQ(recorder_.synchronous_callbacks, 0)
@@ -263,11 +273,7 @@ TEST_F(IocpEngineTest, IdleConnectionsSeeAPeerReset) {
   Socket peer(open(0));
   poll_for(50ms);  // the zero-byte receive is pending, nothing arrives
   EXPECT_EQ(recorder_.count(Event::closed, 0), 0u);
-  ASSERT_TRUE(net::reset_and_close(peer.s));
-  peer.s = net::invalid_socket;
-  ASSERT_TRUE(poll_until([&] { return recorder_.count(Event::closed, 0) == 1; }));
-  const Event* e = recorder_.last(Event::closed, 0);
-  EXPECT_EQ(e->failure, Failure::reset) << net::error_text(e->code);
+  ASSERT_NO_FATAL_FAILURE(expect_reset_seen(peer));
 }
 
 TEST_F(IocpEngineTest, ConnectsFromTheGivenSourceAddress) {
@@ -334,11 +340,7 @@ TEST_F(IocpEngineTest, ImmediateConnectFailureIsReportedFromPoll) {
 
 TEST_F(IocpEngineTest, PeerResetIsClassifiedAsReset) {
   Socket peer(open(0));
-  ASSERT_TRUE(net::reset_and_close(peer.s));
-  peer.s = net::invalid_socket;
-  ASSERT_TRUE(poll_until([&] { return recorder_.count(Event::closed, 0) == 1; }));
-  const Event* e = recorder_.last(Event::closed, 0);
-  EXPECT_EQ(e->failure, Failure::reset) << net::error_text(e->code);
+  ASSERT_NO_FATAL_FAILURE(expect_reset_seen(peer));
 }
 
 TEST_F(IocpEngineTest, LargeSendsArriveWholeAndInOrder) {

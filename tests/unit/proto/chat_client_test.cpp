@@ -128,11 +128,21 @@ struct World {
       send(*d, true);
     deliver_all();
   }
+  // User `id` writes `count` requests (messages) to the relay.
+  void send_requests(std::uint32_t id, int count) {
+    for (int i = 0; i < count; ++i)
+      send(user(id), false);
+  }
 
   ClientFactory factory;
   Relay relay;
   std::vector<std::unique_ptr<ChatDriver>> drivers;
   std::map<std::uint32_t, Sink> sinks;
+};
+
+// Ten users in one group, every message to the group, all logged in.
+struct LoggedInGroupOfTen : World {
+  LoggedInGroupOfTen() : World(chat_config(10, 10, 0.0)) { login_all(); }
 };
 
 TEST(ChatPopulation, GroupsAreConsecutiveIdsAndTheLastMayBeSmaller) {
@@ -283,10 +293,8 @@ TEST(ChatClient, EverySplitOfTheStreamGivesTheSameOutcome) {
 }
 
 TEST(ChatClient, ADroppedDeliveryIsLost) {
-  World w(chat_config(10, 10, 0.0));
-  w.login_all();
-  for (int i = 0; i < 5; ++i)
-    w.send(w.user(1), false);
+  LoggedInGroupOfTen w;
+  w.send_requests(1, 5);
   auto& to4 = w.relay.frames_to(4);
   ASSERT_EQ(to4.size(), 5u);
   to4.erase(to4.begin() + 2);  // user 4 never gets the third message
@@ -299,10 +307,8 @@ TEST(ChatClient, ADroppedDeliveryIsLost) {
 }
 
 TEST(ChatClient, TheLastDeliveryDroppedIsLostToo) {
-  World w(chat_config(10, 10, 0.0));
-  w.login_all();
-  for (int i = 0; i < 5; ++i)
-    w.send(w.user(1), false);
+  LoggedInGroupOfTen w;
+  w.send_requests(1, 5);
   w.relay.frames_to(9).pop_back();
   w.deliver_all();
   EXPECT_EQ(w.factory.chat_ledger()->reconcile(), 1u);
@@ -324,8 +330,7 @@ TEST(ChatClient, ADroppedPrivateDeliveryIsLost) {
 }
 
 TEST(ChatClient, AnAckForFewerRecipientsCountsTheMissingOnesLost) {
-  World w(chat_config(10, 10, 0.0));
-  w.login_all();
+  LoggedInGroupOfTen w;
   w.send(w.user(1), false);
   for (std::uint32_t u = 2; u <= 10; ++u)
     w.relay.frames_to(u).clear();  // the server kept it
@@ -336,10 +341,8 @@ TEST(ChatClient, AnAckForFewerRecipientsCountsTheMissingOnesLost) {
 }
 
 TEST(ChatClient, ADuplicatedDeliveryIsCountedAndNotDeliveredTwice) {
-  World w(chat_config(10, 10, 0.0));
-  w.login_all();
-  for (int i = 0; i < 3; ++i)
-    w.send(w.user(1), false);
+  LoggedInGroupOfTen w;
+  w.send_requests(1, 3);
   auto& to5 = w.relay.frames_to(5);
   to5.push_back(to5[1]);
   w.deliver_all();
@@ -350,10 +353,8 @@ TEST(ChatClient, ADuplicatedDeliveryIsCountedAndNotDeliveredTwice) {
 }
 
 TEST(ChatClient, SwappedDeliveriesAreReorderedNotLost) {
-  World w(chat_config(10, 10, 0.0));
-  w.login_all();
-  for (int i = 0; i < 4; ++i)
-    w.send(w.user(1), false);
+  LoggedInGroupOfTen w;
+  w.send_requests(1, 4);
   auto& to7 = w.relay.frames_to(7);
   std::swap(to7[1], to7[2]);
   w.deliver_all();
@@ -365,8 +366,7 @@ TEST(ChatClient, SwappedDeliveriesAreReorderedNotLost) {
 }
 
 TEST(ChatClient, CorruptedPayloadsAndForeignFramesAreMismatches) {
-  World w(chat_config(10, 10, 0.0));
-  w.login_all();
+  LoggedInGroupOfTen w;
   w.send(w.user(1), false);
   std::string delivery = w.relay.frames_to(3).at(0);
   delivery.back() ^= 0x20;  // one filler byte changed
@@ -393,8 +393,7 @@ TEST(ChatClient, CorruptedPayloadsAndForeignFramesAreMismatches) {
 }
 
 TEST(ChatClient, AcksMustMatchTheMessagesInOrder) {
-  World w(chat_config(10, 10, 0.0));
-  w.login_all();
+  LoggedInGroupOfTen w;
   ByteBuffer out;
   ChatDriver& a = w.user(1);
   a.write_request(out);
@@ -414,8 +413,7 @@ TEST(ChatClient, AcksMustMatchTheMessagesInOrder) {
 }
 
 TEST(ChatClient, AServerCloseWithMessagesOutstandingIsUnexpected) {
-  World w(chat_config(10, 10, 0.0));
-  w.login_all();
+  LoggedInGroupOfTen w;
   EXPECT_EQ(w.user(1).on_peer_closed(), 0u);
   EXPECT_EQ(w.user(1).error(), ClientError::none);
   ByteBuffer out;
@@ -425,8 +423,7 @@ TEST(ChatClient, AServerCloseWithMessagesOutstandingIsUnexpected) {
 }
 
 TEST(ChatClient, ResetGivesUpTheUnackedMessagesAndLogsInAgain) {
-  World w(chat_config(10, 10, 0.0));
-  w.login_all();
+  LoggedInGroupOfTen w;
   ByteBuffer out;
   ChatDriver& a = w.user(1);
   a.write_request(out);

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "../upper_frame.hpp"
 #include "proto/buffer.hpp"
 #include "proto/client.hpp"
 #include "proto/session.hpp"
@@ -83,14 +84,7 @@ inline std::vector<std::size_t> random_chunks(std::mt19937_64& rng, std::size_t 
   return chunks;
 }
 
-// An upper request (or reply) frame.
-inline std::string upper_frame(std::string_view body) {
-  std::string f;
-  f.push_back(static_cast<char>(body.size() & 0xFF));
-  f.push_back(static_cast<char>((body.size() >> 8) & 0xFF));
-  f.append(body);
-  return f;
-}
+using wsb::test::upper_frame;
 
 // The reply an upper server owes to a stream, computed naively one frame at a
 // time: length bytes are copied, body bytes a-z upper-cased one by one. A

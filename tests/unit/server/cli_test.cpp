@@ -15,6 +15,15 @@ using namespace std::chrono_literals;
 using test::make_frame;
 using test::parse_captured;
 
+// Writes `content` to the file `name` in the temporary folder, closed again
+// when this returns its path.
+std::filesystem::path temp_file(const char* name, const std::string& content) {
+  const auto path = std::filesystem::temp_directory_path() / name;
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+  return path;
+}
+
 TEST(Cli, Defaults) {
   auto frame = make_frame({}, 3);
   const Options& o = frame->options();
@@ -178,11 +187,8 @@ TEST(Cli, BacklogHelpNamesTheDefaultItShows) {
 
 // --config FILE: CLI11's TOML configuration; the command line overrides it.
 TEST(Cli, ConfigFileSetsOptionsAndTheCommandLineOverridesIt) {
-  const auto path = std::filesystem::temp_directory_path() / "wsb_unit_server_config.toml";
-  {
-    std::ofstream out(path, std::ios::binary);
-    out << "port = 23456\nprotocol = \"echo\"\nmax-connections = 7\n";
-  }
+  const auto path = temp_file("wsb_unit_server_config.toml",
+                              "port = 23456\nprotocol = \"echo\"\nmax-connections = 7\n");
   Frame frame("test", "A model for the unit tests.");
   const auto parsed = parse_captured(frame, {"--config", path.string(), "--protocol", "http"});
   std::filesystem::remove(path);
@@ -193,11 +199,7 @@ TEST(Cli, ConfigFileSetsOptionsAndTheCommandLineOverridesIt) {
 }
 
 TEST(Cli, ConfigFileWithAnUnknownKeyIsAOneLineErrorNamingTheFileExit2) {
-  const auto path = std::filesystem::temp_directory_path() / "wsb_unit_server_bad.toml";
-  {
-    std::ofstream out(path, std::ios::binary);
-    out << "port = 23456\nno-such-option = 1\n";
-  }
+  const auto path = temp_file("wsb_unit_server_bad.toml", "port = 23456\nno-such-option = 1\n");
   Frame frame("test", "A model for the unit tests.");
   const auto parsed = parse_captured(frame, {"--config", path.string()});
   std::filesystem::remove(path);
@@ -227,11 +229,7 @@ TEST(Cli, PrintConfigRoundTripsThroughConfig) {
   ASSERT_TRUE(printed.exit_code.has_value());
   EXPECT_EQ(*printed.exit_code, 0);
   EXPECT_EQ(printed.out.find("print-config"), std::string::npos) << printed.out;
-  const auto path = std::filesystem::temp_directory_path() / "wsb_unit_server_printed.toml";
-  {
-    std::ofstream out(path, std::ios::binary);
-    out << printed.out;
-  }
+  const auto path = temp_file("wsb_unit_server_printed.toml", printed.out);
   Frame second("test", "A model for the unit tests.");
   const auto parsed = parse_captured(second, {"--config", path.string()});
   std::filesystem::remove(path);
@@ -277,11 +275,7 @@ TEST(Cli, ModelFlagsAndDefaultMaxConnections) {
 }
 
 TEST(Cli, StatsCsvWithAForeignHeaderExits1) {
-  const auto path = std::filesystem::temp_directory_path() / "wsb_unit_server_foreign.csv";
-  {
-    std::ofstream out(path, std::ios::binary);
-    out << "a,b,c\n1,2,3\n";
-  }
+  const auto path = temp_file("wsb_unit_server_foreign.csv", "a,b,c\n1,2,3\n");
   Frame frame("test", "A model for the unit tests.");
   const auto parsed = parse_captured(frame, {"--stats-csv", path.string()});
   std::filesystem::remove(path);

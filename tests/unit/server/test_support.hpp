@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "../eventually.hpp"
+#include "../upper_frame.hpp"
 #include "platform/net.hpp"
 #include "server/frame.hpp"
 
@@ -67,16 +68,8 @@ inline std::string finish_captured(Frame& frame, int expected_exit_code = 0) {
   return out;
 }
 
-// One request of the upper protocol: u16 little-endian length, then the body.
-inline std::string upper_frame(std::string_view body) {
-  std::string frame;
-  frame.push_back(static_cast<char>(body.size() & 0xff));
-  frame.push_back(static_cast<char>((body.size() >> 8) & 0xff));
-  frame.append(body);
-  return frame;
-}
-
 using wsb::test::eventually;
+using wsb::test::upper_frame;
 
 // A connected loopback pair of blocking sockets, closed with the object
 // (a test that closes one itself sets it to net::invalid_socket).

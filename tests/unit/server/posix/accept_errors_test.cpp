@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <memory>
 #include <string>
 
 #include "platform/net.hpp"
@@ -48,6 +49,14 @@ TEST(Options, IdleSweepIntervalIsAnEighthWithinBounds) {
   EXPECT_EQ(idle_sweep_interval(o), 250ms);
 }
 
+// What every test of the policy starts from: the policy of a quiet frame,
+// named after accept4, and the frame's statistics shard it counts in.
+struct PolicyUnderTest {
+  std::unique_ptr<Frame> frame = make_frame({"--quiet"});
+  StatsShard& shard = frame->shard();
+  AcceptPolicy policy{*frame, "accept4"};
+};
+
 // A listener on a free loopback port, non-blocking like the models'.
 int open_test_listener() {
   const auto endpoint = net::parse_endpoint("127.0.0.1", 0);
@@ -56,29 +65,25 @@ int open_test_listener() {
 }
 
 TEST(AcceptPolicy, ResetIsCountedAndRetried) {
-  auto frame = make_frame({"--quiet"});
-  StatsShard& shard = frame->shard();
-  AcceptPolicy policy(*frame, "accept4");
+  PolicyUnderTest t;
   const int listener = open_test_listener();
-  EXPECT_EQ(policy.handle(ECONNABORTED, listener, shard), AcceptAction::retry);
-  EXPECT_EQ(totals_of(shard).error(ErrorClass::reset), 1u);
+  EXPECT_EQ(t.policy.handle(ECONNABORTED, listener, t.shard), AcceptAction::retry);
+  EXPECT_EQ(totals_of(t.shard).error(ErrorClass::reset), 1u);
   ::close(listener);
 }
 
 TEST(AcceptPolicy, UnexpectedFailureIsCountedLoggedAndPauses) {
-  auto frame = make_frame({"--quiet"});
-  StatsShard& shard = frame->shard();
-  AcceptPolicy policy(*frame, "accept4");
+  PolicyUnderTest t;
   const int listener = open_test_listener();
   ::testing::internal::CaptureStderr();
-  EXPECT_EQ(policy.handle(EINVAL, listener, shard), AcceptAction::pause);
+  EXPECT_EQ(t.policy.handle(EINVAL, listener, t.shard), AcceptAction::pause);
   // A second failure within the second is counted but not printed again.
-  EXPECT_EQ(policy.handle(EINVAL, listener, shard), AcceptAction::pause);
+  EXPECT_EQ(t.policy.handle(EINVAL, listener, t.shard), AcceptAction::pause);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("test: accept4: EINVAL"), std::string::npos) << err;
   EXPECT_NE(err.find("accepting pauses for 100 ms"), std::string::npos) << err;
   EXPECT_EQ(err.find('\n'), err.size() - 1) << "one line only: " << err;
-  EXPECT_EQ(totals_of(shard).error(ErrorClass::accept_failed), 2u);
+  EXPECT_EQ(totals_of(t.shard).error(ErrorClass::accept_failed), 2u);
   ::close(listener);
 }
 
@@ -87,44 +92,38 @@ TEST(AcceptPolicy, UnexpectedFailureIsCountedLoggedAndPauses) {
 // pause, since Linux accept() also reports errors of the pending connection
 // (net::is_listener_failure); nothing is fatal.
 TEST(AcceptPolicy, ErrnoCodesRetryOrPauseAndNeverEndTheLoop) {
-  auto frame = make_frame({"--quiet"});
-  StatsShard& shard = frame->shard();
-  AcceptPolicy policy(*frame, "accept4");
+  PolicyUnderTest t;
   ::testing::internal::CaptureStderr();
   for (const int code : {ECONNABORTED, ECONNRESET, EPIPE}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptAction::retry) << code;
+    EXPECT_EQ(t.policy.decide(code, t.shard), AcceptAction::retry) << code;
   }
   for (const int code : {EMFILE, ENFILE, ENOBUFS, ENOMEM}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptAction::pause) << code;
+    EXPECT_EQ(t.policy.decide(code, t.shard), AcceptAction::pause) << code;
   }
   for (const int code : {EINVAL, EBADF, EPROTO, ENETDOWN, EPERM, EOPNOTSUPP}) {
-    EXPECT_EQ(policy.decide(code, shard), AcceptAction::pause) << code;
+    EXPECT_EQ(t.policy.decide(code, t.shard), AcceptAction::pause) << code;
   }
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("test: accept4: EMFILE"), std::string::npos) << err;
   EXPECT_NE(err.find("accepting pauses for 100 ms"), std::string::npos) << err;
   EXPECT_EQ(err.find('\n'), err.size() - 1) << "one line only: " << err;
-  EXPECT_FALSE(frame->stopping());
-  const StatsTotals totals = totals_of(shard);
+  EXPECT_FALSE(t.frame->stopping());
+  const StatsTotals totals = totals_of(t.shard);
   EXPECT_EQ(totals.error(ErrorClass::reset), 3u);
   EXPECT_EQ(totals.error(ErrorClass::out_of_descriptors), 4u);
   EXPECT_EQ(totals.error(ErrorClass::accept_failed), 6u);
 }
 
 TEST(AcceptPolicy, OutOfDescriptorsWithNobodyWaitingWaitsAndCountsNothing) {
-  auto frame = make_frame({"--quiet"});
-  StatsShard& shard = frame->shard();
-  AcceptPolicy policy(*frame, "accept4");
+  PolicyUnderTest t;
   const int listener = open_test_listener();
-  EXPECT_EQ(policy.handle(EMFILE, listener, shard), AcceptAction::wait);
-  EXPECT_EQ(totals_of(shard).errors_total(), 0u);
+  EXPECT_EQ(t.policy.handle(EMFILE, listener, t.shard), AcceptAction::wait);
+  EXPECT_EQ(totals_of(t.shard).errors_total(), 0u);
   ::close(listener);
 }
 
 TEST(AcceptPolicy, OutOfDescriptorsShedsAWaitingClient) {
-  auto frame = make_frame({"--quiet"});
-  StatsShard& shard = frame->shard();
-  AcceptPolicy policy(*frame, "accept4");
+  PolicyUnderTest t;
   const int listener = open_test_listener();
   const auto local = net::local_endpoint(listener);
   ASSERT_TRUE(local.has_value());
@@ -132,14 +131,14 @@ TEST(AcceptPolicy, OutOfDescriptorsShedsAWaitingClient) {
   ::testing::internal::CaptureStderr();
   // As if accept4() had failed with EMFILE: the spare descriptor is spent on
   // the waiting client, which is accepted and closed at once.
-  EXPECT_EQ(policy.handle(EMFILE, listener, shard), AcceptAction::retry);
+  EXPECT_EQ(t.policy.handle(EMFILE, listener, t.shard), AcceptAction::retry);
   const std::string err = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("connection closed at once"), std::string::npos) << err;
-  EXPECT_EQ(totals_of(shard).error(ErrorClass::out_of_descriptors), 1u);
+  EXPECT_EQ(totals_of(t.shard).error(ErrorClass::out_of_descriptors), 1u);
   char byte;
   EXPECT_EQ(::recv(client, &byte, 1, 0), 0) << "the client sees an orderly close";
   // Nobody is left: the next failure waits.
-  EXPECT_EQ(policy.handle(EMFILE, listener, shard), AcceptAction::wait);
+  EXPECT_EQ(t.policy.handle(EMFILE, listener, t.shard), AcceptAction::wait);
   ::close(client);
   ::close(listener);
 }
