@@ -57,6 +57,11 @@ namespace {
 
 using namespace wsb::server::model;
 
+constexpr const char* description =
+    "io_uring (liburing): one ring per thread with its own SO_REUSEPORT listener, "
+    "multishot accept, multishot recv into a ring of provided buffers, one send in "
+    "flight per connection, one io_uring_enter per loop iteration. Needs Linux 6.0.";
+
 // Submission queue entries per ring. A loop iteration queues at most a send
 // and a recv (re-)arm per completion it handles; when the queue fills up,
 // get_sqe() submits early, so this only sets the usual batch size.
@@ -699,13 +704,7 @@ class Loop : public wsb::kit::LoopBase {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("uring",
-                "io_uring (liburing): one ring per thread with its own SO_REUSEPORT listener, "
-                "multishot accept, multishot recv into a ring of provided buffers, one send in "
-                "flight per connection, one io_uring_enter per loop iteration. Needs Linux 6.0.",
-                1);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+  return wsb::server::run_model(argc, argv, {"uring", description}, [](Frame& frame) {
     probe_kernel();
 
     // The listeners stay blocking: io_uring never blocks on them, and a
