@@ -451,11 +451,7 @@ class Loop : public wsb::kit::LoopBase {
     }
     // Multishot accept: one request keeps posting a completion per accepted
     // socket. The sockets stay blocking; io_uring never blocks on them.
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_multishot_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, tag(listener_.fd(), op_accept));
-    accept_armed_ = true;
-    ++in_flight_;
+    queue_accept(true);
   }
 
   // --when-full queue: one accept at a time, issued only while the frame
@@ -470,8 +466,17 @@ class Loop : public wsb::kit::LoopBase {
       if (!full_since_) full_since_ = Clock::now();
       return;
     }
+    queue_accept(false);
+  }
+
+  // Queues an accept on the listener, a multishot one or a single one.
+  void queue_accept(bool multishot) noexcept {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (multishot) {
+      io_uring_prep_multishot_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    } else {
+      io_uring_prep_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    }
     io_uring_sqe_set_data64(sqe, tag(listener_.fd(), op_accept));
     accept_armed_ = true;
     ++in_flight_;
