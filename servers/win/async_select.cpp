@@ -530,20 +530,8 @@ void Pump::end_of_stream(SOCKET s, Client& client) noexcept {
 // Sends until the output is gone or send() says WSAEWOULDBLOCK; stopping at a
 // partial send() would wait forever, because only WSAEWOULDBLOCK arms FD_WRITE.
 void Pump::flush(SOCKET s, Client& client) noexcept {
-  Connection& conn = client.conn;
-  while (!client.write_blocked && conn.want_write()) {
-    const std::ptrdiff_t n = wsb::net::send_some(s, conn.pending());
-    if (n < 0) {
-      const int code = ::WSAGetLastError();
-      if (code == WSAEWOULDBLOCK) {
-        client.write_blocked = true;
-      } else {
-        conn.on_error(classify_io_error(code));
-      }
-      return;
-    }
-    conn.on_sent(static_cast<std::size_t>(n));
-  }
+  if (!client.write_blocked)
+    client.write_blocked = wsb::kit::send_until_would_block(s, client.conn);
 }
 
 // A lingering connection: reads and drops input until the peer's FIN.
