@@ -788,9 +788,7 @@ class AfdPollServer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("afd-poll", description, 1);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+  return wsb::server::run_model(argc, argv, {"afd-poll", description}, [](Frame& frame) {
     if (frame.options().threads != 1) {
       std::fprintf(stderr, "afd-poll: --threads must be 1: one thread serves every socket\n");
       return 2;

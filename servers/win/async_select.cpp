@@ -669,10 +669,7 @@ void AsyncSelectServer::stop_threads() noexcept {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("async-select", description, 1);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-
+  return wsb::server::run_model(argc, argv, {"async-select", description}, [](Frame& frame) {
     WNDCLASSEXW window_class{};
     window_class.cbSize = sizeof window_class;
     window_class.lpfnWndProc = &Pump::window_proc;
