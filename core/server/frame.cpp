@@ -352,4 +352,21 @@ int run_guarded(const std::function<int()>& body) noexcept {
   return 1;
 }
 
+int run_model(int argc, const char* const* argv, const ModelInfo& model,
+              const std::function<void(Frame&)>& configure,
+              const std::function<int(Frame&)>& serve) noexcept {
+  return run_guarded([&] {
+    Frame frame(model.name, model.description, model.default_threads);
+    configure(frame);
+    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+    return serve(frame);
+  });
+}
+
+int run_model(int argc, const char* const* argv, const ModelInfo& model,
+              const std::function<int(Frame&)>& serve) noexcept {
+  return run_model(
+      argc, argv, model, [](Frame&) {}, serve);
+}
+
 }  // namespace wsb::server

@@ -15,17 +15,22 @@
 // A model's main() looks like this:
 //
 //   int main(int argc, char** argv) {
-//     return wsb::server::run_guarded([&] {
-//       wsb::server::Frame frame("epoll", "One thread, epoll(7), level-triggered.", 1);
-//       if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-//       wsb::net::socket_t listener = frame.open_listener({.nonblocking = true});
-//       frame.start([&] { /* unblock the loops: write an eventfd, post a completion... */ });
-//       StatsShard& shard = frame.shard();
-//       while (!frame.stopping()) { /* accept: frame.admit(shard); serve Connections */ }
-//       /* close sockets, join threads */
-//       return frame.finish();
-//     });
+//     bool edge = false;
+//     return wsb::server::run_model(
+//         argc, argv, {"epoll", "One thread, epoll(7), level-triggered.", 1},
+//         [&](Frame& frame) { frame.cli().add_flag("--edge", edge, "Edge-triggered"); },
+//         [&](Frame& frame) {
+//           wsb::net::socket_t listener = frame.open_listener({.nonblocking = true});
+//           frame.start([&] { /* unblock the loops: write an eventfd, post a completion... */ });
+//           StatsShard& shard = frame.shard();
+//           while (!frame.stopping()) { /* accept: frame.admit(shard); serve Connections */ }
+//           /* close sockets, join threads */
+//           return frame.finish();
+//         });
 //   }
+//
+// run_model() constructs the Frame and parses the command line; a model
+// without flags of its own leaves out the first function.
 //
 // The Frame owns the process's net::Startup: on Windows the last WSACleanup
 // closes every socket still open, so close the model's sockets before the
@@ -257,5 +262,25 @@ class Frame {
 // Runs a model's main body and turns an escaping exception (NetError from
 // open_listener, bad_alloc, ...) into "error: <what>" on stderr and exit code 1.
 int run_guarded(const std::function<int()>& body) noexcept;
+
+// What a model tells the Frame about itself: the Frame constructor's
+// arguments.
+struct ModelInfo {
+  std::string_view name;
+  std::string_view description;
+  int default_threads = 1;
+};
+
+// A model's whole main(), so that every model starts the same way: under
+// run_guarded(), constructs the Frame for `model`, lets `configure` add the
+// model's own flags to cli() and set its defaults, parses the command line
+// and returns what `serve` returns, or parse()'s exit code when the command
+// line says not to run (--help, --version, a usage error).
+int run_model(int argc, const char* const* argv, const ModelInfo& model,
+              const std::function<void(Frame&)>& configure,
+              const std::function<int(Frame&)>& serve) noexcept;
+// run_model() for a model without flags or defaults of its own.
+int run_model(int argc, const char* const* argv, const ModelInfo& model,
+              const std::function<int(Frame&)>& serve) noexcept;
 
 }  // namespace wsb::server

@@ -53,6 +53,12 @@ namespace {
 
 using namespace wsb::server::model;
 
+constexpr const char* description =
+    "epoll(7): one event loop per thread, each with its own SO_REUSEPORT listener. "
+    "Level-triggered by default (output interest only while a reply is pending); "
+    "--edge switches to edge-triggered notification, where every read, write and "
+    "accept is repeated until EAGAIN.";
+
 // Events taken per epoll_wait(). More only matters when more connections are
 // ready at once; the rest are reported by the next call.
 constexpr int max_events = 512;
@@ -374,25 +380,24 @@ class Loop : public wsb::kit::LoopBase {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("epoll",
-                "epoll(7): one event loop per thread, each with its own SO_REUSEPORT listener. "
-                "Level-triggered by default (output interest only while a reply is pending); "
-                "--edge switches to edge-triggered notification, where every read, write and "
-                "accept is repeated until EAGAIN.",
-                1);
-    bool edge = false;
-    frame.cli().add_flag("--edge", edge,
-                         "Edge-triggered notification (EPOLLET): fewer epoll_ctl calls, one "
-                         "more recv() per wake-up to reach EAGAIN");
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    // Destroyed after finish(), which stops the thread that signals it.
-    wsb::net::WakeDescriptor wake;
-    // One listener per loop (kit::serve_loops); the main thread runs the
-    // first loop itself.
-    return wsb::kit::serve_loops(
-        frame, true,
-        [&](int, int listener) { return std::make_unique<Loop>(frame, listener, wake.fd(), edge); },
-        [&wake] { wake.signal(); });
-  });
+  bool edge = false;
+  return wsb::server::run_model(
+      argc, argv, {"epoll", description},
+      [&](Frame& frame) {
+        frame.cli().add_flag("--edge", edge,
+                             "Edge-triggered notification (EPOLLET): fewer epoll_ctl calls, one "
+                             "more recv() per wake-up to reach EAGAIN");
+      },
+      [&](Frame& frame) {
+        // Destroyed after finish(), which stops the thread that signals it.
+        wsb::net::WakeDescriptor wake;
+        // One listener per loop (kit::serve_loops); the main thread runs the
+        // first loop itself.
+        return wsb::kit::serve_loops(
+            frame, true,
+            [&](int, int listener) {
+              return std::make_unique<Loop>(frame, listener, wake.fd(), edge);
+            },
+            [&wake] { wake.signal(); });
+      });
 }

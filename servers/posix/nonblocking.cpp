@@ -45,6 +45,11 @@ namespace {
 
 using namespace wsb::server::model;
 
+constexpr const char* description =
+    "Non-blocking sockets (O_NONBLOCK) tried in turn by a polling loop, with no "
+    "readiness API. Idle passes back off (sched_yield, then sleeps growing to 1 ms); "
+    "--spin keeps the pure loop.";
+
 // Back-off: this many idle passes only yield, then sleeps start at
 // first_sleep and double up to max_sleep.
 constexpr int yield_passes = 16;
@@ -152,20 +157,19 @@ class Loop : public wsb::kit::LoopBase {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("nonblocking",
-                "Non-blocking sockets (O_NONBLOCK) tried in turn by a polling loop, with no "
-                "readiness API. Idle passes back off (sched_yield, then sleeps growing to 1 ms); "
-                "--spin keeps the pure loop.",
-                1);
-    bool spin = false;
-    frame.cli().add_flag("--spin", spin,
-                         "Never back off: poll every socket continuously (one core at 100 %)");
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    // Nothing to unblock: every loop checks stopping() at least once per
-    // millisecond.
-    return wsb::kit::serve_loops(
-        frame, true,
-        [&](int, int listener) { return std::make_unique<Loop>(frame, listener, spin); }, [] {});
-  });
+  bool spin = false;
+  return wsb::server::run_model(
+      argc, argv, {"nonblocking", description},
+      [&](Frame& frame) {
+        frame.cli().add_flag("--spin", spin,
+                             "Never back off: poll every socket continuously (one core at 100 %)");
+      },
+      [&](Frame& frame) {
+        // Nothing to unblock: every loop checks stopping() at least once per
+        // millisecond.
+        return wsb::kit::serve_loops(
+            frame, true,
+            [&](int, int listener) { return std::make_unique<Loop>(frame, listener, spin); },
+            [] {});
+      });
 }

@@ -47,6 +47,11 @@ namespace {
 
 using namespace wsb::server::model;
 
+constexpr const char* description =
+    "poll(2): one loop per thread over a dense pollfd array (closed entries are "
+    "swapped with the last). No descriptor limit, but every call passes and scans "
+    "all connections.";
+
 constexpr std::size_t wake_index = 0;
 constexpr std::size_t listener_index = 1;
 constexpr std::size_t mail_index = 2;
@@ -192,13 +197,7 @@ class Loop : public wsb::kit::LoopBase {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("poll",
-                "poll(2): one loop per thread over a dense pollfd array (closed entries are "
-                "swapped with the last). No descriptor limit, but every call passes and scans "
-                "all connections.",
-                1);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+  return wsb::server::run_model(argc, argv, {"poll", description}, [](Frame& frame) {
     // Destroyed after finish(), which stops the thread that signals it.
     wsb::net::WakeDescriptor wake;
     return wsb::kit::serve_loops(

@@ -51,6 +51,11 @@ namespace {
 
 using namespace wsb::server::model;
 
+constexpr const char* description =
+    "select(2): one loop per thread; both descriptor sets are rebuilt and scanned "
+    "on every call. Descriptors >= FD_SETSIZE (1024) cannot be watched: such "
+    "connections are closed and counted as out_of_descriptors.";
+
 // Descriptors the server itself may hold below FD_SETSIZE besides its
 // connections: standard streams, listeners, the wake eventfd, the spare, the
 // frame's own (interrupt pipe, --stats-csv file). The default
@@ -188,26 +193,22 @@ class Loop : public wsb::kit::LoopBase {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("select",
-                "select(2): one loop per thread; both descriptor sets are rebuilt and scanned "
-                "on every call. Descriptors >= FD_SETSIZE (1024) cannot be watched: such "
-                "connections are closed and counted as out_of_descriptors.",
-                1);
-    frame.set_default_max_connections(FD_SETSIZE - reserved_descriptors);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    // Destroyed after finish(), which stops the thread that signals it.
-    wsb::net::WakeDescriptor wake;
-    return wsb::kit::serve_loops(
-        frame, true,
-        [&](int, int listener) {
-          if (listener >= FD_SETSIZE) {
-            throw wsb::net::NetError(EMFILE, "the listener's descriptor " +
-                                                 std::to_string(listener) +
-                                                 " is beyond FD_SETSIZE; select() cannot watch it");
-          }
-          return std::make_unique<Loop>(frame, listener, wake.fd());
-        },
-        [&wake] { wake.signal(); });
-  });
+  return wsb::server::run_model(
+      argc, argv, {"select", description},
+      [](Frame& frame) { frame.set_default_max_connections(FD_SETSIZE - reserved_descriptors); },
+      [](Frame& frame) {
+        // Destroyed after finish(), which stops the thread that signals it.
+        wsb::net::WakeDescriptor wake;
+        return wsb::kit::serve_loops(
+            frame, true,
+            [&](int, int listener) {
+              if (listener >= FD_SETSIZE) {
+                throw wsb::net::NetError(EMFILE,
+                                         "the listener's descriptor " + std::to_string(listener) +
+                                             " is beyond FD_SETSIZE; select() cannot watch it");
+              }
+              return std::make_unique<Loop>(frame, listener, wake.fd());
+            },
+            [&wake] { wake.signal(); });
+      });
 }

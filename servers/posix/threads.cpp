@@ -55,6 +55,10 @@ namespace {
 
 using namespace wsb::server::model;
 
+constexpr const char* description =
+    "Blocking sockets, one thread per client (64 KiB stacks). The main thread "
+    "blocks in accept(); --max-connections caps the threads; --threads is not used.";
+
 constexpr std::size_t stack_size = 64 * 1024;
 // Each thread's receive buffer, on the heap rather than on the small stack.
 constexpr std::size_t receive_buffer_size = 16 * 1024;
@@ -350,24 +354,21 @@ class Server {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("threads",
-                "Blocking sockets, one thread per client (64 KiB stacks). The main thread "
-                "blocks in accept(); --max-connections caps the threads; --threads is not used.",
-                1);
-    frame.set_default_max_connections(default_max_connections);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    const int listener = frame.open_listener({});
-    Server server(frame, listener);
-    // shutdown() on a listening socket makes a blocked accept() return
-    // (EINVAL) on Linux; close() would not, and could even let the number be
-    // reused under the blocked call.
-    frame.start([listener] { ::shutdown(listener, SHUT_RDWR); });
-    server.accept_loop();
-    server.stop_and_join();
-    const int code = frame.finish();
-    // Only now: finish() has stopped the thread that calls the wake function.
-    ::close(listener);
-    return code;
-  });
+  return wsb::server::run_model(
+      argc, argv, {"threads", description},
+      [](Frame& frame) { frame.set_default_max_connections(default_max_connections); },
+      [](Frame& frame) {
+        const int listener = frame.open_listener({});
+        Server server(frame, listener);
+        // shutdown() on a listening socket makes a blocked accept() return
+        // (EINVAL) on Linux; close() would not, and could even let the number be
+        // reused under the blocked call.
+        frame.start([listener] { ::shutdown(listener, SHUT_RDWR); });
+        server.accept_loop();
+        server.stop_and_join();
+        const int code = frame.finish();
+        // Only now: finish() has stopped the thread that calls the wake function.
+        ::close(listener);
+        return code;
+      });
 }

@@ -57,6 +57,11 @@ namespace {
 
 using namespace wsb::server::model;
 
+constexpr const char* description =
+    "io_uring (liburing): one ring per thread with its own SO_REUSEPORT listener, "
+    "multishot accept, multishot recv into a ring of provided buffers, one send in "
+    "flight per connection, one io_uring_enter per loop iteration. Needs Linux 6.0.";
+
 // Submission queue entries per ring. A loop iteration queues at most a send
 // and a recv (re-)arm per completion it handles; when the queue fills up,
 // get_sqe() submits early, so this only sets the usual batch size.
@@ -446,11 +451,7 @@ class Loop : public wsb::kit::LoopBase {
     }
     // Multishot accept: one request keeps posting a completion per accepted
     // socket. The sockets stay blocking; io_uring never blocks on them.
-    io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_multishot_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, tag(listener_.fd(), op_accept));
-    accept_armed_ = true;
-    ++in_flight_;
+    queue_accept(true);
   }
 
   // --when-full queue: one accept at a time, issued only while the frame
@@ -465,8 +466,17 @@ class Loop : public wsb::kit::LoopBase {
       if (!full_since_) full_since_ = Clock::now();
       return;
     }
+    queue_accept(false);
+  }
+
+  // Queues an accept on the listener, a multishot one or a single one.
+  void queue_accept(bool multishot) noexcept {
     io_uring_sqe* sqe = get_sqe();
-    io_uring_prep_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (multishot) {
+      io_uring_prep_multishot_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    } else {
+      io_uring_prep_accept(sqe, listener_.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    }
     io_uring_sqe_set_data64(sqe, tag(listener_.fd(), op_accept));
     accept_armed_ = true;
     ++in_flight_;
@@ -699,13 +709,7 @@ class Loop : public wsb::kit::LoopBase {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("uring",
-                "io_uring (liburing): one ring per thread with its own SO_REUSEPORT listener, "
-                "multishot accept, multishot recv into a ring of provided buffers, one send in "
-                "flight per connection, one io_uring_enter per loop iteration. Needs Linux 6.0.",
-                1);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+  return wsb::server::run_model(argc, argv, {"uring", description}, [](Frame& frame) {
     probe_kernel();
 
     // The listeners stay blocking: io_uring never blocks on them, and a

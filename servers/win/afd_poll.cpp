@@ -64,6 +64,7 @@ namespace {
 
 using namespace wsb::server::model;
 using wsb::kit::error_after_end_of_stream;
+using wsb::kit::send_until_would_block;
 using wsb::server::LingeringClose;
 
 constexpr const char* description =
@@ -622,21 +623,8 @@ class AfdPollServer {
   // Sends pending output until it is gone or the send buffer is full; then
   // the next poll asks for afd_poll_send.
   void flush(Peer& peer) {
-    Connection& conn = peer.connection;
-    while (!peer.write_blocked && conn.want_write()) {
-      const std::span<const char> pending = conn.pending();
-      const std::ptrdiff_t n = wsb::net::send_some(peer.socket, pending);
-      if (n < 0) {
-        const int code = ::WSAGetLastError();
-        if (code == WSAEWOULDBLOCK) {
-          peer.write_blocked = true;
-        } else {
-          conn.on_error(classify_io_error(code));
-        }
-        return;
-      }
-      conn.on_sent(static_cast<std::size_t>(n));
-    }
+    if (!peer.write_blocked)
+      peer.write_blocked = send_until_would_block(peer.socket, peer.connection);
   }
 
   void discard_input(Peer& peer) {
@@ -800,9 +788,7 @@ class AfdPollServer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("afd-poll", description, 1);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+  return wsb::server::run_model(argc, argv, {"afd-poll", description}, [](Frame& frame) {
     if (frame.options().threads != 1) {
       std::fprintf(stderr, "afd-poll: --threads must be 1: one thread serves every socket\n");
       return 2;

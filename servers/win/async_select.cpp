@@ -530,20 +530,8 @@ void Pump::end_of_stream(SOCKET s, Client& client) noexcept {
 // Sends until the output is gone or send() says WSAEWOULDBLOCK; stopping at a
 // partial send() would wait forever, because only WSAEWOULDBLOCK arms FD_WRITE.
 void Pump::flush(SOCKET s, Client& client) noexcept {
-  Connection& conn = client.conn;
-  while (!client.write_blocked && conn.want_write()) {
-    const std::ptrdiff_t n = wsb::net::send_some(s, conn.pending());
-    if (n < 0) {
-      const int code = ::WSAGetLastError();
-      if (code == WSAEWOULDBLOCK) {
-        client.write_blocked = true;
-      } else {
-        conn.on_error(classify_io_error(code));
-      }
-      return;
-    }
-    conn.on_sent(static_cast<std::size_t>(n));
-  }
+  if (!client.write_blocked)
+    client.write_blocked = wsb::kit::send_until_would_block(s, client.conn);
 }
 
 // A lingering connection: reads and drops input until the peer's FIN.
@@ -681,10 +669,7 @@ void AsyncSelectServer::stop_threads() noexcept {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("async-select", description, 1);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-
+  return wsb::server::run_model(argc, argv, {"async-select", description}, [](Frame& frame) {
     WNDCLASSEXW window_class{};
     window_class.cbSize = sizeof window_class;
     window_class.lpfnWndProc = &Pump::window_proc;

@@ -185,9 +185,7 @@ class BlockingSingleServer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("blocking-single", description, 1);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+  return wsb::server::run_model(argc, argv, {"blocking-single", description}, [](Frame& frame) {
     if (frame.options().protocol == wsb::proto::Protocol::chat) {
       std::fputs(
           "blocking-single: --protocol chat is not served: this model serves one client at a "

@@ -536,13 +536,13 @@ class BlockingThreadsServer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("blocking-threads", description, 1);
-    frame.set_default_max_connections(default_max_connections);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    // --idle-timeout becomes SO_RCVTIMEO/SO_SNDTIMEO, which needs the
-    // listener's WSA_FLAG_OVERLAPPED (kit/blocking.hpp).
-    return wsb::kit::serve_blocking<BlockingThreadsServer>(
-        frame, "this model starts one thread per client (cap them with --max-connections)");
-  });
+  return wsb::server::run_model(
+      argc, argv, {"blocking-threads", description},
+      [](Frame& frame) { frame.set_default_max_connections(default_max_connections); },
+      [](Frame& frame) {
+        // --idle-timeout becomes SO_RCVTIMEO/SO_SNDTIMEO, which needs the
+        // listener's WSA_FLAG_OVERLAPPED (kit/blocking.hpp).
+        return wsb::kit::serve_blocking<BlockingThreadsServer>(
+            frame, "this model starts one thread per client (cap them with --max-connections)");
+      });
 }

@@ -77,6 +77,12 @@ using namespace wsb::server::model;
 using wsb::kit::AcceptAddresses;
 using wsb::kit::AcceptExFunctions;
 using wsb::kit::load_extension;
+
+constexpr const char* description =
+    "I/O completion port: pre-posted AcceptEx, per-socket and per-I/O contexts from a "
+    "pool with reference-counted lifetime, GetQueuedCompletionStatusEx batches on a pool "
+    "of worker threads (default 2 x processors).";
+
 // Inline completions (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) handled in one go
 // for one connection. A peer that streams fast enough would otherwise keep a
 // worker in one connection's loop forever; past the budget the result is
@@ -1620,45 +1626,42 @@ int default_threads() {
   return 2 * static_cast<int>(cpus == 0 ? 1 : cpus);
 }
 
+// The model's own flags, written into `options` by parse().
+void add_model_options(CLI::App& cli, ModelOptions& options) {
+  cli.add_option("--accepts", options.accepts, "AcceptEx calls kept posted")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cli.add_option("--batch", options.batch, "completions taken per GetQueuedCompletionStatusEx call")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  cli.add_flag(
+      "--skip-on-success", options.skip_on_success,
+      "FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: handle I/O that completes at once without the port "
+      "(ignored when a non-IFS LSP is installed)");
+  cli.add_flag("--reuse-sockets", options.reuse_sockets,
+               "recycle closed sockets with DisconnectEx(TF_REUSE_SOCKET) into AcceptEx");
+  cli.add_flag("--zero-byte-recv", options.zero_byte_recv,
+               "post zero-byte WSARecv calls so idle connections pin no receive buffer");
+  cli.add_option("--recv-buffer", options.recv_buffer,
+                 "receive buffer bytes (per connection, or per worker "
+                 "with --zero-byte-recv)")
+      ->check(CLI::Range(std::size_t{64}, std::size_t{16} << 20))
+      ->capture_default_str();
+  cli.add_option("--pool-segment", options.pool_segment,
+                 "socket contexts preallocated, and added whenever the pool runs out")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("iocp",
-                "I/O completion port: pre-posted AcceptEx, per-socket and per-I/O contexts from a "
-                "pool with "
-                "reference-counted lifetime, GetQueuedCompletionStatusEx batches on a pool of "
-                "worker threads "
-                "(default 2 x processors).",
-                default_threads());
-    ModelOptions options;
-    CLI::App& cli = frame.cli();
-    cli.add_option("--accepts", options.accepts, "AcceptEx calls kept posted")
-        ->check(CLI::Range(1, 1024))
-        ->capture_default_str();
-    cli.add_option("--batch", options.batch,
-                   "completions taken per GetQueuedCompletionStatusEx call")
-        ->check(CLI::Range(1, 4096))
-        ->capture_default_str();
-    cli.add_flag(
-        "--skip-on-success", options.skip_on_success,
-        "FILE_SKIP_COMPLETION_PORT_ON_SUCCESS: handle I/O that completes at once without the port "
-        "(ignored when a non-IFS LSP is installed)");
-    cli.add_flag("--reuse-sockets", options.reuse_sockets,
-                 "recycle closed sockets with DisconnectEx(TF_REUSE_SOCKET) into AcceptEx");
-    cli.add_flag("--zero-byte-recv", options.zero_byte_recv,
-                 "post zero-byte WSARecv calls so idle connections pin no receive buffer");
-    cli.add_option("--recv-buffer", options.recv_buffer,
-                   "receive buffer bytes (per connection, or per worker "
-                   "with --zero-byte-recv)")
-        ->check(CLI::Range(std::size_t{64}, std::size_t{16} << 20))
-        ->capture_default_str();
-    cli.add_option("--pool-segment", options.pool_segment,
-                   "socket contexts preallocated, and added whenever the pool runs out")
-        ->check(CLI::Range(1, 65536))
-        ->capture_default_str();
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    IocpServer server(frame, options);
-    return server.run();
-  });
+  ModelOptions options;
+  return wsb::server::run_model(
+      argc, argv, {"iocp", description, default_threads()},
+      [&](Frame& frame) { add_model_options(frame.cli(), options); },
+      [&](Frame& frame) {
+        IocpServer server(frame, options);
+        return server.run();
+      });
 }

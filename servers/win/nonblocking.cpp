@@ -303,37 +303,39 @@ class TimerResolution {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("nonblocking", description, 1);
-    bool spin = false;
-    frame.cli().add_flag("--spin", spin,
-                         "Poll without ever pausing, as the seeds do (burns a core when idle)");
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    if (frame.options().threads != 1) {
-      std::fprintf(stderr, "nonblocking: --threads must be 1: one thread polls every socket\n");
-      return 2;
-    }
-    const SOCKET listener = frame.open_listener();
-    // The model's one mechanism: FIONBIO makes accept() on the listener return
-    // WSAEWOULDBLOCK instead of waiting for a client.
-    u_long non_blocking = 1;
-    if (::ioctlsocket(listener, FIONBIO, &non_blocking) != 0) {
-      const int code = ::WSAGetLastError();
-      ::closesocket(listener);
-      throw wsb::net::NetError(
-          code, "ioctlsocket(FIONBIO) on the listener failed: " + wsb::net::error_text(code));
-    }
-    // The back-off paces the loop with Sleep(); --spin never sleeps.
-    std::optional<TimerResolution> timer;
-    if (!spin) {
-      timer.emplace();
-      std::fprintf(stderr, "nonblocking: %s\n", timer->describe().c_str());
-    }
-    NonblockingServer server(frame, listener, spin);
-    // The loop never blocks: it checks stopping() on every pass and sleeps at
-    // most long_sleep_ms, so there is nothing to wake.
-    frame.start([] {});
-    server.run();
-    return frame.finish();
-  });
+  bool spin = false;
+  return wsb::server::run_model(
+      argc, argv, {"nonblocking", description},
+      [&](Frame& frame) {
+        frame.cli().add_flag("--spin", spin,
+                             "Poll without ever pausing, as the seeds do (burns a core when idle)");
+      },
+      [&](Frame& frame) {
+        if (frame.options().threads != 1) {
+          std::fprintf(stderr, "nonblocking: --threads must be 1: one thread polls every socket\n");
+          return 2;
+        }
+        const SOCKET listener = frame.open_listener();
+        // The model's one mechanism: FIONBIO makes accept() on the listener return
+        // WSAEWOULDBLOCK instead of waiting for a client.
+        u_long non_blocking = 1;
+        if (::ioctlsocket(listener, FIONBIO, &non_blocking) != 0) {
+          const int code = ::WSAGetLastError();
+          ::closesocket(listener);
+          throw wsb::net::NetError(
+              code, "ioctlsocket(FIONBIO) on the listener failed: " + wsb::net::error_text(code));
+        }
+        // The back-off paces the loop with Sleep(); --spin never sleeps.
+        std::optional<TimerResolution> timer;
+        if (!spin) {
+          timer.emplace();
+          std::fprintf(stderr, "nonblocking: %s\n", timer->describe().c_str());
+        }
+        NonblockingServer server(frame, listener, spin);
+        // The loop never blocks: it checks stopping() on every pass and sleeps at
+        // most long_sleep_ms, so there is nothing to wake.
+        frame.start([] {});
+        server.run();
+        return frame.finish();
+      });
 }

@@ -56,6 +56,12 @@ using wsb::net::Endpoint;
 using wsb::kit::Event;
 using wsb::kit::EventAcceptor;
 
+constexpr const char* description =
+    "Overlapped I/O with event notification: AcceptEx, WSARecv and WSASend with a "
+    "WSAOVERLAPPED and a manual-reset event per operation; each thread waits for up "
+    "to 31 connections (62 operation events plus a control event). --threads N "
+    "starts N group threads; more are added as groups fill up.";
+
 // Slot 0 of every wait is the control event; each connection needs two more.
 constexpr std::size_t kPeersPerGroup = (WSA_MAXIMUM_WAIT_EVENTS - 1) / 2;
 // Without completions a group thread still wakes this often to expire idle
@@ -349,14 +355,6 @@ class Acceptor final : wsb::kit::FrameAcceptorHandler {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("overlapped-event",
-                "Overlapped I/O with event notification: AcceptEx, WSARecv and WSASend with a "
-                "WSAOVERLAPPED and a manual-reset event per operation; each thread waits for up "
-                "to 31 connections (62 operation events plus a control event). --threads N "
-                "starts N group threads; more are added as groups fill up.",
-                1);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-    return wsb::kit::accept_until_stopped<Acceptor>(frame);
-  });
+  return wsb::server::run_model(argc, argv, {"overlapped-event", description},
+                                &wsb::kit::accept_until_stopped<Acceptor>);
 }

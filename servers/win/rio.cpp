@@ -180,6 +180,12 @@ namespace {
 using namespace wsb::server::model;
 using wsb::kit::AcceptAddresses;
 
+constexpr const char* description =
+    "Registered I/O (Windows 8 and later): one registered buffer slab sliced per "
+    "connection, one RIO completion queue with completion-port notification per worker "
+    "thread (default: one per processor), AcceptEx for accepting. Exits with status 3 "
+    "when RIO is not available (Wine does not implement it).";
+
 // Exit status when RIO cannot be used on this system (documented in --help
 // and docs/models/rio.md). 1 and 2 are the frame's (error, usage).
 constexpr int exit_rio_unavailable = 3;
@@ -1045,43 +1051,43 @@ int processors() {
   return cpus == 0 ? 1 : static_cast<int>(cpus);
 }
 
+// The model's own flags, written into `options` by parse().
+void add_model_options(CLI::App& cli, ModelOptions& options) {
+  cli.add_option("--accepts", options.accepts, "AcceptEx calls kept posted")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cli.add_option("--rio-buffer", options.buffer,
+                 "registered bytes per connection and direction (receive and send slice)")
+      ->check(CLI::Range(std::size_t{512}, std::size_t{1} << 20))
+      ->capture_default_str();
+  cli.add_option("--batch", options.batch, "RIORESULTs taken per RIODequeueCompletion call")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("rio",
-                "Registered I/O (Windows 8 and later): one registered buffer slab sliced per "
-                "connection, one RIO completion queue with completion-port notification per worker "
-                "thread (default: one per processor), AcceptEx for accepting. Exits with status 3 "
-                "when RIO is not available (Wine does not implement it).",
-                processors());
-    // The registered slab is sized for --max-connections (+ --accepts), so
-    // "unlimited" is not an option; 1024 connections take 16 MiB of locked
-    // memory with the default --rio-buffer.
-    frame.set_default_max_connections(1024);
-    ModelOptions options;
-    CLI::App& cli = frame.cli();
-    cli.add_option("--accepts", options.accepts, "AcceptEx calls kept posted")
-        ->check(CLI::Range(1, 1024))
-        ->capture_default_str();
-    cli.add_option("--rio-buffer", options.buffer,
-                   "registered bytes per connection and direction (receive and send slice)")
-        ->check(CLI::Range(std::size_t{512}, std::size_t{1} << 20))
-        ->capture_default_str();
-    cli.add_option("--batch", options.batch, "RIORESULTs taken per RIODequeueCompletion call")
-        ->check(CLI::Range(1, 4096))
-        ->capture_default_str();
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
-
-    RioServer server(frame, options);
-    if (const std::string why = server.load_rio(); !why.empty()) {
-      std::fprintf(stderr,
-                   "server-rio: RIO is not available on this system (%s). Registered I/O needs "
-                   "Windows 8 / Windows Server 2012 or later, and Wine does not implement it. "
-                   "Use server-iocp.\n",
-                   why.c_str());
-      return exit_rio_unavailable;
-    }
-    return server.run();
-  });
+  ModelOptions options;
+  return wsb::server::run_model(
+      argc, argv, {"rio", description, processors()},
+      [&](Frame& frame) {
+        // The registered slab is sized for --max-connections (+ --accepts), so
+        // "unlimited" is not an option; 1024 connections take 16 MiB of locked
+        // memory with the default --rio-buffer.
+        frame.set_default_max_connections(1024);
+        add_model_options(frame.cli(), options);
+      },
+      [&](Frame& frame) {
+        RioServer server(frame, options);
+        if (const std::string why = server.load_rio(); !why.empty()) {
+          std::fprintf(stderr,
+                       "server-rio: RIO is not available on this system (%s). Registered I/O "
+                       "needs Windows 8 / Windows Server 2012 or later, and Wine does not "
+                       "implement it. Use server-iocp.\n",
+                       why.c_str());
+          return exit_rio_unavailable;
+        }
+        return server.run();
+      });
 }

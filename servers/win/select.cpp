@@ -546,9 +546,7 @@ class SelectServer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_guarded([&] {
-    Frame frame("select", description, 1);
-    if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+  return wsb::server::run_model(argc, argv, {"select", description}, [](Frame& frame) {
     // Non-blocking, so that accepting until WSAEWOULDBLOCK drains the backlog.
     const SOCKET listener = frame.open_listener({.nonblocking = true});
     SelectServer server(frame, listener);

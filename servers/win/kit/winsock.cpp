@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <string>
 
+#include "server/connection.hpp"
+#include "server/options.hpp"
+
 namespace wsb::kit {
 
 std::string failure(const char* call) {
@@ -31,6 +34,20 @@ int error_after_end_of_stream(SOCKET s) noexcept {
   if (::send(s, "", 0, 0) != SOCKET_ERROR) return 0;
   const int code = ::WSAGetLastError();
   return code == WSAEWOULDBLOCK ? 0 : code;
+}
+
+bool send_until_would_block(SOCKET s, server::Connection& conn) noexcept {
+  while (conn.want_write()) {
+    const std::ptrdiff_t n = net::send_some(s, conn.pending());
+    if (n < 0) {
+      const int code = ::WSAGetLastError();
+      if (code == WSAEWOULDBLOCK) return true;
+      conn.on_error(server::classify_io_error(code));
+      return false;
+    }
+    conn.on_sent(static_cast<std::size_t>(n));
+  }
+  return false;
 }
 
 bool set_io_timeouts(SOCKET s, std::chrono::nanoseconds timeout) noexcept {

@@ -24,6 +24,10 @@
 
 #include "platform/net.hpp"
 
+namespace wsb::server {
+class Connection;
+}  // namespace wsb::server
+
 namespace wsb::kit {
 
 using Clock = std::chrono::steady_clock;
@@ -101,6 +105,13 @@ bool wait_and_serve(const WSAEVENT* events, DWORD count, Clock::time_point deadl
 // Returns the send's error, or 0 for a graceful close (also when the send
 // would block, which no reset makes it do).
 int error_after_end_of_stream(SOCKET s) noexcept;
+
+// Sends conn's pending output on the non-blocking socket `s` until it is gone
+// or send() says WSAEWOULDBLOCK, and then returns true. For the models that
+// hear of room in the send buffer only after a send() would block (FD_WRITE,
+// AFD_POLL_SEND): stopping at a partial send() would wait for a notification
+// that never comes. Any other error goes to conn.on_error().
+bool send_until_would_block(SOCKET s, server::Connection& conn) noexcept;
 
 // Sets SO_RCVTIMEO and SO_SNDTIMEO, for blocking sockets: a recv() or send()
 // that makes no progress for that long fails with WSAETIMEDOUT. Windows takes
