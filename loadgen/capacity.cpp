@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "util/enum_names.hpp"
+
 namespace wsb::loadgen {
 
 std::string StepVerdict::failed_by() const {
@@ -18,24 +20,31 @@ std::string StepVerdict::failed_by() const {
   return out;
 }
 
+namespace {
+
+constexpr auto kPhaseNames = enum_names<CapacityPhase>({
+    {CapacityPhase::ramp, "ramp"},
+    {CapacityPhase::bisect, "bisect"},
+});
+static_assert(kPhaseNames.names_each_of(CapacityPhase::ramp, CapacityPhase::bisect));
+
+constexpr auto kBoundNames = enum_names<CapacityBound>({
+    {CapacityBound::bracket, "bracket"},
+    {CapacityBound::rate_max, "rate_max"},
+    {CapacityBound::none, "none"},
+    {CapacityBound::aborted, "aborted"},
+    {CapacityBound::steps, "steps"},
+});
+static_assert(kBoundNames.names_each_of(CapacityBound::bracket, CapacityBound::steps));
+
+}  // namespace
+
 std::string_view name(CapacityPhase phase) noexcept {
-  return phase == CapacityPhase::ramp ? "ramp" : "bisect";
+  return kPhaseNames.name(phase, "bisect");
 }
 
 std::string_view name(CapacityBound bound) noexcept {
-  switch (bound) {
-    case CapacityBound::bracket:
-      return "bracket";
-    case CapacityBound::rate_max:
-      return "rate_max";
-    case CapacityBound::none:
-      return "none";
-    case CapacityBound::aborted:
-      return "aborted";
-    case CapacityBound::steps:
-      return "steps";
-  }
-  return "none";
+  return kBoundNames.name(bound, "none");
 }
 
 CapacitySearch::CapacitySearch(const CapacitySettings& settings)
