@@ -103,8 +103,12 @@ class MatrixPinningTest(RunFolderTest):
         super().setUpClass()
         cls.proc = None
         if len(os.sched_getaffinity(0)) >= 2:
+            # 1 s cells: perf attaches to the server only once loadgen has
+            # named its pid, a few hundred ms late on a loaded machine, and
+            # in a 0.3 s cell that left too few system calls counted for the
+            # check below (0.13-0.33 per response at load average 11).
             cls.proc = matrix("--models", "epoll", "--connections", "2", "--warmup", "0.1",
-                              "--duration", "0.3", "--repeat", "2", "--pinning", "both",
+                              "--duration", "1", "--repeat", "2", "--pinning", "both",
                               "--out", str(cls.out))
 
     def setUp(self):
