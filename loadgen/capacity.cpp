@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "util/enum_names.hpp"
-
 namespace wsb::loadgen {
 
 std::string StepVerdict::failed_by() const {
@@ -20,31 +18,24 @@ std::string StepVerdict::failed_by() const {
   return out;
 }
 
-namespace {
-
-constexpr auto kPhaseNames = enum_names<CapacityPhase>({
-    {CapacityPhase::ramp, "ramp"},
-    {CapacityPhase::bisect, "bisect"},
-});
-static_assert(kPhaseNames.names_each_of(CapacityPhase::ramp, CapacityPhase::bisect));
-
-constexpr auto kBoundNames = enum_names<CapacityBound>({
-    {CapacityBound::bracket, "bracket"},
-    {CapacityBound::rate_max, "rate_max"},
-    {CapacityBound::none, "none"},
-    {CapacityBound::aborted, "aborted"},
-    {CapacityBound::steps, "steps"},
-});
-static_assert(kBoundNames.names_each_of(CapacityBound::bracket, CapacityBound::steps));
-
-}  // namespace
-
 std::string_view name(CapacityPhase phase) noexcept {
-  return kPhaseNames.name(phase, "bisect");
+  return phase == CapacityPhase::ramp ? "ramp" : "bisect";
 }
 
 std::string_view name(CapacityBound bound) noexcept {
-  return kBoundNames.name(bound, "none");
+  switch (bound) {
+    case CapacityBound::bracket:
+      return "bracket";
+    case CapacityBound::rate_max:
+      return "rate_max";
+    case CapacityBound::none:
+      return "none";
+    case CapacityBound::aborted:
+      return "aborted";
+    case CapacityBound::steps:
+      return "steps";
+  }
+  return "none";
 }
 
 CapacitySearch::CapacitySearch(const CapacitySettings& settings)

@@ -60,7 +60,6 @@ struct StepVerdict {
 // request more or less at the window's edge is already a few percent.
 inline constexpr double kCapacityShortfallPercent = 2.0;
 
-// The name table in capacity.cpp must grow with this enum: it checks up to bisect.
 enum class CapacityPhase : std::uint8_t { ramp, bisect };
 std::string_view name(CapacityPhase phase) noexcept;
 
@@ -71,7 +70,6 @@ enum class CapacityBound : std::uint8_t {
   none,      // the first step (--rate-start) already failed: no capacity
   aborted,   // a step was cut short (server died, interrupted): the search stopped
   steps,     // max_steps ran out before the bracket closed (capacity = best so far)
-  // The name table in capacity.cpp must grow with this enum: it checks up to steps.
 };
 std::string_view name(CapacityBound bound) noexcept;
 

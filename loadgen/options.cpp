@@ -20,7 +20,6 @@
 #include "platform/duration.hpp"
 #include "proto/client.hpp"
 #include "sys.hpp"
-#include "util/enum_names.hpp"
 
 #ifndef WSB_VERSION
 #error "WSB_VERSION must be defined by the build (the project version)"
@@ -28,20 +27,18 @@
 
 namespace wsb::loadgen {
 
-namespace {
-
-constexpr auto kModeNames = enum_names<Mode>({
-    {Mode::closed, "closed"},
-    {Mode::open, "open"},
-    {Mode::churn, "churn"},
-    {Mode::hold, "hold"},
-});
-static_assert(kModeNames.names_each_of(Mode::closed, Mode::hold));
-
-}  // namespace
-
 std::string_view name(Mode m) noexcept {
-  return kModeNames.name(m, "closed");
+  switch (m) {
+    case Mode::closed:
+      return "closed";
+    case Mode::open:
+      return "open";
+    case Mode::churn:
+      return "churn";
+    case Mode::hold:
+      return "hold";
+  }
+  return "closed";
 }
 
 namespace {

@@ -24,7 +24,6 @@ enum class Mode : std::uint8_t {
   open,    // --rate: requests follow per-connection schedules; latency from intended times
   churn,   // --churn K: connect, K requests, close, again
   hold,    // --hold: open the connections and keep them idle
-  // The name table in options.cpp must grow with this enum: it checks up to hold.
 };
 
 // "closed", "open", "churn", "hold".

@@ -1,41 +1,51 @@
 #include "recorder.hpp"
 
-#include "util/enum_names.hpp"
-
 namespace wsb::loadgen {
-namespace {
-
-constexpr auto kSeriesTags = enum_names<Series>({
-    {Series::latency, "latency"},
-    {Series::uncorrected, "latency_uncorrected"},
-    {Series::connect, "connect"},
-    {Series::delivery, "delivery"},
-});
-static_assert(kSeriesTags.names_each_before(Series::count_));
-
-constexpr auto kErrorKindNames = enum_names<ErrorKind>({
-    {ErrorKind::connect_refused, "connect_refused"},
-    {ErrorKind::connect_timeout, "connect_timeout"},
-    {ErrorKind::connect_failed, "connect_failed"},
-    {ErrorKind::reset, "reset"},
-    {ErrorKind::closed, "closed"},
-    {ErrorKind::request_timeout, "request_timeout"},
-    {ErrorKind::mismatch, "mismatch"},
-    {ErrorKind::io, "io"},
-    {ErrorKind::lost, "lost"},
-    {ErrorKind::duplicated, "duplicated"},
-    {ErrorKind::reordered, "reordered"},
-});
-static_assert(kErrorKindNames.names_each_before(ErrorKind::count_));
-
-}  // namespace
 
 std::string_view tag(Series s) noexcept {
-  return kSeriesTags.name(s, "latency");
+  switch (s) {
+    case Series::latency:
+      return "latency";
+    case Series::uncorrected:
+      return "latency_uncorrected";
+    case Series::connect:
+      return "connect";
+    case Series::delivery:
+      return "delivery";
+    case Series::count_:
+      break;
+  }
+  return "latency";
 }
 
 std::string_view name(ErrorKind e) noexcept {
-  return kErrorKindNames.name(e, "io");
+  switch (e) {
+    case ErrorKind::connect_refused:
+      return "connect_refused";
+    case ErrorKind::connect_timeout:
+      return "connect_timeout";
+    case ErrorKind::connect_failed:
+      return "connect_failed";
+    case ErrorKind::reset:
+      return "reset";
+    case ErrorKind::closed:
+      return "closed";
+    case ErrorKind::request_timeout:
+      return "request_timeout";
+    case ErrorKind::mismatch:
+      return "mismatch";
+    case ErrorKind::io:
+      return "io";
+    case ErrorKind::lost:
+      return "lost";
+    case ErrorKind::duplicated:
+      return "duplicated";
+    case ErrorKind::reordered:
+      return "reordered";
+    case ErrorKind::count_:
+      break;
+  }
+  return "io";
 }
 
 std::uint64_t Counters::errors_total() const noexcept {

@@ -4,20 +4,8 @@
 #include <initializer_list>
 #include <stdexcept>
 
-#include "util/enum_names.hpp"
-
 namespace wsb::proto::chat {
 namespace {
-
-// The reason text of each ERROR code.
-constexpr auto kErrorCodeReasons = enum_names<ErrorCode>({
-    {ErrorCode::malformed, "malformed frame"},
-    {ErrorCode::not_logged_in, "not logged in"},
-    {ErrorCode::user_in_use, "user id in use"},
-    {ErrorCode::unknown_opcode, "unknown opcode"},
-    {ErrorCode::already_logged_in, "already logged in"},
-});
-static_assert(kErrorCodeReasons.names_each_of(ErrorCode::malformed, ErrorCode::already_logged_in));
 
 // Reads the fixed fields of a body front to back; any read past the end sets
 // short_ and yields 0, so a parser reads every field and checks once.
@@ -130,7 +118,19 @@ std::optional<ServerMessage> read_error(Fields& f) {
 }  // namespace
 
 std::string_view describe(ErrorCode code) noexcept {
-  return kErrorCodeReasons.name(code, "unknown error");
+  switch (code) {
+    case ErrorCode::malformed:
+      return "malformed frame";
+    case ErrorCode::not_logged_in:
+      return "not logged in";
+    case ErrorCode::user_in_use:
+      return "user id in use";
+    case ErrorCode::unknown_opcode:
+      return "unknown opcode";
+    case ErrorCode::already_logged_in:
+      return "already logged in";
+  }
+  return "unknown error";
 }
 
 std::variant<ClientMessage, ErrorCode> read_client(std::span<const char> body) noexcept {

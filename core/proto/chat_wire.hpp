@@ -49,8 +49,6 @@ enum class ErrorCode : std::uint8_t {
   user_in_use = 3,        // LOGIN with an id another connection holds
   unknown_opcode = 4,     // an opcode a client may not send
   already_logged_in = 5,  // a second LOGIN on one connection
-  // describe()'s table in chat_wire.cpp must grow with this enum: it checks up to
-  // already_logged_in, and so does read_error() with its `code > 5`.
 };
 
 // "malformed", "not logged in", ... (the reason text of an ERROR frame).

@@ -13,7 +13,6 @@
 #include "proto/detail/ascii.hpp"
 #include "proto/detail/payload.hpp"
 #include "proto/detail/sessions.hpp"
-#include "util/enum_names.hpp"
 
 namespace wsb::proto {
 
@@ -92,20 +91,18 @@ void validate(const ClientConfig& cfg) {
   }
 }
 
-namespace {
-
-constexpr auto kClientErrorNames = enum_names<ClientError>({
-    {ClientError::none, "none"},
-    {ClientError::mismatch, "mismatch"},
-    {ClientError::malformed, "malformed"},
-    {ClientError::unexpected_close, "unexpected_close"},
-});
-static_assert(kClientErrorNames.names_each_of(ClientError::none, ClientError::unexpected_close));
-
-}  // namespace
-
 std::string_view name(ClientError e) noexcept {
-  return kClientErrorNames.name(e, "unknown");
+  switch (e) {
+    case ClientError::none:
+      return "none";
+    case ClientError::mismatch:
+      return "mismatch";
+    case ClientError::malformed:
+      return "malformed";
+    case ClientError::unexpected_close:
+      return "unexpected_close";
+  }
+  return "unknown";
 }
 
 ClientFactory::ClientFactory(ClientConfig cfg) : cfg_(std::move(cfg)) {

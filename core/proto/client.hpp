@@ -57,7 +57,6 @@ enum class ClientError : std::uint8_t {
                      // wrong length, a status other than 200, or bytes nobody asked for)
   malformed,         // bytes that do not parse as the protocol (http only)
   unexpected_close,  // the server closed with a response outstanding or incomplete
-  // The name table in client.cpp must grow with this enum: it checks up to unexpected_close.
 };
 
 // "none", "mismatch", "malformed", "unexpected_close".

@@ -13,7 +13,6 @@ enum class Protocol : std::uint8_t {
   echo,   // the raw byte stream echoed back unchanged
   http,   // HTTP/1.1 keep-alive, every request answered with "Hello, World!"
   chat,   // seed 002's chat: login by id, private and group messages relayed (core/chat)
-  // The name table in protocol.cpp must grow with this enum: it checks up to chat.
 };
 
 // "upper", "echo", "http" or "chat".

@@ -1,24 +1,23 @@
 #include "proto/session.hpp"
 
 #include "proto/detail/sessions.hpp"
-#include "util/enum_names.hpp"
 
 namespace wsb::proto {
-namespace {
-
-constexpr auto kSessionErrorNames = enum_names<SessionError>({
-    {SessionError::none, "none"},
-    {SessionError::malformed, "malformed"},
-    {SessionError::oversized, "oversized"},
-    {SessionError::truncated, "truncated"},
-    {SessionError::unsupported, "unsupported"},
-});
-static_assert(kSessionErrorNames.names_each_of(SessionError::none, SessionError::unsupported));
-
-}  // namespace
 
 std::string_view name(SessionError e) noexcept {
-  return kSessionErrorNames.name(e, "unknown");
+  switch (e) {
+    case SessionError::none:
+      return "none";
+    case SessionError::malformed:
+      return "malformed";
+    case SessionError::oversized:
+      return "oversized";
+    case SessionError::truncated:
+      return "truncated";
+    case SessionError::unsupported:
+      return "unsupported";
+  }
+  return "unknown";
 }
 
 std::unique_ptr<ServerSession> make_server_session(Protocol p, const SessionLimits& limits) {

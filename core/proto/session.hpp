@@ -27,7 +27,6 @@ enum class SessionError : std::uint8_t {
   oversized,    // a bound was exceeded (http: 431 head too large, 413 body too large)
   truncated,    // the peer closed in the middle of a request
   unsupported,  // valid but not implemented (http: Transfer-Encoding in a request, 501)
-  // The name table in session.cpp must grow with this enum: it checks up to unsupported.
 };
 
 // "none", "malformed", "oversized", "truncated", "unsupported".

@@ -136,7 +136,6 @@ enum class Failure : std::uint8_t {
   no_address,      // no local address/port was available for the connection
   no_descriptors,  // out of socket descriptors or kernel buffer space
   other,           // any other socket error
-  // The name table in engine.cpp must grow with this enum: it checks up to other.
 };
 
 // "none", "refused", "timed_out", "reset", "no_address", "no_descriptors", "other".

@@ -11,8 +11,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "util/enum_names.hpp"
-
 namespace wsb::suite {
 
 namespace {
@@ -169,22 +167,18 @@ bool send_all(const Socket& s, std::string_view bytes, Clock::time_point deadlin
   return true;
 }
 
-namespace {
-
-// PeerEnd is declared in test_socket.hpp; this table checks up to its last
-// enumerator, other_error, and must grow with it.
-constexpr auto kPeerEndNames = enum_names<PeerEnd>({
-    {PeerEnd::eof, "eof"},
-    {PeerEnd::reset, "reset"},
-    {PeerEnd::timeout, "timeout"},
-    {PeerEnd::other_error, "other_error"},
-});
-static_assert(kPeerEndNames.names_each_of(PeerEnd::eof, PeerEnd::other_error));
-
-}  // namespace
-
 std::string_view name(PeerEnd e) noexcept {
-  return kPeerEndNames.name(e, "?");
+  switch (e) {
+    case PeerEnd::eof:
+      return "eof";
+    case PeerEnd::reset:
+      return "reset";
+    case PeerEnd::timeout:
+      return "timeout";
+    case PeerEnd::other_error:
+      return "other_error";
+  }
+  return "?";
 }
 
 PeerEnd wait_for_close(const Socket& s, Clock::time_point deadline, std::size_t* discarded,
