@@ -44,6 +44,26 @@ std::string json_quote(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// A number as std::to_chars writes it: the shortest text that reads back as
+// the same value. 40 bytes hold any 64-bit integer and any double.
+class NumberText {
+ public:
+  template <typename T>
+  explicit NumberText(T v) noexcept {
+    size_ =
+        static_cast<std::size_t>(std::to_chars(buffer_, buffer_ + sizeof buffer_, v).ptr - buffer_);
+  }
+  std::string_view view() const noexcept { return {buffer_, size_}; }
+
+ private:
+  char buffer_[40];
+  std::size_t size_ = 0;
+};
+
+}  // namespace
+
 JsonWriter::JsonWriter(std::ostream& out) : out_(out) {}
 
 void JsonWriter::raw(std::string_view text) {
@@ -138,26 +158,20 @@ JsonWriter& JsonWriter::value(bool b) {
 
 JsonWriter& JsonWriter::value(std::int64_t v) {
   before_value();
-  char buffer[24];
-  const auto r = std::to_chars(buffer, buffer + sizeof buffer, v);
-  raw(std::string_view(buffer, static_cast<std::size_t>(r.ptr - buffer)));
+  raw(NumberText(v).view());
   return *this;
 }
 
 JsonWriter& JsonWriter::value(std::uint64_t v) {
   before_value();
-  char buffer[24];
-  const auto r = std::to_chars(buffer, buffer + sizeof buffer, v);
-  raw(std::string_view(buffer, static_cast<std::size_t>(r.ptr - buffer)));
+  raw(NumberText(v).view());
   return *this;
 }
 
 JsonWriter& JsonWriter::value(double v) {
   if (!std::isfinite(v)) return null();
   before_value();
-  char buffer[40];
-  const auto r = std::to_chars(buffer, buffer + sizeof buffer, v);
-  raw(std::string_view(buffer, static_cast<std::size_t>(r.ptr - buffer)));
+  raw(NumberText(v).view());
   return *this;
 }
 
