@@ -359,6 +359,11 @@ int run_model(int argc, const char* const* argv, const ModelInfo& model,
     Frame frame(model.name, model.description, model.default_threads);
     configure(frame);
     if (auto exit_code = frame.parse(argc, argv)) return *exit_code;
+    if (model.one_thread_reason != nullptr && frame.options().threads != 1) {
+      std::fprintf(stderr, "%s: --threads must be 1: %s\n", std::string(model.name).c_str(),
+                   model.one_thread_reason);
+      return 2;
+    }
     return serve(frame);
   });
 }

@@ -17,7 +17,8 @@
 //   int main(int argc, char** argv) {
 //     bool edge = false;
 //     return wsb::server::run_model(
-//         argc, argv, {"epoll", "One thread, epoll(7), level-triggered.", 1},
+//         argc, argv,
+//         {.name = "epoll", .description = "One thread, epoll(7), level-triggered."},
 //         [&](Frame& frame) { frame.cli().add_flag("--edge", edge, "Edge-triggered"); },
 //         [&](Frame& frame) {
 //           wsb::net::socket_t listener = frame.open_listener({.nonblocking = true});
@@ -30,7 +31,10 @@
 //   }
 //
 // run_model() constructs the Frame and parses the command line; a model
-// without flags of its own leaves out the first function.
+// without flags of its own leaves out the first function. Every model writes
+// its ModelInfo there, in main(), with designated initializers: its name and
+// the --help paragraph, and where they apply its default --threads and the
+// reason it runs one thread only (ModelInfo below).
 //
 // The Frame owns the process's net::Startup: on Windows the last WSACleanup
 // closes every socket still open, so close the model's sockets before the
@@ -264,18 +268,24 @@ class Frame {
 int run_guarded(const std::function<int()>& body) noexcept;
 
 // What a model tells the Frame about itself: the Frame constructor's
-// arguments.
+// arguments, and whether --threads means anything to it.
 struct ModelInfo {
   std::string_view name;
   std::string_view description;
   int default_threads = 1;
+  // Set by a model whose threads are not --threads' to choose (one thread
+  // serves every socket, or one thread per client): why, for the usage error
+  // "<name>: --threads must be 1: <why>" (exit code 2) that run_model()
+  // gives any other --threads value.
+  const char* one_thread_reason = nullptr;
 };
 
 // A model's whole main(), so that every model starts the same way: under
 // run_guarded(), constructs the Frame for `model`, lets `configure` add the
 // model's own flags to cli() and set its defaults, parses the command line
 // and returns what `serve` returns, or parse()'s exit code when the command
-// line says not to run (--help, --version, a usage error).
+// line says not to run (--help, --version, a usage error), or 2 when
+// --threads is not 1 for a model with a one_thread_reason.
 int run_model(int argc, const char* const* argv, const ModelInfo& model,
               const std::function<void(Frame&)>& configure,
               const std::function<int(Frame&)>& serve) noexcept;

@@ -53,12 +53,6 @@ namespace {
 
 using namespace wsb::server::model;
 
-constexpr const char* description =
-    "epoll(7): one event loop per thread, each with its own SO_REUSEPORT listener. "
-    "Level-triggered by default (output interest only while a reply is pending); "
-    "--edge switches to edge-triggered notification, where every read, write and "
-    "accept is repeated until EAGAIN.";
-
 // Events taken per epoll_wait(). More only matters when more connections are
 // ready at once; the rest are reported by the next call.
 constexpr int max_events = 512;
@@ -382,7 +376,13 @@ class Loop : public wsb::kit::LoopBase {
 int main(int argc, char** argv) {
   bool edge = false;
   return wsb::server::run_model(
-      argc, argv, {"epoll", description},
+      argc, argv,
+      {.name = "epoll",
+       .description =
+           "epoll(7): one event loop per thread, each with its own SO_REUSEPORT listener. "
+           "Level-triggered by default (output interest only while a reply is pending); --edge "
+           "switches to edge-triggered notification, where every read, write and accept is "
+           "repeated until EAGAIN."},
       [&](Frame& frame) {
         frame.cli().add_flag("--edge", edge,
                              "Edge-triggered notification (EPOLLET): fewer epoll_ctl calls, one "

@@ -45,11 +45,6 @@ namespace {
 
 using namespace wsb::server::model;
 
-constexpr const char* description =
-    "Non-blocking sockets (O_NONBLOCK) tried in turn by a polling loop, with no "
-    "readiness API. Idle passes back off (sched_yield, then sleeps growing to 1 ms); "
-    "--spin keeps the pure loop.";
-
 // Back-off: this many idle passes only yield, then sleeps start at
 // first_sleep and double up to max_sleep.
 constexpr int yield_passes = 16;
@@ -159,7 +154,12 @@ class Loop : public wsb::kit::LoopBase {
 int main(int argc, char** argv) {
   bool spin = false;
   return wsb::server::run_model(
-      argc, argv, {"nonblocking", description},
+      argc, argv,
+      {.name = "nonblocking",
+       .description =
+           "Non-blocking sockets (O_NONBLOCK) tried in turn by a polling loop, with no readiness "
+           "API. Idle passes back off (sched_yield, then sleeps growing to 1 ms); --spin keeps "
+           "the pure loop."},
       [&](Frame& frame) {
         frame.cli().add_flag("--spin", spin,
                              "Never back off: poll every socket continuously (one core at 100 %)");

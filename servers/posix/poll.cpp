@@ -47,11 +47,6 @@ namespace {
 
 using namespace wsb::server::model;
 
-constexpr const char* description =
-    "poll(2): one loop per thread over a dense pollfd array (closed entries are "
-    "swapped with the last). No descriptor limit, but every call passes and scans "
-    "all connections.";
-
 constexpr std::size_t wake_index = 0;
 constexpr std::size_t listener_index = 1;
 constexpr std::size_t mail_index = 2;
@@ -197,12 +192,18 @@ class Loop : public wsb::kit::LoopBase {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_model(argc, argv, {"poll", description}, [](Frame& frame) {
-    // Destroyed after finish(), which stops the thread that signals it.
-    wsb::net::WakeDescriptor wake;
-    return wsb::kit::serve_loops(
-        frame, true,
-        [&](int, int listener) { return std::make_unique<Loop>(frame, listener, wake.fd()); },
-        [&wake] { wake.signal(); });
-  });
+  return wsb::server::run_model(
+      argc, argv,
+      {.name = "poll",
+       .description =
+           "poll(2): one loop per thread over a dense pollfd array (closed entries are swapped "
+           "with the last). No descriptor limit, but every call passes and scans all connections."},
+      [](Frame& frame) {
+        // Destroyed after finish(), which stops the thread that signals it.
+        wsb::net::WakeDescriptor wake;
+        return wsb::kit::serve_loops(
+            frame, true,
+            [&](int, int listener) { return std::make_unique<Loop>(frame, listener, wake.fd()); },
+            [&wake] { wake.signal(); });
+      });
 }

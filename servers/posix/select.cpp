@@ -51,11 +51,6 @@ namespace {
 
 using namespace wsb::server::model;
 
-constexpr const char* description =
-    "select(2): one loop per thread; both descriptor sets are rebuilt and scanned "
-    "on every call. Descriptors >= FD_SETSIZE (1024) cannot be watched: such "
-    "connections are closed and counted as out_of_descriptors.";
-
 // Descriptors the server itself may hold below FD_SETSIZE besides its
 // connections: standard streams, listeners, the wake eventfd, the spare, the
 // frame's own (interrupt pipe, --stats-csv file). The default
@@ -194,7 +189,12 @@ class Loop : public wsb::kit::LoopBase {
 
 int main(int argc, char** argv) {
   return wsb::server::run_model(
-      argc, argv, {"select", description},
+      argc, argv,
+      {.name = "select",
+       .description =
+           "select(2): one loop per thread; both descriptor sets are rebuilt and scanned on "
+           "every call. Descriptors >= FD_SETSIZE (1024) cannot be watched: such connections are "
+           "closed and counted as out_of_descriptors."},
       [](Frame& frame) { frame.set_default_max_connections(FD_SETSIZE - reserved_descriptors); },
       [](Frame& frame) {
         // Destroyed after finish(), which stops the thread that signals it.

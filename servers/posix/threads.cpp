@@ -55,10 +55,6 @@ namespace {
 
 using namespace wsb::server::model;
 
-constexpr const char* description =
-    "Blocking sockets, one thread per client (64 KiB stacks). The main thread "
-    "blocks in accept(); --max-connections caps the threads; --threads is not used.";
-
 constexpr std::size_t stack_size = 64 * 1024;
 // Each thread's receive buffer, on the heap rather than on the small stack.
 constexpr std::size_t receive_buffer_size = 16 * 1024;
@@ -355,7 +351,11 @@ class Server {
 
 int main(int argc, char** argv) {
   return wsb::server::run_model(
-      argc, argv, {"threads", description},
+      argc, argv,
+      {.name = "threads",
+       .description =
+           "Blocking sockets, one thread per client (64 KiB stacks). The main thread blocks in "
+           "accept(); --max-connections caps the threads; --threads is not used."},
       [](Frame& frame) { frame.set_default_max_connections(default_max_connections); },
       [](Frame& frame) {
         const int listener = frame.open_listener({});

@@ -57,11 +57,6 @@ namespace {
 
 using namespace wsb::server::model;
 
-constexpr const char* description =
-    "io_uring (liburing): one ring per thread with its own SO_REUSEPORT listener, "
-    "multishot accept, multishot recv into a ring of provided buffers, one send in "
-    "flight per connection, one io_uring_enter per loop iteration. Needs Linux 6.0.";
-
 // Submission queue entries per ring. A loop iteration queues at most a send
 // and a recv (re-)arm per completion it handles; when the queue fills up,
 // get_sqe() submits early, so this only sets the usual batch size.
@@ -709,22 +704,29 @@ class Loop : public wsb::kit::LoopBase {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_model(argc, argv, {"uring", description}, [](Frame& frame) {
-    probe_kernel();
+  return wsb::server::run_model(
+      argc, argv,
+      {.name = "uring",
+       .description =
+           "io_uring (liburing): one ring per thread with its own SO_REUSEPORT listener, "
+           "multishot accept, multishot recv into a ring of provided buffers, one send in flight "
+           "per connection, one io_uring_enter per loop iteration. Needs Linux 6.0."},
+      [](Frame& frame) {
+        probe_kernel();
 
-    // The listeners stay blocking: io_uring never blocks on them, and a
-    // blocking socket behaves the same on every kernel version.
-    // Destroyed after finish(), which stops the thread that signals it.
-    wsb::net::WakeDescriptor wake;
-    // Receive buffers first: the ready line comes with the first listener
-    // (BufferMemory says why that order matters).
-    std::vector<BufferMemory> memory(static_cast<std::size_t>(frame.options().threads));
-    return wsb::kit::serve_loops(
-        frame, false,
-        [&](int i, int listener) {
-          return std::make_unique<Loop>(frame, std::move(memory[static_cast<std::size_t>(i)]),
-                                        listener, wake.fd());
-        },
-        [&wake] { wake.signal(); });
-  });
+        // The listeners stay blocking: io_uring never blocks on them, and a
+        // blocking socket behaves the same on every kernel version.
+        // Destroyed after finish(), which stops the thread that signals it.
+        wsb::net::WakeDescriptor wake;
+        // Receive buffers first: the ready line comes with the first listener
+        // (BufferMemory says why that order matters).
+        std::vector<BufferMemory> memory(static_cast<std::size_t>(frame.options().threads));
+        return wsb::kit::serve_loops(
+            frame, false,
+            [&](int i, int listener) {
+              return std::make_unique<Loop>(frame, std::move(memory[static_cast<std::size_t>(i)]),
+                                            listener, wake.fd());
+            },
+            [&wake] { wake.signal(); });
+      });
 }

@@ -67,13 +67,6 @@ using wsb::kit::error_after_end_of_stream;
 using wsb::kit::send_until_would_block;
 using wsb::server::LingeringClose;
 
-constexpr const char* description =
-    "AFD poll (libuv, mio, wepoll): one-shot IOCTL_AFD_POLL requests, sent with "
-    "NtDeviceIoControlFile and naming each socket's base handle, report readiness through an "
-    "I/O completion port; one thread "
-    "serves the ready sockets with non-blocking accept()/recv()/send() and re-arms each "
-    "one-shot poll. --threads must be 1.";
-
 // ---- The AFD interface (see the file comment for where the layout comes from).
 
 // The poll ioctl: FILE_DEVICE_NETWORK (0x12), function 9, METHOD_BUFFERED.
@@ -788,32 +781,37 @@ class AfdPollServer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_model(argc, argv, {"afd-poll", description}, [](Frame& frame) {
-    if (frame.options().threads != 1) {
-      std::fprintf(stderr, "afd-poll: --threads must be 1: one thread serves every socket\n");
-      return 2;
-    }
-    const NtDeviceIoControlFileFn ioctl = load_nt_device_io_control_file();
-    if (ioctl == nullptr) {
-      std::fprintf(stderr,
-                   "server-afd-poll: AFD poll is not available on this system "
-                   "(ntdll has no NtDeviceIoControlFile).\n");
-      return exit_afd_unavailable;
-    }
-    if (const std::string why = probe_afd_poll(ioctl); !why.empty()) {
-      std::fprintf(stderr,
-                   "server-afd-poll: AFD poll is not available on this system (%s). Use "
-                   "server-iocp or server-event-select.\n",
-                   why.c_str());
-      return exit_afd_unavailable;
-    }
-    // Overlapped, so that a poll request on it is asynchronous; non-blocking
-    // for accept().
-    const SOCKET listener = frame.open_listener({.overlapped = true, .nonblocking = true});
-    AfdPollServer server(frame, listener, ioctl);
-    server.start();
-    frame.start([&server] { server.wake(); });
-    server.run();
-    return frame.finish();
-  });
+  return wsb::server::run_model(
+      argc, argv,
+      {.name = "afd-poll",
+       .description =
+           "AFD poll (libuv, mio, wepoll): one-shot IOCTL_AFD_POLL requests, sent with "
+           "NtDeviceIoControlFile and naming each socket's base handle, report readiness through "
+           "an I/O completion port; one thread serves the ready sockets with non-blocking "
+           "accept()/recv()/send() and re-arms each one-shot poll. --threads must be 1.",
+       .one_thread_reason = "one thread serves every socket"},
+      [](Frame& frame) {
+        const NtDeviceIoControlFileFn ioctl = load_nt_device_io_control_file();
+        if (ioctl == nullptr) {
+          std::fprintf(stderr,
+                       "server-afd-poll: AFD poll is not available on this system "
+                       "(ntdll has no NtDeviceIoControlFile).\n");
+          return exit_afd_unavailable;
+        }
+        if (const std::string why = probe_afd_poll(ioctl); !why.empty()) {
+          std::fprintf(stderr,
+                       "server-afd-poll: AFD poll is not available on this system (%s). Use "
+                       "server-iocp or server-event-select.\n",
+                       why.c_str());
+          return exit_afd_unavailable;
+        }
+        // Overlapped, so that a poll request on it is asynchronous; non-blocking
+        // for accept().
+        const SOCKET listener = frame.open_listener({.overlapped = true, .nonblocking = true});
+        AfdPollServer server(frame, listener, ioctl);
+        server.start();
+        frame.start([&server] { server.wake(); });
+        server.run();
+        return frame.finish();
+      });
 }

@@ -76,12 +76,6 @@ namespace {
 using namespace wsb::server::model;
 using wsb::kit::error_after_end_of_stream;
 
-constexpr const char* description =
-    "WSAAsyncSelect (seeds 000 and 003): Winsock posts socket events (FD_ACCEPT, FD_READ, "
-    "FD_WRITE, FD_CLOSE) as messages to a message-only window, and the thread that owns the "
-    "window serves them from its message loop. --threads N windows, each pumped by its own "
-    "thread; window 0 accepts and hands each socket to the least-loaded window.";
-
 // wParam: the socket; lParam: WSAMAKESELECTREPLY(event, error).
 constexpr UINT wm_socket = WM_APP + 1;
 // wParam: an accepted socket that this window is to serve.
@@ -669,26 +663,34 @@ void AsyncSelectServer::stop_threads() noexcept {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_model(argc, argv, {"async-select", description}, [](Frame& frame) {
-    WNDCLASSEXW window_class{};
-    window_class.cbSize = sizeof window_class;
-    window_class.lpfnWndProc = &Pump::window_proc;
-    window_class.hInstance = ::GetModuleHandleW(nullptr);
-    window_class.lpszClassName = window_class_name;
-    if (::RegisterClassExW(&window_class) == 0) {
-      std::fprintf(stderr, "async-select: RegisterClassExW failed: %s\n",
-                   wsb::net::error_text(static_cast<int>(::GetLastError())).c_str());
-      return 1;
-    }
-    // WSAAsyncSelect makes the listener non-blocking by itself.
-    const SOCKET listener = frame.open_listener();
-    int exit_code = 1;
-    {
-      AsyncSelectServer server(frame, listener);
-      server.run();
-      exit_code = frame.finish();
-    }
-    ::UnregisterClassW(window_class_name, ::GetModuleHandleW(nullptr));
-    return exit_code;
-  });
+  return wsb::server::run_model(
+      argc, argv,
+      {.name = "async-select",
+       .description =
+           "WSAAsyncSelect (seeds 000 and 003): Winsock posts socket events (FD_ACCEPT, FD_READ, "
+           "FD_WRITE, FD_CLOSE) as messages to a message-only window, and the thread that owns "
+           "the window serves them from its message loop. --threads N windows, each pumped by "
+           "its own thread; window 0 accepts and hands each socket to the least-loaded window."},
+      [](Frame& frame) {
+        WNDCLASSEXW window_class{};
+        window_class.cbSize = sizeof window_class;
+        window_class.lpfnWndProc = &Pump::window_proc;
+        window_class.hInstance = ::GetModuleHandleW(nullptr);
+        window_class.lpszClassName = window_class_name;
+        if (::RegisterClassExW(&window_class) == 0) {
+          std::fprintf(stderr, "async-select: RegisterClassExW failed: %s\n",
+                       wsb::net::error_text(static_cast<int>(::GetLastError())).c_str());
+          return 1;
+        }
+        // WSAAsyncSelect makes the listener non-blocking by itself.
+        const SOCKET listener = frame.open_listener();
+        int exit_code = 1;
+        {
+          AsyncSelectServer server(frame, listener);
+          server.run();
+          exit_code = frame.finish();
+        }
+        ::UnregisterClassW(window_class_name, ::GetModuleHandleW(nullptr));
+        return exit_code;
+      });
 }

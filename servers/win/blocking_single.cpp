@@ -42,14 +42,6 @@ using wsb::kit::error_after_end_of_stream;
 using wsb::kit::set_io_timeouts;
 using wsb::server::exchange_blocking;
 
-constexpr const char* description =
-    "Blocking sockets, one client at a time (seed 003's single-threaded server): accept() "
-    "blocks until a client connects, then recv()/send() block while that client is served "
-    "until it closes; the others wait in the listen backlog. SO_RCVTIMEO/SO_SNDTIMEO "
-    "(--idle-timeout, or 30 s when it is not given) keep one stalled client from hanging the "
-    "server. --threads must be 1; --protocol chat is refused (it needs its users online "
-    "together).";
-
 // The socket timeout when --idle-timeout is not given. "Never" is no option for
 // this model: a client that connects and says nothing would stop the service.
 constexpr std::chrono::seconds default_io_timeout{30};
@@ -185,17 +177,26 @@ class BlockingSingleServer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_model(argc, argv, {"blocking-single", description}, [](Frame& frame) {
-    if (frame.options().protocol == wsb::proto::Protocol::chat) {
-      std::fputs(
-          "blocking-single: --protocol chat is not served: this model serves one client at a "
-          "time, and a chat needs its users online together (see server-blocking-threads)\n",
-          stderr);
-      return 2;
-    }
-    return wsb::kit::serve_blocking<BlockingSingleServer>(
-        frame,
-        "this model serves one client at a time on one thread (see "
-        "server-blocking-threads)");
-  });
+  return wsb::server::run_model(
+      argc, argv,
+      {.name = "blocking-single",
+       .description =
+           "Blocking sockets, one client at a time (seed 003's single-threaded server): accept() "
+           "blocks until a client connects, then recv()/send() block while that client is served "
+           "until it closes; the others wait in the listen backlog. SO_RCVTIMEO/SO_SNDTIMEO "
+           "(--idle-timeout, or 30 s when it is not given) keep one stalled client from hanging "
+           "the server. --threads must be 1; --protocol chat is refused (it needs its users "
+           "online together).",
+       .one_thread_reason = "this model serves one client at a time on one thread (see "
+                            "server-blocking-threads)"},
+      [](Frame& frame) {
+        if (frame.options().protocol == wsb::proto::Protocol::chat) {
+          std::fputs(
+              "blocking-single: --protocol chat is not served: this model serves one client at a "
+              "time, and a chat needs its users online together (see server-blocking-threads)\n",
+              stderr);
+          return 2;
+        }
+        return wsb::kit::serve_blocking<BlockingSingleServer>(frame);
+      });
 }

@@ -50,13 +50,6 @@ using wsb::kit::error_after_end_of_stream;
 using wsb::kit::set_io_timeouts;
 using wsb::server::exchange_blocking;
 
-constexpr const char* description =
-    "Blocking sockets, one thread per client (seed 003): the main thread blocks in accept() "
-    "and starts a thread with a 64 KiB stack reservation for each client, which blocks in "
-    "recv()/send() for that client alone. --max-connections caps the threads (default 1000); "
-    "--idle-timeout becomes SO_RCVTIMEO/SO_SNDTIMEO. --threads must be 1 (the acceptor). With "
-    "--protocol chat each client also gets a writer thread, which sends other users' messages.";
-
 constexpr unsigned stack_reservation = 64 * 1024;
 constexpr int default_max_connections = 1000;
 // Small, because there is one per thread: 1000 clients hold 16 MiB of buffers.
@@ -537,12 +530,21 @@ class BlockingThreadsServer {
 
 int main(int argc, char** argv) {
   return wsb::server::run_model(
-      argc, argv, {"blocking-threads", description},
+      argc, argv,
+      {.name = "blocking-threads",
+       .description =
+           "Blocking sockets, one thread per client (seed 003): the main thread blocks in "
+           "accept() and starts a thread with a 64 KiB stack reservation for each client, which "
+           "blocks in recv()/send() for that client alone. --max-connections caps the threads "
+           "(default 1000); --idle-timeout becomes SO_RCVTIMEO/SO_SNDTIMEO. --threads must be 1 "
+           "(the acceptor). With --protocol chat each client also gets a writer thread, which "
+           "sends other users' messages.",
+       .one_thread_reason =
+           "this model starts one thread per client (cap them with --max-connections)"},
       [](Frame& frame) { frame.set_default_max_connections(default_max_connections); },
       [](Frame& frame) {
         // --idle-timeout becomes SO_RCVTIMEO/SO_SNDTIMEO, which needs the
         // listener's WSA_FLAG_OVERLAPPED (kit/blocking.hpp).
-        return wsb::kit::serve_blocking<BlockingThreadsServer>(
-            frame, "this model starts one thread per client (cap them with --max-connections)");
+        return wsb::kit::serve_blocking<BlockingThreadsServer>(frame);
       });
 }

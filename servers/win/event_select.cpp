@@ -47,12 +47,6 @@ using wsb::kit::Accepted;
 using wsb::kit::Event;
 using wsb::kit::failure;
 
-constexpr const char* description =
-    "WSAEventSelect: one event object per socket; each thread waits for up to 63 "
-    "sockets plus a control event with WSAWaitForMultipleEvents and serves every "
-    "signalled one. --threads N starts N group threads; more are added as groups "
-    "fill up.";
-
 // One wait covers 64 handles; slot 0 of every group is its control event.
 constexpr std::size_t kSocketsPerGroup = WSA_MAXIMUM_WAIT_EVENTS - 1;
 // How often a group thread wakes up without network events: it expires idle
@@ -471,15 +465,22 @@ class Acceptor {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_model(argc, argv, {"event-select", description}, [](Frame& frame) {
-    const SOCKET listener = frame.open_listener({.nonblocking = true});
-    const Event stop_event;
-    {
-      Acceptor acceptor(frame, listener, stop_event.get(), frame.options().threads);
-      frame.start([&stop_event] { ::WSASetEvent(stop_event.get()); });
-      acceptor.run();
-    }
-    ::closesocket(listener);
-    return frame.finish();
-  });
+  return wsb::server::run_model(
+      argc, argv,
+      {.name = "event-select",
+       .description =
+           "WSAEventSelect: one event object per socket; each thread waits for up to 63 sockets "
+           "plus a control event with WSAWaitForMultipleEvents and serves every signalled one. "
+           "--threads N starts N group threads; more are added as groups fill up."},
+      [](Frame& frame) {
+        const SOCKET listener = frame.open_listener({.nonblocking = true});
+        const Event stop_event;
+        {
+          Acceptor acceptor(frame, listener, stop_event.get(), frame.options().threads);
+          frame.start([&stop_event] { ::WSASetEvent(stop_event.get()); });
+          acceptor.run();
+        }
+        ::closesocket(listener);
+        return frame.finish();
+      });
 }

@@ -78,11 +78,6 @@ using wsb::kit::AcceptAddresses;
 using wsb::kit::AcceptExFunctions;
 using wsb::kit::load_extension;
 
-constexpr const char* description =
-    "I/O completion port: pre-posted AcceptEx, per-socket and per-I/O contexts from a "
-    "pool with reference-counted lifetime, GetQueuedCompletionStatusEx batches on a pool "
-    "of worker threads (default 2 x processors).";
-
 // Inline completions (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) handled in one go
 // for one connection. A peer that streams fast enough would otherwise keep a
 // worker in one connection's loop forever; past the budget the result is
@@ -1658,7 +1653,13 @@ void add_model_options(CLI::App& cli, ModelOptions& options) {
 int main(int argc, char** argv) {
   ModelOptions options;
   return wsb::server::run_model(
-      argc, argv, {"iocp", description, default_threads()},
+      argc, argv,
+      {.name = "iocp",
+       .description =
+           "I/O completion port: pre-posted AcceptEx, per-socket and per-I/O contexts from a pool "
+           "with reference-counted lifetime, GetQueuedCompletionStatusEx batches on a pool of "
+           "worker threads (default 2 x processors).",
+       .default_threads = default_threads()},
       [&](Frame& frame) { add_model_options(frame.cli(), options); },
       [&](Frame& frame) {
         IocpServer server(frame, options);

@@ -40,14 +40,6 @@ using namespace wsb::server::model;
 using wsb::kit::error_after_end_of_stream;
 using wsb::server::LingeringClose;
 
-constexpr const char* description =
-    "Non-blocking sockets polled by one thread (seed 003's ioctlsocket(FIONBIO) model): every "
-    "pass tries accept() on the listener and recv()/send() on every connection, and "
-    "WSAEWOULDBLOCK means \"nothing now\". A pass that moved nothing backs off "
-    "(SwitchToThread, then Sleep(1), then Sleep(10) after about a second idle); --spin polls "
-    "without pause, as the seeds do, and the final cpu_* lines show what that costs. "
-    "--threads must be 1.";
-
 constexpr std::size_t recv_buffer_size = 64 * 1024;
 // Bounds per pass, so that one busy socket or a connection storm cannot
 // starve the others: the loop comes back to them on the next pass anyway.
@@ -305,16 +297,21 @@ class TimerResolution {
 int main(int argc, char** argv) {
   bool spin = false;
   return wsb::server::run_model(
-      argc, argv, {"nonblocking", description},
+      argc, argv,
+      {.name = "nonblocking",
+       .description =
+           "Non-blocking sockets polled by one thread (seed 003's ioctlsocket(FIONBIO) model): "
+           "every pass tries accept() on the listener and recv()/send() on every connection, and "
+           "WSAEWOULDBLOCK means \"nothing now\". A pass that moved nothing backs off "
+           "(SwitchToThread, then Sleep(1), then Sleep(10) after about a second idle); --spin "
+           "polls without pause, as the seeds do, and the final cpu_* lines show what that costs. "
+           "--threads must be 1.",
+       .one_thread_reason = "one thread polls every socket"},
       [&](Frame& frame) {
         frame.cli().add_flag("--spin", spin,
                              "Poll without ever pausing, as the seeds do (burns a core when idle)");
       },
       [&](Frame& frame) {
-        if (frame.options().threads != 1) {
-          std::fprintf(stderr, "nonblocking: --threads must be 1: one thread polls every socket\n");
-          return 2;
-        }
         const SOCKET listener = frame.open_listener();
         // The model's one mechanism: FIONBIO makes accept() on the listener return
         // WSAEWOULDBLOCK instead of waiting for a client.

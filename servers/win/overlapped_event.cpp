@@ -56,12 +56,6 @@ using wsb::net::Endpoint;
 using wsb::kit::Event;
 using wsb::kit::EventAcceptor;
 
-constexpr const char* description =
-    "Overlapped I/O with event notification: AcceptEx, WSARecv and WSASend with a "
-    "WSAOVERLAPPED and a manual-reset event per operation; each thread waits for up "
-    "to 31 connections (62 operation events plus a control event). --threads N "
-    "starts N group threads; more are added as groups fill up.";
-
 // Slot 0 of every wait is the control event; each connection needs two more.
 constexpr std::size_t kPeersPerGroup = (WSA_MAXIMUM_WAIT_EVENTS - 1) / 2;
 // Without completions a group thread still wakes this often to expire idle
@@ -355,6 +349,13 @@ class Acceptor final : wsb::kit::FrameAcceptorHandler {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_model(argc, argv, {"overlapped-event", description},
-                                &wsb::kit::accept_until_stopped<Acceptor>);
+  return wsb::server::run_model(
+      argc, argv,
+      {.name = "overlapped-event",
+       .description =
+           "Overlapped I/O with event notification: AcceptEx, WSARecv and WSASend with a "
+           "WSAOVERLAPPED and a manual-reset event per operation; each thread waits for up to 31 "
+           "connections (62 operation events plus a control event). --threads N starts N group "
+           "threads; more are added as groups fill up."},
+      &wsb::kit::accept_until_stopped<Acceptor>);
 }

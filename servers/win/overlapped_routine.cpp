@@ -57,12 +57,6 @@ using wsb::kit::EventAcceptor;
 using wsb::kit::milliseconds_until;
 using wsb::net::Endpoint;
 
-constexpr const char* description =
-    "Overlapped I/O with completion routines: WSARecv/WSASend name a routine that "
-    "runs as an APC on the issuing I/O thread while it waits alertably (SleepEx); "
-    "the accepting thread hands sockets over with QueueUserAPC. --threads N sets "
-    "the number of I/O threads.";
-
 // How often the I/O threads wake without anything to do, to expire idle
 // connections and end lingering closes.
 constexpr auto kTick = std::chrono::milliseconds(100);
@@ -442,7 +436,14 @@ int default_io_threads() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_model(argc, argv,
-                                {"overlapped-routine", description, default_io_threads()},
-                                &wsb::kit::accept_until_stopped<Acceptor>);
+  return wsb::server::run_model(
+      argc, argv,
+      {.name = "overlapped-routine",
+       .description =
+           "Overlapped I/O with completion routines: WSARecv/WSASend name a routine that runs as "
+           "an APC on the issuing I/O thread while it waits alertably (SleepEx); the accepting "
+           "thread hands sockets over with QueueUserAPC. --threads N sets the number of I/O "
+           "threads.",
+       .default_threads = default_io_threads()},
+      &wsb::kit::accept_until_stopped<Acceptor>);
 }

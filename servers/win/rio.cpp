@@ -180,12 +180,6 @@ namespace {
 using namespace wsb::server::model;
 using wsb::kit::AcceptAddresses;
 
-constexpr const char* description =
-    "Registered I/O (Windows 8 and later): one registered buffer slab sliced per "
-    "connection, one RIO completion queue with completion-port notification per worker "
-    "thread (default: one per processor), AcceptEx for accepting. Exits with status 3 "
-    "when RIO is not available (Wine does not implement it).";
-
 // Exit status when RIO cannot be used on this system (documented in --help
 // and docs/models/rio.md). 1 and 2 are the frame's (error, usage).
 constexpr int exit_rio_unavailable = 3;
@@ -1070,7 +1064,14 @@ void add_model_options(CLI::App& cli, ModelOptions& options) {
 int main(int argc, char** argv) {
   ModelOptions options;
   return wsb::server::run_model(
-      argc, argv, {"rio", description, processors()},
+      argc, argv,
+      {.name = "rio",
+       .description =
+           "Registered I/O (Windows 8 and later): one registered buffer slab sliced per "
+           "connection, one RIO completion queue with completion-port notification per worker "
+           "thread (default: one per processor), AcceptEx for accepting. Exits with status 3 when "
+           "RIO is not available (Wine does not implement it).",
+       .default_threads = processors()},
       [&](Frame& frame) {
         // The registered slab is sized for --max-connections (+ --accepts), so
         // "unlimited" is not an option; 1024 connections take 16 MiB of locked

@@ -59,14 +59,6 @@ namespace {
 using namespace wsb::server::model;
 using wsb::kit::error_after_end_of_stream;
 
-constexpr const char* description =
-    "select() over groups of at most FD_SETSIZE (64) sockets, one thread per group (seeds 000 "
-    "and 003): the main thread accepts and hands each socket to the least-loaded group, "
-    "starting another group thread when all are full; each group thread select()s on its own "
-    "sockets, with write interest only while output is pending. One slot per group is a "
-    "loopback UDP wake socket, so a group serves 63 clients. --threads sets how many groups "
-    "start at once.";
-
 static_assert(FD_SETSIZE >= 2, "a group needs its wake socket and at least one client");
 // One slot of each group's read set holds the group's wake socket.
 constexpr int group_capacity = FD_SETSIZE - 1;
@@ -546,12 +538,22 @@ class SelectServer {
 }  // namespace
 
 int main(int argc, char** argv) {
-  return wsb::server::run_model(argc, argv, {"select", description}, [](Frame& frame) {
-    // Non-blocking, so that accepting until WSAEWOULDBLOCK drains the backlog.
-    const SOCKET listener = frame.open_listener({.nonblocking = true});
-    SelectServer server(frame, listener);
-    frame.start([&server] { server.wake(); });
-    server.run();
-    return frame.finish();
-  });
+  return wsb::server::run_model(
+      argc, argv,
+      {.name = "select",
+       .description =
+           "select() over groups of at most FD_SETSIZE (64) sockets, one thread per group (seeds "
+           "000 and 003): the main thread accepts and hands each socket to the least-loaded "
+           "group, starting another group thread when all are full; each group thread select()s "
+           "on its own sockets, with write interest only while output is pending. One slot per "
+           "group is a loopback UDP wake socket, so a group serves 63 clients. --threads sets "
+           "how many groups start at once."},
+      [](Frame& frame) {
+        // Non-blocking, so that accepting until WSAEWOULDBLOCK drains the backlog.
+        const SOCKET listener = frame.open_listener({.nonblocking = true});
+        SelectServer server(frame, listener);
+        frame.start([&server] { server.wake(); });
+        server.run();
+        return frame.finish();
+      });
 }

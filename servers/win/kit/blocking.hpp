@@ -63,22 +63,17 @@ bool count_blocking_failure(const server::Frame& frame, server::Connection& conn
 inline constexpr std::chrono::seconds drain_timeout{1};
 
 // The body of main() of a blocking model, after the frame parsed its command
-// line. --threads must be 1 (the model decides its threads itself;
-// `threads_reason` says how, after "--threads must be 1: "): otherwise a
-// one-line error and exit code 2. Then a blocking listener, so that accept()
-// waits. It is created with WSA_FLAG_OVERLAPPED although no overlapped I/O
-// is done: the Winsock documentation says SO_RCVTIMEO and SO_SNDTIMEO never
-// take effect on a socket created by WSASocket without that flag (Wine
-// behaves the same), and accepted sockets inherit it from the listener.
-// Server(frame, listener) then runs on this thread until the stop, which
-// calls its wake(). Returns the exit code.
+// line. The model decides its threads itself, so its ModelInfo sets
+// one_thread_reason and run_model() has refused any --threads but 1. It opens
+// a blocking listener, so that accept() waits, created with
+// WSA_FLAG_OVERLAPPED although no overlapped I/O is done: the Winsock
+// documentation says SO_RCVTIMEO and SO_SNDTIMEO never take effect on a
+// socket created by WSASocket without that flag (Wine behaves the same), and
+// accepted sockets inherit it from the listener. Server(frame, listener) then
+// runs on this thread until the stop, which calls its wake(). Returns the
+// exit code.
 template <class Server>
-int serve_blocking(server::Frame& frame, const char* threads_reason) {
-  if (frame.options().threads != 1) {
-    std::fprintf(stderr, "%s: --threads must be 1: %s\n", std::string(frame.model_name()).c_str(),
-                 threads_reason);
-    return 2;
-  }
+int serve_blocking(server::Frame& frame) {
   const SOCKET listener = frame.open_listener({.overlapped = true});
   Server server(frame, listener);
   frame.start([&server] { server.wake(); });

@@ -13,20 +13,18 @@ using namespace wsb::proto::test;
 
 constexpr std::string_view get = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
-constexpr std::string_view reply_400 =
-    "HTTP/1.1 400 Bad Request\r\nServer: wsbench\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-constexpr std::string_view reply_413 =
-    "HTTP/1.1 413 Content Too Large\r\nServer: wsbench\r\nContent-Length: 0\r\nConnection: "
-    "close\r\n\r\n";
-constexpr std::string_view reply_431 =
-    "HTTP/1.1 431 Request Header Fields Too Large\r\nServer: wsbench\r\nContent-Length: "
-    "0\r\nConnection: close\r\n\r\n";
-constexpr std::string_view reply_501 =
-    "HTTP/1.1 501 Not Implemented\r\nServer: wsbench\r\nContent-Length: 0\r\nConnection: "
-    "close\r\n\r\n";
-constexpr std::string_view reply_505 =
-    "HTTP/1.1 505 HTTP Version Not Supported\r\nServer: wsbench\r\nContent-Length: "
-    "0\r\nConnection: close\r\n\r\n";
+// The error reply the server must send for `status`: written out here from
+// RFC 9110's reason phrases, not taken from the server's code.
+std::string error_reply(std::string_view status) {
+  return "HTTP/1.1 " + std::string(status) +
+         "\r\nServer: wsbench\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+}
+
+const std::string reply_400 = error_reply("400 Bad Request");
+const std::string reply_413 = error_reply("413 Content Too Large");
+const std::string reply_431 = error_reply("431 Request Header Fields Too Large");
+const std::string reply_501 = error_reply("501 Not Implemented");
+const std::string reply_505 = error_reply("505 HTTP Version Not Supported");
 
 // Checks that one way of feeding gives the same outcome as every other: whole,
 // byte by byte, every split in two (for short inputs) and random chunks.

@@ -292,6 +292,48 @@ TEST(Cli, StatsCsvInAMissingFolderExits1) {
   EXPECT_EQ(*parsed.exit_code, 1);
 }
 
+// run_model() with `args`: its exit code, whether it called serve (which
+// returns 7), and what it wrote to stderr.
+struct ModelRun {
+  int exit_code = -1;
+  bool served = false;
+  std::string err;
+};
+
+ModelRun run_model_captured(const ModelInfo& model, std::vector<std::string> args) {
+  const test::Argv argv(std::move(args));
+  ModelRun run;
+  ::testing::internal::CaptureStderr();
+  run.exit_code = run_model(argv.argc(), argv.argv(), model, [&](Frame&) {
+    run.served = true;
+    return 7;
+  });
+  run.err = ::testing::internal::GetCapturedStderr();
+  return run;
+}
+
+TEST(RunModel, AOneThreadModelRefusesAnyOtherThreadCountExit2) {
+  const ModelInfo model{.name = "test",
+                        .description = "A model for the unit tests.",
+                        .one_thread_reason = "one thread serves every socket"};
+  const ModelRun refused = run_model_captured(model, {"--threads", "2"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_FALSE(refused.served);
+  EXPECT_EQ(refused.err, "test: --threads must be 1: one thread serves every socket\n");
+
+  const ModelRun served = run_model_captured(model, {"--threads", "1"});
+  EXPECT_EQ(served.exit_code, 7);
+  EXPECT_TRUE(served.served);
+  EXPECT_EQ(served.err, "");
+}
+
+TEST(RunModel, AModelWithoutAOneThreadReasonTakesAnyThreadCount) {
+  const ModelRun run =
+      run_model_captured({"test", "A model for the unit tests.", 1}, {"--threads", "3"});
+  EXPECT_EQ(run.exit_code, 7);
+  EXPECT_TRUE(run.served);
+}
+
 TEST(ErrorClasses, NamesAndClassification) {
   EXPECT_EQ(name(ErrorClass::malformed), "malformed");
   EXPECT_EQ(name(ErrorClass::idle_timeout), "idle_timeout");
