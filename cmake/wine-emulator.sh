@@ -18,5 +18,15 @@ export WINEDLLOVERRIDES="${WINEDLLOVERRIDES:-mscoree,mshtml=;winemenubuilder.exe
 # runs here, and the likely cause of an unexplained fault.win-iocp failure in
 # CI). So the server is started first and told to stay 30 s after its last
 # client instead; when one is already running this returns at once (exit 2).
-wineserver -p30 >/dev/null 2>&1 || true
+#
+# The first Wine program of a new server also starts Wine's own services
+# (services.exe, winedevice.exe, ...), which inherit that program's stdout
+# and stderr and keep them open until the server exits. A caller that reads
+# the program's output through a pipe (CTest's execute_process, Python's
+# subprocess.run) would wait for that end of file: 32 s for every such call
+# that found no server running. So a newly started server gets its services
+# from a program whose output goes nowhere, before the real one runs.
+if wineserver -p30 >/dev/null 2>&1; then
+  wine cmd.exe /c exit </dev/null >/dev/null 2>&1 || true
+fi
 exec wine "$@"
