@@ -128,14 +128,14 @@ class EpollEngine final : public Engine {
     int err = 0;
     const int fd = posix::open_client_socket(target, source, &err);
     if (fd < 0) {
-      defer(id, ReportKind::connected, posix::classify(err), err);
+      deferred_.add(slots_, id, ReportKind::connected, posix::classify(err), err);
       return;
     }
     int rc = ::connect(fd, target.address(), static_cast<socklen_t>(target.length));
     if (rc != 0 && errno != EINPROGRESS) {
       err = errno;
       ::close(fd);
-      defer(id, ReportKind::connected, posix::classify(err), err);
+      deferred_.add(slots_, id, ReportKind::connected, posix::classify(err), err);
       return;
     }
     epoll_event ev{};
@@ -144,7 +144,7 @@ class EpollEngine final : public Engine {
     if (::epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev) != 0) {
       err = errno;
       ::close(fd);
-      defer(id, ReportKind::connected, posix::classify(err), err);
+      deferred_.add(slots_, id, ReportKind::connected, posix::classify(err), err);
       return;
     }
     s.fd = fd;
@@ -152,7 +152,7 @@ class EpollEngine final : public Engine {
       // Connected at once (possible on loopback): still reported from poll().
       s.state = Slot::open;
       enter_blocking(s);
-      defer(id, ReportKind::connected, Failure::none, 0);
+      deferred_.add(slots_, id, ReportKind::connected, Failure::none, 0);
     } else {
       s.state = Slot::connecting;
     }
@@ -184,7 +184,10 @@ class EpollEngine final : public Engine {
 
   void poll(Clock::time_point deadline) override {
     if (!deferred_.empty()) {
-      deliver_deferred();
+      // Callbacks may defer more reports; those wait for the next poll().
+      deferred_.deliver(slots_, handler_, [](Slot& s, const DeferredReport& d) {
+        if (d.kind == ReportKind::closed || d.failure != Failure::none) s.state = Slot::idle;
+      });
       // Callbacks ran: return so that the workload looks at its timers.
       wait(false);
       return;
@@ -219,26 +222,6 @@ class EpollEngine final : public Engine {
     bool blocking = false;    // switched to blocking mode for poll()'s recv() (single_)
     ByteBuffer out;
   };
-  void defer(ConnId id, ReportKind kind, Failure failure, int code) noexcept {
-    deferred_.add(id, slots_[id].generation, kind, failure, code);
-  }
-
-  void deliver_deferred() noexcept {
-    // Callbacks may defer more reports; those wait for the next poll().
-    deferred_.deliver([this](ConnId id) { return slots_[id].generation; },
-                      [this](const DeferredReport& d) {
-                        Slot& s = slots_[d.id];
-                        if (d.kind == ReportKind::closed || d.failure != Failure::none) {
-                          s.state = Slot::idle;
-                        }
-                        if (d.kind == ReportKind::connected) {
-                          handler_.on_connected(d.id, d.failure, d.code);
-                        } else {
-                          handler_.on_closed(d.id, d.failure, d.code);
-                        }
-                      });
-  }
-
   // Sets the timerfd to the deadline unless it is armed for an earlier time
   // already (the poll then returns early, which the contract allows). The
   // timer is absolute on CLOCK_MONOTONIC, steady_clock's clock, with
@@ -398,7 +381,7 @@ class EpollEngine final : public Engine {
       s.state = Slot::failed;
       s.blocking = false;
       s.out.clear();
-      defer(id, ReportKind::closed, posix::classify(err), err);
+      deferred_.add(slots_, id, ReportKind::closed, posix::classify(err), err);
       return;
     }
   }

@@ -233,7 +233,7 @@ class IocpEngine final : public Engine {
         slots_(config.capacity),
         receive_size_(std::clamp<std::size_t>(config.receive_size, 1, ULONG{1} << 30)),
         zero_byte_(config.idle_connections),
-        reports_(config.capacity) {
+        deferred_(config.capacity) {
     // Memory first, so that a bad_alloc leaves nothing to release.
     records_ = std::make_unique<Record[]>(config.capacity);
     if (zero_byte_) {
@@ -300,7 +300,7 @@ class IocpEngine final : public Engine {
     for (ConnId id = 0; id < slots_.size(); ++id) {
       if (slots_[id].conn != nullptr) close(id, CloseMode::abort);
     }
-    reports_.clear();
+    deferred_.clear();
     const Clock::time_point give_up = Clock::now() + kTeardownLimit;
     try {
       while (busy_ > 0) {
@@ -340,7 +340,7 @@ class IocpEngine final : public Engine {
     const SOCKET s = open_socket(family);
     if (s == INVALID_SOCKET) {
       const int err = ::WSAGetLastError();
-      queue_report(id, ReportKind::connected, classify(err), err);
+      deferred_.add(slots_, id, ReportKind::connected, classify(err), err);
       return;
     }
     FamilyInfo& info = families_[family == AF_INET6 ? 1 : 0];
@@ -353,7 +353,7 @@ class IocpEngine final : public Engine {
     }
     if (err != 0) {
       ::closesocket(s);
-      queue_report(id, ReportKind::connected, classify(err), err);
+      deferred_.add(slots_, id, ReportKind::connected, classify(err), err);
       return;
     }
 
@@ -371,7 +371,7 @@ class IocpEngine final : public Engine {
     if (err != 0) {
       slot.conn = nullptr;
       detach(r, CloseMode::abort);
-      queue_report(id, ReportKind::connected, classify(err), err);
+      deferred_.add(slots_, id, ReportKind::connected, classify(err), err);
     }
   }
 
@@ -392,7 +392,7 @@ class IocpEngine final : public Engine {
       slot.conn = nullptr;
       slot.out.clear();
       detach(r, CloseMode::graceful);
-      queue_report(id, ReportKind::closed, classify(err), err);
+      deferred_.add(slots_, id, ReportKind::closed, classify(err), err);
     }
   }
 
@@ -406,9 +406,9 @@ class IocpEngine final : public Engine {
     // Reports of calls made since the last poll() and operations that
     // completed inline come first; when any callback ran, the port is only
     // peeked at, so that the workload gets back to its timers at once.
-    const std::size_t handled = deliver_reports() + run_inline();
+    const std::size_t handled = deliver_deferred() + run_inline();
     DWORD timeout = 0;
-    if (handled == 0 && inline_head_ == nullptr && reports_.empty()) {
+    if (handled == 0 && inline_head_ == nullptr && deferred_.empty()) {
       // Rounded DOWN to whole milliseconds (the contract): the wait never
       // outlasts the deadline, and the workload polls again when it ends early.
       const auto left = deadline - Clock::now();
@@ -803,24 +803,13 @@ class IocpEngine final : public Engine {
 
   // ---- Reports of connect() and flush() ---------------------------------------------
 
-  // Failures detected inside connect() or flush(), for the next poll().
-  void queue_report(ConnId id, ReportKind kind, Failure failure, int code) noexcept {
-    reports_.add(id, slots_[id].generation, kind, failure, code);
-  }
-
-  std::size_t deliver_reports() noexcept {
-    return reports_.deliver([this](ConnId id) { return slots_[id].generation; },
-                            [this](const DeferredReport& d) {
-                              // The report ends the connection (every queued
-                              // report is a failure): later completions of it
-                              // must not reach the handler.
-                              ++slots_[d.id].generation;
-                              if (d.kind == ReportKind::connected) {
-                                handler_.on_connected(d.id, d.failure, d.code);
-                              } else {
-                                handler_.on_closed(d.id, d.failure, d.code);
-                              }
-                            });
+  // Delivers the failures that connect() and flush() found at once.
+  std::size_t deliver_deferred() noexcept {
+    return deferred_.deliver(slots_, handler_, [](Slot& slot, const DeferredReport&) {
+      // The report ends the connection (every queued report is a failure):
+      // later completions of it must not reach the handler.
+      ++slot.generation;
+    });
   }
 
   EngineHandler& handler_;
@@ -837,7 +826,7 @@ class IocpEngine final : public Engine {
   std::size_t busy_ = 0;
   IoContext* inline_head_ = nullptr;
   IoContext* inline_tail_ = nullptr;
-  DeferredReports reports_;
+  DeferredReports deferred_;
   std::array<FamilyInfo, 2> families_{};  // AF_INET, AF_INET6
   std::array<OVERLAPPED_ENTRY, kBatch> entries_{};
   // Set in the constructor (optional only to turn its exception into EngineUnavailable).

@@ -89,6 +89,13 @@ class DeferredReports {
     queue_.push_back(id);  // within the reserved capacity: each slot once at most
   }
 
+  // add() at the current generation of slot `id` of the engine's `slots`.
+  template <class Slots>
+  requires requires(const Slots& slots) { slots[ConnId{}].generation; }
+  void add(const Slots& slots, ConnId id, ReportKind kind, Failure failure, int code) noexcept {
+    add(id, slots[id].generation, kind, failure, code);
+  }
+
   bool empty() const noexcept { return queue_.empty(); }
 
   // Forgets every queued report (the engine is going away).
@@ -118,6 +125,23 @@ class DeferredReports {
     }
     batch_.clear();
     return n;
+  }
+
+  // deliver() for an engine: the reports whose generation is still their
+  // slot's in `slots` go to `handler` (on_connected or on_closed, by their
+  // kind), each after `settle(slot, report)`, which does what the engine
+  // must do to a slot whose connection the report ends.
+  template <class Slots, class Settle>
+  std::size_t deliver(Slots& slots, EngineHandler& handler, Settle settle) noexcept {
+    return deliver([&slots](ConnId id) { return slots[id].generation; },
+                   [&](const DeferredReport& d) {
+                     settle(slots[d.id], d);
+                     if (d.kind == ReportKind::connected) {
+                       handler.on_connected(d.id, d.failure, d.code);
+                     } else {
+                       handler.on_closed(d.id, d.failure, d.code);
+                     }
+                   });
   }
 
  private:

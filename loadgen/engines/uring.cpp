@@ -174,13 +174,13 @@ class UringEngine final : public Engine {
     int err = 0;
     const int fd = posix::open_client_socket(target, source, &err);
     if (fd < 0) {
-      defer(id, ReportKind::connected, posix::classify(err), err);
+      deferred_.add(slots_, id, ReportKind::connected, posix::classify(err), err);
       return;
     }
     Conn* c = allocate();
     if (c == nullptr) {
       ::close(fd);
-      defer(id, ReportKind::connected, Failure::no_descriptors, ENOMEM);
+      deferred_.add(slots_, id, ReportKind::connected, Failure::no_descriptors, ENOMEM);
       return;
     }
     c->fd = fd;
@@ -216,7 +216,7 @@ class UringEngine final : public Engine {
 
   void poll(Clock::time_point deadline) override {
     if (!deferred_.empty()) {
-      deliver_deferred();
+      deferred_.deliver(slots_, handler_, [](Slot&, const DeferredReport&) {});
       submit_and_wait(std::chrono::nanoseconds(0));
     } else if (deadline <= Clock::now()) {
       submit_and_wait(std::chrono::nanoseconds(0));
@@ -609,21 +609,6 @@ class UringEngine final : public Engine {
     slots_[id].end();
     detach(c, CloseMode::graceful);
     handler_.on_closed(id, failure, code);
-  }
-
-  void defer(ConnId id, ReportKind kind, Failure failure, int code) noexcept {
-    deferred_.add(id, slots_[id].generation, kind, failure, code);
-  }
-
-  void deliver_deferred() noexcept {
-    deferred_.deliver([this](ConnId id) { return slots_[id].generation; },
-                      [this](const DeferredReport& d) {
-                        if (d.kind == ReportKind::connected) {
-                          handler_.on_connected(d.id, d.failure, d.code);
-                        } else {
-                          handler_.on_closed(d.id, d.failure, d.code);
-                        }
-                      });
   }
 
   EngineHandler& handler_;

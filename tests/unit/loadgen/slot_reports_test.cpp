@@ -1,9 +1,11 @@
 // The engines' shared slot bookkeeping (engines/slot_reports.hpp): tokens
 // round-trip, a report reaches the handler only while its slot's generation
 // is unchanged, a newer report of a slot replaces the older one, and
-// reports queued by a callback wait for the next delivery.
+// reports queued by a callback wait for the next delivery; an engine's
+// delivery settles each slot before its handler hears of it.
 #include <gtest/gtest.h>
 
+#include <string>
 #include <vector>
 
 #include "engines/slot_reports.hpp"
@@ -64,6 +66,44 @@ TEST(DeferredReports, ReportsQueuedByACallbackWaitForTheNextDelivery) {
   reports.clear();
   EXPECT_TRUE(reports.empty());
   EXPECT_EQ(reports.deliver(current, [](const DeferredReport&) {}), 0u);
+}
+
+// Records the callbacks an engine would make, with the slot's `settled` flag
+// as it was at the time.
+struct RecordingHandler final : EngineHandler {
+  struct Slot {
+    std::uint32_t generation = 0;
+    bool settled = false;
+  };
+  std::vector<Slot> slots = std::vector<Slot>(3);
+  std::vector<std::string> calls;
+
+  void on_connected(ConnId id, Failure failure, int code) noexcept override {
+    calls.push_back("connected " + std::to_string(id) + " " + std::string(name(failure)) + " " +
+                    std::to_string(code) + (slots[id].settled ? " settled" : ""));
+  }
+  void on_data(ConnId, const char*, std::size_t) noexcept override { calls.push_back("data"); }
+  void on_closed(ConnId id, Failure failure, int code) noexcept override {
+    calls.push_back("closed " + std::to_string(id) + " " + std::string(name(failure)) + " " +
+                    std::to_string(code) + (slots[id].settled ? " settled" : ""));
+  }
+};
+
+TEST(DeferredReports, AnEngineDeliveryTakesTheSlotsGenerationsAndSettlesFirst) {
+  RecordingHandler h;
+  DeferredReports reports(3);
+  reports.add(h.slots, 0, ReportKind::connected, Failure::refused, 111);
+  reports.add(h.slots, 1, ReportKind::closed, Failure::reset, 104);
+  reports.add(h.slots, 2, ReportKind::connected, Failure::none, 0);
+  ++h.slots[2].generation;  // slot 2 closed meanwhile: its report is stale
+  const auto settle = [](RecordingHandler::Slot& slot, const DeferredReport&) {
+    slot.settled = true;
+  };
+  EXPECT_EQ(reports.deliver(h.slots, h, settle), 2u);
+  EXPECT_EQ(h.calls, (std::vector<std::string>{"connected 0 refused 111 settled",
+                                               "closed 1 reset 104 settled"}));
+  EXPECT_FALSE(h.slots[2].settled);
+  EXPECT_TRUE(reports.empty());
 }
 
 }  // namespace
