@@ -37,10 +37,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::drain_timeout;
-using wsb::kit::error_after_end_of_stream;
-using wsb::kit::set_io_timeouts;
-using wsb::server::exchange_blocking;
 
 // The socket timeout when --idle-timeout is not given. "Never" is no option for
 // this model: a client that connects and says nothing would stop the service.
@@ -128,7 +124,7 @@ class BlockingSingleServer {
       end_client(s, shard, nullptr);
       return;
     }
-    if (!wsb::net::set_nodelay(s) || !set_io_timeouts(s, io_timeout_)) {
+    if (!wsb::net::set_nodelay(s) || !wsb::kit::set_io_timeouts(s, io_timeout_)) {
       count_failure(*conn, ::WSAGetLastError());
       end_client(s, shard, &*conn);
       return;
@@ -138,7 +134,8 @@ class BlockingSingleServer {
     // a recv() or send() blocks until it progresses or SO_RCVTIMEO /
     // SO_SNDTIMEO expires.
     bool peer_closed = false;
-    const int failed = exchange_blocking(s, *conn, buffer_, error_after_end_of_stream, peer_closed);
+    const int failed = wsb::server::exchange_blocking(
+        s, *conn, buffer_, wsb::kit::error_after_end_of_stream, peer_closed);
     const bool broken = failed != 0;  // a recv()/send() failed
     if (broken) count_failure(*conn, failed);
 
@@ -146,7 +143,7 @@ class BlockingSingleServer {
     // before closesocket(), so that unread input does not reset the
     // connection under the last reply.
     if (!broken && !conn->failed() && !frame_.stopping()) {
-      wsb::kit::close_gracefully(s, peer_closed, buffer_, drain_timeout);
+      wsb::kit::close_gracefully(s, peer_closed, buffer_, wsb::kit::drain_timeout);
     }
     end_client(s, shard, &*conn);
   }

@@ -45,10 +45,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::drain_timeout;
-using wsb::kit::error_after_end_of_stream;
-using wsb::kit::set_io_timeouts;
-using wsb::server::exchange_blocking;
 
 constexpr unsigned stack_reservation = 64 * 1024;
 constexpr int default_max_connections = 1000;
@@ -147,7 +143,7 @@ class ChatExchange {
         continue;
       }
       const std::ptrdiff_t n = wsb::net::recv_some(socket_, buffer);
-      const int reset = n == 0 ? error_after_end_of_stream(socket_) : 0;
+      const int reset = n == 0 ? wsb::kit::error_after_end_of_stream(socket_) : 0;
       std::lock_guard lock(mutex_);
       // The writer ended the exchange and cancelled this recv(): its failure
       // (or the slow consumer) is what counts.
@@ -403,7 +399,7 @@ class BlockingThreadsServer {
       // drain_timeout) before closesocket(), so that unread input does not
       // reset the connection under the last reply.
       if (talk(s, conn, buffer, chat ? &*chat : nullptr, peer_closed) && !frame_.stopping()) {
-        wsb::kit::close_gracefully(s, peer_closed, buffer, drain_timeout);
+        wsb::kit::close_gracefully(s, peer_closed, buffer, wsb::kit::drain_timeout);
       }
       frame_.release(shard, s, &conn);
       released = true;
@@ -434,7 +430,7 @@ class BlockingThreadsServer {
     // A stalled client blocks only its own thread, so the socket timeouts are
     // set only when --idle-timeout asks for them.
     const std::chrono::nanoseconds idle = frame_.options().idle_timeout;
-    if (idle.count() > 0 && !set_io_timeouts(s, idle)) {
+    if (idle.count() > 0 && !wsb::kit::set_io_timeouts(s, idle)) {
       return count_failure(conn, ::WSAGetLastError());
     }
 
@@ -455,8 +451,8 @@ class BlockingThreadsServer {
     // Request after request, each reply sent in full before the next recv();
     // a recv() or send() blocks until it progresses, SO_RCVTIMEO /
     // SO_SNDTIMEO expires or the wake function closes the socket.
-    if (const int failed =
-            exchange_blocking(s, conn, buffer, error_after_end_of_stream, peer_closed);
+    if (const int failed = wsb::server::exchange_blocking(
+            s, conn, buffer, wsb::kit::error_after_end_of_stream, peer_closed);
         failed != 0) {
       return count_failure(conn, failed);
     }

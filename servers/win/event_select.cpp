@@ -39,12 +39,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::admit_and_hand_over;
-// A manual-reset WSAEVENT, closed with its owner: it stays signalled until
-// WSAEnumNetworkEvents (or WSAResetEvent) resets it, so waiting on it again
-// never loses a notification.
-using wsb::kit::Accepted;
-using wsb::kit::Event;
 using wsb::kit::failure;
 
 // One wait covers 64 handles; slot 0 of every group is its control event.
@@ -78,7 +72,10 @@ struct Slot {
   }
 
   SOCKET socket;
-  Event event;
+  // A manual-reset WSAEVENT, closed with its owner: it stays signalled until
+  // WSAEnumNetworkEvents (or WSAResetEvent) resets it, so waiting on it again
+  // never loses a notification.
+  wsb::kit::Event event;
   // Chat: this connection's place on the group's mail list; before the
   // Connection, so that it outlives it (kit/mail_list.hpp).
   wsb::kit::MailTarget mail;
@@ -119,7 +116,7 @@ class Group final : public wsb::kit::EventGroup {
 
  private:
   DWORD event_count() const noexcept override { return static_cast<DWORD>(1 + slots_.size()); }
-  void adopt(const Accepted& a) override;
+  void adopt(const wsb::kit::Accepted& a) override;
   // Slot i + 1 of the wait is the event of slots_[i].
   void serve(DWORD index) override { service(*slots_[index - 1], events_[index]); }
   void housekeeping(Clock::time_point now) override;
@@ -148,7 +145,7 @@ class Group final : public wsb::kit::EventGroup {
   std::unique_ptr<char[]> buffer_;
 };
 
-void Group::adopt(const Accepted& a) {
+void Group::adopt(const wsb::kit::Accepted& a) {
   const SOCKET s = a.socket;
   std::unique_ptr<Slot> slot;
   try {
@@ -445,8 +442,8 @@ class Acceptor {
         return;  // after a fatal failure the frame's stop sets the stop event
       }
       room_.accepted();
-      admit_and_hand_over(frame_, shard_, s, [this](SOCKET admitted) {
-        groups_.with_room().assign(Accepted{admitted, {}});
+      wsb::kit::admit_and_hand_over(frame_, shard_, s, [this](SOCKET admitted) {
+        groups_.with_room().assign(wsb::kit::Accepted{admitted, {}});
         return true;
       });
     }
@@ -457,7 +454,7 @@ class Acceptor {
   SOCKET listener_;
   WSAEVENT stop_event_;
   StatsShard& shard_;
-  Event listen_event_;
+  wsb::kit::Event listen_event_;
   wsb::kit::RoomWait room_{frame_};
   wsb::kit::GroupPool<Group> groups_;
 };
@@ -474,7 +471,7 @@ int main(int argc, char** argv) {
            "--threads N starts N group threads; more are added as groups fill up."},
       [](Frame& frame) {
         const SOCKET listener = frame.open_listener({.nonblocking = true});
-        const Event stop_event;
+        const wsb::kit::Event stop_event;
         {
           Acceptor acceptor(frame, listener, stop_event.get(), frame.options().threads);
           frame.start([&stop_event] { ::WSASetEvent(stop_event.get()); });

@@ -48,13 +48,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::Accepted;
-using wsb::net::Endpoint;
-// A manual-reset WSAEVENT closed with its owner. Manual reset matters: the
-// event stays signalled until WSAResetEvent, so a completion is never lost
-// between two waits.
-using wsb::kit::Event;
-using wsb::kit::EventAcceptor;
 
 // Slot 0 of every wait is the control event; each connection needs two more.
 constexpr std::size_t kPeersPerGroup = (WSA_MAXIMUM_WAIT_EVENTS - 1) / 2;
@@ -77,7 +70,10 @@ struct Operation {
     return &overlapped;
   }
 
-  Event event;
+  // A manual-reset WSAEVENT closed with its owner. Manual reset matters: the
+  // event stays signalled until WSAResetEvent, so a completion is never lost
+  // between two waits.
+  wsb::kit::Event event;
   WSAOVERLAPPED overlapped{};
   bool in_flight = false;
 };
@@ -86,7 +82,7 @@ struct Operation {
 // (kit/overlapped_peer.hpp, shared with server-overlapped-routine); what is
 // this model's is an event per operation.
 struct Peer : wsb::kit::OverlappedPeer {
-  Peer(Frame& frame, StatsShard& shard, const Accepted& a, wsb::kit::MailList& mail_list)
+  Peer(Frame& frame, StatsShard& shard, const wsb::kit::Accepted& a, wsb::kit::MailList& mail_list)
       : OverlappedPeer(frame, shard, a.socket, a.peer, mail_list) {}
 
   Operation receive;
@@ -105,7 +101,7 @@ class Group final : public wsb::kit::EventGroup {
   // peers_[k] owns events_[1 + 2k] (receive) and events_[2 + 2k] (send), so a
   // wait result maps to its operation without a search.
   DWORD event_count() const noexcept override { return static_cast<DWORD>(1 + 2 * peers_.size()); }
-  void adopt(const Accepted& a) override;
+  void adopt(const wsb::kit::Accepted& a) override;
   void serve(DWORD index) override {
     Peer& p = *peers_[(index - 1) / 2];
     const bool is_receive = (index - 1) % 2 == 0;
@@ -143,7 +139,7 @@ class Group final : public wsb::kit::EventGroup {
   std::vector<std::unique_ptr<Peer>> peers_;
 };
 
-void Group::adopt(const Accepted& a) {
+void Group::adopt(const wsb::kit::Accepted& a) {
   std::unique_ptr<Peer> peer;
   try {
     peer = std::make_unique<Peer>(frame_, shard_, a, mail_);
@@ -338,8 +334,8 @@ class Acceptor final : wsb::kit::FrameAcceptorHandler {
   }
 
  private:
-  bool hand_over(SOCKET s, const Endpoint& peer) override {
-    groups_.with_room().assign(Accepted{s, peer});
+  bool hand_over(SOCKET s, const wsb::net::Endpoint& peer) override {
+    groups_.with_room().assign(wsb::kit::Accepted{s, peer});
     return true;
   }
 

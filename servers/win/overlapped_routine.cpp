@@ -52,9 +52,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::Event;
-using wsb::kit::EventAcceptor;
-using wsb::kit::milliseconds_until;
 using wsb::net::Endpoint;
 
 // How often the I/O threads wake without anything to do, to expire idle
@@ -180,7 +177,7 @@ void IoThread::run() {
   auto next_tick = Clock::now() + kTick;
   bool closed_all = false;
   while (!(stopping_ && peers_.empty())) {
-    ::SleepEx(milliseconds_until(next_tick, Clock::now()), TRUE);
+    ::SleepEx(wsb::kit::milliseconds_until(next_tick, Clock::now()), TRUE);
     if (stopping_ && !closed_all) {
       close_all();
       closed_all = true;
