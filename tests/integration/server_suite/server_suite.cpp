@@ -172,10 +172,10 @@ class ServerTest : public ::testing::Test {
     auto ready = launch(extra, why);
     if (!ready && exited_silently()) {
       // Under Wine on a loaded machine a program has been seen to end with
-      // exit code 1 before its first line of output, where every failure
-      // the servers catch prints "error: ..." (session 8's full run, once,
-      // server-afd-poll). One more start tells such a start-up failure from
-      // a model that fails every time; the note stays in the test's output.
+      // exit code 1 before its first line of output, although every failure
+      // the servers catch prints "error: ...". One more start tells such a
+      // start-up failure from a model that fails every time; the note stays
+      // in the test's output.
       std::cerr << "note: the server exited before its ready line with no output at all (" << why
                 << "); starting it once more\n";
       ready = launch(extra, why);
