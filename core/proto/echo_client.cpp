@@ -22,22 +22,10 @@ class EchoDriver final : public PooledDriver {
   // The echoed stream has no framing: the bytes of the front request are
   // expected until all of them came back, then those of the next one.
   std::size_t feed(std::span<const char> in) override {
-    if (error_ != ClientError::none) return 0;
-    const char* p = in.data();
-    std::size_t n = in.size();
-    std::size_t done = 0;
-    while (n > 0) {
-      if (pending_.empty()) {
-        fail(ClientError::mismatch);
-        return done;
-      }
-      if (!verify_body(pool_->lower, p, n)) return done;
-      if (received_ == pending_.front().size) {
-        complete();
-        ++done;
-      }
-    }
-    return done;
+    return feed_replies(in, [this](const char*& p, std::size_t& n) {
+      if (!verify_body(pool_->lower, p, n)) return Reply::failed;
+      return received_ == pending_.front().size ? Reply::complete : Reply::incomplete;
+    });
   }
 };
 

@@ -20,15 +20,7 @@ class UpperDriver final : public PooledDriver {
   }
 
   std::size_t feed(std::span<const char> in) override {
-    if (error_ != ClientError::none) return 0;
-    const char* p = in.data();
-    std::size_t n = in.size();
-    std::size_t done = 0;
-    while (n > 0) {
-      if (pending_.empty()) {
-        fail(ClientError::mismatch);  // a reply to nothing
-        return done;
-      }
+    return feed_replies(in, [this](const char*& p, std::size_t& n) {
       const Slice& s = pending_.front();
       if (length_bytes_ < 2) {
         // The length is checked byte by byte, least significant first, so a
@@ -37,20 +29,18 @@ class UpperDriver final : public PooledDriver {
             static_cast<unsigned char>(length_bytes_ == 0 ? s.size & 0xFF : s.size >> 8);
         if (static_cast<unsigned char>(*p) != expected) {
           fail(ClientError::mismatch);
-          return done;
+          return Reply::failed;
         }
         ++p;
         --n;
-        if (++length_bytes_ < 2 || s.size > 0) continue;
+        if (++length_bytes_ < 2 || s.size > 0) return Reply::incomplete;
       } else {
-        if (!verify_body(pool_->upper, p, n)) return done;
-        if (received_ < s.size) continue;
+        if (!verify_body(pool_->upper, p, n)) return Reply::failed;
+        if (received_ < s.size) return Reply::incomplete;
       }
-      complete();
       length_bytes_ = 0;
-      ++done;
-    }
-    return done;
+      return Reply::complete;
+    });
   }
 
   void reset() noexcept override {

@@ -86,6 +86,35 @@ class PooledDriver : public ClientDriver {
     return true;
   }
 
+  // What a driver's read_reply step found of the front request's reply.
+  enum class Reply { incomplete, complete, failed };
+
+  // The feed() loop of both drivers: hands [in] to `read_reply(p, n)`, which
+  // consumes what it can of the front request's reply and says whether that
+  // reply is complete (or failed the driver), until the input is used up.
+  // Bytes with no request pending are a mismatch. Returns the replies
+  // completed.
+  template <class ReadReply>
+  std::size_t feed_replies(std::span<const char> in, ReadReply read_reply) noexcept {
+    if (error_ != ClientError::none) return 0;
+    const char* p = in.data();
+    std::size_t n = in.size();
+    std::size_t done = 0;
+    while (n > 0) {
+      if (pending_.empty()) {
+        fail(ClientError::mismatch);  // a reply to nothing
+        return done;
+      }
+      const Reply reply = read_reply(p, n);
+      if (reply == Reply::failed) return done;
+      if (reply == Reply::complete) {
+        complete();
+        ++done;
+      }
+    }
+    return done;
+  }
+
   void push(const Slice& s) {
     pending_.push(s);
     ++outstanding_;
