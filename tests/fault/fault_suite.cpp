@@ -184,9 +184,9 @@ class FaultTest : public ::testing::Test {
       args.insert(args.begin(), launcher.begin() + 1, launcher.end());
       exe = launcher.front();
     }
-    server_ = std::make_unique<suite::ServerProcess>(exe, args, config().wine_wrapper);
     std::string why;
-    const auto ready = server_->wait_ready(limits().ready, why);
+    const auto ready =
+        suite::start_server_process(server_, exe, args, config().wine_wrapper, limits().ready, why);
     if (!ready) {
       ADD_FAILURE() << "server did not start: " << why;
       return false;

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -477,6 +478,26 @@ bool ServerProcess::wait_online(std::uint64_t n, std::chrono::milliseconds timeo
     }
     if (Clock::now() >= deadline || !running()) return false;
   }
+}
+
+std::optional<ReadyLine> start_server_process(std::unique_ptr<ServerProcess>& server,
+                                              const std::string& exe,
+                                              const std::vector<std::string>& args,
+                                              const std::string& wine_wrapper,
+                                              std::chrono::milliseconds timeout, std::string& why) {
+  server = std::make_unique<ServerProcess>(exe, args, wine_wrapper);
+  auto ready = server->wait_ready(timeout, why);
+  const bool silent = !ready && !server->running() && server->stdout_text().empty() &&
+                      server->stderr_text().empty();
+  if (silent && exe.ends_with(".exe")) {
+    std::fprintf(stderr,
+                 "note: the server exited before its ready line with no output at all (%s); "
+                 "starting it once more\n",
+                 why.c_str());
+    server = std::make_unique<ServerProcess>(exe, args, wine_wrapper);
+    ready = server->wait_ready(timeout, why);
+  }
+  return ready;
 }
 
 }  // namespace wsb::suite

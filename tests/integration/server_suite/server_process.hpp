@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -130,5 +131,19 @@ class ServerProcess {
   bool reader_done_ = false;
   std::thread reader_;
 };
+
+// Starts `exe` with `args` into `server` (ServerProcess's constructor) and
+// waits up to `timeout` for its ready line (wait_ready). Under Wine on a
+// loaded machine a program has been seen to end with exit code 1 before its
+// first line of output, although every failure the servers catch prints
+// "error: ...": a Windows server (an .exe) that exits before its ready line
+// without a byte on stdout or stderr is started once more, with a note on
+// stderr, which tells such a start-up failure from a model that fails every
+// time.
+std::optional<ReadyLine> start_server_process(std::unique_ptr<ServerProcess>& server,
+                                              const std::string& exe,
+                                              const std::vector<std::string>& args,
+                                              const std::string& wine_wrapper,
+                                              std::chrono::milliseconds timeout, std::string& why);
 
 }  // namespace wsb::suite

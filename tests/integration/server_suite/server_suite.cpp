@@ -169,17 +169,8 @@ class ServerTest : public ::testing::Test {
   bool start_server(Protocol p, const std::vector<std::string>& extra = {}) {
     protocol_ = p;
     std::string why;
-    auto ready = launch(extra, why);
-    if (!ready && exited_silently()) {
-      // Under Wine on a loaded machine a program has been seen to end with
-      // exit code 1 before its first line of output, although every failure
-      // the servers catch prints "error: ...". One more start tells such a
-      // start-up failure from a model that fails every time; the note stays
-      // in the test's output.
-      std::cerr << "note: the server exited before its ready line with no output at all (" << why
-                << "); starting it once more\n";
-      ready = launch(extra, why);
-    }
+    const auto ready = start_server_process(server_, config().exe, server_args(p, extra),
+                                            config().wine_wrapper, limits().ready, why);
     if (!ready) {
       const std::string output = server_->stdout_text() + server_->stderr_text();
       if (config().skip_regex && !server_->running() &&
@@ -200,21 +191,6 @@ class ServerTest : public ::testing::Test {
     }
     target_ = *target;
     return true;
-  }
-
-  // Starts the server with the suite's arguments for protocol_ and `extra`;
-  // its ready line, or nullopt with the reason in `why`.
-  std::optional<ReadyLine> launch(const std::vector<std::string>& extra, std::string& why) {
-    server_ = std::make_unique<ServerProcess>(config().exe, server_args(protocol_, extra),
-                                              config().wine_wrapper);
-    return server_->wait_ready(limits().ready, why);
-  }
-
-  // A Windows server (run under Wine) has exited without writing a byte to
-  // stdout or stderr.
-  bool exited_silently() {
-    return config().exe.ends_with(".exe") && !server_->running() &&
-           server_->stdout_text().empty() && server_->stderr_text().empty();
   }
 
   Clock::time_point deadline(milliseconds d) const { return Clock::now() + d; }
