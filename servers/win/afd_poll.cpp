@@ -63,9 +63,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::error_after_end_of_stream;
-using wsb::kit::send_until_would_block;
-using wsb::server::LingeringClose;
 
 // ---- The AFD interface (see the file comment for where the layout comes from).
 
@@ -245,7 +242,7 @@ struct Peer : Polled {
   Peer(Frame& frame, StatsShard& shard) : connection(frame, shard) {}
 
   Connection connection;
-  LingeringClose linger{};
+  wsb::server::LingeringClose linger{};
   // send() said WSAEWOULDBLOCK: the next poll asks for afd_poll_send.
   bool write_blocked = false;
   // The connection is over; the record waits for its poll's completion.
@@ -599,7 +596,7 @@ class AfdPollServer {
       }
       if (n == 0) {
         // Wine reports a reset like a FIN; the zero-byte send tells them apart.
-        if (const int reset = error_after_end_of_stream(peer.socket); reset != 0) {
+        if (const int reset = wsb::kit::error_after_end_of_stream(peer.socket); reset != 0) {
           conn.on_error(classify_io_error(reset));
         } else {
           peer.linger.on_peer_closed();
@@ -617,7 +614,7 @@ class AfdPollServer {
   // the next poll asks for afd_poll_send.
   void flush(Peer& peer) {
     if (!peer.write_blocked)
-      peer.write_blocked = send_until_would_block(peer.socket, peer.connection);
+      peer.write_blocked = wsb::kit::send_until_would_block(peer.socket, peer.connection);
   }
 
   void discard_input(Peer& peer) {

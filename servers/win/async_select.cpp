@@ -74,7 +74,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::error_after_end_of_stream;
 
 // wParam: the socket; lParam: WSAMAKESELECTREPLY(event, error).
 constexpr UINT wm_socket = WM_APP + 1;
@@ -513,7 +512,7 @@ void Pump::read_once(SOCKET s, Client& client) noexcept {
 // carried no error either (Windows reports WSAECONNRESET): the zero-byte send
 // of error_after_end_of_stream() tells a reset from the peer's FIN.
 void Pump::end_of_stream(SOCKET s, Client& client) noexcept {
-  if (const int reset = error_after_end_of_stream(s); reset != 0) {
+  if (const int reset = wsb::kit::error_after_end_of_stream(s); reset != 0) {
     client.conn.on_error(classify_io_error(reset));
     return;
   }

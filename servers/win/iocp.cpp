@@ -74,9 +74,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::AcceptAddresses;
-using wsb::kit::AcceptExFunctions;
-using wsb::kit::load_extension;
 
 // Inline completions (FILE_SKIP_COMPLETION_PORT_ON_SUCCESS) handled in one go
 // for one connection. A peer that streams fast enough would otherwise keep a
@@ -255,9 +252,9 @@ struct SocketContext {
   StatsShard* shard = nullptr;
   wsb::net::Endpoint peer;  // from GetAcceptExSockaddrs (seed 002 keeps it per socket)
 
-  char* recv_buffer = nullptr;  // this context's slice of its segment's slab
-  std::uint32_t index = 0;      // position in the pool
-  AcceptAddresses addresses;    // where AcceptEx writes both addresses
+  char* recv_buffer = nullptr;          // this context's slice of its segment's slab
+  std::uint32_t index = 0;              // position in the pool
+  wsb::kit::AcceptAddresses addresses;  // where AcceptEx writes both addresses
 };
 
 // Per-thread state: the thread's own statistics shard (admissions, accept
@@ -496,10 +493,10 @@ class IocpServer {
     // Extension functions are provider-specific: loading them through
     // WSAIoctl on a socket of the right provider works with every provider,
     // where linking mswsock's exports costs an extra lookup per call.
-    accept_ = AcceptExFunctions::load(listener_);
+    accept_ = wsb::kit::AcceptExFunctions::load(listener_);
     if (options_.reuse_sockets) {
-      disconnect_ex_ =
-          load_extension<LPFN_DISCONNECTEX>(listener_, WSAID_DISCONNECTEX, "DisconnectEx");
+      disconnect_ex_ = wsb::kit::load_extension<LPFN_DISCONNECTEX>(listener_, WSAID_DISCONNECTEX,
+                                                                   "DisconnectEx");
       disconnect_event_ = ::CreateEventW(nullptr, TRUE, FALSE, nullptr);
       if (disconnect_event_ == nullptr) {
         throw wsb::net::NetError(static_cast<int>(::GetLastError()), "CreateEvent failed");
@@ -584,7 +581,7 @@ class IocpServer {
     if (accepted.s == INVALID_SOCKET) return failed("socket", ::WSAGetLastError());
     const DWORD timeout_ms = 2000;
 
-    AcceptAddresses addresses;
+    wsb::kit::AcceptAddresses addresses;
     for (int round = 0; round < 2; ++round) {
       Socket client;
       try {
@@ -1570,8 +1567,8 @@ class IocpServer {
   SOCKET listener_ = INVALID_SOCKET;
   int family_ = AF_INET;
   SRWLOCK listener_lock_ = SRWLOCK_INIT;
-  bool listener_open_ = false;  // guarded by listener_lock_
-  AcceptExFunctions accept_;    // AcceptEx and GetAcceptExSockaddrs
+  bool listener_open_ = false;          // guarded by listener_lock_
+  wsb::kit::AcceptExFunctions accept_;  // AcceptEx and GetAcceptExSockaddrs
   LPFN_DISCONNECTEX disconnect_ex_ = nullptr;
   bool skip_mode_ = false;  // --skip-on-success, and safe here
   bool reuse_ = false;      // --reuse-sockets, and the probe passed

@@ -37,8 +37,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::error_after_end_of_stream;
-using wsb::server::LingeringClose;
 
 constexpr std::size_t recv_buffer_size = 64 * 1024;
 // Bounds per pass, so that one busy socket or a connection storm cannot
@@ -60,7 +58,7 @@ struct Client {
   Connection conn;
   // After a clean finish: our FIN, then input is read and discarded until
   // the peer's FIN (server/lingering_close.hpp).
-  LingeringClose linger{};
+  wsb::server::LingeringClose linger{};
 };
 
 class NonblockingServer {
@@ -173,7 +171,7 @@ class NonblockingServer {
         // next recv() would only say WSAEWOULDBLOCK.
         if (static_cast<std::size_t>(n) < buffer_.size()) break;
       } else if (n == 0) {
-        if (const int reset = error_after_end_of_stream(client.socket); reset != 0) {
+        if (const int reset = wsb::kit::error_after_end_of_stream(client.socket); reset != 0) {
           conn.on_error(classify_io_error(reset));
         } else {
           client.linger.on_peer_closed();

@@ -178,7 +178,6 @@ typedef struct _RIO_EXTENSION_FUNCTION_TABLE {
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::AcceptAddresses;
 
 // Exit status when RIO cannot be used on this system (documented in --help
 // and docs/models/rio.md). 1 and 2 are the frame's (error, usage).
@@ -265,7 +264,7 @@ struct Slot {
   // Connection and destroyed after it (kit/mail_list.hpp).
   std::optional<wsb::kit::MailTarget> mail;
   std::optional<Connection> conn;
-  AcceptAddresses addresses;  // where AcceptEx writes both addresses
+  wsb::kit::AcceptAddresses addresses;  // where AcceptEx writes both addresses
 };
 
 struct Worker {

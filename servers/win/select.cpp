@@ -57,7 +57,6 @@
 namespace {
 
 using namespace wsb::server::model;
-using wsb::kit::error_after_end_of_stream;
 
 static_assert(FD_SETSIZE >= 2, "a group needs its wake socket and at least one client");
 // One slot of each group's read set holds the group's wake socket.
@@ -297,7 +296,7 @@ class Group {
     if (n > 0) {
       conn.on_received(buffer.first(static_cast<std::size_t>(n)));
     } else if (n == 0) {
-      if (const int reset = error_after_end_of_stream(s); reset != 0) {
+      if (const int reset = wsb::kit::error_after_end_of_stream(s); reset != 0) {
         conn.on_error(classify_io_error(reset));
       } else {
         client.linger.on_peer_closed();

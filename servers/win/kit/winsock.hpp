@@ -107,10 +107,12 @@ bool wait_and_serve(const WSAEVENT* events, DWORD count, Clock::time_point deadl
 int error_after_end_of_stream(SOCKET s) noexcept;
 
 // Sends conn's pending output on the non-blocking socket `s` until it is gone
-// or send() says WSAEWOULDBLOCK, and then returns true. For the models that
-// hear of room in the send buffer only after a send() would block (FD_WRITE,
+// or send() says WSAEWOULDBLOCK. Returns true in the second case: the output
+// left waits for the notification of room. For the models that hear of room
+// in the send buffer only after a send() would block (FD_WRITE,
 // AFD_POLL_SEND): stopping at a partial send() would wait for a notification
-// that never comes. Any other error goes to conn.on_error().
+// that never comes. Any other error goes to conn.on_error() (and returns
+// false).
 bool send_until_would_block(SOCKET s, server::Connection& conn) noexcept;
 
 // Sets SO_RCVTIMEO and SO_SNDTIMEO, for blocking sockets: a recv() or send()
