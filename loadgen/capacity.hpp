@@ -36,7 +36,8 @@ struct CapacitySettings {
   double rate_max = 1'000'000;  // --rate-max: the ramp stops here
   double growth = 2.0;          // --rate-growth: each ramp step times this (> 1)
   double precision = 0.05;      // --capacity-precision: bisect until (high-low)/low <= this
-  int trials = 3;  // --capacity-trials: a rate's verdict is the majority of this many steps (odd)
+  // --capacity-trials: a rate's verdict is the majority of this many steps (odd).
+  int trials = 3;
   int max_steps = 40;  // a bound on the whole search, whatever the data do
 };
 

@@ -89,8 +89,6 @@ def cpu_list(text):
     return out
 
 
-
-
 class MatrixPinningTest(RunFolderTest):
     """--pinning both: every cell pinned and not, in the same rounds; the
     sets reach loadgen's rows and machine.json, and the verdicts compare
@@ -105,8 +103,8 @@ class MatrixPinningTest(RunFolderTest):
         if len(os.sched_getaffinity(0)) >= 2:
             # 1 s cells: perf attaches to the server only once loadgen has
             # named its pid, a few hundred ms late on a loaded machine, and
-            # in a 0.3 s cell that left too few system calls counted for the
-            # check below (0.13-0.33 per response at load average 11).
+            # a shorter cell leaves too few system calls counted for the
+            # check below.
             cls.proc = matrix("--models", "epoll", "--connections", "2", "--warmup", "0.1",
                               "--duration", "1", "--repeat", "2", "--pinning", "both",
                               "--out", str(cls.out))

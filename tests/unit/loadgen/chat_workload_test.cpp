@@ -206,7 +206,7 @@ class ChatWorkload : public ::testing::Test {
   // two kinds the delivery checks count.
   static void expect_one_delivery_error(const RunResult& r, ErrorKind kind) {
     for (const ErrorKind k : {ErrorKind::lost, ErrorKind::duplicated, ErrorKind::reordered})
-      EXPECT_EQ(error(r, k), k == kind ? 1u : 0u) << "error kind " << static_cast<int>(k);
+      EXPECT_EQ(error(r, k), k == kind ? 1u : 0u) << name(k);
   }
 
   Options options_;
